@@ -1,0 +1,82 @@
+# lux — one plain Makefile. `make` builds build/lux; `make test` runs every test layer;
+# `make run` serves examples/ on http://127.0.0.1:8080.
+
+CC      ?= cc
+FUZZCC  ?= clang
+PKGS    := libpcre2-8
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+LIBS    := $(PKG_LIBS) -lpthread
+
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRC      := $(shell find src -name '*.c' | sort)
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+# One tree per flavour: build/ (release) and build/asan/ (ASan + UBSan).
+define flavour
+$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+
+$(1)/liblux.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRC))
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/lux: $(1)/obj/src/main.o $(1)/liblux.a
+	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+
+$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/liblux.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+
+-include $$(shell find $(1)/obj -name '*.d' 2>/dev/null)
+endef
+
+$(eval $(call flavour,build,))
+$(eval $(call flavour,build/asan,$(SAN_FLAGS)))
+
+UNIT_BINS      := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
+UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
+FUZZ_BINS      := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all asan unit fuzz test run bench deps deps-test clean format
+all: build/lux
+
+asan: build/asan/lux $(UNIT_BINS_ASAN)
+unit: $(UNIT_BINS)
+
+# libFuzzer drivers: every library source rebuilt with clang and the fuzzer's instrumentation.
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) -std=c17 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 $(PKG_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LIBS)
+fuzz: $(FUZZ_BINS)
+
+deps:
+	@sh tools/deps.sh run
+deps-test:
+	@sh tools/deps.sh test
+
+test: deps-test
+	@$(MAKE) --no-print-directory all unit asan fuzz
+	@sh tests/run
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./build/lux -D -f examples/lux.conf
+
+bench: deps-test all
+	@sh bench/run
+
+format:
+	clang-format -i $(SRC) $(shell find src include tests -name '*.h') $(UNIT_SRC) $(FUZZ_SRC)
+
+clean:
+	rm -rf build

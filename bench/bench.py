@@ -1,0 +1,977 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of lux against lighttpd, nginx and h2o.
+
+Every server serves the same generated document root from a one-worker config on loopback; wrk
+drives each scenario and the server's own CPU time (from /proc) is divided by the requests wrk
+completed. bench/README.md explains the method and how to read the numbers.
+
+Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_SERVERS (comma list, default all),
+BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,close,idle; default all),
+BENCH_IDLE_CONNS (10000), BENCH_LUX (the lux binary, default build/lux), BENCH_PASS2 (1; 0
+skips the two-worker pass), BENCH_KEEP (0; 1 keeps the temporary directory).
+"""
+
+import json
+import os
+import platform
+import pwd
+import grp
+import resource
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT_DIR = os.path.join(ROOT, "build", "bench")
+LUX_BIN = os.path.abspath(os.environ.get("BENCH_LUX") or os.path.join(ROOT, "build", "lux"))
+
+HZ = os.sysconf("SC_CLK_TCK")
+CONNS = 50
+WARMUP_SECONDS = 1
+N_RANDOM = 1000
+START_TIMEOUT = 10.0
+FD_LIMIT = 1024  # set in main() to the open-file limit the servers inherit
+
+
+def env_int(name, default):
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        sys.exit(f"bench: {name} must be an integer")
+
+
+ROUNDS = max(1, env_int("BENCH_ROUNDS", 3))
+SECONDS = max(1, env_int("BENCH_SECONDS", 5))
+IDLE_CONNS = max(1, env_int("BENCH_IDLE_CONNS", 10000))
+PASS2 = env_int("BENCH_PASS2", 1) != 0
+KEEP = env_int("BENCH_KEEP", 0) != 0
+
+# Each scenario: the request, the answer every server must give before it is measured (status,
+# body length), and how wrk drives it (Lua script, Connection: close, connections).
+SCENARIOS = [
+    {"id": "1k", "title": "1 KiB file, keep-alive", "path": "/f1k.html",
+     "status": 200, "length": 1024},
+    {"id": "rand1k", "title": f"{N_RANDOM:,} different 1 KiB files, random order",
+     "path": "/r/000.html", "status": 200, "length": 1024, "lua": "random.lua"},
+    {"id": "404", "title": "404, missing file", "path": "/missing.html", "status": 404},
+    {"id": "100k", "title": "100 KiB file", "path": "/f100k.bin",
+     "status": 200, "length": 100 * 1024},
+    # Fewer connections: 50 parallel 10 MiB bodies only queue behind each other, which inflates
+    # latency without changing throughput.
+    {"id": "10m", "title": "10 MiB file", "path": "/f10m.bin",
+     "status": 200, "length": 10 * 1024 * 1024, "conns": 8},
+    {"id": "close", "title": "new connection per request (Connection: close)",
+     "path": "/f1k.html", "status": 200, "length": 1024, "close": True},
+]
+
+ALL_IDS = [s["id"] for s in SCENARIOS] + ["idle"]
+ONLY = [x.strip() for x in os.environ.get("BENCH_SCENARIOS", ",".join(ALL_IDS)).split(",")
+        if x.strip()]
+if not ONLY or set(ONLY) - set(ALL_IDS):
+    sys.exit(f"bench: BENCH_SCENARIOS takes a comma list of {', '.join(ALL_IDS)}")
+SCENARIOS = [s for s in SCENARIOS if s["id"] in ONLY]
+
+# Everything this process started and has not yet reaped; stopped by PID on any exit path.
+LIVE = {}
+
+
+class Abort(BaseException):
+    """Raised from signal handlers so the cleanup in main() runs."""
+
+
+def log(msg=""):
+    print(msg, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# /proc readers
+
+def proc_children_map():
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def proc_tree(pid):
+    """pid and all its descendants (nginx's workers, anything a server forks)."""
+    children = proc_children_map()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def tree_cpu_seconds(pid):
+    """utime+stime of the process tree, plus reaped children (cutime+cstime) so a worker that
+    exits mid-run still counts."""
+    ticks = 0
+    for p in proc_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        ticks += sum(int(x) for x in fields[11:15])
+    return ticks / HZ
+
+
+def tree_rss_kib(pid):
+    total = 0
+    for p in proc_tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def tree_socket_fds(pid):
+    n = 0
+    for p in proc_tree(pid):
+        try:
+            for fd in os.listdir(f"/proc/{p}/fd"):
+                try:
+                    if os.readlink(f"/proc/{p}/fd/{fd}").startswith("socket:"):
+                        n += 1
+                except OSError:
+                    pass
+        except OSError:
+            continue
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# processes
+
+def spawn(argv, stdout=None, stderr=None, stdin=None, new_session=True):
+    proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr,
+                            start_new_session=new_session, cwd=ROOT)
+    LIVE[proc.pid] = proc
+    return proc
+
+
+def stop(proc, grace=5.0):
+    """SIGTERM the process, then SIGKILL it and any descendant still alive after the grace."""
+    if proc.poll() is None:
+        tree = proc_tree(proc.pid)
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=grace)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            pass
+        for p in tree:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    LIVE.pop(proc.pid, None)
+
+
+def stop_all():
+    for proc in list(LIVE.values()):
+        stop(proc, grace=2.0)
+
+
+def on_signal(signum, frame):
+    raise Abort(signal.Signals(signum).name)
+
+
+def pick_ports(n):
+    """Bind n sockets at once so the ports are distinct, then release them for the servers."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def raise_nofile(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want and os.geteuid() == 0:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            pass
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard == resource.RLIM_INFINITY or hard < want else max(soft, want)
+    if target != soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def tool_version(argv):
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = (r.stdout + r.stderr).strip().splitlines()
+    return out[0].strip() if out else None
+
+
+def file_tail(path, lines=8):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:]).rstrip()
+    except OSError:
+        return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# document root and configs
+
+def make_docroot(docroot):
+    os.makedirs(os.path.join(docroot, "r"))
+
+    def write(rel, data):
+        with open(os.path.join(docroot, rel), "wb") as f:
+            f.write(data)
+
+    def kib_text(tag):
+        line = (tag + " lux benchmark payload\n").encode()
+        return (line * (1024 // len(line) + 1))[:1024]
+
+    write("index.html", b"<!doctype html><title>bench</title>\n")
+    write("f1k.html", kib_text("f1k"))
+    for i in range(N_RANDOM):
+        write(f"r/{i:03d}.html", kib_text(f"r{i:03d}"))
+    write("f100k.bin", os.urandom(100 * 1024))
+    with open(os.path.join(docroot, "f10m.bin"), "wb") as f:
+        for _ in range(10):
+            f.write(os.urandom(1024 * 1024))
+
+
+def lighttpd_conf(s, full):
+    """lighttpd syntax shared by lighttpd and lux. `full` adds the directives lighttpd needs to
+    hold the idle connections and keep keep-alive going for the whole run; without it, only the
+    directives lux is guaranteed to understand."""
+    lines = [
+        f'server.port = {s["port"]}',
+        'server.bind = "127.0.0.1"',
+        f'server.document-root = "{s["docroot"]}"',
+        f'server.errorlog = "{s["dir"]}/error.log"',
+        f'server.pid-file = "{s["dir"]}/server.pid"',
+        'index-file.names = ( "index.html" )',
+        'mimetype.assign = ( ".html" => "text/html", ".bin" => "application/octet-stream" )',
+    ]
+    if s["workers"] is not None:
+        lines.append(f'server.max-worker = {s["workers"]}')
+    if full:
+        lines += [
+            f'server.max-fds = {s["max_fds"]}',
+            # lighttpd refuses more connections than half its descriptors (one for the socket,
+            # one for a file being sent).
+            f'server.max-connections = {min(s["max_conns"], s["max_fds"] // 2)}',
+            'server.max-keep-alive-requests = 65535',
+            'server.max-keep-alive-idle = 300',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def nginx_conf(s):
+    d = s["dir"]
+    user = ""
+    if os.geteuid() == 0:
+        # As root the workers would switch to "nobody"; keep every server on the same user.
+        user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};\n"
+    temps = "".join(f"    {t}_temp_path {d}/{t}_temp;\n"
+                    for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""{user}daemon off;
+master_process on;
+worker_processes {s["workers"] or 1};
+worker_rlimit_nofile {s["max_fds"]};
+pid {d}/server.pid;
+error_log {d}/error.log warn;
+events {{
+    worker_connections {s["max_conns"]};
+}}
+http {{
+    access_log off;
+    log_not_found off;
+    types {{
+        text/html html;
+        application/octet-stream bin;
+    }}
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_timeout 300s;
+    keepalive_requests 65535;
+{temps}    server {{
+        listen 127.0.0.1:{s["port"]};
+        root {s["docroot"]};
+        index index.html;
+    }}
+}}
+"""
+
+
+def h2o_conf(s):
+    d = s["dir"]
+    # h2o switches to "nobody" when started as root unless told otherwise; keep the same user.
+    user = f"user: {pwd.getpwuid(0).pw_name}\n" if os.geteuid() == 0 else ""
+    return f"""{user}listen:
+  host: 127.0.0.1
+  port: {s["port"]}
+num-threads: {s["workers"] or 1}
+max-connections: {s["max_conns"]}
+http1-request-timeout: 300
+pid-file: {d}/server.pid
+error-log: {d}/error.log
+file.index: [ 'index.html' ]
+file.mime.settypes:
+  text/html: .html
+  application/octet-stream: .bin
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {s["docroot"]}
+"""
+
+
+def prepare(name, s, full=True):
+    """Writes the config for server `name`; returns the argv that runs it in the foreground."""
+    if name in ("lighttpd", "lux"):
+        conf = os.path.join(s["dir"], "lighttpd.conf")
+        with open(conf, "w") as f:
+            f.write(lighttpd_conf(s, full))
+        binary = LUX_BIN if name == "lux" else shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+        return [binary, "-D", "-f", conf]
+    if name == "nginx":
+        conf = os.path.join(s["dir"], "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(nginx_conf(s))
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        # -p and -e keep nginx away from /var/log before it has read the config.
+        return [binary, "-p", s["dir"] + "/", "-e", f'{s["dir"]}/error.log', "-c", conf]
+    conf = os.path.join(s["dir"], "h2o.conf")
+    with open(conf, "w") as f:
+        f.write(h2o_conf(s))
+    return [shutil.which("h2o") or "/usr/bin/h2o", "-c", conf]
+
+
+# ---------------------------------------------------------------------------------------------
+# starting servers and checking them
+
+def http_get(port, path, close=False, timeout=10.0):
+    """One request on a fresh connection: (status, body length, server keeps the connection)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"} if close else {})
+        r = conn.getresponse()
+        body = r.read()
+        return r.status, len(body), not r.will_close
+    finally:
+        conn.close()
+
+
+def wait_ready(proc, port):
+    deadline = time.monotonic() + START_TIMEOUT
+    last = "no answer"
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            return f"exited with status {code} during start-up"
+        try:
+            http_get(port, "/", timeout=2.0)
+            return None
+        except Exception as e:  # any failure just means "not ready yet"
+            last = str(e) or type(e).__name__
+        time.sleep(0.05)
+    return f"no HTTP answer on port {port} after {START_TIMEOUT:.0f} s ({last})"
+
+
+def start_server(name, tmp, port, workers, cpus, tag):
+    """Returns (server dict, None) or (None, reason). lux first gets the full lighttpd config and,
+    if it refuses it, the minimal one made of the directives it is known to support."""
+    if name == "lux" and not os.access(LUX_BIN, os.X_OK):
+        return None, f"{os.path.relpath(LUX_BIN, ROOT)} not found (build it with `make`)"
+    d = os.path.join(tmp, f"{tag}-{name}")
+    os.makedirs(d, exist_ok=True)
+    s = {"name": name, "dir": d, "port": port, "docroot": os.path.join(tmp, "www"),
+         "workers": workers if name != "lighttpd" else None, "cpus": cpus,
+         "max_conns": IDLE_CONNS + 1000, "full_conf": True,
+         # Never ask for more descriptors than this process may hand down: without
+         # CAP_SYS_RESOURCE even root cannot raise the hard limit.
+         "max_fds": min(2 * IDLE_CONNS + 2064, FD_LIMIT)}
+    reasons = []
+    for full in ([True, False] if name == "lux" else [True]):
+        argv = prepare(name, s, full)
+        if cpus:
+            argv = ["taskset", "-c", cpus] + argv
+        out_log = os.path.join(d, "stdout.log" if full else "stdout-minimal.log")
+        with open(out_log, "wb") as out:
+            proc = spawn(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        why = wait_ready(proc, port)
+        if why is None:
+            s["proc"], s["full_conf"], s["argv"] = proc, full, argv
+            return s, None
+        stop(proc)
+        lines = (file_tail(out_log, 4) + "\n" + file_tail(os.path.join(d, "error.log"), 4))
+        tail = list(dict.fromkeys(ln.strip() for ln in lines.splitlines() if ln.strip()))
+        reasons.append(why + (": " + " | ".join(tail) if tail else ""))
+    return None, "; then with the minimal config: ".join(reasons)
+
+
+def check_scenario(s, scen):
+    """None when the server answers the scenario's request as expected, else what went wrong."""
+    paths = [scen["path"]]
+    if scen.get("lua") == "random.lua":
+        paths += [f"/r/{i:03d}.html" for i in (1, N_RANDOM // 2, N_RANDOM - 1)]
+    try:
+        for path in paths:
+            status, length, keep = http_get(s["port"], path, close=scen.get("close", False))
+            if status != scen["status"]:
+                return f"GET {path} answered {status}, expected {scen['status']}"
+            if scen.get("length") is not None and length != scen["length"]:
+                return f"GET {path} sent {length} bytes, expected {scen['length']}"
+            if not scen.get("close") and not keep:
+                return f"GET {path} closed the connection, keep-alive expected"
+    except Exception as e:  # a broken answer of any kind disqualifies the scenario
+        return f"GET {paths[0]} failed: {e or type(e).__name__}"
+    return None
+
+
+def server_gone(s):
+    code = s["proc"].poll()
+    if code is None:
+        return None
+    tail = file_tail(os.path.join(s["dir"], "error.log"), 3).replace("\n", " | ")
+    return f"exited with status {code}" + (f" ({tail})" if tail else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# one wrk run
+
+def run_wrk(s, scen, seconds, wrk_cpus, scripts):
+    script = scripts[scen.get("lua", "report")]
+    argv = ["wrk", "-t1", f"-c{scen.get('conns', CONNS)}", f"-d{seconds}s", "--latency",
+            "--timeout", "10s", "-s", script]
+    if scen.get("close"):
+        argv += ["-H", "Connection: close"]
+    argv.append(f"http://127.0.0.1:{s['port']}{scen['path']}")
+    if scen.get("lua") == "random.lua":
+        argv += ["--", str(N_RANDOM)]
+    if wrk_cpus:
+        argv = ["taskset", "-c", wrk_cpus] + argv
+    pid = s["proc"].pid
+    cpu0 = tree_cpu_seconds(pid)
+    proc = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, new_session=False)
+    try:
+        out, err = proc.communicate(timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        return {"error": "wrk did not finish"}
+    LIVE.pop(proc.pid, None)
+    cpu = tree_cpu_seconds(pid) - cpu0
+    line = next((ln for ln in out.decode(errors="replace").splitlines()
+                 if ln.startswith("BENCH_JSON ")), None)
+    if proc.returncode != 0 or line is None:
+        return {"error": f"wrk failed: {err.decode(errors='replace').strip()[:200]}"}
+    w = json.loads(line[len("BENCH_JSON "):])
+    secs = w["duration_us"] / 1e6
+    n = w["requests"]
+    # For the 404 scenario a non-2xx answer is the expected one, so count the others instead.
+    unexpected = w["status_errors"] if scen["status"] < 400 else n - w["status_errors"]
+    return {
+        "requests": n, "seconds": round(secs, 3), "bytes": w["bytes"],
+        "rps": n / secs if secs else 0.0,
+        "mbps": w["bytes"] / secs / 1e6 if secs else 0.0,
+        "lat_avg_us": w["lat_mean_us"], "lat_p50_us": w["lat_p50_us"],
+        "lat_p99_us": w["lat_p99_us"], "lat_max_us": w["lat_max_us"],
+        "cpu_s": round(cpu, 3),
+        "cpu_us_per_req": cpu * 1e6 / n if n else None,
+        "cpu_pct": 100.0 * cpu / secs if secs else 0.0,
+        "socket_errors": w["connect_errors"] + w["read_errors"] + w["write_errors"]
+        + w["timeout_errors"],
+        "unexpected_status": unexpected,
+        "wrk": w,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# idle keep-alive connections
+
+def read_response(sock):
+    """Reads one HTTP/1.1 response with a Content-Length body; False on anything else."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return False
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == b"content-length":
+            length = int(value.strip())
+    if length is None:
+        return False
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return False
+        body += chunk
+    return True
+
+
+def idle_client(port, count, path):
+    """Child process: opens `count` keep-alive connections, one request each, then holds them.
+    Protocol on stdin/stdout: prints "ready OK FAILED", answers "check" with "alive N", exits
+    when stdin closes."""
+    raise_nofile(count + 256)
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    socks, failed, streak = [], 0, 0
+    for _ in range(count):
+        s = None
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5.0)
+            s.sendall(request)
+            if not read_response(s):
+                raise OSError("bad response")
+            socks.append(s)
+            streak = 0
+        except OSError:
+            if s is not None:
+                s.close()
+            failed += 1
+            streak += 1
+            if streak >= 20:  # the server stopped accepting: do not wait 5 s per socket
+                failed += count - len(socks) - failed
+                break
+    print(f"ready {len(socks)} {failed}", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "check":
+            poller = select.poll()
+            for s in socks:
+                poller.register(s, select.POLLIN | select.POLLRDHUP)
+            # A held connection has nothing to read; readable means closed (or stray bytes).
+            print(f"alive {len(socks) - len(poller.poll(0))}", flush=True)
+    return 0
+
+
+def idle_test(name, tmp, port, cpus, client_cpus, tag):
+    s, why = start_server(name, tmp, port, 1, cpus, tag)
+    if s is None:
+        return {"error": why}
+    try:
+        for _ in range(20):
+            http_get(port, "/f1k.html")
+        time.sleep(0.5)
+        pid = s["proc"].pid
+        rss0, fds0 = tree_rss_kib(pid), tree_socket_fds(pid)
+        argv = [sys.executable, os.path.abspath(__file__), "--idle-client", str(port),
+                str(IDLE_CONNS), "/f1k.html"]
+        if client_cpus:
+            argv = ["taskset", "-c", client_cpus] + argv
+        client = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, new_session=False)
+        t0 = time.monotonic()
+        ready = client.stdout.readline().decode().split()
+        opened_in = time.monotonic() - t0
+        if len(ready) != 3 or ready[0] != "ready":
+            stop(client)
+            return {"error": "idle client failed"}
+        time.sleep(1.0)
+        rss1, fds1 = tree_rss_kib(pid), tree_socket_fds(pid)
+        # Only connections the server still holds count: one that dropped them (idle timeout,
+        # connection limit) must not look cheap.
+        client.stdin.write(b"check\n")
+        client.stdin.flush()
+        alive = int(client.stdout.readline().decode().split()[1])
+        client.stdin.close()
+        client.wait(timeout=60)
+        LIVE.pop(client.pid, None)
+        gone = server_gone(s)
+        opened = int(ready[1])
+        return {
+            "opened": opened, "failed": int(ready[2]), "alive": alive,
+            "open_seconds": round(opened_in, 2), "rss_before_kib": rss0, "rss_after_kib": rss1,
+            "server_sockets_before": fds0, "server_sockets_after": fds1,
+            "kib_per_conn": (rss1 - rss0) / alive if alive else None,
+            "error": f"server {gone}" if gone else None,
+        }
+    except Exception as e:  # report and carry on with the other servers
+        return {"error": f"{type(e).__name__}: {e}"}
+    finally:
+        stop(s["proc"])
+
+
+# ---------------------------------------------------------------------------------------------
+# passes
+
+METRICS = ("rps", "mbps", "lat_avg_us", "lat_p99_us", "cpu_us_per_req", "cpu_pct")
+
+
+def median_of(rows, key):
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def start_pass_servers(p, tmp, ports):
+    live = {}
+    for name in p["servers"]:
+        s, why = start_server(name, tmp, ports.pop(), p["workers"], p["server_cpus"], p["id"])
+        if s is None:
+            p["skipped"][name] = why
+            log(f"  {name:9} skipped: {why}")
+            continue
+        live[name] = s
+        note = "" if s["full_conf"] else " (rejected the full config; running the minimal one)"
+        log(f"  {name:9} pid {s['proc'].pid}, port {s['port']}{note}")
+        for scen in SCENARIOS:
+            why = check_scenario(s, scen)
+            if why:
+                p["bad"].setdefault(name, {})[scen["id"]] = why
+                log(f"  {name:9} scenario {scen['id']} skipped: {why}")
+    return live
+
+
+def run_pass(p, tmp, ports, scripts):
+    p.update(skipped={}, bad={}, runs=[])
+    log(f"\n=== {p['title']}")
+    live = start_pass_servers(p, tmp, ports)
+    try:
+        names = [n for n in p["servers"] if n in live]
+        for rnd in range(ROUNDS):
+            order = names[rnd % len(names):] + names[:rnd % len(names)] if names else []
+            for scen in SCENARIOS:
+                for name in order:
+                    if name not in live or scen["id"] in p["bad"].get(name, {}):
+                        continue
+                    s = live[name]
+                    gone = server_gone(s)
+                    if gone:
+                        p["skipped"][name] = f"died before {scen['id']}: {gone}"
+                        log(f"  {name:9} {p['skipped'][name]}")
+                        del live[name]
+                        continue
+                    run_wrk(s, scen, WARMUP_SECONDS, p["wrk_cpus"], scripts)
+                    r = run_wrk(s, scen, SECONDS, p["wrk_cpus"], scripts)
+                    gone = server_gone(s)
+                    if gone and "error" not in r:
+                        r = {"error": f"server {gone}"}
+                    r.update(server=name, scenario=scen["id"], round=rnd + 1)
+                    p["runs"].append(r)
+                    log(progress_line(rnd, scen, name, r))
+    finally:
+        for s in live.values():
+            stop(s["proc"])
+    summarise_pass(p)
+
+
+def progress_line(rnd, scen, name, r):
+    head = f"  round {rnd + 1}/{ROUNDS} {scen['id']:7} {name:9}"
+    if "error" in r:
+        return f"{head} ERROR {r['error']}"
+    cpu = r["cpu_us_per_req"]
+    cpu_s = f"{cpu:8.2f} µs/req" if cpu is not None else "       - µs/req"
+    return (f"{head} {r['rps']:>10,.0f} req/s {cpu_s}  cpu {r['cpu_pct']:3.0f}%"
+            f"  p99 {fmt_lat(r['lat_p99_us'])}")
+
+
+def summarise_pass(p):
+    p["median"] = {}
+    for name in p["servers"]:
+        for scen in SCENARIOS:
+            rows = [r for r in p["runs"] if r["server"] == name and r["scenario"] == scen["id"]
+                    and "error" not in r]
+            if not rows:
+                continue
+            m = {k: median_of(rows, k) for k in METRICS}
+            m["rounds"] = len(rows)
+            m["socket_errors"] = sum(r["socket_errors"] for r in rows)
+            m["unexpected_status"] = sum(r["unexpected_status"] for r in rows)
+            p["median"].setdefault(name, {})[scen["id"]] = m
+    have = [n for n in p["servers"] if n in p["median"]]
+    base = next((n for n in ("lux", "lighttpd", "nginx") if n in have), have[0] if have else None)
+    p["baseline"] = base
+    p["ratios"] = {}
+    for name in have:
+        for scen in SCENARIOS:
+            mine = p["median"][name].get(scen["id"], {}).get("cpu_us_per_req")
+            ref = p["median"].get(base, {}).get(scen["id"], {}).get("cpu_us_per_req")
+            if mine and ref:
+                p["ratios"].setdefault(name, {})[scen["id"]] = mine / ref
+
+
+def run_idle(tmp, ports, servers, cpus, client_cpus):
+    idle = {"connections": IDLE_CONNS, "runs": [], "median": {}, "skipped": {}, "short": {}}
+    log(f"\n=== Idle keep-alive connections: {IDLE_CONNS:,} per server, one worker")
+    for rnd in range(ROUNDS):
+        order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
+        for name in order:
+            if name in idle["skipped"]:
+                continue
+            r = idle_test(name, tmp, ports.pop(), cpus, client_cpus, f"idle{rnd + 1}")
+            r.update(server=name, round=rnd + 1)
+            idle["runs"].append(r)
+            if r.get("opened") is None:
+                idle["skipped"][name] = r["error"]
+                log(f"  round {rnd + 1}/{ROUNDS} {name:9} skipped: {r['error']}")
+                continue
+            kib = r["kib_per_conn"]
+            log(f"  round {rnd + 1}/{ROUNDS} {name:9} opened {r['opened']:,} "
+                f"(still open {r['alive']:,}) in {r['open_seconds']} s, "
+                f"RSS {r['rss_before_kib']:,} -> {r['rss_after_kib']:,} KiB, "
+                + (f"{kib:.2f} KiB/conn" if kib is not None else "no connection held")
+                + (f"  [{r['error']}]" if r.get("error") else ""))
+    for name in servers:
+        rows = [r for r in idle["runs"] if r["server"] == name and r.get("opened") is not None]
+        if rows:
+            idle["median"][name] = {k: median_of(rows, k) for k in (
+                "opened", "alive", "rss_before_kib", "rss_after_kib", "kib_per_conn")}
+            if any(r["alive"] < IDLE_CONNS for r in rows):
+                idle["short"][name] = min(r["alive"] for r in rows)
+    return idle
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+def fmt_lat(us):
+    if us is None:
+        return "-"
+    if us >= 1e6:
+        return f"{us / 1e6:.2f} s"
+    if us >= 1000:
+        return f"{us / 1000:.2f} ms"
+    return f"{us:.0f} µs"
+
+
+def table(headers, rows, indent="  "):
+    """Left-aligns the first column, right-aligns the rest; width is each column's longest cell."""
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    out = []
+    for n, row in enumerate(cells):
+        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        out.append(indent + "  ".join(parts).rstrip())
+        if n == 0:
+            out.append(indent + "  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def scenario_desc(scen):
+    what = "random GET /r/000.html..999.html" if scen.get("lua") else f"GET {scen['path']}"
+    extra = ", Connection: close" if scen.get("close") else ", keep-alive"
+    return f"{what}, wrk -t 1 -c {scen.get('conns', CONNS)}{extra}"
+
+
+def report_pass(p):
+    log(f"\n##### {p['title']}")
+    log(f"  {p['placement']}")
+    log(f"  median of {ROUNDS} round(s) x {SECONDS} s per server and scenario (1 s warm-up each)")
+    for n, scen in enumerate(SCENARIOS, 1):
+        log(f"\n{n}. {scen['title']}  ({scenario_desc(scen)})")
+        rows, notes = [], []
+        for name in p["servers"]:
+            m = p["median"].get(name, {}).get(scen["id"])
+            if m is None:
+                why = p["bad"].get(name, {}).get(scen["id"]) or p["skipped"].get(name)
+                rows.append([name, "skipped"] + ["-"] * 6)
+                notes.append(f"  {name}: {why or 'every run failed (see the progress lines)'}")
+                continue
+            errs = m["socket_errors"] + m["unexpected_status"]
+            rows.append([name, f"{m['rps']:,.0f}", f"{m['mbps']:,.1f}", fmt_lat(m["lat_avg_us"]),
+                         fmt_lat(m["lat_p99_us"]), f"{m['cpu_us_per_req']:.2f}",
+                         f"{m['cpu_pct']:.0f}%", f"{errs:,}"])
+        log(table(["server", "req/s", "MB/s", "lat avg", "lat p99", "CPU µs/req",
+                   "server CPU", "errors"], rows))
+        for note in notes:
+            log(note)
+
+
+def report_summary(passes, idle):
+    if passes:
+        log("\n##### Summary: server CPU time per request, µs (median; lower is better)")
+    for p in passes:
+        base = p["baseline"]
+        names = [n for n in p["servers"] if n in p["median"]]
+        if not names:
+            log(f"\n  {p['title']}: no results")
+            continue
+        others = [n for n in names if n != base]
+        log(f"\n  {p['title']}; ratio = server / {base} (above 1: {base} uses less CPU)")
+        rows = []
+        for scen in SCENARIOS:
+            row = [scen["id"]]
+            for name in names:
+                m = p["median"][name].get(scen["id"])
+                row.append(f"{m['cpu_us_per_req']:.2f}" if m else "-")
+            for name in others:
+                ratio = p["ratios"].get(name, {}).get(scen["id"])
+                row.append(f"{ratio:.2f}" if ratio else "-")
+            rows.append(row)
+        log(table(["scenario"] + names + [f"{n}/{base}" for n in others], rows, "    "))
+    if idle is None:
+        return
+    log(f"\n##### Idle keep-alive connections: {idle['connections']:,} opened, "
+        "one request each, then held")
+    rows = []
+    for name, m in idle["median"].items():
+        kib = m["kib_per_conn"]
+        rows.append([name, f"{m['alive']:,.0f}", f"{m['rss_before_kib']:,.0f}",
+                     f"{m['rss_after_kib']:,.0f}", f"{kib:.2f}" if kib is not None else "-"])
+    for name in idle["skipped"]:
+        rows.append([name, "skipped", "-", "-", "-"])
+    log(table(["server", "still open", "RSS before KiB", "RSS after KiB", "KiB/conn"], rows))
+    for name, why in idle["skipped"].items():
+        log(f"  {name}: {why}")
+    for name, alive in idle["short"].items():
+        log(f"  {name}: held only {alive:,} of {idle['connections']:,} in some round (it closed "
+            "the rest: idle timeout or connection limit); KiB/conn divides by those held")
+
+
+# ---------------------------------------------------------------------------------------------
+# main
+
+def versions(servers):
+    v = {"wrk": tool_version(["wrk", "-v"]), "python": platform.python_version(),
+         "kernel": platform.release(), "cpus": os.cpu_count()}
+    for name in servers:
+        if name == "lux":
+            v["lux"] = tool_version(["git", "-C", ROOT, "describe", "--always", "--dirty"])
+        else:
+            v[name] = tool_version([name, "-v"])
+    return v
+
+
+def plan(servers, pinned):
+    """The two passes: one worker everywhere, then two workers for the servers that have them."""
+    one = {"id": "pass1", "title": "Pass 1: one worker each", "workers": 1, "servers": servers,
+           "server_cpus": "1" if pinned else None, "wrk_cpus": "0" if pinned else None,
+           "placement": "server pinned to CPU 1, wrk pinned to CPU 0" if pinned
+           else "no pinning (fewer than two usable CPUs)"}
+    two = {"id": "pass2", "title": "Pass 2: two workers (lighttpd left out: its worker "
+           "processes are not its scaling model)", "workers": 2,
+           "servers": [n for n in servers if n != "lighttpd"],
+           "server_cpus": None, "wrk_cpus": "0" if pinned else None,
+           "placement": "server free to use both CPUs, wrk pinned to CPU 0: they share a core, "
+           "so req/s understate the server; compare CPU/request"}
+    return [one, two] if PASS2 and two["servers"] else [one]
+
+
+def setup(tmp):
+    log(f"generating document root and configs in {os.path.relpath(tmp, ROOT)}")
+    make_docroot(os.path.join(tmp, "www"))
+    with open(os.path.join(HERE, "lua", "report.lua")) as f:
+        report = f.read()
+    with open(os.path.join(HERE, "lua", "random.lua")) as f:
+        random_lua = f.read()
+    scripts = {"report": os.path.join(tmp, "wrk-report.lua"),
+               "random.lua": os.path.join(tmp, "wrk-random.lua")}
+    with open(scripts["report"], "w") as f:
+        f.write(report)
+    with open(scripts["random.lua"], "w") as f:
+        f.write(random_lua + "\n" + report)
+    return scripts
+
+
+def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--idle-client":
+        return idle_client(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench: {tool} not found (make deps-test installs it)")
+    wanted = os.environ.get("BENCH_SERVERS", "lux,lighttpd,nginx,h2o").split(",")
+    servers = []
+    for name in (n.strip() for n in wanted if n.strip()):
+        if name not in ("lux", "lighttpd", "nginx", "h2o"):
+            sys.exit(f"bench: unknown server {name!r} in BENCH_SERVERS")
+        if name != "lux" and shutil.which(name) is None:
+            log(f"bench: {name} not installed, left out")
+            continue
+        servers.append(name)
+    if "lux" in servers and not os.access(LUX_BIN, os.X_OK):
+        log(f"bench: lux skipped: {os.path.relpath(LUX_BIN, ROOT)} not found "
+            "(build it with `make`)")
+    pinned = {0, 1} <= os.sched_getaffinity(0)
+    global FD_LIMIT
+    nofile = FD_LIMIT = raise_nofile(2 * IDLE_CONNS + 4096)
+    if nofile < 2 * IDLE_CONNS:
+        log(f"bench: warning: open-file limit {nofile} is below {2 * IDLE_CONNS}: lighttpd will "
+            f"hold at most {nofile // 2} idle connections; raise the hard limit (ulimit -Hn) "
+            "or lower BENCH_IDLE_CONNS")
+
+    os.makedirs(OUT_DIR, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="run-", dir=OUT_DIR)
+    # SIGINT too: a shell that starts us in the background leaves it ignored, and Python then
+    # would not turn it into KeyboardInterrupt.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    ok = interrupted = False
+    try:
+        scripts = setup(tmp)
+        ports = pick_ports(4 * len(servers) + ROUNDS * len(servers) + 4)
+        passes = plan(servers, pinned)
+        results = {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rounds": ROUNDS,
+                            "seconds": SECONDS, "warmup_seconds": WARMUP_SECONDS,
+                            "connections": CONNS, "user": pwd.getpwuid(os.geteuid()).pw_name,
+                            "open_file_limit": nofile, "versions": versions(servers)},
+                   "scenarios": SCENARIOS, "passes": passes, "idle": None}
+        if SCENARIOS:
+            run_pass(passes[0], tmp, ports, scripts)
+            report_pass(passes[0])
+        if "idle" in ONLY:
+            results["idle"] = run_idle(tmp, ports, servers, passes[0]["server_cpus"],
+                                       passes[0]["wrk_cpus"])
+        for p in passes[1:] if SCENARIOS else []:
+            run_pass(p, tmp, ports, scripts)
+            report_pass(p)
+        if not SCENARIOS:
+            passes.clear()
+        report_summary(passes, results["idle"])
+        out = os.path.join(OUT_DIR, "results.json")
+        with open(out, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+        log(f"\nraw results: {os.path.relpath(out, ROOT)}")
+        ok = True
+    except (KeyboardInterrupt, Abort) as e:
+        log(f"\nbench: interrupted ({e or 'SIGINT'}); stopping servers")
+        interrupted = True
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop_all()
+        if (ok or interrupted) and not KEEP:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            log(f"bench: kept {os.path.relpath(tmp, ROOT)} (configs and logs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+/*
+ * The module API. A module is a static, read-only table: its name (lighttpd's, e.g.
+ * "mod_staticfile"), the directives it owns, the size of its settings struct, and the hooks it
+ * implements. At start-up the registry builds one array per hook holding only the modules that
+ * implement it, so a request never asks a module that has nothing to say.
+ *
+ * Settings: every module has one settings struct (conf_size bytes). The registry fills a copy
+ * with defaults (conf_init), then the global block's values, then finishes it (conf_finish). For
+ * each conditional block that sets one of the module's directives it records a patch; a request
+ * starts from the global copy and applies the patches of the blocks whose conditions hold, in
+ * config order. Hooks receive the effective settings for their request.
+ */
+#ifndef LUX_MODULE_H
+#define LUX_MODULE_H
+
+#include <stddef.h>
+
+#include "lux/conf.h"
+
+#define LUX_MODULE_API_VERSION 1
+
+typedef struct lux_req lux_req;
+typedef struct lux_gen lux_gen;
+
+/* The one result vocabulary of hooks. */
+typedef enum {
+    LUX_GO_ON = 0,     /* not mine / nothing to do: the next module runs */
+    LUX_HANDLED = 1,   /* the request has a response (or a handler is set); stop this hook */
+    LUX_ERROR = -1,    /* internal failure: answer 500 */
+} lux_result;
+
+typedef struct {
+    const char *ptr; /* NUL-terminated, NULL when unset */
+    size_t len;
+} lux_str;
+
+typedef struct {
+    size_t n;
+    lux_str *items;
+} lux_strlist;
+
+typedef enum {
+    LUX_D_STRING,  /* lux_str */
+    LUX_D_INT,     /* long; accepts an integer or a numeric string */
+    LUX_D_BOOL,    /* int; "enable"/"disable", "true"/"false", "1"/"0", 1/0 */
+    LUX_D_STRLIST, /* const lux_strlist *; a string or an array of strings */
+    LUX_D_CUSTOM,  /* parse() fills `size` bytes */
+    LUX_D_IGNORED, /* accepted for compatibility, has no effect in lux (warned once) */
+} lux_dtype;
+
+enum {
+    LUX_SCOPE_GLOBAL = 1, /* may be set in the global block */
+    LUX_SCOPE_COND = 2,   /* may be set inside conditions */
+    LUX_SCOPE_SOCKET = 4, /* may be set inside $SERVER["socket"] (listener settings) */
+    LUX_SCOPE_ANY = LUX_SCOPE_GLOBAL | LUX_SCOPE_COND | LUX_SCOPE_SOCKET,
+};
+
+/* Convert value v into dst; on failure write a message (without file:line) to err, return -1. */
+typedef int (*lux_parse_fn)(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
+
+typedef struct {
+    const char *name; /* "server.document-root" */
+    lux_dtype type;
+    size_t offset; /* into the module's settings struct */
+    unsigned scope;
+    lux_parse_fn parse; /* LUX_D_CUSTOM only */
+    size_t size;        /* LUX_D_CUSTOM only: bytes written by parse */
+} lux_directive;
+
+typedef struct lux_module lux_module;
+struct lux_module {
+    const char *name;
+    unsigned api_version; /* LUX_MODULE_API_VERSION */
+    const lux_directive *directives; /* terminated by an entry with name == NULL */
+    size_t conf_size;
+    /* Fill defaults into a zeroed settings struct. */
+    void (*conf_init)(void *conf);
+    /* After the global block's values are in: validate, derive. Return -1 with err to refuse
+     * the configuration. */
+    int (*conf_finish)(lux_gen *gen, void *conf, char *err, size_t errlen);
+
+    /* Hooks, in the order a request meets them. Each may be NULL. */
+
+    /* The URI is parsed and normalised (r->uri, r->path, r->query, r->host are set) and the
+     * config is patched. Rewrites, redirects and access checks belong here. */
+    lux_result (*uri_clean)(lux_req *r, const void *conf);
+    /* r->physical has been built from the document root and the path; the file may not exist.
+     * Aliases and index files (mod_indexfile) belong here. */
+    lux_result (*physical)(lux_req *r, const void *conf);
+    /* Produce the response: the first module that returns LUX_HANDLED owns the request. Static
+     * files come last. */
+    lux_result (*handle)(lux_req *r, const void *conf);
+};
+
+/* Settings of module m for request r (the effective, patched struct). */
+const void *lux_req_conf(const lux_req *r, const lux_module *m);
+
+#endif

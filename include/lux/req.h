@@ -1,0 +1,103 @@
+/*
+ * The request object: what HTTP/1 and HTTP/2 both produce, and what modules read and answer.
+ * All strings live in the request's pool and stay valid until the request ends.
+ */
+#ifndef LUX_REQ_H
+#define LUX_REQ_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "lux/module.h"
+
+typedef struct {
+    lux_str name; /* as received */
+    lux_str value;
+} lux_header;
+
+typedef enum {
+    LUX_M_OTHER = 0,
+    LUX_M_GET,
+    LUX_M_HEAD,
+    LUX_M_POST,
+    LUX_M_PUT,
+    LUX_M_DELETE,
+    LUX_M_OPTIONS,
+    LUX_M_TRACE,
+    LUX_M_CONNECT,
+    LUX_M_PATCH,
+} lux_method;
+
+/* A piece of the response body: memory owned elsewhere (pool or static) or a file range. */
+typedef struct lux_chunk lux_chunk;
+struct lux_chunk {
+    lux_chunk *next;
+    const char *mem; /* memory chunk when non-NULL */
+    struct lux_file *file; /* file chunk: refcounted open file (src/http/stat_cache.h) */
+    uint64_t off, len;
+};
+
+typedef struct lux_conn lux_conn;
+typedef struct lux_worker lux_worker;
+
+struct lux_req {
+    lux_conn *conn;
+    lux_worker *worker;
+    struct lux_pool *pool;
+    lux_gen *gen;
+
+    /* The request as received and normalised. */
+    lux_method method;
+    lux_str method_str;
+    int http_minor;   /* HTTP/1.minor */
+    lux_str target;   /* raw request-target */
+    lux_str uri;      /* normalised, with "?query": REQUEST_URI */
+    lux_str path;     /* decoded, dot-segments removed: what conditions and files see */
+    lux_str query;    /* without '?'; ptr NULL when absent */
+    lux_str host;     /* normalised Host (may carry ":port"); ptr NULL when absent */
+    lux_str scheme;   /* "http" / "https" */
+    lux_header *headers;
+    size_t nheaders;
+    int64_t content_length; /* -1 when absent */
+    unsigned chunked : 1, keep_alive : 1, expect_continue : 1, head_only : 1;
+
+    /* Config evaluation: per-block condition cache and captures, per-module settings. */
+    uint8_t *cond_state; /* [gen nblocks]: 0 unknown, 1 true, 2 false */
+    lux_cond_captures **cond_caps; /* [gen nblocks], allocated on first regex match */
+    const void **confs;            /* [gen nmodules] */
+    int physical_ready;            /* $PHYSICAL conditions may be evaluated */
+
+    /* File-system mapping. */
+    lux_str docroot;
+    lux_str physical; /* docroot + path (or set by a module) */
+    lux_str pathinfo;
+    struct lux_file *file; /* what physical names, from the stat cache; NULL if it failed */
+    int file_errno;        /* why file is NULL */
+
+    /* The response. */
+    int status;
+    lux_header *resp_headers;
+    size_t nresp_headers, resp_headers_cap;
+    lux_chunk *body, **body_tail;
+    uint64_t body_len;
+    int has_content_length; /* body_len is exact: send Content-Length */
+    time_t last_modified; /* 0 when unset */
+};
+
+/* Case-insensitive lookup of a request header; NULL when absent. */
+const lux_str *lux_req_header(const lux_req *r, const char *name, size_t len);
+/* Add a response header (name and value copied into the request pool). Returns 0 or -1. */
+int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen);
+/* Append body pieces. Memory must outlive the request (pool or static). Return 0 or -1. */
+int lux_resp_body_mem(lux_req *r, const char *p, size_t len);
+int lux_resp_body_copy(lux_req *r, const char *p, size_t len); /* copies into the pool */
+int lux_resp_body_file(lux_req *r, struct lux_file *f, uint64_t off, uint64_t len);
+/* Answer with an error status and lux's (or the configured) error page. */
+lux_result lux_resp_error(lux_req *r, int status);
+/* Discard a body built so far (e.g. before an error page). */
+void lux_resp_body_reset(lux_req *r);
+/* printf into the pool; NULL when out of memory. */
+char *lux_req_printf(lux_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

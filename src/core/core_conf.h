@@ -1,0 +1,52 @@
+/* The server's own settings (lighttpd's core directives): module index 0 of every generation. */
+#ifndef LUX_CORE_CONF_H
+#define LUX_CORE_CONF_H
+
+#include "http/mimetype.h"
+#include "lux/module.h"
+
+typedef struct {
+    const lux_mimetype *items;
+    size_t n;
+} lux_mimetypes;
+
+typedef struct lux_core_conf {
+    /* global-only */
+    long port;
+    lux_str bind;
+    long max_worker;
+    long max_connections;
+    long max_fds;
+    long listen_backlog;
+    lux_str username, groupname, chroot_dir, pid_file;
+    lux_str errorlog;
+    int errorlog_use_syslog;
+    int systemd_socket_activation;
+    long graceful_shutdown_timeout;
+    const lux_strlist *modules;
+    int use_ipv6, set_v6only;
+
+    /* per request (may be set inside conditions) */
+    lux_str document_root;
+    lux_str tag;
+    lux_str errorfile_prefix;
+    lux_str error_handler_404;
+    long max_keep_alive_requests;
+    long max_keep_alive_idle;
+    long max_read_idle;
+    long max_write_idle;
+    long max_request_size; /* KiB, like lighttpd */
+    long max_request_field_size;
+    int follow_symlink;
+    int force_lowercase_filenames;
+    int range_requests;
+    unsigned http_parseopts;
+    int etag_use_inode, etag_use_mtime, etag_use_size;
+    lux_mimetypes mimetypes;
+    int log_request_header, log_response_header, log_request_handling, log_file_not_found;
+    int log_condition_handling;
+} lux_core_conf;
+
+extern const lux_module lux_core_module;
+
+#endif

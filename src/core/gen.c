@@ -1,0 +1,421 @@
+/* Building a config generation: modules, typed settings, patches, hook slots, listeners. */
+#include "core/gen.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core_conf.h"
+
+/* Modules lighttpd has that lux does not provide yet: named in a clear error. */
+static const char *const lighttpd_only_modules[] = {
+    "mod_access", "mod_accesslog", "mod_ajp13", "mod_alias", "mod_auth", "mod_authn_file",
+    "mod_cgi", "mod_compress", "mod_deflate", "mod_evasive", "mod_evhost", "mod_expire",
+    "mod_extforward", "mod_fastcgi", "mod_gnutls", "mod_magnet", "mod_maxminddb", "mod_mbedtls",
+    "mod_openssl", "mod_proxy", "mod_redirect", "mod_rewrite", "mod_rrdtool", "mod_scgi",
+    "mod_secdownload", "mod_setenv", "mod_simple_vhost", "mod_sockproxy", "mod_ssi",
+    "mod_status", "mod_uploadprogress", "mod_userdir", "mod_usertrack", "mod_vhostdb",
+    "mod_webdav", "mod_wstunnel", "mod_ajp13", NULL};
+
+/* Always enabled, after the listed ones (lighttpd does the same). */
+static const char *const default_modules[] = {"mod_indexfile", "mod_dirlisting",
+                                              "mod_staticfile", NULL};
+
+int lux_parse_bool(const lux_value *v, int *out) {
+    if (v->type == LUX_V_INT && (v->u.num == 0 || v->u.num == 1)) {
+        *out = (int)v->u.num;
+        return 0;
+    }
+    if (v->type != LUX_V_STRING)
+        return -1;
+    static const char *const yes[] = {"enable", "true", "1", "on", "yes", NULL};
+    static const char *const no[] = {"disable", "false", "0", "off", "no", NULL};
+    for (int i = 0; yes[i]; i++) {
+        if (strcasecmp(v->u.str.ptr, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(v->u.str.ptr, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_value(lux_gen *g, const lux_directive *d, const lux_value *v, void *dst,
+                       char *err, size_t el) {
+    switch (d->type) {
+    case LUX_D_STRING:
+        if (v->type == LUX_V_INT) {
+            char num[32];
+            int n = snprintf(num, sizeof num, "%lld", v->u.num);
+            ((lux_str *)dst)->ptr = lux_pool_strndup(&g->pool, num, (size_t)n);
+            ((lux_str *)dst)->len = (size_t)n;
+            return 0;
+        }
+        if (v->type != LUX_V_STRING) {
+            snprintf(err, el, "%s expects a string", d->name);
+            return -1;
+        }
+        ((lux_str *)dst)->ptr = v->u.str.ptr;
+        ((lux_str *)dst)->len = v->u.str.len;
+        return 0;
+    case LUX_D_INT: {
+        long long n;
+        char *end;
+        if (v->type == LUX_V_INT) {
+            n = v->u.num;
+        } else if (v->type == LUX_V_STRING && v->u.str.len > 0) {
+            errno = 0;
+            n = strtoll(v->u.str.ptr, &end, 10);
+            if (errno || *end) {
+                snprintf(err, el, "%s expects an integer, got \"%s\"", d->name, v->u.str.ptr);
+                return -1;
+            }
+        } else {
+            snprintf(err, el, "%s expects an integer", d->name);
+            return -1;
+        }
+        *(long *)dst = (long)n;
+        return 0;
+    }
+    case LUX_D_BOOL:
+        if (lux_parse_bool(v, dst) < 0) {
+            snprintf(err, el, "%s expects \"enable\" or \"disable\"", d->name);
+            return -1;
+        }
+        return 0;
+    case LUX_D_STRLIST: {
+        size_t n = v->type == LUX_V_ARRAY ? v->u.arr.len : 1;
+        lux_strlist *l = lux_pool_alloc(&g->pool, sizeof *l + n * sizeof(lux_str));
+        if (!l)
+            goto oom;
+        l->items = (lux_str *)(l + 1);
+        l->n = n;
+        for (size_t i = 0; i < n; i++) {
+            const lux_value *e = v->type == LUX_V_ARRAY ? v->u.arr.items[i] : v;
+            if (e->type != LUX_V_STRING) {
+                snprintf(err, el, "%s expects a list of strings", d->name);
+                return -1;
+            }
+            l->items[i].ptr = e->u.str.ptr;
+            l->items[i].len = e->u.str.len;
+        }
+        *(const lux_strlist **)dst = l;
+        return 0;
+    }
+    case LUX_D_CUSTOM:
+        return d->parse(g, v, dst, err, el);
+    case LUX_D_IGNORED:
+        return 0;
+    }
+oom:
+    snprintf(err, el, "out of memory");
+    return -1;
+}
+
+size_t lux_directive_size(const lux_directive *d) {
+    switch (d->type) {
+    case LUX_D_STRING:
+        return sizeof(lux_str);
+    case LUX_D_INT:
+        return sizeof(long);
+    case LUX_D_BOOL:
+        return sizeof(int);
+    case LUX_D_STRLIST:
+        return sizeof(void *);
+    case LUX_D_CUSTOM:
+        return d->size;
+    case LUX_D_IGNORED:
+        return 0;
+    }
+    return 0;
+}
+
+static const lux_module *find_builtin(const char *name) {
+    for (size_t i = 0; lux_builtin_modules[i]; i++)
+        if (strcmp(lux_builtin_modules[i]->name, name) == 0)
+            return lux_builtin_modules[i];
+    return NULL;
+}
+
+static int enable_module(lux_gen *g, const lux_module *m, char *err, size_t el) {
+    for (size_t i = 0; i < g->nmodules; i++)
+        if (g->modules[i] == m)
+            return 0;
+    if (m->api_version != LUX_MODULE_API_VERSION) {
+        snprintf(err, el, "module %s was built for API version %u, lux has %u", m->name,
+                 m->api_version, LUX_MODULE_API_VERSION);
+        return -1;
+    }
+    if (g->nmodules == LUX_MAX_MODULES) {
+        snprintf(err, el, "too many modules");
+        return -1;
+    }
+    void *conf = lux_pool_alloc(&g->pool, m->conf_size ? m->conf_size : 1);
+    if (!conf) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    memset(conf, 0, m->conf_size);
+    if (m->conf_init)
+        m->conf_init(conf);
+    g->global_conf[g->nmodules] = conf;
+    g->modules[g->nmodules++] = m;
+    return 0;
+}
+
+static int enable_modules(lux_gen *g, const lux_conf_block *global, char *err, size_t el) {
+    if (enable_module(g, &lux_core_module, err, el) < 0)
+        return -1;
+    const lux_value *list = lux_conf_block_get(global, "server.modules");
+    size_t n = list ? (list->type == LUX_V_ARRAY ? list->u.arr.len : 1) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const lux_value *e = list->type == LUX_V_ARRAY ? list->u.arr.items[i] : list;
+        if (e->type != LUX_V_STRING) {
+            snprintf(err, el, "server.modules expects a list of module names");
+            return -1;
+        }
+        const lux_module *m = find_builtin(e->u.str.ptr);
+        if (!m) {
+            int known = 0;
+            for (size_t k = 0; lighttpd_only_modules[k]; k++)
+                known |= strcmp(lighttpd_only_modules[k], e->u.str.ptr) == 0;
+            if (known)
+                snprintf(err, el, "module \"%s\" is not available in this version of lux",
+                         e->u.str.ptr);
+            else
+                snprintf(err, el, "unknown module \"%s\" in server.modules", e->u.str.ptr);
+            return -1;
+        }
+        if (m != &lux_core_module && enable_module(g, m, err, el) < 0)
+            return -1;
+    }
+    for (size_t i = 0; default_modules[i]; i++)
+        if (enable_module(g, find_builtin(default_modules[i]), err, el) < 0)
+            return -1;
+    return 0;
+}
+
+static const lux_directive *find_directive(const lux_gen *g, const char *key, unsigned *mod) {
+    for (unsigned i = 0; i < g->nmodules; i++)
+        for (const lux_directive *d = g->modules[i]->directives; d && d->name; d++)
+            if (strcmp(d->name, key) == 0) {
+                *mod = i;
+                return d;
+            }
+    return NULL;
+}
+
+/* A key nobody enabled knows: say which module would know it, as lighttpd users expect. */
+static void warn_unknown(const lux_gen *g, const lux_conf_kv *kv) {
+    for (size_t i = 0; lux_builtin_modules[i]; i++)
+        for (const lux_directive *d = lux_builtin_modules[i]->directives; d && d->name; d++)
+            if (strcmp(d->name, kv->key) == 0) {
+                fprintf(stderr, "%s:%d: warning: %s needs %s in server.modules; ignored\n",
+                        kv->file, kv->line, kv->key, lux_builtin_modules[i]->name);
+                return;
+            }
+    fprintf(stderr, "%s:%d: warning: unknown config key %s; ignored\n", kv->file, kv->line,
+            kv->key);
+}
+
+static int is_variable(const char *key) {
+    return strncmp(key, "var.", 4) == 0 || strncmp(key, "env.", 4) == 0;
+}
+
+static int in_socket_block(const lux_conf_block *b) {
+    for (; b; b = b->parent)
+        if (b->field == LUX_COND_SOCKET)
+            return 1;
+    return 0;
+}
+
+static int apply_block(lux_gen *g, const lux_conf_block *b, char *err, size_t el) {
+    lux_block_patches *bp = NULL;
+    if (b->id != 0) {
+        bp = &g->blocks[g->nblocks];
+        bp->block = b;
+        bp->patches = lux_pool_alloc(&g->pool, (b->nkvs + 1) * sizeof *bp->patches);
+        bp->npatches = 0;
+        if (!bp->patches) {
+            snprintf(err, el, "out of memory");
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < b->nkvs; i++) {
+        const lux_conf_kv *kv = &b->kvs[i];
+        if (is_variable(kv->key))
+            continue;
+        unsigned mod;
+        const lux_directive *d = find_directive(g, kv->key, &mod);
+        if (!d) {
+            warn_unknown(g, kv);
+            continue;
+        }
+        unsigned scope = b->id == 0 ? LUX_SCOPE_GLOBAL
+                         : in_socket_block(b) && b->depth == 1 ? LUX_SCOPE_SOCKET
+                                                               : LUX_SCOPE_COND;
+        if (!(d->scope & scope)) {
+            if (d->scope & LUX_SCOPE_GLOBAL && !(d->scope & LUX_SCOPE_SOCKET) &&
+                scope == LUX_SCOPE_SOCKET)
+                fprintf(stderr, "%s:%d: warning: %s is a global setting; ignored in "
+                        "$SERVER[\"socket\"]\n", kv->file, kv->line, kv->key);
+            else
+                fprintf(stderr, "%s:%d: warning: %s can only be set globally; ignored "
+                        "inside a condition\n", kv->file, kv->line, kv->key);
+            continue;
+        }
+        char msg[256];
+        void *dst;
+        if (b->id == 0) {
+            dst = (char *)g->global_conf[mod] + d->offset;
+        } else {
+            dst = lux_pool_alloc(&g->pool, lux_directive_size(d) + 1);
+            if (!dst) {
+                snprintf(err, el, "out of memory");
+                return -1;
+            }
+        }
+        if (d->type == LUX_D_IGNORED)
+            continue;
+        if (parse_value(g, d, kv->value, dst, msg, sizeof msg) < 0) {
+            snprintf(err, el, "%s:%d: %s: %s", kv->file, kv->line, kv->key, msg);
+            return -1;
+        }
+        if (bp)
+            bp->patches[bp->npatches++] = (lux_patch){mod, d, dst};
+    }
+    if (bp && bp->npatches)
+        g->nblocks++;
+    return 0;
+}
+
+static int add_listen(lux_gen *g, const char *spec, int is_main) {
+    for (size_t i = 0; i < g->nlistens; i++)
+        if (strcmp(g->listens[i].spec, spec) == 0)
+            return 0;
+    lux_listen_spec *l = lux_pool_alloc(&g->pool, (g->nlistens + 1) * sizeof *l);
+    if (!l)
+        return -1;
+    if (g->nlistens)
+        memcpy(l, g->listens, g->nlistens * sizeof *l);
+    l[g->nlistens].spec = lux_pool_strndup(&g->pool, spec, strlen(spec));
+    l[g->nlistens].is_main = is_main;
+    g->listens = l;
+    g->nlistens++;
+    return l[g->nlistens - 1].spec ? 0 : -1;
+}
+
+static int collect_listens(lux_gen *g, char *err, size_t el) {
+    const lux_core_conf *c = g->core;
+    char spec[512];
+    if (c->bind.ptr && strncmp(c->bind.ptr, "unix:", 5) == 0)
+        snprintf(spec, sizeof spec, "%s", c->bind.ptr);
+    else if (c->bind.ptr && strchr(c->bind.ptr, ':') && c->bind.ptr[0] != '[')
+        snprintf(spec, sizeof spec, "[%s]:%ld", c->bind.ptr, c->port);
+    else
+        snprintf(spec, sizeof spec, "%s:%ld", c->bind.ptr ? c->bind.ptr : "0.0.0.0", c->port);
+    if (add_listen(g, spec, 1) < 0)
+        goto oom;
+    if (c->use_ipv6 && !c->bind.ptr) {
+        snprintf(spec, sizeof spec, "[::]:%ld", c->port);
+        if (add_listen(g, spec, 1) < 0)
+            goto oom;
+    }
+    for (size_t i = 1; i < g->tree->nblocks; i++) {
+        const lux_conf_block *b = g->tree->blocks[i];
+        if (b->field != LUX_COND_SOCKET || b->op != LUX_OP_EQ)
+            continue;
+        if (b->depth != 1) {
+            snprintf(err, el, "%s:%d: $SERVER[\"socket\"] must be at the top level", b->file,
+                     b->line);
+            return -1;
+        }
+        if (add_listen(g, b->pattern, 0) < 0)
+            goto oom;
+    }
+    return 0;
+oom:
+    snprintf(err, el, "out of memory");
+    return -1;
+}
+
+lux_gen *lux_gen_build(lux_conf_tree *tree, char *err, size_t el) {
+    lux_gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, el, "out of memory");
+        lux_conf_free(tree);
+        return NULL;
+    }
+    atomic_init(&g->refs, 1);
+    g->tree = tree;
+    lux_pool_init(&g->pool, 16384);
+    const lux_conf_block *global = tree->blocks[0];
+    char msg[512];
+    if (enable_modules(g, global, msg, sizeof msg) < 0) {
+        const lux_conf_kv *kv = NULL;
+        for (size_t i = 0; i < global->nkvs; i++)
+            if (strcmp(global->kvs[i].key, "server.modules") == 0)
+                kv = &global->kvs[i];
+        if (kv)
+            snprintf(err, el, "%s:%d: %s", kv->file, kv->line, msg);
+        else
+            snprintf(err, el, "%s: %s", tree->main_file, msg);
+        goto fail;
+    }
+    g->core = g->global_conf[0];
+    g->blocks = lux_pool_alloc(&g->pool, tree->nblocks * sizeof *g->blocks);
+    if (!g->blocks) {
+        snprintf(err, el, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < tree->nblocks; i++) {
+        const lux_conf_block *b = tree->blocks[i];
+        if (b->field == LUX_COND_PHYSICAL_PATH || b->field == LUX_COND_PHYSICAL_EXISTING)
+            g->has_physical_conds = 1;
+        if (apply_block(g, b, err, el) < 0)
+            goto fail;
+    }
+    for (unsigned i = 0; i < g->nmodules; i++) {
+        const lux_module *m = g->modules[i];
+        if (m->conf_finish && m->conf_finish(g, g->global_conf[i], msg, sizeof msg) < 0) {
+            snprintf(err, el, "%s: %s", tree->main_file, msg);
+            goto fail;
+        }
+        if (m->uri_clean)
+            g->uri_clean[g->nuri_clean++] = i;
+        if (m->physical)
+            g->physical[g->nphysical++] = i;
+        if (m->handle)
+            g->handle[g->nhandle++] = i;
+    }
+    if (collect_listens(g, err, el) < 0)
+        goto fail;
+    return g;
+fail:
+    lux_gen_unref(g);
+    return NULL;
+}
+
+lux_gen *lux_gen_ref(lux_gen *g) {
+    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+    return g;
+}
+
+void lux_gen_unref(lux_gen *g) {
+    if (!g || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    lux_pool_free(&g->pool);
+    lux_conf_free(g->tree);
+    free(g);
+}
+
+int lux_gen_module_index(const lux_gen *g, const lux_module *m) {
+    for (size_t i = 0; i < g->nmodules; i++)
+        if (g->modules[i] == m)
+            return (int)i;
+    return -1;
+}

@@ -1,0 +1,74 @@
+/*
+ * A config generation: the parsed tree turned into typed module settings, the hook slots, and
+ * the listener specs. Immutable once built; shared by all workers, refcounted so that a reload
+ * (SIGUSR1) can publish a new one while requests on the old one finish.
+ */
+#ifndef LUX_GEN_H
+#define LUX_GEN_H
+
+#include <stdatomic.h>
+
+#include "core/pool.h"
+#include "lux/conf.h"
+#include "lux/module.h"
+
+/* One directive value set inside a conditional block. */
+typedef struct {
+    unsigned module;          /* index in gen->modules */
+    const lux_directive *dir;
+    const void *value;        /* dir's storage bytes */
+} lux_patch;
+
+typedef struct {
+    const lux_conf_block *block;
+    lux_patch *patches;
+    size_t npatches;
+} lux_block_patches;
+
+/* A listening socket to open, from server.bind/port and $SERVER["socket"] blocks. */
+typedef struct {
+    char *spec; /* "127.0.0.1:8080", "[::1]:80", ":81", "unix:/path" */
+    int is_main;
+} lux_listen_spec;
+
+#define LUX_MAX_MODULES 64
+
+struct lux_gen {
+    _Atomic long refs;
+    lux_conf_tree *tree;
+    lux_pool pool;
+    const lux_module *modules[LUX_MAX_MODULES];
+    void *global_conf[LUX_MAX_MODULES];
+    size_t nmodules;
+    lux_block_patches *blocks; /* conditional blocks that patch settings, in config order */
+    size_t nblocks;
+    int has_physical_conds;
+    /* hook slots: module indexes, only of modules implementing the hook */
+    unsigned uri_clean[LUX_MAX_MODULES], nuri_clean;
+    unsigned physical[LUX_MAX_MODULES], nphysical;
+    unsigned handle[LUX_MAX_MODULES], nhandle;
+    lux_listen_spec *listens;
+    size_t nlistens;
+    struct lux_core_conf *core; /* == global_conf[0] */
+};
+
+/*
+ * Build a generation from a loaded tree (takes ownership of it). Warnings (unknown keys) are
+ * logged to stderr as "file:line: ..."; errors return NULL with "file:line: ..." in err.
+ */
+lux_gen *lux_gen_build(lux_conf_tree *tree, char *err, size_t errlen);
+lux_gen *lux_gen_ref(lux_gen *g);
+void lux_gen_unref(lux_gen *g);
+
+/* Index of module m in g, or -1 if not enabled. */
+int lux_gen_module_index(const lux_gen *g, const lux_module *m);
+
+/* The modules lux knows, built in. */
+extern const lux_module *const lux_builtin_modules[];
+
+/* Generic directive setters, usable by custom parse functions. */
+int lux_parse_bool(const lux_value *v, int *out);
+/* Bytes of storage a directive's value takes in a settings struct. */
+size_t lux_directive_size(const lux_directive *d);
+
+#endif

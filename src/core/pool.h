@@ -1,0 +1,26 @@
+/*
+ * A bump allocator for objects that die together: a request's strings and headers, a config
+ * generation's settings. Blocks come from malloc; nothing is freed individually.
+ */
+#ifndef LUX_POOL_H
+#define LUX_POOL_H
+
+#include <stddef.h>
+
+typedef struct lux_pool_block lux_pool_block;
+typedef struct lux_pool {
+    lux_pool_block *head; /* current block; older blocks chain behind it */
+    size_t block_size;    /* default size of a new block */
+} lux_pool;
+
+void lux_pool_init(lux_pool *p, size_t block_size);
+/* Free every block but the first, and rewind it: ready for the next request. */
+void lux_pool_reset(lux_pool *p);
+void lux_pool_free(lux_pool *p);
+/* 16-byte aligned memory, or NULL when out of memory. */
+void *lux_pool_alloc(lux_pool *p, size_t n);
+char *lux_pool_strndup(lux_pool *p, const char *s, size_t n);
+/* Bytes held by the pool (for memory accounting). */
+size_t lux_pool_held(const lux_pool *p);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * One event loop per worker thread: epoll for readiness, a coarse clock, and a once-a-second
+ * tick that drives every timeout (idle keep-alive, read and write stalls, graceful stop).
+ * A loop is only ever touched by its own thread.
+ */
+#ifndef LUX_LOOP_H
+#define LUX_LOOP_H
+
+#include <stdint.h>
+#include <time.h>
+
+typedef struct lux_loop lux_loop;
+typedef struct lux_io lux_io;
+
+enum { LUX_EV_READ = 1, LUX_EV_WRITE = 2, LUX_EV_ERROR = 4 };
+
+typedef void (*lux_io_cb)(lux_io *io, unsigned events);
+
+/* Embedded in whatever owns the fd (a connection, a listener). */
+struct lux_io {
+    int fd;
+    unsigned events; /* what is registered */
+    lux_io_cb cb;
+};
+
+lux_loop *lux_loop_new(void);
+void lux_loop_free(lux_loop *l);
+/* Register, change or remove interest; edge-triggered is not used: level-triggered keeps the
+ * state machine simple and the cost is one epoll_ctl when interest changes. */
+int lux_loop_add(lux_loop *l, lux_io *io, unsigned events);
+int lux_loop_add_exclusive(lux_loop *l, lux_io *io); /* a listener shared by several loops */
+int lux_loop_mod(lux_loop *l, lux_io *io, unsigned events);
+void lux_loop_del(lux_loop *l, lux_io *io);
+
+/* Called once a second (and once at start). */
+void lux_loop_set_tick(lux_loop *l, void (*tick)(void *), void *arg);
+/* Run until lux_loop_stop. */
+void lux_loop_run(lux_loop *l);
+void lux_loop_stop(lux_loop *l);
+/* Seconds since the epoch, refreshed once per loop iteration. */
+time_t lux_loop_now(const lux_loop *l);
+
+#endif

@@ -1,0 +1,121 @@
+#include <errno.h>
+#include <string.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "event/loop.h"
+#include "lux/log.h"
+
+#define MAX_EVENTS 256
+
+struct lux_loop {
+    int epfd;
+    int stop;
+    time_t now;
+    time_t next_tick;
+    void (*tick)(void *);
+    void *tick_arg;
+};
+
+lux_loop *lux_loop_new(void) {
+    lux_loop *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epfd < 0) {
+        free(l);
+        return NULL;
+    }
+    l->now = time(NULL);
+    return l;
+}
+
+void lux_loop_free(lux_loop *l) {
+    if (!l)
+        return;
+    close(l->epfd);
+    free(l);
+}
+
+static uint32_t to_epoll(unsigned ev) {
+    return (ev & LUX_EV_READ ? EPOLLIN | EPOLLRDHUP : 0) | (ev & LUX_EV_WRITE ? EPOLLOUT : 0);
+}
+
+static int ctl(lux_loop *l, int op, lux_io *io, uint32_t events) {
+    struct epoll_event e = {.events = events, .data.ptr = io};
+    return epoll_ctl(l->epfd, op, io->fd, &e);
+}
+
+int lux_loop_add(lux_loop *l, lux_io *io, unsigned events) {
+    io->events = events;
+    return ctl(l, EPOLL_CTL_ADD, io, to_epoll(events));
+}
+
+int lux_loop_add_exclusive(lux_loop *l, lux_io *io) {
+    /* EPOLLEXCLUSIVE wakes one waiting loop per new connection, not all of them. */
+    io->events = LUX_EV_READ;
+    return ctl(l, EPOLL_CTL_ADD, io, EPOLLIN | EPOLLEXCLUSIVE);
+}
+
+int lux_loop_mod(lux_loop *l, lux_io *io, unsigned events) {
+    if (io->events == events)
+        return 0;
+    io->events = events;
+    return ctl(l, EPOLL_CTL_MOD, io, to_epoll(events));
+}
+
+void lux_loop_del(lux_loop *l, lux_io *io) {
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    io->events = 0;
+}
+
+void lux_loop_set_tick(lux_loop *l, void (*tick)(void *), void *arg) {
+    l->tick = tick;
+    l->tick_arg = arg;
+}
+
+void lux_loop_stop(lux_loop *l) { l->stop = 1; }
+
+time_t lux_loop_now(const lux_loop *l) { return l->now; }
+
+void lux_loop_run(lux_loop *l) {
+    struct epoll_event ev[MAX_EVENTS];
+    l->stop = 0;
+    l->next_tick = 0;
+    while (!l->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        l->now = ts.tv_sec;
+        if (l->now >= l->next_tick) {
+            l->next_tick = l->now + 1;
+            if (l->tick)
+                l->tick(l->tick_arg);
+            if (l->stop)
+                break;
+        }
+        int timeout = (int)(1000 - ts.tv_nsec / 1000000);
+        int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout > 0 ? timeout : 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            lux_log(LUX_LOG_ERR, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        if (n > 0) {
+            clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+            l->now = ts.tv_sec;
+        }
+        for (int i = 0; i < n; i++) {
+            lux_io *io = ev[i].data.ptr;
+            unsigned e = 0;
+            if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+                e |= LUX_EV_READ;
+            if (ev[i].events & EPOLLOUT)
+                e |= LUX_EV_WRITE;
+            if (ev[i].events & (EPOLLERR | EPOLLHUP))
+                e |= LUX_EV_ERROR;
+            io->cb(io, e);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+/*
+ * The request phases: conditions → uri_clean hooks → document root and physical path →
+ * physical hooks → handler → error pages. Runs synchronously for everything lux serves today.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <string.h>
+
+#include "core/core_conf.h"
+#include "core/gen.h"
+#include "core/pool.h"
+#include "http/request.h"
+#include "http/stat_cache.h"
+#include "http/uri.h"
+#include "lux/log.h"
+#include "net/conn.h"
+
+static void log_request_header(lux_req *r) {
+    lux_log(LUX_LOG_DEBUG, "request-header: %.*s %.*s HTTP/1.%d", (int)r->method_str.len,
+            r->method_str.ptr, (int)r->target.len, r->target.ptr, r->http_minor);
+    for (size_t i = 0; i < r->nheaders; i++)
+        lux_log(LUX_LOG_DEBUG, "request-header: %.*s: %.*s", (int)r->headers[i].name.len,
+                r->headers[i].name.ptr, (int)r->headers[i].value.len, r->headers[i].value.ptr);
+}
+
+static lux_result run_hook(lux_req *r, const unsigned *slots, size_t n, size_t fn_offset) {
+    for (size_t i = 0; i < n; i++) {
+        const lux_module *m = r->gen->modules[slots[i]];
+        lux_result (*fn)(lux_req *, const void *);
+        memcpy(&fn, (const char *)m + fn_offset, sizeof fn);
+        lux_result res = fn(r, r->confs[slots[i]]);
+        if (res != LUX_GO_ON)
+            return res;
+    }
+    return LUX_GO_ON;
+}
+
+/* docroot + path, the file the request names. */
+static int build_physical(lux_req *r) {
+    const lux_core_conf *core = r->confs[0];
+    if (!core->document_root.ptr) {
+        lux_log(LUX_LOG_ERR, "no server.document-root for host \"%s\"",
+                r->host.ptr ? r->host.ptr : "");
+        return -1;
+    }
+    size_t dl = core->document_root.len;
+    while (dl > 1 && core->document_root.ptr[dl - 1] == '/')
+        dl--;
+    char *p = lux_pool_alloc(r->pool, dl + r->path.len + 1);
+    if (!p)
+        return -1;
+    memcpy(p, core->document_root.ptr, dl);
+    memcpy(p + dl, r->path.ptr, r->path.len);
+    p[dl + r->path.len] = '\0';
+    if (core->force_lowercase_filenames)
+        for (size_t i = dl; i < dl + r->path.len; i++)
+            p[i] = (char)tolower((unsigned char)p[i]);
+    r->docroot = (lux_str){p, dl};
+    r->physical = (lux_str){p, dl + r->path.len};
+    return 0;
+}
+
+/* A directory named without its trailing slash: 301 to the slash form, query kept. */
+static lux_result redirect_to_directory(lux_req *r) {
+    char *enc = lux_pool_alloc(r->pool, 3 * r->path.len + 2);
+    if (!enc)
+        return LUX_ERROR;
+    size_t n = lux_uri_encode_path(r->path.ptr, r->path.len, enc);
+    enc[n] = '\0';
+    char *loc;
+    if (r->host.ptr && r->host.len)
+        loc = lux_req_printf(r, "%s://%s%s/%s%s", r->scheme.ptr, r->host.ptr, enc,
+                             r->query.ptr ? "?" : "", r->query.ptr ? r->query.ptr : "");
+    else
+        loc = lux_req_printf(r, "%s/%s%s", enc, r->query.ptr ? "?" : "",
+                             r->query.ptr ? r->query.ptr : "");
+    if (!loc)
+        return LUX_ERROR;
+    lux_resp_error(r, 301);
+    lux_resp_header(r, "Location", 8, loc, strlen(loc));
+    return LUX_HANDLED;
+}
+
+/* "/file.html/extra": the longest existing regular-file prefix, the rest is PATH_INFO. */
+static int find_pathinfo(lux_req *r, int follow) {
+    char *p = (char *)r->physical.ptr;
+    for (size_t i = r->physical.len; i > r->docroot.len; i--) {
+        if (p[i - 1] != '/' || i - 1 <= r->docroot.len)
+            continue;
+        p[i - 1] = '\0';
+        lux_file *f = lux_stat_cache_open(r->worker, p, i - 1, follow);
+        p[i - 1] = '/';
+        if (!f)
+            continue;
+        if (!S_ISREG(f->mode)) {
+            lux_file_unref(f);
+            return 0;
+        }
+        r->file = f;
+        r->pathinfo = (lux_str){lux_pool_strndup(r->pool, p + i - 1, r->physical.len - i + 1),
+                                r->physical.len - i + 1};
+        r->physical = (lux_str){lux_pool_strndup(r->pool, p, i - 1), i - 1};
+        return r->physical.ptr != NULL;
+    }
+    return 0;
+}
+
+static lux_result physical_check(lux_req *r) {
+    const lux_core_conf *core = r->confs[0];
+    r->file = lux_stat_cache_open(r->worker, r->physical.ptr, r->physical.len,
+                                  core->follow_symlink);
+    if (!r->file) {
+        r->file_errno = errno;
+        if (errno == ENOTDIR && find_pathinfo(r, core->follow_symlink))
+            return LUX_GO_ON;
+        if (core->log_file_not_found && (r->file_errno == ENOENT || r->file_errno == ENOTDIR))
+            lux_log(LUX_LOG_INFO, "file not found: %s (uri %.*s)", r->physical.ptr,
+                    (int)r->uri.len, r->uri.ptr);
+        return LUX_GO_ON;
+    }
+    if (S_ISDIR(r->file->mode) && r->path.ptr[r->path.len - 1] != '/')
+        return redirect_to_directory(r);
+    return LUX_GO_ON;
+}
+
+static void handle_options_star(lux_req *r) {
+    r->status = 200;
+    static const char allow[] = "OPTIONS, GET, HEAD, POST";
+    lux_resp_header(r, "Allow", 5, allow, sizeof allow - 1);
+}
+
+static void run_phases(lux_req *r) {
+    const lux_gen *g = r->gen;
+    lux_result res = run_hook(r, g->uri_clean, g->nuri_clean, offsetof(lux_module, uri_clean));
+    if (res != LUX_GO_ON)
+        goto done;
+    if (build_physical(r) < 0) {
+        lux_resp_error(r, 500);
+        return;
+    }
+    if (g->has_physical_conds) {
+        r->physical_ready = 1;
+        if (lux_req_patch_conf(r) < 0) {
+            lux_resp_error(r, 500);
+            return;
+        }
+    }
+    res = physical_check(r);
+    if (res != LUX_GO_ON)
+        goto done;
+    res = run_hook(r, g->physical, g->nphysical, offsetof(lux_module, physical));
+    if (res != LUX_GO_ON)
+        goto done;
+    res = run_hook(r, g->handle, g->nhandle, offsetof(lux_module, handle));
+    if (res == LUX_GO_ON)
+        lux_resp_error(r, 404);
+done:
+    if (res == LUX_ERROR)
+        lux_resp_error(r, 500);
+}
+
+/* server.error-handler-404: serve another path of the site in place of the 404 page. */
+static void error_handler_404(lux_req *r) {
+    const lux_core_conf *core = r->confs[0];
+    lux_str h = core->error_handler_404;
+    if (r->status != 404 || !h.ptr || h.ptr[0] != '/' ||
+        (r->path.len == h.len && memcmp(r->path.ptr, h.ptr, h.len) == 0))
+        return;
+    lux_resp_body_reset(r);
+    r->nresp_headers = 0;
+    r->status = 0;
+    lux_file_unref(r->file);
+    r->file = NULL;
+    r->pathinfo = (lux_str){NULL, 0};
+    r->path = h;
+    r->uri = h;
+    r->query = (lux_str){NULL, 0};
+    run_phases(r);
+    if (r->status == 200)
+        r->status = 404;
+}
+
+void lux_req_run(lux_req *r) {
+    r->physical_ready = 0;
+    if (lux_req_patch_conf(r) < 0) {
+        lux_resp_error(r, 500);
+        return;
+    }
+    const lux_core_conf *core = r->confs[0];
+    if (core->log_request_header)
+        log_request_header(r);
+    if (core->log_request_handling)
+        lux_log(LUX_LOG_DEBUG, "handling %.*s (path %.*s, host %.*s)", (int)r->uri.len,
+                r->uri.ptr, (int)r->path.len, r->path.ptr, (int)r->host.len,
+                r->host.ptr ? r->host.ptr : "");
+    if (r->path.len == 1 && r->path.ptr[0] == '*') {
+        handle_options_star(r);
+        return;
+    }
+    run_phases(r);
+    error_handler_404(r);
+    if (core->log_request_handling)
+        lux_log(LUX_LOG_DEBUG, "%.*s -> %d (%.*s)", (int)r->uri.len, r->uri.ptr, r->status,
+                (int)r->physical.len, r->physical.ptr ? r->physical.ptr : "");
+}

@@ -1,0 +1,197 @@
+/* Building the response: headers, body chunks, error pages, and the serialised head. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core_conf.h"
+#include "core/gen.h"
+#include "core/pool.h"
+#include "http/request.h"
+#include "http/stat_cache.h"
+#include "http/status.h"
+#include "lux/log.h"
+#include "net/conn.h"
+
+int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen) {
+    if (r->nresp_headers == r->resp_headers_cap) {
+        size_t cap = r->resp_headers_cap ? r->resp_headers_cap * 2 : 8;
+        lux_header *h = lux_pool_alloc(r->pool, cap * sizeof *h);
+        if (!h)
+            return -1;
+        if (r->nresp_headers)
+            memcpy(h, r->resp_headers, r->nresp_headers * sizeof *h);
+        r->resp_headers = h;
+        r->resp_headers_cap = cap;
+    }
+    char *n = lux_pool_strndup(r->pool, name, nlen);
+    char *v = lux_pool_strndup(r->pool, value, vlen);
+    if (!n || !v)
+        return -1;
+    r->resp_headers[r->nresp_headers++] = (lux_header){{n, nlen}, {v, vlen}};
+    return 0;
+}
+
+static lux_chunk *new_chunk(lux_req *r) {
+    lux_chunk *c = lux_pool_alloc(r->pool, sizeof *c);
+    if (!c)
+        return NULL;
+    memset(c, 0, sizeof *c);
+    if (!r->body_tail)
+        r->body_tail = &r->body;
+    *r->body_tail = c;
+    r->body_tail = &c->next;
+    return c;
+}
+
+int lux_resp_body_mem(lux_req *r, const char *p, size_t len) {
+    if (len == 0)
+        return 0;
+    lux_chunk *c = new_chunk(r);
+    if (!c)
+        return -1;
+    c->mem = p;
+    c->len = len;
+    r->body_len += len;
+    return 0;
+}
+
+int lux_resp_body_copy(lux_req *r, const char *p, size_t len) {
+    char *d = lux_pool_strndup(r->pool, p, len);
+    return d ? lux_resp_body_mem(r, d, len) : -1;
+}
+
+int lux_resp_body_file(lux_req *r, lux_file *f, uint64_t off, uint64_t len) {
+    if (len == 0)
+        return 0;
+    lux_chunk *c = new_chunk(r);
+    if (!c)
+        return -1;
+    c->file = lux_file_ref(f);
+    c->off = off;
+    c->len = len;
+    r->body_len += len;
+    return 0;
+}
+
+void lux_resp_body_reset(lux_req *r) {
+    for (lux_chunk *c = r->body; c; c = c->next)
+        if (c->file)
+            lux_file_unref(c->file);
+    r->body = NULL;
+    r->body_tail = &r->body;
+    r->body_len = 0;
+}
+
+char *lux_req_printf(lux_req *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *s = lux_pool_alloc(r->pool, (size_t)n + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* server.errorfile-prefix: "<prefix><status>.html" replaces the built-in page when present. */
+static int errorfile(lux_req *r, int status) {
+    const lux_core_conf *core = r->confs[0];
+    if (!core->errorfile_prefix.ptr)
+        return 0;
+    char *path = lux_req_printf(r, "%s%d.html", core->errorfile_prefix.ptr, status);
+    if (!path)
+        return 0;
+    lux_file *f = lux_stat_cache_open(r->worker, path, strlen(path), 1);
+    if (!f)
+        return 0;
+    int ok = S_ISREG(f->mode) && lux_resp_body_file(r, f, 0, f->size) == 0;
+    lux_file_unref(f);
+    return ok;
+}
+
+lux_result lux_resp_error(lux_req *r, int status) {
+    lux_resp_body_reset(r);
+    r->status = status;
+    r->nresp_headers = 0;
+    r->has_content_length = 1;
+    if (status == 304 || status < 200 || status == 204)
+        return LUX_HANDLED;
+    if (errorfile(r, status)) {
+        lux_resp_header(r, "Content-Type", 12, "text/html", 9);
+        return LUX_HANDLED;
+    }
+    char *page = lux_pool_alloc(r->pool, 512);
+    if (page) {
+        size_t n = lux_status_page(status, page, 512);
+        lux_resp_body_mem(r, page, n);
+    }
+    static const char ct[] = "text/html; charset=utf-8";
+    lux_resp_header(r, "Content-Type", 12, ct, sizeof ct - 1);
+    return LUX_HANDLED;
+}
+
+static int resp_has(const lux_req *r, const char *name, size_t len) {
+    for (size_t i = 0; i < r->nresp_headers; i++)
+        if (r->resp_headers[i].name.len == len &&
+            strncasecmp(r->resp_headers[i].name.ptr, name, len) == 0)
+            return 1;
+    return 0;
+}
+
+static char *put(char *p, const char *s, size_t n) {
+    memcpy(p, s, n);
+    return p + n;
+}
+#define PUTS(p, lit) put(p, lit, sizeof lit - 1)
+
+char *lux_resp_head(lux_req *r, size_t *len) {
+    const lux_core_conf *core = r->confs ? r->confs[0] : r->gen->core;
+    const char *reason = lux_status_reason(r->status);
+    size_t need = 128 + strlen(reason) + core->tag.len;
+    for (size_t i = 0; i < r->nresp_headers; i++)
+        need += r->resp_headers[i].name.len + r->resp_headers[i].value.len + 4;
+    char *head = lux_pool_alloc(r->pool, need);
+    if (!head)
+        return NULL;
+    char *p = head;
+    p = r->http_minor == 0 ? PUTS(p, "HTTP/1.0 ") : PUTS(p, "HTTP/1.1 ");
+    p += sprintf(p, "%03d ", r->status);
+    p = put(p, reason, strlen(reason));
+    p = PUTS(p, "\r\n");
+    for (size_t i = 0; i < r->nresp_headers; i++) {
+        const lux_header *h = &r->resp_headers[i];
+        p = put(p, h->name.ptr, h->name.len);
+        p = PUTS(p, ": ");
+        p = put(p, h->value.ptr, h->value.len);
+        p = PUTS(p, "\r\n");
+    }
+    /* 1xx, 204 and 304 carry no Content-Length framing (RFC 9110 8.6). */
+    int bodyless_status = r->status < 200 || r->status == 204 || r->status == 304;
+    if (!bodyless_status && !resp_has(r, "Content-Length", 14))
+        p += sprintf(p, "Content-Length: %llu\r\n", (unsigned long long)r->body_len);
+    if (!r->keep_alive)
+        p = PUTS(p, "Connection: close\r\n");
+    else if (r->http_minor == 0)
+        p = PUTS(p, "Connection: keep-alive\r\n");
+    p = PUTS(p, "Date: ");
+    p = put(p, lux_worker_date(r->worker), LUX_HTTP_DATE_LEN);
+    p = PUTS(p, "\r\n");
+    if (core->tag.len) {
+        p = PUTS(p, "Server: ");
+        p = put(p, core->tag.ptr, core->tag.len);
+        p = PUTS(p, "\r\n");
+    }
+    p = PUTS(p, "\r\n");
+    *len = (size_t)(p - head);
+    return head;
+}

@@ -1,0 +1,207 @@
+/*
+ * mod_staticfile: regular files with validators (ETag, Last-Modified), conditional requests
+ * (RFC 9110 13.2.2 order) and ranges, single or multipart/byteranges. Small files go out from the
+ * stat cache's memory, others with sendfile.
+ */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "core/core_conf.h"
+#include "core/pool.h"
+#include "http/etag.h"
+#include "http/http_date.h"
+#include "http/range.h"
+#include "http/stat_cache.h"
+#include "lux/req.h"
+
+typedef struct {
+    const lux_strlist *exclude_extensions;
+    int etags;
+    int disable_pathinfo;
+} staticfile_conf;
+
+static const lux_directive staticfile_directives[] = {
+    {"static-file.exclude-extensions", LUX_D_STRLIST,
+     offsetof(staticfile_conf, exclude_extensions), LUX_SCOPE_ANY},
+    {"static-file.etags", LUX_D_BOOL, offsetof(staticfile_conf, etags), LUX_SCOPE_ANY},
+    {"static-file.disable-pathinfo", LUX_D_BOOL, offsetof(staticfile_conf, disable_pathinfo),
+     LUX_SCOPE_ANY},
+    {NULL, 0, 0, 0},
+};
+
+static void staticfile_init(void *p) {
+    staticfile_conf *c = p;
+    c->etags = 1;
+}
+
+#define MAX_RANGES 16
+
+static int excluded(const staticfile_conf *c, const lux_str *path) {
+    if (!c->exclude_extensions)
+        return 0;
+    for (size_t i = 0; i < c->exclude_extensions->n; i++) {
+        const lux_str *e = &c->exclude_extensions->items[i];
+        if (e->len && e->len <= path->len &&
+            memcmp(path->ptr + path->len - e->len, e->ptr, e->len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* RFC 9110 13.2.2: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since. */
+static int preconditions(lux_req *r, const lux_file *f, const char *etag, size_t etag_len) {
+    const lux_str *h;
+    if ((h = lux_req_header(r, "If-Match", 8))) {
+        if (!lux_etag_list_match(h->ptr, h->len, etag, etag_len, 0))
+            return 412;
+    } else if ((h = lux_req_header(r, "If-Unmodified-Since", 19))) {
+        time_t t = lux_http_date_parse(h->ptr, h->len);
+        if (t != (time_t)-1 && f->mtime > t)
+            return 412;
+    }
+    int get_head = r->method == LUX_M_GET || r->method == LUX_M_HEAD;
+    if ((h = lux_req_header(r, "If-None-Match", 13))) {
+        if (lux_etag_list_match(h->ptr, h->len, etag, etag_len, 1))
+            return get_head ? 304 : 412;
+    } else if (get_head && (h = lux_req_header(r, "If-Modified-Since", 17))) {
+        time_t t = lux_http_date_parse(h->ptr, h->len);
+        if (t != (time_t)-1 && f->mtime <= t)
+            return 304;
+    }
+    return 0;
+}
+
+/* If-Range: a range applies only while the validator still matches (strong comparison). */
+static int if_range_holds(lux_req *r, const lux_file *f, const char *etag, size_t etag_len) {
+    const lux_str *h = lux_req_header(r, "If-Range", 8);
+    if (!h)
+        return 1;
+    if (h->len && (h->ptr[0] == '"' || h->ptr[0] == 'W'))
+        return h->ptr[0] == '"' && etag_len && h->len == etag_len &&
+               memcmp(h->ptr, etag, etag_len) == 0;
+    time_t t = lux_http_date_parse(h->ptr, h->len);
+    return t != (time_t)-1 && t == f->mtime;
+}
+
+static int add_body(lux_req *r, lux_file *f, uint64_t off, uint64_t len) {
+    if (f->content)
+        return lux_resp_body_mem(r, f->content + off, (size_t)len);
+    return lux_resp_body_file(r, f, off, len);
+}
+
+static lux_result send_ranges(lux_req *r, lux_file *f, const lux_range *rg, size_t n,
+                              const char *type) {
+    r->status = 206;
+    if (n == 1) {
+        char *cr = lux_req_printf(r, "bytes %llu-%llu/%llu", (unsigned long long)rg[0].start,
+                                  (unsigned long long)rg[0].end, (unsigned long long)f->size);
+        if (!cr || lux_resp_header(r, "Content-Range", 13, cr, strlen(cr)) < 0 ||
+            lux_resp_header(r, "Content-Type", 12, type, strlen(type)) < 0)
+            return LUX_ERROR;
+        return add_body(r, f, rg[0].start, rg[0].end - rg[0].start + 1) < 0 ? LUX_ERROR
+                                                                           : LUX_HANDLED;
+    }
+    char boundary[33];
+    lux_range_boundary(f->ino ^ (uint64_t)f->mtime ^ f->size, boundary);
+    char *ct = lux_req_printf(r, "multipart/byteranges; boundary=%s", boundary);
+    if (!ct || lux_resp_header(r, "Content-Type", 12, ct, strlen(ct)) < 0)
+        return LUX_ERROR;
+    for (size_t i = 0; i < n; i++) {
+        char *part = lux_req_printf(r, "%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
+                                    "%llu-%llu/%llu\r\n\r\n", i ? "\r\n" : "", boundary, type,
+                                    (unsigned long long)rg[i].start,
+                                    (unsigned long long)rg[i].end, (unsigned long long)f->size);
+        if (!part || lux_resp_body_mem(r, part, strlen(part)) < 0 ||
+            add_body(r, f, rg[i].start, rg[i].end - rg[i].start + 1) < 0)
+            return LUX_ERROR;
+    }
+    char *end = lux_req_printf(r, "\r\n--%s--\r\n", boundary);
+    return end && lux_resp_body_mem(r, end, strlen(end)) == 0 ? LUX_HANDLED : LUX_ERROR;
+}
+
+static lux_result staticfile_handle(lux_req *r, const void *conf) {
+    const staticfile_conf *c = conf;
+    const lux_core_conf *core = r->confs[0];
+    if (!r->file) {
+        int e = r->file_errno;
+        return lux_resp_error(r, e == EACCES || e == ELOOP ? 403 : 404);
+    }
+    lux_file *f = r->file;
+    if (S_ISDIR(f->mode) || !S_ISREG(f->mode))
+        return lux_resp_error(r, 403);
+    if (excluded(c, &r->physical))
+        return lux_resp_error(r, 403);
+    if (r->pathinfo.len && c->disable_pathinfo)
+        return lux_resp_error(r, 404);
+    if (r->method == LUX_M_OPTIONS) {
+        r->status = 200;
+        lux_resp_header(r, "Allow", 5, "GET, HEAD, OPTIONS", 18);
+        return LUX_HANDLED;
+    }
+    if (r->method != LUX_M_GET && r->method != LUX_M_HEAD) {
+        lux_resp_error(r, 405);
+        lux_resp_header(r, "Allow", 5, "GET, HEAD, OPTIONS", 18);
+        return LUX_HANDLED;
+    }
+
+    char etag[64];
+    unsigned flags = (core->etag_use_inode ? LUX_ETAG_USE_INODE : 0) |
+                     (core->etag_use_mtime ? LUX_ETAG_USE_MTIME : 0) |
+                     (core->etag_use_size ? LUX_ETAG_USE_SIZE : 0);
+    size_t etag_len =
+        c->etags ? lux_etag_make(etag, flags, f->ino, f->mtime, f->mtime_nsec, f->size) : 0;
+    const char *type = lux_mimetype_lookup(core->mimetypes.items, core->mimetypes.n,
+                                           r->physical.ptr, r->physical.len);
+    if (!type)
+        type = "application/octet-stream";
+
+    int st = preconditions(r, f, etag, etag_len);
+    if (st) {
+        lux_resp_error(r, st);
+        if (st == 412)
+            return LUX_HANDLED;
+    } else {
+        r->status = 200;
+    }
+    if (etag_len)
+        lux_resp_header(r, "ETag", 4, etag, etag_len);
+    lux_resp_header(r, "Last-Modified", 13, f->last_modified, LUX_HTTP_DATE_LEN);
+    if (st == 304)
+        return LUX_HANDLED;
+    if (core->range_requests)
+        lux_resp_header(r, "Accept-Ranges", 13, "bytes", 5);
+
+    const lux_str *range = lux_req_header(r, "Range", 5);
+    if (range && core->range_requests && r->method == LUX_M_GET &&
+        if_range_holds(r, f, etag, etag_len)) {
+        lux_range rg[MAX_RANGES];
+        size_t n = 0;
+        switch (lux_range_parse(range->ptr, range->len, f->size, rg, MAX_RANGES, &n)) {
+        case LUX_RANGE_OK:
+            return send_ranges(r, f, rg, n, type);
+        case LUX_RANGE_UNSATISFIABLE: {
+            lux_resp_error(r, 416);
+            char *cr = lux_req_printf(r, "bytes */%llu", (unsigned long long)f->size);
+            if (cr)
+                lux_resp_header(r, "Content-Range", 13, cr, strlen(cr));
+            return LUX_HANDLED;
+        }
+        case LUX_RANGE_IGNORE:
+            break;
+        }
+    }
+    if (lux_resp_header(r, "Content-Type", 12, type, strlen(type)) < 0)
+        return LUX_ERROR;
+    return add_body(r, f, 0, f->size) < 0 ? LUX_ERROR : LUX_HANDLED;
+}
+
+const lux_module lux_mod_staticfile = {
+    .name = "mod_staticfile",
+    .api_version = LUX_MODULE_API_VERSION,
+    .directives = staticfile_directives,
+    .conf_size = sizeof(staticfile_conf),
+    .conf_init = staticfile_init,
+    .handle = staticfile_handle,
+};

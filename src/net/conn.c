@@ -1,0 +1,506 @@
+/*
+ * The HTTP/1.x connection state machine. conn_run() drives a connection as far as it can go
+ * without blocking: parse a head, run the request, write the response, drop an unread body,
+ * and loop for pipelined requests; it returns when the socket would block.
+ */
+#include "net/conn.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/core_conf.h"
+#include "core/gen.h"
+#include "http/h1/h1_parser.h"
+#include "http/request.h"
+#include "http/stat_cache.h"
+#include "lux/log.h"
+
+#define MAX_HEADERS 128
+#define MAX_EMPTY_LINES 8
+#define MAX_IOV 16
+#define LINGER_SECONDS 2
+
+enum { DONE, AGAIN, CLOSED };
+
+static void on_io(lux_io *io, unsigned events);
+
+static const lux_core_conf *core_of(const lux_conn *c) { return c->gen->core; }
+
+void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockaddr *sa,
+                     socklen_t salen) {
+    lux_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->io.fd = fd;
+    c->io.cb = on_io;
+    c->w = w;
+    c->listener = l;
+    c->gen = lux_gen_ref(w->gen);
+    c->keep_alive = 1;
+    c->last_io = lux_loop_now(w->loop);
+    if (salen <= sizeof c->peer)
+        memcpy(&c->peer, sa, salen);
+    c->peer.sin6_family = sa->sa_family;
+    if (sa->sa_family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    lux_pool_init(&c->pool, 4096);
+    if (lux_loop_add(w->loop, &c->io, LUX_EV_READ) < 0) {
+        lux_gen_unref(c->gen);
+        free(c);
+        close(fd);
+        return;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    atomic_fetch_add_explicit(&w->srv->connections, 1, memory_order_relaxed);
+}
+
+static void release_input(lux_conn *c) {
+    if (!c->in)
+        return;
+    if (c->in_cap == LUX_IN_BUF)
+        lux_worker_buf_put(c->w, c->in);
+    else
+        free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_off = c->in_cap = 0;
+}
+
+static void end_request(lux_conn *c) {
+    lux_req *r = c->req;
+    if (!r)
+        return;
+    lux_resp_body_reset(r);
+    lux_file_unref(r->file);
+    c->req = NULL;
+    c->out = NULL;
+    c->iov = NULL;
+    c->iovcnt = 0;
+    lux_pool_reset(&c->pool);
+}
+
+void lux_conn_close(lux_conn *c) {
+    lux_worker *w = c->w;
+    end_request(c);
+    lux_loop_del(w->loop, &c->io);
+    close(c->io.fd);
+    release_input(c);
+    lux_pool_free(&c->pool);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    if (w->nconns == 0 && w->srv->single_fd >= 0)
+        lux_loop_stop(w->loop); /* -1: the one connection is done */
+    atomic_fetch_sub_explicit(&w->srv->connections, 1, memory_order_relaxed);
+    lux_gen_unref(c->gen);
+    free(c);
+}
+
+/* Stop sending, then drain what the client still sends so our last response is not lost to
+ * a TCP reset (the client reads it before it sees our FIN). */
+static int linger(lux_conn *c) {
+    if (c->peer_closed || c->peer.sin6_family == AF_UNIX) {
+        lux_conn_close(c);
+        return CLOSED;
+    }
+    shutdown(c->io.fd, SHUT_WR);
+    release_input(c);
+    c->state = LUX_CONN_LINGER;
+    c->last_io = lux_loop_now(c->w->loop);
+    lux_loop_mod(c->w->loop, &c->io, LUX_EV_READ);
+    return AGAIN;
+}
+
+static int ensure_input(lux_conn *c) {
+    if (!c->in) {
+        c->in = lux_worker_buf_get(c->w);
+        if (!c->in)
+            return -1;
+        c->in_cap = LUX_IN_BUF;
+        c->in_len = c->in_off = 0;
+    }
+    if (c->in_off && c->in_off == c->in_len) {
+        c->in_off = c->in_len = 0;
+    } else if (c->in_len == c->in_cap && c->in_off) {
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+    }
+    return 0;
+}
+
+/* Grow the buffer for a head larger than LUX_IN_BUF, up to server.max-request-field-size. */
+static int grow_input(lux_conn *c, size_t limit) {
+    size_t cap = (size_t)c->in_cap * 2;
+    if (cap > limit + 1024)
+        cap = limit + 1024;
+    if (cap <= c->in_cap)
+        return -1;
+    char *n = malloc(cap);
+    if (!n)
+        return -1;
+    memcpy(n, c->in + c->in_off, c->in_len - c->in_off);
+    uint32_t len = c->in_len - c->in_off;
+    release_input(c);
+    c->in = n;
+    c->in_cap = (uint32_t)cap;
+    c->in_len = len;
+    return 0;
+}
+
+static lux_req *new_request(lux_conn *c) {
+    lux_req *r = lux_pool_alloc(&c->pool, sizeof *r);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof *r);
+    r->conn = c;
+    r->worker = c->w;
+    r->pool = &c->pool;
+    r->gen = c->gen;
+    r->body_tail = &r->body;
+    r->content_length = -1;
+    size_t nb = c->gen->tree->nblocks;
+    r->cond_state = lux_pool_alloc(&c->pool, nb);
+    r->cond_caps = lux_pool_alloc(&c->pool, nb * sizeof *r->cond_caps);
+    r->confs = lux_pool_alloc(&c->pool, c->gen->nmodules * sizeof *r->confs);
+    if (!r->cond_state || !r->cond_caps || !r->confs)
+        return NULL;
+    memset(r->cond_state, 0, nb);
+    memset(r->cond_caps, 0, nb * sizeof *r->cond_caps);
+    for (size_t i = 0; i < c->gen->nmodules; i++)
+        r->confs[i] = c->gen->global_conf[i];
+    c->req = r;
+    return r;
+}
+
+/* Queue the response: head and leading memory chunks as one writev, the rest after. */
+static int queue_response(lux_conn *c, lux_req *r) {
+    lux_worker *w = c->w;
+    if (!c->keep_alive || w->srv->state != LUX_RUNNING || c->peer_closed ||
+        c->requests + 1 >= (unsigned long)core_of(c)->max_keep_alive_requests)
+        r->keep_alive = 0;
+    if (!r->keep_alive)
+        c->keep_alive = 0;
+    size_t hlen;
+    char *head = lux_resp_head(r, &hlen);
+    c->iov = lux_pool_alloc(&c->pool, MAX_IOV * sizeof *c->iov);
+    if (!head || !c->iov)
+        return -1;
+    if (r->confs && ((const lux_core_conf *)r->confs[0])->log_response_header)
+        lux_log(LUX_LOG_DEBUG, "response-header:\n%.*s", (int)hlen, head);
+    c->iov[0] = (struct iovec){head, hlen};
+    c->iovcnt = 1;
+    c->out = r->head_only ? NULL : r->body;
+    while (c->out && c->out->mem && c->iovcnt < MAX_IOV) {
+        c->iov[c->iovcnt++] = (struct iovec){(void *)c->out->mem, c->out->len};
+        c->out = c->out->next;
+    }
+    c->state = LUX_CONN_WRITE;
+    return 0;
+}
+
+/* Answer a request that never made it through the pipeline (bad head, limits). */
+static int answer_error(lux_conn *c, int status) {
+    lux_req *r = c->req ? c->req : new_request(c);
+    if (!r)
+        return -1;
+    r->keep_alive = 0;
+    c->keep_alive = 0;
+    if (!r->http_minor && !r->method_str.ptr)
+        r->http_minor = 1;
+    lux_resp_error(r, status);
+    return queue_response(c, r);
+}
+
+static int start_body(lux_conn *c, lux_req *r) {
+    const lux_core_conf *core = r->confs[0];
+    c->body_limit = core->max_request_size > 0 ? core->max_request_size * 1024 : 0;
+    c->body_seen = 0;
+    if (r->chunked) {
+        lux_chunked_init(&c->chunked);
+        c->body_left = -1;
+    } else {
+        c->body_left = r->content_length > 0 ? r->content_length : 0;
+    }
+    if (c->body_limit && r->content_length > c->body_limit)
+        return 413;
+    /* We answer before reading the body; a client waiting for "100 Continue" will not send
+     * it, so the connection cannot be reused. */
+    if (r->expect_continue && (c->body_left != 0))
+        r->keep_alive = 0;
+    return 0;
+}
+
+/* Parse one head from the buffer and run it. DONE: a response is queued; AGAIN: need input. */
+static int next_request(lux_conn *c) {
+    const lux_core_conf *core = core_of(c);
+    lux_h1_header headers[MAX_HEADERS];
+    lux_h1_request h = {.headers = headers, .num_headers = MAX_HEADERS};
+    size_t avail = c->in_len - c->in_off;
+    int n = lux_h1_parse_request(c->in + c->in_off, avail, &h, MAX_EMPTY_LINES);
+    if (n == -2) {
+        if (avail >= (size_t)core->max_request_field_size)
+            return answer_error(c, 431) < 0 ? CLOSED : DONE;
+        if (c->in_len == c->in_cap && c->in_off == 0 &&
+            grow_input(c, (size_t)core->max_request_field_size) < 0)
+            return answer_error(c, 431) < 0 ? CLOSED : DONE;
+        return AGAIN;
+    }
+    if (n == -1 || (size_t)n > (size_t)core->max_request_field_size)
+        return answer_error(c, n == -1 ? h.status : 431) < 0 ? CLOSED : DONE;
+    c->in_off += (uint32_t)n;
+    c->in_request = 1;
+    atomic_store_explicit(&c->w->srv->last_activity, (long)lux_loop_now(c->w->loop),
+                          memory_order_relaxed);
+    lux_req *r = new_request(c);
+    if (!r)
+        return CLOSED;
+    int st = lux_req_from_h1(r, &h);
+    if (!st && lux_req_patch_conf(r) < 0)
+        st = 500;
+    if (!st)
+        st = start_body(c, r);
+    if (st) {
+        c->body_left = 0;
+        return answer_error(c, st) < 0 ? CLOSED : DONE;
+    }
+    lux_req_run(r);
+    if (!r->status)
+        lux_resp_error(r, 500);
+    return queue_response(c, r) < 0 ? CLOSED : DONE;
+}
+
+/* Drop request-body bytes from the buffer. Returns 1 when the body is complete. */
+static int discard_body(lux_conn *c) {
+    size_t avail = c->in_len - c->in_off;
+    if (c->body_left >= 0) {
+        size_t take = avail < (uint64_t)c->body_left ? avail : (size_t)c->body_left;
+        c->in_off += (uint32_t)take;
+        c->body_left -= (int64_t)take;
+        c->body_seen += take;
+        return c->body_left == 0;
+    }
+    size_t len = avail;
+    ssize_t rest = lux_chunked_decode(&c->chunked, c->in + c->in_off, &len);
+    if (rest == -1) {
+        c->keep_alive = 0;
+        c->in_off = c->in_len;
+        return -1;
+    }
+    c->body_seen += len;
+    if (rest == -2) {
+        c->in_off = c->in_len;
+        return 0;
+    }
+    c->in_off += (uint32_t)len; /* drop the decoded body; what follows is the next request */
+    c->in_len = c->in_off + (uint32_t)rest;
+    c->body_left = 0;
+    return 1;
+}
+
+static int flush(lux_conn *c) {
+    for (;;) {
+        if (c->iovcnt) {
+            struct msghdr m = {.msg_iov = c->iov, .msg_iovlen = (size_t)c->iovcnt};
+            /* MSG_MORE: a file follows, let the head share its first packet. */
+            ssize_t n = sendmsg(c->io.fd, &m, MSG_NOSIGNAL | (c->out ? MSG_MORE : 0));
+            if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? AGAIN : CLOSED;
+            c->last_io = lux_loop_now(c->w->loop);
+            while (c->iovcnt && (size_t)n >= c->iov[0].iov_len) {
+                n -= (ssize_t)c->iov[0].iov_len;
+                c->iov++;
+                c->iovcnt--;
+            }
+            if (c->iovcnt) {
+                c->iov[0].iov_base = (char *)c->iov[0].iov_base + n;
+                c->iov[0].iov_len -= (size_t)n;
+                continue;
+            }
+        }
+        lux_chunk *ch = c->out;
+        if (!ch)
+            return DONE;
+        if (ch->mem) {
+            c->iov[0] = (struct iovec){(void *)ch->mem, ch->len};
+            c->iovcnt = 1;
+            c->out = ch->next;
+            continue;
+        }
+        off_t off = (off_t)ch->off;
+        size_t want = ch->len > (1u << 30) ? (1u << 30) : (size_t)ch->len;
+        ssize_t n = sendfile(c->io.fd, ch->file->fd, &off, want);
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR ? AGAIN : CLOSED;
+        if (n == 0)
+            return CLOSED; /* the file shrank under us: the response cannot be completed */
+        c->last_io = lux_loop_now(c->w->loop);
+        ch->off += (uint64_t)n;
+        ch->len -= (uint64_t)n;
+        if (ch->len == 0)
+            c->out = ch->next;
+    }
+}
+
+static int finish_response(lux_conn *c) {
+    c->requests++;
+    c->in_request = 0;
+    end_request(c);
+    if (!c->keep_alive)
+        return linger(c);
+    c->state = c->body_left != 0 ? LUX_CONN_DISCARD : LUX_CONN_IDLE;
+    c->last_io = lux_loop_now(c->w->loop);
+    return DONE;
+}
+
+static void conn_run(lux_conn *c) {
+    for (;;) {
+        int rc;
+        switch (c->state) {
+        case LUX_CONN_WRITE:
+            rc = flush(c);
+            if (rc == AGAIN) {
+                lux_loop_mod(c->w->loop, &c->io, LUX_EV_WRITE);
+                return;
+            }
+            if (rc == CLOSED || finish_response(c) != DONE) {
+                if (rc == CLOSED)
+                    lux_conn_close(c);
+                return;
+            }
+            break;
+        case LUX_CONN_DISCARD:
+            rc = discard_body(c);
+            if (rc < 0 || (c->body_limit && c->body_seen > (uint64_t)c->body_limit)) {
+                lux_conn_close(c);
+                return;
+            }
+            if (rc == 0) {
+                if (c->peer_closed) {
+                    lux_conn_close(c);
+                    return;
+                }
+                lux_loop_mod(c->w->loop, &c->io, LUX_EV_READ);
+                return;
+            }
+            c->state = LUX_CONN_IDLE;
+            break;
+        case LUX_CONN_IDLE:
+            if (!c->in || c->in_off == c->in_len) {
+                release_input(c);
+                if (c->peer_closed) {
+                    lux_conn_close(c);
+                    return;
+                }
+                lux_loop_mod(c->w->loop, &c->io, LUX_EV_READ);
+                return;
+            }
+            rc = next_request(c);
+            if (rc == CLOSED) {
+                lux_conn_close(c);
+                return;
+            }
+            if (rc == AGAIN) {
+                if (c->peer_closed) {
+                    lux_conn_close(c);
+                    return;
+                }
+                lux_loop_mod(c->w->loop, &c->io, LUX_EV_READ);
+                return;
+            }
+            break;
+        case LUX_CONN_LINGER:
+            return;
+        }
+    }
+}
+
+static void on_readable(lux_conn *c) {
+    if (c->state == LUX_CONN_LINGER) {
+        char drain[4096];
+        ssize_t n = read(c->io.fd, drain, sizeof drain);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            lux_conn_close(c);
+        return;
+    }
+    if (ensure_input(c) < 0) {
+        lux_conn_close(c);
+        return;
+    }
+    if (c->in_len == c->in_cap) {
+        conn_run(c); /* full: parse what we have first */
+        return;
+    }
+    ssize_t n = read(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return;
+        lux_conn_close(c);
+        return;
+    }
+    if (n == 0)
+        c->peer_closed = 1;
+    c->in_len += (uint32_t)n;
+    c->last_io = lux_loop_now(c->w->loop);
+    conn_run(c);
+}
+
+static void on_io(lux_io *io, unsigned events) {
+    lux_conn *c = (lux_conn *)io;
+    if (c->state == LUX_CONN_WRITE) {
+        if (events & (LUX_EV_WRITE | LUX_EV_ERROR))
+            conn_run(c);
+        return;
+    }
+    if (events & (LUX_EV_READ | LUX_EV_ERROR))
+        on_readable(c);
+}
+
+void lux_conn_tick(lux_worker *w, time_t now) {
+    int stopping = atomic_load_explicit(&w->srv->state, memory_order_relaxed);
+    lux_conn *next;
+    for (lux_conn *c = w->conns; c; c = next) {
+        next = c->next;
+        const lux_core_conf *core = core_of(c);
+        long idle = (long)(now - c->last_io);
+        int partial = c->in && c->in_off < c->in_len;
+        switch (c->state) {
+        case LUX_CONN_IDLE:
+            if (stopping && !partial)
+                lux_conn_close(c);
+            else if (partial || c->requests == 0 ? idle > core->max_read_idle
+                                                 : idle > core->max_keep_alive_idle)
+                lux_conn_close(c);
+            break;
+        case LUX_CONN_DISCARD:
+            if (idle > core->max_read_idle || stopping == LUX_STOP_NOW)
+                lux_conn_close(c);
+            break;
+        case LUX_CONN_WRITE:
+            if (idle > core->max_write_idle || stopping == LUX_STOP_NOW)
+                lux_conn_close(c);
+            break;
+        case LUX_CONN_LINGER:
+            if (idle > LINGER_SECONDS || stopping)
+                lux_conn_close(c);
+            break;
+        }
+    }
+}

@@ -1,0 +1,58 @@
+/*
+ * An HTTP/1.x connection: reads request heads, runs each request through the pipeline, writes
+ * the response (writev for memory, sendfile for files), keeps alive or closes. One request at a
+ * time; pipelined requests wait in the input buffer.
+ */
+#ifndef LUX_CONN_H
+#define LUX_CONN_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "core/pool.h"
+#include "event/loop.h"
+#include "http/h1/chunked.h"
+#include "lux/req.h"
+#include "net/worker.h"
+
+typedef enum {
+    LUX_CONN_IDLE,    /* waiting for (the rest of) a request head */
+    LUX_CONN_WRITE,   /* sending a response */
+    LUX_CONN_DISCARD, /* reading and dropping the rest of a request body */
+    LUX_CONN_LINGER,  /* half-closed by us, draining input before close */
+} lux_conn_state;
+
+struct lux_conn {
+    lux_io io;
+    lux_worker *w;
+    lux_conn *prev, *next;
+    lux_gen *gen;
+    lux_listener *listener;
+    struct sockaddr_in6 peer; /* AF_INET, AF_INET6 or AF_UNIX (family only) */
+    char *in;                 /* input buffer, NULL while idle and empty */
+    uint32_t in_len, in_cap, in_off; /* bytes in buffer, capacity, start of unparsed data */
+    lux_conn_state state;
+    time_t last_io;
+    unsigned requests;
+    unsigned keep_alive : 1, peer_closed : 1, in_request : 1;
+    lux_req *req;
+    lux_pool pool; /* the current request's memory */
+    /* output */
+    struct iovec *iov; /* head + leading memory chunks, in the pool */
+    int iovcnt;
+    lux_chunk *out; /* remaining body chunks after iov */
+    /* request body still to read and drop */
+    int64_t body_left; /* Content-Length bytes left, -1 when chunked */
+    lux_chunked_decoder chunked;
+    uint64_t body_seen;
+    int64_t body_limit; /* bytes, 0 = none */
+};
+
+/* Take over an accepted socket. */
+void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockaddr *sa,
+                     socklen_t salen);
+/* Timeouts and graceful stop, once a second. */
+void lux_conn_tick(lux_worker *w, time_t now);
+void lux_conn_close(lux_conn *c);
+
+#endif

@@ -1,0 +1,252 @@
+/*
+ * The server's life: open listeners, drop privileges, start workers, then the main thread waits
+ * for signals — INT graceful stop, TERM stop, USR1 reload, HUP reopen logs.
+ */
+#include "net/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/core_conf.h"
+#include "lux/log.h"
+#include "net/listen.h"
+#include "net/server_run.h"
+#include "net/worker.h"
+
+void lux_server_publish(lux_server *s, lux_gen *g) {
+    pthread_mutex_lock(&s->gen_lock);
+    lux_gen *old = s->gen;
+    s->gen = g;
+    pthread_mutex_unlock(&s->gen_lock);
+    atomic_fetch_add_explicit(&s->gen_seq, 1, memory_order_release);
+    lux_gen_unref(old);
+}
+
+lux_gen *lux_server_gen(lux_server *s) {
+    pthread_mutex_lock(&s->gen_lock);
+    lux_gen *g = lux_gen_ref(s->gen);
+    pthread_mutex_unlock(&s->gen_lock);
+    return g;
+}
+
+static void raise_fd_limit(const lux_core_conf *core) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t want = core->max_fds > 0 ? (rlim_t)core->max_fds : rl.rlim_max;
+    if (geteuid() != 0 && want > rl.rlim_max)
+        want = rl.rlim_max;
+    rl.rlim_cur = want;
+    if (want > rl.rlim_max)
+        rl.rlim_max = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        lux_log(LUX_LOG_WARN, "cannot raise the open-files limit to %lu: %s",
+                (unsigned long)want, strerror(errno));
+}
+
+static int drop_privileges(const lux_core_conf *core, char *err, size_t el) {
+    if (geteuid() != 0)
+        return 0; /* nothing to drop; lighttpd ignores the settings too */
+    struct passwd *pw = NULL;
+    struct group *gr = NULL;
+    if (core->username.ptr && !(pw = getpwnam(core->username.ptr))) {
+        snprintf(err, el, "server.username: unknown user \"%s\"", core->username.ptr);
+        return -1;
+    }
+    if (core->groupname.ptr && !(gr = getgrnam(core->groupname.ptr))) {
+        snprintf(err, el, "server.groupname: unknown group \"%s\"", core->groupname.ptr);
+        return -1;
+    }
+    if (core->chroot_dir.ptr && (chroot(core->chroot_dir.ptr) < 0 || chdir("/") < 0)) {
+        snprintf(err, el, "server.chroot \"%s\": %s", core->chroot_dir.ptr, strerror(errno));
+        return -1;
+    }
+    gid_t gid = gr ? gr->gr_gid : pw ? pw->pw_gid : 0;
+    if ((gr || pw) && setgid(gid) < 0) {
+        snprintf(err, el, "setgid: %s", strerror(errno));
+        return -1;
+    }
+    if (pw && (initgroups(pw->pw_name, gid) < 0 || setuid(pw->pw_uid) < 0)) {
+        snprintf(err, el, "cannot switch to user %s: %s", pw->pw_name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_pid_file(const char *path, char *err, size_t el) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, el, "server.pid-file \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    ssize_t w = write(fd, buf, (size_t)n);
+    close(fd);
+    return w == n ? 0 : -1;
+}
+
+static long cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+/* SIGUSR1: re-read the config; on success new connections get it, open ones keep theirs. */
+static void reload(lux_server *s, const lux_run_opts *o) {
+    char err[1024];
+    lux_conf_tree *t = lux_conf_load_file(o->config_file, err, sizeof err);
+    lux_gen *g = t ? lux_gen_build(t, err, sizeof err) : NULL;
+    if (!g) {
+        lux_log(LUX_LOG_ERR, "reload failed, keeping the running config: %s", err);
+        return;
+    }
+    if (g->nlistens != s->gen->nlistens)
+        lux_log(LUX_LOG_WARN, "reload: listener changes take effect on restart");
+    lux_server_publish(s, g);
+    for (size_t i = 0; i < s->nworkers; i++)
+        lux_worker_wake(s->workers[i]);
+    lux_log(LUX_LOG_INFO, "configuration reloaded");
+}
+
+static void stop_workers(lux_server *s, int how) {
+    atomic_store(&s->state, how);
+    for (size_t i = 0; i < s->nworkers; i++)
+        lux_worker_wake(s->workers[i]);
+}
+
+static int signal_loop(lux_server *s, const lux_run_opts *o) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    size_t running = s->nworkers;
+    while (running) {
+        struct timespec ts = {1, 0};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT && atomic_load(&s->state) == LUX_RUNNING) {
+            lux_log(LUX_LOG_INFO, "SIGINT: graceful shutdown");
+            stop_workers(s, LUX_STOP_GRACEFUL);
+        } else if (sig == SIGTERM || (sig == SIGINT)) {
+            lux_log(LUX_LOG_INFO, "%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            stop_workers(s, LUX_STOP_NOW);
+        } else if (sig == SIGUSR1 && atomic_load(&s->state) == LUX_RUNNING) {
+            reload(s, o);
+        } else if (sig == SIGHUP) {
+            if (lux_log_reopen() < 0)
+                lux_log(LUX_LOG_ERR, "cannot reopen the error log: %s", strerror(errno));
+        } else if (sig == SIGCHLD) {
+            while (waitpid(-1, NULL, WNOHANG) > 0) {
+            }
+        }
+        if (o->idle_exit > 0 && atomic_load(&s->state) == LUX_RUNNING &&
+            atomic_load(&s->connections) == 0 &&
+            time(NULL) - atomic_load(&s->last_activity) >= o->idle_exit) {
+            lux_log(LUX_LOG_INFO, "idle for %ld s: shutting down", o->idle_exit);
+            stop_workers(s, LUX_STOP_GRACEFUL);
+        }
+        if (atomic_load(&s->state) != LUX_RUNNING) {
+            /* Join whoever has finished; the loop ends when all have. */
+            running = 0;
+            for (size_t i = 0; i < s->nworkers; i++)
+                if (s->workers[i] && pthread_tryjoin_np(s->workers[i]->thread, NULL) == 0) {
+                    lux_worker_join_free(s->workers[i]);
+                    s->workers[i] = NULL;
+                } else if (s->workers[i]) {
+                    running++;
+                }
+        }
+    }
+    return 0;
+}
+
+static int fail(char *msg, int (*ready)(void *, const char *), void *arg) {
+    if (ready)
+        ready(arg, msg);
+    else
+        fprintf(stderr, "lux: %s\n", msg);
+    return 1;
+}
+
+int lux_server_run(lux_gen *g, const lux_run_opts *o) {
+    lux_server srv = {.single_fd = -1};
+    lux_server *s = &srv;
+    pthread_mutex_init(&s->gen_lock, NULL);
+    s->gen = g;
+    atomic_store(&s->last_activity, (long)time(NULL));
+    const lux_core_conf *core = g->core;
+    char err[1024];
+
+    /* Signals are taken synchronously by the main thread; workers never see them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    raise_fd_limit(core);
+    if (o->single_fd < 0 && lux_listen_open(s, g, err, sizeof err) < 0)
+        return fail(err, o->ready, o->ready_arg);
+    if (lux_log_open(core->errorlog.ptr, core->errorlog_use_syslog) < 0) {
+        snprintf(err, sizeof err, "server.errorlog \"%s\": %s", core->errorlog.ptr,
+                 strerror(errno));
+        return fail(err, o->ready, o->ready_arg);
+    }
+    if (core->pid_file.ptr && write_pid_file(core->pid_file.ptr, err, sizeof err) < 0)
+        return fail(err, o->ready, o->ready_arg);
+    if (drop_privileges(core, err, sizeof err) < 0)
+        return fail(err, o->ready, o->ready_arg);
+    s->max_connections = core->max_connections;
+
+    if (o->single_fd >= 0) {
+        s->single_fd = o->single_fd;
+        lux_worker *w = lux_worker_new(s, 0);
+        if (!w)
+            return fail("out of memory", o->ready, o->ready_arg);
+        if (o->ready)
+            o->ready(o->ready_arg, NULL);
+        lux_worker_run_single(w, o->single_fd);
+        lux_worker_join_free(w);
+        lux_gen_unref(s->gen);
+        return 0;
+    }
+
+    s->nworkers = core->max_worker > 0 ? (size_t)core->max_worker : (size_t)cpu_count();
+    s->workers = calloc(s->nworkers, sizeof *s->workers);
+    if (!s->workers)
+        return fail("out of memory", o->ready, o->ready_arg);
+    for (size_t i = 0; i < s->nworkers; i++) {
+        s->workers[i] = lux_worker_new(s, (unsigned)i);
+        if (!s->workers[i] || lux_worker_start(s->workers[i]) < 0)
+            return fail("cannot start worker threads", o->ready, o->ready_arg);
+    }
+    lux_log(LUX_LOG_INFO, "lux started: %zu listener(s), %zu worker(s)", s->nlisteners,
+            s->nworkers);
+    if (o->ready)
+        o->ready(o->ready_arg, NULL);
+    signal_loop(s, o);
+    free(s->workers);
+    lux_listen_close(s);
+    if (core->pid_file.ptr)
+        unlink(core->pid_file.ptr);
+    lux_log(LUX_LOG_INFO, "lux stopped");
+    lux_gen_unref(s->gen);
+    lux_log_close();
+    return 0;
+}

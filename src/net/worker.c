@@ -1,0 +1,219 @@
+/* Worker threads: each runs its own loop over its own connections; listeners are shared. */
+#include "net/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/core_conf.h"
+#include "http/stat_cache.h"
+#include "lux/log.h"
+#include "net/conn.h"
+
+#define MAX_SPARE_BUFS 32
+#define ACCEPT_BATCH 64
+
+const char *lux_worker_date(lux_worker *w) {
+    time_t now = lux_loop_now(w->loop);
+    if (now != w->date_time) {
+        w->date_time = now;
+        lux_http_date_format(now, w->date);
+    }
+    return w->date;
+}
+
+char *lux_worker_buf_get(lux_worker *w) {
+    lux_spare *s = w->spare_bufs;
+    if (s) {
+        w->spare_bufs = s->next;
+        w->nspare--;
+        return (char *)s;
+    }
+    return malloc(LUX_IN_BUF);
+}
+
+void lux_worker_buf_put(lux_worker *w, char *buf) {
+    if (w->nspare >= MAX_SPARE_BUFS) {
+        free(buf);
+        return;
+    }
+    lux_spare *s = (lux_spare *)(void *)buf;
+    s->next = w->spare_bufs;
+    w->spare_bufs = s;
+    w->nspare++;
+}
+
+/* Pick up a newly published generation (after SIGUSR1): new connections use it. */
+static void refresh_gen(lux_worker *w) {
+    unsigned long seq = atomic_load_explicit(&w->srv->gen_seq, memory_order_acquire);
+    if (seq == w->gen_seq)
+        return;
+    lux_gen *g = lux_server_gen(w->srv);
+    lux_gen_unref(w->gen);
+    w->gen = g;
+    w->gen_seq = seq;
+}
+
+static void set_accepting(lux_worker *w, int on) {
+    if (w->accepting == on)
+        return;
+    for (size_t i = 0; i < w->naccepts; i++) {
+        if (on)
+            lux_loop_add_exclusive(w->loop, &w->accepts[i].io);
+        else
+            lux_loop_del(w->loop, &w->accepts[i].io);
+    }
+    w->accepting = on;
+}
+
+static void on_accept(lux_io *io, unsigned events) {
+    lux_accept_io *a = (lux_accept_io *)io;
+    lux_worker *w = a->w;
+    lux_server *s = w->srv;
+    refresh_gen(w);
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        if (s->max_connections &&
+            atomic_load_explicit(&s->connections, memory_order_relaxed) >= s->max_connections) {
+            set_accepting(w, 0); /* resumed by the tick when connections close */
+            return;
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(a->l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                lux_log(LUX_LOG_ERR, "accept: %s; pausing new connections", strerror(errno));
+                set_accepting(w, 0);
+            }
+            return;
+        }
+        atomic_store_explicit(&s->last_activity, (long)lux_loop_now(w->loop),
+                              memory_order_relaxed);
+        lux_conn_accept(w, a->l, fd, (struct sockaddr *)&ss, sl);
+    }
+}
+
+static void on_wake(lux_io *io, unsigned events) {
+    lux_worker *w = (lux_worker *)((char *)io - offsetof(lux_worker, wake));
+    uint64_t v;
+    ssize_t n = read(io->fd, &v, sizeof v);
+    (void)n;
+    refresh_gen(w);
+    int state = atomic_load(&w->srv->state);
+    if (state == LUX_STOP_NOW) {
+        lux_loop_stop(w->loop);
+        return;
+    }
+    if (state != LUX_RUNNING) {
+        set_accepting(w, 0);
+        lux_conn_tick(w, lux_loop_now(w->loop));
+        if (w->nconns == 0)
+            lux_loop_stop(w->loop);
+    }
+}
+
+static void tick(void *arg) {
+    lux_worker *w = arg;
+    time_t now = lux_loop_now(w->loop);
+    int state = atomic_load(&w->srv->state);
+    lux_conn_tick(w, now);
+    lux_stat_cache_expire(w->stat_cache, now);
+    if (state != LUX_RUNNING) {
+        set_accepting(w, 0);
+        if (w->nconns == 0 || (w->stop_deadline && now >= w->stop_deadline)) {
+            lux_loop_stop(w->loop);
+            return;
+        }
+        if (!w->stop_deadline) {
+            long t = w->gen->core->graceful_shutdown_timeout;
+            w->stop_deadline = t > 0 ? now + t : 0;
+        }
+    } else if (!w->accepting && w->srv->single_fd < 0 &&
+               (!w->srv->max_connections ||
+                atomic_load(&w->srv->connections) < w->srv->max_connections)) {
+        set_accepting(w, 1);
+    }
+}
+
+lux_worker *lux_worker_new(lux_server *s, unsigned id) {
+    lux_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->srv = s;
+    w->id = id;
+    w->loop = lux_loop_new();
+    w->stat_cache = lux_stat_cache_new();
+    w->accepts = calloc(s->nlisteners ? s->nlisteners : 1, sizeof *w->accepts);
+    w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    w->wake.cb = on_wake;
+    if (!w->loop || !w->stat_cache || !w->accepts || w->wake.fd < 0 ||
+        lux_loop_add(w->loop, &w->wake, LUX_EV_READ) < 0) {
+        lux_worker_join_free(w);
+        return NULL;
+    }
+    w->gen = lux_server_gen(s);
+    w->gen_seq = atomic_load(&s->gen_seq);
+    for (size_t i = 0; i < s->nlisteners; i++) {
+        w->accepts[i].io.fd = s->listeners[i].fd;
+        w->accepts[i].io.cb = on_accept;
+        w->accepts[i].w = w;
+        w->accepts[i].l = &s->listeners[i];
+    }
+    w->naccepts = s->nlisteners;
+    lux_loop_set_tick(w->loop, tick, w);
+    return w;
+}
+
+static void *worker_main(void *arg) {
+    lux_worker *w = arg;
+    set_accepting(w, 1);
+    lux_loop_run(w->loop);
+    /* Stopping: whatever is still open is cut (the graceful deadline has passed). */
+    while (w->conns)
+        lux_conn_close(w->conns);
+    return NULL;
+}
+
+int lux_worker_start(lux_worker *w) {
+    return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
+}
+
+void lux_worker_run_single(lux_worker *w, int fd) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
+        memset(&ss, 0, sizeof ss);
+        ss.ss_family = AF_UNIX;
+        sl = sizeof(sa_family_t);
+    }
+    lux_conn_accept(w, NULL, fd, (struct sockaddr *)&ss, sl);
+    if (w->nconns > 0)
+        lux_loop_run(w->loop); /* lux_conn_close stops it with the last connection */
+}
+
+void lux_worker_wake(lux_worker *w) {
+    uint64_t one = 1;
+    ssize_t n = write(w->wake.fd, &one, sizeof one);
+    (void)n;
+}
+
+void lux_worker_join_free(lux_worker *w) {
+    if (!w)
+        return;
+    while (w->spare_bufs) {
+        lux_spare *s = w->spare_bufs;
+        w->spare_bufs = s->next;
+        free(s);
+    }
+    if (w->wake.fd >= 0)
+        close(w->wake.fd);
+    lux_stat_cache_free(w->stat_cache);
+    lux_loop_free(w->loop);
+    lux_gen_unref(w->gen);
+    free(w->accepts);
+    free(w);
+}

@@ -1,0 +1,61 @@
+/* A worker thread: one event loop, its connections, and its caches. */
+#ifndef LUX_WORKER_H
+#define LUX_WORKER_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include "event/loop.h"
+#include "http/http_date.h"
+#include "net/server.h"
+
+typedef struct lux_conn lux_conn;
+typedef struct lux_stat_cache lux_stat_cache;
+
+typedef struct {
+    lux_io io;
+    lux_worker *w;
+    lux_listener *l;
+} lux_accept_io;
+
+/* A spare input buffer, kept on a short free list so idle connections hold none. */
+typedef struct lux_spare {
+    struct lux_spare *next;
+} lux_spare;
+
+struct lux_worker {
+    lux_server *srv;
+    unsigned id;
+    pthread_t thread;
+    lux_loop *loop;
+    lux_gen *gen;
+    unsigned long gen_seq;
+    lux_io wake; /* eventfd: the main thread asks us to look at srv->state / gen */
+    lux_accept_io *accepts;
+    size_t naccepts;
+    int accepting;
+    lux_conn *conns; /* all open connections, for timeouts and stopping */
+    long nconns;
+    time_t stop_deadline;
+    lux_spare *spare_bufs;
+    unsigned nspare;
+    time_t date_time;
+    char date[LUX_HTTP_DATE_LEN + 1];
+    lux_stat_cache *stat_cache;
+};
+
+lux_worker *lux_worker_new(lux_server *s, unsigned id);
+int lux_worker_start(lux_worker *w);
+void lux_worker_wake(lux_worker *w);
+void lux_worker_join_free(lux_worker *w);
+/* Serve exactly one already-connected socket (the -1 option) on the calling thread. */
+void lux_worker_run_single(lux_worker *w, int fd);
+
+/* The Date header value, refreshed at most once a second. */
+const char *lux_worker_date(lux_worker *w);
+/* Input buffers of LUX_IN_BUF bytes, recycled through the worker. */
+#define LUX_IN_BUF 16384
+char *lux_worker_buf_get(lux_worker *w);
+void lux_worker_buf_put(lux_worker *w, char *buf);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * Request-target normalisation and Host validation. A normalised path always starts with '/',
+ * has no dot-segments, no "//" and no NUL; the normalised uri parses back to itself; a path
+ * survives lux_uri_encode_path and parsing again; Host normalisation is idempotent.
+ * The first two bytes pick the parse options.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/uri.h"
+
+static void fail(void)
+{
+    abort();
+}
+
+static int contains(const char *s, size_t n, const char *needle)
+{
+    return memmem(s, n, needle, strlen(needle)) != NULL;
+}
+
+static void check_path(const char *p, size_t n)
+{
+    if (n == 0 || p[0] != '/' || p[n] != '\0' || memchr(p, 0, n))
+        fail();
+    if (contains(p, n, "/../") || contains(p, n, "/./") || contains(p, n, "//"))
+        fail();
+    if ((n >= 3 && memcmp(p + n - 3, "/..", 3) == 0) || (n >= 2 && memcmp(p + n - 2, "/.", 2) == 0))
+        fail();
+}
+
+static int parse(const char *t, size_t n, unsigned opts, lux_uri *u, char **ub, char **pb)
+{
+    *ub = malloc(3 * n + 2);
+    *pb = malloc(3 * n + 2);
+    if (!*ub || !*pb)
+        abort();
+    return lux_uri_parse(t, n, opts, u, *ub, *pb);
+}
+
+static void check_uri(const char *t, size_t n, unsigned opts)
+{
+    lux_uri u;
+    char *ub, *pb;
+    int r = parse(t, n, opts, &u, &ub, &pb);
+    if (r != 0 && r != 400)
+        fail();
+    if (r == 0) {
+        check_path(u.path, u.path_len);
+        if (u.uri_len > 3 * n + 1 || u.uri[0] != '/' || u.uri[u.uri_len] != '\0')
+            fail();
+        if (memchr(u.uri, 0, u.uri_len) || memchr(u.uri, '#', u.uri_len))
+            fail();
+        if (u.query && (u.query < u.uri + 1 || u.query[-1] != '?' ||
+                        u.query + u.query_len != u.uri + u.uri_len))
+            fail();
+        if (u.authority && (u.authority < t || u.authority + u.authority_len > t + n))
+            fail();
+
+        int normalising = opts & (LUX_URI_NORMALIZE_UNRESERVED | LUX_URI_NORMALIZE_REQUIRED);
+        if (normalising) {
+            lux_uri v;
+            char *ub2, *pb2;
+            if (parse(u.uri, u.uri_len, opts, &v, &ub2, &pb2) != 0)
+                fail();
+            if (v.uri_len != u.uri_len || memcmp(v.uri, u.uri, u.uri_len) != 0)
+                fail();
+            if (v.path_len != u.path_len || memcmp(v.path, u.path, u.path_len) != 0)
+                fail();
+            free(ub2);
+            free(pb2);
+        }
+
+        char *enc = malloc(3 * u.path_len + 1);
+        if (!enc)
+            abort();
+        size_t en = lux_uri_encode_path(u.path, u.path_len, enc);
+        lux_uri w;
+        char *ub3, *pb3;
+        if (parse(enc, en, 0, &w, &ub3, &pb3) != 0)
+            fail();
+        if (w.path_len != u.path_len || memcmp(w.path, u.path, u.path_len) != 0)
+            fail();
+        free(enc);
+        free(ub3);
+        free(pb3);
+    }
+    free(ub);
+    free(pb);
+}
+
+static void check_host(const char *t, size_t n)
+{
+    char *h = malloc(n ? n : 1);
+    if (!h)
+        abort();
+    memcpy(h, t, n);
+    int r = lux_host_normalize(h, n);
+    if (r >= 0) {
+        if ((size_t)r > n || r == 0)
+            fail();
+        for (int i = 0; i < r; i++)
+            if ((h[i] >= 'A' && h[i] <= 'Z') || h[i] == '/' || h[i] == '@' || h[i] == ' ' ||
+                (unsigned char)h[i] < 0x20 || (unsigned char)h[i] >= 0x7f)
+                fail();
+        int r2 = lux_host_normalize(h, (size_t)r);
+        if (r2 != r)
+            fail();
+    }
+    free(h);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    unsigned opts = (unsigned)(data[0] | (data[1] & 1) << 8);
+    const char *t = (const char *)data + 2;
+    size_t n = size - 2;
+    check_uri(t, n, opts);
+    check_uri(t, n, LUX_URI_DEFAULT_OPTS);
+    check_host(t, n);
+    return 0;
+}

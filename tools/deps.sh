@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install the Debian packages lux needs: `deps.sh run` for building and serving,
+# `deps.sh test` adds what the test suite and benchmarks drive. As root it installs what is
+# missing; otherwise it prints the apt-get line to run.
+set -e
+BUILD="make gcc pkg-config libpcre2-dev libssl-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev libcrypt-dev"
+TEST="clang libclang-rt-14-dev curl python3 nghttp2-client php-cgi lighttpd nginx h2o wrk procps"
+
+want="$BUILD"
+[ "$1" = test ] && want="$BUILD $TEST"
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+    echo "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    # The packaged servers are benchmark peers only; they must not hold ports or run as services.
+    for s in lighttpd nginx h2o; do
+        systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true
+    done
+else
+    echo "missing Debian packages; run as root:"
+    echo "  apt-get install -y$missing"
+    exit 1
+fi
