@@ -38,6 +38,7 @@ WARMUP_SECONDS = 1
 N_RANDOM = 1000
 START_TIMEOUT = 10.0
 FD_LIMIT = 1024  # set in main() to the open-file limit the servers inherit
+LUX_RUN = LUX_BIN  # main() points this at a private copy
 
 
 def env_int(name, default):
@@ -231,13 +232,13 @@ def raise_nofile(want):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def tool_version(argv):
+def tool_version(argv, any_status=False):
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     out = (r.stdout + r.stderr).strip().splitlines()
-    return out[0].strip() if out else None
+    return out[0].strip() if out and (r.returncode == 0 or any_status) else None
 
 
 def file_tail(path, lines=8):
@@ -366,7 +367,7 @@ def prepare(name, s, full=True):
         conf = os.path.join(s["dir"], "lighttpd.conf")
         with open(conf, "w") as f:
             f.write(lighttpd_conf(s, full))
-        binary = LUX_BIN if name == "lux" else shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+        binary = LUX_RUN if name == "lux" else shutil.which("lighttpd") or "/usr/sbin/lighttpd"
         return [binary, "-D", "-f", conf]
     if name == "nginx":
         conf = os.path.join(s["dir"], "nginx.conf")
@@ -416,7 +417,7 @@ def wait_ready(proc, port):
 def start_server(name, tmp, port, workers, cpus, tag):
     """Returns (server dict, None) or (None, reason). lux first gets the full lighttpd config and,
     if it refuses it, the minimal one made of the directives it is known to support."""
-    if name == "lux" and not os.access(LUX_BIN, os.X_OK):
+    if name == "lux" and not os.access(LUX_RUN, os.X_OK):
         return None, f"{os.path.relpath(LUX_BIN, ROOT)} not found (build it with `make`)"
     d = os.path.join(tmp, f"{tag}-{name}")
     os.makedirs(d, exist_ok=True)
@@ -570,7 +571,7 @@ def idle_client(port, count, path):
             failed += 1
             streak += 1
             if streak >= 20:  # the server stopped accepting: do not wait 5 s per socket
-                failed += count - len(socks) - failed
+                failed = count - len(socks)
                 break
     print(f"ready {len(socks)} {failed}", flush=True)
     for line in sys.stdin:
@@ -859,11 +860,12 @@ def report_summary(passes, idle):
 # main
 
 def versions(servers):
-    v = {"wrk": tool_version(["wrk", "-v"]), "python": platform.python_version(),
+    v = {"wrk": tool_version(["wrk", "-v"], any_status=True), "python": platform.python_version(),
          "kernel": platform.release(), "cpus": os.cpu_count()}
     for name in servers:
         if name == "lux":
-            v["lux"] = tool_version(["git", "-C", ROOT, "describe", "--always", "--dirty"])
+            v["lux"] = tool_version([LUX_RUN, "-v"])
+            v["lux_git"] = tool_version(["git", "-C", ROOT, "describe", "--always", "--dirty"])
         else:
             v[name] = tool_version([name, "-v"])
     return v
@@ -901,6 +903,7 @@ def setup(tmp):
 
 
 def main():
+    global FD_LIMIT, LUX_RUN
     if len(sys.argv) == 5 and sys.argv[1] == "--idle-client":
         return idle_client(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
     for tool in ("wrk", "taskset"):
@@ -919,7 +922,6 @@ def main():
         log(f"bench: lux skipped: {os.path.relpath(LUX_BIN, ROOT)} not found "
             "(build it with `make`)")
     pinned = {0, 1} <= os.sched_getaffinity(0)
-    global FD_LIMIT
     nofile = FD_LIMIT = raise_nofile(2 * IDLE_CONNS + 4096)
     if nofile < 2 * IDLE_CONNS:
         log(f"bench: warning: open-file limit {nofile} is below {2 * IDLE_CONNS}: lighttpd will "
@@ -934,6 +936,11 @@ def main():
         signal.signal(sig, on_signal)
     ok = interrupted = False
     try:
+        if "lux" in servers and os.access(LUX_BIN, os.X_OK):
+            # A private copy: a rebuild during the run must not change or remove the binary
+            # between passes.
+            LUX_RUN = os.path.join(tmp, "lux")
+            shutil.copy2(LUX_BIN, LUX_RUN)
         scripts = setup(tmp)
         ports = pick_ports(4 * len(servers) + ROUNDS * len(servers) + 4)
         passes = plan(servers, pinned)

@@ -131,8 +131,10 @@ void lux_conf_print(const lux_conf_tree *tree, FILE *out);
 const lux_value *lux_conf_block_get(const lux_conf_block *b, const char *key);
 
 /*
- * Test block b's own condition against a string subject (all fields but REMOTE_IP and GLOBAL).
- * Returns 1 if it holds, 0 if not. For =~ fills caps (if non-NULL) with the match's groups.
+ * Test block b's own condition against a string subject. Returns 1 if it holds, 0 if not; the
+ * global block and a bare `else` always hold (the caller decides an else from its chain). For
+ * =~ fills caps (if non-NULL) with the match's groups, else sets caps->n to 0. REMOTE_IP works
+ * here too with the address as text ("10.1.2.3", "::1", "[::1]").
  */
 int lux_conf_cond_match(const lux_conf_block *b, const char *subject, size_t len,
                         lux_cond_captures *caps);

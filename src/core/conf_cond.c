@@ -130,9 +130,9 @@ static int compile_regex(lux_conf_block *b, char *msg, size_t msglen) {
     return 0;
 }
 
-int conf_cond_setup(conf_mem *m, lux_conf_block *b, const char *obj, size_t objlen,
-                    const char *tag, size_t taglen, lux_cond_op op, const char *pat, size_t plen,
-                    char *msg, size_t msglen) {
+int conf_cond_setup(conf_mem *m, lux_conf_block *b, const char *obj, size_t objlen, const char *tag,
+                    size_t taglen, lux_cond_op op, const char *pat, size_t plen, char *msg,
+                    size_t msglen) {
     const char *header;
     if (lookup_field(obj, objlen, tag, taglen, &b->field, &header) < 0) {
         snprintf(msg, msglen, "unknown condition $%.*s[\"%.*s\"]", (int)(objlen > 64 ? 64 : objlen),

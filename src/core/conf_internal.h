@@ -105,9 +105,9 @@ lux_value *conf_arr_find(const lux_value *arr, const char *key, size_t klen);
  * Fill b's condition from `$obj[tag] op pattern`. Returns 0, or -1 with a message in msg (and
  * m->oom for allocation failure). The compiled regex, if any, is owned by b.
  */
-int conf_cond_setup(conf_mem *m, lux_conf_block *b, const char *obj, size_t objlen,
-                    const char *tag, size_t taglen, lux_cond_op op, const char *pat, size_t plen,
-                    char *msg, size_t msglen);
+int conf_cond_setup(conf_mem *m, lux_conf_block *b, const char *obj, size_t objlen, const char *tag,
+                    size_t taglen, lux_cond_op op, const char *pat, size_t plen, char *msg,
+                    size_t msglen);
 void conf_cond_release(lux_conf_block *b);
 /* Same condition (for reusing a block, as lighttpd does for repeated conditions). */
 int conf_cond_same(const lux_conf_block *a, const lux_conf_block *b);

@@ -74,8 +74,9 @@ static conf_tok_type fail(conf_lexer *lx, conf_token *tok, const char *msg) {
 
 static conf_tok_type lex_string(conf_lexer *lx, conf_token *tok) {
     if (lx->prev == CT_STRING)
-        return fail(lx, tok, "two strings in a row: join them with '+', or separate them "
-                             "with ',' or '=>' in a list");
+        return fail(lx, tok,
+                    "two strings in a row: join them with '+', or separate them "
+                    "with ',' or '=>' in a list");
     if (lx->prev == CT_LKEY)
         return fail(lx, tok, "missing '=' between key and value");
     const char *s = lx->p + 1;
@@ -181,8 +182,11 @@ static conf_tok_type lex_one(conf_lexer *lx, conf_token *tok) {
             return emit(lx, tok, CT_ARROW, s, 2);
         }
         if (lx->in_cond) {
-            conf_tok_type t = c1 == '=' ? CT_EQ : c1 == '~' ? CT_MATCH : c1 == '^' ? CT_PREFIX
-                              : c1 == '$' ? CT_SUFFIX : CT_ERROR;
+            conf_tok_type t = c1 == '='   ? CT_EQ
+                              : c1 == '~' ? CT_MATCH
+                              : c1 == '^' ? CT_PREFIX
+                              : c1 == '$' ? CT_SUFFIX
+                                          : CT_ERROR;
             if (t == CT_ERROR)
                 return fail(lx, tok, "only == != =~ !~ =^ =$ are allowed in a condition");
             lx->p += 2;
@@ -264,21 +268,21 @@ conf_tok_type conf_lex_next(conf_lexer *lx, conf_token *tok) {
 
 const char *conf_tok_name(conf_tok_type t) {
     static const char *const names[] = {
-        [CT_EOF] = "end of file",     [CT_ERROR] = "error",
-        [CT_EOL] = "end of line",     [CT_LKEY] = "name",
-        [CT_STRING] = "string",       [CT_INTEGER] = "number",
-        [CT_ASSIGN] = "'='",          [CT_APPEND] = "'+='",
-        [CT_FORCE] = "':='",          [CT_PLUS] = "'+'",
-        [CT_LPAREN] = "'('",          [CT_RPAREN] = "')'",
-        [CT_COMMA] = "','",           [CT_ARROW] = "'=>'",
-        [CT_LBRACKET] = "'['",        [CT_RBRACKET] = "']'",
-        [CT_LCURLY] = "'{'",          [CT_RCURLY] = "'}'",
-        [CT_DOLLAR] = "'$'",          [CT_SRVVAR] = "condition name",
-        [CT_EQ] = "'=='",             [CT_NE] = "'!='",
-        [CT_MATCH] = "'=~'",          [CT_NOMATCH] = "'!~'",
-        [CT_PREFIX] = "'=^'",         [CT_SUFFIX] = "'=$'",
-        [CT_INCLUDE] = "'include'",   [CT_INCLUDE_SHELL] = "'include_shell'",
-        [CT_GLOBAL] = "'global'",     [CT_ELSE] = "'else'",
+        [CT_EOF] = "end of file",   [CT_ERROR] = "error",
+        [CT_EOL] = "end of line",   [CT_LKEY] = "name",
+        [CT_STRING] = "string",     [CT_INTEGER] = "number",
+        [CT_ASSIGN] = "'='",        [CT_APPEND] = "'+='",
+        [CT_FORCE] = "':='",        [CT_PLUS] = "'+'",
+        [CT_LPAREN] = "'('",        [CT_RPAREN] = "')'",
+        [CT_COMMA] = "','",         [CT_ARROW] = "'=>'",
+        [CT_LBRACKET] = "'['",      [CT_RBRACKET] = "']'",
+        [CT_LCURLY] = "'{'",        [CT_RCURLY] = "'}'",
+        [CT_DOLLAR] = "'$'",        [CT_SRVVAR] = "condition name",
+        [CT_EQ] = "'=='",           [CT_NE] = "'!='",
+        [CT_MATCH] = "'=~'",        [CT_NOMATCH] = "'!~'",
+        [CT_PREFIX] = "'=^'",       [CT_SUFFIX] = "'=$'",
+        [CT_INCLUDE] = "'include'", [CT_INCLUDE_SHELL] = "'include_shell'",
+        [CT_GLOBAL] = "'global'",   [CT_ELSE] = "'else'",
     };
     return (unsigned)t < sizeof names / sizeof names[0] && names[t] ? names[t] : "token";
 }

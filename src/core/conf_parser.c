@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define MAX_INCLUDE_DEPTH 16
-#define MAX_NESTING 64                  /* blocks and lists, each */
+#define MAX_NESTING 64                   /* blocks and lists, each */
 #define MAX_FILE_SIZE ((size_t)32 << 20) /* what lighttpd accepts for one file */
 
 typedef struct {
@@ -188,8 +188,7 @@ static int merge_error(conf_ctx *c, int line, const char *why, const char *dupke
     if (!why)
         return fail_mem(c);
     if (dupkey)
-        return error_at(c, line, "%s: \"%s\"", why,
-                        shown(dupkey, strlen(dupkey), buf, sizeof buf));
+        return error_at(c, line, "%s: \"%s\"", why, shown(dupkey, strlen(dupkey), buf, sizeof buf));
     return error_at(c, line, "%s", why);
 }
 
@@ -269,8 +268,7 @@ static lux_value *variable_value(conf_ctx *c, int line) {
     }
     const lux_value *v = lookup(c, key);
     if (!v)
-        return error_at(c, line, "undefined variable %s",
-                        shown(key, strlen(key), buf, sizeof buf)),
+        return error_at(c, line, "undefined variable %s", shown(key, strlen(key), buf, sizeof buf)),
                NULL;
     lux_value *copy = conf_v_copy(c->mem, v);
     return copy ? copy : (fail_mem(c), NULL);
@@ -384,8 +382,7 @@ static lux_value *parse_value(conf_ctx *c) {
     case CT_ERROR:
         return NULL;
     default:
-        return error_at(c, line, "expected a value, found %s", conf_tok_name(c->tok.type)),
-               NULL;
+        return error_at(c, line, "expected a value, found %s", conf_tok_name(c->tok.type)), NULL;
     }
     return v && next(c) == 0 ? v : NULL;
 }
@@ -483,7 +480,7 @@ static lux_conf_block *parse_condition(conf_ctx *c, lux_conf_block *prev) {
     if (!tag || expect(c, CT_RBRACKET, "']'") < 0 || next(c) < 0)
         return NULL;
     static const lux_cond_op ops[] = {
-        [CT_EQ] = LUX_OP_EQ,          [CT_NE] = LUX_OP_NE,         [CT_MATCH] = LUX_OP_MATCH,
+        [CT_EQ] = LUX_OP_EQ,           [CT_NE] = LUX_OP_NE,         [CT_MATCH] = LUX_OP_MATCH,
         [CT_NOMATCH] = LUX_OP_NOMATCH, [CT_PREFIX] = LUX_OP_PREFIX, [CT_SUFFIX] = LUX_OP_SUFFIX,
     };
     conf_tok_type ot = c->tok.type;
@@ -513,8 +510,9 @@ static lux_conf_block *parse_condition(conf_ctx *c, lux_conf_block *prev) {
     if (b) {
         conf_cond_release(&x->pub);
         if (prev)
-            return error_at(c, line, "unreachable else condition: the same condition is "
-                                     "already used above"),
+            return error_at(c, line,
+                            "unreachable else condition: the same condition is "
+                            "already used above"),
                    NULL;
     } else {
         b = &x->pub;
@@ -753,11 +751,13 @@ static int parse_include(conf_ctx *c) {
     if (!name)
         return -1;
     if (c->include_depth >= MAX_INCLUDE_DEPTH)
-        return error_at(c, line, "includes nested more than %d deep (does a file include "
-                                 "itself?)", MAX_INCLUDE_DEPTH);
+        return error_at(c, line,
+                        "includes nested more than %d deep (does a file include "
+                        "itself?)",
+                        MAX_INCLUDE_DEPTH);
     c->include_depth++;
-    int r = kind == CT_INCLUDE ? do_include(c, name, len, line)
-                               : do_include_shell(c, name, len, line);
+    int r =
+        kind == CT_INCLUDE ? do_include(c, name, len, line) : do_include_shell(c, name, len, line);
     c->include_depth--;
     return r;
 }

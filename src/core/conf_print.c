@@ -90,7 +90,8 @@ static void print_value(FILE *out, const lux_value *v, unsigned depth) {
 }
 
 static int is_predefined(const char *key) {
-    return conf_key_eq(key, strlen(key), "var.CWD", 7) || conf_key_eq(key, strlen(key), "var.PID", 7);
+    return conf_key_eq(key, strlen(key), "var.CWD", 7) ||
+           conf_key_eq(key, strlen(key), "var.PID", 7);
 }
 
 static void print_kvs(FILE *out, const lux_conf_block *b, unsigned depth) {
@@ -100,7 +101,7 @@ static void print_kvs(FILE *out, const lux_conf_block *b, unsigned depth) {
         if (b->id == 0 && is_predefined(kv->key)) {
             if (kv->line == 0)
                 continue; /* recreated by every load */
-            op = ":="; /* replaces the predefined value */
+            op = ":=";    /* replaces the predefined value */
         }
         indent(out, depth);
         fprintf(out, "%s %s ", kv->key, op);

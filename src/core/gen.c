@@ -314,6 +314,8 @@ static int collect_listens(lux_gen *g, char *err, size_t el) {
     char spec[512];
     if (c->bind.ptr && strncmp(c->bind.ptr, "unix:", 5) == 0)
         snprintf(spec, sizeof spec, "%s", c->bind.ptr);
+    else if (c->bind.ptr && c->bind.ptr[0] == '/') /* lighttpd: a path is a unix socket */
+        snprintf(spec, sizeof spec, "unix:%s", c->bind.ptr);
     else if (c->bind.ptr && strchr(c->bind.ptr, ':') && c->bind.ptr[0] != '[')
         snprintf(spec, sizeof spec, "[%s]:%ld", c->bind.ptr, c->port);
     else

@@ -32,7 +32,7 @@ void lux_logv(lux_log_level level, const char *fmt, va_list ap) {
     struct tm tm;
     localtime_r(&ts.tv_sec, &tm);
     n = (int)strftime(line, sizeof line, "%Y-%m-%d %H:%M:%S", &tm);
-    n += snprintf(line + n, sizeof line - (size_t)n, " (%s) ", level_names[level]);
+    n += snprintf(line + n, sizeof line - (size_t)n, ": (%s) ", level_names[level]);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     if (m < 0)
         m = 0;

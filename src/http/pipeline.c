@@ -176,9 +176,7 @@ static void error_handler_404(lux_req *r) {
     r->path = h;
     r->uri = h;
     r->query = (lux_str){NULL, 0};
-    run_phases(r);
-    if (r->status == 200)
-        r->status = 404;
+    run_phases(r); /* the handler's own status stands, as in lighttpd */
 }
 
 void lux_req_run(lux_req *r) {

@@ -51,8 +51,13 @@ static const char *parse_spec(const char *p, const char *end, uint64_t size, lux
     last = UINT64_MAX;
     if (p < end && *p >= '0' && *p <= '9') {
         p = parse_num(p, end, &last);
-        if (!p || first > last)
+        if (!p)
             return NULL;
+        if (first > last) {
+            /* RFC 9110 calls this invalid; lighttpd and nginx answer 416, and so do we. */
+            *sat = 0;
+            return p;
+        }
     }
     *sat = first < size;
     r->start = first;

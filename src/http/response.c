@@ -71,7 +71,11 @@ int lux_resp_body_file(lux_req *r, lux_file *f, uint64_t off, uint64_t len) {
     lux_chunk *c = new_chunk(r);
     if (!c)
         return -1;
+    /* The chunk holds a reference either way: the stat cache may replace its entry while the
+     * response is still being written. */
     c->file = lux_file_ref(f);
+    if (f->content)
+        c->mem = f->content + off;
     c->off = off;
     c->len = len;
     r->body_len += len;

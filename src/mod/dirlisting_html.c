@@ -183,8 +183,9 @@ static void render_row(outbuf *b, const lux_dirent *e, const lux_dirlisting_opts
     puts_(b, slash);
     puts_(b, "\">");
     put_html(b, e->name, e->name_len);
+    puts_(b, "</a>"); /* the slash marks a directory without becoming part of its name */
     puts_(b, slash);
-    puts_(b, "</a></td><td class=\"m\">");
+    puts_(b, "</td><td class=\"m\">");
     puts_(b, when);
     puts_(b, "</td><td class=\"s\">");
     if (e->is_dir) {

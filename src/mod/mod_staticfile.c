@@ -78,17 +78,11 @@ static int if_range_holds(lux_req *r, const lux_file *f, const char *etag, size_
     const lux_str *h = lux_req_header(r, "If-Range", 8);
     if (!h)
         return 1;
-    if (h->len && (h->ptr[0] == '"' || h->ptr[0] == 'W'))
+    if (h->len && (h->ptr[0] == '"' || (h->len > 1 && h->ptr[0] == 'W' && h->ptr[1] == '/')))
         return h->ptr[0] == '"' && etag_len && h->len == etag_len &&
                memcmp(h->ptr, etag, etag_len) == 0;
     time_t t = lux_http_date_parse(h->ptr, h->len);
     return t != (time_t)-1 && t == f->mtime;
-}
-
-static int add_body(lux_req *r, lux_file *f, uint64_t off, uint64_t len) {
-    if (f->content)
-        return lux_resp_body_mem(r, f->content + off, (size_t)len);
-    return lux_resp_body_file(r, f, off, len);
 }
 
 static lux_result send_ranges(lux_req *r, lux_file *f, const lux_range *rg, size_t n,
@@ -100,7 +94,7 @@ static lux_result send_ranges(lux_req *r, lux_file *f, const lux_range *rg, size
         if (!cr || lux_resp_header(r, "Content-Range", 13, cr, strlen(cr)) < 0 ||
             lux_resp_header(r, "Content-Type", 12, type, strlen(type)) < 0)
             return LUX_ERROR;
-        return add_body(r, f, rg[0].start, rg[0].end - rg[0].start + 1) < 0 ? LUX_ERROR
+        return lux_resp_body_file(r, f, rg[0].start, rg[0].end - rg[0].start + 1) < 0 ? LUX_ERROR
                                                                            : LUX_HANDLED;
     }
     char boundary[33];
@@ -114,7 +108,7 @@ static lux_result send_ranges(lux_req *r, lux_file *f, const lux_range *rg, size
                                     (unsigned long long)rg[i].start,
                                     (unsigned long long)rg[i].end, (unsigned long long)f->size);
         if (!part || lux_resp_body_mem(r, part, strlen(part)) < 0 ||
-            add_body(r, f, rg[i].start, rg[i].end - rg[i].start + 1) < 0)
+            lux_resp_body_file(r, f, rg[i].start, rg[i].end - rg[i].start + 1) < 0)
             return LUX_ERROR;
     }
     char *end = lux_req_printf(r, "\r\n--%s--\r\n", boundary);
@@ -140,7 +134,8 @@ static lux_result staticfile_handle(lux_req *r, const void *conf) {
         lux_resp_header(r, "Allow", 5, "GET, HEAD, OPTIONS", 18);
         return LUX_HANDLED;
     }
-    if (r->method != LUX_M_GET && r->method != LUX_M_HEAD) {
+    /* POST to a static file answers with the file, as lighttpd does. */
+    if (r->method != LUX_M_GET && r->method != LUX_M_HEAD && r->method != LUX_M_POST) {
         lux_resp_error(r, 405);
         lux_resp_header(r, "Allow", 5, "GET, HEAD, OPTIONS", 18);
         return LUX_HANDLED;
@@ -194,7 +189,7 @@ static lux_result staticfile_handle(lux_req *r, const void *conf) {
     }
     if (lux_resp_header(r, "Content-Type", 12, type, strlen(type)) < 0)
         return LUX_ERROR;
-    return add_body(r, f, 0, f->size) < 0 ? LUX_ERROR : LUX_HANDLED;
+    return lux_resp_body_file(r, f, 0, f->size) < 0 ? LUX_ERROR : LUX_HANDLED;
 }
 
 const lux_module lux_mod_staticfile = {

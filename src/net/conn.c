@@ -87,7 +87,7 @@ static void end_request(lux_conn *c) {
     lux_file_unref(r->file);
     c->req = NULL;
     c->out = NULL;
-    c->iov = NULL;
+    c->iov = c->iov_arr = NULL;
     c->iovcnt = 0;
     lux_pool_reset(&c->pool);
 }
@@ -200,7 +200,7 @@ static int queue_response(lux_conn *c, lux_req *r) {
         c->keep_alive = 0;
     size_t hlen;
     char *head = lux_resp_head(r, &hlen);
-    c->iov = lux_pool_alloc(&c->pool, MAX_IOV * sizeof *c->iov);
+    c->iov = c->iov_arr = lux_pool_alloc(&c->pool, MAX_IOV * sizeof *c->iov);
     if (!head || !c->iov)
         return -1;
     if (r->confs && ((const lux_core_conf *)r->confs[0])->log_response_header)
@@ -241,11 +241,23 @@ static int start_body(lux_conn *c, lux_req *r) {
     }
     if (c->body_limit && r->content_length > c->body_limit)
         return 413;
-    /* We answer before reading the body; a client waiting for "100 Continue" will not send
-     * it, so the connection cannot be reused. */
-    if (r->expect_continue && (c->body_left != 0))
-        r->keep_alive = 0;
     return 0;
+}
+
+/* The client waits for this before sending the body (RFC 9110 10.1.1). It is 25 bytes into an
+ * idle socket: if even that does not fit, the connection is not worth keeping. */
+static void send_continue(lux_conn *c) {
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    ssize_t n = send(c->io.fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
+    if (n != (ssize_t)sizeof cont - 1)
+        c->keep_alive = 0;
+}
+
+static int run_request(lux_conn *c, lux_req *r) {
+    lux_req_run(r);
+    if (!r->status)
+        lux_resp_error(r, 500);
+    return queue_response(c, r) < 0 ? CLOSED : DONE;
 }
 
 /* Parse one head from the buffer and run it. DONE: a response is queued; AGAIN: need input. */
@@ -281,10 +293,13 @@ static int next_request(lux_conn *c) {
         c->body_left = 0;
         return answer_error(c, st) < 0 ? CLOSED : DONE;
     }
-    lux_req_run(r);
-    if (!r->status)
-        lux_resp_error(r, 500);
-    return queue_response(c, r) < 0 ? CLOSED : DONE;
+    if (c->body_left != 0) {
+        if (r->expect_continue)
+            send_continue(c);
+        c->state = LUX_CONN_BODY;
+        return DONE;
+    }
+    return run_request(c, r);
 }
 
 /* Drop request-body bytes from the buffer. Returns 1 when the body is complete. */
@@ -339,6 +354,7 @@ static int flush(lux_conn *c) {
         if (!ch)
             return DONE;
         if (ch->mem) {
+            c->iov = c->iov_arr;
             c->iov[0] = (struct iovec){(void *)ch->mem, ch->len};
             c->iovcnt = 1;
             c->out = ch->next;
@@ -365,7 +381,7 @@ static int finish_response(lux_conn *c) {
     end_request(c);
     if (!c->keep_alive)
         return linger(c);
-    c->state = c->body_left != 0 ? LUX_CONN_DISCARD : LUX_CONN_IDLE;
+    c->state = LUX_CONN_IDLE;
     c->last_io = lux_loop_now(c->w->loop);
     return DONE;
 }
@@ -386,11 +402,15 @@ static void conn_run(lux_conn *c) {
                 return;
             }
             break;
-        case LUX_CONN_DISCARD:
+        case LUX_CONN_BODY:
             rc = discard_body(c);
             if (rc < 0 || (c->body_limit && c->body_seen > (uint64_t)c->body_limit)) {
-                lux_conn_close(c);
-                return;
+                c->body_left = 0;
+                if (answer_error(c, rc < 0 ? 400 : 413) < 0) {
+                    lux_conn_close(c);
+                    return;
+                }
+                break;
             }
             if (rc == 0) {
                 if (c->peer_closed) {
@@ -400,7 +420,10 @@ static void conn_run(lux_conn *c) {
                 lux_loop_mod(c->w->loop, &c->io, LUX_EV_READ);
                 return;
             }
-            c->state = LUX_CONN_IDLE;
+            if (run_request(c, c->req) == CLOSED) {
+                lux_conn_close(c);
+                return;
+            }
             break;
         case LUX_CONN_IDLE:
             if (!c->in || c->in_off == c->in_len) {
@@ -489,7 +512,7 @@ void lux_conn_tick(lux_worker *w, time_t now) {
                                                  : idle > core->max_keep_alive_idle)
                 lux_conn_close(c);
             break;
-        case LUX_CONN_DISCARD:
+        case LUX_CONN_BODY:
             if (idle > core->max_read_idle || stopping == LUX_STOP_NOW)
                 lux_conn_close(c);
             break;

@@ -17,8 +17,8 @@
 
 typedef enum {
     LUX_CONN_IDLE,    /* waiting for (the rest of) a request head */
+    LUX_CONN_BODY,    /* reading (and, for today's handlers, dropping) a request body */
     LUX_CONN_WRITE,   /* sending a response */
-    LUX_CONN_DISCARD, /* reading and dropping the rest of a request body */
     LUX_CONN_LINGER,  /* half-closed by us, draining input before close */
 } lux_conn_state;
 
@@ -38,10 +38,11 @@ struct lux_conn {
     lux_req *req;
     lux_pool pool; /* the current request's memory */
     /* output */
-    struct iovec *iov; /* head + leading memory chunks, in the pool */
+    struct iovec *iov_arr; /* MAX_IOV entries in the pool */
+    struct iovec *iov;     /* the unsent part of iov_arr: head + leading memory chunks */
     int iovcnt;
     lux_chunk *out; /* remaining body chunks after iov */
-    /* request body still to read and drop */
+    /* the request body still to read */
     int64_t body_left; /* Content-Length bytes left, -1 when chunked */
     lux_chunked_decoder chunked;
     uint64_t body_seen;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,13 @@ static int adopt_systemd(lux_server *s, const lux_gen *g, char *err, size_t el) 
         char name[256];
         if (socket_name(fd, name, sizeof name, &port) < 0) {
             snprintf(err, el, "LISTEN_FDS: fd %d is not a socket", fd);
+            return -1;
+        }
+        /* systemd may hand over a blocking socket; our accept loop must never block. */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+            fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+            snprintf(err, el, "LISTEN_FDS: fd %d: %s", fd, strerror(errno));
             return -1;
         }
         const char *use = name;

@@ -124,6 +124,14 @@ static void stop_workers(lux_server *s, int how) {
         lux_worker_wake(s->workers[i]);
 }
 
+/* After a graceful stop the listening sockets close at once (clients get refused, as with
+ * lighttpd), but only once every worker has taken them out of its epoll set. */
+static void close_listeners_when_released(lux_server *s) {
+    if (!s->nlisteners || atomic_load(&s->released) < (long)s->nworkers)
+        return;
+    lux_listen_close(s);
+}
+
 static int signal_loop(lux_server *s, const lux_run_opts *o) {
     sigset_t set;
     sigemptyset(&set);
@@ -134,7 +142,8 @@ static int signal_loop(lux_server *s, const lux_run_opts *o) {
     sigaddset(&set, SIGCHLD);
     size_t running = s->nworkers;
     while (running) {
-        struct timespec ts = {1, 0};
+        int stopping = atomic_load(&s->state) != LUX_RUNNING;
+        struct timespec ts = {stopping ? 0 : 1, stopping ? 50 * 1000 * 1000 : 0};
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGINT && atomic_load(&s->state) == LUX_RUNNING) {
             lux_log(LUX_LOG_INFO, "SIGINT: graceful shutdown");
@@ -158,6 +167,7 @@ static int signal_loop(lux_server *s, const lux_run_opts *o) {
             stop_workers(s, LUX_STOP_GRACEFUL);
         }
         if (atomic_load(&s->state) != LUX_RUNNING) {
+            close_listeners_when_released(s);
             /* Join whoever has finished; the loop ends when all have. */
             running = 0;
             for (size_t i = 0; i < s->nworkers; i++)

@@ -35,7 +35,7 @@ struct lux_server {
     _Atomic int state;
     _Atomic long connections; /* open connections, all workers */
     _Atomic long last_activity; /* time of the last accepted connection or request */
-    _Atomic long served_connections;
+    _Atomic long released; /* workers that stopped accepting after a graceful stop */
     int single_fd; /* -1 normally; with -1 (one connection) the client socket on stdin */
     long max_connections;
 };

@@ -110,6 +110,10 @@ static void on_wake(lux_io *io, unsigned events) {
     }
     if (state != LUX_RUNNING) {
         set_accepting(w, 0);
+        if (!w->stop_seen) {
+            w->stop_seen = 1;
+            atomic_fetch_add(&w->srv->released, 1);
+        }
         lux_conn_tick(w, lux_loop_now(w->loop));
         if (w->nconns == 0)
             lux_loop_stop(w->loop);

@@ -34,6 +34,7 @@ struct lux_worker {
     lux_accept_io *accepts;
     size_t naccepts;
     int accepting;
+    int stop_seen; /* has let go of the listeners after a stop */
     lux_conn *conns; /* all open connections, for timeouts and stopping */
     long nconns;
     time_t stop_deadline;

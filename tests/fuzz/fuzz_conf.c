@@ -49,8 +49,8 @@ static void check_block(const lux_conf_tree *t, size_t i, const uint8_t *data, s
     } else {
         if (!b->parent || b->parent->id >= b->id || b->depth != b->parent->depth + 1)
             abort();
-        if (b->prev && (b->prev->parent != b->parent || b->prev->id >= b->id ||
-                        b->prev->op == LUX_OP_NONE))
+        if (b->prev &&
+            (b->prev->parent != b->parent || b->prev->id >= b->id || b->prev->op == LUX_OP_NONE))
             abort();
         if (b->op == LUX_OP_NONE && !b->prev)
             abort();
@@ -93,8 +93,8 @@ static char *print(const lux_conf_tree *t, size_t *len) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[512];
     memset(err, 'x', sizeof err);
-    lux_conf_tree *t = lux_conf_load_string_flags((const char *)data, size, NAME, FLAGS, err,
-                                                  sizeof err);
+    lux_conf_tree *t =
+        lux_conf_load_string_flags((const char *)data, size, NAME, FLAGS, err, sizeof err);
     if (!t) {
         /* "fuzz.conf:LINE: message" */
         if (!memchr(err, '\0', sizeof err) || strncmp(err, NAME ":", sizeof NAME) != 0)

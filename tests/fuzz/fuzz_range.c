@@ -58,8 +58,10 @@ static lux_range_result reference(const char *s, size_t len, uint64_t size, unsi
         } else {
             if (ref_num(&q, te, &a) < 0 || q == te || *q++ != '-')
                 return LUX_RANGE_IGNORE;
-            if (q != te && (ref_num(&q, te, &b) < 0 || q != te || a > b))
+            if (q != te && (ref_num(&q, te, &b) < 0 || q != te))
                 return LUX_RANGE_IGNORE;
+            if (a > b) /* reversed: selects nothing */
+                a = size;
             lo = a;
             hi = b < size - 1 ? b : size - 1;
         }

@@ -1,7 +1,8 @@
 /*
  * Request-target normalisation and Host validation. A normalised path always starts with '/',
  * has no dot-segments, no "//" and no NUL; the normalised uri parses back to itself; a path
- * survives lux_uri_encode_path and parsing again; Host normalisation is idempotent.
+ * survives lux_uri_encode_path and parsing again; a plain path matches a segment-stack model of
+ * dot-segment removal; Host normalisation is idempotent.
  * The first two bytes pick the parse options.
  */
 #include <stdint.h>
@@ -90,6 +91,64 @@ static void check_uri(const char *t, size_t n, unsigned opts)
     free(pb);
 }
 
+/*
+ * Model for targets that decode to themselves: push segments, ".." pops, "" and "." vanish;
+ * a final "", "." or ".." leaves a trailing '/'.
+ */
+static void check_model(const char *t, size_t n)
+{
+    if (n == 0 || t[0] != '/')
+        return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c <= 0x20 || c >= 0x7f || strchr("%?#\\\"<>[]^`{|}", c))
+            return;
+    }
+    size_t *segs = malloc(n * sizeof(size_t)), *lens = malloc(n * sizeof(size_t));
+    char *want = malloc(n + 2);
+    if (!segs || !lens || !want)
+        abort();
+    size_t depth = 0, i = 1, w = 0;
+    int trailing = 0;
+    for (;;) {
+        size_t e = i;
+        while (e < n && t[e] != '/')
+            e++;
+        size_t len = e - i;
+        trailing = len == 0 || (len == 1 && t[i] == '.') || (len == 2 && !memcmp(t + i, "..", 2));
+        if (len == 2 && !memcmp(t + i, "..", 2)) {
+            if (depth)
+                depth--;
+        } else if (!trailing) {
+            segs[depth] = i;
+            lens[depth++] = len;
+        }
+        if (e == n)
+            break;
+        i = e + 1;
+    }
+    for (size_t k = 0; k < depth; k++) {
+        want[w++] = '/';
+        memcpy(want + w, t + segs[k], lens[k]);
+        w += lens[k];
+    }
+    if (trailing || depth == 0)
+        want[w++] = '/';
+    lux_uri u;
+    char *ub, *pb;
+    if (parse(t, n, LUX_URI_DEFAULT_OPTS, &u, &ub, &pb) != 0)
+        fail();
+    if (u.path_len != w || memcmp(u.path, want, w) != 0)
+        fail();
+    if (u.uri_len != w || memcmp(u.uri, want, w) != 0)
+        fail();
+    free(ub);
+    free(pb);
+    free(segs);
+    free(lens);
+    free(want);
+}
+
 static void check_host(const char *t, size_t n)
 {
     char *h = malloc(n ? n : 1);
@@ -120,6 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size - 2;
     check_uri(t, n, opts);
     check_uri(t, n, LUX_URI_DEFAULT_OPTS);
+    check_model(t, n);
     check_host(t, n);
     return 0;
 }

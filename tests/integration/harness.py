@@ -618,7 +618,8 @@ class Conn:
         try:
             b = self.sock.recv(65536)
         except socket.timeout:
-            raise TestFailure(f"no complete response within {self.timeout}s; have {self.buf[:300]!r}")
+            raise TestFailure(f"no complete response within {self.timeout}s; "
+                              f"have {self.buf[:300]!r}") from None
         except ConnectionResetError:
             b = b""
         if not b:

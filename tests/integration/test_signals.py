@@ -11,6 +11,7 @@ from harness import Conn, Server, check, eq, get, poll, port_accepts, sha256
 BIG = os.urandom(1 << 20) * 16  # 16 MiB: more than the socket buffers can hold
 
 
+@harness.serial
 def test_sigterm_stops_quickly():
     with Server(files={"f.txt": "x\n"}) as s:
         eq(get(s.port, "/f.txt").status, 200, "status")
@@ -22,6 +23,7 @@ def test_sigterm_stops_quickly():
         check(time.monotonic() - start < 2.0, "SIGTERM took more than 2s")
 
 
+@harness.serial
 @harness.lux_only("lighttpd exits with status 1 when connections are open at SIGTERM")
 def test_sigterm_with_open_connection():
     with Server("server.max-keep-alive-idle = 30\n", files={"f.txt": "x\n"}) as s:

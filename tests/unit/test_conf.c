@@ -328,20 +328,28 @@ static void test_condition_fields(void) {
     fails("$HTTP[\"hots\"] == \"x\" {}\n", "t.conf:1: unknown condition $HTTP[\"hots\"]");
     fails("$FOO[\"url\"] == \"x\" {}\n", "t.conf:1: unknown condition $FOO[\"url\"]");
     fails("$SERVER[\"port\"] == \"x\" {}\n", "t.conf:1: unknown condition $SERVER[\"port\"]");
-    fails("$REQUEST_HEADER[\"\"] == \"x\" {}\n", "t.conf:1: unknown condition $REQUEST_HEADER[\"\"]");
-    fails("$HTTP[(\"url\")] == \"x\" {}\n", "t.conf:1: a condition name must be a string, not a list");
+    fails("$REQUEST_HEADER[\"\"] == \"x\" {}\n",
+          "t.conf:1: unknown condition $REQUEST_HEADER[\"\"]");
+    fails("$HTTP[(\"url\")] == \"x\" {}\n",
+          "t.conf:1: a condition name must be a string, not a list");
     fails("$HTTP[\"url\"] == 5 {}\n",
           "t.conf:1: the value a condition compares with must be a string");
-    fails("$HTTP[\"url\"] == \"/\"\n{}\n", "t.conf:1: '{' must follow the condition on the same line");
+    fails("$HTTP[\"url\"] == \"/\"\n{}\n",
+          "t.conf:1: '{' must follow the condition on the same line");
     fails("$HTTP[\"url\"] \"/\" {}\n",
           "t.conf:1: expected a comparison (== != =~ !~ =^ =$), found string");
-    fails("$HTTP[\"url\"] =! \"/\" {}\n", "t.conf:1: only == != =~ !~ =^ =$ are allowed in a condition");
-    fails("$HTTP[\"url\"] !^ \"/\" {}\n", "t.conf:1: only == != =~ !~ =^ =$ are allowed in a condition");
-    fails("$HTTP[\"url\"] == \"/\" { a = 1\n", "t.conf:2: missing '}' for the block opened on line 1");
-    fails("$HTTP[\"url\"] == \"/\" a = 1\n", "t.conf:1: expected '{' after the condition, found name");
+    fails("$HTTP[\"url\"] =! \"/\" {}\n",
+          "t.conf:1: only == != =~ !~ =^ =$ are allowed in a condition");
+    fails("$HTTP[\"url\"] !^ \"/\" {}\n",
+          "t.conf:1: only == != =~ !~ =^ =$ are allowed in a condition");
+    fails("$HTTP[\"url\"] == \"/\" { a = 1\n",
+          "t.conf:2: missing '}' for the block opened on line 1");
+    fails("$HTTP[\"url\"] == \"/\" a = 1\n",
+          "t.conf:1: expected '{' after the condition, found name");
     fails("$9[\"url\"] == \"/\" {}\n", "t.conf:1: invalid character in condition");
     fails("$ == \"/\" {}\n", "t.conf:1: expected a condition name after '$', found '=='");
-    fails("$HTTP \"url\" == \"/\" {}\n", "t.conf:1: expected '[' after the condition name, found string");
+    fails("$HTTP \"url\" == \"/\" {}\n",
+          "t.conf:1: expected '[' after the condition name, found string");
 }
 
 static void test_operators(void) {
@@ -393,7 +401,8 @@ static void test_else_chains(void) {
           "t.conf:1: unreachable condition: nothing can follow a plain 'else'");
     fails("$HTTP[\"host\"] == \"a\" {} else x = 1\n",
           "t.conf:1: expected a condition or '{' after else, found name");
-    fails("$HTTP[\"host\"] == \"a\" {}\n$HTTP[\"url\"] == \"b\" {} else $HTTP[\"host\"] == \"a\" {}\n",
+    fails("$HTTP[\"host\"] == \"a\" {}\n$HTTP[\"url\"] == \"b\" {} else $HTTP[\"host\"] == \"a\" "
+          "{}\n",
           "t.conf:2: unreachable else condition: the same condition is already used above");
 }
 
@@ -552,8 +561,8 @@ static void test_remote_ip(void) {
     CHECK_INT(lux_conf_cond_match_addr(t->blocks[6], (struct sockaddr *)&v6), 1);
     lux_conf_free(t);
 
-    static const char *const bad[] = {"10.0.0.0/33", "10.0.0.0/0", "10.0.0.0/", "300.1.1.1",
-                                      "::1/129", "example.com", "10.0.0.0/8x", ""};
+    static const char *const bad[] = {"10.0.0.0/33", "10.0.0.0/0",  "10.0.0.0/",   "300.1.1.1",
+                                      "::1/129",     "example.com", "10.0.0.0/8x", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[200], want[200];
         snprintf(text, sizeof text, "$HTTP[\"remote-ip\"] == \"%s\" {}\n", bad[i]);
@@ -569,8 +578,10 @@ static void test_socket(void) {
                             "$SERVER[\"socket\"] != \"127.0.0.1:80\" {}\n");
     CHECK(t && t->nblocks == 3);
     lux_conf_free(t);
-    fails("$SERVER[\"socket\"] =~ \"80\" {}\n", "t.conf:1: $SERVER[\"socket\"] only supports == and !=");
-    fails("$SERVER[\"socket\"] =^ \":\" {}\n", "t.conf:1: $SERVER[\"socket\"] only supports == and !=");
+    fails("$SERVER[\"socket\"] =~ \"80\" {}\n",
+          "t.conf:1: $SERVER[\"socket\"] only supports == and !=");
+    fails("$SERVER[\"socket\"] =^ \":\" {}\n",
+          "t.conf:1: $SERVER[\"socket\"] only supports == and !=");
 }
 
 /* ---- files ---- */
@@ -640,23 +651,28 @@ static void test_include(void) {
         CHECK(kv && strstr(kv->file, "/sub.conf") && kv->line == 1);
     }
     lux_conf_free(t);
-    main_fails("include \"missing.conf\"\n", "%s/main.conf:1: include file not found: %s/missing.conf");
+    main_fails("include \"missing.conf\"\n",
+               "%s/main.conf:1: include file not found: %s/missing.conf");
     put("broken.conf", "ok = 1\nbad = \n");
-    main_fails("\ninclude \"broken.conf\"\n", "%s/broken.conf:2: expected a value, found end of line");
+    main_fails("\ninclude \"broken.conf\"\n",
+               "%s/broken.conf:2: expected a value, found end of line");
     put("loop.conf", "include \"loop.conf\"\n");
     err[0] = '\0';
     char path[256];
     snprintf(path, sizeof path, "%s/loop.conf", dir);
     CHECK(lux_conf_load_file(path, err, sizeof err) == NULL);
     CHECK(strstr(err, "includes nested more than 16 deep") != NULL);
-    main_fails("include \"conf.d\"\n", "%s/main.conf:1: cannot read include file %s/conf.d: Is a directory");
-    main_fails("include (\"x\")\n", "%s/main.conf:1: the include target must be a string, not a list");
+    main_fails("include \"conf.d\"\n",
+               "%s/main.conf:1: cannot read include file %s/conf.d: Is a directory");
+    main_fails("include (\"x\")\n",
+               "%s/main.conf:1: the include target must be a string, not a list");
     put("stray.conf", "}\n");
     main_fails("$HTTP[\"url\"] =^ \"/\" {\ninclude \"stray.conf\"\n}\n",
                "%s/stray.conf:1: '}' without a matching '{'");
     /* an included file cannot leave a block open either */
     put("open.conf", "$HTTP[\"url\"] =^ \"/\" {\n");
-    main_fails("include \"open.conf\"\n", "%s/open.conf:2: missing '}' for the block opened on line 1");
+    main_fails("include \"open.conf\"\n",
+               "%s/open.conf:2: missing '}' for the block opened on line 1");
 }
 
 static void test_include_relative_to_cwd(void) {
@@ -679,9 +695,10 @@ static void test_include_relative_to_cwd(void) {
 
 static void test_include_shell(void) {
     put("shell.conf", "from_file = 1\n");
-    lux_conf_tree *t = load_main("include_shell \"echo 'a = 1'; echo 'b = \\\"two\\\"'\"\n"
-                                 "$HTTP[\"url\"] =^ \"/\" {\n  include_shell \"cat shell.conf\"\n}\n"
-                                 "include_shell \"true\"\n");
+    lux_conf_tree *t =
+        load_main("include_shell \"echo 'a = 1'; echo 'b = \\\"two\\\"'\"\n"
+                  "$HTTP[\"url\"] =^ \"/\" {\n  include_shell \"cat shell.conf\"\n}\n"
+                  "include_shell \"true\"\n");
     CHECK(t != NULL);
     CHECK_INT(num(get(t, 0, "var.a")), 1);
     CHECK_STR(str(get(t, 0, "var.b")), "two");
@@ -689,7 +706,8 @@ static void test_include_shell(void) {
     lux_conf_free(t);
     main_fails("include_shell \"exit 3\"\n",
                "%s/main.conf:1: include_shell \"exit 3\" exited with status 3");
-    main_fails("include_shell \"echo 'x = '\"\n", "echo 'x = ':1: expected a value, found end of line");
+    main_fails("include_shell \"echo 'x = '\"\n",
+               "echo 'x = ':1: expected a value, found end of line");
     const char *text = "include_shell \"echo a = 1\"\n";
     err[0] = '\0';
     CHECK(lux_conf_load_string_flags(text, strlen(text), "t.conf", LUX_CONF_NO_SHELL, err,
@@ -736,10 +754,11 @@ static void check_roundtrip(const char *text) {
 }
 
 static void test_print(void) {
-    lux_conf_tree *t = load("server.port = 80\nserver.modules = ( \"mod_a\", \"mod_b\" )\n"
-                            "q = \"say \\\"x\\\" \\ y\"\n"
-                            "$HTTP[\"host\"] == \"a\" {\n  k = 1\n  $HTTP[\"useragent\"] =~ \"x\" {}\n}\n"
-                            "else {\n  e = ()\n}\n");
+    lux_conf_tree *t =
+        load("server.port = 80\nserver.modules = ( \"mod_a\", \"mod_b\" )\n"
+             "q = \"say \\\"x\\\" \\ y\"\n"
+             "$HTTP[\"host\"] == \"a\" {\n  k = 1\n  $HTTP[\"useragent\"] =~ \"x\" {}\n}\n"
+             "else {\n  e = ()\n}\n");
     CHECK(t != NULL);
     char *p = print_tree(t);
     CHECK_STR(p, "server.port = 80\n"
