@@ -23,7 +23,8 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 define flavour
 $(1)/obj/%.o: %.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+	@echo "  CC $(1) $$<"
+	@$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
 
 $(1)/liblux.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRC))
 	@rm -f $$@
@@ -47,6 +48,8 @@ UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS      := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all asan unit fuzz test run bench deps deps-test clean format
+# Objects of test binaries are not intermediates to delete: keep them for incremental builds.
+.SECONDARY:
 all: build/lux
 
 asan: build/asan/lux $(UNIT_BINS_ASAN)

@@ -130,9 +130,9 @@ static int compile_regex(lux_conf_block *b, char *msg, size_t msglen) {
     return 0;
 }
 
-int conf_cond_setup(conf_mem *m, lux_conf_block *b, const char *obj, size_t objlen, const char *tag,
-                    size_t taglen, lux_cond_op op, const char *pat, size_t plen, char *msg,
-                    size_t msglen) {
+int lux_conf_cond_setup(conf_mem *m, lux_conf_block *b, const char *obj, size_t objlen,
+                        const char *tag, size_t taglen, lux_cond_op op, const char *pat,
+                        size_t plen, char *msg, size_t msglen) {
     const char *header;
     if (lookup_field(obj, objlen, tag, taglen, &b->field, &header) < 0) {
         snprintf(msg, msglen, "unknown condition $%.*s[\"%.*s\"]", (int)(objlen > 64 ? 64 : objlen),
@@ -141,9 +141,10 @@ int conf_cond_setup(conf_mem *m, lux_conf_block *b, const char *obj, size_t objl
     }
     b->op = op;
     b->cidr_bits = -1;
-    if (header && !(b->header = conf_strndup(m, header, header == tag ? taglen : strlen(header))))
+    if (header &&
+        !(b->header = lux_conf_strndup(m, header, header == tag ? taglen : strlen(header))))
         return -1;
-    if (!(b->pattern = conf_strndup(m, pat, plen)))
+    if (!(b->pattern = lux_conf_strndup(m, pat, plen)))
         return -1;
     b->pattern_len = plen;
     if (b->field == LUX_COND_SOCKET && op != LUX_OP_EQ && op != LUX_OP_NE) {
@@ -167,14 +168,14 @@ int conf_cond_setup(conf_mem *m, lux_conf_block *b, const char *obj, size_t objl
     return 0;
 }
 
-void conf_cond_release(lux_conf_block *b) {
+void lux_conf_cond_release(lux_conf_block *b) {
     if (b->regex) {
         pcre2_code_free(b->regex);
         b->regex = NULL;
     }
 }
 
-int conf_cond_same(const lux_conf_block *a, const lux_conf_block *b) {
+int lux_conf_cond_same(const lux_conf_block *a, const lux_conf_block *b) {
     if (a->field != b->field || a->op != b->op || a->pattern_len != b->pattern_len)
         return 0;
     if ((a->header == NULL) != (b->header == NULL))
@@ -184,12 +185,12 @@ int conf_cond_same(const lux_conf_block *a, const lux_conf_block *b) {
     return a->pattern_len == 0 || memcmp(a->pattern, b->pattern, a->pattern_len) == 0;
 }
 
-const char *conf_op_text(lux_cond_op op) {
+const char *lux_conf_op_text(lux_cond_op op) {
     static const char *const ops[] = {"", "==", "!=", "=~", "!~", "=^", "=$"};
     return (unsigned)op < sizeof ops / sizeof ops[0] ? ops[op] : "?";
 }
 
-void conf_cond_lhs(const lux_conf_block *b, char *buf, size_t len) {
+void lux_conf_cond_lhs(const lux_conf_block *b, char *buf, size_t len) {
     static const char *const names[] = {
         [LUX_COND_GLOBAL] = "",
         [LUX_COND_HOST] = "$HTTP[\"host\"]",

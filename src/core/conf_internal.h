@@ -62,10 +62,10 @@ typedef struct {
     const char *errmsg; /* set with CT_ERROR */
 } conf_lexer;
 
-void conf_lex_init(conf_lexer *lx, const char *text, size_t len);
-conf_tok_type conf_lex_next(conf_lexer *lx, conf_token *tok);
+void lux_conf_lex_init(conf_lexer *lx, const char *text, size_t len);
+conf_tok_type lux_conf_lex_next(conf_lexer *lx, conf_token *tok);
 /* Human name of a token type for messages ("'{'", "string", "end of file"). */
-const char *conf_tok_name(conf_tok_type t);
+const char *lux_conf_tok_name(conf_tok_type t);
 
 /* ---- memory: everything of a tree lives in one pool; a cap stops runaway expansion ---- */
 
@@ -77,27 +77,27 @@ typedef struct {
     int oom; /* 1 once an allocation failed, 2 once the cap was hit */
 } conf_mem;
 
-void *conf_alloc(conf_mem *m, size_t n);
-char *conf_strndup(conf_mem *m, const char *s, size_t n);
+void *lux_conf_alloc(conf_mem *m, size_t n);
+char *lux_conf_strndup(conf_mem *m, const char *s, size_t n);
 
 /* ---- values ---- */
 
-lux_value *conf_v_str(conf_mem *m, const char *s, size_t n);
-lux_value *conf_v_int(conf_mem *m, long long v);
-lux_value *conf_v_array(conf_mem *m);
-int conf_arr_push(conf_mem *m, lux_value *arr, lux_value *item);
+lux_value *lux_conf_v_str(conf_mem *m, const char *s, size_t n);
+lux_value *lux_conf_v_int(conf_mem *m, long long v);
+lux_value *lux_conf_v_array(conf_mem *m);
+int lux_conf_arr_push(conf_mem *m, lux_value *arr, lux_value *item);
 /* Deep copy; the copy's own key is dropped (elements keep theirs). */
-lux_value *conf_v_copy(conf_mem *m, const lux_value *v);
+lux_value *lux_conf_v_copy(conf_mem *m, const lux_value *v);
 /*
  * a + b as lighttpd defines it: string concatenation (integers print in decimal), integer
  * addition, array merge (a duplicate key is an error unless the values are equal scalars).
  * Returns a new value, or NULL with *why set (or m->oom).
  */
-lux_value *conf_v_merge(conf_mem *m, const lux_value *a, const lux_value *b, const char **why,
-                        const char **dupkey);
+lux_value *lux_conf_v_merge(conf_mem *m, const lux_value *a, const lux_value *b, const char **why,
+                            const char **dupkey);
 /* Keys compare ASCII case-insensitively, as lighttpd's arrays do. */
-int conf_key_eq(const char *a, size_t alen, const char *b, size_t blen);
-lux_value *conf_arr_find(const lux_value *arr, const char *key, size_t klen);
+int lux_conf_key_eq(const char *a, size_t alen, const char *b, size_t blen);
+lux_value *lux_conf_arr_find(const lux_value *arr, const char *key, size_t klen);
 
 /* ---- conditions ---- */
 
@@ -105,18 +105,18 @@ lux_value *conf_arr_find(const lux_value *arr, const char *key, size_t klen);
  * Fill b's condition from `$obj[tag] op pattern`. Returns 0, or -1 with a message in msg (and
  * m->oom for allocation failure). The compiled regex, if any, is owned by b.
  */
-int conf_cond_setup(conf_mem *m, lux_conf_block *b, const char *obj, size_t objlen, const char *tag,
-                    size_t taglen, lux_cond_op op, const char *pat, size_t plen, char *msg,
-                    size_t msglen);
-void conf_cond_release(lux_conf_block *b);
+int lux_conf_cond_setup(conf_mem *m, lux_conf_block *b, const char *obj, size_t objlen,
+                        const char *tag, size_t taglen, lux_cond_op op, const char *pat,
+                        size_t plen, char *msg, size_t msglen);
+void lux_conf_cond_release(lux_conf_block *b);
 /* Same condition (for reusing a block, as lighttpd does for repeated conditions). */
-int conf_cond_same(const lux_conf_block *a, const lux_conf_block *b);
-const char *conf_op_text(lux_cond_op op);
+int lux_conf_cond_same(const lux_conf_block *a, const lux_conf_block *b);
+const char *lux_conf_op_text(lux_cond_op op);
 /* "$HTTP[\"host\"]" style text of the condition's left side, into buf. */
-void conf_cond_lhs(const lux_conf_block *b, char *buf, size_t len);
+void lux_conf_cond_lhs(const lux_conf_block *b, char *buf, size_t len);
 
 /* ---- printing helpers shared with messages ---- */
 
-void conf_print_string(FILE *out, const char *s, size_t n);
+void lux_conf_print_string(FILE *out, const char *s, size_t n);
 
 #endif

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-void conf_lex_init(conf_lexer *lx, const char *text, size_t len) {
+void lux_conf_lex_init(conf_lexer *lx, const char *text, size_t len) {
     memset(lx, 0, sizeof *lx);
     lx->p = text;
     lx->end = text + len;
@@ -246,7 +246,7 @@ static conf_tok_type lex_one(conf_lexer *lx, conf_token *tok) {
     }
 }
 
-conf_tok_type conf_lex_next(conf_lexer *lx, conf_token *tok) {
+conf_tok_type lux_conf_lex_next(conf_lexer *lx, conf_token *tok) {
     if (lx->prev == CT_ERROR) {
         tok->type = CT_ERROR;
         tok->line = lx->line;
@@ -266,7 +266,7 @@ conf_tok_type conf_lex_next(conf_lexer *lx, conf_token *tok) {
     return emit(lx, tok, CT_EOF, lx->p, 0);
 }
 
-const char *conf_tok_name(conf_tok_type t) {
+const char *lux_conf_tok_name(conf_tok_type t) {
     static const char *const names[] = {
         [CT_EOF] = "end of file",   [CT_ERROR] = "error",
         [CT_EOL] = "end of line",   [CT_LKEY] = "name",

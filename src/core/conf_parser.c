@@ -94,7 +94,7 @@ static const char *shown(const char *s, size_t n, char *buf, size_t len) {
 /* ---- tokens ---- */
 
 static int next(conf_ctx *c) {
-    if (conf_lex_next(&c->lx, &c->tok) == CT_ERROR)
+    if (lux_conf_lex_next(&c->lx, &c->tok) == CT_ERROR)
         return error_at(c, c->tok.line, "%s", c->lx.errmsg ? c->lx.errmsg : "syntax error");
     return 0;
 }
@@ -104,7 +104,7 @@ static int expect(conf_ctx *c, conf_tok_type t, const char *what) {
         return 0;
     if (c->tok.type == CT_ERROR)
         return -1;
-    return error_at(c, c->tok.line, "expected %s, found %s", what, conf_tok_name(c->tok.type));
+    return error_at(c, c->tok.line, "expected %s, found %s", what, lux_conf_tok_name(c->tok.type));
 }
 
 /* ---- blocks and assignments ---- */
@@ -112,7 +112,7 @@ static int expect(conf_ctx *c, conf_tok_type t, const char *what) {
 static lux_conf_kv *find_kv(const lux_conf_block *b, const char *key) {
     size_t n = strlen(key);
     for (size_t i = 0; i < b->nkvs; i++)
-        if (conf_key_eq(b->kvs[i].key, strlen(b->kvs[i].key), key, n))
+        if (lux_conf_key_eq(b->kvs[i].key, strlen(b->kvs[i].key), key, n))
             return &b->kvs[i];
     return NULL;
 }
@@ -126,7 +126,7 @@ static lux_conf_kv *add_kv(conf_ctx *c, lux_conf_block *b, const char *key) {
     block_ext *x = (block_ext *)b;
     if (b->nkvs == x->kv_cap) {
         size_t cap = x->kv_cap ? x->kv_cap * 2 : 8;
-        lux_conf_kv *kvs = conf_alloc(c->mem, cap * sizeof *kvs);
+        lux_conf_kv *kvs = lux_conf_alloc(c->mem, cap * sizeof *kvs);
         if (!kvs)
             return NULL;
         if (b->nkvs)
@@ -136,14 +136,14 @@ static lux_conf_kv *add_kv(conf_ctx *c, lux_conf_block *b, const char *key) {
     }
     lux_conf_kv *kv = &b->kvs[b->nkvs];
     memset(kv, 0, sizeof *kv);
-    if (!(kv->key = conf_strndup(c->mem, key, strlen(key))))
+    if (!(kv->key = lux_conf_strndup(c->mem, key, strlen(key))))
         return NULL;
     b->nkvs++;
     return kv;
 }
 
 static block_ext *new_block(conf_ctx *c, lux_conf_block *parent, int line) {
-    block_ext *x = conf_alloc(c->mem, sizeof *x);
+    block_ext *x = lux_conf_alloc(c->mem, sizeof *x);
     if (!x)
         return NULL;
     memset(x, 0, sizeof *x);
@@ -160,7 +160,7 @@ static int append_block(conf_ctx *c, lux_conf_block *b) {
     lux_conf_tree *t = &c->own->tree;
     if (t->nblocks == c->own->blocks_cap) {
         size_t cap = c->own->blocks_cap ? c->own->blocks_cap * 2 : 16;
-        lux_conf_block **v = conf_alloc(c->mem, cap * sizeof *v);
+        lux_conf_block **v = lux_conf_alloc(c->mem, cap * sizeof *v);
         if (!v)
             return -1;
         if (t->nblocks)
@@ -205,7 +205,7 @@ static int assign(conf_ctx *c, const char *key, conf_tok_type op, lux_value *v, 
         const lux_value *base = kv ? kv->value : lookup(c, key);
         if (base) {
             const char *why, *dupkey;
-            lux_value *m = conf_v_merge(c->mem, base, v, &why, &dupkey);
+            lux_value *m = lux_conf_v_merge(c->mem, base, v, &why, &dupkey);
             if (!m)
                 return merge_error(c, line, why, dupkey);
             v = m;
@@ -224,7 +224,7 @@ static int assign(conf_ctx *c, const char *key, conf_tok_type op, lux_value *v, 
 /* A bare name without a dot is a variable: "x" means "var.x", as in lighttpd. */
 static char *key_of(conf_ctx *c, const conf_token *t) {
     int plain = memchr(t->s, '.', t->n) == NULL;
-    char *k = conf_alloc(c->mem, t->n + (plain ? 4 : 0) + 1);
+    char *k = lux_conf_alloc(c->mem, t->n + (plain ? 4 : 0) + 1);
     if (!k)
         return NULL;
     size_t off = plain ? 4 : 0;
@@ -236,8 +236,8 @@ static char *key_of(conf_ctx *c, const conf_token *t) {
 }
 
 static lux_value *string_value(conf_ctx *c, const conf_token *t) {
-    char *d = conf_alloc(c->mem, t->n + 1);
-    lux_value *v = conf_v_str(c->mem, "", 0);
+    char *d = lux_conf_alloc(c->mem, t->n + 1);
+    lux_value *v = lux_conf_v_str(c->mem, "", 0);
     if (!d || !v)
         return NULL;
     size_t k = 0;
@@ -263,14 +263,14 @@ static lux_value *variable_value(conf_ctx *c, int line) {
             return error_at(c, line, "environment variable %s is not set",
                             shown(key + 4, strlen(key + 4), buf, sizeof buf)),
                    NULL;
-        lux_value *v = conf_v_str(c->mem, e, strlen(e));
+        lux_value *v = lux_conf_v_str(c->mem, e, strlen(e));
         return v ? v : (fail_mem(c), NULL);
     }
     const lux_value *v = lookup(c, key);
     if (!v)
         return error_at(c, line, "undefined variable %s", shown(key, strlen(key), buf, sizeof buf)),
                NULL;
-    lux_value *copy = conf_v_copy(c->mem, v);
+    lux_value *copy = lux_conf_v_copy(c->mem, v);
     return copy ? copy : (fail_mem(c), NULL);
 }
 
@@ -285,7 +285,7 @@ static lux_value *integer_value(conf_ctx *c, int line) {
                    NULL;
         }
     }
-    lux_value *v = conf_v_int(c->mem, n);
+    lux_value *v = lux_conf_v_int(c->mem, n);
     return v ? v : (fail_mem(c), NULL);
 }
 
@@ -298,7 +298,7 @@ static const char *as_text(conf_ctx *c, lux_value *v, size_t *len, int line, con
     if (v->type == LUX_V_INT) {
         char num[24];
         int n = snprintf(num, sizeof num, "%lld", v->u.num);
-        char *s = conf_strndup(c->mem, num, (size_t)n);
+        char *s = lux_conf_strndup(c->mem, num, (size_t)n);
         if (!s)
             return fail_mem(c), NULL;
         *len = (size_t)n;
@@ -317,25 +317,25 @@ static int array_element(conf_ctx *c, lux_value *arr) {
         const char *key = as_text(c, e, &klen, line, "a list key");
         if (!key || next(c) < 0)
             return -1;
-        if (conf_arr_find(arr, key, klen)) {
+        if (lux_conf_arr_find(arr, key, klen)) {
             char buf[80];
             return error_at(c, line, "duplicate key in list: \"%s\"",
                             shown(key, klen, buf, sizeof buf));
         }
         if (!(e = parse_expression(c)))
             return -1;
-        if (!(e->key = conf_strndup(c->mem, key, klen)))
+        if (!(e->key = lux_conf_strndup(c->mem, key, klen)))
             return fail_mem(c);
         e->key_len = klen;
     }
-    return conf_arr_push(c->mem, arr, e) < 0 ? fail_mem(c) : 0;
+    return lux_conf_arr_push(c->mem, arr, e) < 0 ? fail_mem(c) : 0;
 }
 
 static lux_value *parse_array(conf_ctx *c) {
     int line = c->tok.line;
     if (++c->nesting > MAX_NESTING)
         return error_at(c, line, "lists nested too deeply"), NULL;
-    lux_value *arr = conf_v_array(c->mem);
+    lux_value *arr = lux_conf_v_array(c->mem);
     if (!arr)
         return fail_mem(c), NULL;
     if (next(c) < 0)
@@ -355,7 +355,7 @@ static lux_value *parse_array(conf_ctx *c) {
             if (c->tok.type == CT_EOF)
                 return error_at(c, line, "list opened here is never closed with ')'"), NULL;
             return error_at(c, c->tok.line, "expected ',' or ')' in list, found %s",
-                            conf_tok_name(c->tok.type)),
+                            lux_conf_tok_name(c->tok.type)),
                    NULL;
         }
     }
@@ -382,7 +382,8 @@ static lux_value *parse_value(conf_ctx *c) {
     case CT_ERROR:
         return NULL;
     default:
-        return error_at(c, line, "expected a value, found %s", conf_tok_name(c->tok.type)), NULL;
+        return error_at(c, line, "expected a value, found %s", lux_conf_tok_name(c->tok.type)),
+               NULL;
     }
     return v && next(c) == 0 ? v : NULL;
 }
@@ -397,7 +398,7 @@ static lux_value *parse_expression(conf_ctx *c) {
         if (!w)
             return NULL;
         const char *why, *dupkey;
-        if (!(v = conf_v_merge(c->mem, v, w, &why, &dupkey)))
+        if (!(v = lux_conf_v_merge(c->mem, v, w, &why, &dupkey)))
             return merge_error(c, line, why, dupkey), NULL;
     }
     return v;
@@ -450,7 +451,7 @@ static lux_conf_block *find_same(conf_ctx *c, const lux_conf_block *nb, int any)
     for (size_t i = 1; i < t->nblocks; i++) {
         lux_conf_block *b = t->blocks[i];
         if (b->parent == nb->parent && b->op != LUX_OP_NONE && (any || !b->prev) &&
-            conf_cond_same(b, nb))
+            lux_conf_cond_same(b, nb))
             return b;
     }
     return NULL;
@@ -501,14 +502,14 @@ static lux_conf_block *parse_condition(conf_ctx *c, lux_conf_block *prev) {
     if (!x)
         return fail_mem(c), NULL;
     char msg[200];
-    if (conf_cond_setup(c->mem, &x->pub, obj.s, obj.n, tag, taglen, ops[ot], pv->u.str.ptr,
-                        pv->u.str.len, msg, sizeof msg) < 0) {
-        conf_cond_release(&x->pub);
+    if (lux_conf_cond_setup(c->mem, &x->pub, obj.s, obj.n, tag, taglen, ops[ot], pv->u.str.ptr,
+                            pv->u.str.len, msg, sizeof msg) < 0) {
+        lux_conf_cond_release(&x->pub);
         return c->mem->oom ? (fail_mem(c), NULL) : (error_at(c, line, "%s", msg), NULL);
     }
     lux_conf_block *b = find_same(c, &x->pub, prev != NULL);
     if (b) {
-        conf_cond_release(&x->pub);
+        lux_conf_cond_release(&x->pub);
         if (prev)
             return error_at(c, line,
                             "unreachable else condition: the same condition is "
@@ -517,7 +518,7 @@ static lux_conf_block *parse_condition(conf_ctx *c, lux_conf_block *prev) {
     } else {
         b = &x->pub;
         if (append_block(c, b) < 0) {
-            conf_cond_release(b);
+            lux_conf_cond_release(b);
             return fail_mem(c), NULL;
         }
     }
@@ -623,7 +624,7 @@ static int include_file(conf_ctx *c, const char *path, int line) {
     char *text = read_file(path, &len, &e);
     if (!text)
         return error_at(c, line, "cannot read include file %s: %s", path, strerror(e));
-    const char *src = conf_strndup(c->mem, path, strlen(path));
+    const char *src = lux_conf_strndup(c->mem, path, strlen(path));
     int r = src ? parse_unit(c, text, len, src) : fail_mem(c);
     free(text);
     return r;
@@ -639,7 +640,7 @@ static int do_include(conf_ctx *c, const char *name, size_t nlen, int line) {
     int as_is = !c->basedir[0] || name[0] == '/' || strncmp(name, "./", 2) == 0 ||
                 strncmp(name, "../", 3) == 0;
     size_t blen = as_is ? 0 : strlen(c->basedir);
-    char *path = conf_alloc(c->mem, blen + nlen + 1);
+    char *path = lux_conf_alloc(c->mem, blen + nlen + 1);
     if (!path)
         return fail_mem(c);
     memcpy(path, c->basedir, blen);
@@ -734,7 +735,7 @@ static int do_include_shell(conf_ctx *c, const char *cmd, size_t clen, int line)
     char *out = run_shell(c, cmd, &len, line);
     if (!out)
         return -1;
-    const char *src = conf_strndup(c->mem, cmd, clen);
+    const char *src = lux_conf_strndup(c->mem, cmd, clen);
     int r = src ? parse_unit(c, out, len, src) : fail_mem(c);
     free(out);
     return r;
@@ -799,7 +800,7 @@ static int parse_metalines(conf_ctx *c, int in_block, int open_line) {
             return error_at(c, c->tok.line, "'else' without a condition block before it");
         default:
             return error_at(c, c->tok.line, "unexpected %s at the start of a statement",
-                            conf_tok_name(c->tok.type));
+                            lux_conf_tok_name(c->tok.type));
         }
         if (r < 0 || c->failed)
             return -1;
@@ -811,7 +812,7 @@ static int parse_unit(conf_ctx *c, const char *text, size_t len, const char *src
     conf_token saved_tok = c->tok;
     const char *saved_src = c->src;
     c->src = src;
-    conf_lex_init(&c->lx, text, len);
+    lux_conf_lex_init(&c->lx, text, len);
     int r = next(c) < 0 ? -1 : parse_metalines(c, 0, 0);
     c->lx = saved_lx;
     c->tok = saved_tok;
@@ -826,12 +827,12 @@ static int predefine(conf_ctx *c) {
     char cwd[PATH_MAX];
     if (getcwd(cwd, sizeof cwd)) {
         lux_conf_kv *kv = add_kv(c, g, "var.CWD");
-        if (!kv || !(kv->value = conf_v_str(c->mem, cwd, strlen(cwd))))
+        if (!kv || !(kv->value = lux_conf_v_str(c->mem, cwd, strlen(cwd))))
             return -1;
         kv->file = c->src; /* line 0 marks a predefined value */
     }
     lux_conf_kv *kv = add_kv(c, g, "var.PID");
-    if (!kv || !(kv->value = conf_v_int(c->mem, (long long)getpid())))
+    if (!kv || !(kv->value = lux_conf_v_int(c->mem, (long long)getpid())))
         return -1;
     kv->file = c->src;
     return 0;
@@ -847,8 +848,8 @@ static tree_owner *new_tree(conf_ctx *c, const char *name) {
     c->mem = &o->mem;
     const char *slash = strrchr(name, '/');
     size_t blen = slash ? (size_t)(slash - name) + 1 : 0;
-    char *base = conf_strndup(c->mem, name, blen);
-    o->tree.main_file = conf_strndup(c->mem, name, strlen(name));
+    char *base = lux_conf_strndup(c->mem, name, blen);
+    o->tree.main_file = lux_conf_strndup(c->mem, name, strlen(name));
     c->basedir = base;
     c->src = o->tree.main_file;
     block_ext *g = new_block(c, NULL, 0);
@@ -914,7 +915,7 @@ void lux_conf_free(lux_conf_tree *tree) {
         return;
     tree_owner *o = tree->priv;
     for (size_t i = 0; i < tree->nblocks; i++)
-        conf_cond_release(tree->blocks[i]);
+        lux_conf_cond_release(tree->blocks[i]);
     lux_pool_free(&o->mem.pool);
     free(o);
 }

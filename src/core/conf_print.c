@@ -9,7 +9,7 @@
 
 #define INLINE_MAX 72 /* a flat list shorter than this stays on one line */
 
-void conf_print_string(FILE *out, const char *s, size_t n) {
+void lux_conf_print_string(FILE *out, const char *s, size_t n) {
     /* \" is the language's only escape, so a quote is the only character to protect */
     fputc('"', out);
     for (size_t i = 0; i < n; i++) {
@@ -61,7 +61,7 @@ static void print_array(FILE *out, const lux_value *v, unsigned depth) {
         if (!flat)
             indent(out, depth + 1);
         if (e->key) {
-            conf_print_string(out, e->key, e->key_len);
+            lux_conf_print_string(out, e->key, e->key_len);
             fputs(" => ", out);
         }
         print_value(out, e, depth + 1);
@@ -78,7 +78,7 @@ static void print_array(FILE *out, const lux_value *v, unsigned depth) {
 static void print_value(FILE *out, const lux_value *v, unsigned depth) {
     switch (v->type) {
     case LUX_V_STRING:
-        conf_print_string(out, v->u.str.ptr, v->u.str.len);
+        lux_conf_print_string(out, v->u.str.ptr, v->u.str.len);
         break;
     case LUX_V_INT:
         fprintf(out, "%lld", v->u.num);
@@ -90,8 +90,8 @@ static void print_value(FILE *out, const lux_value *v, unsigned depth) {
 }
 
 static int is_predefined(const char *key) {
-    return conf_key_eq(key, strlen(key), "var.CWD", 7) ||
-           conf_key_eq(key, strlen(key), "var.PID", 7);
+    return lux_conf_key_eq(key, strlen(key), "var.CWD", 7) ||
+           lux_conf_key_eq(key, strlen(key), "var.PID", 7);
 }
 
 static void print_kvs(FILE *out, const lux_conf_block *b, unsigned depth) {
@@ -121,15 +121,15 @@ static void print_head(FILE *out, const lux_conf_block *b) {
     }
     if (b->field == LUX_COND_HEADER) {
         fputs("$REQUEST_HEADER[", out);
-        conf_print_string(out, b->header ? b->header : "", b->header ? strlen(b->header) : 0);
+        lux_conf_print_string(out, b->header ? b->header : "", b->header ? strlen(b->header) : 0);
         fputc(']', out);
     } else {
         char lhs[64];
-        conf_cond_lhs(b, lhs, sizeof lhs);
+        lux_conf_cond_lhs(b, lhs, sizeof lhs);
         fputs(lhs, out);
     }
-    fprintf(out, " %s ", conf_op_text(b->op));
-    conf_print_string(out, b->pattern, b->pattern_len);
+    fprintf(out, " %s ", lux_conf_op_text(b->op));
+    lux_conf_print_string(out, b->pattern, b->pattern_len);
     fputs(" {\n", out);
 }
 

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void *conf_alloc(conf_mem *m, size_t n) {
+void *lux_conf_alloc(conf_mem *m, size_t n) {
     if (m->oom)
         return NULL;
     if (n > CONF_MEM_LIMIT || m->used > CONF_MEM_LIMIT - n) {
@@ -26,12 +26,12 @@ void *conf_alloc(conf_mem *m, size_t n) {
     return p;
 }
 
-char *conf_strndup(conf_mem *m, const char *s, size_t n) {
+char *lux_conf_strndup(conf_mem *m, const char *s, size_t n) {
     if (n == SIZE_MAX) {
         m->oom = 1;
         return NULL;
     }
-    char *d = conf_alloc(m, n + 1);
+    char *d = lux_conf_alloc(m, n + 1);
     if (!d)
         return NULL;
     if (n)
@@ -41,7 +41,7 @@ char *conf_strndup(conf_mem *m, const char *s, size_t n) {
 }
 
 static lux_value *new_value(conf_mem *m, lux_vtype t) {
-    lux_value *v = conf_alloc(m, sizeof *v);
+    lux_value *v = lux_conf_alloc(m, sizeof *v);
     if (!v)
         return NULL;
     memset(v, 0, sizeof *v);
@@ -49,33 +49,33 @@ static lux_value *new_value(conf_mem *m, lux_vtype t) {
     return v;
 }
 
-lux_value *conf_v_str(conf_mem *m, const char *s, size_t n) {
+lux_value *lux_conf_v_str(conf_mem *m, const char *s, size_t n) {
     lux_value *v = new_value(m, LUX_V_STRING);
-    if (!v || !(v->u.str.ptr = conf_strndup(m, s, n)))
+    if (!v || !(v->u.str.ptr = lux_conf_strndup(m, s, n)))
         return NULL;
     v->u.str.len = n;
     return v;
 }
 
-lux_value *conf_v_int(conf_mem *m, long long num) {
+lux_value *lux_conf_v_int(conf_mem *m, long long num) {
     lux_value *v = new_value(m, LUX_V_INT);
     if (v)
         v->u.num = num;
     return v;
 }
 
-lux_value *conf_v_array(conf_mem *m) {
+lux_value *lux_conf_v_array(conf_mem *m) {
     return new_value(m, LUX_V_ARRAY);
 }
 
-int conf_arr_push(conf_mem *m, lux_value *arr, lux_value *item) {
+int lux_conf_arr_push(conf_mem *m, lux_value *arr, lux_value *item) {
     if (arr->u.arr.len == arr->u.arr.cap) {
         size_t cap = arr->u.arr.cap ? arr->u.arr.cap * 2 : 4;
         if (cap > CONF_MEM_LIMIT / sizeof(lux_value *)) {
             m->oom = 2;
             return -1;
         }
-        lux_value **items = conf_alloc(m, cap * sizeof *items);
+        lux_value **items = lux_conf_alloc(m, cap * sizeof *items);
         if (!items)
             return -1;
         if (arr->u.arr.len)
@@ -92,7 +92,7 @@ static int set_key(conf_mem *m, lux_value *v, const char *key, size_t klen) {
     v->key_len = 0;
     if (!key)
         return 0;
-    if (!(v->key = conf_strndup(m, key, klen)))
+    if (!(v->key = lux_conf_strndup(m, key, klen)))
         return -1;
     v->key_len = klen;
     return 0;
@@ -102,16 +102,16 @@ static lux_value *copy_rec(conf_mem *m, const lux_value *v, int keep_key) {
     lux_value *c;
     switch (v->type) {
     case LUX_V_STRING:
-        c = conf_v_str(m, v->u.str.ptr, v->u.str.len);
+        c = lux_conf_v_str(m, v->u.str.ptr, v->u.str.len);
         break;
     case LUX_V_INT:
-        c = conf_v_int(m, v->u.num);
+        c = lux_conf_v_int(m, v->u.num);
         break;
     default:
-        c = conf_v_array(m);
+        c = lux_conf_v_array(m);
         for (size_t i = 0; c && i < v->u.arr.len; i++) {
             lux_value *e = copy_rec(m, v->u.arr.items[i], 1);
-            if (!e || conf_arr_push(m, c, e) < 0)
+            if (!e || lux_conf_arr_push(m, c, e) < 0)
                 return NULL;
         }
         break;
@@ -121,11 +121,11 @@ static lux_value *copy_rec(conf_mem *m, const lux_value *v, int keep_key) {
     return c;
 }
 
-lux_value *conf_v_copy(conf_mem *m, const lux_value *v) {
+lux_value *lux_conf_v_copy(conf_mem *m, const lux_value *v) {
     return copy_rec(m, v, 0);
 }
 
-int conf_key_eq(const char *a, size_t alen, const char *b, size_t blen) {
+int lux_conf_key_eq(const char *a, size_t alen, const char *b, size_t blen) {
     if (alen != blen)
         return 0;
     for (size_t i = 0; i < alen; i++) {
@@ -140,19 +140,19 @@ int conf_key_eq(const char *a, size_t alen, const char *b, size_t blen) {
     return 1;
 }
 
-lux_value *conf_arr_find(const lux_value *arr, const char *key, size_t klen) {
+lux_value *lux_conf_arr_find(const lux_value *arr, const char *key, size_t klen) {
     if (!arr || arr->type != LUX_V_ARRAY)
         return NULL;
     for (size_t i = 0; i < arr->u.arr.len; i++) {
         lux_value *e = arr->u.arr.items[i];
-        if (e->key && conf_key_eq(e->key, e->key_len, key, klen))
+        if (e->key && lux_conf_key_eq(e->key, e->key_len, key, klen))
             return e;
     }
     return NULL;
 }
 
 const lux_value *lux_value_find(const lux_value *arr, const char *key) {
-    return conf_arr_find(arr, key, strlen(key));
+    return lux_conf_arr_find(arr, key, strlen(key));
 }
 
 static int same_scalar(const lux_value *a, const lux_value *b) {
@@ -170,7 +170,7 @@ static lux_value *concat(conf_mem *m, const char *a, size_t alen, const char *b,
         return NULL;
     }
     lux_value *v = new_value(m, LUX_V_STRING);
-    char *p = v ? conf_alloc(m, alen + blen + 1) : NULL;
+    char *p = v ? lux_conf_alloc(m, alen + blen + 1) : NULL;
     if (!p)
         return NULL;
     if (alen)
@@ -185,11 +185,11 @@ static lux_value *concat(conf_mem *m, const char *a, size_t alen, const char *b,
 
 static lux_value *merge_arrays(conf_mem *m, const lux_value *a, const lux_value *b,
                                const char **why, const char **dupkey) {
-    lux_value *r = conf_v_copy(m, a);
+    lux_value *r = lux_conf_v_copy(m, a);
     for (size_t i = 0; r && i < b->u.arr.len; i++) {
         const lux_value *e = b->u.arr.items[i];
         if (e->key) {
-            const lux_value *old = conf_arr_find(r, e->key, e->key_len);
+            const lux_value *old = lux_conf_arr_find(r, e->key, e->key_len);
             if (old && same_scalar(old, e))
                 continue; /* repeating an identical pair is harmless, as in lighttpd */
             if (old) {
@@ -199,14 +199,14 @@ static lux_value *merge_arrays(conf_mem *m, const lux_value *a, const lux_value 
             }
         }
         lux_value *c = copy_rec(m, e, 1);
-        if (!c || conf_arr_push(m, r, c) < 0)
+        if (!c || lux_conf_arr_push(m, r, c) < 0)
             return NULL;
     }
     return r;
 }
 
-lux_value *conf_v_merge(conf_mem *m, const lux_value *a, const lux_value *b, const char **why,
-                        const char **dupkey) {
+lux_value *lux_conf_v_merge(conf_mem *m, const lux_value *a, const lux_value *b, const char **why,
+                            const char **dupkey) {
     char num[24];
     *why = NULL;
     *dupkey = NULL;
@@ -226,7 +226,7 @@ lux_value *conf_v_merge(conf_mem *m, const lux_value *a, const lux_value *b, con
             *why = "integer overflow";
             return NULL;
         }
-        return conf_v_int(m, s);
+        return lux_conf_v_int(m, s);
     }
     if (a->type == LUX_V_ARRAY && b->type == LUX_V_ARRAY)
         return merge_arrays(m, a, b, why, dupkey);

@@ -319,7 +319,8 @@ static int discard_body(lux_conn *c) {
         c->in_off = c->in_len;
         return -1;
     }
-    c->body_seen += len;
+    /* The limit counts raw bytes (sizes, extensions, trailers), not just the payload. */
+    c->body_seen += rest == -2 ? avail : avail - (size_t)rest;
     if (rest == -2) {
         c->in_off = c->in_len;
         return 0;

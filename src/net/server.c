@@ -101,6 +101,12 @@ static long cpu_count(void) {
     return n > 0 ? n : 1;
 }
 
+static void wake_all(lux_server *s) {
+    for (size_t i = 0; i < s->nworkers; i++)
+        if (s->workers[i]) /* NULL once joined */
+            lux_worker_wake(s->workers[i]);
+}
+
 /* SIGUSR1: re-read the config; on success new connections get it, open ones keep theirs. */
 static void reload(lux_server *s, const lux_run_opts *o) {
     char err[1024];
@@ -113,15 +119,13 @@ static void reload(lux_server *s, const lux_run_opts *o) {
     if (g->nlistens != s->gen->nlistens)
         lux_log(LUX_LOG_WARN, "reload: listener changes take effect on restart");
     lux_server_publish(s, g);
-    for (size_t i = 0; i < s->nworkers; i++)
-        lux_worker_wake(s->workers[i]);
+    wake_all(s);
     lux_log(LUX_LOG_INFO, "configuration reloaded");
 }
 
 static void stop_workers(lux_server *s, int how) {
     atomic_store(&s->state, how);
-    for (size_t i = 0; i < s->nworkers; i++)
-        lux_worker_wake(s->workers[i]);
+    wake_all(s);
 }
 
 /* After a graceful stop the listening sockets close at once (clients get refused, as with
@@ -250,11 +254,14 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
             s->nworkers);
     if (o->ready)
         o->ready(o->ready_arg, NULL);
+    /* The start-up generation may be gone after a reload; keep what the exit needs. */
+    char *pid_file = core->pid_file.ptr ? strdup(core->pid_file.ptr) : NULL;
     signal_loop(s, o);
     free(s->workers);
     lux_listen_close(s);
-    if (core->pid_file.ptr)
-        unlink(core->pid_file.ptr);
+    if (pid_file)
+        unlink(pid_file);
+    free(pid_file);
     lux_log(LUX_LOG_INFO, "lux stopped");
     lux_gen_unref(s->gen);
     lux_log_close();
