@@ -22,7 +22,7 @@ struct lux_value {
     size_t key_len;
     union {
         struct {
-            char *ptr; /* always NUL-terminated; may contain NULs from escapes */
+            char *ptr; /* always NUL-terminated */
             size_t len;
         } str;
         long long num;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/core_conf.h"
 
@@ -202,7 +203,7 @@ static int enable_modules(lux_gen *g, const lux_conf_block *global, char *err, s
 static const lux_directive *find_directive(const lux_gen *g, const char *key, unsigned *mod) {
     for (unsigned i = 0; i < g->nmodules; i++)
         for (const lux_directive *d = g->modules[i]->directives; d && d->name; d++)
-            if (strcmp(d->name, key) == 0) {
+            if (strcasecmp(d->name, key) == 0) {
                 *mod = i;
                 return d;
             }
@@ -213,7 +214,7 @@ static const lux_directive *find_directive(const lux_gen *g, const char *key, un
 static void warn_unknown(const lux_gen *g, const lux_conf_kv *kv) {
     for (size_t i = 0; lux_builtin_modules[i]; i++)
         for (const lux_directive *d = lux_builtin_modules[i]->directives; d && d->name; d++)
-            if (strcmp(d->name, kv->key) == 0) {
+            if (strcasecmp(d->name, kv->key) == 0) {
                 fprintf(stderr, "%s:%d: warning: %s needs %s in server.modules; ignored\n",
                         kv->file, kv->line, kv->key, lux_builtin_modules[i]->name);
                 return;
