@@ -128,7 +128,7 @@ static lux_result staticfile_handle(lux_req *r, const void *conf) {
     if (excluded(c, &r->physical))
         return lux_resp_error(r, 403);
     if (r->pathinfo.len && c->disable_pathinfo)
-        return lux_resp_error(r, 404);
+        return lux_resp_error(r, 403); /* lighttpd's answer */
     if (r->method == LUX_M_OPTIONS) {
         r->status = 200;
         lux_resp_header(r, "Allow", 5, "GET, HEAD, OPTIONS", 18);
