@@ -26,6 +26,8 @@ typedef struct lux_gen lux_gen;
 typedef enum {
     LUX_GO_ON = 0,     /* not mine / nothing to do: the next module runs */
     LUX_HANDLED = 1,   /* the request has a response (or a handler is set); stop this hook */
+    LUX_RESTART = 2,   /* uri_raw only: r->uri was rewritten (lux_req_set_uri); run the request
+                          again from the top with the new URI (conditions re-evaluated) */
     LUX_ERROR = -1,    /* internal failure: answer 500 */
 } lux_result;
 
@@ -79,10 +81,14 @@ struct lux_module {
      * the configuration. */
     int (*conf_finish)(lux_gen *gen, void *conf, char *err, size_t errlen);
 
-    /* Hooks, in the order a request meets them. Each may be NULL. */
+    /* Hooks, in the order a request meets them. Each may be NULL. Modules run in the order of
+     * server.modules. */
 
-    /* The URI is parsed and normalised (r->uri, r->path, r->query, r->host are set) and the
-     * config is patched. Rewrites, redirects and access checks belong here. */
+    /* The request line and headers are parsed, the URI normalised (r->uri, r->path, r->query,
+     * r->host are set) and the config patched. URL rewrites (LUX_RESTART) and redirects
+     * (LUX_HANDLED with a 3xx) belong here: they match r->uri, the URI with its query. */
+    lux_result (*uri_raw)(lux_req *r, const void *conf);
+    /* After the rewrites: decisions on the final path. Access checks belong here. */
     lux_result (*uri_clean)(lux_req *r, const void *conf);
     /* r->physical has been built from the document root and the path; the file may not exist.
      * Aliases and index files (mod_indexfile) belong here. */
@@ -90,9 +96,28 @@ struct lux_module {
     /* Produce the response: the first module that returns LUX_HANDLED owns the request. Static
      * files come last. */
     lux_result (*handle)(lux_req *r, const void *conf);
+    /* The response (status, headers, body) is complete and about to be serialised: add or
+     * change headers here (mod_setenv, mod_expire). Runs for every response of the pipeline,
+     * error pages included (not for requests refused before it: malformed heads). The result
+     * is ignored. */
+    lux_result (*response_start)(lux_req *r, const void *conf);
+    /* The response has been sent, or the connection failed: access logging. Runs once for
+     * every request, malformed ones included (their fields may be unset). The result is
+     * ignored. */
+    lux_result (*request_done)(lux_req *r, const void *conf);
 };
 
 /* Settings of module m for request r (the effective, patched struct). */
 const void *lux_req_conf(const lux_req *r, const lux_module *m);
+
+/*
+ * The regex captures a setting of module m may refer to as %0..%9: those of the conditional
+ * block that last patched m's settings for this request, or of its nearest enclosing block
+ * with captures (lighttpd's rule). NULL when there are none.
+ */
+const lux_cond_captures *lux_req_captures(const lux_req *r, const lux_module *m);
+
+/* Release ptr with fn when generation gen is freed (compiled regexes, tables). 0 or -1. */
+int lux_gen_on_free(lux_gen *gen, void (*fn)(void *), void *ptr);
 
 #endif

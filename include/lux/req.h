@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "lux/module.h"
 
@@ -66,6 +67,8 @@ struct lux_req {
     uint8_t *cond_state; /* [gen nblocks]: 0 unknown, 1 true, 2 false */
     lux_cond_captures **cond_caps; /* [gen nblocks], allocated on first regex match */
     const void **confs;            /* [gen nmodules] */
+    unsigned *conf_block;          /* [gen nmodules]: block that last patched it, 0 = global */
+    unsigned restarts;             /* LUX_RESTART count, bounded */
     int physical_ready;            /* $PHYSICAL conditions may be evaluated */
 
     /* File-system mapping. */
@@ -83,6 +86,11 @@ struct lux_req {
     uint64_t body_len;
     int has_content_length; /* body_len is exact: send Content-Length */
     time_t last_modified; /* 0 when unset */
+
+    /* Accounting, for logs. */
+    struct timespec start; /* when the request head was complete */
+    uint64_t bytes_sent;   /* head and body bytes written to the client */
+    int complete;          /* the whole response was written */
 };
 
 /* Case-insensitive lookup of a request header; NULL when absent. */
@@ -97,6 +105,12 @@ int lux_resp_body_file(lux_req *r, struct lux_file *f, uint64_t off, uint64_t le
 lux_result lux_resp_error(lux_req *r, int status);
 /* Discard a body built so far (e.g. before an error page). */
 void lux_resp_body_reset(lux_req *r);
+/*
+ * Replace the request's URI (path and optional "?query", as a client would send it) for
+ * LUX_RESTART. It is normalised like a received target; returns 0, or the HTTP status (400)
+ * when the new URI is invalid.
+ */
+int lux_req_set_uri(lux_req *r, const char *uri, size_t len);
 /* printf into the pool; NULL when out of memory. */
 char *lux_req_printf(lux_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

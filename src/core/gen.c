@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/core_conf.h"
+#include "lux/req.h"
 
 /* Modules lighttpd has that lux does not provide yet: named in a clear error. */
 static const char *const lighttpd_only_modules[] = {
@@ -22,6 +23,43 @@ static const char *const lighttpd_only_modules[] = {
 /* Always enabled, after the listed ones (lighttpd does the same). */
 static const char *const default_modules[] = {"mod_indexfile", "mod_dirlisting",
                                               "mod_staticfile", NULL};
+
+struct lux_gen_cleanup {
+    lux_gen_cleanup *next;
+    void (*fn)(void *);
+    void *ptr;
+};
+
+static const size_t hook_offsets[LUX_HOOK_COUNT] = {
+    [LUX_HOOK_URI_RAW] = offsetof(lux_module, uri_raw),
+    [LUX_HOOK_URI_CLEAN] = offsetof(lux_module, uri_clean),
+    [LUX_HOOK_PHYSICAL] = offsetof(lux_module, physical),
+    [LUX_HOOK_HANDLE] = offsetof(lux_module, handle),
+    [LUX_HOOK_RESPONSE_START] = offsetof(lux_module, response_start),
+    [LUX_HOOK_REQUEST_DONE] = offsetof(lux_module, request_done),
+};
+
+lux_result lux_gen_run_hook(lux_req *r, lux_hook h) {
+    const lux_gen *g = r->gen;
+    for (unsigned i = 0; i < g->nhooks[h]; i++) {
+        unsigned m = g->hooks[h][i];
+        lux_result (*fn)(lux_req *, const void *);
+        memcpy(&fn, (const char *)g->modules[m] + hook_offsets[h], sizeof fn);
+        lux_result res = fn(r, r->confs[m]);
+        if (res != LUX_GO_ON)
+            return res;
+    }
+    return LUX_GO_ON;
+}
+
+int lux_gen_on_free(lux_gen *g, void (*fn)(void *), void *ptr) {
+    lux_gen_cleanup *c = lux_pool_alloc(&g->pool, sizeof *c);
+    if (!c)
+        return -1;
+    *c = (lux_gen_cleanup){g->cleanups, fn, ptr};
+    g->cleanups = c;
+    return 0;
+}
 
 int lux_parse_bool(const lux_value *v, int *out) {
     if (v->type == LUX_V_INT && (v->u.num == 0 || v->u.num == 1)) {
@@ -388,12 +426,12 @@ lux_gen *lux_gen_build(lux_conf_tree *tree, char *err, size_t el) {
             snprintf(err, el, "%s: %s", tree->main_file, msg);
             goto fail;
         }
-        if (m->uri_clean)
-            g->uri_clean[g->nuri_clean++] = i;
-        if (m->physical)
-            g->physical[g->nphysical++] = i;
-        if (m->handle)
-            g->handle[g->nhandle++] = i;
+        for (int h = 0; h < LUX_HOOK_COUNT; h++) {
+            void *fn;
+            memcpy(&fn, (const char *)m + hook_offsets[h], sizeof fn);
+            if (fn)
+                g->hooks[h][g->nhooks[h]++] = i;
+        }
     }
     if (collect_listens(g, err, el) < 0)
         goto fail;
@@ -411,6 +449,8 @@ lux_gen *lux_gen_ref(lux_gen *g) {
 void lux_gen_unref(lux_gen *g) {
     if (!g || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
         return;
+    for (lux_gen_cleanup *c = g->cleanups; c; c = c->next)
+        c->fn(c->ptr);
     lux_pool_free(&g->pool);
     lux_conf_free(g->tree);
     free(g);

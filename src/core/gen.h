@@ -33,6 +33,19 @@ typedef struct {
 
 #define LUX_MAX_MODULES 64
 
+/* The hook slots: for each hook, the indexes of the modules that implement it, in order. */
+typedef enum {
+    LUX_HOOK_URI_RAW,
+    LUX_HOOK_URI_CLEAN,
+    LUX_HOOK_PHYSICAL,
+    LUX_HOOK_HANDLE,
+    LUX_HOOK_RESPONSE_START,
+    LUX_HOOK_REQUEST_DONE,
+    LUX_HOOK_COUNT
+} lux_hook;
+
+typedef struct lux_gen_cleanup lux_gen_cleanup;
+
 struct lux_gen {
     _Atomic long refs;
     lux_conf_tree *tree;
@@ -43,10 +56,9 @@ struct lux_gen {
     lux_block_patches *blocks; /* conditional blocks that patch settings, in config order */
     size_t nblocks;
     int has_physical_conds;
-    /* hook slots: module indexes, only of modules implementing the hook */
-    unsigned uri_clean[LUX_MAX_MODULES], nuri_clean;
-    unsigned physical[LUX_MAX_MODULES], nphysical;
-    unsigned handle[LUX_MAX_MODULES], nhandle;
+    unsigned hooks[LUX_HOOK_COUNT][LUX_MAX_MODULES];
+    unsigned nhooks[LUX_HOOK_COUNT];
+    lux_gen_cleanup *cleanups;
     lux_listen_spec *listens;
     size_t nlistens;
     struct lux_core_conf *core; /* == global_conf[0] */
@@ -59,6 +71,9 @@ struct lux_gen {
 lux_gen *lux_gen_build(lux_conf_tree *tree, char *err, size_t errlen);
 lux_gen *lux_gen_ref(lux_gen *g);
 void lux_gen_unref(lux_gen *g);
+
+/* Run hook h of every module implementing it until one answers other than LUX_GO_ON. */
+lux_result lux_gen_run_hook(lux_req *r, lux_hook h);
 
 /* Index of module m in g, or -1 if not enabled. */
 int lux_gen_module_index(const lux_gen *g, const lux_module *m);

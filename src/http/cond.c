@@ -144,8 +144,10 @@ int lux_req_cond(lux_req *r, const lux_conf_block *b) {
 
 int lux_req_patch_conf(lux_req *r) {
     lux_gen *g = r->gen;
-    for (size_t i = 0; i < g->nmodules; i++)
+    for (size_t i = 0; i < g->nmodules; i++) {
         r->confs[i] = g->global_conf[i];
+        r->conf_block[i] = 0;
+    }
     for (size_t i = 0; i < g->nblocks; i++) {
         const lux_block_patches *bp = &g->blocks[i];
         if (!lux_req_cond(r, bp->block))
@@ -161,11 +163,22 @@ int lux_req_patch_conf(lux_req *r) {
                 memcpy(copy, g->global_conf[p->module], m->conf_size);
                 r->confs[p->module] = copy;
             }
+            r->conf_block[p->module] = bp->block->id;
             size_t size = lux_directive_size(p->dir);
             memcpy((char *)r->confs[p->module] + p->dir->offset, p->value, size);
         }
     }
     return 0;
+}
+
+const lux_cond_captures *lux_req_captures(const lux_req *r, const lux_module *m) {
+    int i = lux_gen_module_index(r->gen, m);
+    if (i < 0 || !r->conf_block[i])
+        return NULL;
+    for (const lux_conf_block *b = r->gen->tree->blocks[r->conf_block[i]]; b; b = b->parent)
+        if (r->cond_caps[b->id])
+            return r->cond_caps[b->id];
+    return NULL;
 }
 
 const void *lux_req_conf(const lux_req *r, const lux_module *m) {

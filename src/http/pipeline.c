@@ -1,6 +1,7 @@
 /*
- * The request phases: conditions → uri_clean hooks → document root and physical path →
- * physical hooks → handler → error pages. Runs synchronously for everything lux serves today.
+ * The request phases: conditions → uri_raw hooks (rewrites restart here) → uri_clean hooks →
+ * document root and physical path → physical hooks → handler → error pages → response_start
+ * hooks. Runs synchronously for everything lux serves today.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,18 +23,6 @@ static void log_request_header(lux_req *r) {
     for (size_t i = 0; i < r->nheaders; i++)
         lux_log(LUX_LOG_DEBUG, "request-header: %.*s: %.*s", (int)r->headers[i].name.len,
                 r->headers[i].name.ptr, (int)r->headers[i].value.len, r->headers[i].value.ptr);
-}
-
-static lux_result run_hook(lux_req *r, const unsigned *slots, size_t n, size_t fn_offset) {
-    for (size_t i = 0; i < n; i++) {
-        const lux_module *m = r->gen->modules[slots[i]];
-        lux_result (*fn)(lux_req *, const void *);
-        memcpy(&fn, (const char *)m + fn_offset, sizeof fn);
-        lux_result res = fn(r, r->confs[slots[i]]);
-        if (res != LUX_GO_ON)
-            return res;
-    }
-    return LUX_GO_ON;
 }
 
 /* docroot + path, the file the request names. */
@@ -132,7 +121,7 @@ static void handle_options_star(lux_req *r) {
 
 static void run_phases(lux_req *r) {
     const lux_gen *g = r->gen;
-    lux_result res = run_hook(r, g->uri_clean, g->nuri_clean, offsetof(lux_module, uri_clean));
+    lux_result res = lux_gen_run_hook(r, LUX_HOOK_URI_CLEAN);
     if (res != LUX_GO_ON)
         goto done;
     if (build_physical(r) < 0) {
@@ -149,10 +138,10 @@ static void run_phases(lux_req *r) {
     res = physical_check(r);
     if (res != LUX_GO_ON)
         goto done;
-    res = run_hook(r, g->physical, g->nphysical, offsetof(lux_module, physical));
+    res = lux_gen_run_hook(r, LUX_HOOK_PHYSICAL);
     if (res != LUX_GO_ON)
         goto done;
-    res = run_hook(r, g->handle, g->nhandle, offsetof(lux_module, handle));
+    res = lux_gen_run_hook(r, LUX_HOOK_HANDLE);
     if (res == LUX_GO_ON)
         lux_resp_error(r, 404);
 done:
@@ -179,12 +168,36 @@ static void error_handler_404(lux_req *r) {
     run_phases(r); /* the handler's own status stands, as in lighttpd */
 }
 
-void lux_req_run(lux_req *r) {
-    r->physical_ready = 0;
-    if (lux_req_patch_conf(r) < 0) {
-        lux_resp_error(r, 500);
-        return;
+#define MAX_RESTARTS 16
+
+/* Settings for the current URI, then the uri_raw hooks (rewrites restart from here). Returns
+ * LUX_GO_ON to carry on, or LUX_HANDLED when the request already has its response. */
+static lux_result rewrite_phase(lux_req *r) {
+    for (;;) {
+        r->physical_ready = 0;
+        if (lux_req_patch_conf(r) < 0)
+            return lux_resp_error(r, 500);
+        lux_result res = lux_gen_run_hook(r, LUX_HOOK_URI_RAW);
+        if (res == LUX_GO_ON)
+            return LUX_GO_ON;
+        if (res == LUX_ERROR)
+            return lux_resp_error(r, 500);
+        if (res != LUX_RESTART)
+            return LUX_HANDLED;
+        if (++r->restarts > MAX_RESTARTS) {
+            lux_log(LUX_LOG_ERR, "more than %d rewrites for %.*s: rewrite loop?", MAX_RESTARTS,
+                    (int)r->uri.len, r->uri.ptr);
+            return lux_resp_error(r, 500);
+        }
+        /* A new URI: every condition is decided afresh. */
+        memset(r->cond_state, 0, r->gen->tree->nblocks);
+        memset(r->cond_caps, 0, r->gen->tree->nblocks * sizeof *r->cond_caps);
     }
+}
+
+void lux_req_run(lux_req *r) {
+    if (rewrite_phase(r) != LUX_GO_ON)
+        goto done;
     const lux_core_conf *core = r->confs[0];
     if (core->log_request_header)
         log_request_header(r);
@@ -194,11 +207,15 @@ void lux_req_run(lux_req *r) {
                 r->host.ptr ? r->host.ptr : "");
     if (r->path.len == 1 && r->path.ptr[0] == '*') {
         handle_options_star(r);
-        return;
+        goto done;
     }
     run_phases(r);
     error_handler_404(r);
     if (core->log_request_handling)
         lux_log(LUX_LOG_DEBUG, "%.*s -> %d (%.*s)", (int)r->uri.len, r->uri.ptr, r->status,
                 (int)r->physical.len, r->physical.ptr ? r->physical.ptr : "");
+done:
+    if (!r->status)
+        lux_resp_error(r, 500);
+    lux_gen_run_hook(r, LUX_HOOK_RESPONSE_START);
 }

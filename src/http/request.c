@@ -179,3 +179,21 @@ const lux_str *lux_req_header(const lux_req *r, const char *name, size_t len) {
             return &r->headers[i].value;
     return NULL;
 }
+
+int lux_req_set_uri(lux_req *r, const char *uri, size_t len) {
+    const lux_core_conf *core = r->confs ? r->confs[0] : r->gen->core;
+    char *ubuf = lux_pool_alloc(r->pool, 3 * len + 2);
+    char *pbuf = lux_pool_alloc(r->pool, 3 * len + 2);
+    if (!ubuf || !pbuf)
+        return 500;
+    lux_uri u;
+    int st = lux_uri_parse(uri, len, core->http_parseopts, &u, ubuf, pbuf);
+    if (st)
+        return st;
+    if (u.authority)
+        return 400; /* a rewrite stays on this host; redirects are for other places */
+    r->uri = (lux_str){u.uri, u.uri_len};
+    r->path = (lux_str){u.path, u.path_len};
+    r->query = (lux_str){u.query, u.query_len};
+    return 0;
+}

@@ -83,6 +83,7 @@ static void end_request(lux_conn *c) {
     lux_req *r = c->req;
     if (!r)
         return;
+    lux_gen_run_hook(r, LUX_HOOK_REQUEST_DONE);
     lux_resp_body_reset(r);
     lux_file_unref(r->file);
     c->req = NULL;
@@ -176,12 +177,15 @@ static lux_req *new_request(lux_conn *c) {
     r->gen = c->gen;
     r->body_tail = &r->body;
     r->content_length = -1;
+    clock_gettime(CLOCK_REALTIME, &r->start);
     size_t nb = c->gen->tree->nblocks;
     r->cond_state = lux_pool_alloc(&c->pool, nb);
     r->cond_caps = lux_pool_alloc(&c->pool, nb * sizeof *r->cond_caps);
     r->confs = lux_pool_alloc(&c->pool, c->gen->nmodules * sizeof *r->confs);
-    if (!r->cond_state || !r->cond_caps || !r->confs)
+    r->conf_block = lux_pool_alloc(&c->pool, c->gen->nmodules * sizeof *r->conf_block);
+    if (!r->cond_state || !r->cond_caps || !r->confs || !r->conf_block)
         return NULL;
+    memset(r->conf_block, 0, c->gen->nmodules * sizeof *r->conf_block);
     memset(r->cond_state, 0, nb);
     memset(r->cond_caps, 0, nb * sizeof *r->cond_caps);
     for (size_t i = 0; i < c->gen->nmodules; i++)
@@ -340,6 +344,7 @@ static int flush(lux_conn *c) {
             if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? AGAIN : CLOSED;
             c->last_io = lux_loop_now(c->w->loop);
+            c->req->bytes_sent += (uint64_t)n;
             while (c->iovcnt && (size_t)n >= c->iov[0].iov_len) {
                 n -= (ssize_t)c->iov[0].iov_len;
                 c->iov++;
@@ -369,6 +374,7 @@ static int flush(lux_conn *c) {
         if (n == 0)
             return CLOSED; /* the file shrank under us: the response cannot be completed */
         c->last_io = lux_loop_now(c->w->loop);
+        c->req->bytes_sent += (uint64_t)n;
         ch->off += (uint64_t)n;
         ch->len -= (uint64_t)n;
         if (ch->len == 0)
@@ -377,6 +383,7 @@ static int flush(lux_conn *c) {
 }
 
 static int finish_response(lux_conn *c) {
+    c->req->complete = 1;
     c->requests++;
     c->in_request = 0;
     end_request(c);

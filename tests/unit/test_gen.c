@@ -25,7 +25,8 @@ static void test_defaults(void) {
     CHECK_STR(g->core->document_root.ptr, "/srv");
     /* core + the three always-on modules, staticfile last among handlers */
     CHECK_INT(g->nmodules, 4);
-    CHECK_STR(g->modules[g->handle[g->nhandle - 1]]->name, "mod_staticfile");
+    CHECK_STR(g->modules[g->hooks[LUX_HOOK_HANDLE][g->nhooks[LUX_HOOK_HANDLE] - 1]]->name,
+              "mod_staticfile");
     CHECK_INT(g->nlistens, 1);
     CHECK_STR(g->listens[0].spec, "0.0.0.0:80");
     lux_gen_unref(g);
