@@ -26,8 +26,9 @@ typedef struct lux_gen lux_gen;
 typedef enum {
     LUX_GO_ON = 0,     /* not mine / nothing to do: the next module runs */
     LUX_HANDLED = 1,   /* the request has a response (or a handler is set); stop this hook */
-    LUX_RESTART = 2,   /* uri_raw only: r->uri was rewritten (lux_req_set_uri); run the request
-                          again from the top with the new URI (conditions re-evaluated) */
+    LUX_RESTART = 2,   /* r->uri was rewritten (lux_req_set_uri): run the request again from
+                          the top with the new URI, conditions re-evaluated (not from
+                          response_start or request_done) */
     LUX_ERROR = -1,    /* internal failure: answer 500 */
 } lux_result;
 
@@ -90,9 +91,15 @@ struct lux_module {
     lux_result (*uri_raw)(lux_req *r, const void *conf);
     /* After the rewrites: decisions on the final path. Access checks belong here. */
     lux_result (*uri_clean)(lux_req *r, const void *conf);
-    /* r->physical has been built from the document root and the path; the file may not exist.
-     * Aliases and index files (mod_indexfile) belong here. */
+    /* Choose the document root: a module may set r->docroot (virtual hosting); otherwise
+     * server.document-root applies. */
+    lux_result (*docroot)(lux_req *r, const void *conf);
+    /* r->physical = document root + path is built but not yet looked at. A module may point it
+     * elsewhere (mod_alias sets r->physical and r->docroot). */
     lux_result (*physical)(lux_req *r, const void *conf);
+    /* The file is looked up: r->file is its stat-cache entry, or NULL with r->file_errno.
+     * Index files (mod_indexfile) belong here. */
+    lux_result (*prepare)(lux_req *r, const void *conf);
     /* Produce the response: the first module that returns LUX_HANDLED owns the request. Static
      * files come last. */
     lux_result (*handle)(lux_req *r, const void *conf);
@@ -119,5 +126,7 @@ const lux_cond_captures *lux_req_captures(const lux_req *r, const lux_module *m)
 
 /* Release ptr with fn when generation gen is freed (compiled regexes, tables). 0 or -1. */
 int lux_gen_on_free(lux_gen *gen, void (*fn)(void *), void *ptr);
+/* Call fn(ptr) from the main thread on SIGHUP while gen is current (reopen log files). */
+int lux_gen_on_reopen(lux_gen *gen, void (*fn)(void *), void *ptr);
 
 #endif

@@ -69,6 +69,7 @@ struct lux_req {
     const void **confs;            /* [gen nmodules] */
     unsigned *conf_block;          /* [gen nmodules]: block that last patched it, 0 = global */
     unsigned restarts;             /* LUX_RESTART count, bounded */
+    int in_error_handler;          /* serving server.error-handler-404 */
     int physical_ready;            /* $PHYSICAL conditions may be evaluated */
 
     /* File-system mapping. */

@@ -33,7 +33,9 @@ struct lux_gen_cleanup {
 static const size_t hook_offsets[LUX_HOOK_COUNT] = {
     [LUX_HOOK_URI_RAW] = offsetof(lux_module, uri_raw),
     [LUX_HOOK_URI_CLEAN] = offsetof(lux_module, uri_clean),
+    [LUX_HOOK_DOCROOT] = offsetof(lux_module, docroot),
     [LUX_HOOK_PHYSICAL] = offsetof(lux_module, physical),
+    [LUX_HOOK_PREPARE] = offsetof(lux_module, prepare),
     [LUX_HOOK_HANDLE] = offsetof(lux_module, handle),
     [LUX_HOOK_RESPONSE_START] = offsetof(lux_module, response_start),
     [LUX_HOOK_REQUEST_DONE] = offsetof(lux_module, request_done),
@@ -59,6 +61,20 @@ int lux_gen_on_free(lux_gen *g, void (*fn)(void *), void *ptr) {
     *c = (lux_gen_cleanup){g->cleanups, fn, ptr};
     g->cleanups = c;
     return 0;
+}
+
+int lux_gen_on_reopen(lux_gen *g, void (*fn)(void *), void *ptr) {
+    lux_gen_cleanup *c = lux_pool_alloc(&g->pool, sizeof *c);
+    if (!c)
+        return -1;
+    *c = (lux_gen_cleanup){g->reopeners, fn, ptr};
+    g->reopeners = c;
+    return 0;
+}
+
+void lux_gen_reopen(lux_gen *g) {
+    for (lux_gen_cleanup *c = g->reopeners; c; c = c->next)
+        c->fn(c->ptr);
 }
 
 int lux_parse_bool(const lux_value *v, int *out) {

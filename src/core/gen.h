@@ -37,7 +37,9 @@ typedef struct {
 typedef enum {
     LUX_HOOK_URI_RAW,
     LUX_HOOK_URI_CLEAN,
+    LUX_HOOK_DOCROOT,
     LUX_HOOK_PHYSICAL,
+    LUX_HOOK_PREPARE,
     LUX_HOOK_HANDLE,
     LUX_HOOK_RESPONSE_START,
     LUX_HOOK_REQUEST_DONE,
@@ -59,6 +61,7 @@ struct lux_gen {
     unsigned hooks[LUX_HOOK_COUNT][LUX_MAX_MODULES];
     unsigned nhooks[LUX_HOOK_COUNT];
     lux_gen_cleanup *cleanups;
+    lux_gen_cleanup *reopeners;
     lux_listen_spec *listens;
     size_t nlistens;
     struct lux_core_conf *core; /* == global_conf[0] */
@@ -74,6 +77,9 @@ void lux_gen_unref(lux_gen *g);
 
 /* Run hook h of every module implementing it until one answers other than LUX_GO_ON. */
 lux_result lux_gen_run_hook(lux_req *r, lux_hook h);
+
+/* SIGHUP: run the reopen callbacks modules registered. */
+void lux_gen_reopen(lux_gen *g);
 
 /* Index of module m in g, or -1 if not enabled. */
 int lux_gen_module_index(const lux_gen *g, const lux_module *m);

@@ -28,18 +28,19 @@ static void log_request_header(lux_req *r) {
 /* docroot + path, the file the request names. */
 static int build_physical(lux_req *r) {
     const lux_core_conf *core = r->confs[0];
-    if (!core->document_root.ptr) {
+    lux_str root = r->docroot.ptr ? r->docroot : core->document_root; /* a docroot hook wins */
+    if (!root.ptr) {
         lux_log(LUX_LOG_ERR, "no server.document-root for host \"%s\"",
                 r->host.ptr ? r->host.ptr : "");
         return -1;
     }
-    size_t dl = core->document_root.len;
-    while (dl > 1 && core->document_root.ptr[dl - 1] == '/')
+    size_t dl = root.len;
+    while (dl > 1 && root.ptr[dl - 1] == '/')
         dl--;
     char *p = lux_pool_alloc(r->pool, dl + r->path.len + 1);
     if (!p)
         return -1;
-    memcpy(p, core->document_root.ptr, dl);
+    memcpy(p, root.ptr, dl);
     memcpy(p + dl, r->path.ptr, r->path.len);
     p[dl + r->path.len] = '\0';
     if (core->force_lowercase_filenames)
@@ -119,103 +120,89 @@ static void handle_options_star(lux_req *r) {
     lux_resp_header(r, "Allow", 5, allow, sizeof allow - 1);
 }
 
-static void run_phases(lux_req *r) {
+/* One pass through the phases. LUX_RESTART: a module changed the URI, run again. */
+static lux_result run_phases(lux_req *r) {
     const lux_gen *g = r->gen;
-    lux_result res = lux_gen_run_hook(r, LUX_HOOK_URI_CLEAN);
-    if (res != LUX_GO_ON)
-        goto done;
-    if (build_physical(r) < 0) {
-        lux_resp_error(r, 500);
-        return;
-    }
-    if (g->has_physical_conds) {
-        r->physical_ready = 1;
-        if (lux_req_patch_conf(r) < 0) {
-            lux_resp_error(r, 500);
-            return;
-        }
-    }
-    res = physical_check(r);
-    if (res != LUX_GO_ON)
-        goto done;
-    res = lux_gen_run_hook(r, LUX_HOOK_PHYSICAL);
-    if (res != LUX_GO_ON)
-        goto done;
-    res = lux_gen_run_hook(r, LUX_HOOK_HANDLE);
-    if (res == LUX_GO_ON)
-        lux_resp_error(r, 404);
-done:
-    if (res == LUX_ERROR)
-        lux_resp_error(r, 500);
-}
-
-/* server.error-handler-404: serve another path of the site in place of the 404 page. */
-static void error_handler_404(lux_req *r) {
+    r->physical_ready = 0;
+    if (lux_req_patch_conf(r) < 0)
+        return LUX_ERROR;
     const lux_core_conf *core = r->confs[0];
-    lux_str h = core->error_handler_404;
-    if (r->status != 404 || !h.ptr || h.ptr[0] != '/' ||
-        (r->path.len == h.len && memcmp(r->path.ptr, h.ptr, h.len) == 0))
-        return;
-    lux_resp_body_reset(r);
-    r->nresp_headers = 0;
-    r->status = 0;
-    lux_file_unref(r->file);
-    r->file = NULL;
-    r->pathinfo = (lux_str){NULL, 0};
-    r->path = h;
-    r->uri = h;
-    r->query = (lux_str){NULL, 0};
-    run_phases(r); /* the handler's own status stands, as in lighttpd */
-}
-
-#define MAX_RESTARTS 16
-
-/* Settings for the current URI, then the uri_raw hooks (rewrites restart from here). Returns
- * LUX_GO_ON to carry on, or LUX_HANDLED when the request already has its response. */
-static lux_result rewrite_phase(lux_req *r) {
-    for (;;) {
-        r->physical_ready = 0;
-        if (lux_req_patch_conf(r) < 0)
-            return lux_resp_error(r, 500);
-        lux_result res = lux_gen_run_hook(r, LUX_HOOK_URI_RAW);
-        if (res == LUX_GO_ON)
-            return LUX_GO_ON;
-        if (res == LUX_ERROR)
-            return lux_resp_error(r, 500);
-        if (res != LUX_RESTART)
-            return LUX_HANDLED;
-        if (++r->restarts > MAX_RESTARTS) {
-            lux_log(LUX_LOG_ERR, "more than %d rewrites for %.*s: rewrite loop?", MAX_RESTARTS,
-                    (int)r->uri.len, r->uri.ptr);
-            return lux_resp_error(r, 500);
-        }
-        /* A new URI: every condition is decided afresh. */
-        memset(r->cond_state, 0, r->gen->tree->nblocks);
-        memset(r->cond_caps, 0, r->gen->tree->nblocks * sizeof *r->cond_caps);
-    }
-}
-
-void lux_req_run(lux_req *r) {
-    if (rewrite_phase(r) != LUX_GO_ON)
-        goto done;
-    const lux_core_conf *core = r->confs[0];
-    if (core->log_request_header)
-        log_request_header(r);
     if (core->log_request_handling)
         lux_log(LUX_LOG_DEBUG, "handling %.*s (path %.*s, host %.*s)", (int)r->uri.len,
                 r->uri.ptr, (int)r->path.len, r->path.ptr, (int)r->host.len,
                 r->host.ptr ? r->host.ptr : "");
+    lux_result res = lux_gen_run_hook(r, LUX_HOOK_URI_RAW);
+    if (res != LUX_GO_ON)
+        return res;
     if (r->path.len == 1 && r->path.ptr[0] == '*') {
         handle_options_star(r);
-        goto done;
+        return LUX_HANDLED;
     }
-    run_phases(r);
-    error_handler_404(r);
+    if ((res = lux_gen_run_hook(r, LUX_HOOK_URI_CLEAN)) != LUX_GO_ON ||
+        (res = lux_gen_run_hook(r, LUX_HOOK_DOCROOT)) != LUX_GO_ON)
+        return res;
+    if (build_physical(r) < 0)
+        return LUX_ERROR;
+    if (g->has_physical_conds) {
+        r->physical_ready = 1;
+        if (lux_req_patch_conf(r) < 0)
+            return LUX_ERROR;
+    }
+    if ((res = lux_gen_run_hook(r, LUX_HOOK_PHYSICAL)) != LUX_GO_ON ||
+        (res = physical_check(r)) != LUX_GO_ON ||
+        (res = lux_gen_run_hook(r, LUX_HOOK_PREPARE)) != LUX_GO_ON ||
+        (res = lux_gen_run_hook(r, LUX_HOOK_HANDLE)) != LUX_GO_ON)
+        return res;
+    return lux_resp_error(r, 404);
+}
+
+/* Forget what an earlier pass decided: conditions, the file, the response so far. */
+static void reset_for_restart(lux_req *r) {
+    memset(r->cond_state, 0, r->gen->tree->nblocks);
+    memset(r->cond_caps, 0, r->gen->tree->nblocks * sizeof *r->cond_caps);
+    lux_file_unref(r->file);
+    r->file = NULL;
+    r->file_errno = 0;
+    r->docroot = r->physical = r->pathinfo = (lux_str){NULL, 0};
+    lux_resp_body_reset(r);
+    r->nresp_headers = 0;
+    r->status = 0;
+}
+
+/* server.error-handler-404: serve another path of the site in place of the 404 page. */
+static int use_error_handler(lux_req *r) {
+    const lux_core_conf *core = r->confs[0];
+    lux_str h = core->error_handler_404;
+    if (r->status != 404 || r->in_error_handler || !h.ptr || h.ptr[0] != '/')
+        return 0;
+    r->in_error_handler = 1;
+    return lux_req_set_uri(r, h.ptr, h.len) == 0;
+}
+
+#define MAX_RESTARTS 16
+
+void lux_req_run(lux_req *r) {
+    for (;;) {
+        lux_result res = run_phases(r);
+        if (res == LUX_ERROR)
+            lux_resp_error(r, 500);
+        if (res != LUX_RESTART && !use_error_handler(r))
+            break;
+        if (++r->restarts > MAX_RESTARTS) {
+            lux_log(LUX_LOG_ERR, "more than %d rewrites for %.*s: rewrite loop?", MAX_RESTARTS,
+                    (int)r->uri.len, r->uri.ptr);
+            lux_resp_error(r, 500);
+            break;
+        }
+        reset_for_restart(r);
+    }
+    if (!r->status)
+        lux_resp_error(r, 500);
+    const lux_core_conf *core = r->confs[0];
+    if (core->log_request_header)
+        log_request_header(r);
     if (core->log_request_handling)
         lux_log(LUX_LOG_DEBUG, "%.*s -> %d (%.*s)", (int)r->uri.len, r->uri.ptr, r->status,
                 (int)r->physical.len, r->physical.ptr ? r->physical.ptr : "");
-done:
-    if (!r->status)
-        lux_resp_error(r, 500);
     lux_gen_run_hook(r, LUX_HOOK_RESPONSE_START);
 }

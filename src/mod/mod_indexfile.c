@@ -17,7 +17,7 @@ static const lux_directive indexfile_directives[] = {
     {NULL, 0, 0, 0},
 };
 
-static lux_result indexfile_physical(lux_req *r, const void *conf) {
+static lux_result indexfile_prepare(lux_req *r, const void *conf) {
     const indexfile_conf *c = conf;
     if (!c->names || !r->file || !S_ISDIR(r->file->mode) || r->path.len == 0 ||
         r->path.ptr[r->path.len - 1] != '/')
@@ -61,5 +61,5 @@ const lux_module lux_mod_indexfile = {
     .api_version = LUX_MODULE_API_VERSION,
     .directives = indexfile_directives,
     .conf_size = sizeof(indexfile_conf),
-    .physical = indexfile_physical,
+    .prepare = indexfile_prepare,
 };

@@ -160,6 +160,9 @@ static int signal_loop(lux_server *s, const lux_run_opts *o) {
         } else if (sig == SIGHUP) {
             if (lux_log_reopen() < 0)
                 lux_log(LUX_LOG_ERR, "cannot reopen the error log: %s", strerror(errno));
+            lux_gen *g = lux_server_gen(s);
+            lux_gen_reopen(g);
+            lux_gen_unref(g);
         } else if (sig == SIGCHLD) {
             while (waitpid(-1, NULL, WNOHANG) > 0) {
             }
