@@ -74,6 +74,24 @@ char *lux_pool_strndup(lux_pool *p, const char *s, size_t n) {
     return d;
 }
 
+void *lux_pool_detach(lux_pool *p) {
+    lux_pool_reset(p);
+    lux_pool_block *b = p->head;
+    p->head = NULL;
+    if (b && b->size != p->block_size) { /* an oversized one-off: not worth keeping */
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void lux_pool_attach(lux_pool *p, void *block) {
+    lux_pool_block *b = block;
+    b->next = NULL;
+    b->used = 0;
+    p->head = b;
+}
+
 size_t lux_pool_held(const lux_pool *p) {
     size_t n = 0;
     for (const lux_pool_block *b = p->head; b; b = b->next)

@@ -20,6 +20,13 @@ void lux_pool_free(lux_pool *p);
 /* 16-byte aligned memory, or NULL when out of memory. */
 void *lux_pool_alloc(lux_pool *p, size_t n);
 char *lux_pool_strndup(lux_pool *p, const char *s, size_t n);
+/*
+ * Take the pool's one remaining block (after lux_pool_reset) out, leaving the pool empty, or put
+ * such a block back: lets an idle connection hand its block to a per-worker free list.
+ * lux_pool_detach returns NULL when the pool holds no block.
+ */
+void *lux_pool_detach(lux_pool *p);
+void lux_pool_attach(lux_pool *p, void *block);
 /* Bytes held by the pool (for memory accounting). */
 size_t lux_pool_held(const lux_pool *p);
 

@@ -167,6 +167,11 @@ static int grow_input(lux_conn *c, size_t limit) {
 }
 
 static lux_req *new_request(lux_conn *c) {
+    if (!c->pool.head) {
+        void *b = lux_worker_block_get(c->w);
+        if (b)
+            lux_pool_attach(&c->pool, b);
+    }
     lux_req *r = lux_pool_alloc(&c->pool, sizeof *r);
     if (!r)
         return NULL;
@@ -435,7 +440,9 @@ static void conn_run(lux_conn *c) {
             break;
         case LUX_CONN_IDLE:
             if (!c->in || c->in_off == c->in_len) {
+                /* Idle: give the buffers back, an idle connection holds only itself. */
                 release_input(c);
+                lux_worker_block_put(c->w, lux_pool_detach(&c->pool));
                 if (c->peer_closed) {
                     lux_conn_close(c);
                     return;

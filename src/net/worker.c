@@ -47,6 +47,28 @@ void lux_worker_buf_put(lux_worker *w, char *buf) {
     w->nspare++;
 }
 
+void *lux_worker_block_get(lux_worker *w) {
+    lux_spare *s = w->spare_blocks;
+    if (!s)
+        return NULL;
+    w->spare_blocks = s->next;
+    w->nspare_blocks--;
+    return s;
+}
+
+void lux_worker_block_put(lux_worker *w, void *block) {
+    if (!block)
+        return;
+    if (w->nspare_blocks >= MAX_SPARE_BUFS) {
+        free(block);
+        return;
+    }
+    lux_spare *s = block;
+    s->next = w->spare_blocks;
+    w->spare_blocks = s;
+    w->nspare_blocks++;
+}
+
 /* Pick up a newly published generation (after SIGUSR1): new connections use it. */
 static void refresh_gen(lux_worker *w) {
     unsigned long seq = atomic_load_explicit(&w->srv->gen_seq, memory_order_acquire);
@@ -211,6 +233,11 @@ void lux_worker_join_free(lux_worker *w) {
     while (w->spare_bufs) {
         lux_spare *s = w->spare_bufs;
         w->spare_bufs = s->next;
+        free(s);
+    }
+    while (w->spare_blocks) {
+        lux_spare *s = w->spare_blocks;
+        w->spare_blocks = s->next;
         free(s);
     }
     if (w->wake.fd >= 0)

@@ -40,6 +40,8 @@ struct lux_worker {
     time_t stop_deadline;
     lux_spare *spare_bufs;
     unsigned nspare;
+    lux_spare *spare_blocks; /* request-pool blocks of idle connections */
+    unsigned nspare_blocks;
     time_t date_time;
     char date[LUX_HTTP_DATE_LEN + 1];
     lux_stat_cache *stat_cache;
@@ -58,5 +60,8 @@ const char *lux_worker_date(lux_worker *w);
 #define LUX_IN_BUF 16384
 char *lux_worker_buf_get(lux_worker *w);
 void lux_worker_buf_put(lux_worker *w, char *buf);
+/* Request-pool blocks, recycled the same way (see lux_pool_detach). */
+void *lux_worker_block_get(lux_worker *w);
+void lux_worker_block_put(lux_worker *w, void *block);
 
 #endif
