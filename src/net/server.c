@@ -136,14 +136,19 @@ static void close_listeners_when_released(lux_server *s) {
     lux_listen_close(s);
 }
 
+/* The signals the main thread takes with sigtimedwait (blocked everywhere else). */
+static void handled_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGCHLD);
+}
+
 static int signal_loop(lux_server *s, const lux_run_opts *o) {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGCHLD);
+    handled_signals(&set);
     size_t running = s->nworkers;
     while (running) {
         int stopping = atomic_load(&s->state) != LUX_RUNNING;
@@ -208,12 +213,7 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
 
     /* Signals are taken synchronously by the main thread; workers never see them. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGCHLD);
+    handled_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 

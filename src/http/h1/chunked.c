@@ -3,6 +3,7 @@
  * lines and a block move for chunk data, so it resumes at any split of the input. Output is
  * written over the input: the write position never passes the read position.
  */
+#include "http/h1/charclass.h"
 #include "http/h1/chunked.h"
 
 #include <string.h>
@@ -36,12 +37,6 @@ enum {
 
 enum { K_TOKEN = 1, K_HEX = 2, K_QDTEXT = 4, K_VALUE = 8 };
 
-#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
-#define IS_ALPHA(c) (((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
-#define IS_TSYM(c)                                                                            \
-    ((c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || (c) == '&' || (c) == '\'' ||      \
-     (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' || (c) == '^' || (c) == '_' ||       \
-     (c) == '`' || (c) == '|' || (c) == '~')
 #define IS_HEX(c) (IS_DIGIT(c) || ((c) >= 'A' && (c) <= 'F') || ((c) >= 'a' && (c) <= 'f'))
 /* qdtext: HTAB, SP, VCHAR except '"' and '\', obs-text */
 #define KIND(c)                                                                               \

@@ -4,6 +4,7 @@
  * answer as the whole input. That property is what lets the caller re-parse from the start as
  * bytes arrive.
  */
+#include "http/h1/charclass.h"
 #include "http/h1/h1_parser.h"
 
 #include <limits.h>
@@ -15,12 +16,6 @@ enum {
     C_VALUE = 1 << 2,  /* field-value octets: VCHAR, obs-text, SP, HTAB */
 };
 
-#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
-#define IS_ALPHA(c) (((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
-#define IS_TSYM(c)                                                                            \
-    ((c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || (c) == '&' || (c) == '\'' ||      \
-     (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' || (c) == '^' || (c) == '_' ||       \
-     (c) == '`' || (c) == '|' || (c) == '~')
 #define CLS(c)                                                                                \
     ((IS_DIGIT(c) || IS_ALPHA(c) || IS_TSYM(c) ? C_TOKEN : 0) |                               \
      ((c) > 0x20 && (c) != 0x7f ? C_TARGET : 0) |                                             \
