@@ -650,6 +650,7 @@ def start_pass_servers(p, tmp, ports):
             log(f"  {name:9} skipped: {why}")
             continue
         live[name] = s
+        p["config"][name] = "full" if s["full_conf"] else "minimal"
         note = "" if s["full_conf"] else " (rejected the full config; running the minimal one)"
         log(f"  {name:9} pid {s['proc'].pid}, port {s['port']}{note}")
         for scen in SCENARIOS:
@@ -661,7 +662,7 @@ def start_pass_servers(p, tmp, ports):
 
 
 def run_pass(p, tmp, ports, scripts):
-    p.update(skipped={}, bad={}, runs=[])
+    p.update(skipped={}, bad={}, runs=[], config={})
     log(f"\n=== {p['title']}")
     live = start_pass_servers(p, tmp, ports)
     try:
@@ -877,12 +878,13 @@ def plan(servers, pinned):
            "server_cpus": "1" if pinned else None, "wrk_cpus": "0" if pinned else None,
            "placement": "server pinned to CPU 1, wrk pinned to CPU 0" if pinned
            else "no pinning (fewer than two usable CPUs)"}
-    two = {"id": "pass2", "title": "Pass 2: two workers (lighttpd left out: its worker "
-           "processes are not its scaling model)", "workers": 2,
-           "servers": [n for n in servers if n != "lighttpd"],
+    two_servers = [n for n in servers if n != "lighttpd"]
+    two = {"id": "pass2", "title": f"Pass 2: two workers ({', '.join(two_servers)})",
+           "workers": 2, "servers": two_servers,
            "server_cpus": None, "wrk_cpus": "0" if pinned else None,
            "placement": "server free to use both CPUs, wrk pinned to CPU 0: they share a core, "
-           "so req/s understate the server; compare CPU/request"}
+           "so req/s understate the server; compare CPU/request.\n  lighttpd is left out: "
+           "it scales with separate processes, not workers of one server"}
     return [one, two] if PASS2 and two["servers"] else [one]
 
 

@@ -49,10 +49,6 @@ void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockad
     if (salen <= sizeof c->peer)
         memcpy(&c->peer, sa, salen);
     c->peer.sin6_family = sa->sa_family;
-    if (sa->sa_family != AF_UNIX) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
     lux_pool_init(&c->pool, 4096);
     if (lux_loop_add(w->loop, &c->io, LUX_EV_READ) < 0) {
         lux_gen_unref(c->gen);
@@ -96,7 +92,10 @@ static void end_request(lux_conn *c) {
 void lux_conn_close(lux_conn *c) {
     lux_worker *w = c->w;
     end_request(c);
-    lux_loop_del(w->loop, &c->io);
+    /* close() takes an fd out of epoll by itself, unless the socket is also open under another
+     * number: only stdin with -1 can be (inetd passes the socket as stdin and stdout). */
+    if (w->srv->single_fd >= 0)
+        lux_loop_del(w->loop, &c->io);
     close(c->io.fd);
     release_input(c);
     lux_pool_free(&c->pool);
@@ -115,9 +114,12 @@ void lux_conn_close(lux_conn *c) {
 }
 
 /* Stop sending, then drain what the client still sends so our last response is not lost to
- * a TCP reset (the client reads it before it sees our FIN). */
+ * a TCP reset (the client reads it before it sees our FIN). Only needed when the client may
+ * still be sending: after an error, or with input we did not read; a plain
+ * "Connection: close" exchange closes at once. */
 static int linger(lux_conn *c) {
-    if (c->peer_closed || c->peer.sin6_family == AF_UNIX) {
+    int unread = c->drain || (c->in && c->in_off < c->in_len) || c->body_left != 0;
+    if (!unread || c->peer_closed || c->peer.sin6_family == AF_UNIX) {
         lux_conn_close(c);
         return CLOSED;
     }
@@ -232,6 +234,7 @@ static int answer_error(lux_conn *c, int status) {
         return -1;
     r->keep_alive = 0;
     c->keep_alive = 0;
+    c->drain = 1;
     if (!r->http_minor && !r->method_str.ptr)
         r->http_minor = 1;
     lux_resp_error(r, status);
@@ -394,6 +397,12 @@ static int finish_response(lux_conn *c) {
     end_request(c);
     if (!c->keep_alive)
         return linger(c);
+    if (c->requests == 1 && c->peer.sin6_family != AF_UNIX) {
+        /* Kept alive: from now on a small response must not wait for the ACK of the previous
+         * one (Nagle). Set lazily, as nginx does, so one-request connections skip the call. */
+        int one = 1;
+        setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
     c->state = LUX_CONN_IDLE;
     c->last_io = lux_loop_now(c->w->loop);
     return DONE;

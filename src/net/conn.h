@@ -35,6 +35,7 @@ struct lux_conn {
     time_t last_io;
     unsigned requests;
     unsigned keep_alive : 1, peer_closed : 1, in_request : 1;
+    unsigned drain : 1; /* an error was answered: drain input before closing */
     lux_req *req;
     lux_pool pool; /* the current request's memory */
     /* output */
