@@ -47,7 +47,7 @@ UNIT_BINS      := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS      := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all asan unit fuzz test run bench deps deps-test clean format
+.PHONY: all asan unit fuzz test run bench deps deps-test deps-bench clean format
 # Objects of test binaries are not intermediates to delete: keep them for incremental builds.
 .SECONDARY:
 all: build/lux
@@ -66,6 +66,8 @@ deps:
 	@sh tools/deps.sh run
 deps-test:
 	@sh tools/deps.sh test
+deps-bench:
+	@sh tools/deps.sh bench
 
 test: deps-test
 	@$(MAKE) --no-print-directory all unit asan fuzz
@@ -75,7 +77,7 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	./build/lux -D -f examples/lux.conf
 
-bench: deps-test all
+bench: deps-bench all
 	@sh bench/run
 
 format:

@@ -1,13 +1,21 @@
 #!/bin/sh
 # Install the Debian packages lux needs: `deps.sh run` for building and serving,
-# `deps.sh test` adds what the test suite and benchmarks drive. As root it installs what is
-# missing; otherwise it prints the apt-get line to run.
+# `deps.sh test` adds what the test suite drives, `deps.sh bench` the servers and load generator
+# of the benchmark. As root it installs what is missing; otherwise it prints the apt-get line.
 set -e
-BUILD="make gcc pkg-config libpcre2-dev libssl-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev libcrypt-dev"
-TEST="clang libclang-rt-14-dev curl python3 nghttp2-client php-cgi lighttpd nginx h2o wrk procps"
+BUILD="make gcc pkg-config libpcre2-dev"
+TEST="clang libclang-rt-14-dev curl python3 procps"
+BENCH="lighttpd nginx h2o wrk util-linux"
 
-want="$BUILD"
-[ "$1" = test ] && want="$BUILD $TEST"
+case "$1" in
+run) want="$BUILD" ;;
+test) want="$BUILD $TEST" ;;
+bench) want="$BUILD $TEST $BENCH" ;;
+*)
+    echo "usage: deps.sh run|test|bench" >&2
+    exit 2
+    ;;
+esac
 
 missing=""
 for p in $want; do
