@@ -11,7 +11,6 @@
 
 #define OFF(f) offsetof(lux_core_conf, f)
 #define G LUX_SCOPE_GLOBAL
-#define GS (LUX_SCOPE_GLOBAL | LUX_SCOPE_SOCKET)
 
 /* server.http-parseopts = ( "url-path-2f-decode" => "enable", ... ) */
 static const struct {
@@ -94,7 +93,7 @@ static const lux_directive core_directives[] = {
     {"server.max-worker", LUX_D_INT, OFF(max_worker), G},
     {"server.max-connections", LUX_D_INT, OFF(max_connections), G},
     {"server.max-fds", LUX_D_INT, OFF(max_fds), G},
-    {"server.listen-backlog", LUX_D_INT, OFF(listen_backlog), GS},
+    {"server.listen-backlog", LUX_D_INT, OFF(listen_backlog), G},
     {"server.username", LUX_D_STRING, OFF(username), G},
     {"server.groupname", LUX_D_STRING, OFF(groupname), G},
     {"server.chroot", LUX_D_STRING, OFF(chroot_dir), G},
@@ -104,24 +103,24 @@ static const lux_directive core_directives[] = {
     {"server.systemd-socket-activation", LUX_D_BOOL, OFF(systemd_socket_activation), G},
     {"server.graceful-shutdown-timeout", LUX_D_INT, OFF(graceful_shutdown_timeout), G},
     {"server.modules", LUX_D_STRLIST, OFF(modules), G},
-    {"server.use-ipv6", LUX_D_BOOL, OFF(use_ipv6), GS},
-    {"server.set-v6only", LUX_D_BOOL, OFF(set_v6only), GS},
+    {"server.use-ipv6", LUX_D_BOOL, OFF(use_ipv6), G},
+    {"server.set-v6only", LUX_D_BOOL, OFF(set_v6only), G},
 
     {"server.document-root", LUX_D_STRING, OFF(document_root), LUX_SCOPE_ANY},
     {"server.tag", LUX_D_STRING, OFF(tag), LUX_SCOPE_ANY},
     {"server.errorfile-prefix", LUX_D_STRING, OFF(errorfile_prefix), LUX_SCOPE_ANY},
     {"server.error-handler-404", LUX_D_STRING, OFF(error_handler_404), LUX_SCOPE_ANY},
     {"server.max-keep-alive-requests", LUX_D_INT, OFF(max_keep_alive_requests), LUX_SCOPE_ANY},
-    {"server.max-keep-alive-idle", LUX_D_INT, OFF(max_keep_alive_idle), LUX_SCOPE_ANY},
-    {"server.max-read-idle", LUX_D_INT, OFF(max_read_idle), LUX_SCOPE_ANY},
-    {"server.max-write-idle", LUX_D_INT, OFF(max_write_idle), LUX_SCOPE_ANY},
+    {"server.max-keep-alive-idle", LUX_D_INT, OFF(max_keep_alive_idle), G},
+    {"server.max-read-idle", LUX_D_INT, OFF(max_read_idle), G},
+    {"server.max-write-idle", LUX_D_INT, OFF(max_write_idle), G},
     {"server.max-request-size", LUX_D_INT, OFF(max_request_size), LUX_SCOPE_ANY},
-    {"server.max-request-field-size", LUX_D_INT, OFF(max_request_field_size), GS},
+    {"server.max-request-field-size", LUX_D_INT, OFF(max_request_field_size), G},
     {"server.follow-symlink", LUX_D_BOOL, OFF(follow_symlink), LUX_SCOPE_ANY},
     {"server.force-lowercase-filenames", LUX_D_BOOL, OFF(force_lowercase_filenames),
      LUX_SCOPE_ANY},
     {"server.range-requests", LUX_D_BOOL, OFF(range_requests), LUX_SCOPE_ANY},
-    {"server.http-parseopts", LUX_D_CUSTOM, OFF(http_parseopts), GS, parse_parseopts,
+    {"server.http-parseopts", LUX_D_CUSTOM, OFF(http_parseopts), G, parse_parseopts,
      sizeof(unsigned)},
     {"etag.use-inode", LUX_D_BOOL, OFF(etag_use_inode), LUX_SCOPE_ANY},
     {"etag.use-mtime", LUX_D_BOOL, OFF(etag_use_mtime), LUX_SCOPE_ANY},
