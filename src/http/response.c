@@ -158,6 +158,19 @@ static char *put(char *p, const char *s, size_t n) {
 }
 #define PUTS(p, lit) put(p, lit, sizeof lit - 1)
 
+/* Decimal digits of v at p (printf is a measurable share of a small response's user time). */
+static char *put_u64(char *p, uint64_t v) {
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
 char *lux_resp_head(lux_req *r, size_t *len) {
     const lux_core_conf *core = r->confs ? r->confs[0] : r->gen->core;
     const char *reason = lux_status_reason(r->status);
@@ -169,7 +182,11 @@ char *lux_resp_head(lux_req *r, size_t *len) {
         return NULL;
     char *p = head;
     p = r->http_minor == 0 ? PUTS(p, "HTTP/1.0 ") : PUTS(p, "HTTP/1.1 ");
-    p += sprintf(p, "%03d ", r->status);
+    int st = r->status >= 100 && r->status <= 999 ? r->status : 500;
+    *p++ = (char)('0' + st / 100);
+    *p++ = (char)('0' + st / 10 % 10);
+    *p++ = (char)('0' + st % 10);
+    *p++ = ' ';
     p = put(p, reason, strlen(reason));
     p = PUTS(p, "\r\n");
     for (size_t i = 0; i < r->nresp_headers; i++) {
@@ -181,8 +198,11 @@ char *lux_resp_head(lux_req *r, size_t *len) {
     }
     /* 1xx, 204 and 304 carry no Content-Length framing (RFC 9110 8.6). */
     int bodyless_status = r->status < 200 || r->status == 204 || r->status == 304;
-    if (!bodyless_status && !resp_has(r, "Content-Length", 14))
-        p += sprintf(p, "Content-Length: %llu\r\n", (unsigned long long)r->body_len);
+    if (!bodyless_status && !resp_has(r, "Content-Length", 14)) {
+        p = PUTS(p, "Content-Length: ");
+        p = put_u64(p, r->body_len);
+        p = PUTS(p, "\r\n");
+    }
     if (!r->keep_alive)
         p = PUTS(p, "Connection: close\r\n");
     else if (r->http_minor == 0)
