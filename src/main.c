@@ -156,7 +156,8 @@ int main(int argc, char **argv) {
         lux_conf_free(tree);
         return 0;
     }
-    lux_gen *g = lux_gen_build(tree, err, sizeof err);
+    /* -t only reads the config; -tt also sets modules up (opens logs), as lighttpd's -tt does. */
+    lux_gen *g = lux_gen_build(tree, test == 1 ? LUX_GEN_TEST_ONLY : 0, err, sizeof err);
     if (!g) {
         fprintf(stderr, "%s\n", err);
         return 1;

@@ -126,6 +126,9 @@ const lux_cond_captures *lux_req_captures(const lux_req *r, const lux_module *m)
 
 /* Release ptr with fn when generation gen is freed (compiled regexes, tables). 0 or -1. */
 int lux_gen_on_free(lux_gen *gen, void (*fn)(void *), void *ptr);
+/* Is gen built only to check the configuration (lux -t / -p)? Then a parse function must not
+ * create files, start programs or otherwise act on the system. */
+int lux_gen_test_only(const lux_gen *gen);
 /* Call fn(ptr) from the main thread on SIGHUP while gen is current (reopen log files). */
 int lux_gen_on_reopen(lux_gen *gen, void (*fn)(void *), void *ptr);
 

@@ -71,6 +71,7 @@ struct lux_req {
     unsigned restarts;             /* LUX_RESTART count, bounded */
     int in_error_handler;          /* serving server.error-handler-404 */
     int physical_ready;            /* $PHYSICAL conditions may be evaluated */
+    void **mod_data;               /* [gen nmodules]: see lux_req_mod_data; NULL until used */
 
     /* File-system mapping. */
     lux_str docroot;
@@ -112,6 +113,12 @@ void lux_resp_body_reset(lux_req *r);
  * when the new URI is invalid.
  */
 int lux_req_set_uri(lux_req *r, const char *uri, size_t len);
+/*
+ * A per-request slot of module m, initially NULL, kept across LUX_RESTART (e.g. a rewrite's
+ * "already rewritten" state); point it at memory from r->pool. NULL when out of memory or m
+ * is not enabled.
+ */
+void **lux_req_mod_data(lux_req *r, const lux_module *m);
 /* printf into the pool; NULL when out of memory. */
 char *lux_req_printf(lux_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

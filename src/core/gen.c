@@ -12,11 +12,11 @@
 
 /* Modules lighttpd has that lux does not provide yet: named in a clear error. */
 static const char *const lighttpd_only_modules[] = {
-    "mod_access", "mod_accesslog", "mod_ajp13", "mod_alias", "mod_auth", "mod_authn_file",
-    "mod_cgi", "mod_compress", "mod_deflate", "mod_evasive", "mod_evhost", "mod_expire",
+    "mod_ajp13", "mod_auth", "mod_authn_file",
+    "mod_cgi", "mod_compress", "mod_deflate", "mod_evasive", "mod_evhost",
     "mod_extforward", "mod_fastcgi", "mod_gnutls", "mod_magnet", "mod_maxminddb", "mod_mbedtls",
-    "mod_openssl", "mod_proxy", "mod_redirect", "mod_rewrite", "mod_rrdtool", "mod_scgi",
-    "mod_secdownload", "mod_setenv", "mod_simple_vhost", "mod_sockproxy", "mod_ssi",
+    "mod_openssl", "mod_proxy", "mod_rrdtool", "mod_scgi",
+    "mod_secdownload", "mod_simple_vhost", "mod_sockproxy", "mod_ssi",
     "mod_status", "mod_uploadprogress", "mod_userdir", "mod_usertrack", "mod_vhostdb",
     "mod_webdav", "mod_wstunnel", "mod_ajp13", NULL};
 
@@ -400,7 +400,7 @@ oom:
     return -1;
 }
 
-lux_gen *lux_gen_build(lux_conf_tree *tree, char *err, size_t el) {
+lux_gen *lux_gen_build(lux_conf_tree *tree, unsigned flags, char *err, size_t el) {
     lux_gen *g = calloc(1, sizeof *g);
     if (!g) {
         snprintf(err, el, "out of memory");
@@ -408,6 +408,7 @@ lux_gen *lux_gen_build(lux_conf_tree *tree, char *err, size_t el) {
         return NULL;
     }
     atomic_init(&g->refs, 1);
+    g->flags = flags;
     g->tree = tree;
     lux_pool_init(&g->pool, 16384);
     const lux_conf_block *global = tree->blocks[0];
@@ -456,6 +457,8 @@ fail:
     lux_gen_unref(g);
     return NULL;
 }
+
+int lux_gen_test_only(const lux_gen *g) { return (g->flags & LUX_GEN_TEST_ONLY) != 0; }
 
 lux_gen *lux_gen_ref(lux_gen *g) {
     atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);

@@ -48,8 +48,12 @@ typedef enum {
 
 typedef struct lux_gen_cleanup lux_gen_cleanup;
 
+/* lux_gen_build flags */
+enum { LUX_GEN_TEST_ONLY = 1 };
+
 struct lux_gen {
     _Atomic long refs;
+    unsigned flags;
     lux_conf_tree *tree;
     lux_pool pool;
     const lux_module *modules[LUX_MAX_MODULES];
@@ -71,7 +75,7 @@ struct lux_gen {
  * Build a generation from a loaded tree (takes ownership of it). Warnings (unknown keys) are
  * logged to stderr as "file:line: ..."; errors return NULL with "file:line: ..." in err.
  */
-lux_gen *lux_gen_build(lux_conf_tree *tree, char *err, size_t errlen);
+lux_gen *lux_gen_build(lux_conf_tree *tree, unsigned flags, char *err, size_t errlen);
 lux_gen *lux_gen_ref(lux_gen *g);
 void lux_gen_unref(lux_gen *g);
 

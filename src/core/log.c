@@ -107,7 +107,7 @@ int lux_log_reopen(void) {
         } else {
             /* dup2 keeps the number, so a writer racing with us writes to one file or the
              * other, never to a closed descriptor. */
-            dup2(fd, log_fd);
+            dup3(fd, log_fd, O_CLOEXEC);
             close(fd);
         }
     }

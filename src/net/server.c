@@ -111,7 +111,7 @@ static void wake_all(lux_server *s) {
 static void reload(lux_server *s, const lux_run_opts *o) {
     char err[1024];
     lux_conf_tree *t = lux_conf_load_file(o->config_file, err, sizeof err);
-    lux_gen *g = t ? lux_gen_build(t, err, sizeof err) : NULL;
+    lux_gen *g = t ? lux_gen_build(t, 0, err, sizeof err) : NULL;
     if (!g) {
         lux_log(LUX_LOG_ERR, "reload failed, keeping the running config: %s", err);
         return;

@@ -10,7 +10,7 @@
 
 static lux_gen *build(const char *text, char *err, size_t el) {
     lux_conf_tree *t = lux_conf_load_string(text, strlen(text), "test.conf", err, el);
-    return t ? lux_gen_build(t, err, el) : NULL;
+    return t ? lux_gen_build(t, 0, err, el) : NULL;
 }
 
 static void test_defaults(void) {

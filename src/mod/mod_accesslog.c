@@ -1,0 +1,392 @@
+/*
+ * mod_accesslog: one line per request, in lighttpd's accesslog.format, to a file, a piped
+ * logger ("|command") or syslog.
+ *
+ * Files and pipes are opened once per config generation, while the config is read; blocks that
+ * name the same target share one descriptor. Each line goes out with a single write(): on an
+ * O_APPEND file that keeps lines from several workers whole; a pipe is also locked, since the
+ * kernel only keeps writes up to PIPE_BUF together. SIGHUP reopens files in place (dup3 over
+ * the same descriptor number), so a worker never writes to a closed descriptor.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "core/gen.h"
+#include "http/request.h"
+#include "lux/log.h"
+#include "lux/req.h"
+#include "mod/accesslog_format.h"
+#include "net/conn.h"
+#include "net/server.h"
+
+extern char **environ;
+
+typedef struct {
+    int fd;
+    int is_pipe;
+    const char *name; /* as configured: a path, or "|command" */
+    pthread_mutex_t lock;
+    _Atomic long last_error; /* when a write last failed, to report once a second at most */
+} alog_target;
+
+typedef struct {
+    alog_target *target; /* NULL: no file (syslog may still apply) */
+    const lux_alog_format *format;
+    int use_syslog;
+    long syslog_level;
+    unsigned escaping; /* lux_alog_escaping */
+} alog_conf;
+
+extern const lux_module lux_mod_accesslog;
+
+/* ---- targets ------------------------------------------------------------------------------ */
+
+static int spawn_logger(const char *cmd, pid_t *pid) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc == 0 && (rc = posix_spawnattr_init(&at)) != 0)
+        posix_spawn_file_actions_destroy(&fa);
+    if (rc == 0) {
+        /* The logger starts with default signal handling and nothing blocked: lux blocks the
+         * signals it waits for, and ignores SIGPIPE, which a child would otherwise inherit. */
+        if ((rc = posix_spawn_file_actions_adddup2(&fa, p[0], STDIN_FILENO)) == 0 &&
+            (rc = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
+            (rc = posix_spawnattr_setsigdefault(&at, &all)) == 0 &&
+            (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) ==
+                0) {
+            char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+            rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, environ);
+        }
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
+    }
+    close(p[0]);
+    if (rc != 0) {
+        close(p[1]);
+        errno = rc;
+        return -1;
+    }
+    return p[1];
+}
+
+static int open_file(const char *path) {
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+static void target_free(void *p) {
+    alog_target *t = p;
+    close(t->fd); /* a piped logger sees end of input and exits; the server reaps it */
+    pthread_mutex_destroy(&t->lock);
+}
+
+static void target_reopen(void *p) {
+    alog_target *t = p;
+    int fd = open_file(t->name);
+    if (fd < 0) {
+        lux_log(LUX_LOG_ERR, "reopening access log %s: %s", t->name, strerror(errno));
+        return;
+    }
+    if (dup3(fd, t->fd, O_CLOEXEC) < 0)
+        lux_log(LUX_LOG_ERR, "reopening access log %s: %s", t->name, strerror(errno));
+    close(fd);
+}
+
+static int parse_filename(lux_gen *g, const lux_value *v, void *dst, char *err, size_t el);
+
+static int same_target(const alog_target *t, const char *name) {
+    return t && strcmp(t->name, name) == 0;
+}
+
+/* A target another block of this generation already opened under the same name. */
+static alog_target *find_target(const lux_gen *g, const char *name) {
+    int m = lux_gen_module_index(g, &lux_mod_accesslog);
+    if (m < 0)
+        return NULL;
+    const alog_conf *global = g->global_conf[m];
+    if (same_target(global->target, name))
+        return global->target;
+    for (size_t b = 0; b < g->nblocks; b++)
+        for (size_t i = 0; i < g->blocks[b].npatches; i++) {
+            const lux_patch *p = &g->blocks[b].patches[i];
+            if (p->dir->parse != parse_filename)
+                continue;
+            alog_target *t = *(alog_target *const *)p->value;
+            if (same_target(t, name))
+                return t;
+        }
+    return NULL;
+}
+
+static int open_target(lux_gen *g, const char *name, alog_target **out, char *err, size_t el) {
+    alog_target *t = lux_pool_alloc(&g->pool, sizeof *t);
+    char *copy = lux_pool_strndup(&g->pool, name, strlen(name));
+    if (!t || !copy) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    memset(t, 0, sizeof *t);
+    t->name = copy;
+    t->is_pipe = name[0] == '|';
+    if (lux_gen_test_only(g)) {
+        t->fd = -1; /* lux -t checks the config; it must not create files or start loggers */
+    } else if (t->is_pipe) {
+        pid_t pid;
+        t->fd = spawn_logger(name + 1, &pid);
+    } else {
+        t->fd = open_file(name);
+    }
+    if (t->fd < 0 && !lux_gen_test_only(g)) {
+        snprintf(err, el, "%s \"%s\": %s", t->is_pipe ? "cannot start" : "cannot open",
+                 t->is_pipe ? name + 1 : name, strerror(errno));
+        return -1;
+    }
+    pthread_mutex_init(&t->lock, NULL);
+    if (lux_gen_on_free(g, target_free, t) < 0) {
+        target_free(t);
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    if (!t->is_pipe && lux_gen_on_reopen(g, target_reopen, t) < 0) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---- directives --------------------------------------------------------------------------- */
+
+static int parse_filename(lux_gen *g, const lux_value *v, void *dst, char *err, size_t el) {
+    if (v->type != LUX_V_STRING) {
+        snprintf(err, el, "expected a file name or \"|command\"");
+        return -1;
+    }
+    alog_target **out = dst;
+    *out = NULL;
+    if (v->u.str.len == 0) /* lighttpd: an empty name turns the file log off */
+        return 0;
+    if (v->u.str.len == 1 && v->u.str.ptr[0] == '|') {
+        snprintf(err, el, "\"|\" names no command");
+        return -1;
+    }
+    *out = find_target(g, v->u.str.ptr);
+    return *out ? 0 : open_target(g, v->u.str.ptr, out, err, el);
+}
+
+static int parse_format(lux_gen *g, const lux_value *v, void *dst, char *err, size_t el) {
+    if (v->type != LUX_V_STRING) {
+        snprintf(err, el, "expected a format string");
+        return -1;
+    }
+    lux_alog_format *f = lux_alog_compile(&g->pool, v->u.str.ptr, v->u.str.len, err, el);
+    *(const lux_alog_format **)dst = f;
+    return f ? 0 : -1;
+}
+
+static int parse_escaping(lux_gen *g, const lux_value *v, void *dst, char *err, size_t el) {
+    if (v->type != LUX_V_STRING) {
+        snprintf(err, el, "expected \"default\" or \"json\"");
+        return -1;
+    }
+    /* lighttpd takes anything but "json" as the default convention. */
+    *(unsigned *)dst = strcmp(v->u.str.ptr, "json") == 0 ? LUX_ALOG_ESC_JSON : LUX_ALOG_ESC_DEFAULT;
+    return 0;
+}
+
+#define OFF(f) offsetof(alog_conf, f)
+static const lux_directive alog_directives[] = {
+    {"accesslog.filename", LUX_D_CUSTOM, OFF(target), LUX_SCOPE_ANY, parse_filename,
+     sizeof(alog_target *)},
+    {"accesslog.format", LUX_D_CUSTOM, OFF(format), LUX_SCOPE_ANY, parse_format,
+     sizeof(const lux_alog_format *)},
+    {"accesslog.use-syslog", LUX_D_BOOL, OFF(use_syslog), LUX_SCOPE_ANY},
+    {"accesslog.syslog-level", LUX_D_INT, OFF(syslog_level), LUX_SCOPE_ANY},
+    {"accesslog.escaping", LUX_D_CUSTOM, OFF(escaping), LUX_SCOPE_ANY, parse_escaping,
+     sizeof(unsigned)},
+    {NULL, 0, 0, 0},
+};
+
+static void alog_init(void *p) {
+    alog_conf *c = p;
+    c->syslog_level = LOG_INFO;
+    c->escaping = LUX_ALOG_ESC_DEFAULT;
+}
+
+static int alog_finish(lux_gen *g, void *p, char *err, size_t el) {
+    alog_conf *c = p;
+    if (!c->format) {
+        static const char def[] = LUX_ALOG_DEFAULT_FORMAT;
+        c->format = lux_alog_compile(&g->pool, def, sizeof def - 1, err, el);
+        if (!c->format)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- the request's facts ------------------------------------------------------------------ */
+
+/* "http://host/p?q" as a request-target logs as "/p?q", as lighttpd shows it. */
+static lux_str origin_form(lux_str t) {
+    size_t skip = 0;
+    if (t.len > 7 && strncasecmp(t.ptr, "http://", 7) == 0)
+        skip = 7;
+    else if (t.len > 8 && strncasecmp(t.ptr, "https://", 8) == 0)
+        skip = 8;
+    if (!skip)
+        return t;
+    const char *slash = memchr(t.ptr + skip, '/', t.len - skip);
+    return slash ? (lux_str){slash, t.len - (size_t)(slash - t.ptr)} : (lux_str){"/", 1};
+}
+
+/* Body bytes sent: the response's length when it all went out, else what followed the head. */
+static int64_t body_sent(lux_req *r) {
+    if (r->bytes_sent == 0)
+        return 0;
+    if (r->complete)
+        return r->head_only ? 0 : (int64_t)r->body_len;
+    size_t hlen = 0;
+    if (!lux_resp_head(r, &hlen))
+        return 0;
+    return r->bytes_sent > hlen ? (int64_t)(r->bytes_sent - hlen) : 0;
+}
+
+/* The request's size as received, rebuilt from its parts (lux keeps no byte count of it). */
+static int64_t bytes_received(const lux_req *r) {
+    if (!r->method_str.ptr)
+        return 0;
+    int64_t n = (int64_t)(r->method_str.len + 1 + r->target.len + 1 + 8 + 2 + 2);
+    for (size_t i = 0; i < r->nheaders; i++)
+        n += (int64_t)(r->headers[i].name.len + 2 + r->headers[i].value.len + 2);
+    return n + (r->content_length > 0 ? r->content_length : 0);
+}
+
+static void set_local(lux_alog_rec *rec, const lux_conn *c) {
+    const lux_listener *l = c->listener;
+    if (!l || !l->name)
+        return;
+    const char *name = l->name;
+    size_t len = strlen(name);
+    const char *colon = strncmp(name, "unix:", 5) == 0 ? NULL : strrchr(name, ':');
+    if (!colon) {
+        rec->local_addr = (lux_str){name, len};
+        rec->local_port = (lux_str){"", 0};
+        return;
+    }
+    rec->local_addr = (lux_str){name, (size_t)(colon - name)};
+    rec->local_port = (lux_str){colon + 1, len - (size_t)(colon - name) - 1};
+}
+
+static void fill_rec(lux_req *r, unsigned needs, lux_alog_rec *rec) {
+    memset(rec, 0, sizeof *rec);
+    lux_conn *c = r->conn;
+    rec->remote_port = -1;
+    if (c && (needs & LUX_ALOG_NEED_REMOTE)) {
+        const char *ip = lux_req_remote_ip(r);
+        if (ip)
+            rec->remote_addr = (lux_str){ip, strlen(ip)};
+        if (c->peer.sin6_family == AF_INET || c->peer.sin6_family == AF_INET6)
+            rec->remote_port = ntohs(c->peer.sin6_port); /* same offset in sockaddr_in */
+    }
+    if (c && (needs & LUX_ALOG_NEED_LOCAL))
+        set_local(rec, c);
+    rec->method = r->method_str;
+    rec->target = r->target.ptr ? origin_form(r->target) : r->target;
+    rec->http_minor = r->http_minor;
+    rec->url = r->uri;
+    rec->query = r->query;
+    rec->host = r->host;
+    rec->server_name = r->host; /* lux has no server.name: lighttpd then uses the Host too */
+    if ((needs & LUX_ALOG_NEED_FILENAME) && r->file && r->status < 400)
+        rec->filename = r->physical;
+    rec->req_headers = r->headers;
+    rec->nreq_headers = r->nheaders;
+    rec->resp_headers = r->resp_headers;
+    rec->nresp_headers = r->nresp_headers;
+    rec->status = r->status;
+    rec->bytes_out = (int64_t)r->bytes_sent;
+    if (needs & LUX_ALOG_NEED_BODY_OUT)
+        rec->body_out = body_sent(r);
+    if (needs & LUX_ALOG_NEED_BYTES_IN)
+        rec->bytes_in = bytes_received(r);
+    if (c && (needs & LUX_ALOG_NEED_KEEPALIVE)) /* a finished request is already counted */
+        rec->keepalive_count = c->requests - (r->complete && c->requests ? 1 : 0);
+    rec->conn_status = !r->complete ? 'X' : r->keep_alive ? '+' : '-';
+    rec->start = r->start;
+    clock_gettime(CLOCK_REALTIME, &rec->end);
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+static void write_line(alog_target *t, const char *p, size_t n) {
+    if (t->is_pipe)
+        pthread_mutex_lock(&t->lock);
+    while (n) {
+        ssize_t w = write(t->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            long now = (long)time(NULL);
+            if (atomic_exchange_explicit(&t->last_error, now, memory_order_relaxed) != now)
+                lux_log(LUX_LOG_ERR, "writing access log %s: %s", t->name, strerror(e));
+            break;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    if (t->is_pipe)
+        pthread_mutex_unlock(&t->lock);
+}
+
+static lux_result alog_request_done(lux_req *r, const void *conf) {
+    const alog_conf *c = conf;
+    if (!c->use_syslog && !c->target)
+        return LUX_GO_ON;
+    lux_alog_rec rec;
+    fill_rec(r, lux_alog_needs(c->format), &rec);
+    char stack[2048];
+    char *line = stack;
+    size_t n = lux_alog_render(c->format, c->escaping, &rec, stack, sizeof stack - 1);
+    if (n >= sizeof stack) {
+        line = lux_pool_alloc(r->pool, n + 1);
+        if (!line)
+            return LUX_GO_ON;
+        lux_alog_render(c->format, c->escaping, &rec, line, n);
+    }
+    if (c->use_syslog) {
+        if (n)
+            syslog(LOG_DAEMON | ((int)c->syslog_level & LOG_PRIMASK), "%.*s", (int)n, line);
+        return LUX_GO_ON;
+    }
+    line[n] = '\n';
+    write_line(c->target, line, n + 1);
+    return LUX_GO_ON;
+}
+
+const lux_module lux_mod_accesslog = {
+    .name = "mod_accesslog",
+    .api_version = LUX_MODULE_API_VERSION,
+    .directives = alog_directives,
+    .conf_size = sizeof(alog_conf),
+    .conf_init = alog_init,
+    .conf_finish = alog_finish,
+    .request_done = alog_request_done,
+};
