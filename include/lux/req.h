@@ -119,6 +119,11 @@ int lux_req_set_uri(lux_req *r, const char *uri, size_t len);
  * is not enabled.
  */
 void **lux_req_mod_data(lux_req *r, const lux_module *m);
+/*
+ * Forget every condition decided for r and patch the module settings again: for a module that
+ * changed what conditions look at (a request header). Returns 0 or -1 (out of memory).
+ */
+int lux_req_recheck_conditions(lux_req *r);
 /* printf into the pool; NULL when out of memory. */
 char *lux_req_printf(lux_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -207,10 +207,14 @@ char *lux_resp_head(lux_req *r, size_t *len) {
         p = PUTS(p, "Connection: close\r\n");
     else if (r->http_minor == 0)
         p = PUTS(p, "Connection: keep-alive\r\n");
-    p = PUTS(p, "Date: ");
-    p = put(p, lux_worker_date(r->worker), LUX_HTTP_DATE_LEN);
-    p = PUTS(p, "\r\n");
-    if (core->tag.len) {
+    /* A module may have set Date or Server itself (setenv.set-response-header): its value wins. */
+    int own = r->nresp_headers > 0;
+    if (!own || !resp_has(r, "Date", 4)) {
+        p = PUTS(p, "Date: ");
+        p = put(p, lux_worker_date(r->worker), LUX_HTTP_DATE_LEN);
+        p = PUTS(p, "\r\n");
+    }
+    if (core->tag.len && (!own || !resp_has(r, "Server", 6))) {
         p = PUTS(p, "Server: ");
         p = put(p, core->tag.ptr, core->tag.len);
         p = PUTS(p, "\r\n");

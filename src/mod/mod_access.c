@@ -46,10 +46,10 @@ static int parse_suffixes(lux_gen *gen, const lux_value *v, void *dst, char *err
 }
 
 static const lux_directive access_directives[] = {
-    {"url.access-deny", LUX_D_CUSTOM, offsetof(access_conf, deny), LUX_SCOPE_ANY,
-     parse_suffixes, sizeof(const lux_strlist *)},
-    {"url.access-allow", LUX_D_CUSTOM, offsetof(access_conf, allow), LUX_SCOPE_ANY,
-     parse_suffixes, sizeof(const lux_strlist *)},
+    {"url.access-deny", LUX_D_CUSTOM, offsetof(access_conf, deny), LUX_SCOPE_ANY, parse_suffixes,
+     sizeof(const lux_strlist *)},
+    {"url.access-allow", LUX_D_CUSTOM, offsetof(access_conf, allow), LUX_SCOPE_ANY, parse_suffixes,
+     sizeof(const lux_strlist *)},
     {NULL, 0, 0, 0},
 };
 

@@ -71,8 +71,7 @@ static const lux_directive alias_directives[] = {
     {NULL, 0, 0, 0},
 };
 
-static const alias_entry *find_alias(const alias_table *t, const char *p, size_t len,
-                                     int nocase) {
+static const alias_entry *find_alias(const alias_table *t, const char *p, size_t len, int nocase) {
     for (size_t i = 0; i < t->n; i++) {
         const lux_str *k = &t->items[i].key;
         if (k->len <= len &&

@@ -32,9 +32,12 @@ static const struct {
     size_t len;
     long long seconds;
 } expire_units[] = {
-    {"year", 4, 60LL * 60 * 24 * 30 * 12}, {"month", 5, 60LL * 60 * 24 * 30},
-    {"week", 4, 60LL * 60 * 24 * 7},       {"day", 3, 60LL * 60 * 24},
-    {"hour", 4, 60LL * 60},                {"minute", 6, 60},
+    {"year", 4, 60LL * 60 * 24 * 30 * 12},
+    {"month", 5, 60LL * 60 * 24 * 30},
+    {"week", 4, 60LL * 60 * 24 * 7},
+    {"day", 3, 60LL * 60 * 24},
+    {"hour", 4, 60LL * 60},
+    {"minute", 6, 60},
     {"second", 6, 1},
 };
 
@@ -199,7 +202,7 @@ static const expire_rule *find_rule(const lux_req *r, const expire_conf *c) {
     const lux_header *ct = resp_find(r, "Content-Type", 12);
     if (ct && (rule = match_prefix(c->mimetypes, ct->value.ptr, ct->value.len)))
         return rule;
-    /* No Content-Type: only a rule for "" applies. */
+    /* Without a Content-Type only a rule for "" applies (with one, it matched as a prefix). */
     for (size_t i = 0; i < c->mimetypes->n; i++)
         if (!c->mimetypes->items[i].key.len)
             return &c->mimetypes->items[i];
@@ -240,8 +243,7 @@ static lux_result expire_response_start(lux_req *r, const void *conf) {
                 (r->nresp_headers - i - 1) * sizeof *r->resp_headers);
         r->nresp_headers--;
     }
-    return lux_resp_header(r, "Expires", 7, date, LUX_HTTP_DATE_LEN) == 0 ? LUX_GO_ON
-                                                                           : LUX_ERROR;
+    return lux_resp_header(r, "Expires", 7, date, LUX_HTTP_DATE_LEN) == 0 ? LUX_GO_ON : LUX_ERROR;
 }
 
 const lux_module lux_mod_expire = {

@@ -1,7 +1,7 @@
 /*
- * mod_setenv: add or replace request headers (before access checks, conditions that read them
- * afterwards, and handlers), response headers (on every response, error pages included), and
- * environment variables for CGI-like backends.
+ * mod_setenv: add or replace request headers (in the uri_clean phase, so that later modules,
+ * conditions and handlers see them), response headers (on every response of a request that got
+ * that far, error pages included), and environment variables for CGI-like backends.
  *
  * add-request-header appends ", value" to a header the client sent (or adds it);
  * add-response-header adds another header line; the set-* forms replace every header of that
@@ -55,10 +55,12 @@ static int parse_pairs(lux_gen *gen, const lux_value *v, void *dst, char *err, s
             return -1;
         }
         /* lighttpd only warns and sends the broken lines; lux refuses header injection. */
-        if (is_header && (!e->key_len || strpbrk(e->key, "\r\n: \t") ||
-                          strpbrk(e->u.str.ptr, "\r\n"))) {
-            snprintf(err, el, "invalid header \"%s\": names may not contain blanks or colons, "
-                     "nor names or values CR or LF", e->key);
+        if (is_header &&
+            (!e->key_len || strpbrk(e->key, "\r\n: \t") || strpbrk(e->u.str.ptr, "\r\n"))) {
+            snprintf(err, el,
+                     "invalid header \"%s\": names may not contain blanks or colons, "
+                     "nor names or values CR or LF",
+                     e->key);
             return -1;
         }
         l->items[i] = (setenv_pair){{e->key, e->key_len}, {e->u.str.ptr, e->u.str.len}};
@@ -80,10 +82,8 @@ static int parse_env(lux_gen *gen, const lux_value *v, void *dst, char *err, siz
 static const lux_directive setenv_directives[] = {
     {"setenv.add-request-header", LUX_D_CUSTOM, OFF(add_req), LUX_SCOPE_ANY, parse_headers, LIST},
     {"setenv.set-request-header", LUX_D_CUSTOM, OFF(set_req), LUX_SCOPE_ANY, parse_headers, LIST},
-    {"setenv.add-response-header", LUX_D_CUSTOM, OFF(add_resp), LUX_SCOPE_ANY, parse_headers,
-     LIST},
-    {"setenv.set-response-header", LUX_D_CUSTOM, OFF(set_resp), LUX_SCOPE_ANY, parse_headers,
-     LIST},
+    {"setenv.add-response-header", LUX_D_CUSTOM, OFF(add_resp), LUX_SCOPE_ANY, parse_headers, LIST},
+    {"setenv.set-response-header", LUX_D_CUSTOM, OFF(set_resp), LUX_SCOPE_ANY, parse_headers, LIST},
     {"setenv.add-environment", LUX_D_CUSTOM, OFF(add_env), LUX_SCOPE_ANY, parse_env, LIST},
     {"setenv.set-environment", LUX_D_CUSTOM, OFF(set_env), LUX_SCOPE_ANY, parse_env, LIST},
     {NULL, 0, 0, 0},
@@ -146,18 +146,6 @@ static int req_set(lux_req *r, const setenv_pair *p) {
     return 0;
 }
 
-/*
- * Conditions are decided once per pass, before the hooks; a condition on a header changed here
- * must see the new value, as it does in lighttpd, whose conditions are decided when a module
- * first asks. So forget the decisions and patch every module's settings again.
- */
-static int recheck_conditions(lux_req *r) {
-    size_t n = r->gen->tree->nblocks;
-    memset(r->cond_state, 0, n);
-    memset(r->cond_caps, 0, n * sizeof *r->cond_caps);
-    return lux_req_patch_conf(r);
-}
-
 /* What uri_clean decided, for the rest of the request (restarts included). */
 typedef struct {
     const setenv_conf *conf;
@@ -190,7 +178,7 @@ static lux_result setenv_uri_clean(lux_req *r, const void *conf) {
     for (size_t i = 0; c->set_req && i < c->set_req->n; i++)
         if (req_set(r, &c->set_req->items[i]) < 0)
             return LUX_ERROR;
-    return recheck_conditions(r) < 0 ? LUX_ERROR : LUX_GO_ON;
+    return lux_req_recheck_conditions(r) < 0 ? LUX_ERROR : LUX_GO_ON;
 }
 
 /* A request answered before mod_setenv's uri_clean (by a module listed earlier, say a 403 from

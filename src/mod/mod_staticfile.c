@@ -149,7 +149,7 @@ static lux_result staticfile_handle(lux_req *r, const void *conf) {
         c->etags ? lux_etag_make(etag, flags, f->ino, f->mtime, f->mtime_nsec, f->size) : 0;
     const char *type = lux_mimetype_lookup(core->mimetypes.items, core->mimetypes.n,
                                            r->physical.ptr, r->physical.len);
-    if (!type)
+    if (!type || !*type) /* unknown, or assigned "" (lighttpd's way of saying "no type") */
         type = "application/octet-stream";
 
     int st = preconditions(r, f, etag, etag_len);

@@ -41,13 +41,13 @@ static void test_units_singular_and_plural(void) {
         const char *s;
         long long want;
     } cases[] = {
-        {"access plus 1 years", 31104000},  {"access plus 1 year", 31104000},
-        {"access plus 1 months", 2592000},  {"access plus 1 month", 2592000},
-        {"access plus 2 weeks", 1209600},   {"access plus 1 week", 604800},
-        {"access plus 1 days", 86400},      {"access plus 1 day", 86400},
-        {"access plus 1 hours", 3600},      {"access plus 1 hour", 3600},
-        {"access plus 5 minutes", 300},     {"access plus 1 minute", 60},
-        {"access plus 7 seconds", 7},       {"access plus 1 second", 1},
+        {"access plus 1 years", 31104000}, {"access plus 1 year", 31104000},
+        {"access plus 1 months", 2592000}, {"access plus 1 month", 2592000},
+        {"access plus 2 weeks", 1209600},  {"access plus 1 week", 604800},
+        {"access plus 1 days", 86400},     {"access plus 1 day", 86400},
+        {"access plus 1 hours", 3600},     {"access plus 1 hour", 3600},
+        {"access plus 5 minutes", 300},    {"access plus 1 minute", 60},
+        {"access plus 7 seconds", 7},      {"access plus 1 second", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         CHECK_INT(offset_of(cases[i].s, EXPIRE_ACCESS), cases[i].want);
@@ -75,8 +75,8 @@ static void test_huge_numbers_saturate(void) {
     CHECK(off > 0 && off <= EXPIRE_MAX);
     off = offset_of("access plus -99999999999999999999 years", EXPIRE_ACCESS);
     CHECK(off < 0 && off >= -EXPIRE_MAX);
-    off = offset_of("access plus 2147483647 years 2147483647 years 2147483647 years",
-                    EXPIRE_ACCESS);
+    off =
+        offset_of("access plus 2147483647 years 2147483647 years 2147483647 years", EXPIRE_ACCESS);
     CHECK(off > 0 && off <= EXPIRE_MAX);
 }
 
