@@ -114,6 +114,19 @@ struct lux_module {
     lux_result (*request_done)(lux_req *r, const void *conf);
 };
 
+/* One entry of a ( "key" => "value", ... ) setting. */
+typedef struct {
+    lux_str key, value;
+} lux_keyval;
+
+/*
+ * Check that v is an array of "key" => "string" entries and return them as pairs, allocated in
+ * gen's pool (the strings stay the config's). On a wrong shape writes `usage` to err and returns
+ * NULL; an empty array gives a non-NULL result with *n == 0.
+ */
+const lux_keyval *lux_conf_keyvals(lux_gen *gen, const lux_value *v, size_t *n, const char *usage,
+                                   char *err, size_t errlen);
+
 /* Settings of module m for request r (the effective, patched struct). */
 const void *lux_req_conf(const lux_req *r, const lux_module *m);
 

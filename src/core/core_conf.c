@@ -63,27 +63,18 @@ static int parse_parseopts(lux_gen *gen, const lux_value *v, void *dst, char *er
 
 /* mimetype.assign = ( ".html" => "text/html", ... ) */
 static int parse_mimetypes(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
-    if (v->type != LUX_V_ARRAY) {
-        snprintf(err, el, "expected an array of \"suffix\" => \"type\"");
-        return -1;
-    }
-    lux_mimetype *items = lux_pool_alloc(&gen->pool, (v->u.arr.len + 1) * sizeof *items);
+    size_t n;
+    const lux_keyval *kv = lux_conf_keyvals(
+        gen, v, &n, "expected an array of \"suffix\" => \"type\"", err, el);
+    lux_mimetype *items = kv ? lux_pool_alloc(&gen->pool, (n + 1) * sizeof *items) : NULL;
     if (!items) {
-        snprintf(err, el, "out of memory");
+        if (kv)
+            snprintf(err, el, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < v->u.arr.len; i++) {
-        const lux_value *e = v->u.arr.items[i];
-        if (!e->key || e->type != LUX_V_STRING) {
-            snprintf(err, el, "every entry must be \"suffix\" => \"type\"");
-            return -1;
-        }
-        items[i].suffix = e->key;
-        items[i].type = e->u.str.ptr;
-    }
-    lux_mimetypes *m = dst;
-    m->items = items;
-    m->n = v->u.arr.len;
+    for (size_t i = 0; i < n; i++)
+        items[i] = (lux_mimetype){kv[i].key.ptr, kv[i].value.ptr};
+    *(lux_mimetypes *)dst = (lux_mimetypes){items, n};
     return 0;
 }
 

@@ -77,6 +77,29 @@ void lux_gen_reopen(lux_gen *g) {
         c->fn(c->ptr);
 }
 
+const lux_keyval *lux_conf_keyvals(lux_gen *g, const lux_value *v, size_t *n, const char *usage,
+                                   char *err, size_t el) {
+    if (v->type != LUX_V_ARRAY) {
+        snprintf(err, el, "%s", usage);
+        return NULL;
+    }
+    lux_keyval *kv = lux_pool_alloc(&g->pool, (v->u.arr.len + 1) * sizeof *kv);
+    if (!kv) {
+        snprintf(err, el, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < v->u.arr.len; i++) {
+        const lux_value *e = v->u.arr.items[i];
+        if (!e->key || e->type != LUX_V_STRING) {
+            snprintf(err, el, "%s", usage);
+            return NULL;
+        }
+        kv[i] = (lux_keyval){{e->key, e->key_len}, {e->u.str.ptr, e->u.str.len}};
+    }
+    *n = v->u.arr.len;
+    return kv;
+}
+
 int lux_parse_bool(const lux_value *v, int *out) {
     if (v->type == LUX_V_INT && (v->u.num == 0 || v->u.num == 1)) {
         *out = (int)v->u.num;

@@ -15,14 +15,12 @@
 #include "lux/log.h"
 #include "lux/req.h"
 
-typedef struct {
-    lux_str key;
-    lux_str target;
-} alias_entry;
+/* key: the URL-path prefix; value: the file-system target */
+typedef lux_keyval alias_entry;
 
 typedef struct {
     size_t n;
-    alias_entry *items;
+    const alias_entry *items;
 } alias_table;
 
 typedef struct {
@@ -31,27 +29,14 @@ typedef struct {
 
 static int parse_aliases(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     static const char usage[] = "expected a list like ( \"/url-path/\" => \"/file/path/\" )";
-    if (v->type != LUX_V_ARRAY) {
-        snprintf(err, el, "%s", usage);
-        return -1;
-    }
-    size_t n = v->u.arr.len;
-    alias_table *t = lux_pool_alloc(&gen->pool, sizeof *t + n * sizeof(alias_entry));
+    alias_table *t = lux_pool_alloc(&gen->pool, sizeof *t);
     if (!t) {
         snprintf(err, el, "out of memory");
         return -1;
     }
-    t->items = (alias_entry *)(t + 1);
-    t->n = n;
-    for (size_t i = 0; i < n; i++) {
-        const lux_value *e = v->u.arr.items[i];
-        if (!e->key || e->type != LUX_V_STRING) {
-            snprintf(err, el, "%s", usage);
-            return -1;
-        }
-        t->items[i].key = (lux_str){e->key, e->key_len};
-        t->items[i].target = (lux_str){e->u.str.ptr, e->u.str.len};
-    }
+    if (!(t->items = lux_conf_keyvals(gen, v, &t->n, usage, err, el)))
+        return -1;
+    size_t n = t->n;
     for (size_t i = 0; i < n; i++)
         for (size_t k = i + 1; k < n; k++) {
             const lux_str *a = &t->items[i].key, *b = &t->items[k].key;
@@ -88,7 +73,7 @@ static const alias_entry *find_alias(const alias_table *t, const char *p, size_t
  */
 static int escapes(const alias_entry *a, const char *rest, size_t rlen) {
     if (!rlen || rest[0] != '.' || !a->key.len || a->key.ptr[a->key.len - 1] == '/' ||
-        !a->target.len || a->target.ptr[a->target.len - 1] != '/')
+        !a->value.len || a->value.ptr[a->value.len - 1] != '/')
         return 0;
     size_t i = 1;
     if (i < rlen && rest[i] == '.')
@@ -111,11 +96,11 @@ static lux_result alias_physical(lux_req *r, const void *conf) {
     size_t rlen = len - a->key.len;
     if (escapes(a, rest, rlen))
         return lux_resp_error(r, 403);
-    size_t tlen = a->target.len;
+    size_t tlen = a->value.len;
     char *phys = lux_pool_alloc(r->pool, tlen + rlen + 1);
     if (!phys)
         return LUX_ERROR;
-    memcpy(phys, a->target.ptr, tlen);
+    memcpy(phys, a->value.ptr, tlen);
     memcpy(phys + tlen, rest, rlen);
     phys[tlen + rlen] = '\0';
     /* The target is the new document root: PATH_INFO is searched only below it. */
@@ -125,7 +110,7 @@ static lux_result alias_physical(lux_req *r, const void *conf) {
     r->docroot = (lux_str){phys, dl};
     r->physical = (lux_str){phys, tlen + rlen};
     if (core->log_request_handling)
-        lux_log(LUX_LOG_DEBUG, "alias %s -> %s: %s", a->key.ptr, a->target.ptr, phys);
+        lux_log(LUX_LOG_DEBUG, "alias %s -> %s: %s", a->key.ptr, a->value.ptr, phys);
     return LUX_GO_ON;
 }
 

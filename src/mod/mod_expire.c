@@ -130,32 +130,25 @@ typedef struct {
 static int parse_rules(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el,
                        int strip_star) {
     static const char usage[] = "expected a list like ( \"prefix\" => \"access plus 1 days\" )";
-    if (v->type != LUX_V_ARRAY) {
-        snprintf(err, el, "%s", usage);
-        return -1;
-    }
-    size_t n = v->u.arr.len;
-    expire_rules *t = lux_pool_alloc(&gen->pool, sizeof *t + n * sizeof(expire_rule));
+    size_t n;
+    const lux_keyval *kv = lux_conf_keyvals(gen, v, &n, usage, err, el);
+    expire_rules *t = kv ? lux_pool_alloc(&gen->pool, sizeof *t + n * sizeof(expire_rule)) : NULL;
     if (!t) {
-        snprintf(err, el, "out of memory");
+        if (kv)
+            snprintf(err, el, "out of memory");
         return -1;
     }
     t->items = (expire_rule *)(t + 1);
     t->n = n;
     for (size_t i = 0; i < n; i++) {
-        const lux_value *e = v->u.arr.items[i];
-        if (!e->key || e->type != LUX_V_STRING) {
-            snprintf(err, el, "%s", usage);
-            return -1;
-        }
         expire_rule *rule = &t->items[i];
-        rule->key = (lux_str){e->key, e->key_len};
+        rule->key = kv[i].key;
         /* a trailing star ("image/" followed by "*") only marks a prefix: drop it */
         if (strip_star && rule->key.len && rule->key.ptr[rule->key.len - 1] == '*')
             rule->key.len--;
         char msg[200];
-        if (expire_parse(e->u.str.ptr, &rule->base, &rule->offset, msg, sizeof msg) < 0) {
-            snprintf(err, el, "\"%s\": %s", e->u.str.ptr, msg);
+        if (expire_parse(kv[i].value.ptr, &rule->base, &rule->offset, msg, sizeof msg) < 0) {
+            snprintf(err, el, "\"%s\": %s", kv[i].value.ptr, msg);
             return -1;
         }
     }
