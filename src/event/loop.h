@@ -34,6 +34,8 @@ void lux_loop_del(lux_loop *l, lux_io *io);
 
 /* Called once a second (and once at start). */
 void lux_loop_set_tick(lux_loop *l, void (*tick)(void *), void *arg);
+/* Run the tick at the start of the next iteration, after the events at hand. */
+void lux_loop_tick_soon(lux_loop *l);
 /* Run until lux_loop_stop. */
 void lux_loop_run(lux_loop *l);
 void lux_loop_stop(lux_loop *l);

@@ -92,6 +92,16 @@ static void set_accepting(lux_worker *w, int on) {
     w->accepting = on;
 }
 
+/* Stopping: take the listeners out of this loop for good and tell the main thread, which closes
+ * them once every worker has (whichever of the tick or the wake-up sees the stop first). */
+static void let_go_of_listeners(lux_worker *w) {
+    set_accepting(w, 0);
+    if (!w->stop_seen) {
+        w->stop_seen = 1;
+        atomic_fetch_add(&w->srv->released, 1);
+    }
+}
+
 static void on_accept(lux_io *io, unsigned events) {
     lux_accept_io *a = (lux_accept_io *)io;
     lux_worker *w = a->w;
@@ -131,14 +141,10 @@ static void on_wake(lux_io *io, unsigned events) {
         return;
     }
     if (state != LUX_RUNNING) {
-        set_accepting(w, 0);
-        if (!w->stop_seen) {
-            w->stop_seen = 1;
-            atomic_fetch_add(&w->srv->released, 1);
-        }
-        lux_conn_tick(w, lux_loop_now(w->loop));
-        if (w->nconns == 0)
-            lux_loop_stop(w->loop);
+        let_go_of_listeners(w);
+        /* Closing idle connections here could free one whose event is still pending in this
+         * epoll batch: leave it to the tick, run right after the batch. */
+        lux_loop_tick_soon(w->loop);
     }
 }
 
@@ -149,7 +155,7 @@ static void tick(void *arg) {
     lux_conn_tick(w, now);
     lux_stat_cache_expire(w->stat_cache, now);
     if (state != LUX_RUNNING) {
-        set_accepting(w, 0);
+        let_go_of_listeners(w);
         if (w->nconns == 0 || (w->stop_deadline && now >= w->stop_deadline)) {
             lux_loop_stop(w->loop);
             return;
