@@ -55,11 +55,20 @@ all: build/lux
 asan: build/asan/lux $(UNIT_BINS_ASAN)
 unit: $(UNIT_BINS)
 
-# libFuzzer drivers: every library source rebuilt with clang and the fuzzer's instrumentation.
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+# libFuzzer drivers: the library built once more with clang and the fuzzer's coverage
+# instrumentation (fuzzer-no-link), each driver linked against it.
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) -g -O1 -MMD -MP \
+    -fsanitize=fuzzer-no-link,address,undefined
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZCC) -std=c17 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 $(PKG_CFLAGS) \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LIBS)
+	@echo "  CC build/fuzz $<"
+	@$(FUZZCC) $(FUZZ_CFLAGS) -c $< -o $@
+build/fuzz/liblux.a: $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/%: tests/fuzz/%.c build/fuzz/liblux.a
+	$(FUZZCC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/liblux.a $(LIBS)
+-include $(shell find build/fuzz/obj -name '*.d' 2>/dev/null)
 fuzz: $(FUZZ_BINS)
 
 deps:
@@ -70,7 +79,7 @@ deps-bench:
 	@sh tools/deps.sh bench
 
 test: deps-test
-	@$(MAKE) --no-print-directory all unit asan fuzz
+	@$(MAKE) --no-print-directory -j2 all unit asan fuzz
 	@sh tests/run
 
 run: deps
