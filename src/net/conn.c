@@ -314,7 +314,9 @@ static int next_request(lux_conn *c) {
     return run_request(c, r);
 }
 
-/* Drop request-body bytes from the buffer. Returns 1 when the body is complete. */
+/* Consume request-body bytes from the buffer; no handler reads bodies yet, so they are dropped.
+ * Returns 1 when the body is complete, 0 when more input is needed, -1 for a malformed chunked
+ * body. */
 static int discard_body(lux_conn *c) {
     size_t avail = c->in_len - c->in_off;
     if (c->body_left >= 0) {
