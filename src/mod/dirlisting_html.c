@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/uri.h"
+
 typedef struct {
     char *p;
     size_t len, cap;
@@ -61,22 +63,14 @@ static void puts_html(outbuf *b, const char *s) {
     put_html(b, s, strlen(s));
 }
 
-/* Only unreserved characters (RFC 3986) and '/' stay literal: a name can then never turn the
- * relative link into a scheme ("javascript:") or a query. */
+/* Only unreserved characters (RFC 3986) and '/' stay literal (lux_uri_encode_path): a name can
+ * then never turn the relative link into a scheme ("javascript:") or a query. */
 static void put_url(outbuf *b, const char *s, size_t n) {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~' || c == '/')
-            continue;
-        char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
-        put(b, s + run, i - run);
-        put(b, enc, 3);
-        run = i + 1;
+    char enc[3 * 256 + 1];
+    for (size_t i = 0; i < n; i += 256) {
+        size_t k = n - i < 256 ? n - i : 256;
+        put(b, enc, lux_uri_encode_path(s + i, k, enc));
     }
-    put(b, s + run, n - run);
 }
 
 /*
