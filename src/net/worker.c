@@ -26,48 +26,44 @@ const char *lux_worker_date(lux_worker *w) {
     return w->date;
 }
 
-char *lux_worker_buf_get(lux_worker *w) {
-    lux_spare *s = w->spare_bufs;
+static void *spare_pop(lux_spare_list *l) {
+    lux_spare *s = l->head;
     if (s) {
-        w->spare_bufs = s->next;
-        w->nspare--;
-        return (char *)s;
+        l->head = s->next;
+        l->n--;
     }
-    return malloc(LUX_IN_BUF);
-}
-
-void lux_worker_buf_put(lux_worker *w, char *buf) {
-    if (w->nspare >= MAX_SPARE_BUFS) {
-        free(buf);
-        return;
-    }
-    lux_spare *s = (lux_spare *)(void *)buf;
-    s->next = w->spare_bufs;
-    w->spare_bufs = s;
-    w->nspare++;
-}
-
-void *lux_worker_block_get(lux_worker *w) {
-    lux_spare *s = w->spare_blocks;
-    if (!s)
-        return NULL;
-    w->spare_blocks = s->next;
-    w->nspare_blocks--;
     return s;
 }
 
-void lux_worker_block_put(lux_worker *w, void *block) {
-    if (!block)
+static void spare_push(lux_spare_list *l, void *p) {
+    if (!p)
         return;
-    if (w->nspare_blocks >= MAX_SPARE_BUFS) {
-        free(block);
+    if (l->n >= MAX_SPARE_BUFS) {
+        free(p);
         return;
     }
-    lux_spare *s = block;
-    s->next = w->spare_blocks;
-    w->spare_blocks = s;
-    w->nspare_blocks++;
+    lux_spare *s = p;
+    s->next = l->head;
+    l->head = s;
+    l->n++;
 }
+
+static void spare_drain(lux_spare_list *l) {
+    void *p;
+    while ((p = spare_pop(l)))
+        free(p);
+}
+
+char *lux_worker_buf_get(lux_worker *w) {
+    char *b = spare_pop(&w->spare_bufs);
+    return b ? b : malloc(LUX_IN_BUF);
+}
+
+void lux_worker_buf_put(lux_worker *w, char *buf) { spare_push(&w->spare_bufs, buf); }
+
+void *lux_worker_block_get(lux_worker *w) { return spare_pop(&w->spare_blocks); }
+
+void lux_worker_block_put(lux_worker *w, void *block) { spare_push(&w->spare_blocks, block); }
 
 /* Pick up a newly published generation (after SIGUSR1): new connections use it. */
 static void refresh_gen(lux_worker *w) {
@@ -236,16 +232,8 @@ void lux_worker_wake(lux_worker *w) {
 void lux_worker_join_free(lux_worker *w) {
     if (!w)
         return;
-    while (w->spare_bufs) {
-        lux_spare *s = w->spare_bufs;
-        w->spare_bufs = s->next;
-        free(s);
-    }
-    while (w->spare_blocks) {
-        lux_spare *s = w->spare_blocks;
-        w->spare_blocks = s->next;
-        free(s);
-    }
+    spare_drain(&w->spare_bufs);
+    spare_drain(&w->spare_blocks);
     if (w->wake.fd >= 0)
         close(w->wake.fd);
     lux_stat_cache_free(w->stat_cache);

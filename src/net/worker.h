@@ -18,10 +18,16 @@ typedef struct {
     lux_listener *l;
 } lux_accept_io;
 
-/* A spare input buffer, kept on a short free list so idle connections hold none. */
+/* Memory idle connections gave back (input buffers, request-pool blocks), kept on a short free
+ * list per worker so the next busy connection takes it without malloc. */
 typedef struct lux_spare {
     struct lux_spare *next;
 } lux_spare;
+
+typedef struct {
+    lux_spare *head;
+    unsigned n;
+} lux_spare_list;
 
 struct lux_worker {
     lux_server *srv;
@@ -38,10 +44,8 @@ struct lux_worker {
     lux_conn *conns; /* all open connections, for timeouts and stopping */
     long nconns;
     time_t stop_deadline;
-    lux_spare *spare_bufs;
-    unsigned nspare;
-    lux_spare *spare_blocks; /* request-pool blocks of idle connections */
-    unsigned nspare_blocks;
+    lux_spare_list spare_bufs;   /* LUX_IN_BUF input buffers */
+    lux_spare_list spare_blocks; /* request-pool blocks */
     time_t date_time;
     char date[LUX_HTTP_DATE_LEN + 1];
     lux_stat_cache *stat_cache;
