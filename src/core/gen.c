@@ -54,28 +54,29 @@ lux_result lux_gen_run_hook(lux_req *r, lux_hook h) {
     return LUX_GO_ON;
 }
 
-int lux_gen_on_free(lux_gen *g, void (*fn)(void *), void *ptr) {
+static int add_callback(lux_gen *g, lux_gen_cleanup **list, void (*fn)(void *), void *ptr) {
     lux_gen_cleanup *c = lux_pool_alloc(&g->pool, sizeof *c);
     if (!c)
         return -1;
-    *c = (lux_gen_cleanup){g->cleanups, fn, ptr};
-    g->cleanups = c;
+    *c = (lux_gen_cleanup){*list, fn, ptr};
+    *list = c;
     return 0;
+}
+
+static void run_callbacks(const lux_gen_cleanup *c) {
+    for (; c; c = c->next)
+        c->fn(c->ptr);
+}
+
+int lux_gen_on_free(lux_gen *g, void (*fn)(void *), void *ptr) {
+    return add_callback(g, &g->cleanups, fn, ptr);
 }
 
 int lux_gen_on_reopen(lux_gen *g, void (*fn)(void *), void *ptr) {
-    lux_gen_cleanup *c = lux_pool_alloc(&g->pool, sizeof *c);
-    if (!c)
-        return -1;
-    *c = (lux_gen_cleanup){g->reopeners, fn, ptr};
-    g->reopeners = c;
-    return 0;
+    return add_callback(g, &g->reopeners, fn, ptr);
 }
 
-void lux_gen_reopen(lux_gen *g) {
-    for (lux_gen_cleanup *c = g->reopeners; c; c = c->next)
-        c->fn(c->ptr);
-}
+void lux_gen_reopen(lux_gen *g) { run_callbacks(g->reopeners); }
 
 const lux_keyval *lux_conf_keyvals(lux_gen *g, const lux_value *v, size_t *n, const char *usage,
                                    char *err, size_t el) {
@@ -491,8 +492,7 @@ lux_gen *lux_gen_ref(lux_gen *g) {
 void lux_gen_unref(lux_gen *g) {
     if (!g || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (lux_gen_cleanup *c = g->cleanups; c; c = c->next)
-        c->fn(c->ptr);
+    run_callbacks(g->cleanups);
     lux_pool_free(&g->pool);
     lux_conf_free(g->tree);
     free(g);
