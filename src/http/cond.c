@@ -171,7 +171,7 @@ int lux_req_patch_conf(lux_req *r) {
     return 0;
 }
 
-static void forget_conditions(lux_req *r) {
+void lux_req_forget_conditions(lux_req *r) {
     memset(r->cond_state, 0, r->gen->tree->nblocks);
     memset(r->cond_caps, 0, r->gen->tree->nblocks * sizeof *r->cond_caps);
 }
@@ -179,7 +179,7 @@ static void forget_conditions(lux_req *r) {
 /* Conditions are decided once per pass, before the hooks; lighttpd decides them when a module
  * first asks, so a changed header must be seen by the conditions that test it. */
 int lux_req_recheck_conditions(lux_req *r) {
-    forget_conditions(r);
+    lux_req_forget_conditions(r);
     return lux_req_patch_conf(r);
 }
 

@@ -124,7 +124,9 @@ static void handle_options_star(lux_req *r) {
 static lux_result run_phases(lux_req *r) {
     const lux_gen *g = r->gen;
     r->physical_ready = 0;
-    if (lux_req_recheck_conditions(r) < 0)
+    /* Conditions already decided for this URI (the connection patched settings to read the body
+     * limit; a restart forgot them) are reused, not evaluated again. */
+    if (lux_req_patch_conf(r) < 0)
         return LUX_ERROR;
     const lux_core_conf *core = r->confs[0];
     if (core->log_request_handling)
@@ -158,6 +160,7 @@ static lux_result run_phases(lux_req *r) {
 
 /* Forget what an earlier pass decided: conditions, the file, the response so far. */
 static void reset_for_restart(lux_req *r) {
+    lux_req_forget_conditions(r);
     lux_file_unref(r->file);
     r->file = NULL;
     r->file_errno = 0;

@@ -11,6 +11,8 @@ int lux_req_from_h1(lux_req *r, const lux_h1_request *h);
 int lux_req_patch_conf(lux_req *r);
 /* Run r through the hooks to a response (status, headers, body). */
 void lux_req_run(lux_req *r);
+/* Drop the cached condition results (a new URI: every condition is decided afresh). */
+void lux_req_forget_conditions(lux_req *r);
 /* Does block `b` hold for r? Results are cached per request. */
 int lux_req_cond(lux_req *r, const lux_conf_block *b);
 /* The peer's address as text ("127.0.0.1", "::1", "unix"); in the request pool. */

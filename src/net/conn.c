@@ -193,8 +193,7 @@ static lux_req *new_request(lux_conn *c) {
     if (!r->cond_state || !r->cond_caps || !r->confs || !r->conf_block)
         return NULL;
     memset(r->conf_block, 0, c->gen->nmodules * sizeof *r->conf_block);
-    memset(r->cond_state, 0, nb);
-    memset(r->cond_caps, 0, nb * sizeof *r->cond_caps);
+    lux_req_forget_conditions(r);
     for (size_t i = 0; i < c->gen->nmodules; i++)
         r->confs[i] = c->gen->global_conf[i];
     c->req = r;
