@@ -56,8 +56,7 @@ static lux_result redirect_to_directory(lux_req *r) {
     char *enc = lux_pool_alloc(r->pool, 3 * r->path.len + 2);
     if (!enc)
         return LUX_ERROR;
-    size_t n = lux_uri_encode_path(r->path.ptr, r->path.len, enc);
-    enc[n] = '\0';
+    lux_uri_encode_path(r->path.ptr, r->path.len, enc); /* NUL-terminated */
     char *loc;
     if (r->host.ptr && r->host.len)
         loc = lux_req_printf(r, "%s://%s%s/%s%s", r->scheme.ptr, r->host.ptr, enc,

@@ -265,9 +265,7 @@ static void send_continue(lux_conn *c) {
 }
 
 static int run_request(lux_conn *c, lux_req *r) {
-    lux_req_run(r);
-    if (!r->status)
-        lux_resp_error(r, 500);
+    lux_req_run(r); /* always leaves a status */
     return queue_response(c, r) < 0 ? CLOSED : DONE;
 }
 
