@@ -6,6 +6,7 @@
  * second `=` there is the same error it is in lighttpd.
  */
 #include "core/conf_internal.h"
+#include "core/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -666,18 +667,13 @@ static char *run_shell(conf_ctx *c, const char *cmd, size_t *len, int line) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return error_at(c, line, "include_shell: pipe: %s", strerror(errno)), NULL;
-    pid_t pid = fork();
-    if (pid < 0) {
+    pid_t pid;
+    if (lux_spawn_shell(cmd, -1, fds[1], c->basedir, &pid) < 0) {
         int e = errno;
         close(fds[0]);
         close(fds[1]);
-        return error_at(c, line, "include_shell: fork: %s", strerror(e)), NULL;
-    }
-    if (pid == 0) {
-        if (dup2(fds[1], STDOUT_FILENO) < 0 || (c->basedir[0] && chdir(c->basedir) < 0))
-            _exit(126);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
+        return error_at(c, line, "include_shell \"%s\": cannot start: %s", cmd, strerror(e)),
+               NULL;
     }
     close(fds[1]);
     size_t cap = 4096, n = 0;

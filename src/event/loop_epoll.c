@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "core/log_sink.h"
 #include "event/loop.h"
 #include "lux/log.h"
 
@@ -96,6 +97,9 @@ void lux_loop_run(lux_loop *l) {
             if (l->stop)
                 break;
         }
+        /* Log lines are buffered per thread (core/log_sink.h): what this batch of events and
+         * the tick logged goes out now, before the loop sleeps. */
+        lux_log_flush();
         int timeout = (int)(1000 - ts.tv_nsec / 1000000);
         int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout > 0 ? timeout : 1);
         if (n < 0) {
@@ -120,4 +124,5 @@ void lux_loop_run(lux_loop *l) {
             io->cb(io, e);
         }
     }
+    lux_log_flush();
 }
