@@ -672,8 +672,7 @@ static char *run_shell(conf_ctx *c, const char *cmd, size_t *len, int line) {
         int e = errno;
         close(fds[0]);
         close(fds[1]);
-        return error_at(c, line, "include_shell \"%s\": cannot start: %s", cmd, strerror(e)),
-               NULL;
+        return error_at(c, line, "include_shell \"%s\": cannot start: %s", cmd, strerror(e)), NULL;
     }
     close(fds[1]);
     size_t cap = 4096, n = 0;

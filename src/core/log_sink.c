@@ -225,7 +225,9 @@ static void thread_exit(void *arg) {
     my_logs = NULL;
 }
 
-static void make_exit_key(void) { pthread_key_create(&exit_key, thread_exit); }
+static void make_exit_key(void) {
+    pthread_key_create(&exit_key, thread_exit);
+}
 
 static thread_logs *logs_of_thread(void) {
     if (my_logs)

@@ -28,7 +28,8 @@ lux_log_sink *lux_log_sink_open(const char *target, const char *what);
 /* Give up the opener's reference: the descriptor closes once every thread's buffered lines for
  * the sink are written (or dropped). */
 void lux_log_sink_release(lux_log_sink *s);
-/* SIGHUP: a file sink opens its path again, in place (the descriptor number stays); a pipe stays. */
+/* SIGHUP: a file sink opens its path again, in place (the descriptor number stays); a pipe stays.
+ */
 int lux_log_sink_reopen(lux_log_sink *s);
 
 /* Queue one line, with its '\n', in the calling thread's buffer for s. Never blocks. */

@@ -76,11 +76,17 @@ void lux_loop_set_tick(lux_loop *l, void (*tick)(void *), void *arg) {
     l->tick_arg = arg;
 }
 
-void lux_loop_stop(lux_loop *l) { l->stop = 1; }
+void lux_loop_stop(lux_loop *l) {
+    l->stop = 1;
+}
 
-void lux_loop_tick_soon(lux_loop *l) { l->next_tick = 0; }
+void lux_loop_tick_soon(lux_loop *l) {
+    l->next_tick = 0;
+}
 
-time_t lux_loop_now(const lux_loop *l) { return l->now; }
+time_t lux_loop_now(const lux_loop *l) {
+    return l->now;
+}
 
 void lux_loop_run(lux_loop *l) {
     struct epoll_event ev[MAX_EVENTS];
