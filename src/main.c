@@ -92,18 +92,22 @@ static int daemonise(void) {
     return 0;
 }
 
+static void oneshot_stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+}
+
 /*
- * -1 serves the connection on stdin on the main thread, which so never waits for signals the
- * way a running server's main thread does. This thread does, and ends the connection the way a
- * client could: SIGINT shuts reading down, so the response in flight completes and the worker
+ * -1 serves the connection on stdin on the main thread, which therefore never waits for signals
+ * the way a running server's main thread does. This thread does, and ends the connection the way
+ * a client could: SIGINT shuts reading down, so the response in flight completes and the worker
  * closes the connection after it; SIGTERM (or a second SIGINT) shuts both ways, and the worker
  * closes it now. lux then exits as after any one-shot connection.
  */
 static void *oneshot_signals(void *arg) {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    oneshot_stop_signals(&set);
     int interrupted = 0;
     for (;;) {
         int sig;
@@ -125,9 +129,7 @@ static void *oneshot_signals(void *arg) {
  * oneshot_signals. */
 static int watch_oneshot_signals(void) {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    oneshot_stop_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     pthread_t t;
     int rc = pthread_create(&t, NULL, oneshot_signals, NULL);
