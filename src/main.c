@@ -1,8 +1,11 @@
 /* lux: the command line (lighttpd's flags), config loading, daemonising, then run. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/gen.h"
@@ -10,20 +13,19 @@
 #include "net/server_run.h"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "lux/" LUX_VERSION " - a fast web server for lighttpd configurations\n"
-            "usage: lux -f <config> [options]\n"
-            "  -f <file>  configuration file (lighttpd.conf syntax)\n"
-            "  -m <dir>   module directory\n"
-            "  -D         don't go to background (default: daemonise)\n"
-            "  -t         test the configuration file for syntax errors and exit\n"
-            "  -tt        test the configuration, load modules, and exit\n"
-            "  -p         print the parsed configuration in normalised form and exit\n"
-            "  -1         serve the one connection on stdin, then exit\n"
-            "  -i <secs>  shut down gracefully after <secs> of inactivity\n"
-            "  -v         show version\n"
-            "  -V         show compile-time features\n"
-            "  -h         show this help\n");
+    fprintf(out, "lux/" LUX_VERSION " - a fast web server for lighttpd configurations\n"
+                 "usage: lux -f <config> [options]\n"
+                 "  -f <file>  configuration file (lighttpd.conf syntax)\n"
+                 "  -m <dir>   module directory\n"
+                 "  -D         don't go to background (default: daemonise)\n"
+                 "  -t         test the configuration file for syntax errors and exit\n"
+                 "  -tt        test the configuration, load modules, and exit\n"
+                 "  -p         print the parsed configuration in normalised form and exit\n"
+                 "  -1         serve the one connection on stdin, then exit\n"
+                 "  -i <secs>  shut down gracefully after <secs> of inactivity\n"
+                 "  -v         show version\n"
+                 "  -V         show compile-time features\n"
+                 "  -h         show this help\n");
 }
 
 static void features(void) {
@@ -87,6 +89,55 @@ static int daemonise(void) {
     if (pid > 0)
         _exit(0);
     ready_pipe = p[1];
+    return 0;
+}
+
+static void oneshot_stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+}
+
+/*
+ * -1 serves the connection on stdin on the main thread, which therefore never waits for signals
+ * the way a running server's main thread does. This thread does, and ends the connection the way
+ * a client could: SIGINT shuts reading down, so the response in flight completes and the worker
+ * closes the connection after it; SIGTERM (or a second SIGINT) shuts both ways, and the worker
+ * closes it now. lux then exits as after any one-shot connection.
+ */
+static void *oneshot_signals(void *arg) {
+    sigset_t set;
+    oneshot_stop_signals(&set);
+    int interrupted = 0;
+    for (;;) {
+        int sig;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        int how = sig == SIGINT && !interrupted ? SHUT_RD : SHUT_RDWR;
+        interrupted |= sig == SIGINT;
+        if (shutdown(STDIN_FILENO, how) < 0 && errno == ENOTSOCK) {
+            /* Not a socket: there is nothing to end gently; die of the signal. */
+            signal(sig, SIG_DFL);
+            pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+            raise(sig);
+        }
+    }
+    return arg;
+}
+
+/* Block SIGINT and SIGTERM in every thread (lux_server_run blocks the others) and leave them to
+ * oneshot_signals. */
+static int watch_oneshot_signals(void) {
+    sigset_t set;
+    oneshot_stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, oneshot_signals, NULL);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    pthread_detach(t);
     return 0;
 }
 
@@ -169,6 +220,10 @@ int main(int argc, char **argv) {
     }
     if (!foreground && !single && daemonise() < 0) {
         fprintf(stderr, "lux: cannot go to background: %s\n", strerror(errno));
+        return 1;
+    }
+    if (single && watch_oneshot_signals() < 0) {
+        fprintf(stderr, "lux: cannot start the signal thread: %s\n", strerror(errno));
         return 1;
     }
     lux_run_opts o = {

@@ -20,6 +20,8 @@ struct lux_value {
     lux_vtype type;
     char *key; /* set for an element of a keyed array ("k" => v), else NULL */
     size_t key_len;
+    const char *file; /* where the value was written, for messages; NULL if lux made it up */
+    int line;
     union {
         struct {
             char *ptr; /* always NUL-terminated */
@@ -35,18 +37,18 @@ struct lux_value {
 
 /* What a conditional block tests. */
 typedef enum {
-    LUX_COND_GLOBAL = 0,  /* the global block: always true */
-    LUX_COND_HOST,        /* $HTTP["host"]           the Host (port stripped, lower-cased) */
-    LUX_COND_URL,         /* $HTTP["url"]            the decoded, normalised path */
-    LUX_COND_QUERYSTRING, /* $HTTP["querystring"]    the raw query, without '?' */
-    LUX_COND_REMOTE_IP,   /* $HTTP["remote-ip"]      client address; == / != take a CIDR */
-    LUX_COND_SCHEME,      /* $HTTP["scheme"]         "http" or "https" */
-    LUX_COND_METHOD,      /* $HTTP["request-method"] */
-    LUX_COND_HEADER,      /* $REQUEST_HEADER["Name"], and $HTTP["useragent"|"referer"|
-                             "cookie"|"language"] which name User-Agent, Referer, Cookie,
-                             Accept-Language; `header` holds the canonical name */
-    LUX_COND_SOCKET,      /* $SERVER["socket"]       the listener, "host:port" / ":port" / unix */
-    LUX_COND_PHYSICAL_PATH,     /* $PHYSICAL["path"] */
+    LUX_COND_GLOBAL = 0,    /* the global block: always true */
+    LUX_COND_HOST,          /* $HTTP["host"]           the Host (port stripped, lower-cased) */
+    LUX_COND_URL,           /* $HTTP["url"]            the decoded, normalised path */
+    LUX_COND_QUERYSTRING,   /* $HTTP["querystring"]    the raw query, without '?' */
+    LUX_COND_REMOTE_IP,     /* $HTTP["remote-ip"]      client address; == / != take a CIDR */
+    LUX_COND_SCHEME,        /* $HTTP["scheme"]         "http" or "https" */
+    LUX_COND_METHOD,        /* $HTTP["request-method"] */
+    LUX_COND_HEADER,        /* $REQUEST_HEADER["Name"], and $HTTP["useragent"|"referer"|
+                               "cookie"|"language"] which name User-Agent, Referer, Cookie,
+                               Accept-Language; `header` holds the canonical name */
+    LUX_COND_SOCKET,        /* $SERVER["socket"]       the listener, "host:port" / ":port" / unix */
+    LUX_COND_PHYSICAL_PATH, /* $PHYSICAL["path"] */
     LUX_COND_PHYSICAL_EXISTING, /* $PHYSICAL["existing-path"] */
 } lux_cond_field;
 
@@ -78,9 +80,9 @@ struct lux_conf_block {
     lux_cond_op op;
     char *pattern; /* NUL-terminated */
     size_t pattern_len;
-    void *regex;    /* pcre2_code * (JIT-compiled when available) for =~ and !~ */
-    int cidr_bits;  /* remote-ip ==/!= with "addr/bits" or a plain address: >= 0, else -1 */
-    int cidr_family;            /* AF_INET or AF_INET6 */
+    void *regex;     /* pcre2_code * (JIT-compiled when available) for =~ and !~ */
+    int cidr_bits;   /* remote-ip ==/!= with "addr/bits" or a plain address: >= 0, else -1 */
+    int cidr_family; /* AF_INET or AF_INET6 */
     unsigned char cidr_addr[16];
     const char *file;
     int line;
@@ -99,7 +101,7 @@ struct lux_conf_tree {
 /* Captures of a regex condition, for %0..%9 substitution inside the block. */
 #define LUX_COND_MAX_CAPTURES 10
 typedef struct {
-    int n;                                 /* number of valid entries, 0 if none */
+    int n;                                  /* number of valid entries, 0 if none */
     const char *ptr[LUX_COND_MAX_CAPTURES]; /* point into the matched subject */
     size_t len[LUX_COND_MAX_CAPTURES];
 } lux_cond_captures;
@@ -118,8 +120,7 @@ lux_conf_tree *lux_conf_load_string(const char *text, size_t len, const char *na
  */
 #define LUX_CONF_NO_SHELL 0x1u   /* include_shell */
 #define LUX_CONF_NO_INCLUDE 0x2u /* include */
-lux_conf_tree *lux_conf_load_file_flags(const char *path, unsigned flags, char *err,
-                                        size_t errlen);
+lux_conf_tree *lux_conf_load_file_flags(const char *path, unsigned flags, char *err, size_t errlen);
 lux_conf_tree *lux_conf_load_string_flags(const char *text, size_t len, const char *name,
                                           unsigned flags, char *err, size_t errlen);
 void lux_conf_free(lux_conf_tree *tree);

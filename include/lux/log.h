@@ -1,7 +1,9 @@
 /*
- * The error log. One line per call, prefixed with a timestamp, written with a single write() so
- * lines from different workers never interleave. Goes to server.errorlog (a file, or a pipe to
- * a command when it starts with '|'), to syslog with server.errorlog-use-syslog, else stderr.
+ * The error log. One line per call, prefixed with a timestamp; lines from different workers
+ * never interleave. Goes to server.errorlog (a file, or a pipe to a command when it starts with
+ * '|'), to syslog with server.errorlog-use-syslog, else stderr. Logging never blocks on a file
+ * or piped error log: a line the log cannot take now waits in the thread's buffer (see
+ * src/core/log_sink.h) and is dropped, and counted, when that is full.
  */
 #ifndef LUX_LOG_H
 #define LUX_LOG_H
@@ -17,6 +19,7 @@ void lux_logv(lux_log_level level, const char *fmt, va_list ap);
 int lux_log_open(const char *path, int use_syslog);
 /* Reopen the file after rotation (SIGHUP). */
 int lux_log_reopen(void);
+/* Write out what the calling thread has buffered, then close the log (after the workers stop). */
 void lux_log_close(void);
 
 #endif

@@ -6,6 +6,7 @@
  * second `=` there is the same error it is in lighttpd.
  */
 #include "core/conf_internal.h"
+#include "core/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -235,6 +236,12 @@ static char *key_of(conf_ctx *c, const conf_token *t) {
     return k;
 }
 
+/* Remember where a literal was written: messages about one element of a list name its line. */
+static void set_origin(conf_ctx *c, lux_value *v, int line) {
+    v->file = c->src;
+    v->line = line;
+}
+
 static lux_value *string_value(conf_ctx *c, const conf_token *t) {
     char *d = lux_conf_alloc(c->mem, t->n + 1);
     lux_value *v = lux_conf_v_str(c->mem, "", 0);
@@ -264,6 +271,8 @@ static lux_value *variable_value(conf_ctx *c, int line) {
                             shown(key + 4, strlen(key + 4), buf, sizeof buf)),
                    NULL;
         lux_value *v = lux_conf_v_str(c->mem, e, strlen(e));
+        if (v)
+            set_origin(c, v, line);
         return v ? v : (fail_mem(c), NULL);
     }
     const lux_value *v = lookup(c, key);
@@ -338,6 +347,7 @@ static lux_value *parse_array(conf_ctx *c) {
     lux_value *arr = lux_conf_v_array(c->mem);
     if (!arr)
         return fail_mem(c), NULL;
+    set_origin(c, arr, line);
     if (next(c) < 0)
         return NULL;
     while (c->tok.type != CT_RPAREN) {
@@ -375,9 +385,12 @@ static lux_value *parse_value(conf_ctx *c) {
     case CT_STRING:
         if (!(v = string_value(c, &c->tok)))
             fail_mem(c);
+        else
+            set_origin(c, v, line);
         break;
     case CT_INTEGER:
-        v = integer_value(c, line);
+        if ((v = integer_value(c, line)))
+            set_origin(c, v, line);
         break;
     case CT_ERROR:
         return NULL;
@@ -666,18 +679,12 @@ static char *run_shell(conf_ctx *c, const char *cmd, size_t *len, int line) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return error_at(c, line, "include_shell: pipe: %s", strerror(errno)), NULL;
-    pid_t pid = fork();
-    if (pid < 0) {
+    pid_t pid;
+    if (lux_spawn_shell(cmd, -1, fds[1], c->basedir, &pid) < 0) {
         int e = errno;
         close(fds[0]);
         close(fds[1]);
-        return error_at(c, line, "include_shell: fork: %s", strerror(e)), NULL;
-    }
-    if (pid == 0) {
-        if (dup2(fds[1], STDOUT_FILENO) < 0 || (c->basedir[0] && chdir(c->basedir) < 0))
-            _exit(126);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
+        return error_at(c, line, "include_shell \"%s\": cannot start: %s", cmd, strerror(e)), NULL;
     }
     close(fds[1]);
     size_t cap = 4096, n = 0;

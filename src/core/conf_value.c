@@ -118,6 +118,10 @@ static lux_value *copy_rec(conf_mem *m, const lux_value *v, int keep_key) {
     }
     if (c && keep_key && set_key(m, c, v->key, v->key_len) < 0)
         return NULL;
+    if (c) {
+        c->file = v->file;
+        c->line = v->line;
+    }
     return c;
 }
 
@@ -205,8 +209,8 @@ static lux_value *merge_arrays(conf_mem *m, const lux_value *a, const lux_value 
     return r;
 }
 
-lux_value *lux_conf_v_merge(conf_mem *m, const lux_value *a, const lux_value *b, const char **why,
-                            const char **dupkey) {
+static lux_value *merge(conf_mem *m, const lux_value *a, const lux_value *b, const char **why,
+                        const char **dupkey) {
     char num[24];
     *why = NULL;
     *dupkey = NULL;
@@ -234,4 +238,14 @@ lux_value *lux_conf_v_merge(conf_mem *m, const lux_value *a, const lux_value *b,
                ? "cannot combine a list with a string or number"
                : "cannot combine these values";
     return NULL;
+}
+
+lux_value *lux_conf_v_merge(conf_mem *m, const lux_value *a, const lux_value *b, const char **why,
+                            const char **dupkey) {
+    lux_value *r = merge(m, a, b, why, dupkey);
+    if (r && !r->file) { /* "a" + "b" was written where "a" was */
+        r->file = a->file;
+        r->line = a->line;
+    }
+    return r;
 }

@@ -2,6 +2,7 @@
 #include "core/gen.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,23 +13,54 @@
 
 /* Modules lighttpd has that lux does not provide yet: named in a clear error. */
 static const char *const lighttpd_only_modules[] = {
-    "mod_ajp13", "mod_auth", "mod_authn_file",
-    "mod_cgi", "mod_compress", "mod_deflate", "mod_evasive", "mod_evhost",
-    "mod_extforward", "mod_fastcgi", "mod_gnutls", "mod_magnet", "mod_maxminddb", "mod_mbedtls",
-    "mod_openssl", "mod_proxy", "mod_rrdtool", "mod_scgi",
-    "mod_secdownload", "mod_simple_vhost", "mod_sockproxy", "mod_ssi",
-    "mod_status", "mod_uploadprogress", "mod_userdir", "mod_usertrack", "mod_vhostdb",
-    "mod_webdav", "mod_wstunnel", "mod_ajp13", NULL};
+    "mod_ajp13",       "mod_auth",         "mod_authn_file",
+    "mod_cgi",         "mod_compress",     "mod_deflate",
+    "mod_evasive",     "mod_evhost",       "mod_extforward",
+    "mod_fastcgi",     "mod_gnutls",       "mod_magnet",
+    "mod_maxminddb",   "mod_mbedtls",      "mod_openssl",
+    "mod_proxy",       "mod_rrdtool",      "mod_scgi",
+    "mod_secdownload", "mod_simple_vhost", "mod_sockproxy",
+    "mod_ssi",         "mod_status",       "mod_uploadprogress",
+    "mod_userdir",     "mod_usertrack",    "mod_vhostdb",
+    "mod_webdav",      "mod_wstunnel",     NULL,
+};
 
 /* Always enabled, after the listed ones (lighttpd does the same). */
-static const char *const default_modules[] = {"mod_indexfile", "mod_dirlisting",
-                                              "mod_staticfile", NULL};
+static const char *const default_modules[] = {"mod_indexfile", "mod_dirlisting", "mod_staticfile",
+                                              NULL};
 
 struct lux_gen_cleanup {
     lux_gen_cleanup *next;
     void (*fn)(void *);
     void *ptr;
 };
+
+/* Errors of one build, "file:line: message" one a line, so that a config with several mistakes
+ * needs one run to see them all. */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+    unsigned n;
+} gen_errors;
+
+static void add_error(gen_errors *e, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void add_error(gen_errors *e, const char *file, int line, const char *fmt, ...) {
+    e->n++;
+    if (e->len + 1 >= e->cap)
+        return;
+    int k = e->len ? snprintf(e->buf + e->len, e->cap - e->len, "\n") : 0;
+    if (file)
+        k += snprintf(e->buf + e->len + k, e->cap - e->len - k, "%s:%d: ", file, line);
+    e->len = e->len + (size_t)k < e->cap ? e->len + (size_t)k : e->cap - 1;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(e->buf + e->len, e->cap - e->len, fmt, ap);
+    va_end(ap);
+    if (m > 0)
+        e->len = e->len + (size_t)m < e->cap ? e->len + (size_t)m : e->cap - 1;
+}
 
 static const size_t hook_offsets[LUX_HOOK_COUNT] = {
     [LUX_HOOK_URI_RAW] = offsetof(lux_module, uri_raw),
@@ -76,7 +108,9 @@ int lux_gen_on_reopen(lux_gen *g, void (*fn)(void *), void *ptr) {
     return add_callback(g, &g->reopeners, fn, ptr);
 }
 
-void lux_gen_reopen(lux_gen *g) { run_callbacks(g->reopeners); }
+void lux_gen_reopen(lux_gen *g) {
+    run_callbacks(g->reopeners);
+}
 
 const lux_keyval *lux_conf_keyvals(lux_gen *g, const lux_value *v, size_t *n, const char *usage,
                                    char *err, size_t el) {
@@ -123,8 +157,8 @@ int lux_parse_bool(const lux_value *v, int *out) {
     return -1;
 }
 
-static int parse_value(lux_gen *g, const lux_directive *d, const lux_value *v, void *dst,
-                       char *err, size_t el) {
+static int parse_value(lux_gen *g, const lux_directive *d, const lux_value *v, void *dst, char *err,
+                       size_t el) {
     switch (d->type) {
     case LUX_D_STRING:
         if (v->type == LUX_V_INT) {
@@ -246,35 +280,64 @@ static int enable_module(lux_gen *g, const lux_module *m, char *err, size_t el) 
     return 0;
 }
 
-static int enable_modules(lux_gen *g, const lux_conf_block *global, char *err, size_t el) {
-    if (enable_module(g, &lux_core_module, err, el) < 0)
-        return -1;
-    const lux_value *list = lux_conf_block_get(global, "server.modules");
-    size_t n = list ? (list->type == LUX_V_ARRAY ? list->u.arr.len : 1) : 0;
-    for (size_t i = 0; i < n; i++) {
-        const lux_value *e = list->type == LUX_V_ARRAY ? list->u.arr.items[i] : list;
-        if (e->type != LUX_V_STRING) {
-            snprintf(err, el, "server.modules expects a list of module names");
-            return -1;
-        }
-        const lux_module *m = find_builtin(e->u.str.ptr);
-        if (!m) {
-            int known = 0;
-            for (size_t k = 0; lighttpd_only_modules[k]; k++)
-                known |= strcmp(lighttpd_only_modules[k], e->u.str.ptr) == 0;
-            if (known)
-                snprintf(err, el, "module \"%s\" is not available in this version of lux",
-                         e->u.str.ptr);
-            else
-                snprintf(err, el, "unknown module \"%s\" in server.modules", e->u.str.ptr);
-            return -1;
-        }
-        if (m != &lux_core_module && enable_module(g, m, err, el) < 0)
-            return -1;
+static const lux_conf_kv *global_kv(const lux_conf_block *global, const char *key) {
+    for (size_t i = 0; i < global->nkvs; i++)
+        if (strcmp(global->kvs[i].key, key) == 0)
+            return &global->kvs[i];
+    return NULL;
+}
+
+static int is_lighttpd_only(const char *name) {
+    for (size_t k = 0; lighttpd_only_modules[k]; k++)
+        if (strcmp(lighttpd_only_modules[k], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* One name of server.modules; a missing module is named where the list names it. */
+static int enable_listed(lux_gen *g, const lux_conf_kv *kv, const lux_value *e, gen_errors *errs) {
+    const char *file = e->file ? e->file : kv->file;
+    int line = e->file ? e->line : kv->line;
+    if (e->type != LUX_V_STRING) {
+        add_error(errs, file, line, "server.modules expects a list of module names");
+        return 0;
     }
-    for (size_t i = 0; default_modules[i]; i++)
-        if (enable_module(g, find_builtin(default_modules[i]), err, el) < 0)
+    const lux_module *m = find_builtin(e->u.str.ptr);
+    if (!m) {
+        if (is_lighttpd_only(e->u.str.ptr))
+            add_error(errs, file, line, "module \"%s\" is not available in this version of lux",
+                      e->u.str.ptr);
+        else
+            add_error(errs, file, line, "unknown module \"%s\" in server.modules", e->u.str.ptr);
+        return 0;
+    }
+    char msg[256];
+    if (m != &lux_core_module && enable_module(g, m, msg, sizeof msg) < 0) {
+        add_error(errs, file, line, "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int enable_modules(lux_gen *g, const lux_conf_block *global, gen_errors *errs) {
+    char msg[256];
+    if (enable_module(g, &lux_core_module, msg, sizeof msg) < 0) {
+        add_error(errs, NULL, 0, "%s", msg);
+        return -1;
+    }
+    const lux_conf_kv *kv = global_kv(global, "server.modules");
+    const lux_value *list = kv ? kv->value : NULL;
+    size_t n = list ? (list->type == LUX_V_ARRAY ? list->u.arr.len : 1) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (enable_listed(g, kv, list->type == LUX_V_ARRAY ? list->u.arr.items[i] : list, errs) < 0)
             return -1;
+    if (errs->n)
+        return -1;
+    for (size_t i = 0; default_modules[i]; i++)
+        if (enable_module(g, find_builtin(default_modules[i]), msg, sizeof msg) < 0) {
+            add_error(errs, NULL, 0, "%s", msg);
+            return -1;
+        }
     return 0;
 }
 
@@ -288,17 +351,56 @@ static const lux_directive *find_directive(const lux_gen *g, const char *key, un
     return NULL;
 }
 
-/* A key nobody enabled knows: say which module would know it, as lighttpd users expect. */
-static void warn_unknown(const lux_gen *g, const lux_conf_kv *kv) {
+/*
+ * Settings that protect something: TLS, and who may see what. lighttpd ignores such a key with a
+ * warning when its module is not loaded (only ssl.* loads mod_openssl by itself), and then serves
+ * openly what the key protects; lux stops instead.
+ */
+static const struct {
+    const char *prefix;
+    const char *module; /* NULL: TLS, which no module of lux provides yet */
+} guarded_keys[] = {
+    {"ssl.", NULL},
+    {"auth.", "mod_auth"},
+    {"url.access-deny", "mod_access"},
+    {"url.access-allow", "mod_access"},
+};
+
+static const lux_module *module_of_key(const char *key) {
     for (size_t i = 0; lux_builtin_modules[i]; i++)
         for (const lux_directive *d = lux_builtin_modules[i]->directives; d && d->name; d++)
-            if (strcasecmp(d->name, kv->key) == 0) {
-                fprintf(stderr, "%s:%d: warning: %s needs %s in server.modules; ignored\n",
-                        kv->file, kv->line, kv->key, lux_builtin_modules[i]->name);
-                return;
-            }
-    fprintf(stderr, "%s:%d: warning: unknown config key %s; ignored\n", kv->file, kv->line,
-            kv->key);
+            if (strcasecmp(d->name, key) == 0)
+                return lux_builtin_modules[i];
+    return NULL;
+}
+
+/* A key nobody enabled knows: an error when it guards something, else a warning that says which
+ * module would know it, as lighttpd users expect. */
+static void unhandled_key(const lux_conf_kv *kv, gen_errors *errs) {
+    for (size_t i = 0; i < sizeof guarded_keys / sizeof guarded_keys[0]; i++) {
+        const char *prefix = guarded_keys[i].prefix, *module = guarded_keys[i].module;
+        size_t plen = strlen(prefix);
+        if (strncasecmp(kv->key, prefix, plen) != 0 || (prefix[plen - 1] != '.' && kv->key[plen]))
+            continue;
+        if (!module)
+            add_error(errs, kv->file, kv->line,
+                      "%s needs TLS, which this build of lux does not have yet", kv->key);
+        else if (find_builtin(module))
+            add_error(errs, kv->file, kv->line,
+                      "%s needs %s in server.modules (lux does not ignore an access rule)", kv->key,
+                      module);
+        else
+            add_error(errs, kv->file, kv->line,
+                      "%s needs %s, which this version of lux does not have yet", kv->key, module);
+        return;
+    }
+    const lux_module *m = module_of_key(kv->key);
+    if (m)
+        fprintf(stderr, "%s:%d: warning: %s needs %s in server.modules; ignored\n", kv->file,
+                kv->line, kv->key, m->name);
+    else
+        fprintf(stderr, "%s:%d: warning: unknown config key %s; ignored\n", kv->file, kv->line,
+                kv->key);
 }
 
 static int is_variable(const char *key) {
@@ -312,7 +414,7 @@ static int in_socket_block(const lux_conf_block *b) {
     return 0;
 }
 
-static int apply_block(lux_gen *g, const lux_conf_block *b, char *err, size_t el) {
+static int apply_block(lux_gen *g, const lux_conf_block *b, gen_errors *errs) {
     lux_block_patches *bp = NULL;
     if (b->id != 0) {
         bp = &g->blocks[g->nblocks];
@@ -320,7 +422,7 @@ static int apply_block(lux_gen *g, const lux_conf_block *b, char *err, size_t el
         bp->patches = lux_pool_alloc(&g->pool, (b->nkvs + 1) * sizeof *bp->patches);
         bp->npatches = 0;
         if (!bp->patches) {
-            snprintf(err, el, "out of memory");
+            add_error(errs, NULL, 0, "out of memory");
             return -1;
         }
     }
@@ -331,20 +433,24 @@ static int apply_block(lux_gen *g, const lux_conf_block *b, char *err, size_t el
         unsigned mod;
         const lux_directive *d = find_directive(g, kv->key, &mod);
         if (!d) {
-            warn_unknown(g, kv);
+            unhandled_key(kv, errs);
             continue;
         }
-        unsigned scope = b->id == 0 ? LUX_SCOPE_GLOBAL
+        unsigned scope = b->id == 0                            ? LUX_SCOPE_GLOBAL
                          : in_socket_block(b) && b->depth == 1 ? LUX_SCOPE_SOCKET
                                                                : LUX_SCOPE_COND;
         if (!(d->scope & scope)) {
             if (d->scope & LUX_SCOPE_GLOBAL && !(d->scope & LUX_SCOPE_SOCKET) &&
                 scope == LUX_SCOPE_SOCKET)
-                fprintf(stderr, "%s:%d: warning: %s is a global setting; ignored in "
-                        "$SERVER[\"socket\"]\n", kv->file, kv->line, kv->key);
+                fprintf(stderr,
+                        "%s:%d: warning: %s is a global setting; ignored in "
+                        "$SERVER[\"socket\"]\n",
+                        kv->file, kv->line, kv->key);
             else
-                fprintf(stderr, "%s:%d: warning: %s can only be set globally; ignored "
-                        "inside a condition\n", kv->file, kv->line, kv->key);
+                fprintf(stderr,
+                        "%s:%d: warning: %s can only be set globally; ignored "
+                        "inside a condition\n",
+                        kv->file, kv->line, kv->key);
             continue;
         }
         char msg[256];
@@ -354,15 +460,15 @@ static int apply_block(lux_gen *g, const lux_conf_block *b, char *err, size_t el
         } else {
             dst = lux_pool_alloc(&g->pool, lux_directive_size(d) + 1);
             if (!dst) {
-                snprintf(err, el, "out of memory");
+                add_error(errs, NULL, 0, "out of memory");
                 return -1;
             }
         }
         if (d->type == LUX_D_IGNORED)
             continue;
         if (parse_value(g, d, kv->value, dst, msg, sizeof msg) < 0) {
-            snprintf(err, el, "%s:%d: %s: %s", kv->file, kv->line, kv->key, msg);
-            return -1;
+            add_error(errs, kv->file, kv->line, "%s: %s", kv->key, msg);
+            continue;
         }
         if (bp)
             bp->patches[bp->npatches++] = (lux_patch){mod, d, dst};
@@ -437,17 +543,10 @@ lux_gen *lux_gen_build(lux_conf_tree *tree, unsigned flags, char *err, size_t el
     lux_pool_init(&g->pool, 16384);
     const lux_conf_block *global = tree->blocks[0];
     char msg[512];
-    if (enable_modules(g, global, msg, sizeof msg) < 0) {
-        const lux_conf_kv *kv = NULL;
-        for (size_t i = 0; i < global->nkvs; i++)
-            if (strcmp(global->kvs[i].key, "server.modules") == 0)
-                kv = &global->kvs[i];
-        if (kv)
-            snprintf(err, el, "%s:%d: %s", kv->file, kv->line, msg);
-        else
-            snprintf(err, el, "%s: %s", tree->main_file, msg);
+    gen_errors errs = {err, el, 0, 0};
+    err[0] = '\0';
+    if (enable_modules(g, global, &errs) < 0)
         goto fail;
-    }
     g->core = g->global_conf[0];
     g->blocks = lux_pool_alloc(&g->pool, tree->nblocks * sizeof *g->blocks);
     if (!g->blocks) {
@@ -458,9 +557,11 @@ lux_gen *lux_gen_build(lux_conf_tree *tree, unsigned flags, char *err, size_t el
         const lux_conf_block *b = tree->blocks[i];
         if (b->field == LUX_COND_PHYSICAL_PATH || b->field == LUX_COND_PHYSICAL_EXISTING)
             g->has_physical_conds = 1;
-        if (apply_block(g, b, err, el) < 0)
+        if (apply_block(g, b, &errs) < 0)
             goto fail;
     }
+    if (errs.n)
+        goto fail;
     for (unsigned i = 0; i < g->nmodules; i++) {
         const lux_module *m = g->modules[i];
         if (m->conf_finish && m->conf_finish(g, g->global_conf[i], msg, sizeof msg) < 0) {
@@ -482,7 +583,9 @@ fail:
     return NULL;
 }
 
-int lux_gen_test_only(const lux_gen *g) { return (g->flags & LUX_GEN_TEST_ONLY) != 0; }
+int lux_gen_test_only(const lux_gen *g) {
+    return (g->flags & LUX_GEN_TEST_ONLY) != 0;
+}
 
 lux_gen *lux_gen_ref(lux_gen *g) {
     atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);

@@ -1,8 +1,6 @@
 #include "lux/log.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The log fd is swapped atomically on reopen; writers never block each other. */
-static _Atomic int log_fd = STDERR_FILENO;
+#include "core/log_sink.h"
+
+/* server.errorlog when it is a file or a piped logger; NULL: stderr. Set before the workers
+ * start and cleared after they stop, so readers need no lock. */
+static lux_log_sink *_Atomic err_sink;
 static int log_syslog;
-static char *log_path;
-static pthread_mutex_t reopen_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
@@ -40,7 +39,14 @@ void lux_logv(lux_log_level level, const char *fmt, va_list ap) {
     if ((size_t)n > sizeof line - 2)
         n = sizeof line - 2;
     line[n++] = '\n';
-    ssize_t w = write(log_fd, line, (size_t)n);
+    lux_log_sink *sink = atomic_load_explicit(&err_sink, memory_order_acquire);
+    if (sink) {
+        /* Through this thread's buffer, at once: an error line should not wait for the loop. */
+        lux_log_sink_write(sink, line, (size_t)n);
+        lux_log_sink_flush(sink);
+        return;
+    }
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w; /* nowhere left to report a failing log */
 }
 
@@ -51,29 +57,6 @@ void lux_log(lux_log_level level, const char *fmt, ...) {
     va_end(ap);
 }
 
-static int open_target(const char *path) {
-    if (path[0] == '|') {
-        /* A piped logger: the command reads our lines on its stdin. */
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-            return -1;
-        pid_t pid = fork();
-        if (pid < 0) {
-            close(p[0]);
-            close(p[1]);
-            return -1;
-        }
-        if (pid == 0) {
-            dup2(p[0], STDIN_FILENO);
-            execl("/bin/sh", "sh", "-c", path + 1, (char *)NULL);
-            _exit(127);
-        }
-        close(p[0]);
-        return p[1];
-    }
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-}
-
 int lux_log_open(const char *path, int use_syslog) {
     if (use_syslog) {
         openlog("lux", LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -82,49 +65,22 @@ int lux_log_open(const char *path, int use_syslog) {
     }
     if (!path || !*path)
         return 0;
-    int fd = open_target(path);
-    if (fd < 0)
+    lux_log_sink *s = lux_log_sink_open(path, "error log");
+    if (!s)
         return -1;
-    pthread_mutex_lock(&reopen_lock);
-    free(log_path);
-    log_path = strdup(path);
-    int old = log_fd;
-    log_fd = fd;
-    if (old != STDERR_FILENO)
-        close(old);
-    pthread_mutex_unlock(&reopen_lock);
+    lux_log_sink_release(atomic_exchange(&err_sink, s));
     return 0;
 }
 
 int lux_log_reopen(void) {
-    int rc = 0;
-    pthread_mutex_lock(&reopen_lock);
-    /* Pipes are not rotated: the logger program owns rotation. */
-    if (log_path && log_path[0] != '|') {
-        int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            rc = -1;
-        } else {
-            /* dup2 keeps the number, so a writer racing with us writes to one file or the
-             * other, never to a closed descriptor. */
-            dup3(fd, log_fd, O_CLOEXEC);
-            close(fd);
-        }
-    }
-    pthread_mutex_unlock(&reopen_lock);
-    return rc;
+    lux_log_sink *s = atomic_load(&err_sink);
+    return s ? lux_log_sink_reopen(s) : 0;
 }
 
 void lux_log_close(void) {
-    pthread_mutex_lock(&reopen_lock);
-    if (log_fd != STDERR_FILENO) {
-        close(log_fd);
-        log_fd = STDERR_FILENO;
-    }
-    free(log_path);
-    log_path = NULL;
+    lux_log_flush();
+    lux_log_sink_release(atomic_exchange(&err_sink, NULL));
     if (log_syslog)
         closelog();
     log_syslog = 0;
-    pthread_mutex_unlock(&reopen_lock);
 }

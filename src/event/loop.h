@@ -36,7 +36,8 @@ void lux_loop_del(lux_loop *l, lux_io *io);
 void lux_loop_set_tick(lux_loop *l, void (*tick)(void *), void *arg);
 /* Run the tick at the start of the next iteration, after the events at hand. */
 void lux_loop_tick_soon(lux_loop *l);
-/* Run until lux_loop_stop. */
+/* Run until lux_loop_stop. Before each wait for events, and when it stops, the loop writes out
+ * the log lines its thread buffered (lux_log_flush). */
 void lux_loop_run(lux_loop *l);
 void lux_loop_stop(lux_loop *l);
 /* Seconds since the epoch, refreshed once per loop iteration. */

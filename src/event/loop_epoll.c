@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "core/log_sink.h"
 #include "event/loop.h"
 #include "lux/log.h"
 
@@ -75,11 +76,17 @@ void lux_loop_set_tick(lux_loop *l, void (*tick)(void *), void *arg) {
     l->tick_arg = arg;
 }
 
-void lux_loop_stop(lux_loop *l) { l->stop = 1; }
+void lux_loop_stop(lux_loop *l) {
+    l->stop = 1;
+}
 
-void lux_loop_tick_soon(lux_loop *l) { l->next_tick = 0; }
+void lux_loop_tick_soon(lux_loop *l) {
+    l->next_tick = 0;
+}
 
-time_t lux_loop_now(const lux_loop *l) { return l->now; }
+time_t lux_loop_now(const lux_loop *l) {
+    return l->now;
+}
 
 void lux_loop_run(lux_loop *l) {
     struct epoll_event ev[MAX_EVENTS];
@@ -96,6 +103,9 @@ void lux_loop_run(lux_loop *l) {
             if (l->stop)
                 break;
         }
+        /* Log lines are buffered per thread (core/log_sink.h): what this batch of events and
+         * the tick logged goes out now, before the loop sleeps. */
+        lux_log_flush();
         int timeout = (int)(1000 - ts.tv_nsec / 1000000);
         int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout > 0 ? timeout : 1);
         if (n < 0) {
@@ -120,4 +130,5 @@ void lux_loop_run(lux_loop *l) {
             io->cb(io, e);
         }
     }
+    lux_log_flush();
 }

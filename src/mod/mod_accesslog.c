@@ -3,18 +3,12 @@
  * logger ("|command") or syslog.
  *
  * Files and pipes are opened once per config generation, while the config is read; blocks that
- * name the same target share one descriptor. Each line goes out with a single write(): on an
- * O_APPEND file that keeps lines from several workers whole; a pipe is also locked, since the
- * kernel only keeps writes up to PIPE_BUF together. SIGHUP reopens files in place (dup3 over
- * the same descriptor number), so a worker never writes to a closed descriptor.
+ * name the same target share one sink. Lines go through the worker's buffer for the sink
+ * (core/log_sink.h): written a batch at a time, never blocking a worker on a stalled piped
+ * logger. SIGHUP reopens files in place.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/gen.h"
+#include "core/log_sink.h"
 #include "http/request.h"
 #include "lux/log.h"
 #include "lux/req.h"
@@ -30,14 +25,9 @@
 #include "net/conn.h"
 #include "net/server.h"
 
-extern char **environ;
-
 typedef struct {
-    int fd;
-    int is_pipe;
-    const char *name; /* as configured: a path, or "|command" */
-    pthread_mutex_t lock;
-    _Atomic long last_error; /* when a write last failed, to report once a second at most */
+    lux_log_sink *sink; /* NULL with lux -t, which opens nothing */
+    const char *name;   /* as configured: a path, or "|command" */
 } alog_target;
 
 typedef struct {
@@ -52,61 +42,15 @@ extern const lux_module lux_mod_accesslog;
 
 /* ---- targets ------------------------------------------------------------------------------ */
 
-static int spawn_logger(const char *cmd, pid_t *pid) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    int rc = posix_spawn_file_actions_init(&fa);
-    if (rc == 0 && (rc = posix_spawnattr_init(&at)) != 0)
-        posix_spawn_file_actions_destroy(&fa);
-    if (rc == 0) {
-        /* The logger starts with default signal handling and nothing blocked: lux blocks the
-         * signals it waits for, and ignores SIGPIPE, which a child would otherwise inherit. */
-        if ((rc = posix_spawn_file_actions_adddup2(&fa, p[0], STDIN_FILENO)) == 0 &&
-            (rc = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
-            (rc = posix_spawnattr_setsigdefault(&at, &all)) == 0 &&
-            (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) ==
-                0) {
-            char *argv[] = {"sh", "-c", (char *)cmd, NULL};
-            rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, environ);
-        }
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&at);
-    }
-    close(p[0]);
-    if (rc != 0) {
-        close(p[1]);
-        errno = rc;
-        return -1;
-    }
-    return p[1];
-}
-
-static int open_file(const char *path) {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-}
-
 static void target_free(void *p) {
     alog_target *t = p;
-    close(t->fd); /* a piped logger sees end of input and exits; the server reaps it */
-    pthread_mutex_destroy(&t->lock);
+    lux_log_sink_release(t->sink);
 }
 
 static void target_reopen(void *p) {
     alog_target *t = p;
-    int fd = open_file(t->name);
-    if (fd < 0) {
+    if (t->sink && lux_log_sink_reopen(t->sink) < 0)
         lux_log(LUX_LOG_ERR, "reopening access log %s: %s", t->name, strerror(errno));
-        return;
-    }
-    if (dup3(fd, t->fd, O_CLOEXEC) < 0)
-        lux_log(LUX_LOG_ERR, "reopening access log %s: %s", t->name, strerror(errno));
-    close(fd);
 }
 
 static int parse_filename(lux_gen *g, const lux_value *v, void *dst, char *err, size_t el);
@@ -144,27 +88,19 @@ static int open_target(lux_gen *g, const char *name, alog_target **out, char *er
     }
     memset(t, 0, sizeof *t);
     t->name = copy;
-    t->is_pipe = name[0] == '|';
-    if (lux_gen_test_only(g)) {
-        t->fd = -1; /* lux -t checks the config; it must not create files or start loggers */
-    } else if (t->is_pipe) {
-        pid_t pid;
-        t->fd = spawn_logger(name + 1, &pid);
-    } else {
-        t->fd = open_file(name);
-    }
-    if (t->fd < 0 && !lux_gen_test_only(g)) {
-        snprintf(err, el, "%s \"%s\": %s", t->is_pipe ? "cannot start" : "cannot open",
-                 t->is_pipe ? name + 1 : name, strerror(errno));
+    int is_pipe = name[0] == '|';
+    /* lux -t checks the config; it must not create files or start loggers */
+    if (!lux_gen_test_only(g) && !(t->sink = lux_log_sink_open(name, "access log"))) {
+        snprintf(err, el, "%s \"%s\": %s", is_pipe ? "cannot start" : "cannot open",
+                 is_pipe ? name + 1 : name, strerror(errno));
         return -1;
     }
-    pthread_mutex_init(&t->lock, NULL);
     if (lux_gen_on_free(g, target_free, t) < 0) {
         target_free(t);
         snprintf(err, el, "out of memory");
         return -1;
     }
-    if (!t->is_pipe && lux_gen_on_reopen(g, target_reopen, t) < 0) {
+    if (!is_pipe && lux_gen_on_reopen(g, target_reopen, t) < 0) {
         snprintf(err, el, "out of memory");
         return -1;
     }
@@ -335,27 +271,6 @@ static void fill_rec(lux_req *r, unsigned needs, lux_alog_rec *rec) {
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-static void write_line(alog_target *t, const char *p, size_t n) {
-    if (t->is_pipe)
-        pthread_mutex_lock(&t->lock);
-    while (n) {
-        ssize_t w = write(t->fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : EIO;
-            long now = (long)time(NULL);
-            if (atomic_exchange_explicit(&t->last_error, now, memory_order_relaxed) != now)
-                lux_log(LUX_LOG_ERR, "writing access log %s: %s", t->name, strerror(e));
-            break;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    if (t->is_pipe)
-        pthread_mutex_unlock(&t->lock);
-}
-
 static lux_result alog_request_done(lux_req *r, const void *conf) {
     const alog_conf *c = conf;
     if (!c->use_syslog && !c->target)
@@ -377,7 +292,8 @@ static lux_result alog_request_done(lux_req *r, const void *conf) {
         return LUX_GO_ON;
     }
     line[n] = '\n';
-    write_line(c->target, line, n + 1);
+    if (c->target->sink)
+        lux_log_sink_write(c->target->sink, line, n + 1);
     return LUX_GO_ON;
 }
 
