@@ -30,7 +30,9 @@ enum { DONE, AGAIN, CLOSED };
 
 static void on_io(lux_io *io, unsigned events);
 
-static const lux_core_conf *core_of(const lux_conn *c) { return c->gen->core; }
+static const lux_core_conf *core_of(const lux_conn *c) {
+    return c->gen->core;
+}
 
 void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockaddr *sa,
                      socklen_t salen) {
@@ -184,6 +186,10 @@ static lux_req *new_request(lux_conn *c) {
     r->gen = c->gen;
     r->body_tail = &r->body;
     r->content_length = -1;
+    /* The scheme is the transport's (RFC 9112 3.2.2: an absolute-form target names it too,
+     * but a client on a plain port cannot make its request https). */
+    const char *scheme = c->listener ? c->listener->scheme : "http";
+    r->scheme = (lux_str){scheme, strlen(scheme)};
     clock_gettime(CLOCK_REALTIME, &r->start);
     size_t nb = c->gen->tree->nblocks;
     r->cond_state = lux_pool_alloc(&c->pool, nb);
@@ -234,6 +240,7 @@ static int answer_error(lux_conn *c, int status) {
     r->keep_alive = 0;
     c->keep_alive = 0;
     c->drain = 1;
+    c->continue_wanted = 0;
     if (!r->http_minor && !r->method_str.ptr)
         r->http_minor = 1;
     lux_resp_error(r, status);
@@ -303,8 +310,7 @@ static int next_request(lux_conn *c) {
         return answer_error(c, st) < 0 ? CLOSED : DONE;
     }
     if (c->body_left != 0) {
-        if (r->expect_continue)
-            send_continue(c);
+        c->continue_wanted = r->expect_continue;
         c->state = LUX_CONN_BODY;
         return DONE;
     }
@@ -426,6 +432,8 @@ static void conn_run(lux_conn *c) {
             break;
         case LUX_CONN_BODY:
             rc = discard_body(c);
+            if (rc != 0)
+                c->continue_wanted = 0;
             if (rc < 0 || (c->body_limit && c->body_seen > (uint64_t)c->body_limit)) {
                 c->body_left = 0;
                 if (answer_error(c, rc < 0 ? 400 : 413) < 0) {
@@ -439,6 +447,10 @@ static void conn_run(lux_conn *c) {
                     lux_conn_close(c);
                     return;
                 }
+                /* Only now, with body bytes still to come, does the client need the 100. */
+                if (c->continue_wanted)
+                    send_continue(c);
+                c->continue_wanted = 0;
                 lux_loop_mod(c->w->loop, &c->io, LUX_EV_READ);
                 return;
             }

@@ -50,8 +50,8 @@ static void raise_fd_limit(const lux_core_conf *core) {
     if (want > rl.rlim_max)
         rl.rlim_max = want;
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        lux_log(LUX_LOG_WARN, "cannot raise the open-files limit to %lu: %s",
-                (unsigned long)want, strerror(errno));
+        lux_log(LUX_LOG_WARN, "cannot raise the open-files limit to %lu: %s", (unsigned long)want,
+                strerror(errno));
 }
 
 static int drop_privileges(const lux_core_conf *core, char *err, size_t el) {
@@ -129,11 +129,12 @@ static void stop_workers(lux_server *s, int how) {
 }
 
 /* After a graceful stop the listening sockets close at once (clients get refused, as with
- * lighttpd), but only once every worker has taken them out of its epoll set. */
+ * lighttpd), but only once every worker has taken them out of its epoll set. The records are
+ * freed at exit: connections still finishing read them ($SERVER["socket"], %A/%p in logs). */
 static void close_listeners_when_released(lux_server *s) {
     if (!s->nlisteners || atomic_load(&s->released) < (long)s->nworkers)
         return;
-    lux_listen_close(s);
+    lux_listen_shut(s);
 }
 
 /* The signals the main thread takes with sigtimedwait (blocked everywhere else). */
@@ -261,7 +262,7 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
     char *pid_file = core->pid_file.ptr ? strdup(core->pid_file.ptr) : NULL;
     signal_loop(s, o);
     free(s->workers);
-    lux_listen_close(s);
+    lux_listen_free(s);
     if (pid_file)
         unlink(pid_file);
     free(pid_file);
