@@ -83,3 +83,22 @@ def test_expect_continue_with_body_to_come_gets_100_first():
             c.send(b"llo")
             r = c.response("POST")
             check(r.status >= 200, f"final status {r.status}")
+
+
+SETENV = 'server.modules = ("mod_setenv")\n'
+
+
+@lux_only("lighttpd sends a module's framing headers next to its own")
+def test_module_framing_headers_do_not_break_keep_alive():
+    conf = SETENV + ('setenv.add-response-header = ("Content-Length" => "1", '
+                     '"Transfer-Encoding" => "chunked", "Connection" => "close", '
+                     '"X-After" => "yes")\n')
+    with Server(conf, files={"f.txt": "hello\n", "g.txt": "world\n"}) as s:
+        with Conn(s.port) as c:
+            r = c.request("/f.txt")
+            eq(r.status, 200, "status")
+            eq(r.header_all("Content-Length"), ["6"], "Content-Length")
+            eq(r.header_all("Transfer-Encoding"), [], "Transfer-Encoding")
+            eq(r.body, b"hello\n", "body")
+            r = c.request("/g.txt")
+            eq(r.body, b"world\n", "second response on the connection")
