@@ -31,6 +31,8 @@ struct lux_conn {
     struct sockaddr_in6 peer;        /* AF_INET, AF_INET6 or AF_UNIX (family only) */
     char *in;                        /* input buffer, NULL while idle and empty */
     uint32_t in_len, in_cap, in_off; /* bytes in buffer, capacity, start of unparsed data */
+    uint32_t head_scanned;           /* bytes of the next head (from in_off) searched for its end */
+    time_t head_start;               /* when the next head was first seen incomplete */
     lux_conn_state state;
     time_t last_io;
     unsigned requests;

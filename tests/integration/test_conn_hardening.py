@@ -102,3 +102,128 @@ def test_module_framing_headers_do_not_break_keep_alive():
             eq(r.body, b"hello\n", "body")
             r = c.request("/g.txt")
             eq(r.body, b"world\n", "second response on the connection")
+
+
+@lux_only("lighttpd measures server.max-read-idle from the last byte received")
+def test_head_deadline_counts_from_its_first_byte():
+    with Server("server.max-read-idle = 2\n", files={"f.txt": "x\n"}) as s:
+        with harness.connect(s.port) as sock:
+            sock.sendall(b"GET /f.txt HTTP/1.1\r\n")
+            start = time.monotonic()
+            closed = False
+            while time.monotonic() - start < 8:
+                time.sleep(0.3)
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+                sock.settimeout(0.01)
+                try:
+                    closed = sock.recv(1024) == b""
+                except socket.timeout:
+                    pass
+                except ConnectionResetError:
+                    closed = True
+                if closed:
+                    break
+            check(closed, "a head still trickling in after 8 s was not cut off")
+            check(time.monotonic() - start >= 1.5, "cut off before server.max-read-idle")
+
+
+def vm_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise harness.TestFailure("no VmRSS")
+
+
+SLOW_CLIENTS = 2000
+
+
+@harness.serial
+@lux_only("lighttpd 1.4.69 holds about 5.5 KiB per slow client")
+def test_thousands_of_trickling_heads_cost_little_memory():
+    """2,000 clients each send a head a byte a second; the server's memory grows by a few
+    kilobytes per client, and a normal client is still answered at once."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < SLOW_CLIENTS + 200:
+        raise harness.Skip(f"open-files hard limit {hard} is too low")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, SLOW_CLIENTS + 200), hard))
+    conf = "server.max-fds = 8192\n"
+    socks = []
+    with Server(conf, files={"f.txt": "x\n"}) as s:
+        try:
+            for _ in range(3):
+                eq(get(s.port, "/f.txt").status, 200, "warm-up")
+            before = vm_rss_kib(s.pid)
+            for _ in range(SLOW_CLIENTS):
+                socks.append(harness.connect(s.port, timeout=10))
+            for sock in socks:
+                sock.sendall(b"GET /f.txt HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slowest = 0.0
+            for _ in range(4):
+                round_start = time.monotonic()
+                for sock in socks:
+                    sock.sendall(b"a")
+                t = time.monotonic()
+                eq(get(s.port, "/f.txt").status, 200, "a normal client among slow ones")
+                slowest = max(slowest, time.monotonic() - t)
+                time.sleep(max(0.0, 1.0 - (time.monotonic() - round_start)))
+            grown = vm_rss_kib(s.pid) - before
+            check(slowest < 2.0, f"a normal request took {slowest:.2f} s")
+            check(s.alive(), "server died")
+            if not harness.ASAN:  # the sanitizer's allocator has its own overheads
+                check(grown < SLOW_CLIENTS * 3,
+                      f"VmRSS grew by {grown} KiB for {SLOW_CLIENTS} slow clients")
+        finally:
+            for sock in socks:
+                sock.close()
+
+
+@lux_only("lighttpd 1.4.69 refuses bare LF line ends")
+def test_head_sent_a_byte_at_a_time_is_parsed_whole():
+    """The end of a head is searched for in new bytes only: a line end split across reads, bare
+    LF line ends and empty lines before the request all still end the head where they should."""
+    heads = [b"GET /f.txt HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n",
+             b"GET /f.txt HTTP/1.1\nHost: x\n\n",
+             b"\r\nGET /f.txt HTTP/1.1\r\nHost: x\n\r\n"]
+    with Server(files={"f.txt": "x\n"}) as s:
+        for head in heads:
+            with Conn(s.port) as c:
+                c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for i in range(len(head)):
+                    c.send(head[i:i + 1])
+                    time.sleep(0.002)
+                r = c.response()
+                eq(r.status, 200, f"status for {head!r}")
+                eq(r.body, b"x\n", "body")
+
+
+def test_connection_limit_defaults_to_a_third_of_max_fds():
+    with Server("server.max-fds = 60\nserver.max-keep-alive-idle = 30\n",
+                files={"f.txt": "x\n"}) as s:
+        held = []
+        try:
+            for _ in range(20):
+                c = Conn(s.port)
+                held.append(c)
+                eq(c.request("/f.txt").status, 200, "within the limit")
+            extra = harness.connect(s.port)
+            held.append(extra)
+            extra.sendall(b"GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            extra.settimeout(1.5)
+            try:
+                got = extra.recv(100)
+            except socket.timeout:
+                got = b""
+            eq(got, b"", "answer past max-fds / 3 connections")
+            held.pop(0).close()
+            extra.settimeout(harness.IO_TIMEOUT)
+            check(extra.recv(100).startswith(b"HTTP/1.1 200"),
+                  "the waiting connection is served once another closes")
+        finally:
+            for c in held:
+                c.close()
