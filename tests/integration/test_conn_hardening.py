@@ -227,3 +227,18 @@ def test_connection_limit_defaults_to_a_third_of_max_fds():
         finally:
             for c in held:
                 c.close()
+
+
+@lux_only("$PHYSICAL[\"path\"] is newer than lighttpd 1.4.69")
+def test_conditions_under_or_after_a_physical_one_wait_for_it():
+    """A block nested in, or chained after, a $PHYSICAL condition is not decided before the
+    physical path is known."""
+    conf = ('$PHYSICAL["path"] =$ ".txt" {\n'
+            '    $HTTP["url"] =^ "/f" { server.tag = "nested" }\n'
+            '}\n'
+            '$PHYSICAL["path"] =$ ".html" { server.tag = "html" }\n'
+            'else $HTTP["url"] =^ "/h" { server.tag = "else" }\n')
+    with Server(conf, files={"f.txt": "x\n", "h.html": "h\n", "h.css": "h\n"}) as s:
+        eq(get(s.port, "/f.txt").header("Server"), "nested", "nested in a true $PHYSICAL")
+        eq(get(s.port, "/h.html").header("Server"), "html", "first of an else chain")
+        eq(get(s.port, "/h.css").header("Server"), "else", "else branch")
