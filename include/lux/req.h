@@ -126,6 +126,18 @@ void **lux_req_mod_data(lux_req *r, const lux_module *m);
  * changed what conditions look at (a request header). Returns 0 or -1 (out of memory).
  */
 int lux_req_recheck_conditions(lux_req *r);
+/*
+ * The connection a request came on. The local end is named as the listener was configured
+ * ("127.0.0.1:8080", "[::1]:80", "unix:/run/x.sock"), NULL for a connection that came from
+ * no listener (-1 on stdin); ports are -1 for unix sockets or when unknown.
+ */
+const char *lux_req_local_name(const lux_req *r);
+int lux_req_local_port(const lux_req *r);
+int lux_req_remote_port(const lux_req *r);
+/* Requests completed on the request's connection so far (this one counts once it is done). */
+unsigned lux_req_conn_requests(const lux_req *r);
+/* The worker's clock: the second the Date header of the response shows. */
+time_t lux_req_now(lux_req *r);
 /* printf into the pool; NULL when out of memory. */
 char *lux_req_printf(lux_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -1,4 +1,6 @@
-/* From a parsed HTTP/1 head to a validated, normalised request. */
+/* From a parsed HTTP/1 head to a validated, normalised request; what a request knows of its
+ * connection. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -175,6 +177,32 @@ const lux_str *lux_req_header(const lux_req *r, const char *name, size_t len) {
         if (r->headers[i].name.len == len && strncasecmp(r->headers[i].name.ptr, name, len) == 0)
             return &r->headers[i].value;
     return NULL;
+}
+
+const char *lux_req_local_name(const lux_req *r) {
+    return r->conn && r->conn->listener ? r->conn->listener->name : NULL;
+}
+
+int lux_req_local_port(const lux_req *r) {
+    return r->conn && r->conn->listener ? r->conn->listener->port : -1;
+}
+
+int lux_req_remote_port(const lux_req *r) {
+    if (!r->conn)
+        return -1;
+    const struct sockaddr_in6 *sa = &r->conn->peer;
+    if (sa->sin6_family != AF_INET && sa->sin6_family != AF_INET6)
+        return -1;
+    return ntohs(sa->sin6_port); /* at the same offset in a sockaddr_in */
+}
+
+unsigned lux_req_conn_requests(const lux_req *r) {
+    return r->conn ? r->conn->requests : 0;
+}
+
+time_t lux_req_now(lux_req *r) {
+    lux_worker_date(r->worker); /* brings the clock up to date */
+    return r->worker->date_time;
 }
 
 int lux_req_set_uri(lux_req *r, const char *uri, size_t len) {
