@@ -106,7 +106,10 @@ static int add(lux_server *s, int fd, const char *name, int port, int inherited)
     if (!l)
         return -1;
     s->listeners = l;
-    l[s->nlisteners] = (lux_listener){fd, strdup(name), port, "http", inherited};
+    char *copy = strdup(name);
+    if (!copy)
+        return -1;
+    l[s->nlisteners] = (lux_listener){fd, copy, port, "http", inherited};
     s->nlisteners++;
     return 0;
 }
