@@ -7,7 +7,7 @@ import socket
 import time
 
 import harness
-from harness import Conn, Server, check, contains, eq, get, lux_only, poll, port_accepts, raw
+from harness import Conn, Server, check, eq, get, lux_only, poll, port_accepts, raw
 
 BIG = os.urandom(1 << 20) * 16  # 16 MiB: more than the socket buffers can hold
 
