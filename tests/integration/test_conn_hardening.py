@@ -1,5 +1,6 @@
 """The connection core under stress: a stop with responses in flight, the scheme a client
-claims, headers a module must not set, interim 100 answers, and many slow clients."""
+claims, headers a module must not set, interim 100 answers, many slow clients, and conditions
+that must wait for the physical path."""
 
 import os
 import signal
