@@ -34,7 +34,7 @@ typedef enum {
 typedef struct lux_chunk lux_chunk;
 struct lux_chunk {
     lux_chunk *next;
-    const char *mem; /* memory chunk when non-NULL */
+    const char *mem;       /* memory chunk when non-NULL */
     struct lux_file *file; /* file chunk: refcounted open file (src/http/stat_cache.h) */
     uint64_t off, len;
 };
@@ -51,20 +51,22 @@ struct lux_req {
     /* The request as received and normalised. */
     lux_method method;
     lux_str method_str;
-    int http_minor;   /* HTTP/1.minor */
-    lux_str target;   /* raw request-target */
-    lux_str uri;      /* normalised, with "?query": REQUEST_URI */
-    lux_str path;     /* decoded, dot-segments removed: what conditions and files see */
-    lux_str query;    /* without '?'; ptr NULL when absent */
-    lux_str host;     /* normalised Host (may carry ":port"); ptr NULL when absent */
-    lux_str scheme;   /* "http" / "https" */
+    int http_minor; /* HTTP/1.minor */
+    lux_str target; /* raw request-target */
+    lux_str uri;    /* normalised, with "?query": REQUEST_URI */
+    lux_str path;   /* decoded, dot-segments removed: what conditions and files see */
+    lux_str query;  /* without '?'; ptr NULL when absent */
+    lux_str host;   /* normalised Host (may carry ":port"); ptr NULL when absent */
+    lux_str scheme; /* "http" / "https" */
     lux_header *headers;
     size_t nheaders;
     int64_t content_length; /* -1 when absent */
     unsigned chunked : 1, keep_alive : 1, expect_continue : 1, head_only : 1;
 
     /* Config evaluation: per-block condition cache and captures, per-module settings. */
-    uint8_t *cond_state; /* [gen nblocks]: 0 unknown, 1 true, 2 false */
+    uint8_t *cond_state;     /* [gen nblocks]: 0 unknown, 1 true, 2 false */
+    unsigned cond_undecided; /* conditions that could not be decided yet ($PHYSICAL early) */
+    int conf_current;        /* confs follow every condition decided for this URI: no walk needed */
     lux_cond_captures **cond_caps; /* [gen nblocks], allocated on first regex match */
     const void **confs;            /* [gen nmodules] */
     unsigned *conf_block;          /* [gen nmodules]: block that last patched it, 0 = global */
@@ -87,7 +89,7 @@ struct lux_req {
     lux_chunk *body, **body_tail;
     uint64_t body_len;
     int has_content_length; /* body_len is exact: send Content-Length */
-    time_t last_modified; /* 0 when unset */
+    time_t last_modified;   /* 0 when unset */
 
     /* Accounting, for logs. */
     struct timespec start; /* when the request head was complete */
@@ -124,6 +126,18 @@ void **lux_req_mod_data(lux_req *r, const lux_module *m);
  * changed what conditions look at (a request header). Returns 0 or -1 (out of memory).
  */
 int lux_req_recheck_conditions(lux_req *r);
+/*
+ * The connection a request came on. The local end is named as the listener was configured
+ * ("127.0.0.1:8080", "[::1]:80", "unix:/run/x.sock"), NULL for a connection that came from
+ * no listener (-1 on stdin); ports are -1 for unix sockets or when unknown.
+ */
+const char *lux_req_local_name(const lux_req *r);
+int lux_req_local_port(const lux_req *r);
+int lux_req_remote_port(const lux_req *r);
+/* Requests completed on the request's connection so far (this one counts once it is done). */
+unsigned lux_req_conn_requests(const lux_req *r);
+/* The worker's clock: the second the Date header of the response shows. */
+time_t lux_req_now(lux_req *r);
 /* printf into the pool; NULL when out of memory. */
 char *lux_req_printf(lux_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

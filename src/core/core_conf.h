@@ -15,8 +15,8 @@ typedef struct lux_core_conf {
     long port;
     lux_str bind;
     long max_worker;
-    long max_connections;
-    long max_fds;
+    long max_connections; /* 0: a third of max-fds, as in lighttpd (see server.c) */
+    long max_fds;         /* 0: raise the soft limit to 4096 if it is lower */
     long listen_backlog;
     lux_str username, groupname, chroot_dir, pid_file;
     lux_str errorlog;

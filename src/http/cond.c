@@ -1,7 +1,11 @@
 /*
- * Conditions and settings for one request. Each block's condition is evaluated at most once per
- * request (cached in r->cond_state); $PHYSICAL conditions are not decided until the physical
- * path exists, so before that they count as false and are not cached.
+ * Conditions and settings for one request, decided in one place. Each block's condition is
+ * evaluated at most once per URI (cached in r->cond_state); $PHYSICAL conditions are not
+ * decided until the physical path exists, so before that they count as false and are not
+ * cached, nor is anything that depends on them (a nested block, the rest of an else chain).
+ * lux_req_patch_conf walks the blocks only when something is left to decide: once every
+ * condition is decided the settings stay current (r->conf_current) until
+ * lux_req_forget_conditions (a new URI, a restart, a changed request header).
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -130,20 +134,25 @@ int lux_req_cond(lux_req *r, const lux_conf_block *b) {
         return 1;
     if (r->cond_state[b->id] != UNKNOWN)
         return r->cond_state[b->id] == TRUE;
+    unsigned undecided_before = r->cond_undecided;
     int undecided = 0;
     int v = (!b->parent || lux_req_cond(r, b->parent)) && !chain_taken(r, b->prev) &&
             own_condition(r, b, &undecided);
+    r->cond_undecided += (unsigned)undecided;
     const lux_core_conf *core = r->gen->core;
     if (core->log_condition_handling)
         lux_log(LUX_LOG_DEBUG, "%s:%d: condition %s is %s", b->file, b->line, b->pattern,
                 v ? "true" : "false");
-    if (!undecided)
+    if (r->cond_undecided == undecided_before)
         r->cond_state[b->id] = v ? TRUE : FALSE;
     return v;
 }
 
 int lux_req_patch_conf(lux_req *r) {
+    if (r->conf_current)
+        return 0;
     lux_gen *g = r->gen;
+    r->cond_undecided = 0;
     for (size_t i = 0; i < g->nmodules; i++) {
         r->confs[i] = g->global_conf[i];
         r->conf_block[i] = 0;
@@ -168,16 +177,18 @@ int lux_req_patch_conf(lux_req *r) {
             memcpy((char *)r->confs[p->module] + p->dir->offset, p->value, size);
         }
     }
+    r->conf_current = r->cond_undecided == 0;
     return 0;
 }
 
 void lux_req_forget_conditions(lux_req *r) {
     memset(r->cond_state, 0, r->gen->tree->nblocks);
     memset(r->cond_caps, 0, r->gen->tree->nblocks * sizeof *r->cond_caps);
+    r->conf_current = 0;
 }
 
-/* Conditions are decided once per pass, before the hooks; lighttpd decides them when a module
- * first asks, so a changed header must be seen by the conditions that test it. */
+/* lighttpd decides a condition when a module first asks, so a changed header must be seen by
+ * the conditions that test it: decide them all again. */
 int lux_req_recheck_conditions(lux_req *r) {
     lux_req_forget_conditions(r);
     return lux_req_patch_conf(r);

@@ -121,10 +121,7 @@ static void handle_options_star(lux_req *r) {
 
 /* One pass through the phases. LUX_RESTART: a module changed the URI, run again. */
 static lux_result run_phases(lux_req *r) {
-    const lux_gen *g = r->gen;
     r->physical_ready = 0;
-    /* Conditions already decided for this URI (the connection patched settings to read the body
-     * limit; a restart forgot them) are reused, not evaluated again. */
     if (lux_req_patch_conf(r) < 0)
         return LUX_ERROR;
     const lux_core_conf *core = r->confs[0];
@@ -144,11 +141,9 @@ static lux_result run_phases(lux_req *r) {
         return res;
     if (build_physical(r) < 0)
         return LUX_ERROR;
-    if (g->has_physical_conds) {
-        r->physical_ready = 1;
-        if (lux_req_patch_conf(r) < 0)
-            return LUX_ERROR;
-    }
+    r->physical_ready = 1; /* $PHYSICAL conditions can be decided now, if there are any */
+    if (lux_req_patch_conf(r) < 0)
+        return LUX_ERROR;
     if ((res = lux_gen_run_hook(r, LUX_HOOK_PHYSICAL)) != LUX_GO_ON ||
         (res = physical_check(r)) != LUX_GO_ON ||
         (res = lux_gen_run_hook(r, LUX_HOOK_PREPARE)) != LUX_GO_ON ||

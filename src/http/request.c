@@ -1,4 +1,6 @@
-/* From a parsed HTTP/1 head to a validated, normalised request. */
+/* From a parsed HTTP/1 head to a validated, normalised request; what a request knows of its
+ * connection. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -16,9 +18,9 @@ static const struct {
     size_t len;
     lux_method m;
 } methods[] = {
-    {"GET", 3, LUX_M_GET},         {"HEAD", 4, LUX_M_HEAD},       {"POST", 4, LUX_M_POST},
-    {"PUT", 3, LUX_M_PUT},         {"DELETE", 6, LUX_M_DELETE},   {"OPTIONS", 7, LUX_M_OPTIONS},
-    {"TRACE", 5, LUX_M_TRACE},     {"CONNECT", 7, LUX_M_CONNECT}, {"PATCH", 5, LUX_M_PATCH},
+    {"GET", 3, LUX_M_GET},     {"HEAD", 4, LUX_M_HEAD},       {"POST", 4, LUX_M_POST},
+    {"PUT", 3, LUX_M_PUT},     {"DELETE", 6, LUX_M_DELETE},   {"OPTIONS", 7, LUX_M_OPTIONS},
+    {"TRACE", 5, LUX_M_TRACE}, {"CONNECT", 7, LUX_M_CONNECT}, {"PATCH", 5, LUX_M_PATCH},
 };
 
 static lux_method method_id(const char *s, size_t len) {
@@ -110,7 +112,6 @@ int lux_req_from_h1(lux_req *r, const lux_h1_request *h) {
     r->method_str = (lux_str){lux_pool_strndup(p, h->method, h->method_len), h->method_len};
     r->target = (lux_str){lux_pool_strndup(p, h->target, h->target_len), h->target_len};
     r->http_minor = h->minor_version;
-    r->scheme = (lux_str){"http", 4};
     if (!r->method_str.ptr || !r->target.ptr)
         return 500;
     r->method = method_id(h->method, h->method_len);
@@ -121,8 +122,7 @@ int lux_req_from_h1(lux_req *r, const lux_h1_request *h) {
     for (size_t i = 0; i < h->num_headers; i++) {
         const lux_h1_header *f = &h->headers[i];
         r->headers[i].name = (lux_str){lux_pool_strndup(p, f->name, f->name_len), f->name_len};
-        r->headers[i].value =
-            (lux_str){lux_pool_strndup(p, f->value, f->value_len), f->value_len};
+        r->headers[i].value = (lux_str){lux_pool_strndup(p, f->value, f->value_len), f->value_len};
         if (!r->headers[i].name.ptr || !r->headers[i].value.ptr)
             return 500;
     }
@@ -158,9 +158,8 @@ int lux_req_from_h1(lux_req *r, const lux_h1_request *h) {
             int n = a ? lux_host_normalize(a, u.authority_len) : -1;
             if (n < 0)
                 return 400;
+            /* The target's scheme is not believed: the transport says what it is. */
             r->host = (lux_str){a, (size_t)n};
-            if (u.scheme_len == 5)
-                r->scheme = (lux_str){"https", 5};
         }
     }
     if (host && !r->host.ptr) {
@@ -178,6 +177,32 @@ const lux_str *lux_req_header(const lux_req *r, const char *name, size_t len) {
         if (r->headers[i].name.len == len && strncasecmp(r->headers[i].name.ptr, name, len) == 0)
             return &r->headers[i].value;
     return NULL;
+}
+
+const char *lux_req_local_name(const lux_req *r) {
+    return r->conn && r->conn->listener ? r->conn->listener->name : NULL;
+}
+
+int lux_req_local_port(const lux_req *r) {
+    return r->conn && r->conn->listener ? r->conn->listener->port : -1;
+}
+
+int lux_req_remote_port(const lux_req *r) {
+    if (!r->conn)
+        return -1;
+    const struct sockaddr_in6 *sa = &r->conn->peer;
+    if (sa->sin6_family != AF_INET && sa->sin6_family != AF_INET6)
+        return -1;
+    return ntohs(sa->sin6_port); /* at the same offset in a sockaddr_in */
+}
+
+unsigned lux_req_conn_requests(const lux_req *r) {
+    return r->conn ? r->conn->requests : 0;
+}
+
+time_t lux_req_now(lux_req *r) {
+    lux_worker_date(r->worker); /* brings the clock up to date */
+    return r->worker->date_time;
 }
 
 int lux_req_set_uri(lux_req *r, const char *uri, size_t len) {

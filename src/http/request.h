@@ -7,11 +7,15 @@
 
 /* Fill r from a parsed HTTP/1 head. Returns 0, or the status to answer (400, 417, 501, ...). */
 int lux_req_from_h1(lux_req *r, const lux_h1_request *h);
-/* Evaluate conditions and patch module settings (again after the physical path is known). */
+/*
+ * Make r->confs follow the conditions: decide what is still undecided and patch the module
+ * settings, or nothing when they are current (decided for this URI already, e.g. by the
+ * connection for the body limit). Call again once the physical path is known. 0 or -1.
+ */
 int lux_req_patch_conf(lux_req *r);
 /* Run r through the hooks to a response (status, headers, body). */
 void lux_req_run(lux_req *r);
-/* Drop the cached condition results (a new URI: every condition is decided afresh). */
+/* Drop the decided conditions (a new URI, a restart): the next patch decides them afresh. */
 void lux_req_forget_conditions(lux_req *r);
 /* Does block `b` hold for r? Results are cached per request. */
 int lux_req_cond(lux_req *r, const lux_conf_block *b);

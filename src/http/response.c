@@ -11,13 +11,55 @@
 #include "core/core_conf.h"
 #include "core/gen.h"
 #include "core/pool.h"
+#include "http/h1/charclass.h"
 #include "http/request.h"
 #include "http/stat_cache.h"
 #include "http/status.h"
 #include "lux/log.h"
 #include "net/conn.h"
 
+static int is_token(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (!IS_TCHAR(s[i]))
+            return 0;
+    return len > 0;
+}
+
+/* RFC 9110 5.5: a field value never holds CR, LF or NUL (they would end or split the line). */
+static int is_field_value(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+            return 0;
+    return 1;
+}
+
+/* The headers that frame the message on the wire: the serialiser alone writes them, from what
+ * it knows of the body and the connection. */
+static int is_framing(const char *name, size_t len) {
+    static const lux_str framing[] = {
+        {"Content-Length", 14}, {"Transfer-Encoding", 17}, {"Connection", 10}};
+    for (size_t i = 0; i < sizeof framing / sizeof *framing; i++)
+        if (len == framing[i].len && strncasecmp(name, framing[i].ptr, len) == 0)
+            return 1;
+    return 0;
+}
+
 int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen) {
+    if (!is_token(name, nlen)) {
+        lux_log(LUX_LOG_ERR, "a response header with an invalid name was refused (uri %.*s)",
+                (int)r->uri.len, r->uri.ptr ? r->uri.ptr : "");
+        return -1;
+    }
+    if (!is_field_value(value, vlen)) {
+        lux_log(LUX_LOG_ERR, "response header %.*s refused: CR, LF or NUL in its value (uri %.*s)",
+                (int)nlen, name, (int)r->uri.len, r->uri.ptr ? r->uri.ptr : "");
+        return -1;
+    }
+    if (is_framing(name, nlen)) {
+        lux_log(LUX_LOG_WARN, "response header \"%.*s\" dropped: the server frames responses",
+                (int)nlen, name);
+        return 0;
+    }
     if (r->nresp_headers == r->resp_headers_cap) {
         size_t cap = r->resp_headers_cap ? r->resp_headers_cap * 2 : 8;
         lux_header *h = lux_pool_alloc(r->pool, cap * sizeof *h);
@@ -171,12 +213,27 @@ static char *put_u64(char *p, uint64_t v) {
     return p;
 }
 
+/* The fixed parts of a head, as the serialiser below writes them. */
+#define LIT_LEN(lit) (sizeof lit - 1)
+#define STATUS_LINE_FIXED (LIT_LEN("HTTP/1.1 ") + 3 + 1 + 2) /* version, code, SP, CRLF */
+#define CONTENT_LENGTH_MAX (LIT_LEN("Content-Length: ") + 20 + 2)
+#define CONNECTION_MAX LIT_LEN("Connection: keep-alive\r\n")
+#define DATE_LINE (LIT_LEN("Date: ") + LUX_HTTP_DATE_LEN + 2)
+#define SERVER_FIXED (LIT_LEN("Server: ") + 2)
+
+/* The most bytes lux_resp_head can write for r: every optional line counted as present. */
+static size_t head_size_max(const lux_req *r, const char *reason, const lux_str *tag) {
+    size_t n = STATUS_LINE_FIXED + strlen(reason) + CONTENT_LENGTH_MAX + CONNECTION_MAX +
+               DATE_LINE + SERVER_FIXED + tag->len + 2;
+    for (size_t i = 0; i < r->nresp_headers; i++)
+        n += r->resp_headers[i].name.len + 2 + r->resp_headers[i].value.len + 2;
+    return n;
+}
+
 char *lux_resp_head(lux_req *r, size_t *len) {
     const lux_core_conf *core = r->confs ? r->confs[0] : r->gen->core;
     const char *reason = lux_status_reason(r->status);
-    size_t need = 128 + strlen(reason) + core->tag.len;
-    for (size_t i = 0; i < r->nresp_headers; i++)
-        need += r->resp_headers[i].name.len + r->resp_headers[i].value.len + 4;
+    size_t need = head_size_max(r, reason, &core->tag);
     char *head = lux_pool_alloc(r->pool, need);
     if (!head)
         return NULL;
@@ -198,7 +255,7 @@ char *lux_resp_head(lux_req *r, size_t *len) {
     }
     /* 1xx, 204 and 304 carry no Content-Length framing (RFC 9110 8.6). */
     int bodyless_status = r->status < 200 || r->status == 204 || r->status == 304;
-    if (!bodyless_status && !resp_has(r, "Content-Length", 14)) {
+    if (!bodyless_status) {
         p = PUTS(p, "Content-Length: ");
         p = put_u64(p, r->body_len);
         p = PUTS(p, "\r\n");

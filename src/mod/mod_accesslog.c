@@ -22,8 +22,6 @@
 #include "lux/log.h"
 #include "lux/req.h"
 #include "mod/accesslog_format.h"
-#include "net/conn.h"
-#include "net/server.h"
 
 typedef struct {
     lux_log_sink *sink; /* NULL with lux -t, which opens nothing */
@@ -214,11 +212,10 @@ static int64_t bytes_received(const lux_req *r) {
     return n + (r->content_length > 0 ? r->content_length : 0);
 }
 
-static void set_local(lux_alog_rec *rec, const lux_conn *c) {
-    const lux_listener *l = c->listener;
-    if (!l || !l->name)
+static void set_local(lux_alog_rec *rec, const lux_req *r) {
+    const char *name = lux_req_local_name(r);
+    if (!name)
         return;
-    const char *name = l->name;
     size_t len = strlen(name);
     const char *colon = strncmp(name, "unix:", 5) == 0 ? NULL : strrchr(name, ':');
     if (!colon) {
@@ -232,17 +229,16 @@ static void set_local(lux_alog_rec *rec, const lux_conn *c) {
 
 static void fill_rec(lux_req *r, unsigned needs, lux_alog_rec *rec) {
     memset(rec, 0, sizeof *rec);
-    lux_conn *c = r->conn;
+    const lux_conn *c = r->conn;
     rec->remote_port = -1;
     if (c && (needs & LUX_ALOG_NEED_REMOTE)) {
         const char *ip = lux_req_remote_ip(r);
         if (ip)
             rec->remote_addr = (lux_str){ip, strlen(ip)};
-        if (c->peer.sin6_family == AF_INET || c->peer.sin6_family == AF_INET6)
-            rec->remote_port = ntohs(c->peer.sin6_port); /* same offset in sockaddr_in */
+        rec->remote_port = lux_req_remote_port(r);
     }
     if (c && (needs & LUX_ALOG_NEED_LOCAL))
-        set_local(rec, c);
+        set_local(rec, r);
     rec->method = r->method_str;
     rec->target = r->target.ptr ? origin_form(r->target) : r->target;
     rec->http_minor = r->http_minor;
@@ -263,7 +259,8 @@ static void fill_rec(lux_req *r, unsigned needs, lux_alog_rec *rec) {
     if (needs & LUX_ALOG_NEED_BYTES_IN)
         rec->bytes_in = bytes_received(r);
     if (c && (needs & LUX_ALOG_NEED_KEEPALIVE)) /* a finished request is already counted */
-        rec->keepalive_count = c->requests - (r->complete && c->requests ? 1 : 0);
+        rec->keepalive_count =
+            lux_req_conn_requests(r) - (r->complete && lux_req_conn_requests(r) ? 1 : 0);
     rec->conn_status = !r->complete ? 'X' : r->keep_alive ? '+' : '-';
     rec->start = r->start;
     clock_gettime(CLOCK_REALTIME, &rec->end);

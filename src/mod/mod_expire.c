@@ -19,7 +19,6 @@
 #include "http/http_date.h"
 #include "http/stat_cache.h"
 #include "lux/req.h"
-#include "net/worker.h"
 
 enum { EXPIRE_ACCESS = 0, EXPIRE_MODIFICATION = 1 };
 
@@ -211,8 +210,7 @@ static lux_result expire_response_start(lux_req *r, const void *conf) {
     const expire_rule *rule = find_rule(r, c);
     if (!rule)
         return LUX_GO_ON;
-    lux_worker_date(r->worker); /* the clock the Date header shows */
-    long long now = (long long)r->worker->date_time;
+    long long now = (long long)lux_req_now(r); /* the clock the Date header shows */
     long long expires = rule->offset;
     if (rule->base == EXPIRE_ACCESS)
         expires += now;

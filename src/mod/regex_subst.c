@@ -7,7 +7,6 @@
 #include <strings.h>
 
 #include "mod/regex_subst.h"
-#include "net/conn.h"
 
 /* ---- load time ------------------------------------------------------------------------- */
 
@@ -493,8 +492,8 @@ void lux_subst_req_ctx(const lux_req *r, const lux_subst_list *l, lux_subst_ctx 
     const char *q = memchr(r->uri.ptr, '?', r->uri.len);
     ctx->path = (lux_str){r->uri.ptr, q ? (size_t)(q - r->uri.ptr) : r->uri.len};
     ctx->query = r->query;
-    if (r->conn && r->conn->listener && r->conn->listener->port > 0)
-        ctx->port = r->conn->listener->port;
+    if (lux_req_local_port(r) > 0)
+        ctx->port = lux_req_local_port(r);
 }
 
 /* ---- matching -------------------------------------------------------------------------- */

@@ -2,6 +2,10 @@
  * The HTTP/1.x connection state machine. conn_run() drives a connection as far as it can go
  * without blocking: parse a head, run the request, write the response, drop an unread body,
  * and loop for pipelined requests; it returns when the socket would block.
+ *
+ * Who closes: a step that cannot go on returns FAILED and leaves the connection to its caller,
+ * which closes it; only linger() and lux_conn_close() close, and a function that called one of
+ * them returns FREED: the connection is gone and must not be touched again.
  */
 #include "net/conn.h"
 
@@ -26,11 +30,20 @@
 #define MAX_IOV 16
 #define LINGER_SECONDS 2
 
-enum { DONE, AGAIN, CLOSED };
+#define SMALL_IN 1024 /* the buffer of a head that arrives slowly */
+
+enum {
+    DONE,   /* this step is finished; go on */
+    AGAIN,  /* waiting for the socket */
+    FAILED, /* the caller must close the connection */
+    FREED,  /* the connection was closed and freed */
+};
 
 static void on_io(lux_io *io, unsigned events);
 
-static const lux_core_conf *core_of(const lux_conn *c) { return c->gen->core; }
+static const lux_core_conf *core_of(const lux_conn *c) {
+    return c->gen->core;
+}
 
 void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockaddr *sa,
                      socklen_t salen) {
@@ -121,7 +134,7 @@ static int linger(lux_conn *c) {
     int unread = c->drain || (c->in && c->in_off < c->in_len) || c->body_left != 0;
     if (!unread || c->peer_closed || c->peer.sin6_family == AF_UNIX) {
         lux_conn_close(c);
-        return CLOSED;
+        return FREED;
     }
     shutdown(c->io.fd, SHUT_WR);
     release_input(c);
@@ -168,6 +181,37 @@ static int grow_input(lux_conn *c, size_t limit) {
     return 0;
 }
 
+/* A head that stops short of its end keeps its bytes in a buffer its size, and the worker's
+ * 16 KiB buffer goes back for a busy connection: thousands of slow clients cost kilobytes each. */
+static void shrink_input(lux_conn *c) {
+    uint32_t pending = c->in_len - c->in_off;
+    if (c->in_cap != LUX_IN_BUF || pending > SMALL_IN / 2)
+        return;
+    char *n = malloc(SMALL_IN);
+    if (!n)
+        return; /* keep the big buffer: it still works */
+    memcpy(n, c->in + c->in_off, pending);
+    release_input(c);
+    c->in = n;
+    c->in_cap = SMALL_IN;
+    c->in_len = pending;
+}
+
+/* Can a head end within the unparsed input? Every head ends in a line end followed by another
+ * (LF LF or LF CR LF), so only bytes that arrived since the last look need a search; the
+ * parser runs again only when one is there. */
+static int head_end_possible(const lux_conn *c) {
+    const char *p = c->in + c->in_off;
+    size_t len = c->in_len - c->in_off;
+    size_t from = c->head_scanned > 2 ? c->head_scanned - 2 : 0; /* a line end split by a read */
+    for (const char *q = p + from, *end = p + len; (q = memchr(q, '\n', (size_t)(end - q)));) {
+        q++;
+        if (q < end && (*q == '\n' || (*q == '\r' && q + 1 < end && q[1] == '\n')))
+            return 1;
+    }
+    return 0;
+}
+
 static lux_req *new_request(lux_conn *c) {
     if (!c->pool.head) {
         void *b = lux_worker_block_get(c->w);
@@ -184,6 +228,10 @@ static lux_req *new_request(lux_conn *c) {
     r->gen = c->gen;
     r->body_tail = &r->body;
     r->content_length = -1;
+    /* The scheme is the transport's (RFC 9112 3.2.2: an absolute-form target names it too,
+     * but a client on a plain port cannot make its request https). */
+    const char *scheme = c->listener ? c->listener->scheme : "http";
+    r->scheme = (lux_str){scheme, strlen(scheme)};
     clock_gettime(CLOCK_REALTIME, &r->start);
     size_t nb = c->gen->tree->nblocks;
     r->cond_state = lux_pool_alloc(&c->pool, nb);
@@ -234,6 +282,8 @@ static int answer_error(lux_conn *c, int status) {
     r->keep_alive = 0;
     c->keep_alive = 0;
     c->drain = 1;
+    c->continue_wanted = 0;
+    c->head_scanned = 0;
     if (!r->http_minor && !r->method_str.ptr)
         r->http_minor = 1;
     lux_resp_error(r, status);
@@ -266,33 +316,44 @@ static void send_continue(lux_conn *c) {
 
 static int run_request(lux_conn *c, lux_req *r) {
     lux_req_run(r); /* always leaves a status */
-    return queue_response(c, r) < 0 ? CLOSED : DONE;
+    return queue_response(c, r) < 0 ? FAILED : DONE;
+}
+
+/* The head is not complete yet: remember how far it was searched, and when it started. */
+static int head_incomplete(lux_conn *c, const lux_core_conf *core) {
+    size_t avail = c->in_len - c->in_off;
+    if (avail >= (size_t)core->max_request_field_size)
+        return answer_error(c, 431) < 0 ? FAILED : DONE;
+    if (!c->head_scanned)
+        c->head_start = lux_loop_now(c->w->loop);
+    c->head_scanned = (uint32_t)avail;
+    if (c->in_len == c->in_cap && c->in_off == 0 &&
+        grow_input(c, (size_t)core->max_request_field_size) < 0)
+        return answer_error(c, 431) < 0 ? FAILED : DONE;
+    return AGAIN;
 }
 
 /* Parse one head from the buffer and run it. DONE: a response is queued; AGAIN: need input. */
 static int next_request(lux_conn *c) {
     const lux_core_conf *core = core_of(c);
+    if (c->head_scanned && !head_end_possible(c))
+        return head_incomplete(c, core);
     lux_h1_header headers[MAX_HEADERS];
     lux_h1_request h = {.headers = headers, .num_headers = MAX_HEADERS};
     size_t avail = c->in_len - c->in_off;
     int n = lux_h1_parse_request(c->in + c->in_off, avail, &h, MAX_EMPTY_LINES);
-    if (n == -2) {
-        if (avail >= (size_t)core->max_request_field_size)
-            return answer_error(c, 431) < 0 ? CLOSED : DONE;
-        if (c->in_len == c->in_cap && c->in_off == 0 &&
-            grow_input(c, (size_t)core->max_request_field_size) < 0)
-            return answer_error(c, 431) < 0 ? CLOSED : DONE;
-        return AGAIN;
-    }
+    if (n == -2)
+        return head_incomplete(c, core);
+    c->head_scanned = 0;
     if (n == -1 || (size_t)n > (size_t)core->max_request_field_size)
-        return answer_error(c, n == -1 ? h.status : 431) < 0 ? CLOSED : DONE;
+        return answer_error(c, n == -1 ? h.status : 431) < 0 ? FAILED : DONE;
     c->in_off += (uint32_t)n;
     c->in_request = 1;
     atomic_store_explicit(&c->w->srv->last_activity, (long)lux_loop_now(c->w->loop),
                           memory_order_relaxed);
     lux_req *r = new_request(c);
     if (!r)
-        return CLOSED;
+        return FAILED;
     int st = lux_req_from_h1(r, &h);
     if (!st && lux_req_patch_conf(r) < 0)
         st = 500;
@@ -300,11 +361,10 @@ static int next_request(lux_conn *c) {
         st = start_body(c, r);
     if (st) {
         c->body_left = 0;
-        return answer_error(c, st) < 0 ? CLOSED : DONE;
+        return answer_error(c, st) < 0 ? FAILED : DONE;
     }
     if (c->body_left != 0) {
-        if (r->expect_continue)
-            send_continue(c);
+        c->continue_wanted = r->expect_continue;
         c->state = LUX_CONN_BODY;
         return DONE;
     }
@@ -350,7 +410,7 @@ static int flush(lux_conn *c) {
              * measured twice the CPU per 100 KiB response (58 vs 27 us) on loopback. */
             ssize_t n = sendmsg(c->io.fd, &m, MSG_NOSIGNAL);
             if (n < 0)
-                return errno == EAGAIN || errno == EINTR ? AGAIN : CLOSED;
+                return errno == EAGAIN || errno == EINTR ? AGAIN : FAILED;
             c->last_io = lux_loop_now(c->w->loop);
             c->req->bytes_sent += (uint64_t)n;
             while (c->iovcnt && (size_t)n >= c->iov[0].iov_len) {
@@ -378,9 +438,9 @@ static int flush(lux_conn *c) {
         size_t want = ch->len > (1u << 30) ? (1u << 30) : (size_t)ch->len;
         ssize_t n = sendfile(c->io.fd, ch->file->fd, &off, want);
         if (n < 0)
-            return errno == EAGAIN || errno == EINTR ? AGAIN : CLOSED;
+            return errno == EAGAIN || errno == EINTR ? AGAIN : FAILED;
         if (n == 0)
-            return CLOSED; /* the file shrank under us: the response cannot be completed */
+            return FAILED; /* the file shrank under us: the response cannot be completed */
         c->last_io = lux_loop_now(c->w->loop);
         c->req->bytes_sent += (uint64_t)n;
         ch->off += (uint64_t)n;
@@ -418,14 +478,17 @@ static void conn_run(lux_conn *c) {
                 lux_loop_mod(c->w->loop, &c->io, LUX_EV_WRITE);
                 return;
             }
-            if (rc == CLOSED || finish_response(c) != DONE) {
-                if (rc == CLOSED)
-                    lux_conn_close(c);
+            if (rc == FAILED) {
+                lux_conn_close(c);
                 return;
             }
+            if (finish_response(c) != DONE)
+                return; /* FREED, or AGAIN while lingering */
             break;
         case LUX_CONN_BODY:
             rc = discard_body(c);
+            if (rc != 0)
+                c->continue_wanted = 0;
             if (rc < 0 || (c->body_limit && c->body_seen > (uint64_t)c->body_limit)) {
                 c->body_left = 0;
                 if (answer_error(c, rc < 0 ? 400 : 413) < 0) {
@@ -439,10 +502,14 @@ static void conn_run(lux_conn *c) {
                     lux_conn_close(c);
                     return;
                 }
+                /* Only now, with body bytes still to come, does the client need the 100. */
+                if (c->continue_wanted)
+                    send_continue(c);
+                c->continue_wanted = 0;
                 lux_loop_mod(c->w->loop, &c->io, LUX_EV_READ);
                 return;
             }
-            if (run_request(c, c->req) == CLOSED) {
+            if (run_request(c, c->req) == FAILED) {
                 lux_conn_close(c);
                 return;
             }
@@ -460,7 +527,7 @@ static void conn_run(lux_conn *c) {
                 return;
             }
             rc = next_request(c);
-            if (rc == CLOSED) {
+            if (rc == FAILED) {
                 lux_conn_close(c);
                 return;
             }
@@ -469,6 +536,7 @@ static void conn_run(lux_conn *c) {
                     lux_conn_close(c);
                     return;
                 }
+                shrink_input(c);
                 lux_loop_mod(c->w->loop, &c->io, LUX_EV_READ);
                 return;
             }
@@ -528,12 +596,16 @@ void lux_conn_tick(lux_worker *w, time_t now) {
         const lux_core_conf *core = core_of(c);
         long idle = (long)(now - c->last_io);
         int partial = c->in && c->in_off < c->in_len;
+        /* A head has server.max-read-idle from its first byte: a byte now and then does not
+         * keep a connection open. */
+        long head_age = c->head_scanned ? (long)(now - c->head_start) : idle;
         switch (c->state) {
         case LUX_CONN_IDLE:
             if (stopping && !partial)
                 lux_conn_close(c);
-            else if (partial || c->requests == 0 ? idle > core->max_read_idle
-                                                 : idle > core->max_keep_alive_idle)
+            else if (partial ? head_age > core->max_read_idle
+                             : idle > (c->requests == 0 ? core->max_read_idle
+                                                        : core->max_keep_alive_idle))
                 lux_conn_close(c);
             break;
         case LUX_CONN_BODY:

@@ -16,10 +16,10 @@
 #include "net/worker.h"
 
 typedef enum {
-    LUX_CONN_IDLE,    /* waiting for (the rest of) a request head */
-    LUX_CONN_BODY,    /* reading (and, for today's handlers, dropping) a request body */
-    LUX_CONN_WRITE,   /* sending a response */
-    LUX_CONN_LINGER,  /* half-closed by us, draining input before close */
+    LUX_CONN_IDLE,   /* waiting for (the rest of) a request head */
+    LUX_CONN_BODY,   /* reading (and, for today's handlers, dropping) a request body */
+    LUX_CONN_WRITE,  /* sending a response */
+    LUX_CONN_LINGER, /* half-closed by us, draining input before close */
 } lux_conn_state;
 
 struct lux_conn {
@@ -28,14 +28,17 @@ struct lux_conn {
     lux_conn *prev, *next;
     lux_gen *gen;
     lux_listener *listener;
-    struct sockaddr_in6 peer; /* AF_INET, AF_INET6 or AF_UNIX (family only) */
-    char *in;                 /* input buffer, NULL while idle and empty */
+    struct sockaddr_in6 peer;        /* AF_INET, AF_INET6 or AF_UNIX (family only) */
+    char *in;                        /* input buffer, NULL while idle and empty */
     uint32_t in_len, in_cap, in_off; /* bytes in buffer, capacity, start of unparsed data */
+    uint32_t head_scanned;           /* bytes of the next head (from in_off) searched for its end */
+    time_t head_start;               /* when the next head was first seen incomplete */
     lux_conn_state state;
     time_t last_io;
     unsigned requests;
     unsigned keep_alive : 1, peer_closed : 1, in_request : 1;
-    unsigned drain : 1; /* an error was answered: drain input before closing */
+    unsigned drain : 1;           /* an error was answered: drain input before closing */
+    unsigned continue_wanted : 1; /* Expect: 100-continue, not answered yet */
     lux_req *req;
     lux_pool pool; /* the current request's memory */
     /* output */

@@ -106,7 +106,10 @@ static int add(lux_server *s, int fd, const char *name, int port, int inherited)
     if (!l)
         return -1;
     s->listeners = l;
-    l[s->nlisteners] = (lux_listener){fd, strdup(name), port, inherited};
+    char *copy = strdup(name);
+    if (!copy)
+        return -1;
+    l[s->nlisteners] = (lux_listener){fd, copy, port, "http", inherited};
     s->nlisteners++;
     return 0;
 }
@@ -151,8 +154,9 @@ static int spec_matches(const char *spec, const char *name, int port) {
 static int adopt_systemd(lux_server *s, const lux_gen *g, char *err, size_t el) {
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
     if (!pid || !fds || strtol(pid, NULL, 10) != getpid()) {
-        snprintf(err, el, "server.systemd-socket-activation is enabled but LISTEN_PID/"
-                          "LISTEN_FDS do not name this process");
+        snprintf(err, el,
+                 "server.systemd-socket-activation is enabled but LISTEN_PID/"
+                 "LISTEN_FDS do not name this process");
         return -1;
     }
     int n = (int)strtol(fds, NULL, 10);
@@ -207,13 +211,22 @@ int lux_listen_open(lux_server *s, const lux_gen *g, char *err, size_t el) {
     return 0;
 }
 
-void lux_listen_close(lux_server *s) {
+void lux_listen_shut(lux_server *s) {
     for (size_t i = 0; i < s->nlisteners; i++) {
-        close(s->listeners[i].fd);
-        if (strncmp(s->listeners[i].name, "unix:", 5) == 0 && !s->listeners[i].inherited)
-            unlink(s->listeners[i].name + 5);
-        free(s->listeners[i].name);
+        lux_listener *l = &s->listeners[i];
+        if (l->fd < 0)
+            continue;
+        close(l->fd);
+        l->fd = -1;
+        if (strncmp(l->name, "unix:", 5) == 0 && !l->inherited)
+            unlink(l->name + 5);
     }
+}
+
+void lux_listen_free(lux_server *s) {
+    lux_listen_shut(s);
+    for (size_t i = 0; i < s->nlisteners; i++)
+        free(s->listeners[i].name);
     free(s->listeners);
     s->listeners = NULL;
     s->nlisteners = 0;

@@ -11,6 +11,12 @@
  * still served (under their own address as name).
  */
 int lux_listen_open(lux_server *s, const lux_gen *g, char *err, size_t errlen);
-void lux_listen_close(lux_server *s);
+/*
+ * Stop listening: close every listening socket (and remove its unix socket file). The
+ * listener records stay: connections still finishing read their name and port.
+ */
+void lux_listen_shut(lux_server *s);
+/* Shut, then free the listener records: only once no connection is left. */
+void lux_listen_free(lux_server *s);
 
 #endif

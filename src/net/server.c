@@ -39,19 +39,45 @@ lux_gen *lux_server_gen(lux_server *s) {
     return g;
 }
 
-static void raise_fd_limit(const lux_core_conf *core) {
+/* lighttpd's default when server.max-fds is not set: the soft limit is raised to this if the
+ * hard limit allows, and the server plans with no more than this. */
+#define DEFAULT_MAX_FDS 4096
+
+/* Set the open-files limit as lighttpd does; returns the descriptors the server plans with. */
+static long set_fd_limit(const lux_core_conf *core) {
     struct rlimit rl;
+    long planned = core->max_fds > 0 ? core->max_fds : DEFAULT_MAX_FDS;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return;
-    rlim_t want = core->max_fds > 0 ? (rlim_t)core->max_fds : rl.rlim_max;
+        return planned;
+    if (core->max_fds <= 0 && rl.rlim_cur >= DEFAULT_MAX_FDS)
+        return DEFAULT_MAX_FDS; /* enough already: leave the limit as it is */
+    rlim_t want = (rlim_t)planned;
     if (geteuid() != 0 && want > rl.rlim_max)
         want = rl.rlim_max;
     rl.rlim_cur = want;
     if (want > rl.rlim_max)
         rl.rlim_max = want;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        lux_log(LUX_LOG_WARN, "cannot raise the open-files limit to %lu: %s",
-                (unsigned long)want, strerror(errno));
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        lux_log(LUX_LOG_WARN, "cannot set the open-files limit to %lu: %s", (unsigned long)want,
+                strerror(errno));
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+            return planned;
+        want = rl.rlim_cur;
+    }
+    return want < (rlim_t)planned ? (long)want : planned;
+}
+
+/* server.max-connections as lighttpd reads it: a third of the descriptors by default (each
+ * connection may also hold files open), never more than half. */
+static long connection_limit(const lux_core_conf *core, long max_fds) {
+    if (core->max_connections > max_fds / 2) {
+        lux_log(LUX_LOG_WARN,
+                "server.max-connections %ld is more than half of the %ld open files "
+                "allowed (server.max-fds); using %ld",
+                core->max_connections, max_fds, max_fds / 2);
+        return max_fds / 2;
+    }
+    return core->max_connections > 0 ? core->max_connections : max_fds / 3;
 }
 
 static int drop_privileges(const lux_core_conf *core, char *err, size_t el) {
@@ -129,11 +155,12 @@ static void stop_workers(lux_server *s, int how) {
 }
 
 /* After a graceful stop the listening sockets close at once (clients get refused, as with
- * lighttpd), but only once every worker has taken them out of its epoll set. */
+ * lighttpd), but only once every worker has taken them out of its epoll set. The records are
+ * freed at exit: connections still finishing read them ($SERVER["socket"], %A/%p in logs). */
 static void close_listeners_when_released(lux_server *s) {
     if (!s->nlisteners || atomic_load(&s->released) < (long)s->nworkers)
         return;
-    lux_listen_close(s);
+    lux_listen_shut(s);
 }
 
 /* The signals the main thread takes with sigtimedwait (blocked everywhere else). */
@@ -217,7 +244,7 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    raise_fd_limit(core);
+    long max_fds = set_fd_limit(core);
     if (o->single_fd < 0 && lux_listen_open(s, g, err, sizeof err) < 0)
         return fail(err, o->ready, o->ready_arg);
     if (lux_log_open(core->errorlog.ptr, core->errorlog_use_syslog) < 0) {
@@ -229,7 +256,7 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
         return fail(err, o->ready, o->ready_arg);
     if (drop_privileges(core, err, sizeof err) < 0)
         return fail(err, o->ready, o->ready_arg);
-    s->max_connections = core->max_connections;
+    s->max_connections = connection_limit(core, max_fds);
 
     if (o->single_fd >= 0) {
         s->single_fd = o->single_fd;
@@ -261,7 +288,7 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
     char *pid_file = core->pid_file.ptr ? strdup(core->pid_file.ptr) : NULL;
     signal_loop(s, o);
     free(s->workers);
-    lux_listen_close(s);
+    lux_listen_free(s);
     if (pid_file)
         unlink(pid_file);
     free(pid_file);

@@ -14,9 +14,10 @@
 
 typedef struct lux_listener {
     int fd;
-    char *name; /* the spec it was opened from: "127.0.0.1:8080", "unix:/run/x.sock" */
-    int port;   /* -1 for unix sockets */
-    int inherited; /* from systemd socket activation */
+    char *name;         /* the spec it was opened from: "127.0.0.1:8080", "unix:/run/x.sock" */
+    int port;           /* -1 for unix sockets */
+    const char *scheme; /* "http"; "https" once the listener speaks TLS */
+    int inherited;      /* from systemd socket activation */
 } lux_listener;
 
 typedef struct lux_server lux_server;
@@ -33,9 +34,9 @@ struct lux_server {
     lux_worker **workers;
     size_t nworkers;
     _Atomic int state;
-    _Atomic long connections; /* open connections, all workers */
+    _Atomic long connections;   /* open connections, all workers */
     _Atomic long last_activity; /* time of the last accepted connection or request */
-    _Atomic long released; /* workers that stopped accepting after a graceful stop */
+    _Atomic long released;      /* workers that stopped accepting after a graceful stop */
     int single_fd; /* -1 normally; with -1 (one connection) the client socket on stdin */
     long max_connections;
 };

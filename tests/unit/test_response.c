@@ -1,0 +1,105 @@
+/* Response headers: what lux_resp_header accepts, and the head lux_resp_head writes. */
+#include <string.h>
+
+#include "core/core_conf.h"
+#include "core/pool.h"
+#include "http/request.h"
+#include "net/worker.h"
+
+#include "t.h"
+
+static lux_pool pool;
+static lux_worker worker;
+static lux_core_conf core;
+static const void *confs[1] = {&core};
+
+static lux_req new_req(void) {
+    lux_req r;
+    memset(&r, 0, sizeof r);
+    r.pool = &pool;
+    r.worker = &worker;
+    r.confs = confs;
+    r.status = 200;
+    r.http_minor = 1;
+    r.keep_alive = 1;
+    r.body_tail = &r.body;
+    return r;
+}
+
+static int add(lux_req *r, const char *name, const char *value) {
+    return lux_resp_header(r, name, strlen(name), value, strlen(value));
+}
+
+static void test_line_breaks_and_nul_are_refused(void) {
+    lux_req r = new_req();
+    CHECK_INT(add(&r, "X-Bad", "a\r\nX-Injected: 1"), -1);
+    CHECK_INT(add(&r, "X-Bad", "a\nb"), -1);
+    CHECK_INT(add(&r, "X-Bad", "a\rb"), -1);
+    CHECK_INT(lux_resp_header(&r, "X-Nul", 5, "a\0b", 3), -1);
+    CHECK_INT(r.nresp_headers, 0);
+    CHECK_INT(add(&r, "X-Fine", "tab\there, \"quotes\" and ~"), 0);
+    CHECK_INT(r.nresp_headers, 1);
+}
+
+static void test_names_must_be_tokens(void) {
+    lux_req r = new_req();
+    CHECK_INT(add(&r, "", "v"), -1);
+    CHECK_INT(add(&r, "Two Words", "v"), -1);
+    CHECK_INT(add(&r, "Colon:", "v"), -1);
+    CHECK_INT(add(&r, "X-Line\r\nX-Injected", "v"), -1);
+    CHECK_INT(r.nresp_headers, 0);
+    CHECK_INT(add(&r, "X-Ok_1.~!#$%&'*+^`|", "v"), 0);
+    CHECK_INT(r.nresp_headers, 1);
+}
+
+static void test_framing_headers_are_the_servers(void) {
+    lux_req r = new_req();
+    CHECK_INT(add(&r, "Content-Length", "1"), 0);
+    CHECK_INT(add(&r, "transfer-encoding", "chunked"), 0);
+    CHECK_INT(add(&r, "CONNECTION", "close"), 0);
+    CHECK_INT(r.nresp_headers, 0);
+    CHECK(lux_resp_body_mem(&r, "hello\n", 6) == 0);
+    size_t len;
+    char *head = lux_resp_head(&r, &len);
+    CHECK(head != NULL);
+    if (head) {
+        CHECK(memmem(head, len, "\r\nContent-Length: 6\r\n", 21) != NULL);
+        CHECK(memmem(head, len, "Transfer-Encoding", 17) == NULL);
+        CHECK(memmem(head, len, "Connection", 10) == NULL);
+    }
+}
+
+/* Every optional line present, a long tag and reason: the head is whole and ends the head. */
+static void test_largest_head_fits(void) {
+    static char tag[3000];
+    memset(tag, 't', sizeof tag);
+    core.tag = (lux_str){tag, sizeof tag};
+    lux_req r = new_req();
+    r.http_minor = 0;
+    r.status = 505;
+    r.body_len = UINT64_MAX;
+    CHECK_INT(add(&r, "X-A", "1"), 0);
+    size_t len;
+    char *head = lux_resp_head(&r, &len);
+    CHECK(head != NULL);
+    if (head) {
+        CHECK(strncmp(head, "HTTP/1.0 505 ", 13) == 0);
+        CHECK(memmem(head, len, "Content-Length: 18446744073709551615\r\n", 38) != NULL);
+        CHECK(memmem(head, len, "Connection: keep-alive\r\n", 24) != NULL);
+        CHECK(len > sizeof tag + 100);
+        CHECK(memcmp(head + len - 4, "\r\n\r\n", 4) == 0);
+    }
+    core.tag = (lux_str){NULL, 0};
+}
+
+int main(void) {
+    lux_pool_init(&pool, 4096);
+    worker.loop = lux_loop_new();
+    RUN(test_line_breaks_and_nul_are_refused);
+    RUN(test_names_must_be_tokens);
+    RUN(test_framing_headers_are_the_servers);
+    RUN(test_largest_head_fits);
+    lux_loop_free(worker.loop);
+    lux_pool_free(&pool);
+    T_EXIT();
+}
