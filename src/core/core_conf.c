@@ -64,8 +64,8 @@ static int parse_parseopts(lux_gen *gen, const lux_value *v, void *dst, char *er
 /* mimetype.assign = ( ".html" => "text/html", ... ) */
 static int parse_mimetypes(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     size_t n;
-    const lux_keyval *kv = lux_conf_keyvals(
-        gen, v, &n, "expected an array of \"suffix\" => \"type\"", err, el);
+    const lux_keyval *kv =
+        lux_conf_keyvals(gen, v, &n, "expected an array of \"suffix\" => \"type\"", err, el);
     lux_mimetype *items = kv ? lux_pool_alloc(&gen->pool, (n + 1) * sizeof *items) : NULL;
     if (!items) {
         if (kv)
@@ -73,7 +73,8 @@ static int parse_mimetypes(lux_gen *gen, const lux_value *v, void *dst, char *er
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        items[i] = (lux_mimetype){kv[i].key.ptr, kv[i].value.ptr};
+        items[i] =
+            (lux_mimetype){kv[i].key.ptr, lux_mimetype_assigned(kv[i].key.ptr, kv[i].value.ptr)};
     *(lux_mimetypes *)dst = (lux_mimetypes){items, n};
     return 0;
 }
@@ -108,8 +109,7 @@ static const lux_directive core_directives[] = {
     {"server.max-request-size", LUX_D_INT, OFF(max_request_size), LUX_SCOPE_ANY},
     {"server.max-request-field-size", LUX_D_INT, OFF(max_request_field_size), G},
     {"server.follow-symlink", LUX_D_BOOL, OFF(follow_symlink), LUX_SCOPE_ANY},
-    {"server.force-lowercase-filenames", LUX_D_BOOL, OFF(force_lowercase_filenames),
-     LUX_SCOPE_ANY},
+    {"server.force-lowercase-filenames", LUX_D_BOOL, OFF(force_lowercase_filenames), LUX_SCOPE_ANY},
     {"server.range-requests", LUX_D_BOOL, OFF(range_requests), LUX_SCOPE_ANY},
     {"server.http-parseopts", LUX_D_CUSTOM, OFF(http_parseopts), G, parse_parseopts,
      sizeof(unsigned)},
