@@ -34,7 +34,7 @@ typedef enum {
 typedef struct lux_chunk lux_chunk;
 struct lux_chunk {
     lux_chunk *next;
-    const char *mem; /* memory chunk when non-NULL */
+    const char *mem;       /* memory chunk when non-NULL */
     struct lux_file *file; /* file chunk: refcounted open file (src/http/stat_cache.h) */
     uint64_t off, len;
 };
@@ -51,27 +51,33 @@ struct lux_req {
     /* The request as received and normalised. */
     lux_method method;
     lux_str method_str;
-    int http_minor;   /* HTTP/1.minor */
-    lux_str target;   /* raw request-target */
-    lux_str uri;      /* normalised, with "?query": REQUEST_URI */
-    lux_str path;     /* decoded, dot-segments removed: what conditions and files see */
-    lux_str query;    /* without '?'; ptr NULL when absent */
-    lux_str host;     /* normalised Host (may carry ":port"); ptr NULL when absent */
-    lux_str scheme;   /* "http" / "https" */
+    int http_minor; /* HTTP/1.minor */
+    lux_str target; /* raw request-target */
+    lux_str uri;    /* normalised, with "?query": REQUEST_URI */
+    lux_str path;   /* decoded, dot-segments removed: what conditions and files see */
+    lux_str query;  /* without '?'; ptr NULL when absent */
+    lux_str host;   /* normalised Host (may carry ":port"); ptr NULL when absent */
+    lux_str scheme; /* "http" / "https" */
     lux_header *headers;
     size_t nheaders;
     int64_t content_length; /* -1 when absent */
     unsigned chunked : 1, keep_alive : 1, expect_continue : 1, head_only : 1;
 
     /* Config evaluation: per-block condition cache and captures, per-module settings. */
-    uint8_t *cond_state; /* [gen nblocks]: 0 unknown, 1 true, 2 false */
+    uint8_t *cond_state;           /* [gen nblocks]: 0 unknown, 1 true, 2 false */
     lux_cond_captures **cond_caps; /* [gen nblocks], allocated on first regex match */
     const void **confs;            /* [gen nmodules] */
     unsigned *conf_block;          /* [gen nmodules]: block that last patched it, 0 = global */
     unsigned restarts;             /* LUX_RESTART count, bounded */
-    int in_error_handler;          /* serving server.error-handler-404 */
-    int physical_ready;            /* $PHYSICAL conditions may be evaluated */
-    void **mod_data;               /* [gen nmodules]: see lux_req_mod_data; NULL until used */
+    /* server.error-handler(-404) serves the answer to an error: the status it replaces (what
+     * CGI calls REDIRECT_STATUS; 0 when no handler runs), whether the handler is
+     * server.error-handler-404 (whose own status stands), and the method the request came
+     * with (the handler runs as GET). */
+    int error_status;
+    int error_handler_404;
+    lux_method error_method;
+    int physical_ready; /* $PHYSICAL conditions may be evaluated */
+    void **mod_data;    /* [gen nmodules]: see lux_req_mod_data; NULL until used */
 
     /* File-system mapping. */
     lux_str docroot;
@@ -87,7 +93,7 @@ struct lux_req {
     lux_chunk *body, **body_tail;
     uint64_t body_len;
     int has_content_length; /* body_len is exact: send Content-Length */
-    time_t last_modified; /* 0 when unset */
+    time_t last_modified;   /* 0 when unset */
 
     /* Accounting, for logs. */
     struct timespec start; /* when the request head was complete */

@@ -101,6 +101,7 @@ static const lux_directive core_directives[] = {
     {"server.document-root", LUX_D_STRING, OFF(document_root), LUX_SCOPE_ANY},
     {"server.tag", LUX_D_STRING, OFF(tag), LUX_SCOPE_ANY},
     {"server.errorfile-prefix", LUX_D_STRING, OFF(errorfile_prefix), LUX_SCOPE_ANY},
+    {"server.error-handler", LUX_D_STRING, OFF(error_handler), LUX_SCOPE_ANY},
     {"server.error-handler-404", LUX_D_STRING, OFF(error_handler_404), LUX_SCOPE_ANY},
     {"server.max-keep-alive-requests", LUX_D_INT, OFF(max_keep_alive_requests), LUX_SCOPE_ANY},
     {"server.max-keep-alive-idle", LUX_D_INT, OFF(max_keep_alive_idle), G},

@@ -169,7 +169,10 @@ static lux_result staticfile_handle(lux_req *r, const void *conf) {
         lux_resp_header(r, "Accept-Ranges", 13, "bytes", 5);
 
     const lux_str *range = lux_req_header(r, "Range", 5);
-    if (range && core->range_requests && r->method == LUX_M_GET &&
+    /* server.error-handler's page goes out whole with the error's status: a range of it would
+     * be meaningless (server.error-handler-404's answer is an ordinary 200, as in lighttpd). */
+    int error_page = r->error_status && !r->error_handler_404;
+    if (range && core->range_requests && r->method == LUX_M_GET && !error_page &&
         if_range_holds(r, f, etag, etag_len)) {
         lux_range rg[LUX_RANGE_MAX];
         size_t n = 0;

@@ -53,3 +53,66 @@ def test_mimetype_suffix_case_insensitive():
         eq(content_type(s, "/p.Tar.Gz"), "application/x-tgz", "longest suffix in any case")
         eq(content_type(s, "/plain.gz"), "application/gzip", "exact suffix")
         eq(content_type(s, "/noext"), "application/octet-stream", "fallback")
+
+
+ERR_FILES = {"err/e.html": "ERRPAGE\n", "err/404.html": "E404\n", "secret/x.txt": "s\n",
+             "noindex/a.txt": "a\n", "six.txt": "abcdef"}
+DENY = 'server.modules += ("mod_access")\n$HTTP["url"] =^ "/secret/" { url.access-deny = ("") }\n'
+
+
+def test_error_handler_serves_each_error_with_its_status():
+    conf = DENY + 'server.error-handler = "/err/e.html"\n'
+    with Server(conf, files=ERR_FILES) as s:
+        for path, status in (("/nope", 404), ("/secret/x.txt", 403), ("/noindex/", 403)):
+            r = get(s.port, path)
+            eq(r.status, status, f"{path} status")
+            eq(r.body, b"ERRPAGE\n", f"{path} body")
+            eq(r.header("Content-Type"), "text/html", f"{path} Content-Type")
+        eq(get(s.port, "/six.txt").body, b"abcdef", "a good answer is left alone")
+
+
+def test_error_handler_wins_over_error_handler_404():
+    conf = 'server.error-handler = "/err/e.html"\nserver.error-handler-404 = "/err/404.html"\n'
+    with Server(conf, files=ERR_FILES) as s:
+        r = get(s.port, "/nope")
+        eq((r.status, r.body), (404, b"ERRPAGE\n"), "404")
+
+
+def test_error_handler_in_condition():
+    conf = ('$HTTP["url"] =^ "/a/" { server.error-handler = "/err/e.html" }\n'
+            'server.error-handler-404 = "/err/404.html"\n')
+    with Server(conf, files=ERR_FILES) as s:
+        r = get(s.port, "/a/x")
+        eq((r.status, r.body), (404, b"ERRPAGE\n"), "inside the condition")
+        r = get(s.port, "/b/x")
+        eq((r.status, r.body), (200, b"E404\n"), "error-handler-404 elsewhere")
+
+
+def test_error_handler_runs_as_get():
+    with Server('server.error-handler = "/err/e.html"\n', files=ERR_FILES) as s:
+        for method in ("DELETE", "POST", "OPTIONS"):
+            r = get(s.port, "/nope", method=method, body=b"x" if method == "POST" else b"")
+            eq((r.status, r.body), (404, b"ERRPAGE\n"), method)
+        r = get(s.port, "/nope", method="HEAD")
+        eq((r.status, r.body), (404, b""), "HEAD")
+
+
+def test_error_handler_page_sent_whole_despite_range():
+    with Server('server.error-handler = "/err/e.html"\n', files=ERR_FILES) as s:
+        r = get(s.port, "/nope", headers={"Range": "bytes=0-1"})
+        eq((r.status, r.body), (404, b"ERRPAGE\n"), "Range on a missing file")
+        eq(r.header("Content-Range"), None, "Content-Range")
+
+
+def test_error_handler_missing_falls_back_to_error_page():
+    with Server('server.error-handler = "/err/missing.html"\n', files=ERR_FILES) as s:
+        for path, status in (("/nope", 404), ("/noindex/", 403)):
+            r = get(s.port, path)
+            eq(r.status, status, f"{path} status")
+            check(b"ERRPAGE" not in r.body and r.body, f"{path} body {r.body[:80]!r}")
+
+
+def test_error_handler_404_serves_403_too():
+    with Server('server.error-handler-404 = "/err/404.html"\n', files=ERR_FILES) as s:
+        r = get(s.port, "/noindex/")
+        eq((r.status, r.body), (200, b"E404\n"), "403 through error-handler-404")
