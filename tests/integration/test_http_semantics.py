@@ -1,6 +1,6 @@
 """HTTP details compared with lighttpd 1.4.69: Host normalisation, MIME types, error handlers."""
 
-from harness import Server, check, eq, get
+from harness import Server, check, eq, get, lux_only
 
 # In a condition, as BASE_CONF already assigns the global table.
 MIME_CONF = """\
@@ -116,3 +116,10 @@ def test_error_handler_404_serves_403_too():
     with Server('server.error-handler-404 = "/err/404.html"\n', files=ERR_FILES) as s:
         r = get(s.port, "/noindex/")
         eq((r.status, r.body), (200, b"E404\n"), "403 through error-handler-404")
+
+
+@lux_only("lighttpd 1.4.69 serves an absolute-form target without Host; RFC 9112 3.2 says 400")
+def test_absolute_form_without_host_is_400():
+    with Server(files={"a.txt": "a\n"}) as s:
+        r = get(s.port, "http://example.com/a.txt", host=None)
+        eq(r.status, 400, "status")
