@@ -25,8 +25,10 @@
 
 /* lighttpd 1.4.69 lists every entry; lux stops here, as a listing holds up its worker. */
 #define LISTING_MAX_ENTRIES 10000
-/* dir-listing.cache's "max-age" when it is not given (lighttpd's default). */
+/* dir-listing.cache's "max-age" when it is not given (lighttpd's default), and the most lux
+ * takes (longer is clamped: a year keeps the expiry arithmetic far from overflow). */
 #define CACHE_DEFAULT_MAX_AGE 15
+#define CACHE_MAX_MAX_AGE (365L * 24 * 3600)
 
 /* dir-listing.cache = ( "path" => ..., "max-age" => N ). serial tells the settings of one
  * configuration apart from those of any other, even one loaded at the same address. */
@@ -67,6 +69,8 @@ static int parse_cache(lux_gen *gen, const lux_value *v, void *dst, char *err, s
             return -1;
         }
     }
+    if (max_age > CACHE_MAX_MAX_AGE)
+        max_age = CACHE_MAX_MAX_AGE;
     listing_cache_conf *c = NULL;
     if (max_age > 0) {
         c = lux_pool_alloc(&gen->pool, sizeof *c);
@@ -133,13 +137,18 @@ static int hidden(const dirlisting_conf *c, const char *name) {
     return c->show_readme && c->hide_readme_file && strcmp(name, "README.txt") == 0;
 }
 
-/* What a rendered page depends on besides the directory: compared bytewise by the cache. */
+/*
+ * What a rendered page depends on besides the directory: compared bytewise by the cache. The
+ * pointers are only compared, never followed; the serial keeps a page of an earlier
+ * configuration from matching one that reuses its addresses.
+ */
 typedef struct {
     dirlisting_conf conf;
     const char *tag;
     const lux_mimetype *mimetypes;
     size_t nmimetypes;
     int follow_symlink;
+    uint64_t cache_serial;
 } page_settings;
 
 static void settings_of(const lux_req *r, const dirlisting_conf *c, page_settings *s) {
@@ -150,6 +159,7 @@ static void settings_of(const lux_req *r, const dirlisting_conf *c, page_setting
     s->mimetypes = core->mimetypes.items;
     s->nmimetypes = core->mimetypes.n;
     s->follow_symlink = core->follow_symlink;
+    s->cache_serial = c->cache ? c->cache->serial : 0;
 }
 
 /*
@@ -268,8 +278,15 @@ static lux_result dirlisting_handle(lux_req *r, const void *conf) {
     page_settings settings;
     settings_of(r, c, &settings);
     const lux_listing_key key = {
-        &settings,   sizeof settings, r->physical.ptr,     r->physical.len, r->path.ptr,
-        r->path.len, r->file->mtime,  r->file->mtime_nsec, r->file->ino,
+        .settings = &settings,
+        .settings_len = sizeof settings,
+        .dir = r->physical.ptr,
+        .dir_len = r->physical.len,
+        .uri = r->path.ptr,
+        .uri_len = r->path.len,
+        .mtime = r->file->mtime,
+        .mtime_nsec = r->file->mtime_nsec,
+        .ino = r->file->ino,
     };
     time_t now = 0;
     lux_file *page = NULL;
