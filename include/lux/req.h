@@ -71,9 +71,15 @@ struct lux_req {
     const void **confs;            /* [gen nmodules] */
     unsigned *conf_block;          /* [gen nmodules]: block that last patched it, 0 = global */
     unsigned restarts;             /* LUX_RESTART count, bounded */
-    int in_error_handler;          /* serving server.error-handler-404 */
-    int physical_ready;            /* $PHYSICAL conditions may be evaluated */
-    void **mod_data;               /* [gen nmodules]: see lux_req_mod_data; NULL until used */
+    /* server.error-handler(-404) serves the answer to an error: the status it replaces (what
+     * CGI calls REDIRECT_STATUS; 0 when no handler runs), whether the handler is
+     * server.error-handler-404 (whose own status stands), and the method the request came
+     * with (the handler runs as GET). */
+    int error_status;
+    int error_handler_404;
+    lux_method error_method;
+    int physical_ready; /* $PHYSICAL conditions may be evaluated */
+    void **mod_data;    /* [gen nmodules]: see lux_req_mod_data; NULL until used */
 
     /* File-system mapping. */
     lux_str docroot;

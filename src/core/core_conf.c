@@ -64,8 +64,8 @@ static int parse_parseopts(lux_gen *gen, const lux_value *v, void *dst, char *er
 /* mimetype.assign = ( ".html" => "text/html", ... ) */
 static int parse_mimetypes(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     size_t n;
-    const lux_keyval *kv = lux_conf_keyvals(
-        gen, v, &n, "expected an array of \"suffix\" => \"type\"", err, el);
+    const lux_keyval *kv =
+        lux_conf_keyvals(gen, v, &n, "expected an array of \"suffix\" => \"type\"", err, el);
     lux_mimetype *items = kv ? lux_pool_alloc(&gen->pool, (n + 1) * sizeof *items) : NULL;
     if (!items) {
         if (kv)
@@ -73,7 +73,8 @@ static int parse_mimetypes(lux_gen *gen, const lux_value *v, void *dst, char *er
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        items[i] = (lux_mimetype){kv[i].key.ptr, kv[i].value.ptr};
+        items[i] =
+            (lux_mimetype){kv[i].key.ptr, lux_mimetype_assigned(kv[i].key.ptr, kv[i].value.ptr)};
     *(lux_mimetypes *)dst = (lux_mimetypes){items, n};
     return 0;
 }
@@ -100,6 +101,7 @@ static const lux_directive core_directives[] = {
     {"server.document-root", LUX_D_STRING, OFF(document_root), LUX_SCOPE_ANY},
     {"server.tag", LUX_D_STRING, OFF(tag), LUX_SCOPE_ANY},
     {"server.errorfile-prefix", LUX_D_STRING, OFF(errorfile_prefix), LUX_SCOPE_ANY},
+    {"server.error-handler", LUX_D_STRING, OFF(error_handler), LUX_SCOPE_ANY},
     {"server.error-handler-404", LUX_D_STRING, OFF(error_handler_404), LUX_SCOPE_ANY},
     {"server.max-keep-alive-requests", LUX_D_INT, OFF(max_keep_alive_requests), LUX_SCOPE_ANY},
     {"server.max-keep-alive-idle", LUX_D_INT, OFF(max_keep_alive_idle), G},
@@ -108,8 +110,7 @@ static const lux_directive core_directives[] = {
     {"server.max-request-size", LUX_D_INT, OFF(max_request_size), LUX_SCOPE_ANY},
     {"server.max-request-field-size", LUX_D_INT, OFF(max_request_field_size), G},
     {"server.follow-symlink", LUX_D_BOOL, OFF(follow_symlink), LUX_SCOPE_ANY},
-    {"server.force-lowercase-filenames", LUX_D_BOOL, OFF(force_lowercase_filenames),
-     LUX_SCOPE_ANY},
+    {"server.force-lowercase-filenames", LUX_D_BOOL, OFF(force_lowercase_filenames), LUX_SCOPE_ANY},
     {"server.range-requests", LUX_D_BOOL, OFF(range_requests), LUX_SCOPE_ANY},
     {"server.http-parseopts", LUX_D_CUSTOM, OFF(http_parseopts), G, parse_parseopts,
      sizeof(unsigned)},

@@ -30,6 +30,7 @@ typedef struct lux_core_conf {
     lux_str document_root;
     lux_str tag;
     lux_str errorfile_prefix;
+    lux_str error_handler;
     lux_str error_handler_404;
     long max_keep_alive_requests;
     long max_keep_alive_idle;

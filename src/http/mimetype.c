@@ -2,20 +2,51 @@
 
 #include <string.h>
 
+static unsigned char ascii_lower(unsigned char c) {
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
+/* ASCII case-insensitive equality of n bytes (file names are bytes, not locale text). */
+static int equal_icase(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+            return 0;
+    return 1;
+}
+
+/* How well suffix suf matches the end of name: 0 not at all, else 2 * length (+1 when exact),
+ * so a longer suffix always wins and an exact one beats one matching in another case. */
+static size_t match_score(const char *suf, const char *name, size_t len) {
+    size_t sl = strlen(suf);
+    if (sl > len)
+        return 0;
+    const char *tail = name + len - sl;
+    if (memcmp(tail, suf, sl) == 0)
+        return 2 * sl + 2;
+    return equal_icase(tail, suf, sl) ? 2 * sl + 1 : 0;
+}
+
 const char *lux_mimetype_lookup(const lux_mimetype *table, size_t n, const char *name, size_t len) {
     const char *best = NULL;
-    size_t best_len = 0;
+    size_t best_score = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *suf = table[i].suffix;
-        size_t sl = strlen(suf);
-        if (sl > len || (best && sl <= best_len))
-            continue;
-        if (memcmp(name + len - sl, suf, sl) == 0) {
+        size_t score = match_score(table[i].suffix, name, len);
+        if (score > best_score) {
             best = table[i].type;
-            best_len = sl;
+            best_score = score;
         }
     }
     return best;
+}
+
+const char *lux_mimetype_assigned(const char *suffix, const char *type) {
+    /* RFC 9239 made text/javascript the type of JavaScript; lighttpd 1.4.69 rewrites the
+     * older name when a configuration (often generated from /etc/mime.types) assigns it to
+     * ".js", and only then. */
+    if (strlen(suffix) == 3 && equal_icase(suffix, ".js", 3) &&
+        strcmp(type, "application/javascript") == 0)
+        return "text/javascript";
+    return type;
 }
 
 #define UTF8 "; charset=utf-8"

@@ -97,15 +97,15 @@ static int find_pathinfo(lux_req *r, int follow) {
 
 static lux_result physical_check(lux_req *r) {
     const lux_core_conf *core = r->confs[0];
-    r->file = lux_stat_cache_open(r->worker, r->physical.ptr, r->physical.len,
-                                  core->follow_symlink);
+    r->file =
+        lux_stat_cache_open(r->worker, r->physical.ptr, r->physical.len, core->follow_symlink);
     if (!r->file) {
         r->file_errno = errno;
         if (errno == ENOTDIR && find_pathinfo(r, core->follow_symlink))
             return LUX_GO_ON;
         if (core->log_file_not_found && (r->file_errno == ENOENT || r->file_errno == ENOTDIR))
-            lux_log(LUX_LOG_INFO, "file not found: %s (uri %.*s)", r->physical.ptr,
-                    (int)r->uri.len, r->uri.ptr);
+            lux_log(LUX_LOG_INFO, "file not found: %s (uri %.*s)", r->physical.ptr, (int)r->uri.len,
+                    r->uri.ptr);
         return LUX_GO_ON;
     }
     if (S_ISDIR(r->file->mode) && r->path.ptr[r->path.len - 1] != '/')
@@ -126,9 +126,8 @@ static lux_result run_phases(lux_req *r) {
         return LUX_ERROR;
     const lux_core_conf *core = r->confs[0];
     if (core->log_request_handling)
-        lux_log(LUX_LOG_DEBUG, "handling %.*s (path %.*s, host %.*s)", (int)r->uri.len,
-                r->uri.ptr, (int)r->path.len, r->path.ptr, (int)r->host.len,
-                r->host.ptr ? r->host.ptr : "");
+        lux_log(LUX_LOG_DEBUG, "handling %.*s (path %.*s, host %.*s)", (int)r->uri.len, r->uri.ptr,
+                (int)r->path.len, r->path.ptr, (int)r->host.len, r->host.ptr ? r->host.ptr : "");
     lux_result res = lux_gen_run_hook(r, LUX_HOOK_URI_RAW);
     if (res != LUX_GO_ON)
         return res;
@@ -164,14 +163,62 @@ static void reset_for_restart(lux_req *r) {
     r->status = 0;
 }
 
-/* server.error-handler-404: serve another path of the site in place of the 404 page. */
-static int use_error_handler(lux_req *r) {
+/*
+ * The handler for an error status, as lighttpd 1.4.69 picks it: server.error-handler for every
+ * 4xx and 5xx, else server.error-handler-404 for 404 and 403. A 416 keeps its own page
+ * (lighttpd answers ranges after this choice).
+ */
+static lux_str error_handler_for(const lux_req *r, int *is_404_handler) {
     const lux_core_conf *core = r->confs[0];
-    lux_str h = core->error_handler_404;
-    if (r->status != 404 || r->in_error_handler || !h.ptr || h.ptr[0] != '/')
+    *is_404_handler = 0;
+    if (r->status < 400 || r->status == 416)
+        return (lux_str){NULL, 0};
+    if (core->error_handler.len)
+        return core->error_handler;
+    *is_404_handler = 1;
+    if (r->status == 404 || r->status == 403)
+        return core->error_handler_404;
+    return (lux_str){NULL, 0};
+}
+
+/*
+ * The handler's pass is over. server.error-handler-404's answer stands as it is (lighttpd's
+ * older rule: a page found there is a 200). server.error-handler's page is sent with the
+ * original status when the handler produced one (2xx); when it failed, the original status's
+ * own error page is.
+ */
+static void finish_error_handler(lux_req *r) {
+    r->method = r->error_method;
+    if (r->error_handler_404)
+        return;
+    if (r->status >= 200 && r->status <= 299)
+        r->status = r->error_status;
+    else
+        lux_resp_error(r, r->error_status);
+}
+
+/*
+ * Run the request again on the error handler's path; 0 when there is none. server.error-handler
+ * runs as GET (its page answers whatever the method was); server.error-handler-404 keeps the
+ * method, as lighttpd does.
+ */
+static int use_error_handler(lux_req *r) {
+    if (r->error_status) {
+        finish_error_handler(r);
         return 0;
-    r->in_error_handler = 1;
-    return lux_req_set_uri(r, h.ptr, h.len) == 0;
+    }
+    int is_404_handler;
+    lux_str h = error_handler_for(r, &is_404_handler);
+    if (!h.len || h.ptr[0] != '/')
+        return 0;
+    r->error_handler_404 = is_404_handler;
+    r->error_method = r->method;
+    if (lux_req_set_uri(r, h.ptr, h.len) != 0)
+        return 0;
+    r->error_status = r->status;
+    if (!r->error_handler_404)
+        r->method = LUX_M_GET;
+    return 1;
 }
 
 #define MAX_RESTARTS 16

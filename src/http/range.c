@@ -1,6 +1,6 @@
 #include "http/range.h"
 
-#include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 static const char *skip_ows(const char *p, const char *end) {
@@ -9,13 +9,18 @@ static const char *skip_ows(const char *p, const char *end) {
     return p;
 }
 
-/* 1*DIGIT into *v; NULL when there is no digit or the value does not fit in 64 bits. */
-static const char *parse_num(const char *p, const char *end, uint64_t *v) {
+/*
+ * An optional '+' and 1*DIGIT at p into *v, as lighttpd reads them with strtoll. NULL when there
+ * is no digit or the value exceeds max.
+ */
+static const char *parse_num(const char *p, const char *end, uint64_t max, uint64_t *v) {
+    if (p < end && *p == '+')
+        p++;
     const char *start = p;
     uint64_t x = 0;
     while (p < end && *p >= '0' && *p <= '9') {
         unsigned d = (unsigned)(*p - '0');
-        if (x > (UINT64_MAX - d) / 10)
+        if (x > (max - d) / 10)
             return NULL;
         x = x * 10 + d;
         p++;
@@ -26,106 +31,115 @@ static const char *parse_num(const char *p, const char *end, uint64_t *v) {
     return p;
 }
 
-/*
- * One range-spec ("a-b", "a-" or "-n") at p. Returns the end of it, or NULL for a syntax error
- * (which makes the whole header invalid). *sat says whether it selects any byte of size; if so
- * *r holds the clipped range.
- */
-static const char *parse_spec(const char *p, const char *end, uint64_t size, lux_range *r,
-                              int *sat) {
-    uint64_t first, last;
-    if (*p == '-') {
-        p = parse_num(p + 1, end, &last);
-        if (!p)
-            return NULL;
-        /* A zero-length suffix selects nothing; a longer-than-body one selects all of it. */
-        *sat = last > 0;
-        r->start = last >= size ? 0 : size - last;
-        r->end = size - 1;
-        return p;
-    }
-    p = parse_num(p, end, &first);
-    if (!p || p == end || *p != '-')
+/* lighttpd's bounds: offsets are signed 64-bit, and the largest value means "overflowed". */
+#define POS_MAX ((uint64_t)INT64_MAX - 1)
+#define SUFFIX_MAX ((uint64_t)INT64_MAX)
+
+/* "-n": the last n bytes (all of them when n >= size); "-0" and "-+n" are invalid. */
+static const char *parse_suffix(const char *p, const char *end, uint64_t size, lux_range *r) {
+    uint64_t n;
+    if (p + 1 == end || p[1] < '0' || p[1] > '9')
         return NULL;
-    p++;
-    last = UINT64_MAX;
-    if (p < end && *p >= '0' && *p <= '9') {
-        p = parse_num(p, end, &last);
-        if (!p)
+    p = parse_num(p + 1, end, SUFFIX_MAX, &n);
+    if (!p || n == 0)
+        return NULL;
+    r->start = n >= size ? 0 : size - n;
+    r->end = size - 1;
+    return p;
+}
+
+/* "a-b" or "a-": first byte a (which must exist), last byte b clipped to the body. */
+static const char *parse_first_last(const char *p, const char *end, uint64_t size, lux_range *r) {
+    uint64_t first, last = UINT64_MAX;
+    p = parse_num(p, end, POS_MAX, &first);
+    if (!p || first >= size)
+        return NULL;
+    p = skip_ows(p, end);
+    if (p == end || *p != '-')
+        return NULL;
+    const char *q = skip_ows(p + 1, end);
+    if (q < end && (*q == '+' || (*q >= '0' && *q <= '9'))) {
+        p = parse_num(q, end, POS_MAX, &last);
+        if (!p || last < first)
             return NULL;
-        if (first > last) {
-            /* RFC 9110 calls this invalid; lighttpd and nginx answer 416, and so do we. */
-            *sat = 0;
-            return p;
-        }
+    } else {
+        p = q; /* "a-": to the end */
     }
-    *sat = first < size;
     r->start = first;
     r->end = last < size - 1 ? last : size - 1;
     return p;
 }
 
-static int cmp_range(const void *a, const void *b) {
-    const lux_range *x = a, *y = b;
-    if (x->start != y->start)
-        return x->start < y->start ? -1 : 1;
-    if (x->end != y->end)
-        return x->end < y->end ? -1 : 1;
-    return 0;
+/*
+ * One list element at p, up to the next ',' or the end. Returns 1 with *r set when it is a
+ * valid range-spec that selects at least one byte, else 0: lighttpd skips a malformed or
+ * unsatisfiable element and keeps the others. *next is where the element ends.
+ */
+static int parse_spec(const char *p, const char *end, uint64_t size, lux_range *r,
+                      const char **next) {
+    const char *comma = memchr(p, ',', (size_t)(end - p));
+    const char *stop = comma ? comma : end;
+    *next = stop;
+    p = skip_ows(p, stop);
+    if (p == stop)
+        return 0;
+    p = *p == '-' ? parse_suffix(p, stop, size, r) : parse_first_last(p, stop, size, r);
+    return p && skip_ows(p, stop) == stop;
 }
 
-/* Sort and coalesce overlapping or touching ranges in place; returns the new count. */
-static size_t merge(lux_range *r, size_t k) {
-    qsort(r, k, sizeof *r, cmp_range);
-    size_t m = 0;
-    for (size_t i = 1; i < k; i++) {
-        /* end < size <= UINT64_MAX, so end + 1 cannot wrap. */
-        if (r[i].start <= r[m].end + 1) {
-            if (r[i].end > r[m].end)
-                r[m].end = r[i].end;
-        } else {
-            r[++m] = r[i];
+/*
+ * Whether two ranges overlap or lie so close that one part costs less than two: lighttpd
+ * joins ranges less than LUX_RANGE_JOIN_GAP bytes apart (a multipart part's headers take
+ * about that much).
+ */
+static int near(const lux_range *a, const lux_range *b) {
+    if (a->start <= b->start)
+        return b->start <= a->end || b->start - a->end <= LUX_RANGE_JOIN_GAP;
+    return a->start <= b->end || a->start - b->end <= LUX_RANGE_JOIN_GAP;
+}
+
+/*
+ * Join near ranges in place, keeping the order in which they were asked for (RFC 9110 14.6
+ * recommends it): the first pair found is joined into the earlier one and the search starts
+ * over, so the result does not depend on which pairs are looked at first. k is small
+ * (LUX_RANGE_MAX), so the quadratic search is cheap. Returns the new count.
+ */
+static size_t join_near(lux_range *r, size_t k) {
+    for (size_t i = 0; i + 1 < k; i++) {
+        for (size_t j = i + 1; j < k; j++) {
+            if (!near(&r[i], &r[j]))
+                continue;
+            if (r[j].start < r[i].start)
+                r[i].start = r[j].start;
+            if (r[j].end > r[i].end)
+                r[i].end = r[j].end;
+            memmove(&r[j], &r[j + 1], (k - j - 1) * sizeof *r);
+            k--;
+            i = (size_t)-1; /* start over */
+            break;
         }
     }
-    return m + 1;
+    return k;
 }
 
 lux_range_result lux_range_parse(const char *value, size_t len, uint64_t size, lux_range *ranges,
                                  size_t max, size_t *n) {
-    lux_range tmp[LUX_RANGE_SPECS_MAX];
-    size_t specs = 0, k = 0;
+    size_t k = 0;
     *n = 0;
     /* An empty body has no byte to select; the whole (empty) response is the answer. */
     if (!value || size == 0 || len < 6 || strncasecmp(value, "bytes=", 6) != 0)
         return LUX_RANGE_IGNORE;
-    const char *p = skip_ows(value + 6, value + len), *end = value + len;
-    while (p < end) {
-        if (*p == ',') {
-            /* RFC 9110 5.6.1.2: empty list elements are tolerated. */
-            p = skip_ows(p + 1, end);
-            continue;
-        }
-        int sat = 0;
-        if (++specs > LUX_RANGE_SPECS_MAX)
-            return LUX_RANGE_IGNORE;
-        p = parse_spec(p, end, size, &tmp[k], &sat);
-        if (!p)
-            return LUX_RANGE_IGNORE;
-        k += (size_t)sat;
-        p = skip_ows(p, end);
-        if (p < end && *p != ',')
-            return LUX_RANGE_IGNORE;
+    const char *p = value + 6, *end = value + len;
+    while (k < max) {
+        const char *next;
+        k += (size_t)parse_spec(p, end, size, &ranges[k], &next);
+        if (next == end)
+            break;
+        p = next + 1;
     }
-    if (specs == 0)
-        return LUX_RANGE_IGNORE;
     if (k == 0)
         return LUX_RANGE_UNSATISFIABLE;
-    k = merge(tmp, k);
-    if (k > max)
-        return LUX_RANGE_IGNORE;
-    for (size_t i = 0; i < k; i++)
-        ranges[i] = tmp[i];
-    *n = k;
+    *n = join_near(ranges, k);
     return LUX_RANGE_OK;
 }
 

@@ -13,24 +13,24 @@ enum {
     U_UNRESERVED = 1 << 0, /* ALPHA DIGIT - . _ ~ */
     U_REQUIRED = 1 << 1,   /* must be percent-encoded anywhere in a URI */
     U_HEX = 1 << 2,
-    U_CTL = 1 << 3,     /* 0x00-0x1f, 0x7f */
+    U_CTL = 1 << 3,      /* 0x00-0x1f, 0x7f */
     U_BAD_UTF8 = 1 << 4, /* never valid in UTF-8: C0, C1, F5-FF */
     U_HOST = 1 << 5,     /* reg-name characters accepted in Host (before lower-casing) */
 };
 
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 #define IS_ALPHA(c) (((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
-#define IS_UNRES(c) (IS_DIGIT(c) || IS_ALPHA(c) || (c) == '-' || (c) == '.' || (c) == '_' || \
-                     (c) == '~')
-#define IS_REQD(c)                                                                            \
-    ((c) <= 0x20 || (c) >= 0x7f || (c) == '"' || (c) == '#' || (c) == '%' || (c) == '<' ||    \
-     (c) == '>' || (c) == '[' || (c) == '\\' || (c) == ']' || (c) == '^' || (c) == '`' ||      \
+#define IS_UNRES(c)                                                                                \
+    (IS_DIGIT(c) || IS_ALPHA(c) || (c) == '-' || (c) == '.' || (c) == '_' || (c) == '~')
+#define IS_REQD(c)                                                                                 \
+    ((c) <= 0x20 || (c) >= 0x7f || (c) == '"' || (c) == '#' || (c) == '%' || (c) == '<' ||         \
+     (c) == '>' || (c) == '[' || (c) == '\\' || (c) == ']' || (c) == '^' || (c) == '`' ||          \
      (c) == '{' || (c) == '|' || (c) == '}')
 #define IS_HEXC(c) (IS_DIGIT(c) || ((c) >= 'A' && (c) <= 'F') || ((c) >= 'a' && (c) <= 'f'))
-#define UCLS(c)                                                                               \
-    ((IS_UNRES(c) ? U_UNRESERVED : 0) | (IS_REQD(c) ? U_REQUIRED : 0) |                       \
-     (IS_HEXC(c) ? U_HEX : 0) | ((c) < 0x20 || (c) == 0x7f ? U_CTL : 0) |                     \
-     ((c) == 0xc0 || (c) == 0xc1 || (c) >= 0xf5 ? U_BAD_UTF8 : 0) |                          \
+#define UCLS(c)                                                                                    \
+    ((IS_UNRES(c) ? U_UNRESERVED : 0) | (IS_REQD(c) ? U_REQUIRED : 0) | (IS_HEXC(c) ? U_HEX : 0) | \
+     ((c) < 0x20 || (c) == 0x7f ? U_CTL : 0) |                                                     \
+     ((c) == 0xc0 || (c) == 0xc1 || (c) >= 0xf5 ? U_BAD_UTF8 : 0) |                                \
      (IS_DIGIT(c) || IS_ALPHA(c) || (c) == '-' || (c) == '_' ? U_HOST : 0))
 #define UCLS4(c) UCLS(c), UCLS((c) + 1), UCLS((c) + 2), UCLS((c) + 3)
 #define UCLS16(c) UCLS4(c), UCLS4((c) + 4), UCLS4((c) + 8), UCLS4((c) + 12)
@@ -40,8 +40,7 @@ static const uint8_t ucls[256] = {UCLS64(0), UCLS64(64), UCLS64(128), UCLS64(192
 
 static const char hexu[] = "0123456789ABCDEF";
 
-static unsigned hexval(unsigned char c)
-{
+static unsigned hexval(unsigned char c) {
     return IS_DIGIT(c) ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
 }
 
@@ -52,11 +51,10 @@ typedef struct {
     unsigned opts;
     int mode; /* 2: url-normalize-required, 1: url-normalize-unreserved, 0: keep as sent */
     enum part part;
-    char *w;  /* write position in uri_buf */
+    char *w; /* write position in uri_buf */
 } rewriter;
 
-static void put_escape(rewriter *rw, unsigned x)
-{
+static void put_escape(rewriter *rw, unsigned x) {
     if (rw->part == PART_QUERY && x == ' ' && (rw->opts & LUX_URI_QUERY_20_PLUS)) {
         *rw->w++ = '+';
         return;
@@ -68,8 +66,7 @@ static void put_escape(rewriter *rw, unsigned x)
 }
 
 /* Whether a decoded octet may stand unencoded in the normalised form. */
-static int may_decode(const rewriter *rw, unsigned x)
-{
+static int may_decode(const rewriter *rw, unsigned x) {
     if (rw->mode == 1)
         return (ucls[x] & U_UNRESERVED) != 0;
     if (ucls[x] & U_REQUIRED)
@@ -81,8 +78,7 @@ static int may_decode(const rewriter *rw, unsigned x)
 }
 
 /* Checks shared by raw and decoded octets; returns 0 when the octet is acceptable. */
-static int reject_octet(const rewriter *rw, unsigned x)
-{
+static int reject_octet(const rewriter *rw, unsigned x) {
     if (x == 0)
         return 1;
     if ((ucls[x] & U_CTL) && (rw->opts & LUX_URI_CTRLS_REJECT))
@@ -91,8 +87,7 @@ static int reject_octet(const rewriter *rw, unsigned x)
 }
 
 /* One valid %XX escape at s (s[0] == '%'). Returns 0 or 400. */
-static int rewrite_escape(rewriter *rw, const unsigned char *s)
-{
+static int rewrite_escape(rewriter *rw, const unsigned char *s) {
     unsigned x = hexval(s[1]) << 4 | hexval(s[2]);
     if (reject_octet(rw, x))
         return 400;
@@ -123,8 +118,7 @@ static int rewrite_escape(rewriter *rw, const unsigned char *s)
  * Rewrite s[i..n) up to the end of the current part into rw->w. Returns the index where it
  * stopped ('?' for a path, '#' or n), or -1 on an invalid target.
  */
-static ptrdiff_t rewrite_part(rewriter *rw, const unsigned char *s, size_t i, size_t n)
-{
+static ptrdiff_t rewrite_part(rewriter *rw, const unsigned char *s, size_t i, size_t n) {
     for (; i < n; i++) {
         unsigned c = s[i];
         if (!(ucls[c] & U_REQUIRED)) {
@@ -166,8 +160,7 @@ static ptrdiff_t rewrite_part(rewriter *rw, const unsigned char *s, size_t i, si
  * Output segments are kept as "/seg" with no trailing slash until the end, so ".." pops back
  * to the previous '/' and can never climb above the root.
  */
-static size_t simplify(char *s, size_t len)
-{
+static size_t simplify(char *s, size_t len) {
     size_t r = 0, w = 0;
     int trailing = 0;
     while (r < len) {
@@ -195,8 +188,7 @@ static size_t simplify(char *s, size_t len)
 }
 
 /* Whether any '/'-separated segment of s[0..len) is "." or "..". */
-static int has_dot_segment(const char *s, size_t len)
-{
+static int has_dot_segment(const char *s, size_t len) {
     size_t seg = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i == len || s[i] == '/') {
@@ -213,8 +205,7 @@ static int has_dot_segment(const char *s, size_t len)
  * Decode the (already validated) normalised path into dst. An encoded '/' stays "%2F" so it
  * cannot act as a separator; control characters that were allowed through become '_'.
  */
-static size_t decode_path(const char *src, size_t len, char *dst, unsigned opts)
-{
+static size_t decode_path(const char *src, size_t len, char *dst, unsigned opts) {
     size_t w = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned c = (unsigned char)src[i];
@@ -236,8 +227,7 @@ static size_t decode_path(const char *src, size_t len, char *dst, unsigned opts)
     return w;
 }
 
-static int ieq(const unsigned char *s, size_t n, const char *lit)
-{
+static int ieq(const unsigned char *s, size_t n, const char *lit) {
     size_t i = 0;
     for (; i < n && lit[i]; i++) {
         if ((s[i] | 0x20) != (unsigned char)lit[i])
@@ -247,8 +237,7 @@ static int ieq(const unsigned char *s, size_t n, const char *lit)
 }
 
 /* absolute-form: "http(s)://authority[/path][?query]". Returns the index after the authority. */
-static ptrdiff_t split_absolute(const unsigned char *s, size_t n, lux_uri *out)
-{
+static ptrdiff_t split_absolute(const unsigned char *s, size_t n, lux_uri *out) {
     size_t i = 0;
     while (i < n && s[i] != ':')
         i++;
@@ -271,9 +260,8 @@ static ptrdiff_t split_absolute(const unsigned char *s, size_t n, lux_uri *out)
     return (ptrdiff_t)e;
 }
 
-int lux_uri_parse(const char *target, size_t target_len, unsigned opts, lux_uri *out,
-                  char *uri_buf, char *path_buf)
-{
+int lux_uri_parse(const char *target, size_t target_len, unsigned opts, lux_uri *out, char *uri_buf,
+                  char *path_buf) {
     const unsigned char *s = (const unsigned char *)target;
     size_t n = target_len, i = 0;
     rewriter rw = {.opts = opts, .part = PART_PATH, .w = uri_buf};
@@ -326,8 +314,7 @@ int lux_uri_parse(const char *target, size_t target_len, unsigned opts, lux_uri 
 }
 
 /* "[IPv6]": hex digits, ':' and '.' (embedded IPv4) between the brackets. */
-static ptrdiff_t host_ipv6(char *h, size_t len)
-{
+static ptrdiff_t host_ipv6(char *h, size_t len) {
     size_t i = 1, colons = 0;
     for (; i < len && h[i] != ']'; i++) {
         unsigned char c = (unsigned char)h[i];
@@ -344,8 +331,7 @@ static ptrdiff_t host_ipv6(char *h, size_t len)
 }
 
 /* reg-name or IPv4: labels of [a-z0-9_-], non-empty, one trailing '.' allowed. */
-static ptrdiff_t host_name(char *h, size_t len, size_t *name_len)
-{
+static ptrdiff_t host_name(char *h, size_t len, size_t *name_len) {
     size_t i = 0, label = 0;
     for (; i < len && h[i] != ':'; i++) {
         unsigned char c = (unsigned char)h[i];
@@ -365,9 +351,19 @@ static ptrdiff_t host_name(char *h, size_t len, size_t *name_len)
     return (ptrdiff_t)i;
 }
 
-int lux_host_normalize(char *host, size_t len)
-{
-    size_t end, name_len = 0;
+/*
+ * The value shrank from orig_len to len bytes: write a NUL after it, so a value that was a C
+ * string stays one (the bytes after it are left over from before and must not be read as part
+ * of it). An unchanged value is left alone: its terminator, if any, is the caller's.
+ */
+static int terminate(char *host, size_t len, size_t orig_len) {
+    if (len < orig_len)
+        host[len] = '\0';
+    return (int)len;
+}
+
+int lux_host_normalize(char *host, size_t len) {
+    size_t end, name_len = 0, orig_len = len;
     ptrdiff_t r;
     if (len == 0 || len > 255 + 1 + 6) /* name, a trailing dot, ":port" */
         return -1;
@@ -392,7 +388,7 @@ int lux_host_normalize(char *host, size_t len)
             return -1;
     }
     if (end == len)
-        return (int)len;
+        return terminate(host, len, orig_len);
     if (host[end] != ':' || len - end > 6)
         return -1;
     unsigned port = 0;
@@ -404,11 +400,12 @@ int lux_host_normalize(char *host, size_t len)
     if (port > 65535)
         return -1;
     /* an empty port means the default one: drop the ':' (RFC 3986 6.2.3) */
-    return (int)(end + 1 == len ? end : len);
+    if (end + 1 == len)
+        len = end;
+    return terminate(host, len, orig_len);
 }
 
-size_t lux_uri_encode_path(const char *src, size_t len, char *dst)
-{
+size_t lux_uri_encode_path(const char *src, size_t len, char *dst) {
     size_t w = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)src[i];

@@ -18,8 +18,8 @@ enum {
     LUX_URI_PATH_DOTSEG_REJECT = 1 << 7,   /* url-path-dotseg-reject (default off) */
     LUX_URI_QUERY_20_PLUS = 1 << 8,        /* url-query-20-plus (default off) */
 };
-#define LUX_URI_DEFAULT_OPTS                                                                  \
-    (LUX_URI_NORMALIZE_UNRESERVED | LUX_URI_NORMALIZE_REQUIRED | LUX_URI_CTRLS_REJECT |       \
+#define LUX_URI_DEFAULT_OPTS                                                                       \
+    (LUX_URI_NORMALIZE_UNRESERVED | LUX_URI_NORMALIZE_REQUIRED | LUX_URI_CTRLS_REJECT |            \
      LUX_URI_PATH_DOTSEG_REMOVE)
 
 typedef struct {
@@ -29,9 +29,9 @@ typedef struct {
     const char *authority;
     size_t authority_len;
     /* written into caller buffers, NUL-terminated: */
-    char *uri;       /* normalised raw path + "?" + query (what REQUEST_URI shows); starts with '/' */
+    char *uri; /* normalised raw path + "?" + query (what REQUEST_URI shows); starts with '/' */
     size_t uri_len;
-    char *path;      /* fully percent-decoded path, dot-segments removed, "//" collapsed */
+    char *path; /* fully percent-decoded path, dot-segments removed, "//" collapsed */
     size_t path_len;
     const char *query; /* points into uri after '?', or NULL when there is no '?' */
     size_t query_len;
@@ -52,14 +52,16 @@ typedef struct {
  * encoded slash as "%2F" unless 2f-decode is set, and control characters that are not rejected
  * become '_'. Dot-segments are always removed from `path`; from `uri` only with dotseg-remove.
  */
-int lux_uri_parse(const char *target, size_t target_len, unsigned opts, lux_uri *out,
-                  char *uri_buf, char *path_buf);
+int lux_uri_parse(const char *target, size_t target_len, unsigned opts, lux_uri *out, char *uri_buf,
+                  char *path_buf);
 
 /*
  * Validate and normalise a Host value in place (lower-case, strip a trailing '.', check the
  * port digits, bracketed IPv6). Returns the new length, or -1 if invalid.
  * Names are labels of letters, digits, '-' and '_'; an empty port ("host:") loses its ':'.
  * An empty value is -1: the caller decides whether a missing Host is acceptable.
+ * When the value gets shorter, host[new length] becomes '\0': a NUL-terminated value stays
+ * NUL-terminated ("a.b.:80" reads "a.b:80", not "a.b:800").
  */
 int lux_host_normalize(char *host, size_t len);
 

@@ -203,7 +203,8 @@ static int is_dot_or_dotdot(const lux_dirent *e) {
 
 char *lux_dirlisting_render(lux_dirent *entries, size_t n, const lux_dirlisting_opts *opts,
                             size_t *out_len) {
-    outbuf b = {.cap = 4096};
+    /* about what a row takes, so the page is rarely moved while it grows */
+    outbuf b = {.cap = 4096 + (n < SIZE_MAX / 512 ? n : 0) * 256};
     b.p = malloc(b.cap);
     if (!b.p)
         return NULL;
@@ -224,6 +225,14 @@ char *lux_dirlisting_render(lux_dirent *entries, size_t n, const lux_dirlisting_
         if (!is_dot_or_dotdot(&entries[i]))
             render_row(&b, &entries[i], opts);
     puts_(&b, "</tbody>\n</table>\n</div>\n");
+    if (opts->cut_at) {
+        char note[128];
+        snprintf(note, sizeof note,
+                 "<p class=\"cut\">This directory has more than %zu entries; only %zu are "
+                 "listed.</p>\n",
+                 opts->cut_at, opts->cut_at);
+        puts_(&b, note);
+    }
     render_block(&b, "readme", opts->readme, opts->readme_len, opts->readme_encode);
     if (opts->server_tag && opts->server_tag[0]) {
         puts_(&b, "<div class=\"foot\">");

@@ -31,6 +31,8 @@ typedef struct {
     const char *server_tag;        /* footer text (server.tag), or NULL */
     const lux_mimetype *mimetypes; /* mimetype.assign for the Type column; NULL: built-in */
     size_t mimetypes_len;
+    size_t cut_at; /* the directory has more entries than these, which are all that is listed;
+                      0: the listing is complete */
 } lux_dirlisting_opts;
 
 /*
@@ -39,7 +41,8 @@ typedef struct {
  * Every name is HTML-escaped in text and percent-encoded in the href (only unreserved
  * characters stay literal). Entries named "." or ".." are skipped; a "../" row leads the table
  * unless uri_path is "/". Sizes read like "1.2K" (directories "-"), dates "2024-Jan-05
- * 13:04:59" in UTC, the Type column is "Directory" or the file's mimetype.
+ * 13:04:59" in UTC, the Type column is "Directory" or the file's mimetype. A cut listing says
+ * so below the table.
  */
 char *lux_dirlisting_render(lux_dirent *entries, size_t n, const lux_dirlisting_opts *opts,
                             size_t *out_len);

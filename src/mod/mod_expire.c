@@ -6,8 +6,9 @@
  *
  * A lifetime is "<base> [plus] <num> <unit> [<num> <unit> ...]": base access, now (both: the
  * time of the request) or modification (the file's mtime); units years, months, weeks, days,
- * hours, minutes, seconds, singular or plural, where a month is 30 days and a year 360, as in
- * lighttpd. Lifetimes are parsed when the config is loaded; a bad one refuses the config.
+ * hours, minutes, seconds, singular or plural, where a month is 30 days (as in lighttpd) and a
+ * year 365 days (as in Apache's mod_expires: lighttpd's 12 x 30 days falls five days short of a
+ * year). Lifetimes are parsed when the config is loaded; a bad one refuses the config.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +32,8 @@ static const struct {
     size_t len;
     long long seconds;
 } expire_units[] = {
-    {"year", 4, 60LL * 60 * 24 * 30 * 12},
-    {"month", 5, 60LL * 60 * 24 * 30},
+    {"year", 4, 60LL * 60 * 24 * 365}, /* Apache's mod_expires; lighttpd's is 12 months */
+    {"month", 5, 60LL * 60 * 24 * 30}, /* lighttpd's and Apache's */
     {"week", 4, 60LL * 60 * 24 * 7},
     {"day", 3, 60LL * 60 * 24},
     {"hour", 4, 60LL * 60},

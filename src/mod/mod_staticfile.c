@@ -23,8 +23,8 @@ typedef struct {
 } staticfile_conf;
 
 static const lux_directive staticfile_directives[] = {
-    {"static-file.exclude-extensions", LUX_D_STRLIST,
-     offsetof(staticfile_conf, exclude_extensions), LUX_SCOPE_ANY},
+    {"static-file.exclude-extensions", LUX_D_STRLIST, offsetof(staticfile_conf, exclude_extensions),
+     LUX_SCOPE_ANY},
     {"static-file.etags", LUX_D_BOOL, offsetof(staticfile_conf, etags), LUX_SCOPE_ANY},
     {"static-file.disable-pathinfo", LUX_D_BOOL, offsetof(staticfile_conf, disable_pathinfo),
      LUX_SCOPE_ANY},
@@ -35,8 +35,6 @@ static void staticfile_init(void *p) {
     staticfile_conf *c = p;
     c->etags = 1;
 }
-
-#define MAX_RANGES 16
 
 static int excluded(const staticfile_conf *c, const lux_str *path) {
     if (!c->exclude_extensions)
@@ -95,7 +93,7 @@ static lux_result send_ranges(lux_req *r, lux_file *f, const lux_range *rg, size
             lux_resp_header(r, "Content-Type", 12, type, strlen(type)) < 0)
             return LUX_ERROR;
         return lux_resp_body_file(r, f, rg[0].start, rg[0].end - rg[0].start + 1) < 0 ? LUX_ERROR
-                                                                           : LUX_HANDLED;
+                                                                                      : LUX_HANDLED;
     }
     char boundary[33];
     lux_range_boundary(f->ino ^ (uint64_t)f->mtime ^ f->size, boundary);
@@ -103,10 +101,12 @@ static lux_result send_ranges(lux_req *r, lux_file *f, const lux_range *rg, size
     if (!ct || lux_resp_header(r, "Content-Type", 12, ct, strlen(ct)) < 0)
         return LUX_ERROR;
     for (size_t i = 0; i < n; i++) {
-        char *part = lux_req_printf(r, "%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
-                                    "%llu-%llu/%llu\r\n\r\n", i ? "\r\n" : "", boundary, type,
-                                    (unsigned long long)rg[i].start,
-                                    (unsigned long long)rg[i].end, (unsigned long long)f->size);
+        char *part =
+            lux_req_printf(r,
+                           "%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
+                           "%llu-%llu/%llu\r\n\r\n",
+                           i ? "\r\n" : "", boundary, type, (unsigned long long)rg[i].start,
+                           (unsigned long long)rg[i].end, (unsigned long long)f->size);
         if (!part || lux_resp_body_mem(r, part, strlen(part)) < 0 ||
             lux_resp_body_file(r, f, rg[i].start, rg[i].end - rg[i].start + 1) < 0)
             return LUX_ERROR;
@@ -169,11 +169,14 @@ static lux_result staticfile_handle(lux_req *r, const void *conf) {
         lux_resp_header(r, "Accept-Ranges", 13, "bytes", 5);
 
     const lux_str *range = lux_req_header(r, "Range", 5);
-    if (range && core->range_requests && r->method == LUX_M_GET &&
+    /* server.error-handler's page goes out whole with the error's status: a range of it would
+     * be meaningless (server.error-handler-404's answer is an ordinary 200, as in lighttpd). */
+    int error_page = r->error_status && !r->error_handler_404;
+    if (range && core->range_requests && r->method == LUX_M_GET && !error_page &&
         if_range_holds(r, f, etag, etag_len)) {
-        lux_range rg[MAX_RANGES];
+        lux_range rg[LUX_RANGE_MAX];
         size_t n = 0;
-        switch (lux_range_parse(range->ptr, range->len, f->size, rg, MAX_RANGES, &n)) {
+        switch (lux_range_parse(range->ptr, range->len, f->size, rg, LUX_RANGE_MAX, &n)) {
         case LUX_RANGE_OK:
             return send_ranges(r, f, rg, n, type);
         case LUX_RANGE_UNSATISFIABLE: {

@@ -289,12 +289,26 @@ static void test_many_entries(void) {
     free(page);
 }
 
+/* A listing cut short says so; a complete one does not. */
+static void test_cut_note(void) {
+    lux_dirent e[] = {{NAME("a.txt"), 0, 1, 0}};
+    lux_dirlisting_opts o = base_opts("/d/");
+    char *page = render(e, 1, &o);
+    CHECK(page && !strstr(page, "class=\"cut\""));
+    free(page);
+    o.cut_at = 10000;
+    page = render(e, 1, &o);
+    CHECK(page && strstr(page, "more than 10000 entries; only 10000 are listed"));
+    free(page);
+}
+
 static void test_out_of_memory(void) {
     enum { N = 200 };
     static lux_dirent e[N];
-    static char names[N][16];
+    static char names[N][128];
     for (int i = 0; i < N; i++) {
-        int len = snprintf(names[i], sizeof names[i], "n%03d", i);
+        /* long names: rows larger than the renderer's first guess make the page grow */
+        int len = snprintf(names[i], sizeof names[i], "n%03d-%0100d", i, 0);
         e[i] = (lux_dirent){names[i], (size_t)len, 0, 1, 0};
     }
     lux_dirlisting_opts o = base_opts("/oom/");
@@ -327,6 +341,7 @@ int main(void) {
     RUN(test_types);
     RUN(test_css_js_header_readme_footer);
     RUN(test_many_entries);
+    RUN(test_cut_note);
     RUN(test_out_of_memory);
     T_EXIT();
 }

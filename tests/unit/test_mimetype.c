@@ -39,11 +39,42 @@ static void test_no_default(void) {
     CHECK(look(t, 0, "a.png") == NULL);
 }
 
-static void test_case_sensitive(void) {
+/* lighttpd compares suffixes without regard to case: /image.JPG is image/jpeg. */
+static void test_case_insensitive_fallback(void) {
     static const lux_mimetype t[] = {{".png", "image/png"}, {"", "application/octet-stream"}};
-    CHECK_STR(look(t, 2, "A.PNG"), "application/octet-stream");
-    CHECK_STR(look(t, 2, "a.Png"), "application/octet-stream");
+    CHECK_STR(look(t, 2, "A.PNG"), "image/png");
+    CHECK_STR(look(t, 2, "a.Png"), "image/png");
     CHECK_STR(look(t, 2, "a.png"), "image/png");
+    CHECK_STR(look(t, 2, "a.pnh"), "application/octet-stream");
+    CHECK_STR(dflt("IMAGE.JPG"), "image/jpeg");
+    /* non-letters are compared as they are */
+    static const lux_mimetype u[] = {{".x@", "x/at"}};
+    CHECK(look(u, 1, "a.X`") == NULL);
+    CHECK_STR(look(u, 1, "a.X@"), "x/at");
+}
+
+/* An exact match beats one in another case of the same length, whatever the order; a longer
+ * suffix still wins over a shorter exact one, as in lighttpd. */
+static void test_exact_case_preferred(void) {
+    static const lux_mimetype t[] = {{".c", "text/x-c"}, {".C", "text/x-c++"}};
+    CHECK_STR(look(t, 2, "a.C"), "text/x-c++");
+    CHECK_STR(look(t, 2, "a.c"), "text/x-c");
+    static const lux_mimetype g[] = {{".gz", "application/gzip"}, {".tar.gz", "application/x-tgz"}};
+    CHECK_STR(look(g, 2, "a.TAR.gz"), "application/x-tgz");
+    CHECK_STR(look(g, 2, "a.GZ"), "application/gzip");
+}
+
+/* ".js" => "application/javascript" is stored as text/javascript (RFC 9239), nothing else. */
+static void test_assigned_javascript(void) {
+    CHECK_STR(lux_mimetype_assigned(".js", "application/javascript"), "text/javascript");
+    CHECK_STR(lux_mimetype_assigned(".JS", "application/javascript"), "text/javascript");
+    CHECK_STR(lux_mimetype_assigned(".mjs", "application/javascript"), "application/javascript");
+    CHECK_STR(lux_mimetype_assigned("js", "application/javascript"), "application/javascript");
+    CHECK_STR(lux_mimetype_assigned(".js", "application/javascript; charset=utf-8"),
+              "application/javascript; charset=utf-8");
+    CHECK_STR(lux_mimetype_assigned(".js", "Application/JavaScript"), "Application/JavaScript");
+    CHECK_STR(lux_mimetype_assigned(".js", "application/x-javascript"), "application/x-javascript");
+    CHECK_STR(lux_mimetype_assigned(".html", "text/html"), "text/html");
 }
 
 static void test_first_of_equal_length_wins(void) {
@@ -116,7 +147,9 @@ static void test_defaults_well_formed(void) {
 int main(void) {
     RUN(test_longest_suffix_wins);
     RUN(test_no_default);
-    RUN(test_case_sensitive);
+    RUN(test_case_insensitive_fallback);
+    RUN(test_exact_case_preferred);
+    RUN(test_assigned_javascript);
     RUN(test_first_of_equal_length_wins);
     RUN(test_length_bounds_name);
     RUN(test_defaults);

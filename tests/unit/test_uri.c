@@ -122,8 +122,7 @@ static const struct ucase cases[] = {
     {"a", D, 400, NULL, NULL},
 };
 
-static void test_table(void)
-{
+static void test_table(void) {
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct ucase *c = &cases[i];
         size_t n = strlen(c->in);
@@ -155,8 +154,7 @@ static void test_table(void)
     }
 }
 
-static void test_absolute_slices(void)
-{
+static void test_absolute_slices(void) {
     static const char t[] = "http://Example.com:8080/p?q";
     char ub[3 * sizeof(t) + 2], pb[3 * sizeof(t) + 2];
     lux_uri u;
@@ -169,8 +167,7 @@ static void test_absolute_slices(void)
 }
 
 /* Worst-case growth: every byte needs encoding. The buffers are exactly the documented size. */
-static void test_buffer_bounds(void)
-{
+static void test_buffer_bounds(void) {
     size_t n = 3000;
     char *t = malloc(n), *ub = malloc(3 * n + 2), *pb = malloc(3 * n + 2);
     CHECK(t && ub && pb);
@@ -194,8 +191,7 @@ static void test_buffer_bounds(void)
     free(pb);
 }
 
-static void test_long_dotdot(void)
-{
+static void test_long_dotdot(void) {
     size_t reps = 5000;
     size_t n = reps * 3 + 8;
     char *t = malloc(n + 1), *ub = malloc(3 * n + 2), *pb = malloc(3 * n + 2);
@@ -224,8 +220,7 @@ struct hcase {
     const char *out;
 };
 
-static void test_host(void)
-{
+static void test_host(void) {
     static const struct hcase hcases[] = {
         {"example.com", 11, "example.com"},
         {"Example.COM", 11, "example.com"},
@@ -290,8 +285,7 @@ static void test_host(void)
     }
 }
 
-static void test_host_length(void)
-{
+static void test_host_length(void) {
     char b[300];
     memset(b, 'a', sizeof(b));
     for (int i = 63; i < 255; i += 64)
@@ -300,12 +294,25 @@ static void test_host_length(void)
     CHECK_INT(lux_host_normalize(b, 256), -1);
     b[255] = '.';
     CHECK_INT(lux_host_normalize(b, 256), 255);
+    b[255] = '.'; /* normalising wrote the terminator there */
     memcpy(b + 256, ":8080", 5);
     CHECK_INT(lux_host_normalize(b, 261), 260);
 }
 
-static void test_encode_path(void)
-{
+/* A value that shrinks stays a C string: the old tail must not show after the new end. */
+static void test_host_terminated(void) {
+    static const char *const in[] = {"a.b.:80", "a.b:", "a.b.:", "Example.COM.", "[::1]:"};
+    static const char *const out[] = {"a.b:80", "a.b", "a.b", "example.com", "[::1]"};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        char b[64];
+        strcpy(b, in[i]);
+        int r = lux_host_normalize(b, strlen(b));
+        CHECK_INT(r, strlen(out[i]));
+        CHECK_STR(b, out[i]);
+    }
+}
+
+static void test_encode_path(void) {
     char out[64];
     static const char in[] = "/a b/\xc3\xa9%?#~-._Z9";
     size_t n = lux_uri_encode_path(in, sizeof(in) - 1, out);
@@ -322,14 +329,14 @@ static void test_encode_path(void)
     CHECK_STR(u.path, p);
 }
 
-int main(void)
-{
+int main(void) {
     RUN(test_table);
     RUN(test_absolute_slices);
     RUN(test_buffer_bounds);
     RUN(test_long_dotdot);
     RUN(test_host);
     RUN(test_host_length);
+    RUN(test_host_terminated);
     RUN(test_encode_path);
     T_EXIT();
 }
