@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/core_conf.h"
 #include "core/gen.h"
@@ -71,26 +72,53 @@ static lux_result redirect_to_directory(lux_req *r) {
     return LUX_HANDLED;
 }
 
-/* "/file.html/extra": the longest existing regular-file prefix, the rest is PATH_INFO. */
+/* PATH_INFO in the request's own spelling: with server.force-lowercase-filenames the physical
+ * path is lower case, but when the end of the URL path is the same text in another case that is
+ * what the client sent (lighttpd keeps it too, and mod_access cuts it off the URL path). */
+static lux_str pathinfo_from(lux_req *r, const char *tail, size_t len) {
+    const lux_core_conf *core = r->confs[0];
+    if (core->force_lowercase_filenames && len <= r->path.len &&
+        strncasecmp(r->path.ptr + r->path.len - len, tail, len) == 0)
+        tail = r->path.ptr + r->path.len - len;
+    return (lux_str){lux_pool_strndup(r->pool, tail, len), len};
+}
+
+/*
+ * "/file.html/extra": as lighttpd, walk down from the document root through directories; the
+ * first component that is not one is the file, the rest is PATH_INFO. Only directories that
+ * exist are looked up, so however many segments the path has, the walk ends within the real
+ * depth of the tree and leaves nothing in the cache for the parts that do not exist.
+ */
 static int find_pathinfo(lux_req *r, int follow) {
     char *p = (char *)r->physical.ptr;
-    for (size_t i = r->physical.len; i > r->docroot.len; i--) {
-        if (p[i - 1] != '/' || i - 1 <= r->docroot.len)
+    for (size_t i = r->docroot.len + 1; i < r->physical.len; i++) {
+        if (p[i] != '/')
             continue;
-        p[i - 1] = '\0';
-        lux_file *f = lux_stat_cache_open(r->worker, p, i - 1, follow);
-        p[i - 1] = '/';
-        if (!f)
+        p[i] = '\0';
+        lux_file *f = lux_stat_cache_open(r->worker, p, i, follow);
+        p[i] = '/';
+        if (!f) {
+            r->file_errno = errno;
+            return 0;
+        }
+        if (S_ISDIR(f->mode)) {
+            lux_file_unref(f);
             continue;
+        }
         if (!S_ISREG(f->mode)) {
             lux_file_unref(f);
             return 0;
         }
+        lux_str info = pathinfo_from(r, p + i, r->physical.len - i);
+        char *file_path = lux_pool_strndup(r->pool, p, i);
+        if (!info.ptr || !file_path) {
+            lux_file_unref(f);
+            return 0;
+        }
         r->file = f;
-        r->pathinfo = (lux_str){lux_pool_strndup(r->pool, p + i - 1, r->physical.len - i + 1),
-                                r->physical.len - i + 1};
-        r->physical = (lux_str){lux_pool_strndup(r->pool, p, i - 1), i - 1};
-        return r->physical.ptr != NULL;
+        r->pathinfo = info;
+        r->physical = (lux_str){file_path, i};
+        return 1;
     }
     return 0;
 }
