@@ -109,8 +109,15 @@ static int drop_privileges(const lux_core_conf *core, char *err, size_t el) {
     return 0;
 }
 
+/* Written beside its final name and renamed into place, so whoever polls for the file (a test,
+ * an init script, systemd's PIDFile=) never reads it empty or half written. */
 static int write_pid_file(const char *path, char *err, size_t el) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp) {
+        snprintf(err, el, "server.pid-file \"%s\": name too long", path);
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         snprintf(err, el, "server.pid-file \"%s\": %s", path, strerror(errno));
         return -1;
@@ -118,8 +125,14 @@ static int write_pid_file(const char *path, char *err, size_t el) {
     char buf[32];
     int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
     ssize_t w = write(fd, buf, (size_t)n);
-    close(fd);
-    return w == n ? 0 : -1;
+    int rc = close(fd);
+    if (w != n || rc < 0 || rename(tmp, path) < 0) {
+        snprintf(err, el, "server.pid-file \"%s\": %s", path,
+                 w != n ? "short write" : strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
 }
 
 static long cpu_count(void) {
