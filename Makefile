@@ -53,7 +53,7 @@ UNIT_BINS      := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS      := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all asan tsan unit fuzz test run bench deps deps-test deps-bench clean format
+.PHONY: all asan tsan unit fuzz fuzz-long test run bench deps deps-test deps-bench clean format
 # Objects of test binaries are not intermediates to delete: keep them for incremental builds.
 .SECONDARY:
 all: build/lux
@@ -77,6 +77,11 @@ build/fuzz/%: tests/fuzz/%.c build/fuzz/liblux.a
 	$(FUZZCC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/liblux.a $(LIBS)
 -include $(shell find build/fuzz/obj -name '*.d' 2>/dev/null)
 fuzz: $(FUZZ_BINS)
+# Every driver for FUZZ_MINUTES minutes, two at a time; FUZZ_MERGE=1 keeps new inputs that add
+# coverage in tests/fuzz/corpus/ (otherwise they stay in build/fuzz-long/).
+FUZZ_MINUTES ?= 10
+fuzz-long: fuzz
+	@FUZZ_MINUTES=$(FUZZ_MINUTES) sh tests/fuzz/long.sh
 
 deps:
 	@sh tools/deps.sh run
