@@ -3,7 +3,8 @@
 Connections kept open across reloads stay on the generation they started with, new connections
 get the newest one, and every request is answered and logged. Against the ThreadSanitizer build
 (run.py --tsan) this is the probe for races between the main thread building, publishing and
-reopening generations and the workers serving from them and freeing the old ones.
+reopening generations and logs, and the workers serving from them, logging (a missing file is
+an error log line) and freeing the old generations.
 """
 
 import os
@@ -21,6 +22,8 @@ SLOW = 20.0  # sanitized builds on a busy machine
 
 def conf(version):
     return ("server.max-worker = 2\nserver.max-keep-alive-idle = 30\n"
+            "server.max-keep-alive-requests = 1000000\n"  # held connections stay open
+            'debug.log-file-not-found = "enable"\n'
             'server.modules = ("mod_accesslog")\n'
             'accesslog.filename = "@TMP@/access.log"\naccesslog.format = "%U %s"\n'
             f'server.tag = "v{version}"\n')
@@ -96,7 +99,8 @@ def open_on_two_workers(s):
 
 class Load:
     """Client threads: one per held connection, requesting on it again and again (its tags in
-    held_tags), and fresh-connection clients (the tags each saw, in order, in fresh_tags)."""
+    held_tags), and fresh-connection clients asking for a file and a missing one in turn (the
+    tags each saw, in order, in fresh_tags)."""
 
     def __init__(self, port, held, fresh_clients=2):
         self.port = port
@@ -104,6 +108,7 @@ class Load:
         self.lock = threading.Lock()
         self.errors = []
         self.requests = 0
+        self.missing = 0
         self.held_tags = set()
         self.fresh_tags = [[] for _ in range(fresh_clients)]
         self.progress = [0] * (len(held) + fresh_clients)
@@ -112,10 +117,11 @@ class Load:
         self.threads += [threading.Thread(target=self._fresh, args=(len(held) + i, tags))
                          for i, tags in enumerate(self.fresh_tags)]
 
-    def _served(self, slot, r):
-        eq(r.status, 200, "status")
+    def _served(self, slot, r, status=200):
+        eq(r.status, status, "status")
         with self.lock:
             self.requests += 1
+            self.missing += status == 404
             self.progress[slot] += 1
         return r.header("Server")
 
@@ -135,7 +141,10 @@ class Load:
         self._run(slot, step)
 
     def _fresh(self, slot, tags):
-        self._run(slot, lambda i: tags.append(self._served(i, get(self.port, "/f.txt"))))
+        def step(i):
+            tags.append(self._served(i, get(self.port, "/f.txt")))
+            tags.append(self._served(i, get(self.port, "/missing.txt"), 404))
+        self._run(slot, step)
 
     def start(self):
         for t in self.threads:
@@ -198,4 +207,7 @@ def test_reloads_while_two_workers_serve():
         lines = poll(lambda: len(log_lines(s)) >= total and log_lines(s), SLOW,
                      what=f"{total} access log lines")
         eq(len(lines), total, "access log lines")
-        check(all(line == "/f.txt 200" for line in lines), "access log lines are whole")
+        eq(lines.count("/missing.txt 404"), load.missing, "access log lines for the missing file")
+        eq(lines.count("/f.txt 200"), total - load.missing, "access log lines for the file")
+        check(load.missing > 0, "no request for a missing file")
+        check("missing.txt" in s.errorlog, "workers wrote no error log line")
