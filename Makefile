@@ -13,47 +13,54 @@ ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) $(PKG_CFL
 LIBS    := $(PKG_LIBS) -lpthread
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# ThreadSanitizer needs its own build (it cannot share a binary with ASan); clang's runtime
+# comes with libclang-rt-14-dev, which the test dependencies already install.
+TSANCC    ?= clang
+TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-# One tree per flavour: build/ (release) and build/asan/ (ASan + UBSan).
+# One tree per flavour: build/ (release), build/asan/ (ASan + UBSan), build/tsan/ (TSan).
+# $(1) the tree, $(2) extra compile and link flags, $(3) the compiler (default $(CC)).
 define flavour
 $(1)/obj/%.o: %.c
 	@mkdir -p $$(dir $$@)
 	@echo "  CC $(1) $$<"
-	@$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+	@$(or $(3),$$(CC)) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
 
 $(1)/liblux.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRC))
 	@rm -f $$@
 	ar rcs $$@ $$^
 
 $(1)/lux: $(1)/obj/src/main.o $(1)/liblux.a
-	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+	$(or $(3),$$(CC)) $(2) -o $$@ $$^ $$(LIBS)
 
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/liblux.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+	$(or $(3),$$(CC)) $(2) -o $$@ $$^ $$(LIBS)
 
 -include $$(shell find $(1)/obj -name '*.d' 2>/dev/null)
 endef
 
 $(eval $(call flavour,build,))
 $(eval $(call flavour,build/asan,$(SAN_FLAGS)))
+$(eval $(call flavour,build/tsan,$(TSAN_FLAGS),$(TSANCC)))
 
 UNIT_BINS      := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS      := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all asan unit fuzz test run bench deps deps-test deps-bench clean format
+.PHONY: all asan tsan unit fuzz fuzz-long test run bench deps deps-test deps-bench clean format
 # Objects of test binaries are not intermediates to delete: keep them for incremental builds.
 .SECONDARY:
 all: build/lux
 
 asan: build/asan/lux $(UNIT_BINS_ASAN)
 unit: $(UNIT_BINS)
+tsan: build/tsan/lux
 
 # libFuzzer drivers: the library built once more with clang and the fuzzer's coverage
 # instrumentation (fuzzer-no-link), each driver linked against it.
@@ -70,6 +77,11 @@ build/fuzz/%: tests/fuzz/%.c build/fuzz/liblux.a
 	$(FUZZCC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/liblux.a $(LIBS)
 -include $(shell find build/fuzz/obj -name '*.d' 2>/dev/null)
 fuzz: $(FUZZ_BINS)
+# Every driver for FUZZ_MINUTES minutes, two at a time; FUZZ_MERGE=1 keeps new inputs that add
+# coverage in tests/fuzz/corpus/ (otherwise they stay in build/fuzz-long/).
+FUZZ_MINUTES ?= 10
+fuzz-long: fuzz
+	@FUZZ_MINUTES=$(FUZZ_MINUTES) sh tests/fuzz/long.sh
 
 deps:
 	@sh tools/deps.sh run
@@ -79,7 +91,7 @@ deps-bench:
 	@sh tools/deps.sh bench
 
 test: deps-test
-	@$(MAKE) --no-print-directory -j2 all unit asan fuzz
+	@$(MAKE) --no-print-directory -j2 all unit asan tsan fuzz
 	@sh tests/run
 
 run: deps

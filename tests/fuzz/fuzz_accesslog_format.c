@@ -27,12 +27,15 @@ static void check_render(const lux_alog_format *f, lux_alog_escaping esc, const 
     size_t m = lux_alog_render(f, esc, r, NULL, 0);
     if (n != m)
         abort();
-    size_t small = n / 2;
+    /* A line may need more than both buffers hold: render half of it, at most all of b, and
+     * compare only bytes a really received. */
+    size_t held = n < sizeof a ? n : sizeof a;
+    size_t small = n / 2 < sizeof b ? n / 2 : sizeof b;
     if (lux_alog_render(f, esc, r, b, small) != n || memcmp(a, b, small) != 0)
         abort();
-    if (!client_only || n > sizeof a)
+    if (!client_only)
         return;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < held; i++) {
         unsigned char c = (unsigned char)a[i];
         if (c < 0x20 || (esc == LUX_ALOG_ESC_DEFAULT && c >= 0x7f))
             abort();

@@ -20,8 +20,11 @@ import time
 # Set by run.py before any test runs.
 BIN = None
 ASAN = False
+TSAN = False
 
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+# Data races, lock-order inversions, signal-unsafe calls in handlers, and TSan's own fatal errors.
+TSAN_MARKERS = ("ThreadSanitizer",)
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 IO_TIMEOUT = 5.0
@@ -203,17 +206,26 @@ def sanitizer_env(env=None):
         env["ASAN_OPTIONS"] = "halt_on_error=1:detect_leaks=1:abort_on_error=0:log_path=stderr"
         env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
         env["LSAN_OPTIONS"] = "exitcode=23"
+    if TSAN:
+        # Keep running after a report so a test sees every race of its run, not only the
+        # first; the report in stderr fails the test, the exit status is for humans.
+        env["TSAN_OPTIONS"] = ("halt_on_error=0:second_deadlock_stack=1:exitcode=66:"
+                               "history_size=4:log_path=stderr")
     return env
+
+
+def sanitizer_slowdown():
+    """How much longer than usual a sanitized binary may take to start and stop."""
+    return 3 if ASAN or TSAN else 1
 
 
 def sanitizer_report(text):
     """The sanitizer's complaint found in a process's stderr, or None."""
-    if not ASAN:
-        return None
-    for marker in SANITIZER_MARKERS:
+    markers = (SANITIZER_MARKERS if ASAN else ()) + (TSAN_MARKERS if TSAN else ())
+    for marker in markers:
         i = text.find(marker)
         if i >= 0:
-            return text[max(0, i - 200):i + 1500]
+            return text[max(0, i - 200):i + 3000]
     return None
 
 
@@ -391,7 +403,7 @@ class Server:
                                      stderr=self._stderr, env=env, pass_fds=self.pass_fds,
                                      cwd=self.tmp, **kw)
         track(self.proc)
-        deadline = time.monotonic() + START_TIMEOUT * (3 if ASAN else 1)
+        deadline = time.monotonic() + START_TIMEOUT * sanitizer_slowdown()
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.returncode = self.proc.returncode
@@ -441,7 +453,7 @@ class Server:
         if self.proc.poll() is None:
             try:
                 os.kill(self.proc.pid, signal.SIGTERM)
-                self.returncode = self.proc.wait(timeout=STOP_TIMEOUT * (3 if ASAN else 1))
+                self.returncode = self.proc.wait(timeout=STOP_TIMEOUT * sanitizer_slowdown())
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.returncode = self.proc.wait()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run the integration tests against a server binary.
 
-    python3 tests/integration/run.py --bin build/lux [--asan] [-k SUBSTRING] [-j N]
+    python3 tests/integration/run.py --bin build/lux [--asan | --tsan] [-k SUBSTRING]... [-j N]
 
 Prints one line per test, "ok NAME", "ok NAME # skip REASON" or "not ok NAME" followed by
 detail lines indented by two spaces; exits 1 when any test failed. Tests run on a small thread
@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402
 
 
-def discover(pattern):
+def discover(patterns):
     tests = []
     for fname in sorted(os.listdir(HERE)):
         if not (fname.startswith("test_") and fname.endswith(".py")):
@@ -35,7 +35,7 @@ def discover(pattern):
         fns.sort(key=lambda f: f.__code__.co_firstlineno)
         for f in fns:
             name = f"{group}.{f.__name__[len('test_'):]}"
-            if pattern is None or pattern in name:
+            if not patterns or any(p in name for p in patterns):
                 tests.append((name, f))
     return tests
 
@@ -93,17 +93,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True, help="server binary to test")
     ap.add_argument("--asan", action="store_true", help="binary built with ASan/UBSan")
-    ap.add_argument("-k", dest="pattern", help="run only tests whose name contains this")
+    ap.add_argument("--tsan", action="store_true", help="binary built with ThreadSanitizer")
+    ap.add_argument("-k", dest="patterns", action="append",
+                    help="run only tests whose name contains this (repeatable: any of them)")
     ap.add_argument("-j", dest="jobs", type=int, default=4, help="parallel tests (default 4)")
     opts = ap.parse_args()
 
     harness.BIN = os.path.abspath(opts.bin)
     harness.ASAN = opts.asan
+    harness.TSAN = opts.tsan
     if not os.access(harness.BIN, os.X_OK):
         print(f"not ok integration.setup\n  {opts.bin}: not an executable")
         return 1
 
-    tests = discover(opts.pattern)
+    tests = discover(opts.patterns)
     parallel = [t for t in tests if not getattr(t[1], "serial", False)]
     serial = [t for t in tests if getattr(t[1], "serial", False)]
     all_ok = True
