@@ -442,9 +442,18 @@ class Server:
         return self.returncode
 
     def reload(self, snippet):
-        """Rewrite the config (same base, ports and paths) and ask for a reload with SIGUSR1."""
+        """Rewrite the config (same base, ports and paths) and ask for a reload with SIGUSR1.
+        With lux, returns once the error log says the reload is done (or failed): from then on
+        new connections get the new generation."""
+        def reloads():
+            log = self.errorlog
+            return log.count("configuration reloaded") + log.count("reload failed")
+        before = reloads()
         self.write_conf(snippet)
         self.signal(signal.SIGUSR1)
+        if not is_lighttpd():
+            poll(lambda: reloads() > before, timeout=START_TIMEOUT * sanitizer_slowdown(),
+                 what="the reload to finish")
 
     def stop(self):
         """SIGTERM, then SIGKILL after STOP_TIMEOUT; returns the exit status."""
