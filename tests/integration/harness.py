@@ -214,6 +214,11 @@ def sanitizer_env(env=None):
     return env
 
 
+def sanitized():
+    """Built with a sanitizer: its allocator and shadow memory make memory figures meaningless."""
+    return ASAN or TSAN
+
+
 def sanitizer_slowdown():
     """How much longer than usual a sanitized binary may take to start and stop."""
     return 3 if ASAN or TSAN else 1

@@ -176,7 +176,7 @@ def test_thousands_of_trickling_heads_cost_little_memory():
             grown = vm_rss_kib(s.pid) - before
             check(slowest < 2.0, f"a normal request took {slowest:.2f} s")
             check(s.alive(), "server died")
-            if not harness.ASAN:  # the sanitizer's allocator has its own overheads
+            if not harness.sanitized():
                 check(grown < SLOW_CLIENTS * 3,
                       f"VmRSS grew by {grown} KiB for {SLOW_CLIENTS} slow clients")
         finally:
