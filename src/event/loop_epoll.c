@@ -48,8 +48,10 @@ static int ctl(lux_loop *l, int op, lux_io *io, uint32_t events) {
 }
 
 int lux_loop_add(lux_loop *l, lux_io *io, unsigned events) {
+    if (ctl(l, EPOLL_CTL_ADD, io, to_epoll(events)) < 0)
+        return -1;
     io->events = events;
-    return ctl(l, EPOLL_CTL_ADD, io, to_epoll(events));
+    return 0;
 }
 
 int lux_loop_add_exclusive(lux_loop *l, lux_io *io) {
@@ -61,6 +63,8 @@ int lux_loop_add_exclusive(lux_loop *l, lux_io *io) {
 int lux_loop_mod(lux_loop *l, lux_io *io, unsigned events) {
     if (io->events == events)
         return 0;
+    if (!io->events)
+        return lux_loop_add(l, io, events);
     io->events = events;
     return ctl(l, EPOLL_CTL_MOD, io, to_epoll(events));
 }
@@ -75,11 +79,17 @@ void lux_loop_set_tick(lux_loop *l, void (*tick)(void *), void *arg) {
     l->tick_arg = arg;
 }
 
-void lux_loop_stop(lux_loop *l) { l->stop = 1; }
+void lux_loop_stop(lux_loop *l) {
+    l->stop = 1;
+}
 
-void lux_loop_tick_soon(lux_loop *l) { l->next_tick = 0; }
+void lux_loop_tick_soon(lux_loop *l) {
+    l->next_tick = 0;
+}
 
-time_t lux_loop_now(const lux_loop *l) { return l->now; }
+time_t lux_loop_now(const lux_loop *l) {
+    return l->now;
+}
 
 void lux_loop_run(lux_loop *l) {
     struct epoll_event ev[MAX_EVENTS];
