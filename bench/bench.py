@@ -6,7 +6,8 @@ drives each scenario and the server's own CPU time (from /proc) is divided by th
 completed. bench/README.md explains the method and how to read the numbers.
 
 Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_SERVERS (comma list, default all),
-BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,close,idle; default all),
+BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,close,miss1,miss10,miss50,idle; default
+all),
 BENCH_IDLE_CONNS (10000), BENCH_LUX (the lux binary, default build/lux), BENCH_PASS2 (1; 0
 skips the two-worker pass), BENCH_KEEP (0; 1 keeps the temporary directory).
 """
@@ -70,6 +71,14 @@ SCENARIOS = [
      "status": 200, "length": 10 * 1024 * 1024, "conns": 8},
     {"id": "close", "title": "new connection per request (Connection: close)",
      "path": "/f1k.html", "status": 200, "length": 1024, "close": True},
+    # Every request a path never seen before (lua/unique.lua), at three concurrencies: with a
+    # server that caches what it looked up, the cost per request must not grow with the rate.
+    {"id": "miss1", "title": "404s, every path new (/miss/<counter>), 1 connection",
+     "path": "/miss/check", "status": 404, "lua": "unique.lua", "conns": 1},
+    {"id": "miss10", "title": "404s, every path new (/miss/<counter>), 10 connections",
+     "path": "/miss/check", "status": 404, "lua": "unique.lua", "conns": 10},
+    {"id": "miss50", "title": "404s, every path new (/miss/<counter>), 50 connections",
+     "path": "/miss/check", "status": 404, "lua": "unique.lua", "conns": 50},
 ]
 
 ALL_IDS = [s["id"] for s in SCENARIOS] + ["idle"]
@@ -641,6 +650,33 @@ def median_of(rows, key):
     return statistics.median(values) if values else None
 
 
+def worker_setting(name, workers):
+    """What each server's config says about its worker count, as the report states it."""
+    if name == "lux":
+        return f"server.max-worker = {workers}"
+    if name == "lighttpd":
+        return "one process (server.max-worker unset)"
+    if name == "nginx":
+        return f"worker_processes {workers}"
+    return f"num-threads: {workers}"
+
+
+def running_workers(s):
+    """The workers a server really runs, where that can be counted from /proc: lux's threads
+    besides the main one, nginx's processes besides the master, lighttpd's processes."""
+    pid = s["proc"].pid
+    try:
+        if s["name"] == "lux":
+            return len(os.listdir(f"/proc/{pid}/task")) - 1
+    except OSError:
+        return None
+    if s["name"] == "nginx":
+        return len(proc_tree(pid)) - 1
+    if s["name"] == "lighttpd":
+        return len(proc_tree(pid))
+    return None
+
+
 def start_pass_servers(p, tmp, ports):
     live = {}
     for name in p["servers"]:
@@ -652,7 +688,15 @@ def start_pass_servers(p, tmp, ports):
         live[name] = s
         p["config"][name] = "full" if s["full_conf"] else "minimal"
         note = "" if s["full_conf"] else " (rejected the full config; running the minimal one)"
-        log(f"  {name:9} pid {s['proc'].pid}, port {s['port']}{note}")
+        want = 1 if name == "lighttpd" else p["workers"]
+        got = running_workers(s)
+        p["worker_settings"][name] = {"config": worker_setting(name, p["workers"]),
+                                      "running": got}
+        counted = "" if got is None else f", {got} running"
+        log(f"  {name:9} pid {s['proc'].pid}, port {s['port']}, "
+            f"{worker_setting(name, p['workers'])}{counted}{note}")
+        if got is not None and got != want:
+            log(f"  {name:9} warning: {got} workers running, {want} configured")
         for scen in SCENARIOS:
             why = check_scenario(s, scen)
             if why:
@@ -662,7 +706,7 @@ def start_pass_servers(p, tmp, ports):
 
 
 def run_pass(p, tmp, ports, scripts):
-    p.update(skipped={}, bad={}, runs=[], config={})
+    p.update(skipped={}, bad={}, runs=[], config={}, worker_settings={})
     log(f"\n=== {p['title']}")
     live = start_pass_servers(p, tmp, ports)
     try:
@@ -787,7 +831,8 @@ def table(headers, rows, indent="  "):
 
 
 def scenario_desc(scen):
-    what = "random GET /r/000.html..999.html" if scen.get("lua") else f"GET {scen['path']}"
+    what = {"random.lua": "random GET /r/000.html..999.html",
+            "unique.lua": "GET /miss/<run>/<counter>"}.get(scen.get("lua"), f"GET {scen['path']}")
     extra = ", Connection: close" if scen.get("close") else ", keep-alive"
     return f"{what}, wrk -t 1 -c {scen.get('conns', CONNS)}{extra}"
 
@@ -795,6 +840,8 @@ def scenario_desc(scen):
 def report_pass(p):
     log(f"\n##### {p['title']}")
     log(f"  {p['placement']}")
+    log("  workers: " + "; ".join(f"{n} {w['config']}"
+                                  for n, w in p["worker_settings"].items()))
     log(f"  median of {ROUNDS} round(s) x {SECONDS} s per server and scenario (1 s warm-up each)")
     for n, scen in enumerate(SCENARIOS, 1):
         log(f"\n{n}. {scen['title']}  ({scenario_desc(scen)})")
@@ -893,14 +940,15 @@ def setup(tmp):
     make_docroot(os.path.join(tmp, "www"))
     with open(os.path.join(HERE, "lua", "report.lua")) as f:
         report = f.read()
-    with open(os.path.join(HERE, "lua", "random.lua")) as f:
-        random_lua = f.read()
-    scripts = {"report": os.path.join(tmp, "wrk-report.lua"),
-               "random.lua": os.path.join(tmp, "wrk-random.lua")}
+    scripts = {"report": os.path.join(tmp, "wrk-report.lua")}
     with open(scripts["report"], "w") as f:
         f.write(report)
-    with open(scripts["random.lua"], "w") as f:
-        f.write(random_lua + "\n" + report)
+    for name in ("random.lua", "unique.lua"):
+        with open(os.path.join(HERE, "lua", name)) as f:
+            body = f.read()
+        scripts[name] = os.path.join(tmp, "wrk-" + name)
+        with open(scripts[name], "w") as f:
+            f.write(body + "\n" + report)
     return scripts
 
 

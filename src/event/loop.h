@@ -26,7 +26,9 @@ struct lux_io {
 lux_loop *lux_loop_new(void);
 void lux_loop_free(lux_loop *l);
 /* Register, change or remove interest; edge-triggered is not used: level-triggered keeps the
- * state machine simple and the cost is one epoll_ctl when interest changes. */
+ * state machine simple and the cost is one epoll_ctl when interest changes. An io with no
+ * events (never added, or removed) is not in the epoll set: lux_loop_mod adds it, so an fd that
+ * never has to wait never costs an epoll_ctl. */
 int lux_loop_add(lux_loop *l, lux_io *io, unsigned events);
 int lux_loop_add_exclusive(lux_loop *l, lux_io *io); /* a listener shared by several loops */
 int lux_loop_mod(lux_loop *l, lux_io *io, unsigned events);

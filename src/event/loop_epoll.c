@@ -49,8 +49,10 @@ static int ctl(lux_loop *l, int op, lux_io *io, uint32_t events) {
 }
 
 int lux_loop_add(lux_loop *l, lux_io *io, unsigned events) {
+    if (ctl(l, EPOLL_CTL_ADD, io, to_epoll(events)) < 0)
+        return -1;
     io->events = events;
-    return ctl(l, EPOLL_CTL_ADD, io, to_epoll(events));
+    return 0;
 }
 
 int lux_loop_add_exclusive(lux_loop *l, lux_io *io) {
@@ -62,6 +64,8 @@ int lux_loop_add_exclusive(lux_loop *l, lux_io *io) {
 int lux_loop_mod(lux_loop *l, lux_io *io, unsigned events) {
     if (io->events == events)
         return 0;
+    if (!io->events)
+        return lux_loop_add(l, io, events);
     io->events = events;
     return ctl(l, EPOLL_CTL_MOD, io, to_epoll(events));
 }

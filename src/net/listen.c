@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,17 @@ fail:
     return -1;
 }
 
+/* Unsent bytes a TCP socket may queue before it stops taking more and before EPOLLOUT. Without
+ * a limit a large sendfile parks megabytes the window cannot take yet; the kernel then sends
+ * them from the ACKs' softirq on the client's CPU, the client's receive-window autotuning never
+ * sees a round trip and the window stays small. Accepted sockets inherit it. */
+#define NOTSENT_LOWAT (256 * 1024)
+
+static void limit_unsent(int fd) {
+    int lowat = NOTSENT_LOWAT;
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+}
+
 static int open_inet(const char *spec, const lux_core_conf *core, char *err, size_t el,
                      int *port_out) {
     char host[256];
@@ -83,6 +95,7 @@ static int open_inet(const char *spec, const lux_core_conf *core, char *err, siz
     int one = 1;
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        limit_unsent(fd);
         if (ai->ai_family == AF_INET6) {
             int v6only = core->set_v6only;
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
@@ -174,6 +187,8 @@ static int adopt_systemd(lux_server *s, const lux_gen *g, char *err, size_t el) 
             snprintf(err, el, "LISTEN_FDS: fd %d: %s", fd, strerror(errno));
             return -1;
         }
+        if (port >= 0)
+            limit_unsent(fd);
         const char *use = name;
         for (size_t k = 0; k < g->nlistens; k++)
             if (spec_matches(g->listens[k].spec, name, port))
