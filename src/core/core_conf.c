@@ -86,6 +86,7 @@ static const lux_directive core_directives[] = {
     {"server.max-connections", LUX_D_INT, OFF(max_connections), G},
     {"server.max-fds", LUX_D_INT, OFF(max_fds), G},
     {"server.listen-backlog", LUX_D_INT, OFF(listen_backlog), G},
+    {"server.defer-accept", LUX_D_INT, OFF(defer_accept), G},
     {"server.username", LUX_D_STRING, OFF(username), G},
     {"server.groupname", LUX_D_STRING, OFF(groupname), G},
     {"server.chroot", LUX_D_STRING, OFF(chroot_dir), G},

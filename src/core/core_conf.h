@@ -18,6 +18,7 @@ typedef struct lux_core_conf {
     long max_connections; /* 0: a third of max-fds, as in lighttpd (see server.c) */
     long max_fds;         /* 0: raise the soft limit to 4096 if it is lower */
     long listen_backlog;
+    long defer_accept; /* seconds the kernel holds a new connection until its first bytes */
     lux_str username, groupname, chroot_dir, pid_file;
     lux_str errorlog;
     int errorlog_use_syslog;

@@ -96,6 +96,13 @@ static int open_inet(const char *spec, const lux_core_conf *core, char *err, siz
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         limit_unsent(fd);
+        if (core->defer_accept > 0) {
+            /* The kernel queues a connection for accept only once its request bytes are there,
+             * so the read right after accept finds them and the connection is answered without
+             * ever joining the epoll set (lighttpd's server.defer-accept, nginx's deferred). */
+            int secs = core->defer_accept > 3600 ? 3600 : (int)core->defer_accept;
+            setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+        }
         if (ai->ai_family == AF_INET6) {
             int v6only = core->set_v6only;
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);

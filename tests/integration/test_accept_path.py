@@ -56,3 +56,15 @@ def test_client_gone_before_its_request():
             socket.create_connection(("127.0.0.1", s.port)).close()
         with Conn(s.port) as c:
             eq(c.request("/a.txt").status, 200, "status after the aborted connections")
+
+
+def test_defer_accept_holds_a_silent_connection_in_the_kernel():
+    """server.defer-accept: a connection is handed over only once its request bytes arrive, so
+    the server's read timeout cannot run out on a client that has not spoken yet."""
+    conf = "server.defer-accept = 10\nserver.max-read-idle = 1\nserver.max-worker = 1\n"
+    with Server(conf, files=FILES) as s, connect(s.port, timeout=6) as c:
+        time.sleep(2.5)  # without deferral the server closes the silent connection after 1-2 s
+        c.sendall(REQUEST)
+        data, closed = read_all(c)
+        check(data.startswith(b"HTTP/1.1 200"), f"response: {data[:100]!r}")
+        check(data.endswith(b"file a\n"), f"body: {data[-50:]!r}")
