@@ -547,6 +547,36 @@ def connect(port, host="127.0.0.1", timeout=IO_TIMEOUT, family=None):
     return s
 
 
+def connect_small_window(port, host="127.0.0.1"):
+    """A client with a small receive buffer: a large response stays in flight while it reads."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(IO_TIMEOUT)
+    s.connect((host, port))
+    return s
+
+
+def connected_pair():
+    """A connected loopback TCP pair (client, server side): a connection to hand to lux -1."""
+    ls = socket.socket()
+    ls.settimeout(IO_TIMEOUT)
+    with ls:
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        cli = socket.create_connection(ls.getsockname(), timeout=IO_TIMEOUT)
+        srv_side, _ = ls.accept()
+    return cli, srv_side
+
+
+def read_text(path):
+    """A file's text (latin-1), or "" while it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("latin-1")
+    except FileNotFoundError:
+        return ""
+
+
 def read_all(s, timeout=IO_TIMEOUT):
     """Read until EOF or timeout; returns (data, closed) — closed is False on timeout."""
     s.settimeout(0.2)

@@ -2,7 +2,6 @@
 
 import os
 import re
-import socket
 import subprocess
 import time
 
@@ -105,13 +104,7 @@ def test_oneshot_stdin_socket():
     with TempDir() as tmp:
         path = conf_in(tmp, MINIMAL)
         tmp.write("www/a.txt", "one shot\n")
-        ls = socket.socket()
-        ls.settimeout(5)
-        with ls:
-            ls.bind(("127.0.0.1", 0))
-            ls.listen(1)
-            cli = socket.create_connection(ls.getsockname(), timeout=5)
-            srv_side, _ = ls.accept()
+        cli, srv_side = harness.connected_pair()
         errf = open(os.path.join(tmp.path, "stderr"), "w+b")
         with cli, errf:
             with srv_side:

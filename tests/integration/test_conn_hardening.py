@@ -13,12 +13,7 @@ from harness import Conn, Server, check, eq, get, lux_only, poll, port_accepts, 
 BIG = os.urandom(1 << 20) * 16  # 16 MiB: more than the socket buffers can hold
 
 
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("latin-1")
-    except FileNotFoundError:
-        return ""
+read = harness.read_text
 
 
 def test_graceful_stop_logs_local_address_of_inflight_response():
@@ -28,11 +23,7 @@ def test_graceful_stop_logs_local_address_of_inflight_response():
             'accesslog.filename = "@TMP@/access.log"\n'
             'accesslog.format = "A=%A p=%p s=%s"\n')
     with Server(conf, files={"big.bin": BIG}) as s:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-        sock.settimeout(harness.IO_TIMEOUT)
-        with sock:
-            sock.connect(("127.0.0.1", s.port))
+        with harness.connect_small_window(s.port) as sock:
             sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             got = [sock.recv(16384)]
             check(got[0].startswith(b"HTTP/1.1 200"), f"bad start {got[0][:100]!r}")

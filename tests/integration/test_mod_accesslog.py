@@ -22,12 +22,7 @@ STAMP = r"\[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]"
 SLOW = 10.0  # lighttpd flushes its log buffer every 4 seconds
 
 
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("latin-1")
-    except FileNotFoundError:
-        return ""
+read = harness.read_text
 
 
 def lines_of(path):

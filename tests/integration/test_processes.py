@@ -49,13 +49,7 @@ def start_oneshot(tmp):
     os.makedirs(os.path.join(tmp.path, "www"), exist_ok=True)
     tmp.write("www/big.bin", BIG)
     conf = tmp.write("lux.conf", MINIMAL.format(root=os.path.join(tmp.path, "www")))
-    ls = socket.socket()
-    ls.settimeout(5)
-    with ls:
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        cli = socket.create_connection(ls.getsockname(), timeout=5)
-        srv_side, _ = ls.accept()
+    cli, srv_side = harness.connected_pair()
     errf = open(os.path.join(tmp.path, "stderr"), "w+b")
     with srv_side:
         proc = track(subprocess.Popen([harness.BIN, "-D", "-1", "-f", conf], stdin=srv_side,

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import time
 
 import harness
@@ -38,11 +37,7 @@ def test_sigterm_with_open_connection():
 
 def test_sigint_graceful_finishes_inflight():
     with Server(files={"big.bin": BIG}) as s:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-        sock.settimeout(harness.IO_TIMEOUT)
-        with sock:
-            sock.connect(("127.0.0.1", s.port))
+        with harness.connect_small_window(s.port) as sock:
             sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             got = sock.recv(16384)
             check(got.startswith(b"HTTP/1.1 200"), f"bad start {got[:100]!r}")
