@@ -176,11 +176,13 @@ lux_result lux_resp_error(lux_req *r, int status) {
         lux_resp_header(r, "Content-Type", 12, "text/html", 9);
         return LUX_HANDLED;
     }
-    char *page = lux_pool_alloc(r->pool, 512);
-    if (page) {
-        size_t n = lux_status_page(status, page, 512);
-        lux_resp_body_mem(r, page, n);
-    }
+    size_t n;
+    const char *shared = lux_status_page_shared(status, &n);
+    char *page = shared ? NULL : lux_pool_alloc(r->pool, 512);
+    if (shared)
+        lux_resp_body_mem(r, shared, n);
+    else if (page)
+        lux_resp_body_mem(r, page, lux_status_page(status, page, 512));
     static const char ct[] = "text/html; charset=utf-8";
     lux_resp_header(r, "Content-Type", 12, ct, sizeof ct - 1);
     return LUX_HANDLED;

@@ -1,6 +1,9 @@
 #include "http/status.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Phrases as registered by IANA (RFC 9110 wording), plus the WebDAV and other common ones,
  * indexed by code - 100. */
@@ -100,4 +103,35 @@ size_t lux_status_page(int status, char *out, size_t cap) {
         return 0;
     }
     return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+#define NPHRASES (sizeof phrases / sizeof *phrases)
+
+static struct {
+    char *page;
+    size_t len;
+} shared_pages[NPHRASES];
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+
+static void render_shared_pages(void) {
+    char buf[512];
+    for (size_t i = 0; i < NPHRASES; i++) {
+        if (!phrases[i])
+            continue;
+        size_t n = lux_status_page((int)(i + 100), buf, sizeof buf);
+        shared_pages[i].page = malloc(n + 1);
+        if (shared_pages[i].page) {
+            memcpy(shared_pages[i].page, buf, n + 1);
+            shared_pages[i].len = n;
+        }
+    }
+}
+
+const char *lux_status_page_shared(int status, size_t *len) {
+    size_t i = (size_t)status - 100;
+    if (status < 100 || i >= NPHRASES || !phrases[i])
+        return NULL;
+    pthread_once(&shared_once, render_shared_pages);
+    *len = shared_pages[i].len;
+    return shared_pages[i].page;
 }

@@ -13,4 +13,11 @@ const char *lux_status_reason(int status);
  */
 size_t lux_status_page(int status, char *out, size_t cap);
 
+/*
+ * The same page for a status with a registered phrase, rendered once per process and shared by
+ * every thread (an error answer then costs no formatting); its length in *len. NULL for other
+ * codes, or when memory ran out: render it with lux_status_page then.
+ */
+const char *lux_status_page_shared(int status, size_t *len);
+
 #endif

@@ -86,10 +86,32 @@ static void test_page_truncation(void) {
     CHECK_STR(exact, full);
 }
 
+/* The shared page is the rendered one, for every registered code; none for the others. */
+static void test_shared_page(void) {
+    char buf[512];
+    for (int code = 100; code < 600; code++) {
+        size_t len = 0;
+        const char *p = lux_status_page_shared(code, &len);
+        if (strcmp(lux_status_reason(code), "Unknown") == 0) {
+            CHECK(p == NULL);
+            continue;
+        }
+        CHECK(p != NULL);
+        if (!p)
+            continue;
+        CHECK_INT(len, lux_status_page(code, buf, sizeof buf));
+        CHECK_STR(p, buf);
+    }
+    size_t len;
+    CHECK(lux_status_page_shared(99, &len) == NULL);
+    CHECK(lux_status_page_shared(-404, &len) == NULL);
+}
+
 int main(void) {
     RUN(test_reasons);
     RUN(test_every_registered_code);
     RUN(test_page);
     RUN(test_page_truncation);
+    RUN(test_shared_page);
     T_EXIT();
 }
