@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -94,12 +95,13 @@ static int load_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, siz
                  last_ssl_error());
         return -1;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+    int loaded = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
+    if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
         snprintf(err, el, "%s: cannot load the private key from \"%s\": %s", key_name, key,
                  last_ssl_error());
         return -1;
     }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
+    if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
         snprintf(err, el, "%s: the private key in \"%s\" does not match the certificate in \"%s\"",
                  key_name, key, cert);
         return -1;
