@@ -533,8 +533,8 @@ static int add_listen(lux_gen *g, const char *spec, int is_main) {
         return -1;
     if (g->nlistens)
         memcpy(l, g->listens, g->nlistens * sizeof *l);
-    l[g->nlistens].spec = lux_pool_strndup(&g->pool, spec, strlen(spec));
-    l[g->nlistens].is_main = is_main;
+    l[g->nlistens] =
+        (lux_listen_spec){lux_pool_strndup(&g->pool, spec, strlen(spec)), is_main, NULL};
     g->listens = l;
     g->nlistens++;
     return l[g->nlistens - 1].spec ? 0 : -1;
