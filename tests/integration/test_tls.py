@@ -243,8 +243,9 @@ def test_tls_garbage_and_vanishing_clients():
         still_serves(s)
         check(s.alive(), "server died")
         if not harness.is_lighttpd():
-            new = s.errorlog[len(log_before):]
-            eq(new.strip(), "", "error log lines from bad clients")
+            new = [line for line in s.errorlog[len(log_before):].splitlines()
+                   if "lux started" not in line]  # may be written late under a sanitizer
+            eq(new, [], "error log lines from bad clients")
 
 
 def test_tls_slow_handshake_does_not_block_others():
