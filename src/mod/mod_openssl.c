@@ -1,7 +1,8 @@
 /*
  * mod_openssl: HTTPS, as lighttpd's module of the name configures it. The ssl.* settings apply
  * globally and per $SERVER["socket"]; each listener with ssl.engine = "enable" gets a TLS
- * context of its own in every generation, so a reload re-reads certificates and keys while
+ * context of its own in every generation (and one more for each $HTTP["host"] with a
+ * certificate of its own, chosen by SNI), so a reload re-reads certificates and keys while
  * open connections keep the context they started with.
  */
 #include <stdio.h>
@@ -32,8 +33,9 @@ static void openssl_conf_init(void *conf) {
 
 static const lux_directive openssl_directives[] = {
     {"ssl.engine", LUX_D_BOOL, offsetof(lux_tls_conf, engine), TLS_SCOPE, NULL, 0},
-    {"ssl.pemfile", LUX_D_STRING, offsetof(lux_tls_conf, pemfile), TLS_SCOPE, NULL, 0},
-    {"ssl.privkey", LUX_D_STRING, offsetof(lux_tls_conf, privkey), TLS_SCOPE, NULL, 0},
+    /* also in $HTTP["host"] == "name": certificates by SNI */
+    {"ssl.pemfile", LUX_D_STRING, offsetof(lux_tls_conf, pemfile), LUX_SCOPE_ANY, NULL, 0},
+    {"ssl.privkey", LUX_D_STRING, offsetof(lux_tls_conf, privkey), LUX_SCOPE_ANY, NULL, 0},
     {"ssl.ca-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_file), TLS_SCOPE, NULL, 0},
     {"ssl.cipher-list", LUX_D_STRING, offsetof(lux_tls_conf, cipher_list), TLS_SCOPE, NULL, 0},
     {"ssl.openssl.ssl-conf-cmd", LUX_D_CUSTOM, offsetof(lux_tls_conf, conf_cmds), TLS_SCOPE,
@@ -53,26 +55,108 @@ const lux_module lux_mod_openssl = {
     .conf_init = openssl_conf_init,
 };
 
+/* ssl.pemfile and ssl.privkey may also be set in $HTTP["host"] == "name", at the top level or
+ * inside a $SERVER["socket"] block: that host's certificate, chosen by SNI. */
+static int is_sni_block(const lux_conf_block *b) {
+    const lux_conf_block *p = b->parent;
+    return b->field == LUX_COND_HOST && b->op == LUX_OP_EQ && !b->prev && p &&
+           (p->depth == 0 || (p->field == LUX_COND_SOCKET && p->op == LUX_OP_EQ && p->depth == 1));
+}
+
+static int is_socket_block(const lux_conf_block *b) {
+    return b->field == LUX_COND_SOCKET && b->op == LUX_OP_EQ && b->depth == 1;
+}
+
+static int patches_module(const lux_block_patches *bp, unsigned m) {
+    for (size_t k = 0; k < bp->npatches; k++)
+        if (bp->patches[k].module == m)
+            return 1;
+    return 0;
+}
+
+/* Certificates in any other conditional block would be ignored: refuse them. */
+static int check_cert_blocks(const lux_gen *g, unsigned m, char *err, size_t el) {
+    for (size_t i = 0; i < g->nblocks; i++) {
+        const lux_conf_block *b = g->blocks[i].block;
+        if (is_socket_block(b) || is_sni_block(b) || !patches_module(&g->blocks[i], m))
+            continue;
+        snprintf(err, el,
+                 "%s:%d: ssl.pemfile and ssl.privkey work only in $HTTP[\"host\"] == \"name\" "
+                 "blocks (certificates by SNI), at the top level or in $SERVER[\"socket\"]",
+                 b->file, b->line);
+        return -1;
+    }
+    return 0;
+}
+
+static int own_ctx(lux_gen *g, struct ssl_ctx_st *ctx, char *err, size_t el) {
+    if (lux_gen_on_free(g, lux_tls_ctx_free, ctx) < 0) {
+        lux_tls_ctx_free(ctx);
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* The host blocks that apply to listener `spec`, each with a context of its own. */
+static int setup_sni(lux_gen *g, unsigned m, const char *spec, const lux_tls_conf *base,
+                     struct ssl_ctx_st *ctx, char *err, size_t el) {
+    lux_tls_sni_table *t = lux_pool_alloc(&g->pool, sizeof *t);
+    if (!t || !(t->items = lux_pool_alloc(&g->pool, (g->nblocks + 1) * sizeof *t->items)))
+        goto oom;
+    t->n = 0;
+    for (size_t i = 0; i < g->nblocks; i++) {
+        const lux_block_patches *bp = &g->blocks[i];
+        const lux_conf_block *b = bp->block;
+        if (!is_sni_block(b) || !patches_module(bp, m) ||
+            (b->parent->depth && strcmp(b->parent->pattern, spec) != 0))
+            continue;
+        lux_tls_conf tc = *base;
+        tc.privkey = (lux_str){NULL, 0}; /* a host's key is in its own files */
+        for (size_t k = 0; k < bp->npatches; k++)
+            if (bp->patches[k].module == m)
+                memcpy((char *)&tc + bp->patches[k].dir->offset, bp->patches[k].value,
+                       lux_directive_size(bp->patches[k].dir));
+        char msg[512];
+        struct ssl_ctx_st *hctx = lux_tls_ctx_new(&tc, msg, sizeof msg);
+        if (!hctx) {
+            snprintf(err, el, "%s:%d: $HTTP[\"host\"] == \"%s\": %s", b->file, b->line, b->pattern,
+                     msg);
+            return -1;
+        }
+        if (own_ctx(g, hctx, err, el) < 0)
+            return -1;
+        t->items[t->n++] = (lux_tls_sni_host){b->pattern, hctx};
+    }
+    if (t->n)
+        lux_tls_ctx_set_sni(ctx, t);
+    return 0;
+oom:
+    snprintf(err, el, "out of memory");
+    return -1;
+}
+
 int lux_openssl_setup_listeners(lux_gen *g, char *err, size_t el) {
-    int m = lux_gen_module_index(g, &lux_mod_openssl);
-    if (m < 0)
+    int mi = lux_gen_module_index(g, &lux_mod_openssl);
+    if (mi < 0)
         return 0;
+    unsigned m = (unsigned)mi;
+    if (check_cert_blocks(g, m, err, el) < 0)
+        return -1;
     for (size_t i = 0; i < g->nlistens; i++) {
+        const char *spec = g->listens[i].spec;
         lux_tls_conf tc;
-        lux_gen_socket_conf(g, (unsigned)m, g->listens[i].spec, &tc);
+        lux_gen_socket_conf(g, m, spec, &tc);
         if (!tc.engine)
             continue;
         char msg[512];
         struct ssl_ctx_st *ctx = lux_tls_ctx_new(&tc, msg, sizeof msg);
         if (!ctx) {
-            snprintf(err, el, "%s: listener %s: %s", g->tree->main_file, g->listens[i].spec, msg);
+            snprintf(err, el, "%s: listener %s: %s", g->tree->main_file, spec, msg);
             return -1;
         }
-        if (lux_gen_on_free(g, lux_tls_ctx_free, ctx) < 0) {
-            lux_tls_ctx_free(ctx);
-            snprintf(err, el, "out of memory");
+        if (own_ctx(g, ctx, err, el) < 0 || setup_sni(g, m, spec, &tc, ctx, err, el) < 0)
             return -1;
-        }
         g->listens[i].tls = ctx;
         g->has_tls = 1;
     }

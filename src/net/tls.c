@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -141,6 +142,22 @@ fail:
 
 void lux_tls_ctx_free(void *ctx) {
     SSL_CTX_free(ctx);
+}
+
+static int select_host_ctx(SSL *ssl, int *alert, void *arg) {
+    const lux_tls_sni_table *t = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    for (size_t i = 0; name && i < t->n; i++)
+        if (strcasecmp(t->items[i].host, name) == 0) {
+            SSL_set_SSL_CTX(ssl, t->items[i].ctx);
+            break;
+        }
+    return SSL_TLSEXT_ERR_OK; /* another name, or none: the listener's certificate */
+}
+
+void lux_tls_ctx_set_sni(SSL_CTX *ctx, const lux_tls_sni_table *hosts) {
+    SSL_CTX_set_tlsext_servername_callback(ctx, select_host_ctx);
+    SSL_CTX_set_tlsext_servername_arg(ctx, (void *)hosts);
 }
 
 SSL_CTX *lux_tls_ctx_for(const lux_gen *g, const char *name) {

@@ -32,6 +32,20 @@ typedef struct {
 struct ssl_ctx_st *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t errlen);
 void lux_tls_ctx_free(void *ctx);
 
+/* Certificates by SNI: a listener context hands a handshake naming one of these hosts (exactly,
+ * case-insensitively) to that host's context. The table must outlive the contexts. */
+typedef struct {
+    const char *host;
+    struct ssl_ctx_st *ctx;
+} lux_tls_sni_host;
+
+typedef struct {
+    lux_tls_sni_host *items;
+    size_t n;
+} lux_tls_sni_table;
+
+void lux_tls_ctx_set_sni(struct ssl_ctx_st *ctx, const lux_tls_sni_table *hosts);
+
 /* The TLS context of the listener named `name` in g, or NULL when it speaks plain HTTP. */
 struct ssl_ctx_st *lux_tls_ctx_for(const lux_gen *g, const char *name);
 

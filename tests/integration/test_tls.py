@@ -316,12 +316,17 @@ def test_tls_unimplemented_keys_are_start_errors():
     base = tls_conf()
     expect_start_error(base + 'ssl.verifyclient.activate = "enable"\n',
                        "ssl.verifyclient.activate")
-    expect_start_error(base + f'$HTTP["host"] == "x" {{ ssl.pemfile = "{c["b.pem"]}" }}\n',
+    expect_start_error(base + f'$HTTP["url"] =^ "/x" {{ ssl.pemfile = "{c["b.pem"]}" }}\n',
                        "ssl.pemfile")
+    expect_start_error(base + '$HTTP["host"] == "x" { ssl.cipher-list = "HIGH" }\n',
+                       "ssl.cipher-list")
 
 
-def peer_cn(port):
-    with tls_connect(port) as c:
+def peer_cn(port, name="localhost"):
+    ctx = ssl.create_default_context(cafile=certs()["ca"])
+    ctx.check_hostname = False  # the name asked for by SNI need not be in the certificate
+    with socket.create_connection(("127.0.0.1", port), timeout=harness.IO_TIMEOUT) as raw, \
+            ctx.wrap_socket(raw, server_hostname=name) as c:
         subject = dict(x[0] for x in c.getpeercert()["subject"])
         return subject["commonName"]
 
@@ -340,3 +345,23 @@ def test_tls_reload_new_certificate():
             r = tls_request(old, "/f.txt")
             eq(r.status, 200, "the old connection after the reload")
             eq(r.body, FILES["f.txt"].encode(), "body on the old connection")
+
+
+def test_tls_certificate_by_sni():
+    """$HTTP["host"] == "name" with ssl.pemfile: that certificate for a handshake naming the
+    host, at the top level and inside the listener's $SERVER["socket"] block."""
+    need_tls()
+    c = certs()
+    conf = (tls_conf("a") + f'$HTTP["host"] == "b.example" {{ ssl.pemfile = "{c["b.pem"]}" }}\n'
+            '$SERVER["socket"] == "127.0.0.1:@PORT2@" {\n' + tls_conf("a") +
+            f'  $HTTP["host"] == "inner.example" {{ ssl.pemfile = "{c["b.crt"]}"\n'
+            f'    ssl.privkey = "{c["b.key"]}" }}\n}}\n')
+    with Server(conf, files=FILES) as s:
+        eq(peer_cn(s.port, "localhost"), "lux test a", "no match: the listener's certificate")
+        eq(peer_cn(s.port, "B.Example"), "lux test b", "SNI b.example")
+        eq(peer_cn(s.port, "inner.example"), "lux test a", "a host of another socket")
+        poll(lambda: harness.port_accepts(s.port2), what="the second TLS listener")
+        eq(peer_cn(s.port2, "inner.example"), "lux test b", "SNI inside $SERVER[\"socket\"]")
+        eq(peer_cn(s.port2, "b.example"), "lux test b", "a top-level host on every listener")
+        r = parse_one(curl(["-i"] + resolve(s) + [https(s, "/index.html")]).stdout)
+        eq(r.status, 200, "a request after SNI")

@@ -54,9 +54,15 @@ static void test_refused_keys(void) {
     lux_gen *g = build("ssl.verifyclient.activate = \"enable\"\n", err, sizeof err);
     CHECK(g == NULL);
     CHECK(strstr(err, "test.conf:1: ssl.verifyclient.activate is not supported") != NULL);
-    g = build("$HTTP[\"host\"] == \"a\" {\n ssl.pemfile = \"/a.pem\"\n}\n", err, sizeof err);
+    g = build("$HTTP[\"host\"] == \"a\" {\n ssl.cipher-list = \"HIGH\"\n}\n", err, sizeof err);
     CHECK(g == NULL);
-    CHECK(strstr(err, "test.conf:2: ssl.pemfile is not supported here") != NULL);
+    CHECK(strstr(err, "test.conf:2: ssl.cipher-list is not supported here") != NULL);
+    g = build("$HTTP[\"url\"] =^ \"/a\" {\n ssl.pemfile = \"/a.pem\"\n}\n", err, sizeof err);
+    CHECK(g == NULL);
+    CHECK(strstr(err, "test.conf:1: ssl.pemfile and ssl.privkey work only in $HTTP[\"host\"]") !=
+          NULL);
+    g = build("$HTTP[\"host\"] =~ \"^a\" {\n ssl.pemfile = \"/a.pem\"\n}\n", err, sizeof err);
+    CHECK(g == NULL);
     g = build("ssl.openssl.ssl-conf-cmd = \"MinProtocol\"\n", err, sizeof err);
     CHECK(g == NULL);
     CHECK(strstr(err, "ssl.openssl.ssl-conf-cmd") != NULL);
