@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 
 import harness
 from harness import (Server, Skip, TempDir, check, contains, curl, eq, lux_only, parse_one,
@@ -91,6 +92,10 @@ def tls_connect(port, timeout=harness.IO_TIMEOUT, **ctx_kw):
 
 def tls_request(sock, path="/"):
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    return tls_request_response(sock)
+
+
+def tls_request_response(sock):
     buf = b""
     while True:
         try:
@@ -365,3 +370,40 @@ def test_tls_certificate_by_sni():
         eq(peer_cn(s.port2, "b.example"), "lux test b", "a top-level host on every listener")
         r = parse_one(curl(["-i"] + resolve(s) + [https(s, "/index.html")]).stdout)
         eq(r.status, 200, "a request after SNI")
+
+
+def test_tls_pipelined_requests_and_large_body():
+    """A request body larger than the input buffer and pipelined requests behind it, all in
+    TLS records the server decrypts more of than it asked for."""
+    need_tls()
+    with Server(tls_conf(), files=FILES) as s:
+        with tls_connect(s.port) as c:
+            body = b"x" * (200 * 1024)
+            c.sendall(b"POST /f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
+                      + str(len(body)).encode() + b"\r\n\r\n" + body
+                      + b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n" * 3
+                      + b"GET /f.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        rs = harness.parse_responses(data, methods=["POST", "GET", "GET", "GET", "GET"])
+        eq(len(rs), 5, "responses")
+        eq([r.body for r in rs[1:]], [b"hello tls\n"] * 3 + [FILES["f.txt"].encode()], "bodies")
+
+
+def test_tls_slow_head_then_large_record():
+    """A head whose first piece comes alone (the server keeps it in a small buffer) and whose
+    rest comes in one record larger than that buffer: the decrypted bytes the buffer could not
+    take are read without waiting for the socket, which has nothing more to say."""
+    need_tls()
+    with Server(tls_conf(), files=FILES) as s:
+        with tls_connect(s.port) as c:
+            c.sendall(b"GET /index.html HTTP/1.1\r\n")
+            time.sleep(0.3)
+            c.sendall(b"Host: localhost\r\nX-Pad: " + b"p" * 6000 + b"\r\n\r\n")
+            r = tls_request_response(c)
+        eq(r.status, 200, "status")
+        eq(r.body, b"hello tls\n", "body")
