@@ -87,10 +87,6 @@ lux_result lux_gen_run_hook(lux_req *r, lux_hook h);
 /* SIGHUP: run the reopen callbacks modules registered. */
 void lux_gen_reopen(lux_gen *g);
 
-/* Module m's settings as $SERVER["socket"] == spec sees them: the global values with that
- * block's patches applied, copied into out (m->conf_size bytes). */
-void lux_gen_socket_conf(const lux_gen *g, unsigned m, const char *spec, void *out);
-
 /* Index of module m in g, or -1 if not enabled. */
 int lux_gen_module_index(const lux_gen *g, const lux_module *m);
 

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/gen.h"
 #include "net/tls.h"
@@ -98,25 +99,66 @@ static int own_ctx(lux_gen *g, struct ssl_ctx_st *ctx, char *err, size_t el) {
     return 0;
 }
 
-/* The host blocks that apply to listener `spec`, each with a context of its own. */
-static int setup_sni(lux_gen *g, unsigned m, const char *spec, const lux_tls_conf *base,
-                     struct ssl_ctx_st *ctx, char *err, size_t el) {
+/* Apply a block's ssl.* values. A certificate comes with the key of its own block: a block
+ * that sets ssl.pemfile without ssl.privkey takes the key from the pemfile (as lighttpd). */
+static void apply_patches(lux_tls_conf *tc, const lux_block_patches *bp, unsigned m) {
+    int pemfile = 0, privkey = 0;
+    for (size_t k = 0; k < bp->npatches; k++) {
+        const lux_patch *p = &bp->patches[k];
+        if (p->module != m)
+            continue;
+        memcpy((char *)tc + p->dir->offset, p->value, lux_directive_size(p->dir));
+        pemfile |= p->dir->offset == offsetof(lux_tls_conf, pemfile);
+        privkey |= p->dir->offset == offsetof(lux_tls_conf, privkey);
+    }
+    if (pemfile && !privkey)
+        tc->privkey = (lux_str){NULL, 0};
+}
+
+static int socket_matches(const lux_conf_block *b, const char *spec) {
+    return is_socket_block(b) && strcmp(b->pattern, spec) == 0;
+}
+
+/* The settings a handshake on listener `spec` naming `host` (NULL: no SNI) sees: the blocks
+ * that match, applied in config order, as lighttpd patches its settings. */
+static void conf_for(const lux_gen *g, unsigned m, const char *spec, const char *host,
+                     lux_tls_conf *tc) {
+    memcpy(tc, g->global_conf[m], sizeof *tc);
+    for (size_t i = 0; i < g->nblocks; i++) {
+        const lux_conf_block *b = g->blocks[i].block;
+        int applies = socket_matches(b, spec) ||
+                      (host && is_sni_block(b) && strcasecmp(b->pattern, host) == 0 &&
+                       (b->parent->depth == 0 || socket_matches(b->parent, spec)));
+        if (applies)
+            apply_patches(tc, &g->blocks[i], m);
+    }
+}
+
+void lux_openssl_conf_for(const lux_gen *g, const char *spec, const char *host, lux_tls_conf *out) {
+    conf_for(g, (unsigned)lux_gen_module_index(g, &lux_mod_openssl), spec, host, out);
+}
+
+/* A context for each host with a certificate block that can apply to listener `spec`. */
+static int setup_sni(lux_gen *g, unsigned m, const char *spec, struct ssl_ctx_st *ctx, char *err,
+                     size_t el) {
     lux_tls_sni_table *t = lux_pool_alloc(&g->pool, sizeof *t);
-    if (!t || !(t->items = lux_pool_alloc(&g->pool, (g->nblocks + 1) * sizeof *t->items)))
-        goto oom;
+    if (!t || !(t->items = lux_pool_alloc(&g->pool, (g->nblocks + 1) * sizeof *t->items))) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
     t->n = 0;
     for (size_t i = 0; i < g->nblocks; i++) {
-        const lux_block_patches *bp = &g->blocks[i];
-        const lux_conf_block *b = bp->block;
-        if (!is_sni_block(b) || !patches_module(bp, m) ||
-            (b->parent->depth && strcmp(b->parent->pattern, spec) != 0))
+        const lux_conf_block *b = g->blocks[i].block;
+        if (!is_sni_block(b) || !patches_module(&g->blocks[i], m) ||
+            (b->parent->depth && !socket_matches(b->parent, spec)))
             continue;
-        lux_tls_conf tc = *base;
-        tc.privkey = (lux_str){NULL, 0}; /* a host's key is in its own files */
-        for (size_t k = 0; k < bp->npatches; k++)
-            if (bp->patches[k].module == m)
-                memcpy((char *)&tc + bp->patches[k].dir->offset, bp->patches[k].value,
-                       lux_directive_size(bp->patches[k].dir));
+        int seen = 0;
+        for (size_t k = 0; k < t->n; k++)
+            seen |= strcasecmp(t->items[k].host, b->pattern) == 0;
+        if (seen)
+            continue;
+        lux_tls_conf tc;
+        conf_for(g, m, spec, b->pattern, &tc);
         char msg[512];
         struct ssl_ctx_st *hctx = lux_tls_ctx_new(&tc, msg, sizeof msg);
         if (!hctx) {
@@ -131,9 +173,6 @@ static int setup_sni(lux_gen *g, unsigned m, const char *spec, const lux_tls_con
     if (t->n)
         lux_tls_ctx_set_sni(ctx, t);
     return 0;
-oom:
-    snprintf(err, el, "out of memory");
-    return -1;
 }
 
 int lux_openssl_setup_listeners(lux_gen *g, char *err, size_t el) {
@@ -146,7 +185,7 @@ int lux_openssl_setup_listeners(lux_gen *g, char *err, size_t el) {
     for (size_t i = 0; i < g->nlistens; i++) {
         const char *spec = g->listens[i].spec;
         lux_tls_conf tc;
-        lux_gen_socket_conf(g, m, spec, &tc);
+        conf_for(g, m, spec, NULL, &tc);
         if (!tc.engine)
             continue;
         char msg[512];
@@ -155,7 +194,7 @@ int lux_openssl_setup_listeners(lux_gen *g, char *err, size_t el) {
             snprintf(err, el, "%s: listener %s: %s", g->tree->main_file, spec, msg);
             return -1;
         }
-        if (own_ctx(g, ctx, err, el) < 0 || setup_sni(g, m, spec, &tc, ctx, err, el) < 0)
+        if (own_ctx(g, ctx, err, el) < 0 || setup_sni(g, m, spec, ctx, err, el) < 0)
             return -1;
         g->listens[i].tls = ctx;
         g->has_tls = 1;

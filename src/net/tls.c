@@ -180,23 +180,6 @@ int lux_tls_conn_start(lux_conn *c, SSL_CTX *ctx) {
     return 0;
 }
 
-/* Plain HTTP on the TLS port: a short plain-text answer, as nginx gives, instead of a silent
- * close. The request is read first so that closing does not reset the connection under the
- * answer. */
-static void answer_plain_http(lux_conn *c) {
-    static const char resp[] = "HTTP/1.0 400 Bad Request\r\n"
-                               "Content-Type: text/plain\r\n"
-                               "Content-Length: 35\r\n"
-                               "Connection: close\r\n"
-                               "\r\n"
-                               "This port speaks HTTPS, not HTTP.\r\n";
-    char drain[4096];
-    while (recv(c->io.fd, drain, sizeof drain, MSG_DONTWAIT) > 0)
-        ;
-    if (send(c->io.fd, resp, sizeof resp - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-        return;
-}
-
 /* Map a failed SSL call to the transport's convention: -1 with errno, or 0 at the end of the
  * peer's stream. Failures are the peer's doing (garbage, a vanished client) and are not logged:
  * the connection just closes. */
@@ -216,9 +199,7 @@ static ssize_t tls_failed(lux_conn *c, int rc, int reading) {
             return 0;
         errno = EPIPE;
         return -1;
-    case SSL_ERROR_SSL:
-        if (reading && ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_HTTP_REQUEST)
-            answer_plain_http(c);
+    case SSL_ERROR_SSL: /* garbage, plain HTTP on the TLS port (closed, as lighttpd does) */
         errno = EPROTO;
         break;
     default:

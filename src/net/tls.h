@@ -59,5 +59,9 @@ extern const lux_module lux_mod_openssl;
 /* Give every listener whose settings say ssl.engine = "enable" its TLS context (freed with g).
  * On error -1 with a message that names the listener and the file or setting at fault. */
 int lux_openssl_setup_listeners(lux_gen *g, char *err, size_t errlen);
+/* The settings a handshake on listener `spec` naming `host` (NULL: no SNI) gets: the global
+ * values, then each matching $SERVER["socket"] and $HTTP["host"] block in config order. Only
+ * with mod_openssl enabled in g. */
+void lux_openssl_conf_for(const lux_gen *g, const char *spec, const char *host, lux_tls_conf *out);
 
 #endif

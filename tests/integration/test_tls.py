@@ -79,7 +79,9 @@ def https(s, path="/", port=None):
 
 
 def resolve(s, port=None):
-    return ["--cacert", certs()["ca"], "--resolve", f"localhost:{port or s.port}:127.0.0.1"]
+    """curl's options for an HTTP/1.1 request to localhost over TLS, trusting the test CA."""
+    return ["--http1.1", "--cacert", certs()["ca"], "--resolve",
+            f"localhost:{port or s.port}:127.0.0.1"]
 
 
 def tls_connect(port, timeout=harness.IO_TIMEOUT, **ctx_kw):
@@ -145,7 +147,7 @@ def test_tls_protocol_versions_and_alpn():
         check(rc != 0 and "TLSv1.1" not in out.split("New,")[-1].split("\n")[0],
               "TLS 1.1 must be refused:\n" + out[-800:])
         for flag, name in (("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")):
-            rc, out = s_client(s.port, flag, "-alpn", "h2,http/1.1", "-servername", "localhost")
+            rc, out = s_client(s.port, flag, "-alpn", "http/1.1", "-servername", "localhost")
             eq(rc, 0, f"{name} handshake exit status")
             contains(out, f"New, {name}", f"{name} handshake")
             contains(out, "ALPN protocol: http/1.1", "ALPN")
@@ -188,13 +190,15 @@ def test_tls_scheme_condition_per_socket():
 
 
 def test_tls_redirect_keeps_https():
-    """A directory without its slash is redirected within https."""
+    """A directory without its slash is redirected within https (or relatively, as lighttpd
+    1.4.69 does)."""
     need_tls()
     with Server(tls_conf(), files={"dir/index.html": "x"}) as s:
         r = parse_one(curl(["-i"] + resolve(s) + [https(s, "/dir")]).stdout)
         eq(r.status, 301, "status")
-        check(r.header("Location", "").startswith("https://"),
-              f"Location must be https: {r.header('Location')}")
+        loc = r.header("Location", "")
+        check(loc.startswith("https://localhost:") or loc.startswith("/dir/"),
+              f"Location must stay on https: {loc}")
 
 
 def still_serves(s):
@@ -203,24 +207,12 @@ def still_serves(s):
 
 
 def test_tls_plain_http_to_tls_port():
-    """Plain HTTP on the TLS port is answered with a plain 400 or closed, never served."""
+    """Plain HTTP on the TLS port is closed unanswered (lighttpd 1.4.69 does the same)."""
     need_tls()
     with Server(tls_conf(), files=FILES) as s:
         out = harness.raw(s.port, b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        check(b"hello tls" not in out, "content served over plain HTTP")
-        if out:
-            check(out.startswith(b"HTTP/1.0 400") or out.startswith(b"HTTP/1.1 400"),
-                  f"not a 400: {out[:100]!r}")
+        eq(out, b"", "the answer to plain HTTP")
         still_serves(s)
-
-
-@lux_only("lux answers plain HTTP on a TLS port with a plain 400, as nginx does")
-def test_tls_plain_http_gets_400():
-    need_tls()
-    with Server(tls_conf(), files=FILES) as s:
-        out = harness.raw(s.port, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        check(out.startswith(b"HTTP/1.0 400 "), f"want a plain 400: {out[:100]!r}")
-        contains(out.decode("latin-1"), "HTTPS", "the body says why")
 
 
 def test_tls_garbage_and_vanishing_clients():
@@ -337,6 +329,7 @@ def peer_cn(port, name="localhost"):
 
 
 @harness.serial
+@lux_only("lighttpd's SIGUSR1 restarts gracefully; lux reloads in the running process")
 def test_tls_reload_new_certificate():
     """After SIGUSR1 new connections get the new certificate; an open one keeps working."""
     need_tls()
@@ -367,21 +360,22 @@ def test_tls_certificate_by_sni():
         eq(peer_cn(s.port, "inner.example"), "lux test a", "a host of another socket")
         poll(lambda: harness.port_accepts(s.port2), what="the second TLS listener")
         eq(peer_cn(s.port2, "inner.example"), "lux test b", "SNI inside $SERVER[\"socket\"]")
-        eq(peer_cn(s.port2, "b.example"), "lux test b", "a top-level host on every listener")
+        # The socket block comes after the top-level host block and sets its own certificate.
+        eq(peer_cn(s.port2, "b.example"), "lux test a", "config order")
         r = parse_one(curl(["-i"] + resolve(s) + [https(s, "/index.html")]).stdout)
         eq(r.status, 200, "a request after SNI")
 
 
-def test_tls_pipelined_requests_and_large_body():
-    """A request body larger than the input buffer and pipelined requests behind it, all in
-    TLS records the server decrypts more of than it asked for."""
+def test_tls_pipelined_requests():
+    """Many pipelined requests in one write: TLS records the server decrypts more of than one
+    read asks for."""
     need_tls()
+    n = 400
     with Server(tls_conf(), files=FILES) as s:
         with tls_connect(s.port) as c:
-            body = b"x" * (200 * 1024)
-            c.sendall(b"POST /f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
-                      + str(len(body)).encode() + b"\r\n\r\n" + body
-                      + b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n" * 3
+            c.sendall(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\nX-Pad: "
+                      + b"p" * 100 + b"\r\n\r\n" * 1 + (b"GET /index.html HTTP/1.1\r\n"
+                      b"Host: localhost\r\n\r\n") * (n - 2)
                       + b"GET /f.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             data = b""
             while True:
@@ -389,9 +383,9 @@ def test_tls_pipelined_requests_and_large_body():
                 if not chunk:
                     break
                 data += chunk
-        rs = harness.parse_responses(data, methods=["POST", "GET", "GET", "GET", "GET"])
-        eq(len(rs), 5, "responses")
-        eq([r.body for r in rs[1:]], [b"hello tls\n"] * 3 + [FILES["f.txt"].encode()], "bodies")
+        rs = harness.parse_responses(data)
+        eq(len(rs), n, "responses")
+        eq([r.body for r in rs], [b"hello tls\n"] * (n - 1) + [FILES["f.txt"].encode()], "bodies")
 
 
 def test_tls_slow_head_then_large_record():

@@ -34,11 +34,10 @@ static void test_socket_block_inherits_and_overrides(void) {
     CHECK(g != NULL);
     if (!g)
         return;
-    unsigned m = (unsigned)lux_gen_module_index(g, &lux_mod_openssl);
     lux_tls_conf a, b, glob;
-    lux_gen_socket_conf(g, m, ":8443", &a);
-    lux_gen_socket_conf(g, m, ":8444", &b);
-    lux_gen_socket_conf(g, m, "0.0.0.0:80", &glob);
+    lux_openssl_conf_for(g, ":8443", NULL, &a);
+    lux_openssl_conf_for(g, ":8444", NULL, &b);
+    lux_openssl_conf_for(g, "0.0.0.0:80", NULL, &glob);
     CHECK_STR(a.pemfile.ptr, "/socket.pem");
     CHECK_STR(a.cipher_list.ptr, "ECDHE+AESGCM");
     CHECK_INT(a.honor_cipher_order, 1);
@@ -46,6 +45,35 @@ static void test_socket_block_inherits_and_overrides(void) {
     CHECK_INT(b.honor_cipher_order, 0);
     CHECK_STR(glob.pemfile.ptr, "/global.pem");
     CHECK_INT(glob.disable_client_renegotiation, 1);
+    lux_gen_unref(g);
+}
+
+/* Blocks apply in config order, and a certificate brings the key of its own block. */
+static void test_sni_settings_in_config_order(void) {
+    char err[512];
+    lux_gen *g = build("ssl.pemfile = \"/g.crt\"\nssl.privkey = \"/g.key\"\n"
+                       "$HTTP[\"host\"] == \"b.example\" { ssl.pemfile = \"/b.pem\" }\n"
+                       "$SERVER[\"socket\"] == \":8443\" {\n"
+                       "  ssl.pemfile = \"/s.pem\"\n"
+                       "  $HTTP[\"host\"] == \"c.example\" { ssl.privkey = \"/c.key\" }\n"
+                       "}\n",
+                       err, sizeof err);
+    CHECK(g != NULL);
+    if (!g)
+        return;
+    lux_tls_conf tc;
+    lux_openssl_conf_for(g, "0.0.0.0:80", "B.example", &tc);
+    CHECK_STR(tc.pemfile.ptr, "/b.pem");
+    CHECK(tc.privkey.ptr == NULL);
+    lux_openssl_conf_for(g, ":8443", "b.example", &tc); /* the socket block comes later */
+    CHECK_STR(tc.pemfile.ptr, "/s.pem");
+    CHECK(tc.privkey.ptr == NULL);
+    lux_openssl_conf_for(g, ":8443", "c.example", &tc);
+    CHECK_STR(tc.pemfile.ptr, "/s.pem");
+    CHECK_STR(tc.privkey.ptr, "/c.key");
+    lux_openssl_conf_for(g, "0.0.0.0:80", "c.example", &tc); /* another socket's host */
+    CHECK_STR(tc.pemfile.ptr, "/g.crt");
+    CHECK_STR(tc.privkey.ptr, "/g.key");
     lux_gen_unref(g);
 }
 
@@ -78,6 +106,7 @@ static void test_engine_without_pemfile(void) {
 int main(void) {
     RUN(test_ssl_keys_load_mod_openssl);
     RUN(test_socket_block_inherits_and_overrides);
+    RUN(test_sni_settings_in_config_order);
     RUN(test_refused_keys);
     RUN(test_engine_without_pemfile);
     T_EXIT();
