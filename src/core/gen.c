@@ -10,19 +10,39 @@
 
 #include "core/core_conf.h"
 #include "lux/req.h"
+#include "net/tls.h"
 
 /* Modules lighttpd has that lux does not provide yet: named in a clear error. */
 static const char *const lighttpd_only_modules[] = {
-    "mod_ajp13",       "mod_auth",         "mod_authn_file",
-    "mod_cgi",         "mod_compress",     "mod_deflate",
-    "mod_evasive",     "mod_evhost",       "mod_extforward",
-    "mod_fastcgi",     "mod_gnutls",       "mod_magnet",
-    "mod_maxminddb",   "mod_mbedtls",      "mod_openssl",
-    "mod_proxy",       "mod_rrdtool",      "mod_scgi",
-    "mod_secdownload", "mod_simple_vhost", "mod_sockproxy",
-    "mod_ssi",         "mod_status",       "mod_uploadprogress",
-    "mod_userdir",     "mod_usertrack",    "mod_vhostdb",
-    "mod_webdav",      "mod_wstunnel",     NULL,
+    "mod_ajp13",
+    "mod_auth",
+    "mod_authn_file",
+    "mod_cgi",
+    "mod_compress",
+    "mod_deflate",
+    "mod_evasive",
+    "mod_evhost",
+    "mod_extforward",
+    "mod_fastcgi",
+    "mod_gnutls",
+    "mod_magnet",
+    "mod_maxminddb",
+    "mod_mbedtls",
+    "mod_proxy",
+    "mod_rrdtool",
+    "mod_scgi",
+    "mod_secdownload",
+    "mod_simple_vhost",
+    "mod_sockproxy",
+    "mod_ssi",
+    "mod_status",
+    "mod_uploadprogress",
+    "mod_userdir",
+    "mod_usertrack",
+    "mod_vhostdb",
+    "mod_webdav",
+    "mod_wstunnel",
+    NULL,
 };
 
 /* Always enabled, after the listed ones (lighttpd does the same). */
@@ -319,6 +339,15 @@ static int enable_listed(lux_gen *g, const lux_conf_kv *kv, const lux_value *e, 
     return 0;
 }
 
+/* lighttpd loads mod_openssl by itself when an ssl.* key appears anywhere. */
+static int uses_tls_keys(const lux_conf_tree *tree) {
+    for (size_t i = 0; i < tree->nblocks; i++)
+        for (size_t k = 0; k < tree->blocks[i]->nkvs; k++)
+            if (strncasecmp(tree->blocks[i]->kvs[k].key, "ssl.", 4) == 0)
+                return 1;
+    return 0;
+}
+
 static int enable_modules(lux_gen *g, const lux_conf_block *global, gen_errors *errs) {
     char msg[256];
     if (enable_module(g, &lux_core_module, msg, sizeof msg) < 0) {
@@ -333,6 +362,10 @@ static int enable_modules(lux_gen *g, const lux_conf_block *global, gen_errors *
             return -1;
     if (errs->n)
         return -1;
+    if (uses_tls_keys(g->tree) && enable_module(g, &lux_mod_openssl, msg, sizeof msg) < 0) {
+        add_error(errs, NULL, 0, "%s", msg);
+        return -1;
+    }
     for (size_t i = 0; default_modules[i]; i++)
         if (enable_module(g, find_builtin(default_modules[i]), msg, sizeof msg) < 0) {
             add_error(errs, NULL, 0, "%s", msg);
@@ -358,9 +391,9 @@ static const lux_directive *find_directive(const lux_gen *g, const char *key, un
  */
 static const struct {
     const char *prefix;
-    const char *module; /* NULL: TLS, which no module of lux provides yet */
+    const char *module;
 } guarded_keys[] = {
-    {"ssl.", NULL},
+    {"ssl.", "mod_openssl"},
     {"auth.", "mod_auth"},
     {"url.access-deny", "mod_access"},
     {"url.access-allow", "mod_access"},
@@ -374,18 +407,27 @@ static const lux_module *module_of_key(const char *key) {
     return NULL;
 }
 
+/* The module a guarded key belongs to, or NULL when the key guards nothing. */
+static const char *guarding_module(const char *key) {
+    for (size_t i = 0; i < sizeof guarded_keys / sizeof guarded_keys[0]; i++) {
+        const char *prefix = guarded_keys[i].prefix;
+        size_t plen = strlen(prefix);
+        if (strncasecmp(key, prefix, plen) == 0 && (prefix[plen - 1] == '.' || !key[plen]))
+            return guarded_keys[i].module;
+    }
+    return NULL;
+}
+
 /* A key nobody enabled knows: an error when it guards something, else a warning that says which
  * module would know it, as lighttpd users expect. */
-static void unhandled_key(const lux_conf_kv *kv, gen_errors *errs) {
-    for (size_t i = 0; i < sizeof guarded_keys / sizeof guarded_keys[0]; i++) {
-        const char *prefix = guarded_keys[i].prefix, *module = guarded_keys[i].module;
-        size_t plen = strlen(prefix);
-        if (strncasecmp(kv->key, prefix, plen) != 0 || (prefix[plen - 1] != '.' && kv->key[plen]))
-            continue;
-        if (!module)
-            add_error(errs, kv->file, kv->line,
-                      "%s needs TLS, which this build of lux does not have yet", kv->key);
-        else if (find_builtin(module))
+static void unhandled_key(const lux_gen *g, const lux_conf_kv *kv, gen_errors *errs) {
+    const char *module = guarding_module(kv->key);
+    if (module) {
+        const lux_module *m = find_builtin(module);
+        if (m && lux_gen_module_index(g, m) >= 0)
+            add_error(errs, kv->file, kv->line, "%s is not supported by %s in this version of lux",
+                      kv->key, module);
+        else if (m)
             add_error(errs, kv->file, kv->line,
                       "%s needs %s in server.modules (lux does not ignore an access rule)", kv->key,
                       module);
@@ -433,15 +475,19 @@ static int apply_block(lux_gen *g, const lux_conf_block *b, gen_errors *errs) {
         unsigned mod;
         const lux_directive *d = find_directive(g, kv->key, &mod);
         if (!d) {
-            unhandled_key(kv, errs);
+            unhandled_key(g, kv, errs);
             continue;
         }
         unsigned scope = b->id == 0                            ? LUX_SCOPE_GLOBAL
                          : in_socket_block(b) && b->depth == 1 ? LUX_SCOPE_SOCKET
                                                                : LUX_SCOPE_COND;
         if (!(d->scope & scope)) {
-            if (d->scope & LUX_SCOPE_GLOBAL && !(d->scope & LUX_SCOPE_SOCKET) &&
-                scope == LUX_SCOPE_SOCKET)
+            if (guarding_module(kv->key))
+                add_error(errs, kv->file, kv->line,
+                          "%s is not supported here in this version of lux (only globally%s)",
+                          kv->key, d->scope & LUX_SCOPE_SOCKET ? " or in $SERVER[\"socket\"]" : "");
+            else if (d->scope & LUX_SCOPE_GLOBAL && !(d->scope & LUX_SCOPE_SOCKET) &&
+                     scope == LUX_SCOPE_SOCKET)
                 fprintf(stderr,
                         "%s:%d: warning: %s is a global setting; ignored in "
                         "$SERVER[\"socket\"]\n",
@@ -487,8 +533,8 @@ static int add_listen(lux_gen *g, const char *spec, int is_main) {
         return -1;
     if (g->nlistens)
         memcpy(l, g->listens, g->nlistens * sizeof *l);
-    l[g->nlistens].spec = lux_pool_strndup(&g->pool, spec, strlen(spec));
-    l[g->nlistens].is_main = is_main;
+    l[g->nlistens] =
+        (lux_listen_spec){lux_pool_strndup(&g->pool, spec, strlen(spec)), is_main, NULL};
     g->listens = l;
     g->nlistens++;
     return l[g->nlistens - 1].spec ? 0 : -1;
@@ -576,6 +622,8 @@ lux_gen *lux_gen_build(lux_conf_tree *tree, unsigned flags, char *err, size_t el
         }
     }
     if (collect_listens(g, err, el) < 0)
+        goto fail;
+    if (lux_openssl_setup_listeners(g, err, el) < 0)
         goto fail;
     return g;
 fail:

@@ -14,9 +14,9 @@
 
 /* One directive value set inside a conditional block. */
 typedef struct {
-    unsigned module;          /* index in gen->modules */
+    unsigned module; /* index in gen->modules */
     const lux_directive *dir;
-    const void *value;        /* dir's storage bytes */
+    const void *value; /* dir's storage bytes */
 } lux_patch;
 
 typedef struct {
@@ -29,6 +29,7 @@ typedef struct {
 typedef struct {
     char *spec; /* "127.0.0.1:8080", "[::1]:80", ":81", "unix:/path" */
     int is_main;
+    struct ssl_ctx_st *tls; /* the TLS context when the listener speaks TLS (mod_openssl) */
 } lux_listen_spec;
 
 #define LUX_MAX_MODULES 64
@@ -68,6 +69,7 @@ struct lux_gen {
     lux_gen_cleanup *reopeners;
     lux_listen_spec *listens;
     size_t nlistens;
+    int has_tls;                /* some listener speaks TLS */
     struct lux_core_conf *core; /* == global_conf[0] */
 };
 

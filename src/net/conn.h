@@ -8,6 +8,8 @@
 
 #include <netinet/in.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "core/pool.h"
 #include "event/loop.h"
@@ -22,8 +24,37 @@ typedef enum {
     LUX_CONN_LINGER, /* half-closed by us, draining input before close */
 } lux_conn_state;
 
+/*
+ * What carries a connection's bytes: the socket itself, or TLS over it. Each call returns the
+ * bytes it moved, or -1 with errno (EAGAIN: wait for the socket; conn->want then names the
+ * event to wait for when it is not the obvious one, as when a TLS read must first write).
+ */
+typedef struct lux_transport {
+    ssize_t (*read)(lux_conn *c, void *buf, size_t len);
+    /* `more`: further bytes follow at once (MSG_MORE) */
+    ssize_t (*writev)(lux_conn *c, const struct iovec *iov, int iovcnt, int more);
+    ssize_t (*sendfile)(lux_conn *c, int fd, off_t *off, size_t len);
+    /* Bytes already taken from the socket that read() has not returned yet. */
+    size_t (*pending)(const lux_conn *c);
+    /* Stop sending (the peer sees the end of our stream), keep reading. */
+    void (*shutdown)(lux_conn *c);
+    /* Free the transport's state; the socket is closed by the caller. */
+    void (*close)(lux_conn *c);
+} lux_transport;
+
+/* A TLS connection's state (see net/tls.c). */
+typedef struct {
+    struct ssl_st *ssl;
+    char *buf; /* file bytes read for SSL_write, kept until written (a retry needs them) */
+    size_t buf_len;
+    off_t buf_off; /* the file offset buf starts at */
+    int buf_fd;
+} lux_conn_tls;
+
 struct lux_conn {
     lux_io io;
+    const lux_transport *tp;
+    unsigned want; /* LUX_EV_* the transport waits for, 0: the state's own */
     lux_worker *w;
     lux_conn *prev, *next;
     lux_gen *gen;
@@ -51,7 +82,10 @@ struct lux_conn {
     lux_chunked_decoder chunked;
     uint64_t body_seen;
     int64_t body_limit; /* bytes, 0 = none */
+    lux_conn_tls tls;
 };
+
+extern const lux_transport lux_plain_transport;
 
 /* Take over an accepted socket. */
 void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockaddr *sa,

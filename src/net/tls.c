@@ -1,0 +1,322 @@
+/*
+ * TLS over a connection's socket with OpenSSL 3. The transport moves at most one record's worth
+ * of bytes per SSL_write and keeps going while the socket takes them, so a short return means
+ * what it means for a plain socket: the socket is full. A write that has to be retried is
+ * retried with the same bytes from the same place (OpenSSL requires it): the connection does
+ * not advance past unsent bytes, and the pieces are cut the same way again.
+ */
+#include "net/tls.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "event/loop.h"
+#include "net/worker.h"
+
+#define RECORD 16384 /* the largest TLS record's payload */
+
+/* TLS 1.2 suites with forward secrecy and an AEAD; TLS 1.3 suites all qualify. */
+#define DEFAULT_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!SHA1"
+
+static const char *last_ssl_error(void) {
+    unsigned long e = ERR_peek_last_error();
+    const char *reason = e ? ERR_reason_error_string(e) : NULL;
+    return reason ? reason : "unknown error";
+}
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned inlen, void *arg) {
+    static const unsigned char http11[] = "\x08http/1.1";
+    unsigned char *chosen;
+    if (SSL_select_next_proto(&chosen, outlen, http11, sizeof http11 - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK; /* no HTTP/1.1 offered: answer without ALPN */
+    *out = chosen;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int apply_conf_cmds(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
+    SSL_CONF_CTX *cctx = SSL_CONF_CTX_new();
+    if (!cctx) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    SSL_CONF_CTX_set_flags(cctx, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER |
+                                     SSL_CONF_FLAG_CERTIFICATE | SSL_CONF_FLAG_SHOW_ERRORS);
+    SSL_CONF_CTX_set_ssl_ctx(cctx, ctx);
+    int rc = 0;
+    for (size_t i = 0; i < tc->conf_cmds.n && rc == 0; i++) {
+        const lux_keyval *kv = &tc->conf_cmds.items[i];
+        int r = SSL_CONF_cmd(cctx, kv->key.ptr, kv->value.ptr);
+        if (r == -2) {
+            snprintf(err, el, "ssl.openssl.ssl-conf-cmd: unknown command \"%s\"", kv->key.ptr);
+            rc = -1;
+        } else if (r <= 0) {
+            snprintf(err, el, "ssl.openssl.ssl-conf-cmd: \"%s\" => \"%s\": %s", kv->key.ptr,
+                     kv->value.ptr, last_ssl_error());
+            rc = -1;
+        }
+    }
+    if (rc == 0 && !SSL_CONF_CTX_finish(cctx)) {
+        snprintf(err, el, "ssl.openssl.ssl-conf-cmd: %s", last_ssl_error());
+        rc = -1;
+    }
+    SSL_CONF_CTX_free(cctx);
+    return rc;
+}
+
+static void set_defaults(SSL_CTX *ctx, const lux_tls_conf *tc) {
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    uint64_t opts = SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF;
+    if (tc->honor_cipher_order)
+        opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+    if (tc->disable_client_renegotiation)
+        opts |= SSL_OP_NO_RENEGOTIATION;
+    SSL_CTX_set_options(ctx, opts);
+    /* An idle keep-alive connection gives its record buffers back. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_dh_auto(ctx, 1);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+}
+
+static int load_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
+    const char *cert = tc->pemfile.ptr;
+    const char *key = tc->privkey.ptr ? tc->privkey.ptr : cert;
+    const char *key_name = tc->privkey.ptr ? "ssl.privkey" : "ssl.pemfile";
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        snprintf(err, el, "ssl.pemfile: cannot load the certificate from \"%s\": %s", cert,
+                 last_ssl_error());
+        return -1;
+    }
+    int loaded = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
+    if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+        snprintf(err, el, "%s: cannot load the private key from \"%s\": %s", key_name, key,
+                 last_ssl_error());
+        return -1;
+    }
+    if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, el, "%s: the private key in \"%s\" does not match the certificate in \"%s\"",
+                 key_name, key, cert);
+        return -1;
+    }
+    if (tc->ca_file.ptr && SSL_CTX_load_verify_locations(ctx, tc->ca_file.ptr, NULL) != 1) {
+        snprintf(err, el, "ssl.ca-file: cannot load \"%s\": %s", tc->ca_file.ptr, last_ssl_error());
+        return -1;
+    }
+    return 0;
+}
+
+SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
+    if (!tc->pemfile.ptr || !tc->pemfile.len) {
+        snprintf(err, el, "ssl.engine is enabled but ssl.pemfile is not set");
+        return NULL;
+    }
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        snprintf(err, el, "cannot create a TLS context: %s", last_ssl_error());
+        return NULL;
+    }
+    set_defaults(ctx, tc);
+    const char *ciphers = tc->cipher_list.ptr ? tc->cipher_list.ptr : DEFAULT_CIPHERS;
+    if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+        snprintf(err, el, "ssl.cipher-list: no usable cipher in \"%s\"", ciphers);
+        goto fail;
+    }
+    if (load_credentials(ctx, tc, err, el) < 0 || apply_conf_cmds(ctx, tc, err, el) < 0)
+        goto fail;
+    ERR_clear_error();
+    return ctx;
+fail:
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+void lux_tls_ctx_free(void *ctx) {
+    SSL_CTX_free(ctx);
+}
+
+static int select_host_ctx(SSL *ssl, int *alert, void *arg) {
+    const lux_tls_sni_table *t = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    for (size_t i = 0; name && i < t->n; i++)
+        if (strcasecmp(t->items[i].host, name) == 0) {
+            SSL_set_SSL_CTX(ssl, t->items[i].ctx);
+            break;
+        }
+    return SSL_TLSEXT_ERR_OK; /* another name, or none: the listener's certificate */
+}
+
+void lux_tls_ctx_set_sni(SSL_CTX *ctx, const lux_tls_sni_table *hosts) {
+    SSL_CTX_set_tlsext_servername_callback(ctx, select_host_ctx);
+    SSL_CTX_set_tlsext_servername_arg(ctx, (void *)hosts);
+}
+
+SSL_CTX *lux_tls_ctx_for(const lux_gen *g, const char *name) {
+    for (size_t i = 0; i < g->nlistens; i++)
+        if (g->listens[i].tls && strcmp(g->listens[i].spec, name) == 0)
+            return g->listens[i].tls;
+    return NULL;
+}
+
+int lux_tls_conn_start(lux_conn *c, SSL_CTX *ctx) {
+    SSL *ssl = SSL_new(ctx);
+    if (!ssl || SSL_set_fd(ssl, c->io.fd) != 1) {
+        SSL_free(ssl);
+        ERR_clear_error();
+        return -1;
+    }
+    SSL_set_accept_state(ssl);
+    c->tls = (lux_conn_tls){.ssl = ssl, .buf_fd = -1};
+    c->tp = &lux_tls_transport;
+    return 0;
+}
+
+/* Map a failed SSL call to the transport's convention: -1 with errno, or 0 at the end of the
+ * peer's stream. Failures are the peer's doing (garbage, a vanished client) and are not logged:
+ * the connection just closes. */
+static ssize_t tls_failed(lux_conn *c, int rc, int reading) {
+    int e = SSL_get_error(c->tls.ssl, rc);
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        c->want = LUX_EV_READ;
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_WANT_WRITE:
+        c->want = LUX_EV_WRITE;
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        if (reading)
+            return 0;
+        errno = EPIPE;
+        return -1;
+    case SSL_ERROR_SSL: /* garbage, plain HTTP on the TLS port (closed, as lighttpd does) */
+        errno = EPROTO;
+        break;
+    default:
+        if (!errno || errno == EAGAIN)
+            errno = ECONNRESET;
+        break;
+    }
+    ERR_clear_error();
+    return -1;
+}
+
+static ssize_t tls_read(lux_conn *c, void *buf, size_t len) {
+    size_t n;
+    c->want = 0;
+    int rc = SSL_read_ex(c->tls.ssl, buf, len, &n);
+    return rc > 0 ? (ssize_t)n : tls_failed(c, rc, 1);
+}
+
+static char *scratch(lux_conn *c) {
+    if (!c->tls.buf)
+        c->tls.buf = lux_worker_buf_get(c->w);
+    return c->tls.buf;
+}
+
+/* The next piece of iov from element *i, offset skip: a large element as it is, small ones
+ * gathered into one record-sized buffer (one record instead of several small ones). */
+static int next_piece(lux_conn *c, const struct iovec *iov, int iovcnt, int i, size_t skip,
+                      const void **p, size_t *len) {
+    size_t rest = iov[i].iov_len - skip;
+    if (rest >= RECORD || i == iovcnt - 1) {
+        *p = (const char *)iov[i].iov_base + skip;
+        *len = rest;
+        return 0;
+    }
+    char *buf = scratch(c);
+    if (!buf)
+        return -1;
+    c->tls.buf_fd = -1; /* no longer file bytes */
+    size_t n = 0;
+    for (; i < iovcnt && n < RECORD; i++, skip = 0) {
+        size_t take = iov[i].iov_len - skip;
+        if (take > RECORD - n)
+            take = RECORD - n;
+        memcpy(buf + n, (const char *)iov[i].iov_base + skip, take);
+        n += take;
+    }
+    *p = buf;
+    *len = n;
+    return 0;
+}
+
+static ssize_t tls_writev(lux_conn *c, const struct iovec *iov, int iovcnt, int more) {
+    size_t total = 0, skip = 0;
+    int i = 0;
+    c->want = 0;
+    while (i < iovcnt) {
+        const void *p;
+        size_t len, w;
+        if (next_piece(c, iov, iovcnt, i, skip, &p, &len) < 0) {
+            errno = ENOMEM;
+            return total ? (ssize_t)total : -1;
+        }
+        int rc = SSL_write_ex(c->tls.ssl, p, len, &w);
+        if (rc <= 0) {
+            ssize_t f = tls_failed(c, rc, 0);
+            return total ? (ssize_t)total : f;
+        }
+        total += w;
+        for (skip += w; i < iovcnt && skip >= iov[i].iov_len; i++)
+            skip -= iov[i].iov_len;
+    }
+    return (ssize_t)total;
+}
+
+static ssize_t tls_sendfile(lux_conn *c, int fd, off_t *off, size_t len) {
+    size_t total = 0;
+    c->want = 0;
+    while (total < len) {
+        lux_conn_tls *t = &c->tls;
+        if (!(t->buf && t->buf_fd == fd && t->buf_off == *off && t->buf_len)) {
+            char *buf = scratch(c);
+            size_t want = len - total < RECORD ? len - total : RECORD;
+            ssize_t n = buf ? pread(fd, buf, want, *off) : -1;
+            if (n <= 0)
+                return total ? (ssize_t)total : n;
+            *t = (lux_conn_tls){t->ssl, buf, (size_t)n, *off, fd};
+        }
+        size_t w;
+        int rc = SSL_write_ex(t->ssl, t->buf, t->buf_len, &w);
+        if (rc <= 0) {
+            ssize_t f = tls_failed(c, rc, 0);
+            return total ? (ssize_t)total : f;
+        }
+        t->buf_len = 0;
+        *off += (off_t)w;
+        total += w;
+    }
+    return (ssize_t)total;
+}
+
+static size_t tls_pending(const lux_conn *c) {
+    return (size_t)SSL_pending(c->tls.ssl);
+}
+
+static void tls_shutdown(lux_conn *c) {
+    if (SSL_is_init_finished(c->tls.ssl) && SSL_shutdown(c->tls.ssl) < 0)
+        ERR_clear_error();
+    shutdown(c->io.fd, SHUT_WR);
+}
+
+static void tls_close(lux_conn *c) {
+    if (c->tls.buf)
+        lux_worker_buf_put(c->w, c->tls.buf);
+    SSL_free(c->tls.ssl);
+    c->tls = (lux_conn_tls){.buf_fd = -1};
+}
+
+const lux_transport lux_tls_transport = {
+    tls_read, tls_writev, tls_sendfile, tls_pending, tls_shutdown, tls_close,
+};

@@ -1,0 +1,67 @@
+/*
+ * TLS (OpenSSL 3) for HTTP/1.x: the server contexts mod_openssl builds for each listener of a
+ * generation, and the connection transport that runs over them.
+ */
+#ifndef LUX_TLS_H
+#define LUX_TLS_H
+
+#include <stddef.h>
+
+#include "core/gen.h"
+#include "lux/module.h"
+#include "net/conn.h"
+
+/* ssl.openssl.ssl-conf-cmd: SSL_CONF_cmd() commands and their values, in config order. */
+typedef struct {
+    const lux_keyval *items;
+    size_t n;
+} lux_tls_conf_cmds;
+
+/* One listener's TLS settings (mod_openssl's settings struct). */
+typedef struct {
+    int engine;
+    lux_str pemfile, privkey, ca_file, cipher_list;
+    lux_tls_conf_cmds conf_cmds;
+    int honor_cipher_order;
+    int disable_client_renegotiation;
+} lux_tls_conf;
+
+/* A server context for these settings: certificate and key loaded and matched, TLS 1.2 and 1.3
+ * only, forward-secret ciphers in server order, unless the settings say otherwise. NULL with a
+ * message naming the file or setting at fault. */
+struct ssl_ctx_st *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t errlen);
+void lux_tls_ctx_free(void *ctx);
+
+/* Certificates by SNI: a listener context hands a handshake naming one of these hosts (exactly,
+ * case-insensitively) to that host's context. The table must outlive the contexts. */
+typedef struct {
+    const char *host;
+    struct ssl_ctx_st *ctx;
+} lux_tls_sni_host;
+
+typedef struct {
+    lux_tls_sni_host *items;
+    size_t n;
+} lux_tls_sni_table;
+
+void lux_tls_ctx_set_sni(struct ssl_ctx_st *ctx, const lux_tls_sni_table *hosts);
+
+/* The TLS context of the listener named `name` in g, or NULL when it speaks plain HTTP. */
+struct ssl_ctx_st *lux_tls_ctx_for(const lux_gen *g, const char *name);
+
+/* Turn a freshly accepted connection into a TLS one (server side, handshake pending). */
+int lux_tls_conn_start(lux_conn *c, struct ssl_ctx_st *ctx);
+
+extern const lux_transport lux_tls_transport;
+
+/* mod_openssl: the ssl.* directives. */
+extern const lux_module lux_mod_openssl;
+/* Give every listener whose settings say ssl.engine = "enable" its TLS context (freed with g).
+ * On error -1 with a message that names the listener and the file or setting at fault. */
+int lux_openssl_setup_listeners(lux_gen *g, char *err, size_t errlen);
+/* The settings a handshake on listener `spec` naming `host` (NULL: no SNI) gets: the global
+ * values, then each matching $SERVER["socket"] and $HTTP["host"] block in config order. Only
+ * with mod_openssl enabled in g. */
+void lux_openssl_conf_for(const lux_gen *g, const char *spec, const char *host, lux_tls_conf *out);
+
+#endif
