@@ -102,7 +102,6 @@ static void on_accept(lux_io *io, unsigned events) {
     lux_accept_io *a = (lux_accept_io *)io;
     lux_worker *w = a->w;
     lux_server *s = w->srv;
-    refresh_gen(w);
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         if (s->max_connections &&
             atomic_load_explicit(&s->connections, memory_order_relaxed) >= s->max_connections) {
@@ -121,6 +120,10 @@ static void on_accept(lux_io *io, unsigned events) {
         }
         atomic_store_explicit(&s->last_activity, (long)lux_loop_now(w->loop),
                               memory_order_relaxed);
+        /* Per connection, not per batch: a batch serves requests inline and may outlast a
+         * reload, and a client whose last connection saw the new generation must never get an
+         * older one on its next. */
+        refresh_gen(w);
         lux_conn_accept(w, a->l, fd, (struct sockaddr *)&ss, sl);
     }
 }
