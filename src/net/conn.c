@@ -28,7 +28,7 @@
 #define MAX_HEADERS 128
 #define MAX_EMPTY_LINES 8
 #define MAX_IOV 16
-#define LINGER_SECONDS 2
+#define LINGER_MS 2000
 /* Bytes one connection may send per event before the loop serves the others (level-triggered
  * EPOLLOUT brings it straight back). It bounds each sendfile too: a call asking for the whole
  * file runs on for as long as the window lets it. */
@@ -45,9 +45,60 @@ enum {
 
 static void on_io(lux_io *io, unsigned events);
 static void on_readable(lux_conn *c);
+static void on_timeout(lux_timer *t);
 
 static const lux_core_conf *core_of(const lux_conn *c) {
     return c->gen->core;
+}
+
+static int64_t now_ms(const lux_conn *c) {
+    return lux_loop_now_ms(c->w->loop);
+}
+
+/* A limit of N seconds closes a connection idle for more than N seconds, as lighttpd's
+ * "idle > limit" test does. */
+static int64_t after(int64_t since, long seconds) {
+    return since + (int64_t)seconds * 1000 + 1;
+}
+
+/* When this connection times out next, from its state alone; a time not after now means at
+ * once. Bytes moving only push last_io later, so the timer can be armed at a state change and
+ * simply looked at again when it fires. */
+static int64_t timeout_at(const lux_conn *c) {
+    const lux_core_conf *core = core_of(c);
+    int stopping = atomic_load_explicit(&c->w->srv->state, memory_order_relaxed);
+    switch (c->state) {
+    case LUX_CONN_IDLE:
+        if (c->in && c->in_off < c->in_len)
+            /* A head has server.max-read-idle from its first byte: a byte now and then does
+             * not keep a connection open. */
+            return after(c->head_scanned ? c->head_start : c->last_io, core->max_read_idle);
+        if (stopping)
+            return 0;
+        return after(c->last_io,
+                     c->requests == 0 ? core->max_read_idle : core->max_keep_alive_idle);
+    case LUX_CONN_BODY:
+        return stopping == LUX_STOP_NOW ? 0 : after(c->last_io, core->max_read_idle);
+    case LUX_CONN_WRITE:
+        return stopping == LUX_STOP_NOW ? 0 : after(c->last_io, core->max_write_idle);
+    case LUX_CONN_LINGER:
+        return stopping ? 0 : c->last_io + LINGER_MS;
+    }
+    return 0;
+}
+
+/* Arm the timer for timeout_at(). Only the first arming, at accept, can fail: from then on
+ * the timer holds its place in the loop's heap until the connection closes (or has just left
+ * it, when its callback runs), so re-arming needs no memory. */
+static int retime(lux_conn *c) {
+    return lux_loop_timer_arm(c->w->loop, &c->timer, timeout_at(c));
+}
+
+/* A new state may time out sooner than the one before (a short server.max-write-idle, a
+ * linger): the timer follows every change; moving it later costs nothing (event/timer.h). */
+static void set_state(lux_conn *c, lux_conn_state state) {
+    c->state = state;
+    retime(c);
 }
 
 void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockaddr *sa,
@@ -63,7 +114,8 @@ void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockad
     c->listener = l;
     c->gen = lux_gen_ref(w->gen);
     c->keep_alive = 1;
-    c->last_io = lux_loop_now(w->loop);
+    c->last_io = lux_loop_now_ms(w->loop);
+    c->timer.cb = on_timeout;
     if (salen <= sizeof c->peer)
         memcpy(&c->peer, sa, salen);
     c->peer.sin6_family = sa->sa_family;
@@ -74,6 +126,10 @@ void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockad
     w->conns = c;
     w->nconns++;
     atomic_fetch_add_explicit(&w->srv->connections, 1, memory_order_relaxed);
+    if (retime(c) < 0) {
+        lux_conn_close(c);
+        return;
+    }
     /* Clients send the request right behind the handshake, so it is usually there already:
      * read it now. The connection joins the epoll set only when it has to wait, and one that is
      * answered and closed at once never costs an epoll_ctl. */
@@ -107,6 +163,7 @@ static void end_request(lux_conn *c) {
 
 void lux_conn_close(lux_conn *c) {
     lux_worker *w = c->w;
+    lux_loop_timer_cancel(w->loop, &c->timer);
     end_request(c);
     /* close() takes an fd out of epoll by itself, unless the socket is also open under another
      * number: only stdin with -1 can be (inetd passes the socket as stdin and stdout). */
@@ -141,8 +198,8 @@ static int linger(lux_conn *c) {
     }
     shutdown(c->io.fd, SHUT_WR);
     release_input(c);
-    c->state = LUX_CONN_LINGER;
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
+    set_state(c, LUX_CONN_LINGER);
     lux_loop_mod(c->w->loop, &c->io, LUX_EV_READ);
     return AGAIN;
 }
@@ -273,7 +330,7 @@ static int queue_response(lux_conn *c, lux_req *r) {
         c->iov[c->iovcnt++] = (struct iovec){(void *)c->out->mem, c->out->len};
         c->out = c->out->next;
     }
-    c->state = LUX_CONN_WRITE;
+    set_state(c, LUX_CONN_WRITE);
     return 0;
 }
 
@@ -327,9 +384,12 @@ static int head_incomplete(lux_conn *c, const lux_core_conf *core) {
     size_t avail = c->in_len - c->in_off;
     if (avail >= (size_t)core->max_request_field_size)
         return answer_error(c, 431) < 0 ? FAILED : DONE;
-    if (!c->head_scanned)
-        c->head_start = lux_loop_now(c->w->loop);
+    int first_look = !c->head_scanned;
     c->head_scanned = (uint32_t)avail;
+    if (first_look) {
+        c->head_start = now_ms(c);
+        retime(c); /* max-read-idle may be shorter than the keep-alive wait before it */
+    }
     if (c->in_len == c->in_cap && c->in_off == 0 &&
         grow_input(c, (size_t)core->max_request_field_size) < 0)
         return answer_error(c, 431) < 0 ? FAILED : DONE;
@@ -368,7 +428,7 @@ static int next_request(lux_conn *c) {
     }
     if (c->body_left != 0) {
         c->continue_wanted = r->expect_continue;
-        c->state = LUX_CONN_BODY;
+        set_state(c, LUX_CONN_BODY);
         return DONE;
     }
     return run_request(c, r);
@@ -418,7 +478,7 @@ static int flush_iov(lux_conn *c) {
     ssize_t n = sendmsg(c->io.fd, &m, MSG_NOSIGNAL | (last ? MSG_MORE : 0));
     if (n < 0)
         return errno == EAGAIN || errno == EINTR ? AGAIN : FAILED;
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
     c->req->bytes_sent += (uint64_t)n;
     while (c->iovcnt && (size_t)n >= c->iov[0].iov_len) {
         n -= (ssize_t)c->iov[0].iov_len;
@@ -442,7 +502,7 @@ static int flush_file(lux_conn *c, lux_chunk *ch, size_t *budget) {
         return errno == EAGAIN || errno == EINTR ? AGAIN : FAILED;
     if (n == 0)
         return FAILED; /* the file shrank under us: the response cannot be completed */
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
     c->req->bytes_sent += (uint64_t)n;
     *budget -= (size_t)n;
     ch->off += (uint64_t)n;
@@ -491,8 +551,8 @@ static int finish_response(lux_conn *c) {
         int one = 1;
         setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    c->state = LUX_CONN_IDLE;
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
+    set_state(c, LUX_CONN_IDLE);
     return DONE;
 }
 
@@ -606,7 +666,7 @@ static void on_readable(lux_conn *c) {
     if (n == 0)
         c->peer_closed = 1;
     c->in_len += (uint32_t)n;
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
     conn_run(c);
 }
 
@@ -621,38 +681,25 @@ static void on_io(lux_io *io, unsigned events) {
         on_readable(c);
 }
 
-void lux_conn_tick(lux_worker *w, time_t now) {
-    int stopping = atomic_load_explicit(&w->srv->state, memory_order_relaxed);
+/* Close the connection if its time is up, else arm its timer for when it will be. Runs between
+ * batches of events (the timer, the start of a stop), so closing cannot leave an event of the
+ * current batch pointing at a freed connection. */
+static void check_timeout(lux_conn *c) {
+    int64_t at = timeout_at(c);
+    if (at <= now_ms(c))
+        lux_conn_close(c);
+    else
+        lux_loop_timer_arm(c->w->loop, &c->timer, at); /* cannot fail: see retime() */
+}
+
+static void on_timeout(lux_timer *t) {
+    check_timeout((lux_conn *)((char *)t - offsetof(lux_conn, timer)));
+}
+
+void lux_conn_stopping(lux_worker *w) {
     lux_conn *next;
     for (lux_conn *c = w->conns; c; c = next) {
         next = c->next;
-        const lux_core_conf *core = core_of(c);
-        long idle = (long)(now - c->last_io);
-        int partial = c->in && c->in_off < c->in_len;
-        /* A head has server.max-read-idle from its first byte: a byte now and then does not
-         * keep a connection open. */
-        long head_age = c->head_scanned ? (long)(now - c->head_start) : idle;
-        switch (c->state) {
-        case LUX_CONN_IDLE:
-            if (stopping && !partial)
-                lux_conn_close(c);
-            else if (partial ? head_age > core->max_read_idle
-                             : idle > (c->requests == 0 ? core->max_read_idle
-                                                        : core->max_keep_alive_idle))
-                lux_conn_close(c);
-            break;
-        case LUX_CONN_BODY:
-            if (idle > core->max_read_idle || stopping == LUX_STOP_NOW)
-                lux_conn_close(c);
-            break;
-        case LUX_CONN_WRITE:
-            if (idle > core->max_write_idle || stopping == LUX_STOP_NOW)
-                lux_conn_close(c);
-            break;
-        case LUX_CONN_LINGER:
-            if (idle > LINGER_SECONDS || stopping)
-                lux_conn_close(c);
-            break;
-        }
+        check_timeout(c);
     }
 }
