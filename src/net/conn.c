@@ -311,8 +311,12 @@ static lux_req *new_request(lux_conn *c) {
 /* Queue the response: head and leading memory chunks as one writev, the rest after. */
 static int queue_response(lux_conn *c, lux_req *r) {
     lux_worker *w = c->w;
+    const lux_core_conf *core = core_of(c);
+    /* No idle time allowed means no keep-alive, as in lighttpd: a connection kept open only to
+     * time out a millisecond later would race the client's next request. */
     if (!c->keep_alive || w->srv->state != LUX_RUNNING || c->peer_closed ||
-        c->requests + 1 >= (unsigned long)core_of(c)->max_keep_alive_requests)
+        c->requests + 1 >= (unsigned long)core->max_keep_alive_requests ||
+        core->max_keep_alive_idle <= 0)
         r->keep_alive = 0;
     if (!r->keep_alive)
         c->keep_alive = 0;

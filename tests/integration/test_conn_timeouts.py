@@ -51,3 +51,14 @@ def test_stalled_download_gets_write_idle():
             check(first.startswith(b"HTTP/1.1 200"), f"bad start {first[:100]!r}")
             time.sleep(4)  # read nothing: the server's sends stall
             check(closed_within(sock, WAIT), f"a stalled download was still open after {WAIT} s")
+
+
+def test_no_keep_alive_idle_means_no_keep_alive():
+    """server.max-keep-alive-idle = 0 leaves no time for a next request: the response says
+    Connection: close instead of keeping a connection that would time out at once."""
+    with Server("server.max-keep-alive-idle = 0\n", files={"f.txt": "x\n"}) as s:
+        with Conn(s.port) as c:
+            r = c.request("/f.txt")
+            eq(r.status, 200, "status")
+            eq((r.header("connection") or "").lower(), "close", "Connection header")
+            check(closed_within(c.sock, WAIT), "the connection stayed open")
