@@ -28,7 +28,7 @@
 #define MAX_HEADERS 128
 #define MAX_EMPTY_LINES 8
 #define MAX_IOV 16
-#define LINGER_MS 2000
+#define LINGER_SECONDS 2
 /* Bytes one connection may send per event before the loop serves the others (level-triggered
  * EPOLLOUT brings it straight back). It bounds each sendfile too: a call asking for the whole
  * file runs on for as long as the window lets it. */
@@ -82,7 +82,7 @@ static int64_t timeout_at(const lux_conn *c) {
     case LUX_CONN_WRITE:
         return stopping == LUX_STOP_NOW ? 0 : after(c->last_io, core->max_write_idle);
     case LUX_CONN_LINGER:
-        return stopping ? 0 : c->last_io + LINGER_MS;
+        return stopping ? 0 : after(c->last_io, LINGER_SECONDS);
     }
     return 0;
 }
