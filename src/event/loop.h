@@ -1,13 +1,22 @@
 /*
- * One event loop per worker thread: epoll for readiness, a coarse clock, and a once-a-second
- * tick that drives every timeout (idle keep-alive, read and write stalls, graceful stop).
- * A loop is only ever touched by its own thread.
+ * One event loop per worker thread: epoll for readiness, timers (event/timer.h) on a
+ * millisecond CLOCK_MONOTONIC clock, a coarse wall clock, and a once-a-second tick for
+ * housekeeping (caches, resuming accepts, the start of a graceful stop). A loop is only ever
+ * touched by its own thread.
+ *
+ * One iteration: refresh the clocks, run the tick if a second has passed, run the timers that
+ * are due, write out buffered log lines, wait for events (no longer than the nearest timer or
+ * the next tick), then dispatch the batch of events. Tick and timers run between batches, never
+ * inside one, so they may close any object without leaving an event of this batch pointing at
+ * freed memory.
  */
 #ifndef LUX_LOOP_H
 #define LUX_LOOP_H
 
 #include <stdint.h>
 #include <time.h>
+
+#include "event/timer.h"
 
 typedef struct lux_loop lux_loop;
 typedef struct lux_io lux_io;
@@ -44,5 +53,12 @@ void lux_loop_run(lux_loop *l);
 void lux_loop_stop(lux_loop *l);
 /* Seconds since the epoch, refreshed once per loop iteration. */
 time_t lux_loop_now(const lux_loop *l);
+/* Milliseconds on CLOCK_MONOTONIC, refreshed before the tick and timers and after each wait
+ * that returned events. */
+int64_t lux_loop_now_ms(const lux_loop *l);
+/* Run t->cb once lux_loop_now_ms() reaches due_ms, after the batch of events at hand. Re-arming
+ * an armed timer for later is O(1) (see event/timer.h); 0, or -1 out of memory. */
+int lux_loop_timer_arm(lux_loop *l, lux_timer *t, int64_t due_ms);
+void lux_loop_timer_cancel(lux_loop *l, lux_timer *t);
 
 #endif

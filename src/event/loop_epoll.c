@@ -14,10 +14,22 @@ struct lux_loop {
     int epfd;
     int stop;
     time_t now;
+    long wall_ms;   /* milliseconds into the current wall-clock second */
+    int64_t now_ms; /* CLOCK_MONOTONIC */
     time_t next_tick;
     void (*tick)(void *);
     void *tick_arg;
+    lux_timers timers;
 };
+
+static void refresh_clocks(lux_loop *l) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    l->now = ts.tv_sec;
+    l->wall_ms = ts.tv_nsec / 1000000;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    l->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 lux_loop *lux_loop_new(void) {
     lux_loop *l = calloc(1, sizeof *l);
@@ -28,7 +40,8 @@ lux_loop *lux_loop_new(void) {
         free(l);
         return NULL;
     }
-    l->now = time(NULL);
+    lux_timers_init(&l->timers);
+    refresh_clocks(l);
     return l;
 }
 
@@ -36,6 +49,7 @@ void lux_loop_free(lux_loop *l) {
     if (!l)
         return;
     close(l->epfd);
+    lux_timers_free(&l->timers);
     free(l);
 }
 
@@ -92,14 +106,48 @@ time_t lux_loop_now(const lux_loop *l) {
     return l->now;
 }
 
+int64_t lux_loop_now_ms(const lux_loop *l) {
+    return l->now_ms;
+}
+
+int lux_loop_timer_arm(lux_loop *l, lux_timer *t, int64_t due_ms) {
+    return lux_timers_arm(&l->timers, t, due_ms);
+}
+
+void lux_loop_timer_cancel(lux_loop *l, lux_timer *t) {
+    lux_timers_cancel(&l->timers, t);
+}
+
+/* Sleep until the nearest timer, or the next wall-clock second for the tick, whichever comes
+ * first. */
+static int wait_ms(const lux_loop *l) {
+    int64_t wait = 1000 - l->wall_ms;
+    int64_t next = lux_timers_next(&l->timers);
+    if (next - l->now_ms < wait)
+        wait = next > l->now_ms ? next - l->now_ms : 0;
+    return (int)wait;
+}
+
+static void dispatch(struct epoll_event *ev, int n) {
+    for (int i = 0; i < n; i++) {
+        lux_io *io = ev[i].data.ptr;
+        unsigned e = 0;
+        if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+            e |= LUX_EV_READ;
+        if (ev[i].events & EPOLLOUT)
+            e |= LUX_EV_WRITE;
+        if (ev[i].events & (EPOLLERR | EPOLLHUP))
+            e |= LUX_EV_ERROR;
+        io->cb(io, e);
+    }
+}
+
 void lux_loop_run(lux_loop *l) {
     struct epoll_event ev[MAX_EVENTS];
     l->stop = 0;
     l->next_tick = 0;
     while (!l->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-        l->now = ts.tv_sec;
+        refresh_clocks(l);
         if (l->now >= l->next_tick) {
             l->next_tick = l->now + 1;
             if (l->tick)
@@ -107,11 +155,14 @@ void lux_loop_run(lux_loop *l) {
             if (l->stop)
                 break;
         }
-        /* Log lines are buffered per thread (core/log_sink.h): what this batch of events and
-         * the tick logged goes out now, before the loop sleeps. */
+        /* After the previous batch: a timer may close an object whose event was in it. */
+        lux_timers_run(&l->timers, l->now_ms);
+        if (l->stop)
+            break;
+        /* Log lines are buffered per thread (core/log_sink.h): what this batch of events, the
+         * tick and the timers logged goes out now, before the loop sleeps. */
         lux_log_flush();
-        int timeout = (int)(1000 - ts.tv_nsec / 1000000);
-        int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout > 0 ? timeout : 1);
+        int n = epoll_wait(l->epfd, ev, MAX_EVENTS, wait_ms(l));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -119,19 +170,8 @@ void lux_loop_run(lux_loop *l) {
             break;
         }
         if (n > 0) {
-            clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-            l->now = ts.tv_sec;
-        }
-        for (int i = 0; i < n; i++) {
-            lux_io *io = ev[i].data.ptr;
-            unsigned e = 0;
-            if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
-                e |= LUX_EV_READ;
-            if (ev[i].events & EPOLLOUT)
-                e |= LUX_EV_WRITE;
-            if (ev[i].events & (EPOLLERR | EPOLLHUP))
-                e |= LUX_EV_ERROR;
-            io->cb(io, e);
+            refresh_clocks(l);
+            dispatch(ev, n);
         }
     }
     lux_log_flush();

@@ -46,6 +46,7 @@ enum {
 
 static void on_io(lux_io *io, unsigned events);
 static void on_readable(lux_conn *c);
+static void on_timeout(lux_timer *t);
 
 static const lux_core_conf *core_of(const lux_conn *c) {
     return c->gen->core;
@@ -85,6 +86,56 @@ static int wait_for(lux_conn *c, unsigned ev) {
     return lux_loop_mod(c->w->loop, &c->io, c->want ? c->want : ev);
 }
 
+static int64_t now_ms(const lux_conn *c) {
+    return lux_loop_now_ms(c->w->loop);
+}
+
+/* A limit of N seconds closes a connection idle for more than N seconds, as lighttpd's
+ * "idle > limit" test does. */
+static int64_t after(int64_t since, long seconds) {
+    return since + (int64_t)seconds * 1000 + 1;
+}
+
+/* When this connection times out next, from its state alone; a time not after now means at
+ * once. Bytes moving only push last_io later, so the timer can be armed at a state change and
+ * simply looked at again when it fires. */
+static int64_t timeout_at(const lux_conn *c) {
+    const lux_core_conf *core = core_of(c);
+    int stopping = atomic_load_explicit(&c->w->srv->state, memory_order_relaxed);
+    switch (c->state) {
+    case LUX_CONN_IDLE:
+        if (c->in && c->in_off < c->in_len)
+            /* A head has server.max-read-idle from its first byte: a byte now and then does
+             * not keep a connection open. */
+            return after(c->head_scanned ? c->head_start : c->last_io, core->max_read_idle);
+        if (stopping)
+            return 0;
+        return after(c->last_io,
+                     c->requests == 0 ? core->max_read_idle : core->max_keep_alive_idle);
+    case LUX_CONN_BODY:
+        return stopping == LUX_STOP_NOW ? 0 : after(c->last_io, core->max_read_idle);
+    case LUX_CONN_WRITE:
+        return stopping == LUX_STOP_NOW ? 0 : after(c->last_io, core->max_write_idle);
+    case LUX_CONN_LINGER:
+        return stopping ? 0 : after(c->last_io, LINGER_SECONDS);
+    }
+    return 0;
+}
+
+/* Arm the timer for timeout_at(). Only the first arming, at accept, can fail: from then on
+ * the timer holds its place in the loop's heap until the connection closes (or has just left
+ * it, when its callback runs), so re-arming needs no memory. */
+static int retime(lux_conn *c) {
+    return lux_loop_timer_arm(c->w->loop, &c->timer, timeout_at(c));
+}
+
+/* A new state may time out sooner than the one before (a short server.max-write-idle, a
+ * linger): the timer follows every change; moving it later costs nothing (event/timer.h). */
+static void set_state(lux_conn *c, lux_conn_state state) {
+    c->state = state;
+    retime(c);
+}
+
 void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockaddr *sa,
                      socklen_t salen) {
     lux_conn *c = calloc(1, sizeof *c);
@@ -100,7 +151,8 @@ void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockad
     c->listener = l;
     c->gen = lux_gen_ref(w->gen);
     c->keep_alive = 1;
-    c->last_io = lux_loop_now(w->loop);
+    c->last_io = lux_loop_now_ms(w->loop);
+    c->timer.cb = on_timeout;
     if (salen <= sizeof c->peer)
         memcpy(&c->peer, sa, salen);
     c->peer.sin6_family = sa->sa_family;
@@ -112,7 +164,7 @@ void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockad
     w->nconns++;
     atomic_fetch_add_explicit(&w->srv->connections, 1, memory_order_relaxed);
     struct ssl_ctx_st *tls = l && c->gen->has_tls ? lux_tls_ctx_for(c->gen, l->name) : NULL;
-    if (tls && lux_tls_conn_start(c, tls) < 0) {
+    if (retime(c) < 0 || (tls && lux_tls_conn_start(c, tls) < 0)) {
         lux_conn_close(c);
         return;
     }
@@ -154,6 +206,7 @@ static void end_request(lux_conn *c) {
 
 void lux_conn_close(lux_conn *c) {
     lux_worker *w = c->w;
+    lux_loop_timer_cancel(w->loop, &c->timer);
     end_request(c);
     /* close() takes an fd out of epoll by itself, unless the socket is also open under another
      * number: only stdin with -1 can be (inetd passes the socket as stdin and stdout). */
@@ -189,8 +242,8 @@ static int linger(lux_conn *c) {
     }
     c->tp->shutdown(c);
     release_input(c);
-    c->state = LUX_CONN_LINGER;
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
+    set_state(c, LUX_CONN_LINGER);
     lux_loop_mod(c->w->loop, &c->io, LUX_EV_READ);
     return AGAIN;
 }
@@ -206,7 +259,7 @@ static int take_pending(lux_conn *c) {
     if (n <= 0)
         return 0;
     c->in_len += (uint32_t)n;
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
     return 1;
 }
 
@@ -317,8 +370,12 @@ static lux_req *new_request(lux_conn *c) {
 /* Queue the response: head and leading memory chunks as one writev, the rest after. */
 static int queue_response(lux_conn *c, lux_req *r) {
     lux_worker *w = c->w;
+    const lux_core_conf *core = core_of(c);
+    /* No idle time allowed means no keep-alive, as in lighttpd: a connection kept open only to
+     * time out a millisecond later would race the client's next request. */
     if (!c->keep_alive || w->srv->state != LUX_RUNNING || c->peer_closed ||
-        c->requests + 1 >= (unsigned long)core_of(c)->max_keep_alive_requests)
+        c->requests + 1 >= (unsigned long)core->max_keep_alive_requests ||
+        core->max_keep_alive_idle <= 0)
         r->keep_alive = 0;
     if (!r->keep_alive)
         c->keep_alive = 0;
@@ -336,7 +393,7 @@ static int queue_response(lux_conn *c, lux_req *r) {
         c->iov[c->iovcnt++] = (struct iovec){(void *)c->out->mem, c->out->len};
         c->out = c->out->next;
     }
-    c->state = LUX_CONN_WRITE;
+    set_state(c, LUX_CONN_WRITE);
     return 0;
 }
 
@@ -391,9 +448,12 @@ static int head_incomplete(lux_conn *c, const lux_core_conf *core) {
     size_t avail = c->in_len - c->in_off;
     if (avail >= (size_t)core->max_request_field_size)
         return answer_error(c, 431) < 0 ? FAILED : DONE;
-    if (!c->head_scanned)
-        c->head_start = lux_loop_now(c->w->loop);
+    int first_look = !c->head_scanned;
     c->head_scanned = (uint32_t)avail;
+    if (first_look) {
+        c->head_start = now_ms(c);
+        retime(c); /* max-read-idle may be shorter than the keep-alive wait before it */
+    }
     if (c->in_len == c->in_cap && c->in_off == 0 &&
         grow_input(c, (size_t)core->max_request_field_size) < 0)
         return answer_error(c, 431) < 0 ? FAILED : DONE;
@@ -432,7 +492,7 @@ static int next_request(lux_conn *c) {
     }
     if (c->body_left != 0) {
         c->continue_wanted = r->expect_continue;
-        c->state = LUX_CONN_BODY;
+        set_state(c, LUX_CONN_BODY);
         return DONE;
     }
     return run_request(c, r);
@@ -481,7 +541,7 @@ static int flush_iov(lux_conn *c) {
     ssize_t n = c->tp->writev(c, c->iov, c->iovcnt, last);
     if (n < 0)
         return errno == EAGAIN || errno == EINTR ? AGAIN : FAILED;
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
     c->req->bytes_sent += (uint64_t)n;
     while (c->iovcnt && (size_t)n >= c->iov[0].iov_len) {
         n -= (ssize_t)c->iov[0].iov_len;
@@ -505,7 +565,7 @@ static int flush_file(lux_conn *c, lux_chunk *ch, size_t *budget) {
         return errno == EAGAIN || errno == EINTR ? AGAIN : FAILED;
     if (n == 0)
         return FAILED; /* the file shrank under us: the response cannot be completed */
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
     c->req->bytes_sent += (uint64_t)n;
     *budget = (size_t)n < *budget ? *budget - (size_t)n : 0;
     ch->off += (uint64_t)n;
@@ -554,8 +614,8 @@ static int finish_response(lux_conn *c) {
         int one = 1;
         setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    c->state = LUX_CONN_IDLE;
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
+    set_state(c, LUX_CONN_IDLE);
     return DONE;
 }
 
@@ -675,7 +735,7 @@ static void on_readable(lux_conn *c) {
     if (n == 0)
         c->peer_closed = 1;
     c->in_len += (uint32_t)n;
-    c->last_io = lux_loop_now(c->w->loop);
+    c->last_io = now_ms(c);
     conn_run(c);
 }
 
@@ -691,38 +751,25 @@ static void on_io(lux_io *io, unsigned events) {
         on_readable(c);
 }
 
-void lux_conn_tick(lux_worker *w, time_t now) {
-    int stopping = atomic_load_explicit(&w->srv->state, memory_order_relaxed);
+/* Close the connection if its time is up, else arm its timer for when it will be. Runs between
+ * batches of events (the timer, the start of a stop), so closing cannot leave an event of the
+ * current batch pointing at a freed connection. */
+static void check_timeout(lux_conn *c) {
+    int64_t at = timeout_at(c);
+    if (at <= now_ms(c))
+        lux_conn_close(c);
+    else
+        lux_loop_timer_arm(c->w->loop, &c->timer, at); /* cannot fail: see retime() */
+}
+
+static void on_timeout(lux_timer *t) {
+    check_timeout((lux_conn *)((char *)t - offsetof(lux_conn, timer)));
+}
+
+void lux_conn_stopping(lux_worker *w) {
     lux_conn *next;
     for (lux_conn *c = w->conns; c; c = next) {
         next = c->next;
-        const lux_core_conf *core = core_of(c);
-        long idle = (long)(now - c->last_io);
-        int partial = c->in && c->in_off < c->in_len;
-        /* A head has server.max-read-idle from its first byte: a byte now and then does not
-         * keep a connection open. */
-        long head_age = c->head_scanned ? (long)(now - c->head_start) : idle;
-        switch (c->state) {
-        case LUX_CONN_IDLE:
-            if (stopping && !partial)
-                lux_conn_close(c);
-            else if (partial ? head_age > core->max_read_idle
-                             : idle > (c->requests == 0 ? core->max_read_idle
-                                                        : core->max_keep_alive_idle))
-                lux_conn_close(c);
-            break;
-        case LUX_CONN_BODY:
-            if (idle > core->max_read_idle || stopping == LUX_STOP_NOW)
-                lux_conn_close(c);
-            break;
-        case LUX_CONN_WRITE:
-            if (idle > core->max_write_idle || stopping == LUX_STOP_NOW)
-                lux_conn_close(c);
-            break;
-        case LUX_CONN_LINGER:
-            if (idle > LINGER_SECONDS || stopping)
-                lux_conn_close(c);
-            break;
-        }
+        check_timeout(c);
     }
 }

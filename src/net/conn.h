@@ -63,9 +63,10 @@ struct lux_conn {
     char *in;                        /* input buffer, NULL while idle and empty */
     uint32_t in_len, in_cap, in_off; /* bytes in buffer, capacity, start of unparsed data */
     uint32_t head_scanned;           /* bytes of the next head (from in_off) searched for its end */
-    time_t head_start;               /* when the next head was first seen incomplete */
+    int64_t head_start;              /* when the next head was first seen incomplete (loop ms) */
     lux_conn_state state;
-    time_t last_io;
+    int64_t last_io; /* loop ms of the last byte read or written */
+    lux_timer timer; /* armed from accept to close for when the connection times out next */
     unsigned requests;
     unsigned keep_alive : 1, peer_closed : 1, in_request : 1;
     unsigned drain : 1;           /* an error was answered: drain input before closing */
@@ -90,8 +91,9 @@ extern const lux_transport lux_plain_transport;
 /* Take over an accepted socket. */
 void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockaddr *sa,
                      socklen_t salen);
-/* Timeouts and graceful stop, once a second. */
-void lux_conn_tick(lux_worker *w, time_t now);
+/* The server started stopping: close the connections that are waiting for a request and time
+ * the others by their stop rules. Called once per worker, between batches of events. */
+void lux_conn_stopping(lux_worker *w);
 void lux_conn_close(lux_conn *c);
 
 #endif

@@ -59,11 +59,17 @@ char *lux_worker_buf_get(lux_worker *w) {
     return b ? b : malloc(LUX_IN_BUF);
 }
 
-void lux_worker_buf_put(lux_worker *w, char *buf) { spare_push(&w->spare_bufs, buf); }
+void lux_worker_buf_put(lux_worker *w, char *buf) {
+    spare_push(&w->spare_bufs, buf);
+}
 
-void *lux_worker_block_get(lux_worker *w) { return spare_pop(&w->spare_blocks); }
+void *lux_worker_block_get(lux_worker *w) {
+    return spare_pop(&w->spare_blocks);
+}
 
-void lux_worker_block_put(lux_worker *w, void *block) { spare_push(&w->spare_blocks, block); }
+void lux_worker_block_put(lux_worker *w, void *block) {
+    spare_push(&w->spare_blocks, block);
+}
 
 /* Pick up a newly published generation (after SIGUSR1): new connections use it. */
 static void refresh_gen(lux_worker *w) {
@@ -118,8 +124,7 @@ static void on_accept(lux_io *io, unsigned events) {
             }
             return;
         }
-        atomic_store_explicit(&s->last_activity, (long)lux_loop_now(w->loop),
-                              memory_order_relaxed);
+        atomic_store_explicit(&s->last_activity, (long)lux_loop_now(w->loop), memory_order_relaxed);
         /* Per connection, not per batch: a batch serves requests inline and may outlast a
          * reload, and a client whose last connection saw the new generation must never get an
          * older one on its next. */
@@ -142,7 +147,8 @@ static void on_wake(lux_io *io, unsigned events) {
     if (state != LUX_RUNNING) {
         let_go_of_listeners(w);
         /* Closing idle connections here could free one whose event is still pending in this
-         * epoll batch: leave it to the tick, run right after the batch. */
+         * epoll batch: leave it to the tick, run right after the batch (it tells the
+         * connections once; from then on their timers close them). */
         lux_loop_tick_soon(w->loop);
     }
 }
@@ -151,10 +157,13 @@ static void tick(void *arg) {
     lux_worker *w = arg;
     time_t now = lux_loop_now(w->loop);
     int state = atomic_load(&w->srv->state);
-    lux_conn_tick(w, now);
     lux_stat_cache_expire(w->stat_cache, now);
     if (state != LUX_RUNNING) {
         let_go_of_listeners(w);
+        if (!w->conns_told) {
+            w->conns_told = 1;
+            lux_conn_stopping(w);
+        }
         if (w->nconns == 0 || (w->stop_deadline && now >= w->stop_deadline)) {
             lux_loop_stop(w->loop);
             return;

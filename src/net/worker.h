@@ -40,8 +40,9 @@ struct lux_worker {
     lux_accept_io *accepts;
     size_t naccepts;
     int accepting;
-    int stop_seen; /* has let go of the listeners after a stop */
-    lux_conn *conns; /* all open connections, for timeouts and stopping */
+    int stop_seen;   /* has let go of the listeners after a stop */
+    int conns_told;  /* has told its connections about the stop (lux_conn_stopping) */
+    lux_conn *conns; /* all open connections, for stopping */
     long nconns;
     time_t stop_deadline;
     lux_spare_list spare_bufs;   /* LUX_IN_BUF input buffers */
