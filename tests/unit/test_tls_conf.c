@@ -79,9 +79,9 @@ static void test_sni_settings_in_config_order(void) {
 
 static void test_refused_keys(void) {
     char err[512];
-    lux_gen *g = build("ssl.verifyclient.activate = \"enable\"\n", err, sizeof err);
+    lux_gen *g = build("ssl.verifyclient.exportcert = \"enable\"\n", err, sizeof err);
     CHECK(g == NULL);
-    CHECK(strstr(err, "test.conf:1: ssl.verifyclient.activate is not supported") != NULL);
+    CHECK(strstr(err, "test.conf:1: ssl.verifyclient.exportcert is not supported") != NULL);
     g = build("$HTTP[\"host\"] == \"a\" {\n ssl.cipher-list = \"HIGH\"\n}\n", err, sizeof err);
     CHECK(g == NULL);
     CHECK(strstr(err, "test.conf:2: ssl.cipher-list is not supported here") != NULL);
