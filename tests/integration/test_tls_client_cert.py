@@ -12,7 +12,7 @@ import threading
 
 import harness
 from harness import Server, check, contains, curl, eq, lux_only, poll
-from test_tls import _openssl, certs, https, need_tls, resolve, tls_conf
+from test_tls import _openssl, certs, https, need_tls, resolve, s_client, tls_conf
 
 FILES = {"index.html": "hello client\n"}
 
@@ -171,8 +171,8 @@ def test_tls_client_cert_without_username_names_nobody():
     eq(lines, ["- 200"] * 4, "access log")
 
 
-@lux_only("lighttpd -t does not load the CA file")
-def test_tls_client_cert_missing_ca_file_is_a_start_error():
+@lux_only("lighttpd -t loads no CA file, and takes ssl.verifyclient.* per $HTTP[\"host\"]")
+def test_tls_client_cert_bad_settings_are_start_errors():
     from test_tls import expect_start_error
     missing = os.path.join(certs()["dir"], "no-such-ca.crt")
     expect_start_error(tls_conf(extra=f'ssl.ca-file = "{missing}"\n'
@@ -182,6 +182,10 @@ def test_tls_client_cert_missing_ca_file_is_a_start_error():
                        "ssl.verifyclient.activate needs ssl.ca-file")
     expect_start_error(verify_conf('ssl.verifyclient.username = "CN"\n'),
                        "ssl.verifyclient.username")
+    expect_start_error(verify_conf('ssl.verifyclient.depth = "-1"\n'), "ssl.verifyclient.depth")
+    expect_start_error(tls_conf(extra='$HTTP["host"] == "x" {\n'
+                                      'ssl.verifyclient.activate = "enable"\n}\n'),
+                       "ssl.verifyclient.activate")
 
 
 def test_tls_client_cert_missing_ca_file_fails_start():
@@ -198,3 +202,23 @@ def test_tls_client_cert_missing_ca_file_fails_start():
         contains(s.stderr + s.errorlog, "no-such-ca.crt", "the error names the file")
     finally:
         s.__exit__(None, None, None)
+
+
+def acceptable_ca_names(port):
+    """The CA names the server sends with its certificate request, as s_client shows them."""
+    rc, out = s_client(port, "-servername", "localhost")
+    check("Acceptable client certificate CA names" in out, f"no CA names sent:\n{out[-1500:]}")
+    return out.split("Acceptable client certificate CA names", 1)[1].split("Requested", 1)[0]
+
+
+def test_tls_client_cert_ca_names_sent():
+    need_tls()
+    with Server(verify_conf(), files=FILES) as s:
+        names = acceptable_ca_names(s.port)
+        contains(names, "lux client CA", "CA names from ssl.ca-file")
+        check("lux other CA" not in names, f"an untrusted CA was named: {names}")
+    other = os.path.join(os.path.dirname(client_certs()["ca"]), "other.crt")
+    with Server(verify_conf(f'ssl.ca-dn-file = "{other}"\n'), files=FILES) as s:
+        names = acceptable_ca_names(s.port)
+        contains(names, "lux other CA", "CA names from ssl.ca-dn-file")
+        check("lux client CA" not in names, f"ssl.ca-file was named too: {names}")
