@@ -140,6 +140,20 @@ int lux_req_recheck_conditions(lux_req *r);
 const char *lux_req_local_name(const lux_req *r);
 int lux_req_local_port(const lux_req *r);
 int lux_req_remote_port(const lux_req *r);
+/*
+ * The TLS client certificate of the request's connection (ssl.verifyclient.*). NONE: none was
+ * asked for or sent (or plain HTTP). FAILED: one was sent but did not verify; the handshake
+ * only lets it through without ssl.verifyclient.enforce, so that the request can decide.
+ */
+typedef enum {
+    LUX_CLIENT_CERT_NONE,
+    LUX_CLIENT_CERT_VERIFIED,
+    LUX_CLIENT_CERT_FAILED,
+} lux_client_cert;
+lux_client_cert lux_req_client_cert(const lux_req *r);
+/* The authenticated user: the field of a verified client certificate that
+ * ssl.verifyclient.username names, in r->pool. ptr NULL when there is none. */
+lux_str lux_req_remote_user(lux_req *r);
 /* Requests completed on the request's connection so far (this one counts once it is done). */
 unsigned lux_req_conn_requests(const lux_req *r);
 /* The worker's clock: the second the Date header of the response shows. */

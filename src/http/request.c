@@ -12,6 +12,7 @@
 #include "http/uri.h"
 #include "lux/log.h"
 #include "net/conn.h"
+#include "net/tls.h"
 
 static const struct {
     const char *name;
@@ -198,6 +199,20 @@ int lux_req_remote_port(const lux_req *r) {
 
 unsigned lux_req_conn_requests(const lux_req *r) {
     return r->conn ? r->conn->requests : 0;
+}
+
+lux_client_cert lux_req_client_cert(const lux_req *r) {
+    return r->conn ? lux_tls_client_cert(r->conn) : LUX_CLIENT_CERT_NONE;
+}
+
+lux_str lux_req_remote_user(lux_req *r) {
+    char name[256]; /* X.509 bounds subject fields well below this (CN: 64) */
+    int n = r->conn ? lux_tls_client_user(r->conn, name, sizeof name) : -1;
+    char *copy = n >= 0 ? lux_pool_alloc(r->pool, (size_t)n + 1) : NULL;
+    if (!copy)
+        return (lux_str){NULL, 0};
+    memcpy(copy, name, (size_t)n + 1);
+    return (lux_str){copy, (size_t)n};
 }
 
 time_t lux_req_now(lux_req *r) {

@@ -30,6 +30,8 @@ static void openssl_conf_init(void *conf) {
     lux_tls_conf *tc = conf;
     tc->honor_cipher_order = 1;
     tc->disable_client_renegotiation = 1;
+    tc->verify_enforce = 1; /* as lighttpd: activate alone requires a valid certificate */
+    tc->verify_depth = 9;
 }
 
 static const lux_directive openssl_directives[] = {
@@ -45,6 +47,14 @@ static const lux_directive openssl_directives[] = {
      NULL, 0},
     {"ssl.disable-client-renegotiation", LUX_D_BOOL,
      offsetof(lux_tls_conf, disable_client_renegotiation), TLS_SCOPE, NULL, 0},
+    {"ssl.ca-dn-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_dn_file), TLS_SCOPE, NULL, 0},
+    {"ssl.verifyclient.activate", LUX_D_BOOL, offsetof(lux_tls_conf, verify_activate), TLS_SCOPE,
+     NULL, 0},
+    {"ssl.verifyclient.enforce", LUX_D_BOOL, offsetof(lux_tls_conf, verify_enforce), TLS_SCOPE,
+     NULL, 0},
+    {"ssl.verifyclient.depth", LUX_D_INT, offsetof(lux_tls_conf, verify_depth), TLS_SCOPE, NULL, 0},
+    {"ssl.verifyclient.username", LUX_D_STRING, offsetof(lux_tls_conf, verify_username), TLS_SCOPE,
+     NULL, 0},
     {NULL, 0, 0, 0, NULL, 0},
 };
 

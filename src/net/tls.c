@@ -8,9 +8,12 @@
 #include "net/tls.h"
 
 #include <errno.h>
+#include <openssl/objects.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -114,6 +117,92 @@ static int load_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, siz
     return 0;
 }
 
+/* ssl.verifyclient.username names an environment variable of lighttpd's: SSL_CLIENT_S_DN_ and
+ * a field of the subject, by OpenSSL's short or long name. */
+#define USER_PREFIX "SSL_CLIENT_S_DN_"
+
+/* Each context's username field (a NID), kept with the context so that a host chosen by SNI
+ * brings its own. */
+static int user_nid_index = -1;
+static pthread_once_t user_nid_once = PTHREAD_ONCE_INIT;
+
+static void make_user_nid_index(void) {
+    user_nid_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static int user_field_nid(const lux_str *username) {
+    size_t plen = sizeof USER_PREFIX - 1;
+    if (!username->ptr || username->len <= plen || strncmp(username->ptr, USER_PREFIX, plen) != 0)
+        return NID_undef;
+    return OBJ_txt2nid(username->ptr + plen);
+}
+
+/*
+ * A client certificate's chain may hold at most ssl.verifyclient.depth certificates above it,
+ * as in lighttpd; without ssl.verifyclient.enforce no failure fails the handshake (the request
+ * sees it instead). Both limits are read back from the connection's own settings: its verify
+ * depth is one more than ssl.verifyclient.depth, its mode says whether it is enforced.
+ */
+static int verify_client(int ok, X509_STORE_CTX *store) {
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    if (X509_STORE_CTX_get_error_depth(store) > SSL_get_verify_depth(ssl) - 1) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_CHAIN_TOO_LONG);
+        ok = 0;
+    }
+    return ok || !(SSL_get_verify_mode(ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+}
+
+static int check_verify_settings(const lux_tls_conf *tc, char *err, size_t el) {
+    if (!tc->ca_file.ptr) {
+        snprintf(err, el,
+                 "ssl.verifyclient.activate needs ssl.ca-file (the CAs trusted for "
+                 "client certificates)");
+        return -1;
+    }
+    if (tc->verify_depth < 0 || tc->verify_depth > 100) {
+        snprintf(err, el, "ssl.verifyclient.depth must be between 0 and 100, not %ld",
+                 tc->verify_depth);
+        return -1;
+    }
+    if (tc->verify_username.ptr && user_field_nid(&tc->verify_username) == NID_undef) {
+        snprintf(err, el,
+                 "ssl.verifyclient.username: \"%s\" is not " USER_PREFIX
+                 "<field> with a field of the certificate's subject (e.g. " USER_PREFIX "CN)",
+                 tc->verify_username.ptr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Ask for a client certificate (ssl.verifyclient.activate), naming the CAs of ssl.ca-dn-file
+ * (else ssl.ca-file) to the client. */
+static int setup_client_verify(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
+    if (check_verify_settings(tc, err, el) < 0)
+        return -1;
+    const char *dn_file = tc->ca_dn_file.ptr ? tc->ca_dn_file.ptr : tc->ca_file.ptr;
+    const char *dn_key = tc->ca_dn_file.ptr ? "ssl.ca-dn-file" : "ssl.ca-file";
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(dn_file);
+    if (!names) {
+        snprintf(err, el, "%s: cannot load CA names from \"%s\": %s", dn_key, dn_file,
+                 last_ssl_error());
+        return -1;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);
+    int mode = SSL_VERIFY_PEER | (tc->verify_enforce ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+    SSL_CTX_set_verify(ctx, mode, verify_client);
+    SSL_CTX_set_verify_depth(ctx, (int)tc->verify_depth + 1);
+    /* Sessions remember the verified certificate; resuming one needs a context id. */
+    static const unsigned char sid_ctx[] = "lux";
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
+    pthread_once(&user_nid_once, make_user_nid_index);
+    intptr_t nid = user_field_nid(&tc->verify_username);
+    if (user_nid_index < 0 || !SSL_CTX_set_ex_data(ctx, user_nid_index, (void *)nid)) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
     if (!tc->pemfile.ptr || !tc->pemfile.len) {
         snprintf(err, el, "ssl.engine is enabled but ssl.pemfile is not set");
@@ -130,7 +219,8 @@ SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
         snprintf(err, el, "ssl.cipher-list: no usable cipher in \"%s\"", ciphers);
         goto fail;
     }
-    if (load_credentials(ctx, tc, err, el) < 0 || apply_conf_cmds(ctx, tc, err, el) < 0)
+    if (load_credentials(ctx, tc, err, el) < 0 || apply_conf_cmds(ctx, tc, err, el) < 0 ||
+        (tc->verify_activate && setup_client_verify(ctx, tc, err, el) < 0))
         goto fail;
     ERR_clear_error();
     return ctx;
@@ -178,6 +268,25 @@ int lux_tls_conn_start(lux_conn *c, SSL_CTX *ctx) {
     c->tls = (lux_conn_tls){.ssl = ssl, .buf_fd = -1};
     c->tp = &lux_tls_transport;
     return 0;
+}
+
+lux_client_cert lux_tls_client_cert(const lux_conn *c) {
+    SSL *ssl = c->tls.ssl;
+    if (!ssl || !(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) || !SSL_get0_peer_certificate(ssl))
+        return LUX_CLIENT_CERT_NONE;
+    return SSL_get_verify_result(ssl) == X509_V_OK ? LUX_CLIENT_CERT_VERIFIED
+                                                   : LUX_CLIENT_CERT_FAILED;
+}
+
+int lux_tls_client_user(const lux_conn *c, char *buf, size_t len) {
+    if (lux_tls_client_cert(c) != LUX_CLIENT_CERT_VERIFIED || user_nid_index < 0)
+        return -1;
+    SSL *ssl = c->tls.ssl;
+    int nid = (int)(intptr_t)SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), user_nid_index);
+    X509_NAME *subject = X509_get_subject_name(SSL_get0_peer_certificate(ssl));
+    int n = nid == NID_undef ? -1 : X509_NAME_get_text_by_NID(subject, nid, buf, (int)len);
+    /* a name with a NUL inside, or too long for buf, names nobody */
+    return n >= 0 && (size_t)n < len && !memchr(buf, 0, (size_t)n) ? n : -1;
 }
 
 /* Map a failed SSL call to the transport's convention: -1 with errno, or 0 at the end of the

@@ -24,6 +24,12 @@ typedef struct {
     lux_tls_conf_cmds conf_cmds;
     int honor_cipher_order;
     int disable_client_renegotiation;
+    /* Client certificates (ssl.verifyclient.*): trusted by ssl.ca-file, names of the CAs sent to
+     * the client from ssl.ca-dn-file (default: ssl.ca-file). */
+    int verify_activate, verify_enforce;
+    long verify_depth; /* CA certificates above the client's allowed in its chain */
+    lux_str ca_dn_file;
+    lux_str verify_username; /* "SSL_CLIENT_S_DN_<field>": the subject field naming the user */
 } lux_tls_conf;
 
 /* A server context for these settings: certificate and key loaded and matched, TLS 1.2 and 1.3
@@ -48,6 +54,13 @@ void lux_tls_ctx_set_sni(struct ssl_ctx_st *ctx, const lux_tls_sni_table *hosts)
 
 /* The TLS context of the listener named `name` in g, or NULL when it speaks plain HTTP. */
 struct ssl_ctx_st *lux_tls_ctx_for(const lux_gen *g, const char *name);
+
+/* What the handshake made of the client's certificate (see lux_req_client_cert). */
+lux_client_cert lux_tls_client_cert(const lux_conn *c);
+/* The verified client certificate's subject field named by ssl.verifyclient.username, written
+ * to buf (NUL-terminated); its length, or -1 when there is none (no username configured, no
+ * verified certificate, no such field, or it does not fit). */
+int lux_tls_client_user(const lux_conn *c, char *buf, size_t len);
 
 /* Turn a freshly accepted connection into a TLS one (server side, handshake pending). */
 int lux_tls_conn_start(lux_conn *c, struct ssl_ctx_st *ctx);

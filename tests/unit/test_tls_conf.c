@@ -77,11 +77,42 @@ static void test_sni_settings_in_config_order(void) {
     lux_gen_unref(g);
 }
 
+static void test_client_cert_settings(void) {
+    char err[512];
+    lux_gen *g = build("ssl.ca-file = \"/ca.crt\"\n"
+                       "$SERVER[\"socket\"] == \":8443\" {\n"
+                       " ssl.verifyclient.activate = \"enable\"\n"
+                       " ssl.verifyclient.enforce = \"disable\"\n"
+                       " ssl.verifyclient.depth = 2\n"
+                       " ssl.verifyclient.username = \"SSL_CLIENT_S_DN_CN\"\n"
+                       " ssl.ca-dn-file = \"/names.crt\"\n"
+                       "}\n",
+                       err, sizeof err);
+    CHECK(g != NULL);
+    if (!g)
+        return;
+    lux_tls_conf s, glob;
+    lux_openssl_conf_for(g, ":8443", NULL, &s);
+    lux_openssl_conf_for(g, "0.0.0.0:80", NULL, &glob);
+    CHECK_INT(s.verify_activate, 1);
+    CHECK_INT(s.verify_enforce, 0);
+    CHECK_INT(s.verify_depth, 2);
+    CHECK_STR(s.verify_username.ptr, "SSL_CLIENT_S_DN_CN");
+    CHECK_STR(s.ca_dn_file.ptr, "/names.crt");
+    CHECK_STR(s.ca_file.ptr, "/ca.crt");
+    /* lighttpd's defaults: activate alone enforces, nine CAs deep */
+    CHECK_INT(glob.verify_activate, 0);
+    CHECK_INT(glob.verify_enforce, 1);
+    CHECK_INT(glob.verify_depth, 9);
+    CHECK(glob.verify_username.ptr == NULL);
+    lux_gen_unref(g);
+}
+
 static void test_refused_keys(void) {
     char err[512];
-    lux_gen *g = build("ssl.verifyclient.activate = \"enable\"\n", err, sizeof err);
+    lux_gen *g = build("ssl.verifyclient.exportcert = \"enable\"\n", err, sizeof err);
     CHECK(g == NULL);
-    CHECK(strstr(err, "test.conf:1: ssl.verifyclient.activate is not supported") != NULL);
+    CHECK(strstr(err, "test.conf:1: ssl.verifyclient.exportcert is not supported") != NULL);
     g = build("$HTTP[\"host\"] == \"a\" {\n ssl.cipher-list = \"HIGH\"\n}\n", err, sizeof err);
     CHECK(g == NULL);
     CHECK(strstr(err, "test.conf:2: ssl.cipher-list is not supported here") != NULL);
@@ -107,6 +138,7 @@ int main(void) {
     RUN(test_ssl_keys_load_mod_openssl);
     RUN(test_socket_block_inherits_and_overrides);
     RUN(test_sni_settings_in_config_order);
+    RUN(test_client_cert_settings);
     RUN(test_refused_keys);
     RUN(test_engine_without_pemfile);
     T_EXIT();
