@@ -1094,7 +1094,7 @@ def make_certificate(tmp):
         TLS_FILES.update(cert=cert, key=key, der=ssl.PEM_cert_to_DER_cert(f.read()))
 
 
-def resumption_server(port_box, reused, stop_at):
+def resumption_server(port_box, reused, done):
     """Thread: a TLS server that answers every request with Connection: close and records, per
     connection, whether the client resumed a session (it issues session tickets, so a client
     that keeps and offers them would resume)."""
@@ -1104,7 +1104,7 @@ def resumption_server(port_box, reused, stop_at):
     with socket.create_server(("127.0.0.1", 0)) as srv:
         srv.settimeout(0.2)
         port_box.append(srv.getsockname()[1])
-        while time.monotonic() < stop_at:
+        while not done.is_set():
             try:
                 raw, _ = srv.accept()
             except OSError:
@@ -1128,14 +1128,16 @@ def resumption_server(port_box, reused, stop_at):
 def count_resumptions(client):
     """Runs client(port) against resumption_server; returns (connections, resumed)."""
     import threading
-    port_box, reused = [], []
-    t = threading.Thread(target=resumption_server,
-                         args=(port_box, reused, time.monotonic() + 10.0), daemon=True)
+    port_box, reused, done = [], [], threading.Event()
+    t = threading.Thread(target=resumption_server, args=(port_box, reused, done), daemon=True)
     t.start()
     while not port_box and t.is_alive():
         time.sleep(0.01)
-    client(port_box[0])
-    t.join()
+    try:
+        client(port_box[0])
+    finally:
+        done.set()
+        t.join()
     return len(reused), sum(reused)
 
 
