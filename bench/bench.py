@@ -8,7 +8,8 @@ completed. bench/README.md explains the method and how to read the numbers.
 Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_SERVERS (comma list, default all),
 BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,close,miss1,miss10,miss50,idle,tls1k,
 tlsnew,tls10m,tlsidle; default all), BENCH_IDLE_CONNS (10000), BENCH_TLS_IDLE_CONNS (2000),
-BENCH_LUX (the lux binary, default build/lux), BENCH_PASS2 (1; 0 skips the two-worker pass), BENCH_KEEP (0; 1 keeps the temporary directory).
+BENCH_LUX (the lux binary, default build/lux), BENCH_PASS2 (1; 0 skips the two-worker pass),
+BENCH_KEEP (0; 1 keeps the temporary directory).
 """
 
 import json
