@@ -696,6 +696,9 @@ def idle_client(port, count, path, tls):
         s = None
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=5.0)
+            # As wrk does: over TLS the request follows the client's Finished, and Nagle would
+            # hold it until the server's delayed ACK, 40 ms per connection.
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if ctx is not None:
                 s = ctx.wrap_socket(s)
             s.sendall(request)
