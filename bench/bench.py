@@ -6,10 +6,10 @@ drives each scenario and the server's own CPU time (from /proc) is divided by th
 completed. bench/README.md explains the method and how to read the numbers.
 
 Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_SERVERS (comma list, default all),
-BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,close,miss1,miss10,miss50,idle; default
-all),
-BENCH_IDLE_CONNS (10000), BENCH_LUX (the lux binary, default build/lux), BENCH_PASS2 (1; 0
-skips the two-worker pass), BENCH_KEEP (0; 1 keeps the temporary directory).
+BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,close,miss1,miss10,miss50,idle,tls1k,
+tlsnew,tls10m,tlsidle; default all), BENCH_IDLE_CONNS (10000), BENCH_TLS_IDLE_CONNS (2000),
+BENCH_LUX (the lux binary, default build/lux), BENCH_PASS2 (1; 0 skips the two-worker pass),
+BENCH_KEEP (0; 1 keeps the temporary directory).
 """
 
 import json
@@ -40,6 +40,7 @@ N_RANDOM = 1000
 START_TIMEOUT = 10.0
 FD_LIMIT = 1024  # set in main() to the open-file limit the servers inherit
 LUX_RUN = LUX_BIN  # main() points this at a private copy
+TLS_FILES = {}  # make_certificate(): "cert", "key" (PEM paths) and "der" (the certificate)
 
 
 def env_int(name, default):
@@ -52,6 +53,8 @@ def env_int(name, default):
 ROUNDS = max(1, env_int("BENCH_ROUNDS", 3))
 SECONDS = max(1, env_int("BENCH_SECONDS", 5))
 IDLE_CONNS = max(1, env_int("BENCH_IDLE_CONNS", 10000))
+# Every idle TLS connection costs the (Python) client a full handshake: fewer of them than plain.
+TLS_IDLE_CONNS = max(1, env_int("BENCH_TLS_IDLE_CONNS", 2000))
 PASS2 = env_int("BENCH_PASS2", 1) != 0
 KEEP = env_int("BENCH_KEEP", 0) != 0
 
@@ -79,14 +82,29 @@ SCENARIOS = [
      "path": "/miss/check", "status": 404, "lua": "unique.lua", "conns": 10},
     {"id": "miss50", "title": "404s, every path new (/miss/<counter>), 50 connections",
      "path": "/miss/check", "status": 404, "lua": "unique.lua", "conns": 50},
+    # HTTPS on a second listener of the same server: TLS 1.3 only, one ECDSA P-256 certificate.
+    {"id": "tls1k", "title": "HTTPS, 1 KiB file, keep-alive", "path": "/f1k.html",
+     "status": 200, "length": 1024, "tls": True},
+    # wrk would resume sessions (check_wrk_resumption()); the servers issue no tickets, and
+    # check_scenario() confirms each refuses to resume, so every connection is a full handshake.
+    {"id": "tlsnew", "title": "HTTPS, full TLS handshake + one request per connection",
+     "path": "/f1k.html", "status": 200, "length": 1024, "close": True, "tls": True},
+    {"id": "tls10m", "title": "HTTPS, 10 MiB file", "path": "/f10m.bin",
+     "status": 200, "length": 10 * 1024 * 1024, "conns": 8, "tls": True},
 ]
 
-ALL_IDS = [s["id"] for s in SCENARIOS] + ["idle"]
+ALL_IDS = [s["id"] for s in SCENARIOS] + ["idle", "tlsidle"]
 ONLY = [x.strip() for x in os.environ.get("BENCH_SCENARIOS", ",".join(ALL_IDS)).split(",")
         if x.strip()]
 if not ONLY or set(ONLY) - set(ALL_IDS):
     sys.exit(f"bench: BENCH_SCENARIOS takes a comma list of {', '.join(ALL_IDS)}")
 SCENARIOS = [s for s in SCENARIOS if s["id"] in ONLY]
+# The TLS listener, its certificate and the resumption check exist only when a TLS scenario runs.
+TLS_ON = "tlsidle" in ONLY or any(s.get("tls") for s in SCENARIOS)
+# Every server gets the same protocol settings: TLS 1.3 only, OpenSSL's default TLS 1.3 suites,
+# and no session tickets. wrk keeps each connection's session and offers it on the next one, so
+# a server that issued tickets would resume instead of making the full handshake tlsnew measures.
+TLS_MIN = "TLSv1.3"
 
 # Everything this process started and has not yet reaped; stopped by PID on any exit path.
 LIVE = {}
@@ -306,6 +324,15 @@ def lighttpd_conf(s, full):
             'server.max-keep-alive-requests = 65535',
             'server.max-keep-alive-idle = 300',
         ]
+    if s.get("tls_port"):
+        lines += [
+            f'$SERVER["socket"] == "127.0.0.1:{s["tls_port"]}" {{',
+            '    ssl.engine = "enable"',
+            f'    ssl.pemfile = "{s["cert"]}"',
+            f'    ssl.privkey = "{s["key"]}"',
+            f'    ssl.openssl.ssl-conf-cmd = ( "MinProtocol" => "{TLS_MIN}", "NumTickets" => "0" )',
+            '}',
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -317,6 +344,14 @@ def nginx_conf(s):
         user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};\n"
     temps = "".join(f"    {t}_temp_path {d}/{t}_temp;\n"
                     for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    tls = ""
+    if s.get("tls_port"):
+        tls = f"""        listen 127.0.0.1:{s["tls_port"]} ssl;
+        ssl_certificate {s["cert"]};
+        ssl_certificate_key {s["key"]};
+        ssl_protocols {TLS_MIN};
+        ssl_conf_command NumTickets 0;
+"""
     return f"""{user}daemon off;
 master_process on;
 worker_processes {s["workers"] or 1};
@@ -339,7 +374,7 @@ http {{
     keepalive_requests 65535;
 {temps}    server {{
         listen 127.0.0.1:{s["port"]};
-        root {s["docroot"]};
+{tls}        root {s["docroot"]};
         index index.html;
     }}
 }}
@@ -350,10 +385,31 @@ def h2o_conf(s):
     d = s["dir"]
     # h2o switches to "nobody" when started as root unless told otherwise; keep the same user.
     user = f"user: {pwd.getpwuid(0).pw_name}\n" if os.geteuid() == 0 else ""
-    return f"""{user}listen:
-  host: 127.0.0.1
-  port: {s["port"]}
-num-threads: {s["workers"] or 1}
+    # h2o takes one `listen` per host, so the TLS listener is a second host serving the same root.
+    hosts = [("default", f"""    listen:
+      host: 127.0.0.1
+      port: {s["port"]}
+""")]
+    if s.get("tls_port"):
+        # No OCSP stapling: the certificate names no responder, and the fetcher is a process of
+        # its own.
+        hosts.append(("tls", f"""    listen:
+      host: 127.0.0.1
+      port: {s["tls_port"]}
+      ssl:
+        certificate-file: {s["cert"]}
+        key-file: {s["key"]}
+        minimum-version: {TLS_MIN}
+        ocsp-update-interval: 0
+"""))
+    # h2o cannot turn tickets off per listener, only resumption as a whole.
+    resumption = "ssl-session-resumption:\n  mode: off\n" if s.get("tls_port") else ""
+    body = "".join(f"""  {name}:
+{listen}    paths:
+      /:
+        file.dir: {s["docroot"]}
+""" for name, listen in hosts)
+    return f"""{user}{resumption}num-threads: {s["workers"] or 1}
 max-connections: {s["max_conns"]}
 http1-request-timeout: 300
 pid-file: {d}/server.pid
@@ -363,11 +419,7 @@ file.mime.settypes:
   text/html: .html
   application/octet-stream: .bin
 hosts:
-  default:
-    paths:
-      /:
-        file.dir: {s["docroot"]}
-"""
+{body}"""
 
 
 def prepare(name, s, full=True):
@@ -407,6 +459,61 @@ def http_get(port, path, close=False, timeout=10.0):
         conn.close()
 
 
+def client_tls_context(max_version=None):
+    """The checks' TLS client: no verification (the certificate is self-signed and compared
+    byte for byte instead), optionally capped at an older protocol version."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if max_version is not None:
+        ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        ctx.maximum_version = max_version
+    return ctx
+
+
+def https_get(port, path, close=False, timeout=10.0):
+    """http_get over TLS; also returns the protocol version and the server's certificate (DER)."""
+    import http.client
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                       context=client_tls_context())
+    try:
+        conn.connect()
+        version, cert = conn.sock.version(), conn.sock.getpeercert(binary_form=True)
+        conn.request("GET", path, headers={"Connection": "close"} if close else {})
+        r = conn.getresponse()
+        body = r.read()
+        return r.status, len(body), not r.will_close, version, cert
+    finally:
+        conn.close()
+
+
+def resumes_session(port):
+    """Whether a client that offers the session of its previous connection gets it resumed."""
+    ctx, session, reused = client_tls_context(), None, False
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", port), timeout=5.0) as raw:
+            with ctx.wrap_socket(raw, session=session) as c:
+                c.sendall(b"GET /f1k.html HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Connection: close\r\n\r\n")
+                # Read to the end: TLS 1.3 tickets arrive after the handshake.
+                while c.recv(65536):
+                    pass
+                reused, session = c.session_reused, c.session
+    return reused
+
+
+def accepts_tls12(port):
+    """Whether the server completes a TLS 1.2 handshake (it must not: TLS 1.3 only)."""
+    import ssl
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5.0) as raw:
+            with client_tls_context(ssl.TLSVersion.TLSv1_2).wrap_socket(raw):
+                return True
+    except (ssl.SSLError, OSError):
+        return False
+
+
 def wait_ready(proc, port):
     deadline = time.monotonic() + START_TIMEOUT
     last = "no answer"
@@ -423,9 +530,11 @@ def wait_ready(proc, port):
     return f"no HTTP answer on port {port} after {START_TIMEOUT:.0f} s ({last})"
 
 
-def start_server(name, tmp, port, workers, cpus, tag):
+def start_server(name, tmp, ports, workers, cpus, tag):
     """Returns (server dict, None) or (None, reason). lux first gets the full lighttpd config and,
-    if it refuses it, the minimal one made of the directives it is known to support."""
+    if it refuses it, the minimal one made of the directives it is known to support. Takes its
+    port (and the TLS listener's, when TLS scenarios run) from `ports`."""
+    port = ports.pop()
     if name == "lux" and not os.access(LUX_RUN, os.X_OK):
         return None, f"{os.path.relpath(LUX_BIN, ROOT)} not found (build it with `make`)"
     d = os.path.join(tmp, f"{tag}-{name}")
@@ -436,6 +545,8 @@ def start_server(name, tmp, port, workers, cpus, tag):
          # Never ask for more descriptors than this process may hand down: without
          # CAP_SYS_RESOURCE even root cannot raise the hard limit.
          "max_fds": min(2 * IDLE_CONNS + 2064, FD_LIMIT)}
+    if TLS_ON:
+        s.update(tls_port=ports.pop(), cert=TLS_FILES["cert"], key=TLS_FILES["key"])
     reasons = []
     for full in ([True, False] if name == "lux" else [True]):
         argv = prepare(name, s, full)
@@ -462,13 +573,25 @@ def check_scenario(s, scen):
         paths += [f"/r/{i:03d}.html" for i in (1, N_RANDOM // 2, N_RANDOM - 1)]
     try:
         for path in paths:
-            status, length, keep = http_get(s["port"], path, close=scen.get("close", False))
+            if scen.get("tls"):
+                status, length, keep, version, cert = https_get(s["tls_port"], path,
+                                                                close=scen.get("close", False))
+                if version != TLS_MIN:
+                    return f"GET {path} over TLS negotiated {version}, expected {TLS_MIN}"
+                if cert != TLS_FILES["der"]:
+                    return f"GET {path} over TLS: the server sent another certificate"
+            else:
+                status, length, keep = http_get(s["port"], path, close=scen.get("close", False))
             if status != scen["status"]:
                 return f"GET {path} answered {status}, expected {scen['status']}"
             if scen.get("length") is not None and length != scen["length"]:
                 return f"GET {path} sent {length} bytes, expected {scen['length']}"
             if not scen.get("close") and not keep:
                 return f"GET {path} closed the connection, keep-alive expected"
+        if scen.get("tls") and accepts_tls12(s["tls_port"]):
+            return f"the TLS listener accepts TLS 1.2; every server is configured {TLS_MIN} only"
+        if scen.get("tls") and scen.get("close") and resumes_session(s["tls_port"]):
+            return "the TLS listener resumed a session: wrk would skip the full handshake"
     except Exception as e:  # a broken answer of any kind disqualifies the scenario
         return f"GET {paths[0]} failed: {e or type(e).__name__}"
     return None
@@ -491,7 +614,10 @@ def run_wrk(s, scen, seconds, wrk_cpus, scripts):
             "--timeout", "10s", "-s", script]
     if scen.get("close"):
         argv += ["-H", "Connection: close"]
-    argv.append(f"http://127.0.0.1:{s['port']}{scen['path']}")
+    if scen.get("tls"):
+        argv.append(f"https://127.0.0.1:{s['tls_port']}{scen['path']}")
+    else:
+        argv.append(f"http://127.0.0.1:{s['port']}{scen['path']}")
     if scen.get("lua") == "random.lua":
         argv += ["--", str(N_RANDOM)]
     if wrk_cpus:
@@ -558,17 +684,23 @@ def read_response(sock):
     return True
 
 
-def idle_client(port, count, path):
-    """Child process: opens `count` keep-alive connections, one request each, then holds them.
-    Protocol on stdin/stdout: prints "ready OK FAILED", answers "check" with "alive N", exits
-    when stdin closes."""
+def idle_client(port, count, path, tls):
+    """Child process: opens `count` keep-alive connections (TLS ones when `tls`), one request
+    each, then holds them. Protocol on stdin/stdout: prints "ready OK FAILED", answers "check"
+    with "alive N", exits when stdin closes."""
     raise_nofile(count + 256)
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    ctx = client_tls_context() if tls else None
     socks, failed, streak = [], 0, 0
     for _ in range(count):
         s = None
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=5.0)
+            # As wrk does: over TLS the request follows the client's Finished, and Nagle would
+            # hold it until the server's delayed ACK, 40 ms per connection.
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if ctx is not None:
+                s = ctx.wrap_socket(s)
             s.sendall(request)
             if not read_response(s):
                 raise OSError("bad response")
@@ -586,25 +718,32 @@ def idle_client(port, count, path):
     for line in sys.stdin:
         if line.strip() == "check":
             poller = select.poll()
-            for s in socks:
-                poller.register(s, select.POLLIN | select.POLLRDHUP)
             # A held connection has nothing to read; readable means closed (or stray bytes).
+            # Over TLS only the peer's FIN counts: a late session ticket is readable too.
+            events = select.POLLRDHUP if tls else select.POLLIN | select.POLLRDHUP
+            for s in socks:
+                poller.register(s, events)
             print(f"alive {len(socks) - len(poller.poll(0))}", flush=True)
     return 0
 
 
-def idle_test(name, tmp, port, cpus, client_cpus, tag):
-    s, why = start_server(name, tmp, port, 1, cpus, tag)
+def idle_test(name, tmp, ports, cpus, client_cpus, tag, tls):
+    s, why = start_server(name, tmp, ports, 1, cpus, tag)
     if s is None:
         return {"error": why}
+    port = s["tls_port"] if tls else s["port"]
+    count = TLS_IDLE_CONNS if tls else IDLE_CONNS
     try:
         for _ in range(20):
-            http_get(port, "/f1k.html")
+            if tls:
+                https_get(port, "/f1k.html")
+            else:
+                http_get(port, "/f1k.html")
         time.sleep(0.5)
         pid = s["proc"].pid
         rss0, fds0 = tree_rss_kib(pid), tree_socket_fds(pid)
         argv = [sys.executable, os.path.abspath(__file__), "--idle-client", str(port),
-                str(IDLE_CONNS), "/f1k.html"]
+                str(count), "/f1k.html", "tls" if tls else "plain"]
         if client_cpus:
             argv = ["taskset", "-c", client_cpus] + argv
         client = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, new_session=False)
@@ -680,7 +819,7 @@ def running_workers(s):
 def start_pass_servers(p, tmp, ports):
     live = {}
     for name in p["servers"]:
-        s, why = start_server(name, tmp, ports.pop(), p["workers"], p["server_cpus"], p["id"])
+        s, why = start_server(name, tmp, ports, p["workers"], p["server_cpus"], p["id"])
         if s is None:
             p["skipped"][name] = why
             log(f"  {name:9} skipped: {why}")
@@ -773,15 +912,19 @@ def summarise_pass(p):
                 p["ratios"].setdefault(name, {})[scen["id"]] = mine / ref
 
 
-def run_idle(tmp, ports, servers, cpus, client_cpus):
-    idle = {"connections": IDLE_CONNS, "runs": [], "median": {}, "skipped": {}, "short": {}}
-    log(f"\n=== Idle keep-alive connections: {IDLE_CONNS:,} per server, one worker")
+def run_idle(tmp, ports, servers, cpus, client_cpus, tls=False):
+    count = TLS_IDLE_CONNS if tls else IDLE_CONNS
+    kind = "TLS keep-alive" if tls else "keep-alive"
+    idle = {"connections": count, "tls": tls, "runs": [], "median": {}, "skipped": {},
+            "short": {}}
+    log(f"\n=== Idle {kind} connections: {count:,} per server, one worker")
     for rnd in range(ROUNDS):
         order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
         for name in order:
             if name in idle["skipped"]:
                 continue
-            r = idle_test(name, tmp, ports.pop(), cpus, client_cpus, f"idle{rnd + 1}")
+            tag = f"{'tlsidle' if tls else 'idle'}{rnd + 1}"
+            r = idle_test(name, tmp, ports, cpus, client_cpus, tag, tls)
             r.update(server=name, round=rnd + 1)
             idle["runs"].append(r)
             if r.get("opened") is None:
@@ -799,7 +942,7 @@ def run_idle(tmp, ports, servers, cpus, client_cpus):
         if rows:
             idle["median"][name] = {k: median_of(rows, k) for k in (
                 "opened", "alive", "rss_before_kib", "rss_after_kib", "kib_per_conn")}
-            if any(r["alive"] < IDLE_CONNS for r in rows):
+            if any(r["alive"] < count for r in rows):
                 idle["short"][name] = min(r["alive"] for r in rows)
     return idle
 
@@ -834,6 +977,8 @@ def scenario_desc(scen):
     what = {"random.lua": "random GET /r/000.html..999.html",
             "unique.lua": "GET /miss/<run>/<counter>"}.get(scen.get("lua"), f"GET {scen['path']}")
     extra = ", Connection: close" if scen.get("close") else ", keep-alive"
+    if scen.get("tls"):
+        extra += f", HTTPS ({TLS_MIN}, ECDSA P-256)"
     return f"{what}, wrk -t 1 -c {scen.get('conns', CONNS)}{extra}"
 
 
@@ -863,7 +1008,7 @@ def report_pass(p):
             log(note)
 
 
-def report_summary(passes, idle):
+def report_summary(passes, idles):
     if passes:
         log("\n##### Summary: server CPU time per request, µs (median; lower is better)")
     for p in passes:
@@ -885,9 +1030,13 @@ def report_summary(passes, idle):
                 row.append(f"{ratio:.2f}" if ratio else "-")
             rows.append(row)
         log(table(["scenario"] + names + [f"{n}/{base}" for n in others], rows, "    "))
-    if idle is None:
-        return
-    log(f"\n##### Idle keep-alive connections: {idle['connections']:,} opened, "
+    for idle in idles:
+        report_idle(idle)
+
+
+def report_idle(idle):
+    kind = "TLS keep-alive" if idle["tls"] else "keep-alive"
+    log(f"\n##### Idle {kind} connections: {idle['connections']:,} opened, "
         "one request each, then held")
     rows = []
     for name, m in idle["median"].items():
@@ -935,6 +1084,87 @@ def plan(servers, pinned):
     return [one, two] if PASS2 and two["servers"] else [one]
 
 
+def make_certificate(tmp):
+    """One self-signed ECDSA P-256 certificate for every server's TLS listener."""
+    import ssl
+    cert, key = os.path.join(tmp, "tls-cert.pem"), os.path.join(tmp, "tls-key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        sys.exit(f"bench: openssl could not make the certificate: {r.stderr.strip()[:300]}")
+    with open(cert) as f:
+        TLS_FILES.update(cert=cert, key=key, der=ssl.PEM_cert_to_DER_cert(f.read()))
+
+
+def resumption_server(port_box, reused, done):
+    """Thread: a TLS server that answers every request with Connection: close and records, per
+    connection, whether the client resumed a session (it issues session tickets, so a client
+    that keeps and offers them would resume)."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(TLS_FILES["cert"], TLS_FILES["key"])
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        srv.settimeout(0.2)
+        port_box.append(srv.getsockname()[1])
+        while not done.is_set():
+            try:
+                raw, _ = srv.accept()
+            except OSError:
+                continue
+            try:
+                raw.settimeout(2.0)
+                with ctx.wrap_socket(raw, server_side=True) as c:
+                    buf = b""
+                    while b"\r\n\r\n" not in buf:
+                        chunk = c.recv(4096)
+                        if not chunk:
+                            break
+                        buf += chunk
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                              b"Connection: close\r\n\r\nok")
+                    reused.append(c.session_reused)
+            except OSError:
+                raw.close()
+
+
+def count_resumptions(client):
+    """Runs client(port) against resumption_server; returns (connections, resumed)."""
+    import threading
+    port_box, reused, done = [], [], threading.Event()
+    t = threading.Thread(target=resumption_server, args=(port_box, reused, done), daemon=True)
+    t.start()
+    while not port_box and t.is_alive():
+        time.sleep(0.01)
+    try:
+        client(port_box[0])
+    finally:
+        done.set()
+        t.join()
+    return len(reused), sum(reused)
+
+
+def wrk_client(port):
+    subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-H", "Connection: close",
+                    f"https://127.0.0.1:{port}/"], capture_output=True, timeout=60)
+
+
+def check_wrk_resumption():
+    """Whether wrk resumes TLS sessions when the server lets it: the reason every server's TLS
+    listener issues no tickets (check_scenario then confirms each refuses to resume). A Python
+    client that does resume is counted first, so a probe that cannot see resumption says so."""
+    _, control = count_resumptions(resumes_session)
+    conns, resumed = count_resumptions(wrk_client)
+    result = {"control_resumed": control, "wrk_connections": conns, "wrk_resumed": resumed}
+    log(f"TLS resumption probe (a server that issues tickets): wrk resumed {resumed:,} of "
+        f"{conns:,} connections, a resuming client {control} of 1 resumable; the benchmarked "
+        "servers issue no tickets, so every tlsnew connection is a full handshake")
+    if control != 1:
+        log("bench: warning: the resumption probe cannot see resumption")
+    return result
+
+
 def setup(tmp):
     log(f"generating document root and configs in {os.path.relpath(tmp, ROOT)}")
     make_docroot(os.path.join(tmp, "www"))
@@ -943,6 +1173,8 @@ def setup(tmp):
     scripts = {"report": os.path.join(tmp, "wrk-report.lua")}
     with open(scripts["report"], "w") as f:
         f.write(report)
+    if TLS_ON:
+        make_certificate(tmp)
     for name in ("random.lua", "unique.lua"):
         with open(os.path.join(HERE, "lua", name)) as f:
             body = f.read()
@@ -954,8 +1186,8 @@ def setup(tmp):
 
 def main():
     global FD_LIMIT, LUX_RUN
-    if len(sys.argv) == 5 and sys.argv[1] == "--idle-client":
-        return idle_client(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    if len(sys.argv) == 6 and sys.argv[1] == "--idle-client":
+        return idle_client(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5] == "tls")
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} not found (make deps-test installs it)")
@@ -992,25 +1224,32 @@ def main():
             LUX_RUN = os.path.join(tmp, "lux")
             shutil.copy2(LUX_BIN, LUX_RUN)
         scripts = setup(tmp)
-        ports = pick_ports(4 * len(servers) + ROUNDS * len(servers) + 4)
+        # Every server start takes a port, and one more for the TLS listener when TLS runs.
+        ports = pick_ports(2 * (4 * len(servers) + 2 * ROUNDS * len(servers)) + 4)
         passes = plan(servers, pinned)
         results = {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rounds": ROUNDS,
                             "seconds": SECONDS, "warmup_seconds": WARMUP_SECONDS,
                             "connections": CONNS, "user": pwd.getpwuid(os.geteuid()).pw_name,
                             "open_file_limit": nofile, "versions": versions(servers)},
-                   "scenarios": SCENARIOS, "passes": passes, "idle": None}
+                   "scenarios": SCENARIOS, "passes": passes, "idle": None, "idle_tls": None}
+        if TLS_ON:
+            results["meta"]["tls"] = {"protocol": TLS_MIN, "certificate": "ECDSA P-256",
+                                      "resumption": check_wrk_resumption()}
         if SCENARIOS:
             run_pass(passes[0], tmp, ports, scripts)
             report_pass(passes[0])
         if "idle" in ONLY:
             results["idle"] = run_idle(tmp, ports, servers, passes[0]["server_cpus"],
                                        passes[0]["wrk_cpus"])
+        if "tlsidle" in ONLY:
+            results["idle_tls"] = run_idle(tmp, ports, servers, passes[0]["server_cpus"],
+                                           passes[0]["wrk_cpus"], tls=True)
         for p in passes[1:] if SCENARIOS else []:
             run_pass(p, tmp, ports, scripts)
             report_pass(p)
         if not SCENARIOS:
             passes.clear()
-        report_summary(passes, results["idle"])
+        report_summary(passes, [i for i in (results["idle"], results["idle_tls"]) if i])
         out = os.path.join(OUT_DIR, "results.json")
         with open(out, "w") as f:
             json.dump(results, f, indent=1, default=str)

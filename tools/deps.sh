@@ -5,7 +5,7 @@
 set -e
 BUILD="make gcc pkg-config libpcre2-dev libssl-dev"
 TEST="clang libclang-rt-14-dev curl python3 procps openssl"
-BENCH="lighttpd nginx h2o wrk util-linux"
+BENCH="lighttpd lighttpd-mod-openssl nginx h2o wrk util-linux"
 
 case "$1" in
 run) want="$BUILD" ;;
