@@ -166,9 +166,12 @@ static int finish_field(field *f, unsigned *needs, char *err, size_t el) {
         f->opt = a != NULL;
         *needs |= LUX_ALOG_NEED_REMOTE;
         return 0;
+    case F_ENV:
+        if (a && strcmp(a, "REMOTE_USER") == 0)
+            *needs |= LUX_ALOG_NEED_USER;
+        /* fall through */
     case F_REQ_HEADER:
     case F_RESP_HEADER:
-    case F_ENV:
         if (!a) /* no name: nothing to find, logged as "-" */
             f->str = "";
         return 0;
@@ -192,6 +195,9 @@ static int finish_field(field *f, unsigned *needs, char *err, size_t el) {
         return 0;
     case F_FILENAME:
         *needs |= LUX_ALOG_NEED_FILENAME;
+        return 0;
+    case F_REMOTE_USER:
+        *needs |= LUX_ALOG_NEED_USER;
         return 0;
     default:
         return 0;

@@ -30,6 +30,7 @@ enum {
     LUX_ALOG_NEED_BYTES_IN = 1u << 3,  /* bytes_in */
     LUX_ALOG_NEED_KEEPALIVE = 1u << 4, /* keepalive_count */
     LUX_ALOG_NEED_FILENAME = 1u << 5,  /* filename */
+    LUX_ALOG_NEED_USER = 1u << 6,      /* remote_user */
 };
 
 /*

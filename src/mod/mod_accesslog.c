@@ -239,7 +239,8 @@ static void fill_rec(lux_req *r, unsigned needs, lux_alog_rec *rec) {
     }
     if (c && (needs & LUX_ALOG_NEED_LOCAL))
         set_local(rec, r);
-    rec->remote_user = lux_req_remote_user(r); /* cheap: NULL at once without a client cert */
+    if (needs & LUX_ALOG_NEED_USER)
+        rec->remote_user = lux_req_remote_user(r);
     rec->method = r->method_str;
     rec->target = r->target.ptr ? origin_form(r->target) : r->target;
     rec->http_minor = r->http_minor;

@@ -231,6 +231,12 @@ static void test_needs(void) {
     f = lux_alog_compile(&pool, "%s %m", 5, err, sizeof err);
     if (f)
         CHECK_INT(lux_alog_needs(f), 0);
+    f = lux_alog_compile(&pool, "%u %{REMOTE_USER}e", 18, err, sizeof err);
+    if (f)
+        CHECK_INT(lux_alog_needs(f), LUX_ALOG_NEED_USER);
+    f = lux_alog_compile(&pool, "%{HOME}e", 8, err, sizeof err);
+    if (f)
+        CHECK_INT(lux_alog_needs(f), 0);
 }
 
 static void test_truncated_render(void) {
