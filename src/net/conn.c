@@ -349,8 +349,7 @@ static lux_req *new_request(lux_conn *c) {
     r->content_length = -1;
     /* The scheme is the transport's (RFC 9112 3.2.2: an absolute-form target names it too,
      * but a client on a plain port cannot make its request https). */
-    const char *scheme = c->tls.ssl ? "https" : "http";
-    r->scheme = (lux_str){scheme, strlen(scheme)};
+    r->scheme = c->tls.ssl ? (lux_str){"https", 5} : (lux_str){"http", 4};
     clock_gettime(CLOCK_REALTIME, &r->start);
     size_t nb = c->gen->tree->nblocks;
     r->cond_state = lux_pool_alloc(&c->pool, nb);

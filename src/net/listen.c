@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "core/core_conf.h"
-#include "net/tls.h"
 
 #define SD_LISTEN_FDS_START 3
 
@@ -122,7 +121,7 @@ static int open_inet(const char *spec, const lux_core_conf *core, char *err, siz
     return fd;
 }
 
-static int add(lux_server *s, int fd, const char *name, int port, int inherited, const lux_gen *g) {
+static int add(lux_server *s, int fd, const char *name, int port, int inherited) {
     lux_listener *l = realloc(s->listeners, (s->nlisteners + 1) * sizeof *l);
     if (!l)
         return -1;
@@ -130,8 +129,7 @@ static int add(lux_server *s, int fd, const char *name, int port, int inherited,
     char *copy = strdup(name);
     if (!copy)
         return -1;
-    const char *scheme = lux_tls_ctx_for(g, name) ? "https" : "http";
-    l[s->nlisteners] = (lux_listener){fd, copy, port, scheme, inherited};
+    l[s->nlisteners] = (lux_listener){fd, copy, port, inherited};
     s->nlisteners++;
     return 0;
 }
@@ -202,7 +200,7 @@ static int adopt_systemd(lux_server *s, const lux_gen *g, char *err, size_t el) 
         for (size_t k = 0; k < g->nlistens; k++)
             if (spec_matches(g->listens[k].spec, name, port))
                 use = g->listens[k].spec;
-        if (add(s, fd, use, port, 1, g) < 0) {
+        if (add(s, fd, use, port, 1) < 0) {
             snprintf(err, el, "out of memory");
             return -1;
         }
@@ -226,7 +224,7 @@ int lux_listen_open(lux_server *s, const lux_gen *g, char *err, size_t el) {
             fd = open_inet(spec, core, err, el, &port);
         if (fd < 0)
             return -1;
-        if (add(s, fd, spec, port, 0, g) < 0) {
+        if (add(s, fd, spec, port, 0) < 0) {
             close(fd);
             snprintf(err, el, "out of memory");
             return -1;

@@ -14,10 +14,9 @@
 
 typedef struct lux_listener {
     int fd;
-    char *name;         /* the spec it was opened from: "127.0.0.1:8080", "unix:/run/x.sock" */
-    int port;           /* -1 for unix sockets */
-    const char *scheme; /* "http"; "https" once the listener speaks TLS */
-    int inherited;      /* from systemd socket activation */
+    char *name;    /* the spec it was opened from: "127.0.0.1:8080", "unix:/run/x.sock" */
+    int port;      /* -1 for unix sockets */
+    int inherited; /* from systemd socket activation */
 } lux_listener;
 
 typedef struct lux_server lux_server;
