@@ -21,7 +21,6 @@
 #include "lux/req.h"
 #include "mod/dirlisting_cache.h"
 #include "mod/dirlisting_html.h"
-#include "net/worker.h"
 
 /* lighttpd 1.4.69 lists every entry; lux stops here, as a listing holds up its worker. */
 #define LISTING_MAX_ENTRIES 10000
@@ -291,8 +290,7 @@ static lux_result dirlisting_handle(lux_req *r, const void *conf) {
     time_t now = 0;
     lux_file *page = NULL;
     if (c->cache) {
-        lux_worker_date(r->worker); /* refreshes the worker's clock */
-        now = r->worker->date_time;
+        now = lux_req_now(r);
         page = lux_listing_cache_get(&key, now);
     }
     if (!page) {
