@@ -290,21 +290,27 @@ def test_tls_key_mismatch_is_a_start_error():
                        f'ssl.privkey = "{c["b.key"]}"\n', c["b.key"], "does not match")
 
 
-def test_tls_missing_certificate_fails_start():
-    need_tls()
-    c = certs()
-    missing = os.path.join(c["dir"], "absent.pem")
-    s = Server(f'ssl.engine = "enable"\nssl.pemfile = "{missing}"\n', files=FILES)
+def expect_refused_start(conf, missing_name, what):
+    """A server started with conf must exit non-zero, naming the file it could not load (the
+    running server's check, which lighttpd makes too, unlike its -t)."""
+    s = Server(conf, files=FILES)
     try:
         s.start()
-        raise harness.TestFailure("the server started without its certificate")
+        raise harness.TestFailure(f"the server started without {what}")
     except harness.TestFailure as e:
         if "started without" in str(e):
             raise
-        contains(s.stderr + s.errorlog, "absent.pem", "the error names the file")
+        contains(s.stderr + s.errorlog, missing_name, "the error names the file")
         check(s.returncode not in (None, 0), f"exit status {s.returncode}")
     finally:
         s.__exit__(None, None, None)
+
+
+def test_tls_missing_certificate_fails_start():
+    need_tls()
+    missing = os.path.join(certs()["dir"], "absent.pem")
+    expect_refused_start(f'ssl.engine = "enable"\nssl.pemfile = "{missing}"\n', "absent.pem",
+                         "its certificate")
 
 
 @lux_only("lighttpd ignores ssl.* keys it does not know (with a warning)")
