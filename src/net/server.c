@@ -275,7 +275,7 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
 
     if (o->single_fd >= 0) {
         s->single_fd = o->single_fd;
-        lux_worker *w = lux_stats_start(1) == 0 ? lux_worker_new(s, 0) : NULL;
+        lux_worker *w = lux_stats_start(1, s->max_connections) == 0 ? lux_worker_new(s, 0) : NULL;
         if (!w)
             return fail("out of memory", o->ready, o->ready_arg);
         if (o->ready)
@@ -289,7 +289,7 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
 
     s->nworkers = core->max_worker > 0 ? (size_t)core->max_worker : (size_t)cpu_count();
     s->workers = calloc(s->nworkers, sizeof *s->workers);
-    if (!s->workers || lux_stats_start(s->nworkers) < 0)
+    if (!s->workers || lux_stats_start(s->nworkers, s->max_connections) < 0)
         return fail("out of memory", o->ready, o->ready_arg);
     for (size_t i = 0; i < s->nworkers; i++) {
         s->workers[i] = lux_worker_new(s, (unsigned)i);

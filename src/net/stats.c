@@ -27,9 +27,10 @@ const double lux_stats_bucket_bounds[LUX_STATS_NBUCKETS] = {
 static worker_slot *slots;
 static size_t nslots;
 static time_t started;
+static long max_conns;
 static _Atomic uint64_t reloads;
 
-int lux_stats_start(size_t nworkers) {
+int lux_stats_start(size_t nworkers, long max_connections) {
     slots = aligned_alloc(alignof(worker_slot), nworkers * sizeof *slots);
     if (!slots)
         return -1;
@@ -38,6 +39,7 @@ int lux_stats_start(size_t nworkers) {
             ((char *)&slots[i])[b] = 0; /* no memset on _Atomic objects */
     nslots = nworkers;
     started = time(NULL);
+    max_conns = max_connections;
     atomic_store(&reloads, 0);
     return 0;
 }
@@ -205,6 +207,10 @@ void lux_stats_sum(lux_stats_totals *out) {
 
 time_t lux_stats_start_time(void) {
     return started;
+}
+
+long lux_stats_max_connections(void) {
+    return max_conns;
 }
 
 uint64_t lux_stats_reloads(void) {

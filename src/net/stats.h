@@ -49,8 +49,9 @@ typedef struct {
     uint64_t duration_us;                      /* the sum of all durations, microseconds */
 } lux_stats_totals;
 
-/* Create the registry with one slot per worker. Returns 0 or -1 (out of memory). */
-int lux_stats_start(size_t nworkers);
+/* Create the registry with one slot per worker; max_connections is the server's limit, for the
+ * readers. Returns 0 or -1 (out of memory). */
+int lux_stats_start(size_t nworkers, long max_connections);
 void lux_stats_stop(void);
 /* A configuration was reloaded (SIGUSR1). */
 void lux_stats_reloaded(void);
@@ -71,6 +72,7 @@ void lux_stats_sum(lux_stats_totals *out);
 /* Add one set of counters to another (what lux_stats_sum does per worker). */
 void lux_stats_add(lux_stats_totals *sum, const lux_stats_totals *t);
 time_t lux_stats_start_time(void);
+long lux_stats_max_connections(void);
 uint64_t lux_stats_reloads(void);
 
 /* Derived numbers. */
