@@ -321,10 +321,12 @@ static ssize_t tls_failed(lux_conn *c, int rc, int reading) {
     return -1;
 }
 
-/* A handshake that had begun (the client sent something) and cannot go on. */
+/* A handshake that had begun (the client sent a byte: a port probe that connects and leaves
+ * is no handshake) and cannot go on. */
 static int handshake_failed(lux_conn *c, int rc) {
     int e = SSL_get_error(c->tls.ssl, rc);
-    return e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE && !SSL_in_before(c->tls.ssl);
+    return e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE &&
+           BIO_number_read(SSL_get_rbio(c->tls.ssl)) > 0;
 }
 
 static ssize_t tls_read(lux_conn *c, void *buf, size_t len) {
