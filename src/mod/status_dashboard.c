@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PAGE_START                                                                                 \
-    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"                      \
-    "<meta name=\"viewport\" content=\"width=device-width\">\n<title>lux dashboard</title>\n"      \
-    "<style>"
+/* The page's own icon keeps the browser from asking the server for /favicon.ico. */
+static const char page_start[] =
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width\">\n<title>lux dashboard</title>\n"
+    "<link rel=\"icon\" href=\"data:,\">\n<style>";
 
 static const char style[] =
     "body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; "
@@ -176,7 +177,7 @@ static const char script[] =
     "  setInterval(poll, 1000);\n"
     "})();\n";
 
-static char page[sizeof PAGE_START + sizeof style + sizeof body + sizeof script + 64];
+static char page[sizeof page_start + sizeof style + sizeof body + sizeof script + 64];
 static size_t page_len;
 static char csp[512];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -200,13 +201,13 @@ static void build(void) {
     int n = snprintf(page, sizeof page,
                      "%s%s</style>\n</head>\n<body>\n%s<script>%s</script>\n"
                      "</body>\n</html>\n",
-                     PAGE_START, style, body, script);
+                     page_start, style, body, script);
     if (n < 0 || (size_t)n >= sizeof page)
         return;
     page_len = (size_t)n;
     snprintf(csp, sizeof csp,
              "default-src 'none'; script-src %s; style-src %s; connect-src 'self'; "
-             "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+             "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
              script_hash, style_hash);
 }
 
