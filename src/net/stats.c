@@ -133,12 +133,12 @@ void lux_stats_request_done(unsigned worker, const lux_req *r) {
     worker_slot *s = slot(worker);
     if (!s)
         return;
+    bump(&s->bytes_out, r->bytes_sent);
     int cls = r->status / 100 - 1;
     if (cls < 0 || cls >= LUX_STATS_CLASSES)
-        cls = 5 - 1;              /* no status: the server failed to answer */
+        return; /* no status: the client left before the request could be answered */
     int tls = r->scheme.len == 5; /* "https" */
     bump(&s->requests[cls][proto_of(r)][tls], 1);
-    bump(&s->bytes_out, r->bytes_sent);
     uint64_t us = duration_us(r);
     bump(&s->duration[lux_stats_bucket_of(us)], 1);
     bump(&s->duration_us, us);

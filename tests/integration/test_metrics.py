@@ -214,6 +214,27 @@ def test_metrics_move_by_known_traffic_across_two_workers():
 
 
 @lux_only("status.metrics-url is lux's")
+def test_metrics_client_gone_before_the_answer_is_no_request():
+    with Server(METRICS, files=FILES) as s:
+        _, _, before = scrape_raw(s.port)
+        head = b"POST /f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as c:
+            c.sendall(head)
+
+        def gone():
+            return total(scrape(s.port)[1], "lux_connections") == 1
+        poll(gone, what="the abandoned connection to close")
+        _, _, after = scrape_raw(s.port)
+        requests = total(after, "lux_http_requests_total") - total(before, "lux_http_requests_total")
+        scrapes = (total(after, "lux_connections_accepted_total") -
+                   total(before, "lux_connections_accepted_total") - 1)
+        eq(requests, scrapes, "only the scrapes are requests")
+        eq(total(after, "lux_http_bytes_received_total") -
+           total(before, "lux_http_bytes_received_total") >= len(head), True,
+           "its bytes were received")
+
+
+@lux_only("status.metrics-url is lux's")
 def test_metrics_head_and_no_store():
     with Server(METRICS, files=FILES) as s:
         r = get(s.port, "/metrics", method="HEAD")
