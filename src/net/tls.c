@@ -334,7 +334,7 @@ static ssize_t tls_read(lux_conn *c, void *buf, size_t len) {
     c->want = 0;
     int handshaking = !SSL_is_init_finished(c->tls.ssl);
     int rc = SSL_read_ex(c->tls.ssl, buf, len, &n);
-    if (handshaking && (rc > 0 || SSL_is_init_finished(c->tls.ssl) || handshake_failed(c, rc)))
+    if (handshaking && (SSL_is_init_finished(c->tls.ssl) || handshake_failed(c, rc)))
         lux_stats_tls_handshake(c->w->id, SSL_is_init_finished(c->tls.ssl));
     return rc > 0 ? (ssize_t)n : tls_failed(c, rc, 1);
 }
