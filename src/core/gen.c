@@ -35,7 +35,6 @@ static const char *const lighttpd_only_modules[] = {
     "mod_simple_vhost",
     "mod_sockproxy",
     "mod_ssi",
-    "mod_status",
     "mod_uploadprogress",
     "mod_userdir",
     "mod_usertrack",

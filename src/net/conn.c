@@ -24,6 +24,7 @@
 #include "http/request.h"
 #include "http/stat_cache.h"
 #include "lux/log.h"
+#include "net/stats.h"
 #include "net/tls.h"
 
 #define MAX_HEADERS 128
@@ -132,6 +133,7 @@ static int retime(lux_conn *c) {
 /* A new state may time out sooner than the one before (a short server.max-write-idle, a
  * linger): the timer follows every change; moving it later costs nothing (event/timer.h). */
 static void set_state(lux_conn *c, lux_conn_state state) {
+    lux_stats_conn_state(c->w->id, (int)c->state, (int)state);
     c->state = state;
     retime(c);
 }
@@ -162,6 +164,7 @@ void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockad
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    lux_stats_conn_opened(w->id);
     atomic_fetch_add_explicit(&w->srv->connections, 1, memory_order_relaxed);
     struct ssl_ctx_st *tls = l && c->gen->has_tls ? lux_tls_ctx_for(c->gen, l->name) : NULL;
     if (retime(c) < 0 || (tls && lux_tls_conn_start(c, tls) < 0)) {
@@ -189,6 +192,7 @@ static void end_request(lux_conn *c) {
     lux_req *r = c->req;
     if (!r)
         return;
+    lux_stats_request_done(c->w->id, r);
     lux_gen_run_hook(r, LUX_HOOK_REQUEST_DONE);
     lux_resp_body_reset(r);
     lux_file_unref(r->file);
@@ -223,6 +227,7 @@ void lux_conn_close(lux_conn *c) {
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
+    lux_stats_conn_closed(w->id, (int)c->state);
     if (w->nconns == 0 && w->srv->single_fd >= 0)
         lux_loop_stop(w->loop); /* -1: the one connection is done */
     atomic_fetch_sub_explicit(&w->srv->connections, 1, memory_order_relaxed);
@@ -259,6 +264,7 @@ static int take_pending(lux_conn *c) {
     if (n <= 0)
         return 0;
     c->in_len += (uint32_t)n;
+    lux_stats_bytes_in(c->w->id, (uint64_t)n);
     c->last_io = now_ms(c);
     return 1;
 }
@@ -734,6 +740,7 @@ static void on_readable(lux_conn *c) {
     if (n == 0)
         c->peer_closed = 1;
     c->in_len += (uint32_t)n;
+    lux_stats_bytes_in(c->w->id, (uint64_t)n);
     c->last_io = now_ms(c);
     conn_run(c);
 }

@@ -21,6 +21,7 @@
 #include "lux/log.h"
 #include "net/listen.h"
 #include "net/server_run.h"
+#include "net/stats.h"
 #include "net/worker.h"
 
 void lux_server_publish(lux_server *s, lux_gen *g) {
@@ -158,6 +159,7 @@ static void reload(lux_server *s, const lux_run_opts *o) {
     if (g->nlistens != s->gen->nlistens)
         lux_log(LUX_LOG_WARN, "reload: listener changes take effect on restart");
     lux_server_publish(s, g);
+    lux_stats_reloaded();
     wake_all(s);
     lux_log(LUX_LOG_INFO, "configuration reloaded");
 }
@@ -273,20 +275,21 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
 
     if (o->single_fd >= 0) {
         s->single_fd = o->single_fd;
-        lux_worker *w = lux_worker_new(s, 0);
+        lux_worker *w = lux_stats_start(1, s->max_connections) == 0 ? lux_worker_new(s, 0) : NULL;
         if (!w)
             return fail("out of memory", o->ready, o->ready_arg);
         if (o->ready)
             o->ready(o->ready_arg, NULL);
         lux_worker_run_single(w, o->single_fd);
         lux_worker_join_free(w);
+        lux_stats_stop();
         lux_gen_unref(s->gen);
         return 0;
     }
 
     s->nworkers = core->max_worker > 0 ? (size_t)core->max_worker : (size_t)cpu_count();
     s->workers = calloc(s->nworkers, sizeof *s->workers);
-    if (!s->workers)
+    if (!s->workers || lux_stats_start(s->nworkers, s->max_connections) < 0)
         return fail("out of memory", o->ready, o->ready_arg);
     for (size_t i = 0; i < s->nworkers; i++) {
         s->workers[i] = lux_worker_new(s, (unsigned)i);
@@ -301,6 +304,7 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
     char *pid_file = core->pid_file.ptr ? strdup(core->pid_file.ptr) : NULL;
     signal_loop(s, o);
     free(s->workers);
+    lux_stats_stop();
     lux_listen_free(s);
     if (pid_file)
         unlink(pid_file);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "event/loop.h"
+#include "net/stats.h"
 #include "net/worker.h"
 
 #define RECORD 16384 /* the largest TLS record's payload */
@@ -320,10 +321,21 @@ static ssize_t tls_failed(lux_conn *c, int rc, int reading) {
     return -1;
 }
 
+/* A handshake that had begun (the client sent a byte: a port probe that connects and leaves
+ * is no handshake) and cannot go on. */
+static int handshake_failed(lux_conn *c, int rc) {
+    int e = SSL_get_error(c->tls.ssl, rc);
+    return e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE &&
+           BIO_number_read(SSL_get_rbio(c->tls.ssl)) > 0;
+}
+
 static ssize_t tls_read(lux_conn *c, void *buf, size_t len) {
     size_t n;
     c->want = 0;
+    int handshaking = !SSL_is_init_finished(c->tls.ssl);
     int rc = SSL_read_ex(c->tls.ssl, buf, len, &n);
+    if (handshaking && (SSL_is_init_finished(c->tls.ssl) || handshake_failed(c, rc)))
+        lux_stats_tls_handshake(c->w->id, SSL_is_init_finished(c->tls.ssl));
     return rc > 0 ? (ssize_t)n : tls_failed(c, rc, 1);
 }
 

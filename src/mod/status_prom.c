@@ -1,0 +1,108 @@
+/* lux's metrics in the Prometheus text exposition format 0.0.4 (one family after another, each
+ * with HELP and TYPE, label values escaped as the format asks). */
+#include <inttypes.h>
+
+#include "mod/status_render.h"
+
+static const char *const class_names[LUX_STATS_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+static const char *const proto_names[LUX_STATS_NPROTOS] = {"HTTP/1.0", "HTTP/1.1", "HTTP/2"};
+static const char *const state_names[LUX_STATS_NSTATES] = {"idle", "reading", "writing", "closing"};
+
+static void family(lux_sbuf *b, const char *name, const char *type, const char *help) {
+    lux_sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void requests(lux_sbuf *b, const lux_stats_totals *t) {
+    family(b, "lux_http_requests_total", "counter",
+           "HTTP requests answered, by status class, protocol and TLS.");
+    for (int c = 0; c < LUX_STATS_CLASSES; c++)
+        for (int p = 0; p < LUX_STATS_NPROTOS; p++)
+            for (int tls = 0; tls < 2; tls++)
+                lux_sbuf_printf(
+                    b,
+                    "lux_http_requests_total{code_class=\"%s\",protocol=\"%s\",tls=\"%s\"} %" PRIu64
+                    "\n",
+                    class_names[c], proto_names[p], tls ? "true" : "false", t->requests[c][p][tls]);
+}
+
+static void durations(lux_sbuf *b, const lux_stats_totals *t) {
+    const char *n = "lux_http_request_duration_seconds";
+    family(b, n, "histogram", "Time from a complete request head to the response sent.");
+    uint64_t cumulative = 0;
+    for (int i = 0; i < LUX_STATS_NBUCKETS; i++) {
+        cumulative += t->duration[i];
+        lux_sbuf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", n, lux_stats_bucket_bounds[i],
+                        cumulative);
+    }
+    cumulative += t->duration[LUX_STATS_NBUCKETS];
+    lux_sbuf_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", n, cumulative);
+    lux_sbuf_printf(b, "%s_sum %.6f\n", n, (double)t->duration_us / 1e6);
+    lux_sbuf_printf(b, "%s_count %" PRIu64 "\n", n, cumulative);
+}
+
+static void counter(lux_sbuf *b, const char *name, const char *help, uint64_t v) {
+    family(b, name, "counter", help);
+    lux_sbuf_printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+static void connections(lux_sbuf *b, const lux_status_snapshot *s) {
+    family(b, "lux_connections", "gauge", "Open connections, by what they are doing.");
+    for (int i = 0; i < LUX_STATS_NSTATES; i++)
+        lux_sbuf_printf(b, "lux_connections{state=\"%s\"} %" PRId64 "\n", state_names[i],
+                        s->sum.conns[i]);
+    lux_sbuf_printf(b, "lux_connections{state=\"handling\"} %" PRId64 "\n", s->handling);
+    family(b, "lux_connections_limit", "gauge", "server.max-connections in effect.");
+    lux_sbuf_printf(b, "lux_connections_limit %ld\n", s->max_connections);
+    counter(b, "lux_connections_accepted_total", "Connections accepted.", s->sum.accepted);
+}
+
+static void tls(lux_sbuf *b, const lux_stats_totals *t) {
+    family(b, "lux_tls_handshakes_total", "counter", "TLS handshakes, by result.");
+    lux_sbuf_printf(b, "lux_tls_handshakes_total{result=\"ok\"} %" PRIu64 "\n", t->tls_done);
+    lux_sbuf_printf(b, "lux_tls_handshakes_total{result=\"failed\"} %" PRIu64 "\n", t->tls_failed);
+}
+
+static void workers(lux_sbuf *b, const lux_status_snapshot *s) {
+    family(b, "lux_worker_requests_total", "counter", "HTTP requests answered, by worker thread.");
+    for (size_t i = 0; i < s->nworkers; i++)
+        lux_sbuf_printf(b, "lux_worker_requests_total{worker=\"%zu\"} %" PRIu64 "\n", i,
+                        lux_stats_requests_total(&s->workers[i]));
+    family(b, "lux_worker_bytes_sent_total", "counter", "Bytes sent, by worker thread.");
+    for (size_t i = 0; i < s->nworkers; i++)
+        lux_sbuf_printf(b, "lux_worker_bytes_sent_total{worker=\"%zu\"} %" PRIu64 "\n", i,
+                        s->workers[i].bytes_out);
+    family(b, "lux_worker_connections", "gauge", "Open connections, by worker thread.");
+    for (size_t i = 0; i < s->nworkers; i++)
+        lux_sbuf_printf(b, "lux_worker_connections{worker=\"%zu\"} %" PRId64 "\n", i,
+                        lux_stats_conns_open(&s->workers[i]));
+}
+
+/* A label value with backslash, double quote and line feed escaped (the format's rule). */
+static void label_value(lux_sbuf *b, const char *v) {
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            lux_sbuf_printf(b, "\\%c", *v);
+        else if (*v == '\n')
+            LUX_SBUF_LIT(b, "\\n");
+        else
+            lux_sbuf_put(b, v, 1);
+    }
+}
+
+void lux_status_prometheus(lux_sbuf *b, const lux_status_snapshot *s) {
+    requests(b, &s->sum);
+    durations(b, &s->sum);
+    counter(b, "lux_http_bytes_received_total", "Bytes received from clients.", s->sum.bytes_in);
+    counter(b, "lux_http_bytes_sent_total", "Bytes sent to clients, heads and bodies.",
+            s->sum.bytes_out);
+    connections(b, s);
+    tls(b, &s->sum);
+    workers(b, s);
+    counter(b, "lux_config_reloads_total", "Configurations reloaded (SIGUSR1).", s->reloads);
+    family(b, "lux_start_time_seconds", "gauge", "When the server started, in Unix seconds.");
+    lux_sbuf_printf(b, "lux_start_time_seconds %lld\n", (long long)s->started);
+    family(b, "lux_build_info", "gauge", "The running lux, as labels; always 1.");
+    LUX_SBUF_LIT(b, "lux_build_info{version=\"");
+    label_value(b, s->version);
+    LUX_SBUF_LIT(b, "\"} 1\n");
+}

@@ -1,0 +1,259 @@
+#include "net/stats.h"
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "lux/req.h"
+#include "net/conn.h"
+
+#define RELAXED memory_order_relaxed
+
+/* One worker's counters, on cache lines of their own so that workers never share a line. */
+typedef struct {
+    alignas(64) _Atomic uint64_t requests[LUX_STATS_CLASSES][LUX_STATS_NPROTOS][2];
+    _Atomic uint64_t bytes_in, bytes_out;
+    _Atomic uint64_t accepted;
+    _Atomic int64_t conns[LUX_STATS_NSTATES];
+    _Atomic uint64_t tls_done, tls_failed;
+    _Atomic uint64_t duration[LUX_STATS_NBUCKETS + 1];
+    _Atomic uint64_t duration_us;
+} worker_slot;
+
+const double lux_stats_bucket_bounds[LUX_STATS_NBUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+
+static worker_slot *slots;
+static size_t nslots;
+static time_t started;
+static long max_conns;
+static _Atomic uint64_t reloads;
+
+int lux_stats_start(size_t nworkers, long max_connections) {
+    slots = aligned_alloc(alignof(worker_slot), nworkers * sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < nworkers; i++)
+        for (size_t b = 0; b < sizeof *slots; b++)
+            ((char *)&slots[i])[b] = 0; /* no memset on _Atomic objects */
+    nslots = nworkers;
+    started = time(NULL);
+    max_conns = max_connections;
+    atomic_store(&reloads, 0);
+    return 0;
+}
+
+void lux_stats_stop(void) {
+    free(slots);
+    slots = NULL;
+    nslots = 0;
+}
+
+void lux_stats_reloaded(void) {
+    atomic_fetch_add_explicit(&reloads, 1, RELAXED);
+}
+
+/* The slot's only writer adds: a plain load and store, no locked instruction. */
+static void bump(_Atomic uint64_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, RELAXED) + n, RELAXED);
+}
+
+static void gauge_add(_Atomic int64_t *g, int64_t n) {
+    atomic_store_explicit(g, atomic_load_explicit(g, RELAXED) + n, RELAXED);
+}
+
+static worker_slot *slot(unsigned worker) {
+    return worker < nslots ? &slots[worker] : NULL;
+}
+
+static lux_stats_state state_of(int conn_state) {
+    switch ((lux_conn_state)conn_state) {
+    case LUX_CONN_IDLE:
+        return LUX_STATS_IDLE;
+    case LUX_CONN_BODY:
+        return LUX_STATS_READING;
+    case LUX_CONN_WRITE:
+        return LUX_STATS_WRITING;
+    case LUX_CONN_LINGER:
+        return LUX_STATS_CLOSING;
+    }
+    return LUX_STATS_IDLE;
+}
+
+void lux_stats_conn_opened(unsigned worker) {
+    worker_slot *s = slot(worker);
+    if (!s)
+        return;
+    bump(&s->accepted, 1);
+    gauge_add(&s->conns[LUX_STATS_IDLE], 1);
+}
+
+void lux_stats_conn_state(unsigned worker, int from, int to) {
+    worker_slot *s = slot(worker);
+    if (!s || from == to)
+        return;
+    gauge_add(&s->conns[state_of(from)], -1);
+    gauge_add(&s->conns[state_of(to)], 1);
+}
+
+void lux_stats_conn_closed(unsigned worker, int state) {
+    worker_slot *s = slot(worker);
+    if (s)
+        gauge_add(&s->conns[state_of(state)], -1);
+}
+
+void lux_stats_bytes_in(unsigned worker, uint64_t n) {
+    worker_slot *s = slot(worker);
+    if (s)
+        bump(&s->bytes_in, n);
+}
+
+size_t lux_stats_bucket_of(uint64_t us) {
+    size_t i = 0;
+    while (i < LUX_STATS_NBUCKETS && (double)us > lux_stats_bucket_bounds[i] * 1e6)
+        i++;
+    return i;
+}
+
+/* Microseconds from the complete request head until now; 0 if the clock stepped back. */
+static uint64_t duration_us(const lux_req *r) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t us = ((int64_t)now.tv_sec - (int64_t)r->start.tv_sec) * 1000000 +
+                 (now.tv_nsec - r->start.tv_nsec) / 1000;
+    return us > 0 ? (uint64_t)us : 0;
+}
+
+static lux_stats_proto proto_of(const lux_req *r) {
+    return r->http_minor == 0 ? LUX_STATS_HTTP10 : LUX_STATS_HTTP11;
+}
+
+void lux_stats_request_done(unsigned worker, const lux_req *r) {
+    worker_slot *s = slot(worker);
+    if (!s)
+        return;
+    bump(&s->bytes_out, r->bytes_sent);
+    int cls = r->status / 100 - 1;
+    if (cls < 0 || cls >= LUX_STATS_CLASSES)
+        return; /* no status: the client left before the request could be answered */
+    int tls = r->scheme.len == 5; /* "https" */
+    bump(&s->requests[cls][proto_of(r)][tls], 1);
+    uint64_t us = duration_us(r);
+    bump(&s->duration[lux_stats_bucket_of(us)], 1);
+    bump(&s->duration_us, us);
+}
+
+void lux_stats_tls_handshake(unsigned worker, int ok) {
+    worker_slot *s = slot(worker);
+    if (s)
+        bump(ok ? &s->tls_done : &s->tls_failed, 1);
+}
+
+size_t lux_stats_nworkers(void) {
+    return nslots;
+}
+
+static uint64_t get(_Atomic uint64_t *c) {
+    return atomic_load_explicit(c, RELAXED);
+}
+
+void lux_stats_of_worker(size_t worker, lux_stats_totals *out) {
+    *out = (lux_stats_totals){0};
+    worker_slot *s = slot((unsigned)worker);
+    if (!s)
+        return;
+    for (int c = 0; c < LUX_STATS_CLASSES; c++)
+        for (int p = 0; p < LUX_STATS_NPROTOS; p++)
+            for (int t = 0; t < 2; t++)
+                out->requests[c][p][t] = get(&s->requests[c][p][t]);
+    out->bytes_in = get(&s->bytes_in);
+    out->bytes_out = get(&s->bytes_out);
+    out->accepted = get(&s->accepted);
+    for (int i = 0; i < LUX_STATS_NSTATES; i++)
+        out->conns[i] = atomic_load_explicit(&s->conns[i], RELAXED);
+    out->tls_done = get(&s->tls_done);
+    out->tls_failed = get(&s->tls_failed);
+    for (int i = 0; i <= LUX_STATS_NBUCKETS; i++)
+        out->duration[i] = get(&s->duration[i]);
+    out->duration_us = get(&s->duration_us);
+}
+
+void lux_stats_add(lux_stats_totals *sum, const lux_stats_totals *t) {
+    for (int c = 0; c < LUX_STATS_CLASSES; c++)
+        for (int p = 0; p < LUX_STATS_NPROTOS; p++)
+            for (int i = 0; i < 2; i++)
+                sum->requests[c][p][i] += t->requests[c][p][i];
+    sum->bytes_in += t->bytes_in;
+    sum->bytes_out += t->bytes_out;
+    sum->accepted += t->accepted;
+    for (int i = 0; i < LUX_STATS_NSTATES; i++)
+        sum->conns[i] += t->conns[i];
+    sum->tls_done += t->tls_done;
+    sum->tls_failed += t->tls_failed;
+    for (int i = 0; i <= LUX_STATS_NBUCKETS; i++)
+        sum->duration[i] += t->duration[i];
+    sum->duration_us += t->duration_us;
+}
+
+void lux_stats_sum(lux_stats_totals *out) {
+    *out = (lux_stats_totals){0};
+    for (size_t i = 0; i < nslots; i++) {
+        lux_stats_totals t;
+        lux_stats_of_worker(i, &t);
+        lux_stats_add(out, &t);
+    }
+}
+
+time_t lux_stats_start_time(void) {
+    return started;
+}
+
+long lux_stats_max_connections(void) {
+    return max_conns;
+}
+
+uint64_t lux_stats_reloads(void) {
+    return atomic_load_explicit(&reloads, RELAXED);
+}
+
+uint64_t lux_stats_requests_of_class(const lux_stats_totals *t, int cls) {
+    uint64_t n = 0;
+    for (int p = 0; p < LUX_STATS_NPROTOS; p++)
+        n += t->requests[cls][p][0] + t->requests[cls][p][1];
+    return n;
+}
+
+uint64_t lux_stats_requests_total(const lux_stats_totals *t) {
+    uint64_t n = 0;
+    for (int c = 0; c < LUX_STATS_CLASSES; c++)
+        n += lux_stats_requests_of_class(t, c);
+    return n;
+}
+
+int64_t lux_stats_conns_open(const lux_stats_totals *t) {
+    int64_t n = 0;
+    for (int i = 0; i < LUX_STATS_NSTATES; i++)
+        n += t->conns[i];
+    return n;
+}
+
+double lux_stats_quantile(const lux_stats_totals *t, double q) {
+    uint64_t total = 0;
+    for (int i = 0; i <= LUX_STATS_NBUCKETS; i++)
+        total += t->duration[i];
+    if (!total)
+        return 0;
+    double rank = q * (double)total, below = 0;
+    for (int i = 0; i <= LUX_STATS_NBUCKETS; i++) {
+        double n = (double)t->duration[i];
+        if (below + n >= rank && n > 0) {
+            if (i == LUX_STATS_NBUCKETS) /* +Inf: the highest finite bound, as Prometheus */
+                return lux_stats_bucket_bounds[LUX_STATS_NBUCKETS - 1];
+            double lo = i ? lux_stats_bucket_bounds[i - 1] : 0, hi = lux_stats_bucket_bounds[i];
+            return lo + (hi - lo) * (rank - below) / n;
+        }
+        below += n;
+    }
+    return lux_stats_bucket_bounds[LUX_STATS_NBUCKETS - 1];
+}
