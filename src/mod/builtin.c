@@ -7,7 +7,7 @@ extern const lux_module lux_mod_accesslog;
 extern const lux_module lux_mod_access, lux_mod_alias, lux_mod_setenv, lux_mod_expire;
 extern const lux_module lux_mod_redirect, lux_mod_rewrite;
 extern const lux_module lux_mod_openssl;
-extern const lux_module lux_mod_simple_vhost, lux_mod_evhost;
+extern const lux_module lux_mod_simple_vhost, lux_mod_evhost, lux_mod_userdir;
 
 const lux_module *const lux_builtin_modules[] = {
     &lux_core_module,
@@ -24,5 +24,6 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_openssl,
     &lux_mod_simple_vhost,
     &lux_mod_evhost,
+    &lux_mod_userdir,
     NULL,
 };

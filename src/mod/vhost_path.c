@@ -5,7 +5,9 @@
 #include <string.h>
 
 int vhost_name_safe(const char *name, size_t len) {
-    if (len == 0 || len > VHOST_NAME_MAX || name[0] == '.')
+    if (len == 0 || len > VHOST_NAME_MAX)
+        return 0;
+    if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
         return 0;
     return !memchr(name, '/', len) && !memchr(name, '\0', len);
 }

@@ -13,9 +13,8 @@
 
 /*
  * May `name` (len bytes) become one directory name below a configured root? Not empty, at most
- * VHOST_NAME_MAX bytes, no '/' or NUL, not "." or "..", and not starting with '.' (hidden, and
- * never a host name). The request parser already refuses such hosts; this is the modules' own
- * line of defence, since a path is built from them.
+ * VHOST_NAME_MAX bytes, no '/' or NUL, not "." or "..". The request parser already refuses
+ * such hosts; this is the modules' own line of defence, since a path is built from them.
  */
 int vhost_name_safe(const char *name, size_t len);
 
