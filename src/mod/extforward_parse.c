@@ -138,11 +138,11 @@ static int read_value(const char *v, size_t len, size_t *i, char **w, xf_str *ou
     return 0;
 }
 
-/* "[v6]:port" -> "v6", "v4:port" -> "v4"; -1 for a '[' without its ']'. */
+/* "[v6]:port" -> "v6", "v4:port" -> "v4"; -1 for a '[' without its ']' (or with another '['). */
 static int strip_port(xf_str *a) {
     if (a->len && a->ptr[0] == '[') {
         const char *close = memchr(a->ptr, ']', a->len);
-        if (!close || close == a->ptr + 1)
+        if (!close || close == a->ptr + 1 || memchr(a->ptr + 1, '[', (size_t)(close - a->ptr) - 1))
             return -1;
         *a = (xf_str){a->ptr + 1, (size_t)(close - a->ptr) - 1};
         return 0;

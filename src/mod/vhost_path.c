@@ -80,9 +80,9 @@ int evhost_pattern_check(const char *pattern, size_t len, char *err, size_t errl
         size_t n = sequence_len(pattern + i, len - i);
         if (!n) {
             snprintf(err, errlen,
-                     "invalid evhost.path-pattern \"%s\": %% must be followed by %%, _, a digit, "
-                     "{n} or {n.m}",
-                     pattern);
+                     "invalid evhost.path-pattern \"%.*s\": %% must be followed by %%, _, a "
+                     "digit, {n} or {n.m}",
+                     (int)len, pattern);
             return -1;
         }
         i += n - 1;
