@@ -76,6 +76,15 @@ static void test_pattern_check(void) {
     CHECK_INT(check("/srv/%{10}"), -1);
 }
 
+/* A pattern is (pointer, length): the message names it without reading past its end. */
+static void test_pattern_error_stays_in_bounds(void) {
+    const char text[] = "/srv/%SECRET";
+    char err[256];
+    CHECK_INT(evhost_pattern_check(text, 6, err, sizeof err), -1);
+    CHECK(strstr(err, "\"/srv/%\"") != NULL);
+    CHECK(strstr(err, "SECRET") == NULL);
+}
+
 static void test_short_buffer(void) {
     char small[4];
     size_t need = evhost_expand("/srv/%_/", 8, "example.com", 11, small, sizeof small);
@@ -91,6 +100,7 @@ int main(void) {
     RUN(test_characters_of_a_part);
     RUN(test_ipv6_literal_has_no_parts);
     RUN(test_pattern_check);
+    RUN(test_pattern_error_stays_in_bounds);
     RUN(test_short_buffer);
     T_EXIT();
 }
