@@ -81,8 +81,14 @@ def test_hostile_hosts_never_leave_the_pattern():
     conf = MODS + 'evhost.path-pattern = "@TMP@/vh/%_/"\n'
     with Server(conf, files=FILES) as s:
         write_file(os.path.join(s.tmp, "f.txt"), "outside\n")
-        for host in ["..", "../x", "a/b", "a..b", ".", "/", "..:80"]:
+        for host in ["..", "../x", "a/b", "a..b", ".", "/", "..:80", "%2e%2e"]:
             eq(get(s.port, "/f.txt", host=host).status, 400, f"status for Host {host!r}")
+        r = harness.parse_responses(harness.raw(
+            s.port, b"GET /f.txt HTTP/1.1\r\nHost: a\x00b\r\nConnection: close\r\n\r\n"))[-1]
+        eq(r.status, 400, "Host with a NUL")
+        # Longer than a DNS name may be: lux refuses it, lighttpd finds no such directory.
+        r = get(s.port, "/f.txt", host="x" * 300)
+        check(r.status == 400 or r.body == b"server docroot\n", f"overlong Host: {r!r}")
 
 
 def test_malformed_pattern_refused():
