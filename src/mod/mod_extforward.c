@@ -60,18 +60,19 @@ static int parse_trust(const lux_str *v, int *trust, char *err, size_t el) {
 static int parse_forwarders(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     static const char usage[] = "expected a list like ( \"10.0.0.1\" => \"trust\", "
                                 "\"192.168.0.0/16\" => \"trust\" )";
-    forwarder_table *t = lux_pool_alloc(&gen->pool, sizeof *t);
     size_t n = 0;
-    const lux_keyval *kv = t ? lux_conf_keyvals(gen, v, &n, usage, err, el) : NULL;
+    const lux_keyval *kv = lux_conf_keyvals(gen, v, &n, usage, err, el);
     if (!kv)
-        return t ? -1 : (snprintf(err, el, "out of memory"), -1);
-    t->all = 0;
-    t->n = 0;
-    t->items = lux_pool_alloc(&gen->pool, (n ? n : 1) * sizeof *t->items);
-    if (!t->items) {
+        return -1;
+    forwarder_table *t = lux_pool_alloc(&gen->pool, sizeof *t);
+    if (t)
+        t->items = lux_pool_alloc(&gen->pool, (n ? n : 1) * sizeof *t->items);
+    if (!t || !t->items) {
         snprintf(err, el, "out of memory");
         return -1;
     }
+    t->all = 0;
+    t->n = 0;
     for (size_t i = 0; i < n; i++) {
         int trust;
         if (parse_trust(&kv[i].value, &trust, err, el) < 0)
@@ -109,12 +110,17 @@ static int enabled(const lux_value *v, int *on) {
 }
 
 static int parse_params(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    static const char usage[] = "extforward.params: expected ( \"host\" => \"enable\" )";
     int host = 0;
-    for (size_t i = 0; v->type == LUX_V_ARRAY && i < v->u.arr.len; i++) {
+    if (v->type != LUX_V_ARRAY) {
+        snprintf(err, el, "%s", usage);
+        return -1;
+    }
+    for (size_t i = 0; i < v->u.arr.len; i++) {
         const lux_value *e = v->u.arr.items[i];
         int on;
         if (!e->key || enabled(e, &on) < 0) {
-            snprintf(err, el, "extforward.params: expected ( \"host\" => \"enable\" )");
+            snprintf(err, el, "%s", usage);
             return -1;
         }
         if (strcmp(e->key, "host") == 0) {
@@ -128,10 +134,6 @@ static int parse_params(lux_gen *gen, const lux_value *v, void *dst, char *err, 
             snprintf(err, el, "extforward.params keys must be one of: host, remote_user");
             return -1;
         }
-    }
-    if (v->type != LUX_V_ARRAY) {
-        snprintf(err, el, "extforward.params: expected ( \"host\" => \"enable\" )");
-        return -1;
     }
     *(int *)dst = host;
     return 0;
