@@ -84,6 +84,13 @@ def test_without_userdir_path_nothing_happens():
         eq(get(s.port, "/~alice/f.txt").status, 404, "module inactive")
 
 
+def test_empty_userdir_path_serves_the_home():
+    conf = MODS + 'userdir.path = ""\nuserdir.basepath = "@TMP@/home"\n'
+    with Server(conf, files=FILES) as s:
+        homes(s, {"alice/f.txt": "home\n"})
+        eq(status_body(s, "/~alice/f.txt"), (200, b"home\n"), "the home itself")
+
+
 def test_hostile_user_names_stay_inside_basepath():
     with Server(BASE, files=FILES) as s:
         homes(s, {"alice/public_html/f.txt": "alice\n", ".x/public_html/f.txt": "dot\n"})
