@@ -58,6 +58,8 @@ struct lux_req {
     lux_str query;  /* without '?'; ptr NULL when absent */
     lux_str host;   /* normalised Host (may carry ":port"); ptr NULL when absent */
     lux_str scheme; /* "http" / "https" */
+    /* The client as a trusted proxy named it (mod_extforward); ss_family 0: the peer. */
+    struct sockaddr_storage remote_addr;
     lux_header *headers;
     size_t nheaders;
     int64_t content_length; /* -1 when absent */
@@ -140,6 +142,9 @@ int lux_req_recheck_conditions(lux_req *r);
 const char *lux_req_local_name(const lux_req *r);
 int lux_req_local_port(const lux_req *r);
 int lux_req_remote_port(const lux_req *r);
+/* The client's address: r->remote_addr when a module set it, else the connection's peer
+ * (AF_UNIX, with no path, for a unix socket); NULL without a connection. */
+const struct sockaddr *lux_req_remote_addr(const lux_req *r);
 /*
  * The TLS client certificate of the request's connection (ssl.verifyclient.*). NONE: none was
  * asked for or sent (or plain HTTP). FAILED: one was sent but did not verify; the handshake

@@ -22,7 +22,8 @@
 enum { UNKNOWN = 0, TRUE = 1, FALSE = 2 };
 
 const char *lux_req_remote_ip(lux_req *r) {
-    const struct sockaddr_in6 *sa = &r->conn->peer;
+    const struct sockaddr_in6 *sa =
+        (const struct sockaddr_in6 *)(const void *)lux_req_remote_addr(r);
     char buf[INET6_ADDRSTRLEN];
     if (sa->sin6_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, sizeof buf);
@@ -88,9 +89,10 @@ static int own_condition(lux_req *r, const lux_conf_block *b, int *undecided) {
         return 1;
     if (b->field == LUX_COND_REMOTE_IP && (b->op == LUX_OP_EQ || b->op == LUX_OP_NE) &&
         b->cidr_bits >= 0) {
-        if (r->conn->peer.sin6_family == AF_UNIX)
+        const struct sockaddr *sa = lux_req_remote_addr(r);
+        if (sa->sa_family == AF_UNIX)
             return b->op == LUX_OP_NE;
-        return lux_conf_cond_match_addr(b, (const struct sockaddr *)&r->conn->peer);
+        return lux_conf_cond_match_addr(b, sa);
     }
     size_t len = 0;
     const char *s;

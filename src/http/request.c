@@ -188,6 +188,12 @@ int lux_req_local_port(const lux_req *r) {
     return r->conn && r->conn->listener ? r->conn->listener->port : -1;
 }
 
+const struct sockaddr *lux_req_remote_addr(const lux_req *r) {
+    if (r->remote_addr.ss_family)
+        return (const struct sockaddr *)&r->remote_addr;
+    return r->conn ? (const struct sockaddr *)&r->conn->peer : NULL;
+}
+
 int lux_req_remote_port(const lux_req *r) {
     if (!r->conn)
         return -1;

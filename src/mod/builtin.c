@@ -8,6 +8,8 @@ extern const lux_module lux_mod_access, lux_mod_alias, lux_mod_setenv, lux_mod_e
 extern const lux_module lux_mod_redirect, lux_mod_rewrite;
 extern const lux_module lux_mod_openssl;
 extern const lux_module lux_mod_status;
+extern const lux_module lux_mod_simple_vhost, lux_mod_evhost, lux_mod_userdir;
+extern const lux_module lux_mod_secdownload, lux_mod_extforward;
 
 const lux_module *const lux_builtin_modules[] = {
     &lux_core_module,
@@ -23,5 +25,10 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_rewrite,
     &lux_mod_openssl,
     &lux_mod_status,
+    &lux_mod_simple_vhost,
+    &lux_mod_evhost,
+    &lux_mod_userdir,
+    &lux_mod_secdownload,
+    &lux_mod_extforward,
     NULL,
 };

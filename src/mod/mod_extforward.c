@@ -1,0 +1,319 @@
+/*
+ * mod_extforward: behind a reverse proxy, the client is the address the proxy names, not the
+ * proxy. When the connection comes from a trusted proxy (extforward.forwarder), the first of
+ * extforward.headers the request has names the client: in X-Forwarded-For (or any header in
+ * that form) the rightmost address that is not itself a trusted proxy wins, as in lighttpd;
+ * in Forwarded (RFC 7239) the rightmost for= that is not trusted, with its proto= (and host=
+ * with extforward.params = ( "host" => "enable" )). The new address is what $HTTP["remoteip"],
+ * the access log and later modules see; X-Forwarded-Proto (or proto=) "http" or "https" sets
+ * the scheme. A Forwarded header that cannot be read safely is answered with 400.
+ *
+ * Not here: the HAProxy PROXY protocol (extforward.hap-PROXY), which reads the connection
+ * before any request, and remote_user=; a config enabling either is refused.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/core_conf.h"
+#include "core/gen.h"
+#include "core/pool.h"
+#include "http/request.h"
+#include "http/uri.h"
+#include "lux/log.h"
+#include "lux/req.h"
+#include "mod/extforward_parse.h"
+
+/* An entry of extforward.forwarder. */
+typedef struct {
+    xf_net net;
+    int trust; /* "trust": 1; "untrusted": 0, which beats any network holding it */
+} forwarder;
+
+typedef struct {
+    int all; /* "all" => "trust": 1, "all" => "untrusted": -1, absent: 0 */
+    size_t n;
+    forwarder *items;
+} forwarder_table;
+
+typedef struct {
+    const forwarder_table *forwarders;
+    const lux_strlist *headers;
+    int forwarded_host; /* extforward.params host */
+} extforward_conf;
+
+extern const lux_module lux_mod_extforward;
+
+static int parse_trust(const lux_str *v, int *trust, char *err, size_t el) {
+    if (strcasecmp(v->ptr, "trust") == 0)
+        *trust = 1;
+    else if (strcasecmp(v->ptr, "untrusted") == 0)
+        *trust = 0;
+    else {
+        snprintf(err, el, "extforward.forwarder: \"%s\" is neither \"trust\" nor \"untrusted\"",
+                 v->ptr);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_forwarders(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    static const char usage[] = "expected a list like ( \"10.0.0.1\" => \"trust\", "
+                                "\"192.168.0.0/16\" => \"trust\" )";
+    size_t n = 0;
+    const lux_keyval *kv = lux_conf_keyvals(gen, v, &n, usage, err, el);
+    if (!kv)
+        return -1;
+    forwarder_table *t = lux_pool_alloc(&gen->pool, sizeof *t);
+    if (t)
+        t->items = lux_pool_alloc(&gen->pool, (n ? n : 1) * sizeof *t->items);
+    if (!t || !t->items) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    t->all = 0;
+    t->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        int trust;
+        if (parse_trust(&kv[i].value, &trust, err, el) < 0)
+            return -1;
+        if (strcasecmp(kv[i].key.ptr, "all") == 0) {
+            t->all = trust ? 1 : -1;
+            continue;
+        }
+        forwarder *f = &t->items[t->n++];
+        f->trust = trust;
+        if (xf_parse_net(kv[i].key.ptr, kv[i].key.len, &f->net) < 0) {
+            snprintf(err, el, "extforward.forwarder: \"%s\" is not an address or network",
+                     kv[i].key.ptr);
+            return -1;
+        }
+    }
+    *(const forwarder_table **)dst = t;
+    return 0;
+}
+
+static int enabled(const lux_value *v, int *on) {
+    if (v->type == LUX_V_INT) {
+        *on = v->u.num != 0;
+        return 0;
+    }
+    if (v->type != LUX_V_STRING)
+        return -1;
+    if (strcmp(v->u.str.ptr, "enable") == 0 || strcmp(v->u.str.ptr, "1") == 0)
+        *on = 1;
+    else if (strcmp(v->u.str.ptr, "disable") == 0 || strcmp(v->u.str.ptr, "0") == 0)
+        *on = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_params(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    static const char usage[] = "extforward.params: expected ( \"host\" => \"enable\" )";
+    int host = 0;
+    if (v->type != LUX_V_ARRAY) {
+        snprintf(err, el, "%s", usage);
+        return -1;
+    }
+    for (size_t i = 0; i < v->u.arr.len; i++) {
+        const lux_value *e = v->u.arr.items[i];
+        int on;
+        if (!e->key || enabled(e, &on) < 0) {
+            snprintf(err, el, "%s", usage);
+            return -1;
+        }
+        if (strcmp(e->key, "host") == 0) {
+            host = on;
+        } else if (strcmp(e->key, "remote_user") == 0) {
+            if (on) {
+                snprintf(err, el, "extforward.params: remote_user is not supported by lux");
+                return -1;
+            }
+        } else {
+            snprintf(err, el, "extforward.params keys must be one of: host, remote_user");
+            return -1;
+        }
+    }
+    *(int *)dst = host;
+    return 0;
+}
+
+/* The PROXY protocol needs the connection code: refuse rather than pretend. */
+static int parse_hap_proxy(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    int on;
+    if (enabled(v, &on) < 0 || on) {
+        snprintf(err, el,
+                 "extforward.hap-PROXY (the HAProxy PROXY protocol) is not supported "
+                 "by lux yet");
+        return -1;
+    }
+    return 0; /* "disable": nothing to keep */
+}
+
+#define OFF(f) offsetof(extforward_conf, f)
+static const lux_directive extforward_directives[] = {
+    {"extforward.forwarder", LUX_D_CUSTOM, OFF(forwarders), LUX_SCOPE_ANY, parse_forwarders,
+     sizeof(const forwarder_table *)},
+    {"extforward.headers", LUX_D_STRLIST, OFF(headers), LUX_SCOPE_ANY},
+    {"extforward.params", LUX_D_CUSTOM, OFF(forwarded_host), LUX_SCOPE_ANY, parse_params,
+     sizeof(int)},
+    {"extforward.hap-PROXY", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, parse_hap_proxy, 0},
+    {"extforward.hap-PROXY-ssl-client-verify", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, parse_hap_proxy, 0},
+    {NULL, 0, 0, 0},
+};
+#undef OFF
+
+/* Is a (a parsed address) a trusted proxy? An exact entry decides; else any trusted network. */
+static int trusted(const forwarder_table *t, const xf_net *a) {
+    int in_network = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const forwarder *f = &t->items[i];
+        if (f->net.bits == (f->net.family == AF_INET ? 32 : 128) && xf_net_contains(&f->net, a))
+            return f->trust;
+        if (f->trust && xf_net_contains(&f->net, a))
+            in_network = 1;
+    }
+    return in_network;
+}
+
+/* Does the connection come from a trusted proxy? "all" decides for every peer. */
+static int peer_trusted(lux_req *r, const forwarder_table *t) {
+    if (t->all)
+        return t->all > 0;
+    const char *ip = lux_req_remote_ip(r);
+    xf_net a;
+    return ip && xf_parse_addr(ip, strlen(ip), &a) == 0 && trusted(t, &a);
+}
+
+static const lux_str *first_header(lux_req *r, const lux_strlist *names, const char **which) {
+    static const lux_str defaults[] = {{"X-Forwarded-For", 15}, {"Forwarded-For", 13}};
+    const lux_str *list = names && names->n ? names->items : defaults;
+    size_t n = names && names->n ? names->n : 2;
+    for (size_t i = 0; i < n; i++) {
+        const lux_str *v = lux_req_header(r, list[i].ptr, list[i].len);
+        if (v) {
+            *which = list[i].ptr;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static int set_remote(lux_req *r, const char *ip, size_t len) {
+    xf_net a;
+    if (xf_parse_addr(ip, len, &a) < 0)
+        return 0;
+    xf_to_sockaddr(&a, &r->remote_addr);
+    const lux_core_conf *core = r->confs[0];
+    if (core->log_request_handling)
+        lux_log(LUX_LOG_DEBUG, "extforward: using address %.*s", (int)len, ip);
+    return 1;
+}
+
+/* "http" or "https" (any case) becomes the request's scheme; anything else is ignored. */
+static void set_scheme(lux_req *r, const char *p, size_t len) {
+    if (len == 5 && strncasecmp(p, "https", 5) == 0)
+        r->scheme = (lux_str){"https", 5};
+    else if (len == 4 && strncasecmp(p, "http", 4) == 0)
+        r->scheme = (lux_str){"http", 4};
+}
+
+/* X-Forwarded-For style: the rightmost address that is not a trusted proxy. */
+static void from_list(lux_req *r, const extforward_conf *c, const lux_str *v) {
+    xf_str addrs[64];
+    size_t n = xf_list_split(v->ptr, v->len, addrs, 64);
+    while (n-- > 0) {
+        xf_net a;
+        if (xf_parse_addr(addrs[n].ptr, addrs[n].len, &a) == 0 && trusted(c->forwarders, &a))
+            continue;
+        if (set_remote(r, addrs[n].ptr, addrs[n].len)) {
+            const lux_str *proto = lux_req_header(r, "X-Forwarded-Proto", 17);
+            if (proto)
+                set_scheme(r, proto->ptr, proto->len);
+        }
+        return;
+    }
+}
+
+static int forwarded_trusted(const extforward_conf *c, const xf_str *f) {
+    xf_net a;
+    return f->ptr && xf_parse_addr(f->ptr, f->len, &a) == 0 && trusted(c->forwarders, &a);
+}
+
+/* The host= a trusted proxy gave, normalised like a Host header; 0, or 400. */
+static int set_host(lux_req *r, const xf_forwarded *els, int from, int n) {
+    for (int i = from; i < n; i++) {
+        if (!els[i].host.ptr)
+            continue;
+        char *h = lux_pool_strndup(r->pool, els[i].host.ptr, els[i].host.len);
+        int len = h ? lux_host_normalize(h, els[i].host.len) : -1;
+        if (len <= 0)
+            return 400;
+        r->host = (lux_str){h, (size_t)len};
+        return 0;
+    }
+    return 0;
+}
+
+/*
+ * Forwarded: walking from the right past trusted proxies, the first untrusted for= names the
+ * client; when that one is hidden ("unknown", "_name"), the real address nearest to it does.
+ * Its element's proto= sets the scheme. Returns 0, or the status to answer.
+ */
+static int from_forwarded(lux_req *r, const extforward_conf *c, const lux_str *v) {
+    char *scratch = lux_pool_alloc(r->pool, v->len + 1);
+    xf_forwarded *els = lux_pool_alloc(r->pool, XF_FORWARDED_MAX * sizeof *els);
+    if (!scratch || !els)
+        return 500;
+    int n = xf_forwarded_parse(v->ptr, v->len, scratch, els);
+    if (n < 0)
+        return 400;
+    int chosen = -1;
+    for (int i = n - 1; i >= 0; i--) {
+        if (!els[i].for_.ptr)
+            continue;
+        if (xf_forwarded_is_addr(&els[i].for_))
+            chosen = i;
+        if (!forwarded_trusted(c, &els[i].for_))
+            break;
+    }
+    if (chosen < 0 || !set_remote(r, els[chosen].for_.ptr, els[chosen].for_.len))
+        return 0;
+    if (els[chosen].proto.ptr)
+        set_scheme(r, els[chosen].proto.ptr, els[chosen].proto.len);
+    return c->forwarded_host ? set_host(r, els, chosen, n) : 0;
+}
+
+static lux_result extforward_uri_raw(lux_req *r, const void *conf) {
+    const extforward_conf *c = conf;
+    void **done = lux_req_mod_data(r, &lux_mod_extforward);
+    if (!c->forwarders || !done || *done)
+        return LUX_GO_ON; /* once per request: a restart keeps what was found */
+    *done = r;
+    if (!peer_trusted(r, c->forwarders))
+        return LUX_GO_ON;
+    const char *which = NULL;
+    const lux_str *v = first_header(r, c->headers, &which);
+    if (!v)
+        return LUX_GO_ON;
+    lux_str scheme = r->scheme, host = r->host;
+    if (strcasecmp(which, "Forwarded") == 0) {
+        int status = from_forwarded(r, c, v);
+        if (status)
+            return lux_resp_error(r, status);
+    } else {
+        from_list(r, c, v);
+    }
+    if (!r->remote_addr.ss_family && scheme.ptr == r->scheme.ptr && host.ptr == r->host.ptr)
+        return LUX_GO_ON;
+    return lux_req_recheck_conditions(r) == 0 ? LUX_GO_ON : LUX_ERROR;
+}
+
+const lux_module lux_mod_extforward = {
+    .name = "mod_extforward",
+    .api_version = LUX_MODULE_API_VERSION,
+    .directives = extforward_directives,
+    .conf_size = sizeof(extforward_conf),
+    .uri_raw = extforward_uri_raw,
+};
