@@ -385,6 +385,8 @@ class H2Conn:
         self.next_stream = 1
         self._block = {}  # stream -> header block fragments until END_HEADERS
         self.responses = {}
+        self.ended_streams = set()  # the server sent END_STREAM
+        self.credit = True  # give back the window the server's DATA used
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -464,6 +466,8 @@ class H2Conn:
 
     def _note(self, f, auto_ack):
         self.frames.append(f)
+        if f.type in (HEADERS, DATA) and f.flags & END_STREAM:
+            self.ended_streams.add(f.stream)
         if f.type == SETTINGS and not f.flags & ACK:
             self.server_settings.update(f.settings())
             if auto_ack:
@@ -479,7 +483,7 @@ class H2Conn:
             self._header_fragment(f)
         elif f.type == DATA:
             self.responses.setdefault(f.stream, Response(f.stream)).body += self._unpad(f)
-            if f.payload and auto_ack:
+            if f.payload and auto_ack and self.credit:
                 n = len(f.payload)
                 self._quiet_send(window_update(0, n) + window_update(f.stream, n))
 
@@ -540,12 +544,8 @@ class H2Conn:
         """The response on a stream once it ended (END_STREAM or RST_STREAM), else None."""
         def done():
             r = self.responses.get(sid)
-            return r if r and (r.reset is not None or self._ended(sid)) else None
+            return r if r and (r.reset is not None or sid in self.ended_streams) else None
         return self.wait(done, timeout)
-
-    def _ended(self, sid):
-        return any(f.stream == sid and f.type in (HEADERS, DATA) and f.flags & END_STREAM
-                   for f in reversed(self.frames))
 
     def get(self, path="/", timeout=None, extra=()):
         sid = self.request(path, extra=extra)
