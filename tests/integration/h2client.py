@@ -12,7 +12,6 @@ socket (prior knowledge) or TLS with ALPN h2.
 """
 
 import os
-import select
 import socket
 import ssl
 import struct
