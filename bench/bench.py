@@ -1114,7 +1114,8 @@ def report_pass(p):
     log(f"  {p['placement']}")
     log("  workers: " + "; ".join(f"{n} {w['config']}"
                                   for n, w in p["worker_settings"].items()))
-    log(f"  median of {ROUNDS} round(s) x {SECONDS} s per server and scenario (1 s warm-up each)")
+    log(f"  median of {ROUNDS} round(s) x {SECONDS} s per server and scenario (1 s warm-up each)"
+        + (f"; HTTP/2: {H2_REQUESTS:,} requests per run (a tenth as warm-up)" if H2_ON else ""))
     for n, scen in enumerate(SCENARIOS, 1):
         log(f"\n{n}. {scen['title']}  ({scenario_desc(scen)})")
         rows, notes = [], []

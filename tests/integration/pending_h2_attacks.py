@@ -480,7 +480,7 @@ def test_zero_window_stall():
         c = h2.H2Conn.open(s.port, timeout=bound(),
                            settings_pairs={h2.INITIAL_WINDOW_SIZE: 0})
         c.credit = False
-        with c:
+        with c, Bystander(s):
             sid = c.request("/big.bin")
             limit = WRITE_IDLE + 10 * slow()
             start = time.monotonic()
@@ -497,28 +497,32 @@ def test_too_many_concurrent_streams():
     """Streams beyond the server's advertised SETTINGS_MAX_CONCURRENT_STREAMS are refused
     (RST_STREAM REFUSED_STREAM or PROTOCOL_ERROR) or end the connection (PROTOCOL_ERROR).
     The streams are kept open with a zero window on a large file."""
-    with h2_server() as s, h2conn(s, settings_pairs={h2.INITIAL_WINDOW_SIZE: 0}) as c:
-        limit = c.server_settings.get(h2.MAX_CONCURRENT_STREAMS)
-        check(limit is not None and 0 < limit <= 1000,
-              f"no usable SETTINGS_MAX_CONCURRENT_STREAMS advertised: {c.server_settings}")
-        sids = [c.stream_id() for _ in range(limit + 20)]
-        c.send(b"".join(h2.headers(sid, h2.request_block("/big.bin")) for sid in sids))
-        beyond = sids[limit:]
-        refused = (h2.REFUSED_STREAM, h2.PROTOCOL_ERROR)
-
-        def answered():
-            return ended(c) or any(c.resets.get(sid) in refused for sid in beyond)
-        c.wait(answered, bound(), auto_ack=False)
-        if c.goaway is not None:
-            harness.eq(h2.error_name(c.goaway.error_code()), "PROTOCOL_ERROR", "GOAWAY code")
-        else:
-            check(any(c.resets.get(sid) in refused for sid in beyond),
-                  f"{len(sids)} concurrent streams with a limit of {limit}: {describe(c)}")
-        started = [sid for sid in sids if sid in c.responses and c.responses[sid].headers]
-        check(len(started) <= limit,
-              f"{len(started)} responses started with a limit of {limit} streams")
-        c.close()
+    with h2_server() as s:
+        with h2conn(s, settings_pairs={h2.INITIAL_WINDOW_SIZE: 0}) as c, Bystander(s):
+            check_stream_limit(c)
         still_serves(s)
+
+
+def check_stream_limit(c):
+    limit = c.server_settings.get(h2.MAX_CONCURRENT_STREAMS)
+    check(limit is not None and 0 < limit <= 1000,
+          f"no usable SETTINGS_MAX_CONCURRENT_STREAMS advertised: {c.server_settings}")
+    sids = [c.stream_id() for _ in range(limit + 20)]
+    c.send(b"".join(h2.headers(sid, h2.request_block("/big.bin")) for sid in sids))
+    beyond = sids[limit:]
+    refused = (h2.REFUSED_STREAM, h2.PROTOCOL_ERROR)
+
+    def answered():
+        return ended(c) or any(c.resets.get(sid) in refused for sid in beyond)
+    c.wait(answered, bound(), auto_ack=False)
+    if c.goaway is not None:
+        harness.eq(h2.error_name(c.goaway.error_code()), "PROTOCOL_ERROR", "GOAWAY code")
+    else:
+        check(any(c.resets.get(sid) in refused for sid in beyond),
+              f"{len(sids)} concurrent streams with a limit of {limit}: {describe(c)}")
+    started = [sid for sid in sids if sid in c.responses and c.responses[sid].headers]
+    check(len(started) <= limit,
+          f"{len(started)} responses started with a limit of {limit} streams")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -605,10 +609,11 @@ def goaway_for(s, frames, tls=False):
 def check_malformed(cases, tls=False):
     with h2_server() as s:
         wrong = []
-        for what, frames, want in cases:
-            got = goaway_for(s, frames, tls)
-            if got != want:
-                wrong.append(f"{what}: {got}, want GOAWAY {want}")
+        with Bystander(s):
+            for what, frames, want in cases:
+                got = goaway_for(s, frames, tls)
+                if got != want:
+                    wrong.append(f"{what}: {got}, want GOAWAY {want}")
         check(not wrong, "\n".join(wrong))
         still_serves(s)
 
