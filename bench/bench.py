@@ -7,7 +7,8 @@ completed. bench/README.md explains the method and how to read the numbers.
 
 Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_SERVERS (comma list, default all),
 BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,close,miss1,miss10,miss50,idle,tls1k,
-tlsnew,tls10m,tlsidle; default all), BENCH_IDLE_CONNS (10000), BENCH_TLS_IDLE_CONNS (2000),
+tlsnew,tls10m,tlsidle,h2c1k,h2tls1k; default all), BENCH_IDLE_CONNS (10000),
+BENCH_TLS_IDLE_CONNS (2000), BENCH_H2_REQUESTS (300000, requests per HTTP/2 run),
 BENCH_LUX (the lux binary, default build/lux), BENCH_PASS2 (1; 0 skips the two-worker pass),
 BENCH_KEEP (0; 1 keeps the temporary directory).
 """
@@ -56,6 +57,9 @@ IDLE_CONNS = max(1, env_int("BENCH_IDLE_CONNS", 10000))
 # Every idle TLS connection costs the (Python) client a full handshake: fewer of them than plain.
 TLS_IDLE_CONNS = max(1, env_int("BENCH_TLS_IDLE_CONNS", 2000))
 PASS2 = env_int("BENCH_PASS2", 1) != 0
+# h2load runs a fixed number of requests, not a duration: enough for a few seconds of work.
+H2_REQUESTS = max(1000, env_int("BENCH_H2_REQUESTS", 300000))
+H2_STREAMS = 10  # concurrent streams per HTTP/2 connection (h2load -m)
 KEEP = env_int("BENCH_KEEP", 0) != 0
 
 # Each scenario: the request, the answer every server must give before it is measured (status,
@@ -91,6 +95,11 @@ SCENARIOS = [
      "path": "/f1k.html", "status": 200, "length": 1024, "close": True, "tls": True},
     {"id": "tls10m", "title": "HTTPS, 10 MiB file", "path": "/f10m.bin",
      "status": 200, "length": 10 * 1024 * 1024, "conns": 8, "tls": True},
+    # HTTP/2, driven by h2load: 50 connections with 10 concurrent streams each.
+    {"id": "h2c1k", "title": "HTTP/2 without TLS (h2c, prior knowledge), 1 KiB file",
+     "path": "/f1k.html", "status": 200, "length": 1024, "h2": True},
+    {"id": "h2tls1k", "title": "HTTP/2 over TLS (ALPN h2), 1 KiB file", "path": "/f1k.html",
+     "status": 200, "length": 1024, "h2": True, "tls": True},
 ]
 
 ALL_IDS = [s["id"] for s in SCENARIOS] + ["idle", "tlsidle"]
@@ -101,6 +110,7 @@ if not ONLY or set(ONLY) - set(ALL_IDS):
 SCENARIOS = [s for s in SCENARIOS if s["id"] in ONLY]
 # The TLS listener, its certificate and the resumption check exist only when a TLS scenario runs.
 TLS_ON = "tlsidle" in ONLY or any(s.get("tls") for s in SCENARIOS)
+H2_ON = any(s.get("h2") for s in SCENARIOS)
 # Every server gets the same protocol settings: TLS 1.3 only, OpenSSL's default TLS 1.3 suites,
 # and no session tickets. wrk keeps each connection's session and offers it on the next one, so
 # a server that issued tickets would resume instead of making the full handshake tlsnew measures.
@@ -346,12 +356,17 @@ def nginx_conf(s):
                     for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     tls = ""
     if s.get("tls_port"):
-        tls = f"""        listen 127.0.0.1:{s["tls_port"]} ssl;
+        http2 = " http2" if H2_ON else ""
+        tls = f"""        listen 127.0.0.1:{s["tls_port"]} ssl{http2};
         ssl_certificate {s["cert"]};
         ssl_certificate_key {s["key"]};
         ssl_protocols {TLS_MIN};
         ssl_conf_command NumTickets 0;
 """
+    h2c = ""
+    if s.get("h2c_port", s["port"]) != s["port"]:
+        # An nginx 1.22 listener speaks HTTP/1 or h2c (prior knowledge), not both.
+        h2c = f"        listen 127.0.0.1:{s['h2c_port']} http2;\n"
     return f"""{user}daemon off;
 master_process on;
 worker_processes {s["workers"] or 1};
@@ -374,7 +389,7 @@ http {{
     keepalive_requests 65535;
 {temps}    server {{
         listen 127.0.0.1:{s["port"]};
-{tls}        root {s["docroot"]};
+{h2c}{tls}        root {s["docroot"]};
         index index.html;
     }}
 }}
@@ -547,6 +562,8 @@ def start_server(name, tmp, ports, workers, cpus, tag):
          "max_fds": min(2 * IDLE_CONNS + 2064, FD_LIMIT)}
     if TLS_ON:
         s.update(tls_port=ports.pop(), cert=TLS_FILES["cert"], key=TLS_FILES["key"])
+    # lux, lighttpd and h2o take h2c by prior knowledge on their HTTP/1 listener.
+    s["h2c_port"] = ports.pop() if H2_ON and name == "nginx" else port
     reasons = []
     for full in ([True, False] if name == "lux" else [True]):
         argv = prepare(name, s, full)
@@ -568,6 +585,8 @@ def start_server(name, tmp, ports, workers, cpus, tag):
 
 def check_scenario(s, scen):
     """None when the server answers the scenario's request as expected, else what went wrong."""
+    if scen.get("h2"):
+        return check_h2(s, scen)
     paths = [scen["path"]]
     if scen.get("lua") == "random.lua":
         paths += [f"/r/{i:03d}.html" for i in (1, N_RANDOM // 2, N_RANDOM - 1)]
@@ -594,6 +613,30 @@ def check_scenario(s, scen):
             return "the TLS listener resumed a session: wrk would skip the full handshake"
     except Exception as e:  # a broken answer of any kind disqualifies the scenario
         return f"GET {paths[0]} failed: {e or type(e).__name__}"
+    return None
+
+
+def check_h2(s, scen):
+    """None when curl gets the scenario's answer over HTTP/2 (h2c by prior knowledge, or TLS
+    with ALPN h2), else what went wrong."""
+    if scen.get("tls"):
+        url, opts = f"https://127.0.0.1:{s['tls_port']}{scen['path']}", ["-k", "--http2"]
+    else:
+        url, opts = f"http://127.0.0.1:{s['h2c_port']}{scen['path']}", ["--http2-prior-knowledge"]
+    try:
+        r = subprocess.run(["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w",
+                            "%{http_version} %{http_code} %{size_download}"] + opts + [url],
+                           capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return f"GET {scen['path']} over HTTP/2 did not finish"
+    if r.returncode != 0:
+        return f"does not answer HTTP/2 ({r.stderr.strip()[:160] or f'curl exit {r.returncode}'})"
+    version, status, length = r.stdout.split()
+    if version != "2":
+        return f"answered over HTTP/{version}, not HTTP/2" + (
+            " (no ALPN h2)" if scen.get("tls") else "")
+    if int(status) != scen["status"] or int(length) != scen["length"]:
+        return f"GET {scen['path']} over HTTP/2 answered {status} with {length} bytes"
     return None
 
 
@@ -655,6 +698,78 @@ def run_wrk(s, scen, seconds, wrk_cpus, scripts):
         "unexpected_status": unexpected,
         "wrk": w,
     }
+
+
+def run_h2load(s, scen, requests, wrk_cpus, tmp):
+    """One h2load run of `requests` requests, measured like run_wrk; latencies come from its
+    per-request log."""
+    if scen.get("tls"):
+        url = f"https://127.0.0.1:{s['tls_port']}{scen['path']}"
+    else:
+        url = f"http://127.0.0.1:{s['h2c_port']}{scen['path']}"
+    req_log = os.path.join(tmp, "h2load-requests.log")
+    argv = ["h2load", "-t1", f"-c{scen.get('conns', CONNS)}", f"-m{H2_STREAMS}",
+            f"-n{requests}", f"--log-file={req_log}", url]
+    if wrk_cpus:
+        argv = ["taskset", "-c", wrk_cpus] + argv
+    pid = s["proc"].pid
+    cpu0 = tree_cpu_seconds(pid)
+    proc = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, new_session=False)
+    try:
+        out, err = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        return {"error": "h2load did not finish"}
+    LIVE.pop(proc.pid, None)
+    cpu = tree_cpu_seconds(pid) - cpu0
+    summary = parse_h2load(out.decode(errors="replace"))
+    if proc.returncode != 0 or summary is None:
+        return {"error": f"h2load failed: {(err or out).decode(errors='replace').strip()[-200:]}"}
+    lat = request_latencies(req_log)
+    secs, n = summary["seconds"], summary["succeeded"]
+    return {
+        "requests": n, "seconds": round(secs, 3), "bytes": summary["bytes"],
+        "rps": n / secs if secs else 0.0,
+        "mbps": summary["bytes"] / secs / 1e6 if secs else 0.0,
+        "lat_avg_us": statistics.fmean(lat) if lat else None,
+        "lat_p50_us": lat[len(lat) // 2] if lat else None,
+        "lat_p99_us": lat[min(len(lat) - 1, len(lat) * 99 // 100)] if lat else None,
+        "lat_max_us": lat[-1] if lat else None,
+        "cpu_s": round(cpu, 3),
+        "cpu_us_per_req": cpu * 1e6 / n if n else None,
+        "cpu_pct": 100.0 * cpu / secs if secs else 0.0,
+        "socket_errors": summary["failed"],
+        "unexpected_status": n - summary["2xx"],
+        "h2load": summary,
+    }
+
+
+def parse_h2load(text):
+    """h2load's summary: duration, request counts, 2xx answers and bytes; None if absent."""
+    import re
+    done = re.search(r"finished in ([\d.]+)(ms|s),", text)
+    reqs = re.search(r"requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, "
+                     r"(\d+) failed, (\d+) errored, (\d+) timeout", text)
+    codes = re.search(r"status codes: (\d+) 2xx", text)
+    traffic = re.search(r"traffic: \S+ \((\d+)\) total", text)
+    if not (done and reqs and codes and traffic):
+        return None
+    secs = float(done.group(1)) / (1000 if done.group(2) == "ms" else 1)
+    total, ok, failed, errored, timeout = (int(x) for x in reqs.groups())
+    return {"seconds": secs, "total": total, "succeeded": ok,
+            "failed": failed + errored + timeout, "2xx": int(codes.group(1)),
+            "bytes": int(traffic.group(1))}
+
+
+def request_latencies(path):
+    """Sorted per-request times (µs) from h2load's --log-file (start, status, duration)."""
+    try:
+        with open(path) as f:
+            lat = sorted(int(line.split("\t")[2]) for line in f if line.count("\t") >= 2)
+        os.remove(path)
+        return lat
+    except (OSError, ValueError, IndexError):
+        return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -844,6 +959,15 @@ def start_pass_servers(p, tmp, ports):
     return live
 
 
+def measure(s, scen, warmup, p, tmp, scripts):
+    """One run of a scenario with its load generator: wrk for a duration, h2load (HTTP/2) for a
+    number of requests; the warm-up is a short run of the same."""
+    if scen.get("h2"):
+        n = H2_REQUESTS // 10 if warmup else H2_REQUESTS
+        return run_h2load(s, scen, n, p["wrk_cpus"], tmp)
+    return run_wrk(s, scen, WARMUP_SECONDS if warmup else SECONDS, p["wrk_cpus"], scripts)
+
+
 def run_pass(p, tmp, ports, scripts):
     p.update(skipped={}, bad={}, runs=[], config={}, worker_settings={})
     log(f"\n=== {p['title']}")
@@ -863,8 +987,8 @@ def run_pass(p, tmp, ports, scripts):
                         log(f"  {name:9} {p['skipped'][name]}")
                         del live[name]
                         continue
-                    run_wrk(s, scen, WARMUP_SECONDS, p["wrk_cpus"], scripts)
-                    r = run_wrk(s, scen, SECONDS, p["wrk_cpus"], scripts)
+                    measure(s, scen, True, p, tmp, scripts)
+                    r = measure(s, scen, False, p, tmp, scripts)
                     gone = server_gone(s)
                     if gone and "error" not in r:
                         r = {"error": f"server {gone}"}
@@ -976,6 +1100,9 @@ def table(headers, rows, indent="  "):
 def scenario_desc(scen):
     what = {"random.lua": "random GET /r/000.html..999.html",
             "unique.lua": "GET /miss/<run>/<counter>"}.get(scen.get("lua"), f"GET {scen['path']}")
+    if scen.get("h2"):
+        return (f"{what}, h2load -t 1 -c {scen.get('conns', CONNS)} -m {H2_STREAMS} "
+                f"-n {H2_REQUESTS:,}" + (", TLS 1.3 ALPN h2" if scen.get("tls") else ", h2c"))
     extra = ", Connection: close" if scen.get("close") else ", keep-alive"
     if scen.get("tls"):
         extra += f", HTTPS ({TLS_MIN}, ECDSA P-256)"
@@ -987,7 +1114,8 @@ def report_pass(p):
     log(f"  {p['placement']}")
     log("  workers: " + "; ".join(f"{n} {w['config']}"
                                   for n, w in p["worker_settings"].items()))
-    log(f"  median of {ROUNDS} round(s) x {SECONDS} s per server and scenario (1 s warm-up each)")
+    log(f"  median of {ROUNDS} round(s) x {SECONDS} s per server and scenario (1 s warm-up each)"
+        + (f"; HTTP/2: {H2_REQUESTS:,} requests per run (a tenth as warm-up)" if H2_ON else ""))
     for n, scen in enumerate(SCENARIOS, 1):
         log(f"\n{n}. {scen['title']}  ({scenario_desc(scen)})")
         rows, notes = [], []
@@ -1058,6 +1186,7 @@ def report_idle(idle):
 
 def versions(servers):
     v = {"wrk": tool_version(["wrk", "-v"], any_status=True), "python": platform.python_version(),
+         "h2load": tool_version(["h2load", "--version"]) if H2_ON else None,
          "kernel": platform.release(), "cpus": os.cpu_count()}
     for name in servers:
         if name == "lux":
@@ -1188,7 +1317,7 @@ def main():
     global FD_LIMIT, LUX_RUN
     if len(sys.argv) == 6 and sys.argv[1] == "--idle-client":
         return idle_client(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5] == "tls")
-    for tool in ("wrk", "taskset"):
+    for tool in ("wrk", "taskset") + (("h2load", "curl") if H2_ON else ()):
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} not found (make deps-test installs it)")
     wanted = os.environ.get("BENCH_SERVERS", "lux,lighttpd,nginx,h2o").split(",")
@@ -1224,8 +1353,9 @@ def main():
             LUX_RUN = os.path.join(tmp, "lux")
             shutil.copy2(LUX_BIN, LUX_RUN)
         scripts = setup(tmp)
-        # Every server start takes a port, and one more for the TLS listener when TLS runs.
-        ports = pick_ports(2 * (4 * len(servers) + 2 * ROUNDS * len(servers)) + 4)
+        # Every server start takes a port, one more for the TLS listener when TLS runs, and one
+        # more for nginx's h2c listener when HTTP/2 runs.
+        ports = pick_ports(3 * (4 * len(servers) + 2 * ROUNDS * len(servers)) + 4)
         passes = plan(servers, pinned)
         results = {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rounds": ROUNDS,
                             "seconds": SECONDS, "warmup_seconds": WARMUP_SECONDS,
