@@ -55,6 +55,8 @@ static const lux_directive openssl_directives[] = {
     {"ssl.verifyclient.depth", LUX_D_INT, offsetof(lux_tls_conf, verify_depth), TLS_SCOPE, NULL, 0},
     {"ssl.verifyclient.username", LUX_D_STRING, offsetof(lux_tls_conf, verify_username), TLS_SCOPE,
      NULL, 0},
+    {"ssl.verifyclient.exportcert", LUX_D_BOOL, offsetof(lux_tls_conf, verify_export_cert),
+     TLS_SCOPE, NULL, 0},
     {NULL, 0, 0, 0, NULL, 0},
 };
 

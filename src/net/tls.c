@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -121,13 +122,26 @@ static int load_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, siz
  * a field of the subject, by OpenSSL's short or long name. */
 #define USER_PREFIX "SSL_CLIENT_S_DN_"
 
-/* Each context's username field (a NID), kept with the context so that a host chosen by SNI
- * brings its own. */
-static int user_nid_index = -1;
-static pthread_once_t user_nid_once = PTHREAD_ONCE_INIT;
+/* What a context keeps of its settings for the connections on it, so that a host chosen by SNI
+ * brings its own: freed with the context. */
+typedef struct {
+    int user_nid;    /* ssl.verifyclient.username's subject field, NID_undef: none */
+    int export_cert; /* ssl.verifyclient.exportcert */
+} ctx_info;
 
-static void make_user_nid_index(void) {
-    user_nid_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+static int info_index = -1;
+static pthread_once_t info_once = PTHREAD_ONCE_INIT;
+
+static void free_info(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    free(ptr);
+}
+
+static void make_info_index(void) {
+    info_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_info);
+}
+
+static const ctx_info *info_of(const SSL *ssl) {
+    return info_index < 0 ? NULL : SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), info_index);
 }
 
 static int user_field_nid(const lux_str *username) {
@@ -194,9 +208,21 @@ static int setup_client_verify(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, 
     /* Sessions remember the verified certificate; resuming one needs a context id. */
     static const unsigned char sid_ctx[] = "lux";
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
-    pthread_once(&user_nid_once, make_user_nid_index);
-    intptr_t nid = user_field_nid(&tc->verify_username);
-    if (user_nid_index < 0 || !SSL_CTX_set_ex_data(ctx, user_nid_index, (void *)nid)) {
+    return 0;
+}
+
+static int attach_info(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
+    pthread_once(&info_once, make_info_index);
+    ctx_info *info = malloc(sizeof *info);
+    if (info_index < 0 || !info) {
+        free(info);
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    *info = (ctx_info){tc->verify_activate ? user_field_nid(&tc->verify_username) : NID_undef,
+                       tc->verify_export_cert};
+    if (!SSL_CTX_set_ex_data(ctx, info_index, info)) {
+        free(info);
         snprintf(err, el, "out of memory");
         return -1;
     }
@@ -219,7 +245,8 @@ SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
         snprintf(err, el, "ssl.cipher-list: no usable cipher in \"%s\"", ciphers);
         goto fail;
     }
-    if (load_credentials(ctx, tc, err, el) < 0 || apply_conf_cmds(ctx, tc, err, el) < 0 ||
+    if (attach_info(ctx, tc, err, el) < 0 || load_credentials(ctx, tc, err, el) < 0 ||
+        apply_conf_cmds(ctx, tc, err, el) < 0 ||
         (tc->verify_activate && setup_client_verify(ctx, tc, err, el) < 0))
         goto fail;
     ERR_clear_error();
@@ -279,14 +306,20 @@ lux_client_cert lux_tls_client_cert(const lux_conn *c) {
 }
 
 int lux_tls_client_user(const lux_conn *c, char *buf, size_t len) {
-    if (lux_tls_client_cert(c) != LUX_CLIENT_CERT_VERIFIED || user_nid_index < 0)
+    if (lux_tls_client_cert(c) != LUX_CLIENT_CERT_VERIFIED)
         return -1;
     SSL *ssl = c->tls.ssl;
-    int nid = (int)(intptr_t)SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), user_nid_index);
+    const ctx_info *info = info_of(ssl);
+    int nid = info ? info->user_nid : NID_undef;
     X509_NAME *subject = X509_get_subject_name(SSL_get0_peer_certificate(ssl));
     int n = nid == NID_undef ? -1 : X509_NAME_get_text_by_NID(subject, nid, buf, (int)len);
     /* a name with a NUL inside, or too long for buf, names nobody */
     return n >= 0 && (size_t)n < len && !memchr(buf, 0, (size_t)n) ? n : -1;
+}
+
+int lux_tls_exports_cert(const lux_conn *c) {
+    const ctx_info *info = c->tls.ssl ? info_of(c->tls.ssl) : NULL;
+    return info && info->export_cert;
 }
 
 /* Map a failed SSL call to the transport's convention: -1 with errno, or 0 at the end of the

@@ -30,6 +30,7 @@ typedef struct {
     long verify_depth; /* CA certificates above the client's allowed in its chain */
     lux_str ca_dn_file;
     lux_str verify_username; /* "SSL_CLIENT_S_DN_<field>": the subject field naming the user */
+    int verify_export_cert;  /* the client certificate in PEM among the request's variables */
 } lux_tls_conf;
 
 /* A server context for these settings: certificate and key loaded and matched, TLS 1.2 and 1.3
@@ -61,6 +62,9 @@ lux_client_cert lux_tls_client_cert(const lux_conn *c);
  * to buf (NUL-terminated); its length, or -1 when there is none (no username configured, no
  * verified certificate, no such field, or it does not fit). */
 int lux_tls_client_user(const lux_conn *c, char *buf, size_t len);
+
+/* ssl.verifyclient.exportcert is set for the connection's context (its SNI host's, if any). */
+int lux_tls_exports_cert(const lux_conn *c);
 
 /* Turn a freshly accepted connection into a TLS one (server side, handshake pending). */
 int lux_tls_conn_start(lux_conn *c, struct ssl_ctx_st *ctx);
