@@ -26,6 +26,33 @@ static int parse_conf_cmds(lux_gen *g, const lux_value *v, void *dst, char *err,
     return 0;
 }
 
+/*
+ * Keys lighttpd 1.4.69 no longer knows and ignores with a warning: lux does the same, and says
+ * what replaced each one.
+ */
+static int warn_obsolete(const lux_value *v, const char *key, const char *instead) {
+    fprintf(stderr, "%s:%d: warning: %s is obsolete and ignored (as by lighttpd 1.4.69): %s\n",
+            v->file ? v->file : "(config)", v->line, key, instead);
+    return 0;
+}
+
+#define OBSOLETE_KEY(fn, key, instead)                                                             \
+    static int fn(lux_gen *g, const lux_value *v, void *dst, char *err, size_t el) {               \
+        return warn_obsolete(v, key, instead);                                                     \
+    }
+
+OBSOLETE_KEY(obsolete_sslv2, "ssl.use-sslv2", "SSL 2 is never offered")
+OBSOLETE_KEY(obsolete_sslv3, "ssl.use-sslv3", "SSL 3 is never offered")
+OBSOLETE_KEY(obsolete_compression, "ssl.use-compression", "TLS compression is never offered")
+OBSOLETE_KEY(obsolete_empty_fragments, "ssl.empty-fragments",
+             "they only protected SSL 3 and TLS 1.0, which are never offered")
+OBSOLETE_KEY(obsolete_dh_file, "ssl.dh-file",
+             "DHE suites use the built-in RFC 7919 groups matching the key size")
+OBSOLETE_KEY(obsolete_ec_curve, "ssl.ec-curve",
+             "use ssl.openssl.ssl-conf-cmd = (\"Groups\" => \"...\")")
+OBSOLETE_KEY(obsolete_session_cache, "ssl.session-cache",
+             "sessions resume with tickets (ssl.stek-file)")
+
 static void openssl_conf_init(void *conf) {
     lux_tls_conf *tc = conf;
     tc->honor_cipher_order = 1;
@@ -40,6 +67,22 @@ static const lux_directive openssl_directives[] = {
     {"ssl.pemfile", LUX_D_STRING, offsetof(lux_tls_conf, pemfile), LUX_SCOPE_ANY, NULL, 0},
     {"ssl.privkey", LUX_D_STRING, offsetof(lux_tls_conf, privkey), LUX_SCOPE_ANY, NULL, 0},
     {"ssl.ca-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_file), TLS_SCOPE, NULL, 0},
+    {"ssl.ca-crl-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_crl_file), TLS_SCOPE, NULL, 0},
+    /* lighttpd's newer names for the client-certificate files */
+    {"ssl.verifyclient.ca-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_file), TLS_SCOPE, NULL, 0},
+    {"ssl.verifyclient.ca-dn-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_dn_file), TLS_SCOPE,
+     NULL, 0},
+    {"ssl.verifyclient.ca-crl-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_crl_file), TLS_SCOPE,
+     NULL, 0},
+    {"ssl.read-ahead", LUX_D_BOOL, offsetof(lux_tls_conf, read_ahead), TLS_SCOPE, NULL, 0},
+    {"debug.log-ssl-noise", LUX_D_IGNORED, 0, LUX_SCOPE_ANY, NULL, 0},
+    {"ssl.use-sslv2", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_sslv2, 0},
+    {"ssl.use-sslv3", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_sslv3, 0},
+    {"ssl.use-compression", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_compression, 0},
+    {"ssl.empty-fragments", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_empty_fragments, 0},
+    {"ssl.dh-file", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_dh_file, 0},
+    {"ssl.ec-curve", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_ec_curve, 0},
+    {"ssl.session-cache", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_session_cache, 0},
     {"ssl.cipher-list", LUX_D_STRING, offsetof(lux_tls_conf, cipher_list), TLS_SCOPE, NULL, 0},
     {"ssl.openssl.ssl-conf-cmd", LUX_D_CUSTOM, offsetof(lux_tls_conf, conf_cmds), TLS_SCOPE,
      parse_conf_cmds, sizeof(lux_tls_conf_cmds)},

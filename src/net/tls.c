@@ -88,6 +88,7 @@ static void set_defaults(SSL_CTX *ctx, const lux_tls_conf *tc) {
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_dh_auto(ctx, 1);
+    SSL_CTX_set_read_ahead(ctx, tc->read_ahead);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 }
 
@@ -188,6 +189,20 @@ static int check_verify_settings(const lux_tls_conf *tc, char *err, size_t el) {
     return 0;
 }
 
+/* Client certificates revoked by the CRLs in `file` (PEM) are refused, as are those whose CA
+ * has no CRL there: lighttpd checks the whole chain. */
+static int load_crls(SSL_CTX *ctx, const char *file, char *err, size_t el) {
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (!lookup || X509_load_crl_file(lookup, file, X509_FILETYPE_PEM) < 1) {
+        snprintf(err, el, "ssl.ca-crl-file: cannot load CRLs from \"%s\": %s", file,
+                 last_ssl_error());
+        return -1;
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    return 0;
+}
+
 /* Ask for a client certificate (ssl.verifyclient.activate), naming the CAs of ssl.ca-dn-file
  * (else ssl.ca-file) to the client. */
 static int setup_client_verify(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
@@ -202,6 +217,8 @@ static int setup_client_verify(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, 
         return -1;
     }
     SSL_CTX_set_client_CA_list(ctx, names);
+    if (tc->ca_crl_file.ptr && load_crls(ctx, tc->ca_crl_file.ptr, err, el) < 0)
+        return -1;
     int mode = SSL_VERIFY_PEER | (tc->verify_enforce ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     SSL_CTX_set_verify(ctx, mode, verify_client);
     SSL_CTX_set_verify_depth(ctx, (int)tc->verify_depth + 1);
@@ -442,8 +459,11 @@ static ssize_t tls_sendfile(lux_conn *c, int fd, off_t *off, size_t len) {
     return (ssize_t)total;
 }
 
+/* With ssl.read-ahead, OpenSSL may hold bytes of records it has not decrypted yet: the
+ * socket will not announce them again, so they count as pending too. */
 static size_t tls_pending(const lux_conn *c) {
-    return (size_t)SSL_pending(c->tls.ssl);
+    int n = SSL_pending(c->tls.ssl);
+    return n > 0 ? (size_t)n : (size_t)SSL_has_pending(c->tls.ssl);
 }
 
 static void tls_shutdown(lux_conn *c) {

@@ -24,11 +24,13 @@ typedef struct {
     lux_tls_conf_cmds conf_cmds;
     int honor_cipher_order;
     int disable_client_renegotiation;
+    int read_ahead; /* ssl.read-ahead: take whole records and more from the socket at once */
     /* Client certificates (ssl.verifyclient.*): trusted by ssl.ca-file, names of the CAs sent to
      * the client from ssl.ca-dn-file (default: ssl.ca-file). */
     int verify_activate, verify_enforce;
     long verify_depth; /* CA certificates above the client's allowed in its chain */
     lux_str ca_dn_file;
+    lux_str ca_crl_file;     /* revoked client certificates (ssl.ca-crl-file) */
     lux_str verify_username; /* "SSL_CLIENT_S_DN_<field>": the subject field naming the user */
     int verify_export_cert;  /* the client certificate in PEM among the request's variables */
 } lux_tls_conf;
