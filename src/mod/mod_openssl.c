@@ -74,6 +74,7 @@ static const lux_directive openssl_directives[] = {
      NULL, 0},
     {"ssl.verifyclient.ca-crl-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_crl_file), TLS_SCOPE,
      NULL, 0},
+    {"ssl.stek-file", LUX_D_STRING, offsetof(lux_tls_conf, stek_file), LUX_SCOPE_GLOBAL, NULL, 0},
     {"ssl.read-ahead", LUX_D_BOOL, offsetof(lux_tls_conf, read_ahead), TLS_SCOPE, NULL, 0},
     {"debug.log-ssl-noise", LUX_D_IGNORED, 0, LUX_SCOPE_ANY, NULL, 0},
     {"ssl.use-sslv2", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_sslv2, 0},
@@ -254,5 +255,7 @@ int lux_openssl_setup_listeners(lux_gen *g, char *err, size_t el) {
         g->listens[i].tls = ctx;
         g->has_tls = 1;
     }
+    const lux_tls_conf *global = g->global_conf[m];
+    lux_tls_tickets_configure(global->stek_file.ptr);
     return 0;
 }

@@ -89,6 +89,10 @@ static void set_defaults(SSL_CTX *ctx, const lux_tls_conf *tc) {
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_dh_auto(ctx, 1);
     SSL_CTX_set_read_ahead(ctx, tc->read_ahead);
+    /* Sessions resume from tickets alone, as in lighttpd: no per-worker session cache that
+     * another worker could not see. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    lux_tls_tickets_attach(ctx);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 }
 

@@ -24,7 +24,8 @@ typedef struct {
     lux_tls_conf_cmds conf_cmds;
     int honor_cipher_order;
     int disable_client_renegotiation;
-    int read_ahead; /* ssl.read-ahead: take whole records and more from the socket at once */
+    lux_str stek_file; /* ssl.stek-file (global only): session ticket keys */
+    int read_ahead;    /* ssl.read-ahead: take whole records and more from the socket at once */
     /* Client certificates (ssl.verifyclient.*): trusted by ssl.ca-file, names of the CAs sent to
      * the client from ssl.ca-dn-file (default: ssl.ca-file). */
     int verify_activate, verify_enforce;
@@ -40,6 +41,12 @@ typedef struct {
  * message naming the file or setting at fault. */
 struct ssl_ctx_st *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t errlen);
 void lux_tls_ctx_free(void *ctx);
+
+/* Session tickets: every context takes its keys from one store for the process (see
+ * src/mod/openssl_tickets.c). configure() names ssl.stek-file (NULL: keys generated and rotated
+ * by lux) and is called for each new generation; attach() makes a context use the store. */
+void lux_tls_tickets_configure(const char *stek_file);
+void lux_tls_tickets_attach(struct ssl_ctx_st *ctx);
 
 /* Certificates by SNI: a listener context hands a handshake naming one of these hosts (exactly,
  * case-insensitively) to that host's context. The table must outlive the contexts. */
