@@ -66,6 +66,8 @@ static const lux_directive openssl_directives[] = {
     /* also in $HTTP["host"] == "name": certificates by SNI */
     {"ssl.pemfile", LUX_D_STRING, offsetof(lux_tls_conf, pemfile), LUX_SCOPE_ANY, NULL, 0},
     {"ssl.privkey", LUX_D_STRING, offsetof(lux_tls_conf, privkey), LUX_SCOPE_ANY, NULL, 0},
+    {"ssl.stapling-file", LUX_D_STRING, offsetof(lux_tls_conf, stapling_file), LUX_SCOPE_ANY, NULL,
+     0},
     {"ssl.ca-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_file), TLS_SCOPE, NULL, 0},
     {"ssl.ca-crl-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_crl_file), TLS_SCOPE, NULL, 0},
     /* lighttpd's newer names for the client-certificate files */

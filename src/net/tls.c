@@ -268,7 +268,8 @@ SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
     }
     if (attach_info(ctx, tc, err, el) < 0 || load_credentials(ctx, tc, err, el) < 0 ||
         apply_conf_cmds(ctx, tc, err, el) < 0 ||
-        (tc->verify_activate && setup_client_verify(ctx, tc, err, el) < 0))
+        (tc->verify_activate && setup_client_verify(ctx, tc, err, el) < 0) ||
+        (tc->stapling_file.ptr && lux_tls_stapling_attach(ctx, tc->stapling_file.ptr, err, el) < 0))
         goto fail;
     ERR_clear_error();
     return ctx;

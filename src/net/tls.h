@@ -24,8 +24,9 @@ typedef struct {
     lux_tls_conf_cmds conf_cmds;
     int honor_cipher_order;
     int disable_client_renegotiation;
-    lux_str stek_file; /* ssl.stek-file (global only): session ticket keys */
-    int read_ahead;    /* ssl.read-ahead: take whole records and more from the socket at once */
+    lux_str stapling_file; /* ssl.stapling-file: the certificate's OCSP response (DER) */
+    lux_str stek_file;     /* ssl.stek-file (global only): session ticket keys */
+    int read_ahead;        /* ssl.read-ahead: take whole records and more from the socket at once */
     /* Client certificates (ssl.verifyclient.*): trusted by ssl.ca-file, names of the CAs sent to
      * the client from ssl.ca-dn-file (default: ssl.ca-file). */
     int verify_activate, verify_enforce;
@@ -47,6 +48,10 @@ void lux_tls_ctx_free(void *ctx);
  * by lux) and is called for each new generation; attach() makes a context use the store. */
 void lux_tls_tickets_configure(const char *stek_file);
 void lux_tls_tickets_attach(struct ssl_ctx_st *ctx);
+
+/* Staple the OCSP response in file `path` (see src/mod/openssl_stapling.c); -1 only when out of
+ * memory: a missing or unusable file is a warning. */
+int lux_tls_stapling_attach(struct ssl_ctx_st *ctx, const char *path, char *err, size_t errlen);
 
 /* Certificates by SNI: a listener context hands a handshake naming one of these hosts (exactly,
  * case-insensitively) to that host's context. The table must outlive the contexts. */
