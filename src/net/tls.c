@@ -18,10 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "event/loop.h"
+#include "lux/log.h"
 #include "net/worker.h"
 
 #define RECORD 16384 /* the largest TLS record's payload */
@@ -250,6 +254,38 @@ static int attach_info(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t e
     return 0;
 }
 
+/* Whether the kernel takes TLS keys: the TLS ULP on a connected loopback socket (loading the
+ * module if it can). */
+static int kernel_has_tls_ulp(void) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t salen = sizeof sa;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int a = -1, ok = 0;
+    if (l >= 0 && c >= 0 && bind(l, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(l, 1) == 0 &&
+        getsockname(l, (struct sockaddr *)&sa, &salen) == 0 &&
+        connect(c, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        (a = accept4(l, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+        ok = setsockopt(a, SOL_TCP, TCP_ULP, "tls", 3) == 0;
+    for (int *fd = (int[]){l, c, a}, i = 0; i < 3; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    return ok;
+}
+
+/* ssl.openssl.ssl-conf-cmd's Options "KTLS": said once, at start-up, whether it can work. */
+static void report_ktls(SSL_CTX *ctx) {
+    static atomic_flag reported = ATOMIC_FLAG_INIT;
+    if (!(SSL_CTX_get_options(ctx) & SSL_OP_ENABLE_KTLS) || atomic_flag_test_and_set(&reported))
+        return;
+    if (kernel_has_tls_ulp())
+        lux_log(LUX_LOG_INFO, "kTLS in use: the kernel encrypts what TLS connections send, and "
+                              "files go out with SSL_sendfile (for the suites it supports)");
+    else
+        lux_log(LUX_LOG_INFO, "kTLS requested, but the kernel has no TLS ULP (modprobe tls): "
+                              "OpenSSL encrypts, files are read and written as without it");
+}
+
 SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
     if (!tc->pemfile.ptr || !tc->pemfile.len) {
         snprintf(err, el, "ssl.engine is enabled but ssl.pemfile is not set");
@@ -271,6 +307,7 @@ SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
         (tc->verify_activate && setup_client_verify(ctx, tc, err, el) < 0) ||
         (tc->stapling_file.ptr && lux_tls_stapling_attach(ctx, tc->stapling_file.ptr, err, el) < 0))
         goto fail;
+    report_ktls(ctx);
     ERR_clear_error();
     return ctx;
 fail:
@@ -438,7 +475,19 @@ static ssize_t tls_writev(lux_conn *c, const struct iovec *iov, int iovcnt, int 
     return (ssize_t)total;
 }
 
+/* With kTLS the kernel encrypts: the file goes from the page cache to the socket directly. */
+static ssize_t ktls_sendfile(lux_conn *c, int fd, off_t *off, size_t len) {
+    c->want = 0;
+    ossl_ssize_t n = SSL_sendfile(c->tls.ssl, fd, *off, len, 0);
+    if (n <= 0)
+        return tls_failed(c, -1, 0);
+    *off += (off_t)n;
+    return (ssize_t)n;
+}
+
 static ssize_t tls_sendfile(lux_conn *c, int fd, off_t *off, size_t len) {
+    if (BIO_get_ktls_send(SSL_get_wbio(c->tls.ssl)))
+        return ktls_sendfile(c, fd, off, len);
     size_t total = 0;
     c->want = 0;
     while (total < len) {
