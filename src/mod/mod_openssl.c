@@ -66,6 +66,11 @@ static const lux_directive openssl_directives[] = {
     /* also in $HTTP["host"] == "name": certificates by SNI */
     {"ssl.pemfile", LUX_D_STRING, offsetof(lux_tls_conf, pemfile), LUX_SCOPE_ANY, NULL, 0},
     {"ssl.privkey", LUX_D_STRING, offsetof(lux_tls_conf, privkey), LUX_SCOPE_ANY, NULL, 0},
+    /* lux's own: a second certificate with the other key type (lighttpd 1.4 has one) */
+    {"ssl.lux.alt-pemfile", LUX_D_STRING, offsetof(lux_tls_conf, alt_pemfile), LUX_SCOPE_ANY, NULL,
+     0},
+    {"ssl.lux.alt-privkey", LUX_D_STRING, offsetof(lux_tls_conf, alt_privkey), LUX_SCOPE_ANY, NULL,
+     0},
     {"ssl.stapling-file", LUX_D_STRING, offsetof(lux_tls_conf, stapling_file), LUX_SCOPE_ANY, NULL,
      0},
     {"ssl.ca-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_file), TLS_SCOPE, NULL, 0},
@@ -158,9 +163,11 @@ static int own_ctx(lux_gen *g, struct ssl_ctx_st *ctx, char *err, size_t el) {
 }
 
 /* Apply a block's ssl.* values. A certificate comes with the key of its own block: a block
- * that sets ssl.pemfile without ssl.privkey takes the key from the pemfile (as lighttpd). */
+ * that sets ssl.pemfile without ssl.privkey takes the key from the pemfile (as lighttpd), and
+ * one that sets ssl.pemfile without ssl.lux.alt-pemfile has no second certificate (one made for
+ * other names). */
 static void apply_patches(lux_tls_conf *tc, const lux_block_patches *bp, unsigned m) {
-    int pemfile = 0, privkey = 0;
+    int pemfile = 0, privkey = 0, alt_pemfile = 0, alt_privkey = 0;
     for (size_t k = 0; k < bp->npatches; k++) {
         const lux_patch *p = &bp->patches[k];
         if (p->module != m)
@@ -168,9 +175,15 @@ static void apply_patches(lux_tls_conf *tc, const lux_block_patches *bp, unsigne
         memcpy((char *)tc + p->dir->offset, p->value, lux_directive_size(p->dir));
         pemfile |= p->dir->offset == offsetof(lux_tls_conf, pemfile);
         privkey |= p->dir->offset == offsetof(lux_tls_conf, privkey);
+        alt_pemfile |= p->dir->offset == offsetof(lux_tls_conf, alt_pemfile);
+        alt_privkey |= p->dir->offset == offsetof(lux_tls_conf, alt_privkey);
     }
     if (pemfile && !privkey)
         tc->privkey = (lux_str){NULL, 0};
+    if (pemfile && !alt_pemfile)
+        tc->alt_pemfile = (lux_str){NULL, 0};
+    if ((pemfile || alt_pemfile) && !alt_privkey)
+        tc->alt_privkey = (lux_str){NULL, 0};
 }
 
 static int socket_matches(const lux_conf_block *b, const char *spec) {

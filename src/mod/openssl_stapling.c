@@ -23,6 +23,7 @@
 typedef struct {
     pthread_mutex_t lock; /* the workers share the context */
     char *path;
+    const X509 *cert;   /* the certificate the response is about */
     unsigned char *der; /* NULL: nothing to send */
     size_t len;
     time_t mtime;       /* of the file read last */
@@ -110,7 +111,8 @@ static void refresh(stapling *st, time_t now) {
 
 static int status_cb(SSL *ssl, void *arg) {
     stapling *st = index_ < 0 ? NULL : SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), index_);
-    if (!st || SSL_get_tlsext_status_type(ssl) != TLSEXT_STATUSTYPE_ocsp)
+    if (!st || SSL_get_tlsext_status_type(ssl) != TLSEXT_STATUSTYPE_ocsp ||
+        SSL_get_certificate(ssl) != st->cert)
         return SSL_TLSEXT_ERR_NOACK;
     time_t now = time(NULL);
     pthread_mutex_lock(&st->lock);
@@ -142,6 +144,7 @@ int lux_tls_stapling_attach(struct ssl_ctx_st *ctx, const char *path, char *err,
         return -1;
     }
     pthread_mutex_init(&st->lock, NULL);
+    st->cert = SSL_CTX_get0_certificate(ctx);
     time_t now = time(NULL);
     st->checked = now / CHECK_PERIOD;
     struct stat sb;

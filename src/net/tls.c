@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -100,26 +101,69 @@ static void set_defaults(SSL_CTX *ctx, const lux_tls_conf *tc) {
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 }
 
-static int load_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
-    const char *cert = tc->pemfile.ptr;
-    const char *key = tc->privkey.ptr ? tc->privkey.ptr : cert;
-    const char *key_name = tc->privkey.ptr ? "ssl.privkey" : "ssl.pemfile";
+/* A certificate chain and its key into ctx (the slot of the key's type). */
+static int load_pair(SSL_CTX *ctx, const char *cert, const char *cert_key, const char *key,
+                     const char *key_key, char *err, size_t el) {
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-        snprintf(err, el, "ssl.pemfile: cannot load the certificate from \"%s\": %s", cert,
+        snprintf(err, el, "%s: cannot load the certificate from \"%s\": %s", cert_key, cert,
                  last_ssl_error());
         return -1;
     }
     int loaded = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
     if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
-        snprintf(err, el, "%s: cannot load the private key from \"%s\": %s", key_name, key,
+        snprintf(err, el, "%s: cannot load the private key from \"%s\": %s", key_key, key,
                  last_ssl_error());
         return -1;
     }
     if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
         snprintf(err, el, "%s: the private key in \"%s\" does not match the certificate in \"%s\"",
-                 key_name, key, cert);
+                 key_key, key, cert);
         return -1;
     }
+    return 0;
+}
+
+static int cert_key_type(X509 *x) {
+    EVP_PKEY *k = x ? X509_get0_pubkey(x) : NULL;
+    return k ? EVP_PKEY_get_base_id(k) : EVP_PKEY_NONE;
+}
+
+static int file_cert_key_type(const char *path) {
+    FILE *f = fopen(path, "re");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    int type = cert_key_type(x);
+    X509_free(x);
+    if (f)
+        fclose(f);
+    return type;
+}
+
+/*
+ * ssl.lux.alt-pemfile: a second certificate for the same names with the other key type (RSA
+ * beside ECDSA); OpenSSL offers each handshake the one the client's signature algorithms
+ * accept. A certificate of the same type would replace the first one: refused.
+ */
+static int load_alt_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
+    const char *cert = tc->alt_pemfile.ptr;
+    int first = cert_key_type(SSL_CTX_get0_certificate(ctx)), alt = file_cert_key_type(cert);
+    if (alt != EVP_PKEY_NONE && alt == first) {
+        snprintf(err, el,
+                 "ssl.lux.alt-pemfile: the certificate in \"%s\" has the same key type as "
+                 "ssl.pemfile's; the second certificate must have the other (RSA or ECDSA)",
+                 cert);
+        return -1;
+    }
+    const char *key = tc->alt_privkey.ptr ? tc->alt_privkey.ptr : cert;
+    return load_pair(ctx, cert, "ssl.lux.alt-pemfile", key,
+                     tc->alt_privkey.ptr ? "ssl.lux.alt-privkey" : "ssl.lux.alt-pemfile", err, el);
+}
+
+static int load_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
+    const char *cert = tc->pemfile.ptr;
+    const char *key = tc->privkey.ptr ? tc->privkey.ptr : cert;
+    if (load_pair(ctx, cert, "ssl.pemfile", key, tc->privkey.ptr ? "ssl.privkey" : "ssl.pemfile",
+                  err, el) < 0)
+        return -1;
     if (tc->ca_file.ptr && SSL_CTX_load_verify_locations(ctx, tc->ca_file.ptr, NULL) != 1) {
         snprintf(err, el, "ssl.ca-file: cannot load \"%s\": %s", tc->ca_file.ptr, last_ssl_error());
         return -1;
@@ -305,7 +349,9 @@ SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
     if (attach_info(ctx, tc, err, el) < 0 || load_credentials(ctx, tc, err, el) < 0 ||
         apply_conf_cmds(ctx, tc, err, el) < 0 ||
         (tc->verify_activate && setup_client_verify(ctx, tc, err, el) < 0) ||
-        (tc->stapling_file.ptr && lux_tls_stapling_attach(ctx, tc->stapling_file.ptr, err, el) < 0))
+        (tc->stapling_file.ptr &&
+         lux_tls_stapling_attach(ctx, tc->stapling_file.ptr, err, el) < 0) ||
+        (tc->alt_pemfile.ptr && load_alt_credentials(ctx, tc, err, el) < 0))
         goto fail;
     report_ktls(ctx);
     ERR_clear_error();

@@ -21,6 +21,8 @@ typedef struct {
 typedef struct {
     int engine;
     lux_str pemfile, privkey, ca_file, cipher_list;
+    /* ssl.lux.alt-pemfile, ssl.lux.alt-privkey: a second certificate with the other key type */
+    lux_str alt_pemfile, alt_privkey;
     lux_tls_conf_cmds conf_cmds;
     int honor_cipher_order;
     int disable_client_renegotiation;
@@ -49,8 +51,9 @@ void lux_tls_ctx_free(void *ctx);
 void lux_tls_tickets_configure(const char *stek_file);
 void lux_tls_tickets_attach(struct ssl_ctx_st *ctx);
 
-/* Staple the OCSP response in file `path` (see src/mod/openssl_stapling.c); -1 only when out of
- * memory: a missing or unusable file is a warning. */
+/* Staple the OCSP response in file `path` (see src/mod/openssl_stapling.c) for the context's
+ * current certificate (not for a second one loaded later); -1 only when out of memory: a
+ * missing or unusable file is a warning. */
 int lux_tls_stapling_attach(struct ssl_ctx_st *ctx, const char *path, char *err, size_t errlen);
 
 /* Certificates by SNI: a listener context hands a handshake naming one of these hosts (exactly,
