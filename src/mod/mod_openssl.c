@@ -81,6 +81,7 @@ static const lux_directive openssl_directives[] = {
      NULL, 0},
     {"ssl.verifyclient.ca-crl-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_crl_file), TLS_SCOPE,
      NULL, 0},
+    {"ssl.acme-tls-1", LUX_D_STRING, offsetof(lux_tls_conf, acme_dir), TLS_SCOPE, NULL, 0},
     {"ssl.stek-file", LUX_D_STRING, offsetof(lux_tls_conf, stek_file), LUX_SCOPE_GLOBAL, NULL, 0},
     {"ssl.read-ahead", LUX_D_BOOL, offsetof(lux_tls_conf, read_ahead), TLS_SCOPE, NULL, 0},
     {"debug.log-ssl-noise", LUX_D_IGNORED, 0, LUX_SCOPE_ANY, NULL, 0},

@@ -351,7 +351,8 @@ SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
         (tc->verify_activate && setup_client_verify(ctx, tc, err, el) < 0) ||
         (tc->stapling_file.ptr &&
          lux_tls_stapling_attach(ctx, tc->stapling_file.ptr, err, el) < 0) ||
-        (tc->alt_pemfile.ptr && load_alt_credentials(ctx, tc, err, el) < 0))
+        (tc->alt_pemfile.ptr && load_alt_credentials(ctx, tc, err, el) < 0) ||
+        (tc->acme_dir.ptr && lux_tls_acme_attach(ctx, tc->acme_dir.ptr, err, el) < 0))
         goto fail;
     report_ktls(ctx);
     ERR_clear_error();

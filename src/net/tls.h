@@ -27,6 +27,7 @@ typedef struct {
     int honor_cipher_order;
     int disable_client_renegotiation;
     lux_str stapling_file; /* ssl.stapling-file: the certificate's OCSP response (DER) */
+    lux_str acme_dir;      /* ssl.acme-tls-1: certificates for the tls-alpn-01 challenge */
     lux_str stek_file;     /* ssl.stek-file (global only): session ticket keys */
     int read_ahead;        /* ssl.read-ahead: take whole records and more from the socket at once */
     /* Client certificates (ssl.verifyclient.*): trusted by ssl.ca-file, names of the CAs sent to
@@ -55,6 +56,10 @@ void lux_tls_tickets_attach(struct ssl_ctx_st *ctx);
  * current certificate (not for a second one loaded later); -1 only when out of memory: a
  * missing or unusable file is a warning. */
 int lux_tls_stapling_attach(struct ssl_ctx_st *ctx, const char *path, char *err, size_t errlen);
+
+/* Answer ACME tls-alpn-01 challenges from the certificates in `dir` (see
+ * src/mod/openssl_acme.c); -1 only when out of memory. */
+int lux_tls_acme_attach(struct ssl_ctx_st *ctx, const char *dir, char *err, size_t errlen);
 
 /* Certificates by SNI: a listener context hands a handshake naming one of these hosts (exactly,
  * case-insensitively) to that host's context. The table must outlive the contexts. */
