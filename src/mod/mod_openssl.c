@@ -165,10 +165,10 @@ static int own_ctx(lux_gen *g, struct ssl_ctx_st *ctx, char *err, size_t el) {
 
 /* Apply a block's ssl.* values. A certificate comes with the key of its own block: a block
  * that sets ssl.pemfile without ssl.privkey takes the key from the pemfile (as lighttpd), and
- * one that sets ssl.pemfile without ssl.lux.alt-pemfile has no second certificate (one made for
- * other names). */
+ * one that sets ssl.pemfile without ssl.lux.alt-pemfile or ssl.stapling-file has no second
+ * certificate or OCSP response (those were made for another certificate). */
 static void apply_patches(lux_tls_conf *tc, const lux_block_patches *bp, unsigned m) {
-    int pemfile = 0, privkey = 0, alt_pemfile = 0, alt_privkey = 0;
+    int pemfile = 0, privkey = 0, alt_pemfile = 0, alt_privkey = 0, stapling = 0;
     for (size_t k = 0; k < bp->npatches; k++) {
         const lux_patch *p = &bp->patches[k];
         if (p->module != m)
@@ -178,6 +178,7 @@ static void apply_patches(lux_tls_conf *tc, const lux_block_patches *bp, unsigne
         privkey |= p->dir->offset == offsetof(lux_tls_conf, privkey);
         alt_pemfile |= p->dir->offset == offsetof(lux_tls_conf, alt_pemfile);
         alt_privkey |= p->dir->offset == offsetof(lux_tls_conf, alt_privkey);
+        stapling |= p->dir->offset == offsetof(lux_tls_conf, stapling_file);
     }
     if (pemfile && !privkey)
         tc->privkey = (lux_str){NULL, 0};
@@ -185,6 +186,8 @@ static void apply_patches(lux_tls_conf *tc, const lux_block_patches *bp, unsigne
         tc->alt_pemfile = (lux_str){NULL, 0};
     if ((pemfile || alt_pemfile) && !alt_privkey)
         tc->alt_privkey = (lux_str){NULL, 0};
+    if (pemfile && !stapling)
+        tc->stapling_file = (lux_str){NULL, 0};
 }
 
 static int socket_matches(const lux_conf_block *b, const char *spec) {

@@ -90,3 +90,23 @@ def test_tls_stapling_missing_file_is_not_fatal():
             make_response(d, resp)
             poll(lambda: "Cert Status: good" in status_output(s.port), timeout=150,
                  interval=2, what="the response, within the 64-second check period")
+
+
+def test_tls_stapling_not_inherited_by_another_certificate():
+    """A $HTTP["host"] block with a certificate of its own does not staple the global
+    certificate's response."""
+    need_tls()
+    c = certs()
+    with tempfile.TemporaryDirectory() as d:
+        resp = os.path.join(d, "a.ocsp")
+        make_response(d, resp)
+        conf = tls_conf(extra=f'ssl.stapling-file = "{resp}"\n'
+                              '$HTTP["host"] == "other.test" {\n'
+                              f'ssl.pemfile = "{c["b.crt"]}"\nssl.privkey = "{c["b.key"]}"\n}}\n')
+        with Server(conf, files=FILES) as s:
+            contains(status_output(s.port), "Cert Status: good", "the global certificate")
+            cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{s.port}", "-servername",
+                   "other.test", "-status"]
+            out = subprocess.run(cmd, input=b"", capture_output=True, timeout=20).stdout.decode()
+            contains(out, "CN = lux test b", "the host's certificate")
+            contains(out, "OCSP response: no response sent", "no response for it")
