@@ -65,9 +65,10 @@ static int read_stek_file(const char *path, ticket_key *k) {
         return -1;
     ssize_t n = read(fd, buf, sizeof buf);
     close(fd);
-    int32_t head[3];
-    memcpy(head, buf, sizeof head);
-    int ok = n == (ssize_t)sizeof buf && head[0] == 0;
+    int32_t head[3] = {-1, 0, 0};
+    if (n == (ssize_t)sizeof buf)
+        memcpy(head, buf, sizeof head);
+    int ok = head[0] == 0;
     if (ok) {
         *k = (ticket_key){.active = head[1], .expire = head[2]};
         memcpy(k->name, buf + 12, sizeof k->name);
