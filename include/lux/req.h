@@ -159,6 +159,20 @@ lux_client_cert lux_req_client_cert(const lux_req *r);
 /* The authenticated user: the field of a verified client certificate that
  * ssl.verifyclient.username names, in r->pool. ptr NULL when there is none. */
 lux_str lux_req_remote_user(lux_req *r);
+/*
+ * The TLS facts of the request's connection, named as lighttpd names them in the environment
+ * of CGI and FastCGI: HTTPS ("on"), SSL_PROTOCOL, SSL_CIPHER, SSL_CIPHER_USEKEYSIZE,
+ * SSL_CIPHER_ALGKEYSIZE and, where a client certificate was asked for (ssl.verifyclient.*),
+ * SSL_CLIENT_VERIFY ("SUCCESS", "NONE" or "FAILED:<reason>") and, for a verified certificate,
+ * SSL_CLIENT_S_DN, SSL_CLIENT_S_DN_<field> for each subject field, SSL_CLIENT_I_DN,
+ * SSL_CLIENT_M_SERIAL, SSL_CLIENT_V_START, SSL_CLIENT_V_END, REMOTE_USER and AUTH_TYPE (with
+ * ssl.verifyclient.username) and SSL_CLIENT_CERT in PEM (with ssl.verifyclient.exportcert).
+ * fn is called once per variable, in that order; the strings are valid only during the call.
+ * Nothing is called for plain HTTP. Returns 0, or -1 when memory ran out part way.
+ */
+typedef void (*lux_env_fn)(void *arg, const char *name, size_t nlen, const char *value,
+                           size_t vlen);
+int lux_req_tls_env(const lux_req *r, lux_env_fn fn, void *arg);
 /* Requests completed on the request's connection so far (this one counts once it is done). */
 unsigned lux_req_conn_requests(const lux_req *r);
 /* The worker's clock: the second the Date header of the response shows. */

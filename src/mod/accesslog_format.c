@@ -13,7 +13,7 @@ typedef enum {
     F_BODY_OUT,     /* %b %B */
     F_COOKIE,       /* %{name}C */
     F_TIME_USED,    /* %T %D, opt: unit */
-    F_ENV,          /* %{name}e %{name}n: lux has no request environment */
+    F_ENV,          /* %{name}e %{name}n: the request's variables (TLS, REMOTE_USER) */
     F_FILENAME,     /* %f */
     F_PROTOCOL,     /* %H */
     F_REQ_HEADER,   /* %{name}i */
@@ -169,6 +169,8 @@ static int finish_field(field *f, unsigned *needs, char *err, size_t el) {
     case F_ENV:
         if (a && strcmp(a, "REMOTE_USER") == 0)
             *needs |= LUX_ALOG_NEED_USER;
+        else if (a)
+            *needs |= LUX_ALOG_NEED_ENV;
         /* fall through */
     case F_REQ_HEADER:
     case F_RESP_HEADER:
@@ -391,6 +393,20 @@ static void put_header(out_buf *o, lux_alog_escaping esc, const lux_header *h, s
         putc_(o, '-');
 }
 
+/* A variable of the request by its exact name; "-" when unset or empty. */
+static void put_env(out_buf *o, lux_alog_escaping esc, const lux_alog_rec *r, const field *f) {
+    if (f->len == 11 && memcmp(f->str, "REMOTE_USER", 11) == 0) {
+        put_or_dash(o, esc, r->remote_user);
+        return;
+    }
+    for (size_t i = 0; i < r->nenv; i++)
+        if (r->env[i].name.len == f->len && memcmp(r->env[i].name.ptr, f->str, f->len) == 0) {
+            put_or_dash(o, esc, r->env[i].value);
+            return;
+        }
+    putc_(o, '-');
+}
+
 /* %{name}C: the value of cookie `name` from the Cookie header(s); nothing when absent. */
 static void put_cookie(out_buf *o, lux_alog_escaping esc, const lux_alog_rec *r, const field *f) {
     for (size_t i = 0; i < r->nreq_headers; i++) {
@@ -576,10 +592,7 @@ static void render_field(out_buf *o, lux_alog_escaping esc, const field *f, cons
         put_time(o, f, r);
         break;
     case F_ENV:
-        if (f->len == 11 && memcmp(f->str, "REMOTE_USER", 11) == 0)
-            put_or_dash(o, esc, r->remote_user);
-        else
-            putc_(o, '-');
+        put_env(o, esc, r, f);
         break;
     case F_REMOTE_USER:
         put_or_dash(o, esc, r->remote_user);

@@ -31,6 +31,7 @@ enum {
     LUX_ALOG_NEED_KEEPALIVE = 1u << 4, /* keepalive_count */
     LUX_ALOG_NEED_FILENAME = 1u << 5,  /* filename */
     LUX_ALOG_NEED_USER = 1u << 6,      /* remote_user */
+    LUX_ALOG_NEED_ENV = 1u << 7,       /* env */
 };
 
 /*
@@ -55,6 +56,8 @@ typedef struct {
     size_t nreq_headers;
     const lux_header *resp_headers;
     size_t nresp_headers;
+    const lux_header *env; /* %{name}e: the request's variables (lux_req_tls_env) */
+    size_t nenv;
     int status;
     int64_t bytes_in;              /* head and body received */
     int64_t bytes_out;             /* head and body sent */

@@ -227,6 +227,42 @@ static void set_local(lux_alog_rec *rec, const lux_req *r) {
     rec->local_port = (lux_str){colon + 1, len - (size_t)(colon - name) - 1};
 }
 
+/* The request's variables, copied into its pool: a growing array of name/value pairs. */
+typedef struct {
+    lux_req *r;
+    lux_header *items;
+    size_t n, cap;
+} env_list;
+
+static void add_env(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
+    env_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        lux_header *items = lux_pool_alloc(l->r->pool, cap * sizeof *items);
+        if (!items)
+            return;
+        if (l->n)
+            memcpy(items, l->items, l->n * sizeof *items);
+        l->items = items;
+        l->cap = cap;
+    }
+    char *copy = lux_pool_alloc(l->r->pool, nlen + vlen + 2);
+    if (!copy)
+        return;
+    memcpy(copy, name, nlen);
+    copy[nlen] = '\0';
+    memcpy(copy + nlen + 1, value, vlen);
+    copy[nlen + 1 + vlen] = '\0';
+    l->items[l->n++] = (lux_header){{copy, nlen}, {copy + nlen + 1, vlen}};
+}
+
+static void fill_env(lux_req *r, lux_alog_rec *rec) {
+    env_list l = {.r = r};
+    lux_req_tls_env(r, add_env, &l); /* out of memory: the variables logged so far */
+    rec->env = l.items;
+    rec->nenv = l.n;
+}
+
 static void fill_rec(lux_req *r, unsigned needs, lux_alog_rec *rec) {
     memset(rec, 0, sizeof *rec);
     const lux_conn *c = r->conn;
@@ -241,6 +277,8 @@ static void fill_rec(lux_req *r, unsigned needs, lux_alog_rec *rec) {
         set_local(rec, r);
     if (needs & LUX_ALOG_NEED_USER)
         rec->remote_user = lux_req_remote_user(r);
+    if (needs & LUX_ALOG_NEED_ENV)
+        fill_env(r, rec);
     rec->method = r->method_str;
     rec->target = r->target.ptr ? origin_form(r->target) : r->target;
     rec->http_minor = r->http_minor;

@@ -26,6 +26,33 @@ static int parse_conf_cmds(lux_gen *g, const lux_value *v, void *dst, char *err,
     return 0;
 }
 
+/*
+ * Keys lighttpd 1.4.69 no longer knows and ignores with a warning: lux does the same, and says
+ * what replaced each one.
+ */
+static int warn_obsolete(const lux_value *v, const char *key, const char *instead) {
+    fprintf(stderr, "%s:%d: warning: %s is obsolete and ignored (as by lighttpd 1.4.69): %s\n",
+            v->file ? v->file : "(config)", v->line, key, instead);
+    return 0;
+}
+
+#define OBSOLETE_KEY(fn, key, instead)                                                             \
+    static int fn(lux_gen *g, const lux_value *v, void *dst, char *err, size_t el) {               \
+        return warn_obsolete(v, key, instead);                                                     \
+    }
+
+OBSOLETE_KEY(obsolete_sslv2, "ssl.use-sslv2", "SSL 2 is never offered")
+OBSOLETE_KEY(obsolete_sslv3, "ssl.use-sslv3", "SSL 3 is never offered")
+OBSOLETE_KEY(obsolete_compression, "ssl.use-compression", "TLS compression is never offered")
+OBSOLETE_KEY(obsolete_empty_fragments, "ssl.empty-fragments",
+             "they only protected SSL 3 and TLS 1.0, which are never offered")
+OBSOLETE_KEY(obsolete_dh_file, "ssl.dh-file",
+             "DHE suites use the built-in RFC 7919 groups matching the key size")
+OBSOLETE_KEY(obsolete_ec_curve, "ssl.ec-curve",
+             "use ssl.openssl.ssl-conf-cmd = (\"Groups\" => \"...\")")
+OBSOLETE_KEY(obsolete_session_cache, "ssl.session-cache",
+             "sessions resume with tickets (ssl.stek-file)")
+
 static void openssl_conf_init(void *conf) {
     lux_tls_conf *tc = conf;
     tc->honor_cipher_order = 1;
@@ -39,7 +66,32 @@ static const lux_directive openssl_directives[] = {
     /* also in $HTTP["host"] == "name": certificates by SNI */
     {"ssl.pemfile", LUX_D_STRING, offsetof(lux_tls_conf, pemfile), LUX_SCOPE_ANY, NULL, 0},
     {"ssl.privkey", LUX_D_STRING, offsetof(lux_tls_conf, privkey), LUX_SCOPE_ANY, NULL, 0},
+    /* lux's own: a second certificate with the other key type (lighttpd 1.4 has one) */
+    {"ssl.lux.alt-pemfile", LUX_D_STRING, offsetof(lux_tls_conf, alt_pemfile), LUX_SCOPE_ANY, NULL,
+     0},
+    {"ssl.lux.alt-privkey", LUX_D_STRING, offsetof(lux_tls_conf, alt_privkey), LUX_SCOPE_ANY, NULL,
+     0},
+    {"ssl.stapling-file", LUX_D_STRING, offsetof(lux_tls_conf, stapling_file), LUX_SCOPE_ANY, NULL,
+     0},
     {"ssl.ca-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_file), TLS_SCOPE, NULL, 0},
+    {"ssl.ca-crl-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_crl_file), TLS_SCOPE, NULL, 0},
+    /* lighttpd's newer names for the client-certificate files */
+    {"ssl.verifyclient.ca-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_file), TLS_SCOPE, NULL, 0},
+    {"ssl.verifyclient.ca-dn-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_dn_file), TLS_SCOPE,
+     NULL, 0},
+    {"ssl.verifyclient.ca-crl-file", LUX_D_STRING, offsetof(lux_tls_conf, ca_crl_file), TLS_SCOPE,
+     NULL, 0},
+    {"ssl.acme-tls-1", LUX_D_STRING, offsetof(lux_tls_conf, acme_dir), TLS_SCOPE, NULL, 0},
+    {"ssl.stek-file", LUX_D_STRING, offsetof(lux_tls_conf, stek_file), LUX_SCOPE_GLOBAL, NULL, 0},
+    {"ssl.read-ahead", LUX_D_BOOL, offsetof(lux_tls_conf, read_ahead), TLS_SCOPE, NULL, 0},
+    {"debug.log-ssl-noise", LUX_D_IGNORED, 0, LUX_SCOPE_ANY, NULL, 0},
+    {"ssl.use-sslv2", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_sslv2, 0},
+    {"ssl.use-sslv3", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_sslv3, 0},
+    {"ssl.use-compression", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_compression, 0},
+    {"ssl.empty-fragments", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_empty_fragments, 0},
+    {"ssl.dh-file", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_dh_file, 0},
+    {"ssl.ec-curve", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_ec_curve, 0},
+    {"ssl.session-cache", LUX_D_CUSTOM, 0, TLS_SCOPE, obsolete_session_cache, 0},
     {"ssl.cipher-list", LUX_D_STRING, offsetof(lux_tls_conf, cipher_list), TLS_SCOPE, NULL, 0},
     {"ssl.openssl.ssl-conf-cmd", LUX_D_CUSTOM, offsetof(lux_tls_conf, conf_cmds), TLS_SCOPE,
      parse_conf_cmds, sizeof(lux_tls_conf_cmds)},
@@ -55,6 +107,8 @@ static const lux_directive openssl_directives[] = {
     {"ssl.verifyclient.depth", LUX_D_INT, offsetof(lux_tls_conf, verify_depth), TLS_SCOPE, NULL, 0},
     {"ssl.verifyclient.username", LUX_D_STRING, offsetof(lux_tls_conf, verify_username), TLS_SCOPE,
      NULL, 0},
+    {"ssl.verifyclient.exportcert", LUX_D_BOOL, offsetof(lux_tls_conf, verify_export_cert),
+     TLS_SCOPE, NULL, 0},
     {NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -110,9 +164,11 @@ static int own_ctx(lux_gen *g, struct ssl_ctx_st *ctx, char *err, size_t el) {
 }
 
 /* Apply a block's ssl.* values. A certificate comes with the key of its own block: a block
- * that sets ssl.pemfile without ssl.privkey takes the key from the pemfile (as lighttpd). */
+ * that sets ssl.pemfile without ssl.privkey takes the key from the pemfile (as lighttpd), and
+ * one that sets ssl.pemfile without ssl.lux.alt-pemfile or ssl.stapling-file has no second
+ * certificate or OCSP response (those were made for another certificate). */
 static void apply_patches(lux_tls_conf *tc, const lux_block_patches *bp, unsigned m) {
-    int pemfile = 0, privkey = 0;
+    int pemfile = 0, privkey = 0, alt_pemfile = 0, alt_privkey = 0, stapling = 0;
     for (size_t k = 0; k < bp->npatches; k++) {
         const lux_patch *p = &bp->patches[k];
         if (p->module != m)
@@ -120,9 +176,18 @@ static void apply_patches(lux_tls_conf *tc, const lux_block_patches *bp, unsigne
         memcpy((char *)tc + p->dir->offset, p->value, lux_directive_size(p->dir));
         pemfile |= p->dir->offset == offsetof(lux_tls_conf, pemfile);
         privkey |= p->dir->offset == offsetof(lux_tls_conf, privkey);
+        alt_pemfile |= p->dir->offset == offsetof(lux_tls_conf, alt_pemfile);
+        alt_privkey |= p->dir->offset == offsetof(lux_tls_conf, alt_privkey);
+        stapling |= p->dir->offset == offsetof(lux_tls_conf, stapling_file);
     }
     if (pemfile && !privkey)
         tc->privkey = (lux_str){NULL, 0};
+    if (pemfile && !alt_pemfile)
+        tc->alt_pemfile = (lux_str){NULL, 0};
+    if ((pemfile || alt_pemfile) && !alt_privkey)
+        tc->alt_privkey = (lux_str){NULL, 0};
+    if (pemfile && !stapling)
+        tc->stapling_file = (lux_str){NULL, 0};
 }
 
 static int socket_matches(const lux_conf_block *b, const char *spec) {
@@ -209,5 +274,7 @@ int lux_openssl_setup_listeners(lux_gen *g, char *err, size_t el) {
         g->listens[i].tls = ctx;
         g->has_tls = 1;
     }
+    const lux_tls_conf *global = g->global_conf[m];
+    lux_tls_tickets_configure(global->stek_file.ptr);
     return 0;
 }

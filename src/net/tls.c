@@ -8,19 +8,25 @@
 #include "net/tls.h"
 
 #include <errno.h>
-#include <openssl/objects.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "event/loop.h"
+#include "lux/log.h"
 #include "net/stats.h"
 #include "net/worker.h"
 
@@ -88,29 +94,77 @@ static void set_defaults(SSL_CTX *ctx, const lux_tls_conf *tc) {
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_dh_auto(ctx, 1);
+    SSL_CTX_set_read_ahead(ctx, tc->read_ahead);
+    /* Sessions resume from tickets alone, as in lighttpd: no per-worker session cache that
+     * another worker could not see. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    lux_tls_tickets_attach(ctx);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 }
 
-static int load_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
-    const char *cert = tc->pemfile.ptr;
-    const char *key = tc->privkey.ptr ? tc->privkey.ptr : cert;
-    const char *key_name = tc->privkey.ptr ? "ssl.privkey" : "ssl.pemfile";
+/* A certificate chain and its key into ctx (the slot of the key's type). */
+static int load_pair(SSL_CTX *ctx, const char *cert, const char *cert_key, const char *key,
+                     const char *key_key, char *err, size_t el) {
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-        snprintf(err, el, "ssl.pemfile: cannot load the certificate from \"%s\": %s", cert,
+        snprintf(err, el, "%s: cannot load the certificate from \"%s\": %s", cert_key, cert,
                  last_ssl_error());
         return -1;
     }
     int loaded = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
     if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
-        snprintf(err, el, "%s: cannot load the private key from \"%s\": %s", key_name, key,
+        snprintf(err, el, "%s: cannot load the private key from \"%s\": %s", key_key, key,
                  last_ssl_error());
         return -1;
     }
     if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
         snprintf(err, el, "%s: the private key in \"%s\" does not match the certificate in \"%s\"",
-                 key_name, key, cert);
+                 key_key, key, cert);
         return -1;
     }
+    return 0;
+}
+
+static int cert_key_type(X509 *x) {
+    EVP_PKEY *k = x ? X509_get0_pubkey(x) : NULL;
+    return k ? EVP_PKEY_get_base_id(k) : EVP_PKEY_NONE;
+}
+
+static int file_cert_key_type(const char *path) {
+    FILE *f = fopen(path, "re");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    int type = cert_key_type(x);
+    X509_free(x);
+    if (f)
+        fclose(f);
+    return type;
+}
+
+/*
+ * ssl.lux.alt-pemfile: a second certificate for the same names with the other key type (RSA
+ * beside ECDSA); OpenSSL offers each handshake the one the client's signature algorithms
+ * accept. A certificate of the same type would replace the first one: refused.
+ */
+static int load_alt_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
+    const char *cert = tc->alt_pemfile.ptr;
+    int first = cert_key_type(SSL_CTX_get0_certificate(ctx)), alt = file_cert_key_type(cert);
+    if (alt != EVP_PKEY_NONE && alt == first) {
+        snprintf(err, el,
+                 "ssl.lux.alt-pemfile: the certificate in \"%s\" has the same key type as "
+                 "ssl.pemfile's; the second certificate must have the other (RSA or ECDSA)",
+                 cert);
+        return -1;
+    }
+    const char *key = tc->alt_privkey.ptr ? tc->alt_privkey.ptr : cert;
+    return load_pair(ctx, cert, "ssl.lux.alt-pemfile", key,
+                     tc->alt_privkey.ptr ? "ssl.lux.alt-privkey" : "ssl.lux.alt-pemfile", err, el);
+}
+
+static int load_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
+    const char *cert = tc->pemfile.ptr;
+    const char *key = tc->privkey.ptr ? tc->privkey.ptr : cert;
+    if (load_pair(ctx, cert, "ssl.pemfile", key, tc->privkey.ptr ? "ssl.privkey" : "ssl.pemfile",
+                  err, el) < 0)
+        return -1;
     if (tc->ca_file.ptr && SSL_CTX_load_verify_locations(ctx, tc->ca_file.ptr, NULL) != 1) {
         snprintf(err, el, "ssl.ca-file: cannot load \"%s\": %s", tc->ca_file.ptr, last_ssl_error());
         return -1;
@@ -122,13 +176,26 @@ static int load_credentials(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, siz
  * a field of the subject, by OpenSSL's short or long name. */
 #define USER_PREFIX "SSL_CLIENT_S_DN_"
 
-/* Each context's username field (a NID), kept with the context so that a host chosen by SNI
- * brings its own. */
-static int user_nid_index = -1;
-static pthread_once_t user_nid_once = PTHREAD_ONCE_INIT;
+/* What a context keeps of its settings for the connections on it, so that a host chosen by SNI
+ * brings its own: freed with the context. */
+typedef struct {
+    int user_nid;    /* ssl.verifyclient.username's subject field, NID_undef: none */
+    int export_cert; /* ssl.verifyclient.exportcert */
+} ctx_info;
 
-static void make_user_nid_index(void) {
-    user_nid_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+static int info_index = -1;
+static pthread_once_t info_once = PTHREAD_ONCE_INIT;
+
+static void free_info(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    free(ptr);
+}
+
+static void make_info_index(void) {
+    info_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_info);
+}
+
+static const ctx_info *info_of(const SSL *ssl) {
+    return info_index < 0 ? NULL : SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), info_index);
 }
 
 static int user_field_nid(const lux_str *username) {
@@ -175,6 +242,20 @@ static int check_verify_settings(const lux_tls_conf *tc, char *err, size_t el) {
     return 0;
 }
 
+/* Client certificates revoked by the CRLs in `file` (PEM) are refused, as are those whose CA
+ * has no CRL there: lighttpd checks the whole chain. */
+static int load_crls(SSL_CTX *ctx, const char *file, char *err, size_t el) {
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (!lookup || X509_load_crl_file(lookup, file, X509_FILETYPE_PEM) < 1) {
+        snprintf(err, el, "ssl.ca-crl-file: cannot load CRLs from \"%s\": %s", file,
+                 last_ssl_error());
+        return -1;
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    return 0;
+}
+
 /* Ask for a client certificate (ssl.verifyclient.activate), naming the CAs of ssl.ca-dn-file
  * (else ssl.ca-file) to the client. */
 static int setup_client_verify(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
@@ -189,19 +270,65 @@ static int setup_client_verify(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, 
         return -1;
     }
     SSL_CTX_set_client_CA_list(ctx, names);
+    if (tc->ca_crl_file.ptr && load_crls(ctx, tc->ca_crl_file.ptr, err, el) < 0)
+        return -1;
     int mode = SSL_VERIFY_PEER | (tc->verify_enforce ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
     SSL_CTX_set_verify(ctx, mode, verify_client);
     SSL_CTX_set_verify_depth(ctx, (int)tc->verify_depth + 1);
     /* Sessions remember the verified certificate; resuming one needs a context id. */
     static const unsigned char sid_ctx[] = "lux";
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
-    pthread_once(&user_nid_once, make_user_nid_index);
-    intptr_t nid = user_field_nid(&tc->verify_username);
-    if (user_nid_index < 0 || !SSL_CTX_set_ex_data(ctx, user_nid_index, (void *)nid)) {
+    return 0;
+}
+
+static int attach_info(SSL_CTX *ctx, const lux_tls_conf *tc, char *err, size_t el) {
+    pthread_once(&info_once, make_info_index);
+    ctx_info *info = malloc(sizeof *info);
+    if (info_index < 0 || !info) {
+        free(info);
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    *info = (ctx_info){tc->verify_activate ? user_field_nid(&tc->verify_username) : NID_undef,
+                       tc->verify_export_cert};
+    if (!SSL_CTX_set_ex_data(ctx, info_index, info)) {
+        free(info);
         snprintf(err, el, "out of memory");
         return -1;
     }
     return 0;
+}
+
+/* Whether the kernel takes TLS keys: the TLS ULP on a connected loopback socket (loading the
+ * module if it can). */
+static int kernel_has_tls_ulp(void) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t salen = sizeof sa;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int a = -1, ok = 0;
+    if (l >= 0 && c >= 0 && bind(l, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(l, 1) == 0 &&
+        getsockname(l, (struct sockaddr *)&sa, &salen) == 0 &&
+        connect(c, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        (a = accept4(l, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+        ok = setsockopt(a, SOL_TCP, TCP_ULP, "tls", 3) == 0;
+    for (int *fd = (int[]){l, c, a}, i = 0; i < 3; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    return ok;
+}
+
+/* ssl.openssl.ssl-conf-cmd's Options "KTLS": said once, at start-up, whether it can work. */
+static void report_ktls(SSL_CTX *ctx) {
+    static atomic_flag reported = ATOMIC_FLAG_INIT;
+    if (!(SSL_CTX_get_options(ctx) & SSL_OP_ENABLE_KTLS) || atomic_flag_test_and_set(&reported))
+        return;
+    if (kernel_has_tls_ulp())
+        lux_log(LUX_LOG_INFO, "kTLS in use: the kernel encrypts what TLS connections send, and "
+                              "files go out with SSL_sendfile (for the suites it supports)");
+    else
+        lux_log(LUX_LOG_INFO, "kTLS requested, but the kernel has no TLS ULP (modprobe tls): "
+                              "OpenSSL encrypts, files are read and written as without it");
 }
 
 SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
@@ -220,9 +347,15 @@ SSL_CTX *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t el) {
         snprintf(err, el, "ssl.cipher-list: no usable cipher in \"%s\"", ciphers);
         goto fail;
     }
-    if (load_credentials(ctx, tc, err, el) < 0 || apply_conf_cmds(ctx, tc, err, el) < 0 ||
-        (tc->verify_activate && setup_client_verify(ctx, tc, err, el) < 0))
+    if (attach_info(ctx, tc, err, el) < 0 || load_credentials(ctx, tc, err, el) < 0 ||
+        apply_conf_cmds(ctx, tc, err, el) < 0 ||
+        (tc->verify_activate && setup_client_verify(ctx, tc, err, el) < 0) ||
+        (tc->stapling_file.ptr &&
+         lux_tls_stapling_attach(ctx, tc->stapling_file.ptr, err, el) < 0) ||
+        (tc->alt_pemfile.ptr && load_alt_credentials(ctx, tc, err, el) < 0) ||
+        (tc->acme_dir.ptr && lux_tls_acme_attach(ctx, tc->acme_dir.ptr, err, el) < 0))
         goto fail;
+    report_ktls(ctx);
     ERR_clear_error();
     return ctx;
 fail:
@@ -280,14 +413,20 @@ lux_client_cert lux_tls_client_cert(const lux_conn *c) {
 }
 
 int lux_tls_client_user(const lux_conn *c, char *buf, size_t len) {
-    if (lux_tls_client_cert(c) != LUX_CLIENT_CERT_VERIFIED || user_nid_index < 0)
+    if (lux_tls_client_cert(c) != LUX_CLIENT_CERT_VERIFIED)
         return -1;
     SSL *ssl = c->tls.ssl;
-    int nid = (int)(intptr_t)SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), user_nid_index);
+    const ctx_info *info = info_of(ssl);
+    int nid = info ? info->user_nid : NID_undef;
     X509_NAME *subject = X509_get_subject_name(SSL_get0_peer_certificate(ssl));
     int n = nid == NID_undef ? -1 : X509_NAME_get_text_by_NID(subject, nid, buf, (int)len);
     /* a name with a NUL inside, or too long for buf, names nobody */
     return n >= 0 && (size_t)n < len && !memchr(buf, 0, (size_t)n) ? n : -1;
+}
+
+int lux_tls_exports_cert(const lux_conn *c) {
+    const ctx_info *info = c->tls.ssl ? info_of(c->tls.ssl) : NULL;
+    return info && info->export_cert;
 }
 
 /* Map a failed SSL call to the transport's convention: -1 with errno, or 0 at the end of the
@@ -395,7 +534,19 @@ static ssize_t tls_writev(lux_conn *c, const struct iovec *iov, int iovcnt, int 
     return (ssize_t)total;
 }
 
+/* With kTLS the kernel encrypts: the file goes from the page cache to the socket directly. */
+static ssize_t ktls_sendfile(lux_conn *c, int fd, off_t *off, size_t len) {
+    c->want = 0;
+    ossl_ssize_t n = SSL_sendfile(c->tls.ssl, fd, *off, len, 0);
+    if (n <= 0)
+        return tls_failed(c, -1, 0);
+    *off += (off_t)n;
+    return (ssize_t)n;
+}
+
 static ssize_t tls_sendfile(lux_conn *c, int fd, off_t *off, size_t len) {
+    if (BIO_get_ktls_send(SSL_get_wbio(c->tls.ssl)))
+        return ktls_sendfile(c, fd, off, len);
     size_t total = 0;
     c->want = 0;
     while (total < len) {
@@ -421,8 +572,11 @@ static ssize_t tls_sendfile(lux_conn *c, int fd, off_t *off, size_t len) {
     return (ssize_t)total;
 }
 
+/* With ssl.read-ahead, OpenSSL may hold bytes of records it has not decrypted yet: the
+ * socket will not announce them again, so they count as pending too. */
 static size_t tls_pending(const lux_conn *c) {
-    return (size_t)SSL_pending(c->tls.ssl);
+    int n = SSL_pending(c->tls.ssl);
+    return n > 0 ? (size_t)n : (size_t)SSL_has_pending(c->tls.ssl);
 }
 
 static void tls_shutdown(lux_conn *c) {

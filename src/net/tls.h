@@ -21,15 +21,23 @@ typedef struct {
 typedef struct {
     int engine;
     lux_str pemfile, privkey, ca_file, cipher_list;
+    /* ssl.lux.alt-pemfile, ssl.lux.alt-privkey: a second certificate with the other key type */
+    lux_str alt_pemfile, alt_privkey;
     lux_tls_conf_cmds conf_cmds;
     int honor_cipher_order;
     int disable_client_renegotiation;
+    lux_str stapling_file; /* ssl.stapling-file: the certificate's OCSP response (DER) */
+    lux_str acme_dir;      /* ssl.acme-tls-1: certificates for the tls-alpn-01 challenge */
+    lux_str stek_file;     /* ssl.stek-file (global only): session ticket keys */
+    int read_ahead;        /* ssl.read-ahead: take whole records and more from the socket at once */
     /* Client certificates (ssl.verifyclient.*): trusted by ssl.ca-file, names of the CAs sent to
      * the client from ssl.ca-dn-file (default: ssl.ca-file). */
     int verify_activate, verify_enforce;
     long verify_depth; /* CA certificates above the client's allowed in its chain */
     lux_str ca_dn_file;
+    lux_str ca_crl_file;     /* revoked client certificates (ssl.ca-crl-file) */
     lux_str verify_username; /* "SSL_CLIENT_S_DN_<field>": the subject field naming the user */
+    int verify_export_cert;  /* the client certificate in PEM among the request's variables */
 } lux_tls_conf;
 
 /* A server context for these settings: certificate and key loaded and matched, TLS 1.2 and 1.3
@@ -37,6 +45,21 @@ typedef struct {
  * message naming the file or setting at fault. */
 struct ssl_ctx_st *lux_tls_ctx_new(const lux_tls_conf *tc, char *err, size_t errlen);
 void lux_tls_ctx_free(void *ctx);
+
+/* Session tickets: every context takes its keys from one store for the process (see
+ * src/mod/openssl_tickets.c). configure() names ssl.stek-file (NULL: keys generated and rotated
+ * by lux) and is called for each new generation; attach() makes a context use the store. */
+void lux_tls_tickets_configure(const char *stek_file);
+void lux_tls_tickets_attach(struct ssl_ctx_st *ctx);
+
+/* Staple the OCSP response in file `path` (see src/mod/openssl_stapling.c) for the context's
+ * current certificate (not for a second one loaded later); -1 only when out of memory: a
+ * missing or unusable file is a warning. */
+int lux_tls_stapling_attach(struct ssl_ctx_st *ctx, const char *path, char *err, size_t errlen);
+
+/* Answer ACME tls-alpn-01 challenges from the certificates in `dir` (see
+ * src/mod/openssl_acme.c); -1 only when out of memory. */
+int lux_tls_acme_attach(struct ssl_ctx_st *ctx, const char *dir, char *err, size_t errlen);
 
 /* Certificates by SNI: a listener context hands a handshake naming one of these hosts (exactly,
  * case-insensitively) to that host's context. The table must outlive the contexts. */
@@ -61,6 +84,9 @@ lux_client_cert lux_tls_client_cert(const lux_conn *c);
  * to buf (NUL-terminated); its length, or -1 when there is none (no username configured, no
  * verified certificate, no such field, or it does not fit). */
 int lux_tls_client_user(const lux_conn *c, char *buf, size_t len);
+
+/* ssl.verifyclient.exportcert is set for the connection's context (its SNI host's, if any). */
+int lux_tls_exports_cert(const lux_conn *c);
 
 /* Turn a freshly accepted connection into a TLS one (server side, handshake pending). */
 int lux_tls_conn_start(lux_conn *c, struct ssl_ctx_st *ctx);

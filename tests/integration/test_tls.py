@@ -317,8 +317,7 @@ def test_tls_missing_certificate_fails_start():
 def test_tls_unimplemented_keys_are_start_errors():
     c = certs()
     base = tls_conf()
-    expect_start_error(base + 'ssl.verifyclient.exportcert = "enable"\n',
-                       "ssl.verifyclient.exportcert")
+    expect_start_error(base + 'ssl.no-such-key = "enable"\n', "ssl.no-such-key")
     expect_start_error(base + f'$HTTP["url"] =^ "/x" {{ ssl.pemfile = "{c["b.pem"]}" }}\n',
                        "ssl.pemfile")
     expect_start_error(base + '$HTTP["host"] == "x" { ssl.cipher-list = "HIGH" }\n',

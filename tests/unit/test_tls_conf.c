@@ -110,9 +110,9 @@ static void test_client_cert_settings(void) {
 
 static void test_refused_keys(void) {
     char err[512];
-    lux_gen *g = build("ssl.verifyclient.exportcert = \"enable\"\n", err, sizeof err);
+    lux_gen *g = build("ssl.no-such-key = \"enable\"\n", err, sizeof err);
     CHECK(g == NULL);
-    CHECK(strstr(err, "test.conf:1: ssl.verifyclient.exportcert is not supported") != NULL);
+    CHECK(strstr(err, "test.conf:1: ssl.no-such-key is not supported") != NULL);
     g = build("$HTTP[\"host\"] == \"a\" {\n ssl.cipher-list = \"HIGH\"\n}\n", err, sizeof err);
     CHECK(g == NULL);
     CHECK(strstr(err, "test.conf:2: ssl.cipher-list is not supported here") != NULL);
