@@ -300,7 +300,7 @@ static int regex_match(expr *e, const char *pat, size_t plen, const char *s, siz
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, plen, 0, &errcode, &erroff, NULL);
     pcre2_match_data *md = re ? pcre2_match_data_create(1, NULL) : NULL;
     pcre2_match_context *mc = md ? pcre2_match_context_create(NULL) : NULL;
-    int rc = -1;
+    int rc = PCRE2_ERROR_NOMEMORY;
     if (mc) {
         pcre2_set_match_limit(mc, REGEX_MATCH_LIMIT);
         rc = pcre2_match(re, (PCRE2_SPTR)s, slen, 0, 0, md, mc);
