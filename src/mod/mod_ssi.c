@@ -40,6 +40,7 @@
 /* What lighttpd prints for an include nested deeper than ssi.recursion-max. */
 static const char recursion_error[] =
     "(error: include directives recurse deeper than pre-defined ssi.recursion-max)";
+static const char loop_error[] = "(error: include directives create an infinite loop)";
 
 typedef struct {
     const lux_strlist *extensions;
@@ -281,7 +282,10 @@ static void do_include(ssi_run *s, const ssi_doc *doc, const ssi_directive *d) {
     }
     /* With ssi.recursion-max 0 (the default) an included document is text, as in lighttpd. */
     if (s->c->recursion_max > 0 && is_ssi_path(s->c, inc.physical, strlen(inc.physical))) {
-        if (s->depth >= s->c->recursion_max) {
+        if (strcmp(inc.physical, doc->physical) == 0) {
+            lux_log(LUX_LOG_ERR, "ssi: %s: includes itself", doc->uri);
+            emit(s, loop_error, sizeof loop_error - 1);
+        } else if (s->depth >= s->c->recursion_max) {
             lux_log(LUX_LOG_ERR, "ssi: %s: includes nested deeper than ssi.recursion-max",
                     doc->uri);
             emit(s, recursion_error, sizeof recursion_error - 1);
