@@ -81,6 +81,16 @@ static void ssi_init(void *p) {
     c->content_type = (lux_str){"text/html", 9};
 }
 
+/* ssi.exec = "enable" is accepted for lighttpd's configs, but #exec stays refused: say so once
+ * at start-up rather than only on the first page that tries. */
+static int ssi_finish(lux_gen *gen, void *conf, char *err, size_t errlen) {
+    const ssi_conf *c = conf;
+    if (c->exec && !lux_gen_test_only(gen))
+        lux_log(LUX_LOG_WARN, "ssi.exec = \"enable\": lux does not run #exec commands yet; "
+                              "they print the #config errmsg and are logged");
+    return 0;
+}
+
 static int is_ssi_path(const ssi_conf *c, const char *path, size_t len) {
     if (!c->extensions)
         return 0;
@@ -557,5 +567,6 @@ const lux_module lux_mod_ssi = {
     .directives = ssi_directives,
     .conf_size = sizeof(ssi_conf),
     .conf_init = ssi_init,
+    .conf_finish = ssi_finish,
     .handle = ssi_handle,
 };

@@ -165,6 +165,8 @@ def test_exec_is_refused():
             eq(page(s, "/p.shtml"), "[]", "page")
             check(not os.path.exists(os.path.join(s.tmp, "ran")), "the command did not run")
             harness.poll(lambda: why in s.errorlog, what=f"error log says {why}")
+            warned = "does not run #exec" in s.errorlog + s.stderr
+            eq(warned, bool(extra), "start-up warning when ssi.exec is enabled")
 
 
 def test_content_type_and_static_files_untouched():
