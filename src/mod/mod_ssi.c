@@ -31,6 +31,10 @@
 #define SOURCE_BUDGET (16u * 1024 * 1024)
 #define PIECES_MAX 65536
 #define GENERATED_MAX (4u * 1024 * 1024)
+/* Directives carried out or skipped for one response, and failures of one response written to
+ * the error log: a page of tiny broken directives neither holds the loop nor floods the log. */
+#define DIRECTIVES_MAX 65536
+#define FAILURES_LOGGED 8
 /* #if nesting, and the most ssi.recursion-max accepts. */
 #define IF_DEPTH_MAX 32
 #define RECURSION_MAX_LIMIT 100
@@ -112,8 +116,10 @@ typedef struct {
         unsigned char active, taken;
     } ifs[IF_DEPTH_MAX];
     int nif;
+    int if_floor;  /* the #if entries of the documents that include this one */
+    char *scratch; /* for #if expressions, allocated on first use */
     int depth;
-    size_t source_used, generated, pieces;
+    size_t source_used, generated, pieces, directives, failures;
     int fatal; /* out of memory or over a bound: the response fails */
 } ssi_run;
 
@@ -123,7 +129,8 @@ static int output_active(const ssi_run *s) {
 
 static int count_piece(ssi_run *s, size_t generated) {
     if (++s->pieces > PIECES_MAX || (s->generated += generated) > GENERATED_MAX) {
-        lux_log(LUX_LOG_ERR, "ssi: %s: response exceeds its bounds", s->r->path.ptr);
+        lux_log(LUX_LOG_ERR, "ssi: %s: response exceeds its bounds (%d pieces, %u bytes of text)",
+                s->r->path.ptr, PIECES_MAX, GENERATED_MAX);
         s->fatal = 1;
         return -1;
     }
@@ -146,7 +153,11 @@ static void emit_file(ssi_run *s, lux_file *f, uint64_t off, uint64_t len) {
 
 /* A directive that failed: say why in the error log, show #config errmsg in the page. */
 static void fail(ssi_run *s, const ssi_doc *doc, const char *why) {
-    lux_log(LUX_LOG_ERR, "ssi: %s: %s", doc->uri, why ? why : "out of memory");
+    if (s->failures < FAILURES_LOGGED)
+        lux_log(LUX_LOG_ERR, "ssi: %s: %s", doc->uri, why ? why : "out of memory");
+    else if (s->failures == FAILURES_LOGGED)
+        lux_log(LUX_LOG_ERR, "ssi: %s: more directives failed, not logged", s->r->path.ptr);
+    s->failures++;
     if (s->errmsg)
         emit_str(s, s->errmsg);
 }
@@ -410,13 +421,14 @@ static int condition(ssi_run *s, const ssi_doc *doc, const ssi_directive *d) {
     if (!a || !ssi_attr_is(a, "expr"))
         return -1;
     char *v = attr_value(s, a);
-    char *scratch = lux_pool_alloc(s->r->pool, EXPR_SCRATCH);
-    if (!v || !scratch) {
+    if (v && !s->scratch)
+        s->scratch = lux_pool_alloc(s->r->pool, EXPR_SCRATCH);
+    if (!v || !s->scratch) {
         s->fatal = 1;
         return 0;
     }
     ssi_var_ctx ctx = {&s->vars, doc};
-    return ssi_expr_eval(v, strlen(v), ssi_var_lookup, &ctx, scratch, EXPR_SCRATCH);
+    return ssi_expr_eval(v, strlen(v), ssi_var_lookup, &ctx, s->scratch, EXPR_SCRATCH);
 }
 
 /* if/elif/else/endif keep a stack: a branch is active when its condition holds, no earlier
@@ -438,7 +450,7 @@ static void do_conditional(ssi_run *s, const ssi_doc *doc, const ssi_directive *
         s->ifs[s->nif++].taken = (unsigned char)(!parent || v);
         return;
     }
-    if (s->nif == 0) {
+    if (s->nif <= s->if_floor) {
         fail(s, doc, "#elif, #else or #endif without #if");
         return;
     }
@@ -482,12 +494,14 @@ static void run_directive(ssi_run *s, const ssi_doc *doc, const ssi_directive *d
         fail(s, doc, "unknown directive");
 }
 
-/* Send doc's text with its directives carried out. An #if left open at its end is closed. */
+/* Send doc's text with its directives carried out. Its #if blocks are its own: one left open
+ * at its end is closed, and it cannot close those of the document including it. */
 static void process(ssi_run *s, const ssi_doc *doc) {
     const char *text = source_of(s, doc->file);
     if (!text)
         return;
-    int nif = s->nif;
+    int nif = s->nif, floor = s->if_floor;
+    s->if_floor = nif;
     size_t len = doc->file->size, pos = 0;
     while (pos < len && !s->fatal) {
         size_t start, end;
@@ -498,6 +512,12 @@ static void process(ssi_run *s, const ssi_doc *doc) {
             emit_file(s, doc->file, pos, text_len);
         if (found == SSI_NONE)
             break;
+        if (++s->directives > DIRECTIVES_MAX) {
+            lux_log(LUX_LOG_ERR, "ssi: %s: more than %d directives", s->r->path.ptr,
+                    DIRECTIVES_MAX);
+            s->fatal = 1;
+            break;
+        }
         if (found == SSI_MALFORMED && output_active(s))
             fail(s, doc, "malformed directive");
         else if (found == SSI_DIRECTIVE)
@@ -505,6 +525,7 @@ static void process(ssi_run *s, const ssi_doc *doc) {
         pos += end;
     }
     s->nif = nif;
+    s->if_floor = floor;
 }
 
 /* ---- the response ---- */

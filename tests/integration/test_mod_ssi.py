@@ -211,7 +211,34 @@ def test_head_has_get_headers_without_body():
 
 @lux_only("lux bounds a page built in the event loop; lighttpd 1.4.69 builds any size")
 def test_page_size_is_bounded():
-    body = '<!--#echo var="DOCUMENT_NAME" -->' * 70000
-    with serve(body) as s:
-        eq(get(s.port, "/p.shtml").status, 500, "too many pieces")
-        harness.poll(lambda: "exceeds its bounds" in s.errorlog, what="error log")
+    echo = '<!--#echo var="DOCUMENT_NAME" -->'
+    cases = (
+        ("directives", echo * 70000, "more than 65536 directives"),
+        ("pieces", ("." + echo) * 40000, "exceeds its bounds"),
+        ("text", '<!--#set var="V" value="' + "v" * 4096 + '" -->'
+         + '<!--#echo var="V" -->' * 1100, "exceeds its bounds"),
+    )
+    for what, body, logged in cases:
+        with serve(body) as s:
+            eq(get(s.port, "/p.shtml").status, 500, f"too many {what}")
+            harness.poll(lambda: logged in s.errorlog, what=f"error log: {logged}")
+    with serve(("." + echo) * 30000) as s:
+        eq(len(page(s, "/p.shtml")), 30000 * len(".p.shtml"), "a large page within the bounds")
+
+
+@lux_only("lighttpd 1.4.69 logs every failed directive")
+def test_failures_logged_once_per_page_past_a_few():
+    with serve('<!--#bogus -->' * 1000) as s:
+        eq(page(s, "/p.shtml"), "", "page")
+        harness.poll(lambda: "not logged" in s.errorlog, what="error log")
+        n = s.errorlog.count("unknown directive")
+        check(0 < n <= 8, f"{n} lines logged")
+
+
+@lux_only("lighttpd 1.4.69 shares one #if stack between a page and the pages it includes")
+def test_included_document_cannot_close_the_includers_if():
+    body = ('<!--#if expr="a" -->A<!--#include virtual="/q.shtml" -->B<!--#else -->C'
+            '<!--#endif -->')
+    files = {"q.shtml": 'q<!--#endif --><!--#if expr="" -->hidden'}
+    with serve(body, extra="ssi.recursion-max = 1\n", files=files) as s:
+        eq(page(s, "/p.shtml"), "AqB", "page")
