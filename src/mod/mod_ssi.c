@@ -6,6 +6,7 @@
  * not copies. Directive syntax and expressions live in ssi_parse.c; the values of variables in
  * ssi_vars.c.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,7 +180,7 @@ static const ssi_attr *only_attr(const ssi_directive *d) {
 
 /* ---- resolving file= and virtual= ---- */
 
-/* The directory part of s, with its trailing '/'. */
+/* The length of p's directory part, its trailing '/' included. */
 static size_t dir_len(const char *p, size_t len) {
     while (len && p[len - 1] != '/')
         len--;
@@ -235,8 +236,14 @@ static const char *resolve_virtual(ssi_run *s, const ssi_doc *doc, const char *v
     if (lux_uri_parse(target, dl + vl, core->http_parseopts, &u, ubuf, pbuf) != 0 || u.authority)
         return "virtual= is not a valid path";
     out->uri = u.path;
-    out->physical = join(r, r->docroot.ptr, r->docroot.len, u.path, u.path_len);
-    return out->physical ? NULL : "out of memory";
+    char *physical = join(r, r->docroot.ptr, r->docroot.len, u.path, u.path_len);
+    if (!physical)
+        return "out of memory";
+    if (core->force_lowercase_filenames) /* as the request's own path is mapped */
+        for (char *p = physical + r->docroot.len; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    out->physical = physical;
+    return NULL;
 }
 
 /* The file a file= or virtual= attribute names, opened through the stat cache. */
