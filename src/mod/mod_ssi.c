@@ -152,13 +152,18 @@ static void emit_file(ssi_run *s, lux_file *f, uint64_t off, uint64_t len) {
         s->fatal = 1;
 }
 
-/* A directive that failed: say why in the error log, show #config errmsg in the page. */
-static void fail(ssi_run *s, const ssi_doc *doc, const char *why) {
+/* Say in the error log why a directive failed: the first few times per response. */
+static void log_failure(ssi_run *s, const ssi_doc *doc, const char *why) {
     if (s->failures < FAILURES_LOGGED)
         lux_log(LUX_LOG_ERR, "ssi: %s: %s", doc->uri, why ? why : "out of memory");
     else if (s->failures == FAILURES_LOGGED)
         lux_log(LUX_LOG_ERR, "ssi: %s: more directives failed, not logged", s->r->path.ptr);
     s->failures++;
+}
+
+/* A directive that failed: log why, show #config errmsg in the page. */
+static void fail(ssi_run *s, const ssi_doc *doc, const char *why) {
+    log_failure(s, doc, why);
     if (s->errmsg)
         emit_str(s, s->errmsg);
 }
@@ -311,11 +316,10 @@ static void do_include(ssi_run *s, const ssi_doc *doc, const ssi_directive *d) {
     /* With ssi.recursion-max 0 (the default) an included document is text, as in lighttpd. */
     if (s->c->recursion_max > 0 && is_ssi_path(s->c, inc.physical, strlen(inc.physical))) {
         if (strcmp(inc.physical, doc->physical) == 0) {
-            lux_log(LUX_LOG_ERR, "ssi: %s: includes itself", doc->uri);
+            log_failure(s, doc, "includes itself");
             emit(s, loop_error, sizeof loop_error - 1);
         } else if (s->depth >= s->c->recursion_max) {
-            lux_log(LUX_LOG_ERR, "ssi: %s: includes nested deeper than ssi.recursion-max",
-                    doc->uri);
+            log_failure(s, doc, "includes nested deeper than ssi.recursion-max");
             emit(s, recursion_error, sizeof recursion_error - 1);
         } else {
             s->depth++;
@@ -366,10 +370,8 @@ static void do_echo(ssi_run *s, const ssi_doc *doc, const ssi_directive *d) {
                 emit(s, out, len);
             echoed = 1;
         } else {
-            {
-                fail(s, doc, "echo takes var= and encoding=");
-                return;
-            }
+            fail(s, doc, "echo takes var= and encoding=");
+            return;
         }
     }
     if (!echoed)
@@ -444,8 +446,9 @@ static void do_conditional(ssi_run *s, const ssi_doc *doc, const ssi_directive *
     int outer = s->nif <= 1 || s->ifs[s->nif - 2].active;
     if (ssi_cmd_is(d, "if")) {
         int parent = output_active(s);
-        if (s->nif == IF_DEPTH_MAX) {
-            fail(s, doc, "#if nested too deeply");
+        if (s->nif == IF_DEPTH_MAX) { /* its #endif would close another: the page is broken */
+            log_failure(s, doc, "#if nested too deeply");
+            s->fatal = 1;
             return;
         }
         int v = parent ? condition(s, doc, d) : 0;

@@ -242,3 +242,12 @@ def test_included_document_cannot_close_the_includers_if():
     files = {"q.shtml": 'q<!--#endif --><!--#if expr="" -->hidden'}
     with serve(body, extra="ssi.recursion-max = 1\n", files=files) as s:
         eq(page(s, "/p.shtml"), "AqB", "page")
+
+
+@lux_only("lux bounds #if nesting (32); lighttpd 1.4.69 nests without bound")
+def test_if_nesting_is_bounded():
+    with serve('<!--#if expr="a" -->' * 32 + "in" + "<!--#endif -->" * 32) as s:
+        eq(page(s, "/p.shtml"), "in", "32 levels")
+    with serve('<!--#if expr="a" -->' * 33 + "in" + "<!--#endif -->" * 33) as s:
+        eq(get(s.port, "/p.shtml").status, 500, "33 levels")
+        harness.poll(lambda: "nested too deeply" in s.errorlog, what="error log")
