@@ -98,9 +98,15 @@ ssi_found ssi_next(const char *doc, size_t len, size_t *start, size_t *end, ssi_
         }
         p++;
     }
-    if (p >= stop)
-        return SSI_NONE;
     *start = (size_t)(open - doc);
+    if (p >= stop) {
+        /* An unbalanced quote: the directive ends at the first "-->" and does not parse. */
+        const char *close = find(inside, stop, "-->", 3);
+        if (!close)
+            return SSI_NONE;
+        *end = (size_t)(close + 3 - doc);
+        return SSI_MALFORMED;
+    }
     *end = (size_t)(p + 3 - doc);
     return parse_inside(inside, p, d) == 0 ? SSI_DIRECTIVE : SSI_MALFORMED;
 }

@@ -43,6 +43,9 @@ static void test_malformed_and_text(void) {
     CHECK_INT(next("plain text", &start, &end, &d), SSI_NONE);
     CHECK_INT(next("<!--#include file=\"x\"", &start, &end, &d), SSI_NONE); /* never closed */
     CHECK_INT(next("<!--# -->", &start, &end, &d), SSI_MALFORMED);
+    /* an unbalanced quote ends at the first "-->", not at the end of the document */
+    CHECK_INT(next("<!--#echo var=\"it's -->text<!--#endif -->", &start, &end, &d), SSI_MALFORMED);
+    CHECK_INT(end, 23);
     CHECK_INT(next("<!--#echo var=x -->", &start, &end, &d), SSI_MALFORMED);
     CHECK_INT(next("<!--#echo var=\"a\"var=\"b\" -->", &start, &end, &d), SSI_MALFORMED);
     CHECK_INT(next("<!--#x a=\"\" b=\"\" c=\"\" d=\"\" e=\"\" f=\"\" g=\"\" h=\"\" i=\"\" -->",
