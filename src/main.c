@@ -1,11 +1,15 @@
 /* lux: the command line (lighttpd's flags), config loading, daemonising, then run. */
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
+#include <openssl/opensslv.h>
+#include <pcre2.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/gen.h"
@@ -28,21 +32,64 @@ static void usage(FILE *out) {
                  "  -h         show this help\n");
 }
 
+/* -V in lighttpd's layout and words, so that scripts grepping "+ OpenSSL support" or
+ * "- zlib support" read lux as they read lighttpd. A line says what this binary has. */
+typedef struct {
+    int on;
+    const char *name;
+} feature;
+
+static void feature_list(const char *title, const feature *f, size_t n) {
+    printf("\n%s\n\n", title);
+    for (size_t i = 0; i < n; i++)
+        printf("\t%c %s\n", f[i].on ? '+' : '-', f[i].name);
+}
+
 static void features(void) {
-    printf("lux/" LUX_VERSION "\n\nEvent handlers:\n\t+ epoll (Linux)\n"
-           "\nNetwork handler:\n\t+ linux-sendfile\n"
-           "\nFeatures:\n"
-           "\t+ IPv6 support\n"
-           "\t+ PCRE2 support\n"
-           "\t+ threads support (one event loop per core)\n"
-           "\t+ systemd socket activation support\n"
-           "\t- SSL support\n"
-           "\t- HTTP/2 support\n"
-           "\t- zlib support\n"
-           "\t- brotli support\n"
-           "\t- zstd support\n"
-           "\t- crypt support\n"
-           "\t- dynamic module loading support\n");
+    static const feature events[] = {
+        {0, "select (generic)"},    {0, "poll (Unix)"},          {1, "epoll (Linux)"},
+        {0, "/dev/poll (Solaris)"}, {0, "eventports (Solaris)"}, {0, "kqueue (FreeBSD)"},
+    };
+    static const feature network[] = {
+        {1, "linux-sendfile"},    {0, "freebsd-sendfile"}, {0, "darwin-sendfile"},
+        {0, "solaris-sendfilev"}, {1, "writev"},           {0, "write"},
+        {0, "mmap support"},
+    };
+    const feature feats[] = {
+        {1, "IPv6 support"},
+        {0, "zlib support"},
+        {0, "zstd support"},
+        {0, "bzip2 support"},
+        {0, "brotli support"},
+        {0, "crypt support"},
+        {OPENSSL_VERSION_NUMBER != 0, "OpenSSL support"},
+        {0, "mbedTLS support"},
+        {0, "NSS crypto support"},
+        {0, "GnuTLS support"},
+        {0, "WolfSSL support"},
+        {0, "Nettle support"},
+        {PCRE2_MAJOR >= 10, "PCRE support"},
+        {0, "MySQL support"},
+        {0, "PgSQL support"},
+        {0, "DBI support"},
+        {0, "Kerberos support"},
+        {0, "LDAP support"},
+        {0, "PAM support"},
+        {0, "FAM support"},
+        {0, "LUA support"},
+        {0, "xml support"},
+        {0, "SQLite support"},
+        {sizeof(time_t) >= 8, "Y2038 support"},
+        {0, "HTTP/2 support"},
+        {0, "dynamic module loading support"},
+        {1, "threads support"},
+        {1, "systemd socket activation support"},
+    };
+    printf("lux/" LUX_VERSION " (ssl) - a fast web server for lighttpd configurations\n");
+    feature_list("Event Handlers:", events, sizeof events / sizeof events[0]);
+    feature_list("Network handler:", network, sizeof network / sizeof network[0]);
+    feature_list("Features:", feats, sizeof feats / sizeof feats[0]);
+    printf("\n");
 }
 
 /* Without -D the parent waits on a pipe until the child is serving (or failed) and exits with

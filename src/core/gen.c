@@ -30,7 +30,6 @@ static const char *const lighttpd_only_modules[] = {
     "mod_rrdtool",
     "mod_scgi",
     "mod_sockproxy",
-    "mod_ssi",
     "mod_uploadprogress",
     "mod_usertrack",
     "mod_vhostdb",
