@@ -161,6 +161,8 @@ lux_client_cert lux_req_client_cert(const lux_req *r);
 lux_str lux_req_remote_user(lux_req *r);
 /* Requests completed on the request's connection so far (this one counts once it is done). */
 unsigned lux_req_conn_requests(const lux_req *r);
+/* Has the server begun to stop (gracefully or not)? Requests in flight still finish. */
+int lux_req_server_stopping(const lux_req *r);
 /* The worker's clock: the second the Date header of the response shows. */
 time_t lux_req_now(lux_req *r);
 /* printf into the pool; NULL when out of memory. */
