@@ -153,6 +153,21 @@ static void on_wake(lux_io *io, unsigned events) {
     }
 }
 
+/*
+ * Told of a graceful stop, a connection that has received nothing closes at once. One accepted
+ * in the moment before the stop may not have received its request yet, though its client did
+ * send it: it is told only this long after the stop, so that the request is still answered
+ * (what a binary upgrade promises: no request lost while the listeners change hands).
+ */
+#define STOP_GRACE_MS 300
+
+static int time_to_tell_connections(lux_worker *w, int state) {
+    int64_t now_ms = lux_loop_now_ms(w->loop);
+    if (!w->stop_ms)
+        w->stop_ms = now_ms;
+    return state == LUX_STOP_NOW || now_ms - w->stop_ms >= STOP_GRACE_MS;
+}
+
 static void tick(void *arg) {
     lux_worker *w = arg;
     time_t now = lux_loop_now(w->loop);
@@ -160,7 +175,7 @@ static void tick(void *arg) {
     lux_stat_cache_expire(w->stat_cache, now);
     if (state != LUX_RUNNING) {
         let_go_of_listeners(w);
-        if (!w->conns_told) {
+        if (!w->conns_told && time_to_tell_connections(w, state)) {
             w->conns_told = 1;
             lux_conn_stopping(w);
         }
