@@ -109,6 +109,10 @@ static void on_accept(lux_io *io, unsigned events) {
     lux_worker *w = a->w;
     lux_server *s = w->srv;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
+        /* Stopping: whatever waits in the queue is another process's after an upgrade (else
+         * refused when the listeners close); the wake-up that follows lets go of them. */
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) != LUX_RUNNING)
+            return;
         if (s->max_connections &&
             atomic_load_explicit(&s->connections, memory_order_relaxed) >= s->max_connections) {
             set_accepting(w, 0); /* resumed by the tick when connections close */
