@@ -13,6 +13,7 @@
 #include "core/gen.h"
 #include "core/version.h"
 #include "net/server_run.h"
+#include "net/upgrade.h"
 
 static void usage(FILE *out) {
     fprintf(out, "lux/" LUX_VERSION " - a fast web server for lighttpd configurations\n"
@@ -241,6 +242,8 @@ static int watch_oneshot_signals(void) {
 }
 
 int main(int argc, char **argv) {
+    /* Before anything may start a child (include_shell) that would inherit the pipe. */
+    lux_upgrade_take_ready_fd();
     const char *config = NULL, *control = NULL;
     int foreground = 0, test = 0, print = 0, single = 0;
     long idle = 0;

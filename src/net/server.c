@@ -323,7 +323,6 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    lux_upgrade_take_ready_fd();
     long max_fds = set_fd_limit(core);
     if (o->single_fd < 0 && lux_listen_open(s, g, err, sizeof err) < 0)
         return fail(err, o->ready, o->ready_arg);
