@@ -15,9 +15,11 @@ INSTALL = "make install is lux's own"
 
 
 def make(target, destdir, prefix="/usr"):
-    cp = subprocess.run(["make", "--no-print-directory", "-s", target, f"DESTDIR={destdir}",
-                         f"PREFIX={prefix}"], cwd=ROOT, capture_output=True, text=True,
-                        timeout=300)
+    """make install/uninstall of the binary as built: -o keeps make from rebuilding it while
+    other tests run it (and several of these run at once)."""
+    cp = subprocess.run(["make", "--no-print-directory", "-s", "-o", "build/lux", target,
+                         f"DESTDIR={destdir}", f"PREFIX={prefix}"],
+                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     eq(cp.returncode, 0, f"make {target} exit status ({cp.stderr.strip()[-600:]})")
 
 

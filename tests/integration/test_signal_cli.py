@@ -95,7 +95,8 @@ def test_s_stale_pid():
 @harness.lux_only(CLI)
 def test_s_refuses_a_process_that_is_not_lux():
     with harness.TempDir() as t:
-        other = harness.track(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]))
+        sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
+        other = harness.track(subprocess.Popen(sleeper))
         try:
             pid_path = t.write("lux.pid", f"{other.pid}\n")
             cp = run_bin(["-f", config_only(t.path, pid_path), "-s", "stop"])

@@ -108,8 +108,9 @@ def test_no_notify_socket_is_fine():
 
 
 def install_units(destdir):
-    cp = subprocess.run(["make", "--no-print-directory", "-s", "install", f"DESTDIR={destdir}",
-                         "PREFIX=/usr"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    cp = subprocess.run(["make", "--no-print-directory", "-s", "-o", "build/lux", "install",
+                         f"DESTDIR={destdir}", "PREFIX=/usr"],
+                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     eq(cp.returncode, 0, f"make install ({cp.stderr.strip()[-600:]})")
     return os.path.join(destdir, "usr/lib/systemd/system")
 

@@ -155,8 +155,8 @@ def test_failed_upgrade_keeps_serving():
         poll(lambda: read_pid(pid_path) == s.pid, what="the pid file")
         harness.write_file(s.conf_path, "not a config\n")
         s.signal(signal.SIGUSR2)
-        poll(lambda: "did not start serving" in s.errorlog, timeout=10 * harness.sanitizer_slowdown(),
-             what="the failed upgrade to be logged")
+        poll(lambda: "did not start serving" in s.errorlog,
+             timeout=10 * harness.sanitizer_slowdown(), what="the failed upgrade to be logged")
         check(s.alive(), "the old process stopped")
         eq(read_pid(pid_path), s.pid, "the pid file")
         eq(get(s.port, "/f.txt").status, 200, "still served")
