@@ -53,7 +53,8 @@ UNIT_BINS      := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS      := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all asan tsan unit fuzz fuzz-long test run bench deps deps-test deps-bench clean format
+.PHONY: all asan tsan unit fuzz fuzz-long test run bench deps deps-test deps-bench clean format \
+    man install uninstall
 # Objects of test binaries are not intermediates to delete: keep them for incremental builds.
 .SECONDARY:
 all: build/lux
@@ -100,6 +101,57 @@ run: deps
 
 bench: deps-bench all
 	@sh bench/run
+
+# Installation: `make install PREFIX=/usr DESTDIR=/tmp/pkg`. Paths written into the man pages
+# and the systemd units follow PREFIX (configuration under /etc when PREFIX is /usr).
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(LIBDIR)/systemd/system
+VERSION    := $(shell sed -n 's/^\#define LUX_VERSION "\(.*\)"/\1/p' src/core/version.h)
+SUBST_PATHS = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+    -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+# lux.conf(5)'s directive list is generated from docs/configuration.md, so the two never differ.
+# $(1) the output file.
+define man_conf
+	awk -f man/directives.awk docs/configuration.md > $(1).directives
+	$(SUBST_PATHS) man/lux.conf.5.in | sed -e '/@DIRECTIVES@/{r $(1).directives' -e 'd' -e '}' > $(1)
+	rm -f $(1).directives
+endef
+
+man: build/man/lux.8 build/man/lux.conf.5
+build/man/lux.8: man/lux.8.in src/core/version.h
+	@mkdir -p $(dir $@)
+	$(SUBST_PATHS) $< > $@
+build/man/lux.conf.5: man/lux.conf.5.in man/directives.awk docs/configuration.md src/core/version.h
+	@mkdir -p $(dir $@)
+	$(call man_conf,$@)
+
+# Pages and units are written afresh here: they carry this install's paths. An existing
+# configuration file is never overwritten.
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(SYSCONFDIR)/lux $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	    $(DESTDIR)$(LIBDIR)/lux/modules $(DESTDIR)$(UNITDIR)
+	install -m 755 build/lux $(DESTDIR)$(SBINDIR)/lux
+	$(SUBST_PATHS) man/lux.8.in > $(DESTDIR)$(MANDIR)/man8/lux.8
+	$(call man_conf,$(DESTDIR)$(MANDIR)/man5/lux.conf.5)
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/lux.8 $(DESTDIR)$(MANDIR)/man5/lux.conf.5
+	$(SUBST_PATHS) deploy/systemd/lux.service.in > $(DESTDIR)$(UNITDIR)/lux.service
+	install -m 644 deploy/systemd/lux.socket $(DESTDIR)$(UNITDIR)/lux.socket
+	chmod 644 $(DESTDIR)$(UNITDIR)/lux.service
+	install -m 644 deploy/logrotate/lux $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lux
+	test -e $(DESTDIR)$(SYSCONFDIR)/lux/lux.conf || \
+	    install -m 644 deploy/lux.conf $(DESTDIR)$(SYSCONFDIR)/lux/lux.conf
+
+# Leaves the configuration (and anything added to the module directory) in place.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/lux $(DESTDIR)$(MANDIR)/man8/lux.8 \
+	    $(DESTDIR)$(MANDIR)/man5/lux.conf.5 $(DESTDIR)$(UNITDIR)/lux.service \
+	    $(DESTDIR)$(UNITDIR)/lux.socket $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lux
+	-rmdir $(DESTDIR)$(LIBDIR)/lux/modules $(DESTDIR)$(LIBDIR)/lux 2>/dev/null
 
 format:
 	clang-format -i $(SRC) $(shell find src include tests -name '*.h') $(UNIT_SRC) $(FUZZ_SRC)

@@ -1,6 +1,7 @@
 /* lux: the command line (lighttpd's flags), config loading, daemonising, then run. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
+#include <limits.h>
 #include <openssl/opensslv.h>
 #include <pcre2.h>
 #include <pthread.h>
@@ -12,9 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/core_conf.h"
 #include "core/gen.h"
 #include "core/version.h"
 #include "net/server_run.h"
+#include "net/upgrade.h"
 
 static void usage(FILE *out) {
     fprintf(out, "lux/" LUX_VERSION " - a fast web server for lighttpd configurations\n"
@@ -27,6 +30,8 @@ static void usage(FILE *out) {
                  "  -p         print the parsed configuration in normalised form and exit\n"
                  "  -1         serve the one connection on stdin, then exit\n"
                  "  -i <secs>  shut down gracefully after <secs> of inactivity\n"
+                 "  -s <sig>   signal the running server (its server.pid-file): reload, stop,\n"
+                 "             quit (graceful), reopen (logs), upgrade (binary)\n"
                  "  -v         show version\n"
                  "  -V         show compile-time features\n"
                  "  -h         show this help\n");
@@ -90,6 +95,101 @@ static void features(void) {
     feature_list("Network handler:", network, sizeof network / sizeof network[0]);
     feature_list("Features:", feats, sizeof feats / sizeof feats[0]);
     printf("\n");
+}
+
+/* -s NAME: the signal lux's own semantics give each action (see server.c). */
+static const struct {
+    const char *name;
+    int sig;
+} control_signals[] = {
+    {"reload", SIGUSR1}, {"stop", SIGTERM},    {"quit", SIGINT},
+    {"reopen", SIGHUP},  {"upgrade", SIGUSR2},
+};
+
+static int control_signal(const char *name) {
+    for (size_t i = 0; i < sizeof control_signals / sizeof control_signals[0]; i++)
+        if (strcmp(control_signals[i].name, name) == 0)
+            return control_signals[i].sig;
+    return 0;
+}
+
+/* A process's command name (/proc/PID/comm) into out; "self" for this one. 0 or -1. */
+static int process_name(const char *pid, char *out, size_t ol) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/comm", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ok = fgets(out, (int)ol, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return -1;
+    out[strcspn(out, "\n")] = '\0';
+    return 0;
+}
+
+/* The pid in the pid file, or 0 with a message printed. */
+static long read_pid_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "lux: cannot read server.pid-file \"%s\": %s (is lux running?)\n", path,
+                strerror(errno));
+        return 0;
+    }
+    char line[64] = "";
+    int got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    char *end;
+    long pid = got ? strtol(line, &end, 10) : 0;
+    if (!got || pid <= 0 || pid > INT_MAX || (*end && *end != '\n')) {
+        fprintf(stderr, "lux: server.pid-file \"%s\" holds no process id\n", path);
+        return 0;
+    }
+    return pid;
+}
+
+/* -s: signal the lux the config's pid file names, after making sure it is one. */
+static int send_control(const lux_gen *g, const char *action) {
+    int sig = control_signal(action);
+    const char *path = g->core->pid_file.ptr;
+    if (!path) {
+        fprintf(stderr, "lux: -s needs server.pid-file in the configuration\n");
+        return 1;
+    }
+    long pid = read_pid_file(path);
+    if (!pid)
+        return 1;
+    char pidstr[24], name[64], self[64];
+    snprintf(pidstr, sizeof pidstr, "%ld", pid);
+    if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+        fprintf(stderr,
+                "lux: server.pid-file \"%s\" names process %ld, which is not running "
+                "(a stale pid file)\n",
+                path, pid);
+        return 1;
+    }
+    /* A pid file outliving its server may name an unrelated process by now: never signal it. */
+    if (process_name(pidstr, name, sizeof name) < 0 ||
+        process_name("self", self, sizeof self) < 0 || strcmp(name, self) != 0) {
+        fprintf(stderr, "lux: process %ld (from \"%s\") is not lux but \"%s\"; not signalled\n",
+                pid, path, name);
+        return 1;
+    }
+    if (kill((pid_t)pid, sig) < 0) {
+        fprintf(stderr, "lux: cannot signal process %ld: %s\n", pid, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/* The binary's own path, for SIGUSR2 to start whatever is installed there by then. */
+static const char *own_binary(void) {
+    static char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0)
+        return NULL;
+    path[n] = '\0';
+    return path;
 }
 
 /* Without -D the parent waits on a pipe until the child is serving (or failed) and exits with
@@ -189,11 +289,13 @@ static int watch_oneshot_signals(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *config = NULL;
+    /* Before anything may start a child (include_shell) that would inherit the pipe. */
+    lux_upgrade_take_ready_fd();
+    const char *config = NULL, *control = NULL;
     int foreground = 0, test = 0, print = 0, single = 0;
     long idle = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "f:m:Dtp1i:vVh")) != -1) {
+    while ((opt = getopt(argc, argv, "f:m:Dtp1i:s:vVh")) != -1) {
         switch (opt) {
         case 'f':
             config = optarg;
@@ -221,6 +323,13 @@ int main(int argc, char **argv) {
             }
             break;
         }
+        case 's':
+            control = optarg;
+            if (!control_signal(control)) {
+                fprintf(stderr, "lux: -s expects reload, stop, quit, reopen or upgrade\n");
+                return 1;
+            }
+            break;
         case 'v':
             printf("lux/" LUX_VERSION "\n");
             return 0;
@@ -255,7 +364,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     /* -t only reads the config; -tt also sets modules up (opens logs), as lighttpd's -tt does. */
-    lux_gen *g = lux_gen_build(tree, test == 1 ? LUX_GEN_TEST_ONLY : 0, err, sizeof err);
+    int test_only = test == 1 || control;
+    lux_gen *g = lux_gen_build(tree, test_only ? LUX_GEN_TEST_ONLY : 0, err, sizeof err);
     if (!g) {
         fprintf(stderr, "%s\n", err);
         return 1;
@@ -264,6 +374,11 @@ int main(int argc, char **argv) {
         printf("Syntax OK\n");
         lux_gen_unref(g);
         return 0;
+    }
+    if (control) {
+        int rc = send_control(g, control);
+        lux_gen_unref(g);
+        return rc;
     }
     if (!foreground && !single && daemonise() < 0) {
         fprintf(stderr, "lux: cannot go to background: %s\n", strerror(errno));
@@ -278,6 +393,8 @@ int main(int argc, char **argv) {
         .idle_exit = idle,
         .single_fd = single ? STDIN_FILENO : -1,
         .ready = report_ready,
+        .exe = own_binary(),
+        .argv = argv,
     };
     return lux_server_run(g, &o);
 }

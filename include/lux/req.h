@@ -175,6 +175,8 @@ typedef void (*lux_env_fn)(void *arg, const char *name, size_t nlen, const char 
 int lux_req_tls_env(const lux_req *r, lux_env_fn fn, void *arg);
 /* Requests completed on the request's connection so far (this one counts once it is done). */
 unsigned lux_req_conn_requests(const lux_req *r);
+/* Has the server begun to stop (gracefully or not)? Requests in flight still finish. */
+int lux_req_server_stopping(const lux_req *r);
 /* The worker's clock: the second the Date header of the response shows. */
 time_t lux_req_now(lux_req *r);
 /* printf into the pool; NULL when out of memory. */

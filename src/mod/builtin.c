@@ -11,6 +11,7 @@ extern const lux_module lux_mod_status;
 extern const lux_module lux_mod_simple_vhost, lux_mod_evhost, lux_mod_userdir;
 extern const lux_module lux_mod_secdownload, lux_mod_extforward;
 extern const lux_module lux_mod_ssi;
+extern const lux_module lux_mod_health;
 
 /* One module per line, so that adding one is a one-line change. */
 /* clang-format off */
@@ -34,6 +35,7 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_secdownload,
     &lux_mod_extforward,
     &lux_mod_ssi,
+    &lux_mod_health,
     NULL,
 };
 /* clang-format on */

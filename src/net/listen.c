@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/core_conf.h"
+#include "net/upgrade.h"
 
 #define SD_LISTEN_FDS_START 3
 
@@ -171,7 +172,17 @@ static int spec_matches(const char *spec, const char *name, int port) {
     return p == port && (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0);
 }
 
-static int adopt_systemd(lux_server *s, const lux_gen *g, char *err, size_t el) {
+/* Were the LISTEN_FDS sockets handed over by an upgrading lux (see upgrade.h)? */
+static int handed_over_by_upgrade(void) {
+    const char *names = getenv("LISTEN_FDNAMES");
+    size_t len = strlen(LUX_UPGRADE_FDNAME);
+    return names && strncmp(names, LUX_UPGRADE_FDNAME, len) == 0 &&
+           (names[len] == ':' || names[len] == '\0');
+}
+
+/* Adopt the LISTEN_FDS sockets. owned: this process removes their unix socket files at exit
+ * (an upgrade's, unless systemd made them). */
+static int adopt_inherited(lux_server *s, const lux_gen *g, int owned, char *err, size_t el) {
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
     if (!pid || !fds || strtol(pid, NULL, 10) != getpid()) {
         snprintf(err, el,
@@ -200,7 +211,7 @@ static int adopt_systemd(lux_server *s, const lux_gen *g, char *err, size_t el) 
         for (size_t k = 0; k < g->nlistens; k++)
             if (spec_matches(g->listens[k].spec, name, port))
                 use = g->listens[k].spec;
-        if (add(s, fd, use, port, 1) < 0) {
+        if (add(s, fd, use, port, !owned) < 0) {
             snprintf(err, el, "out of memory");
             return -1;
         }
@@ -213,8 +224,10 @@ static int adopt_systemd(lux_server *s, const lux_gen *g, char *err, size_t el) 
 
 int lux_listen_open(lux_server *s, const lux_gen *g, char *err, size_t el) {
     const lux_core_conf *core = g->core;
+    if (handed_over_by_upgrade())
+        return adopt_inherited(s, g, !core->systemd_socket_activation, err, el);
     if (core->systemd_socket_activation)
-        return adopt_systemd(s, g, err, el);
+        return adopt_inherited(s, g, 0, err, el);
     for (size_t i = 0; i < g->nlistens; i++) {
         const char *spec = g->listens[i].spec;
         int port = -1, fd;

@@ -1,6 +1,7 @@
 /*
  * The server's life: open listeners, drop privileges, start workers, then the main thread waits
- * for signals — INT graceful stop, TERM stop, USR1 reload, HUP reopen logs.
+ * for signals — INT graceful stop, TERM stop, USR1 reload, HUP reopen logs, USR2 binary upgrade.
+ * Each change of state is also told to systemd (sd_notify.h) when it asks.
  */
 #include "net/server.h"
 
@@ -18,10 +19,13 @@
 #include <unistd.h>
 
 #include "core/core_conf.h"
+#include "core/sd_notify.h"
 #include "lux/log.h"
+#include "lux/req.h"
 #include "net/listen.h"
 #include "net/server_run.h"
 #include "net/stats.h"
+#include "net/upgrade.h"
 #include "net/worker.h"
 
 void lux_server_publish(lux_server *s, lux_gen *g) {
@@ -147,13 +151,32 @@ static void wake_all(lux_server *s) {
             lux_worker_wake(s->workers[i]);
 }
 
+int lux_req_server_stopping(const lux_req *r) {
+    return r->worker &&
+           atomic_load_explicit(&r->worker->srv->state, memory_order_relaxed) != LUX_RUNNING;
+}
+
+static unsigned long long monotonic_usec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
+}
+
+static void notify_serving(const lux_server *s, const char *what) {
+    lux_sd_notifyf("READY=1\nSTATUS=%s: %zu listener(s), %zu worker(s)", what, s->nlisteners,
+                   s->nworkers);
+}
+
 /* SIGUSR1: re-read the config; on success new connections get it, open ones keep theirs. */
 static void reload(lux_server *s, const lux_run_opts *o) {
+    /* systemd's Type=notify-reload protocol: the reload's start, stamped, then READY again. */
+    lux_sd_notifyf("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading", monotonic_usec());
     char err[1024];
     lux_conf_tree *t = lux_conf_load_file(o->config_file, err, sizeof err);
     lux_gen *g = t ? lux_gen_build(t, 0, err, sizeof err) : NULL;
     if (!g) {
         lux_log(LUX_LOG_ERR, "reload failed, keeping the running config: %s", err);
+        notify_serving(s, "reload failed, serving the previous configuration");
         return;
     }
     if (g->nlistens != s->gen->nlistens)
@@ -162,11 +185,47 @@ static void reload(lux_server *s, const lux_run_opts *o) {
     lux_stats_reloaded();
     wake_all(s);
     lux_log(LUX_LOG_INFO, "configuration reloaded");
+    notify_serving(s, "serving (reloaded)");
 }
 
 static void stop_workers(lux_server *s, int how) {
+    if (atomic_load(&s->state) == LUX_RUNNING)
+        lux_sd_notify("STOPPING=1\nSTATUS=stopping");
     atomic_store(&s->state, how);
     wake_all(s);
+}
+
+/* How long a new binary may take to serve before the upgrade is given up. */
+#define UPGRADE_TIMEOUT_MS 30000
+
+/*
+ * SIGUSR2: start the new binary on our listeners; once it serves, it owns the pid file and the
+ * unix socket files, and this process stops gracefully. Returns 1 when handed over.
+ */
+static int upgrade(lux_server *s, const lux_run_opts *o) {
+    if (!o->exe) {
+        lux_log(LUX_LOG_ERR, "SIGUSR2: this process cannot upgrade (its binary is unknown)");
+        return 0;
+    }
+    char err[256];
+    lux_upgrade u;
+    if (lux_upgrade_start(s, o->exe, o->argv, &u, err, sizeof err) < 0) {
+        lux_log(LUX_LOG_ERR, "SIGUSR2: cannot start %s: %s", o->exe, err);
+        return 0;
+    }
+    lux_log(LUX_LOG_INFO, "SIGUSR2: started %s as pid %ld, waiting for it to serve", o->exe,
+            (long)u.pid);
+    if (!lux_upgrade_wait(&u, UPGRADE_TIMEOUT_MS)) {
+        lux_log(LUX_LOG_ERR, "SIGUSR2: the new process %ld did not start serving; keeping on",
+                (long)u.pid);
+        return 0;
+    }
+    for (size_t i = 0; i < s->nlisteners; i++)
+        s->listeners[i].inherited = 1;
+    lux_log(LUX_LOG_INFO, "SIGUSR2: pid %ld serves now; graceful shutdown", (long)u.pid);
+    lux_sd_notifyf("MAINPID=%ld\nSTATUS=upgraded: pid %ld serves", (long)u.pid, (long)u.pid);
+    stop_workers(s, LUX_STOP_GRACEFUL);
+    return 1;
 }
 
 /* After a graceful stop the listening sockets close at once (clients get refused, as with
@@ -185,13 +244,16 @@ static void handled_signals(sigset_t *set) {
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGUSR1);
     sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR2);
     sigaddset(set, SIGCHLD);
 }
 
+/* Returns 1 when the listeners were handed over to a new binary (SIGUSR2), else 0. */
 static int signal_loop(lux_server *s, const lux_run_opts *o) {
     sigset_t set;
     handled_signals(&set);
     size_t running = s->nworkers;
+    int handed_over = 0;
     while (running) {
         int stopping = atomic_load(&s->state) != LUX_RUNNING;
         struct timespec ts = {stopping ? 0 : 1, stopping ? 50 * 1000 * 1000 : 0};
@@ -204,6 +266,8 @@ static int signal_loop(lux_server *s, const lux_run_opts *o) {
             stop_workers(s, LUX_STOP_NOW);
         } else if (sig == SIGUSR1 && atomic_load(&s->state) == LUX_RUNNING) {
             reload(s, o);
+        } else if (sig == SIGUSR2 && atomic_load(&s->state) == LUX_RUNNING) {
+            handed_over = upgrade(s, o);
         } else if (sig == SIGHUP) {
             if (lux_log_reopen() < 0)
                 lux_log(LUX_LOG_ERR, "cannot reopen the error log: %s", strerror(errno));
@@ -233,7 +297,7 @@ static int signal_loop(lux_server *s, const lux_run_opts *o) {
                 }
         }
     }
-    return 0;
+    return handed_over;
 }
 
 static int fail(char *msg, int (*ready)(void *, const char *), void *arg) {
@@ -300,13 +364,15 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
             s->nworkers);
     if (o->ready)
         o->ready(o->ready_arg, NULL);
+    notify_serving(s, "serving");
+    lux_upgrade_report_ready();
     /* The start-up generation may be gone after a reload; keep what the exit needs. */
     char *pid_file = core->pid_file.ptr ? strdup(core->pid_file.ptr) : NULL;
-    signal_loop(s, o);
+    int handed_over = signal_loop(s, o);
     free(s->workers);
     lux_stats_stop();
     lux_listen_free(s);
-    if (pid_file)
+    if (pid_file && !handed_over) /* else it names the new process */
         unlink(pid_file);
     free(pid_file);
     lux_log(LUX_LOG_INFO, "lux stopped");

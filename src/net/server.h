@@ -16,7 +16,7 @@ typedef struct lux_listener {
     int fd;
     char *name;    /* the spec it was opened from: "127.0.0.1:8080", "unix:/run/x.sock" */
     int port;      /* -1 for unix sockets */
-    int inherited; /* from systemd socket activation */
+    int inherited; /* its unix socket file is someone else's: systemd's, or an upgrade's */
 } lux_listener;
 
 typedef struct lux_server lux_server;

@@ -12,6 +12,10 @@ typedef struct {
      * daemonising parent exit with the right status. */
     int (*ready)(void *arg, const char *msg);
     void *ready_arg;
+    /* SIGUSR2 starts this binary (the path it was started from, whatever now lies there) with
+     * these arguments (argv[0] first, NULL-terminated); NULL: no upgrades. */
+    const char *exe;
+    char *const *argv;
 } lux_run_opts;
 
 /* Takes the reference to g. Returns the process exit status. */

@@ -109,6 +109,10 @@ static void on_accept(lux_io *io, unsigned events) {
     lux_worker *w = a->w;
     lux_server *s = w->srv;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
+        /* Stopping: whatever waits in the queue is another process's after an upgrade (else
+         * refused when the listeners close); the wake-up that follows lets go of them. */
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) != LUX_RUNNING)
+            return;
         if (s->max_connections &&
             atomic_load_explicit(&s->connections, memory_order_relaxed) >= s->max_connections) {
             set_accepting(w, 0); /* resumed by the tick when connections close */
@@ -153,6 +157,21 @@ static void on_wake(lux_io *io, unsigned events) {
     }
 }
 
+/*
+ * Told of a graceful stop, a connection that has received nothing closes at once. One accepted
+ * in the moment before the stop may not have received its request yet, though its client did
+ * send it: it is told only this long after the stop, so that the request is still answered
+ * (what a binary upgrade promises: no request lost while the listeners change hands).
+ */
+#define STOP_GRACE_MS 300
+
+static int time_to_tell_connections(lux_worker *w, int state) {
+    int64_t now_ms = lux_loop_now_ms(w->loop);
+    if (!w->stop_ms)
+        w->stop_ms = now_ms;
+    return state == LUX_STOP_NOW || now_ms - w->stop_ms >= STOP_GRACE_MS;
+}
+
 static void tick(void *arg) {
     lux_worker *w = arg;
     time_t now = lux_loop_now(w->loop);
@@ -160,7 +179,7 @@ static void tick(void *arg) {
     lux_stat_cache_expire(w->stat_cache, now);
     if (state != LUX_RUNNING) {
         let_go_of_listeners(w);
-        if (!w->conns_told) {
+        if (!w->conns_told && time_to_tell_connections(w, state)) {
             w->conns_told = 1;
             lux_conn_stopping(w);
         }

@@ -42,6 +42,7 @@ struct lux_worker {
     int accepting;
     int stop_seen;   /* has let go of the listeners after a stop */
     int conns_told;  /* has told its connections about the stop (lux_conn_stopping) */
+    int64_t stop_ms; /* lux_loop_now_ms() when the tick first saw the stop */
     lux_conn *conns; /* all open connections, for stopping */
     long nconns;
     time_t stop_deadline;
