@@ -10,25 +10,14 @@ extern const lux_module lux_mod_openssl;
 extern const lux_module lux_mod_status;
 extern const lux_module lux_mod_simple_vhost, lux_mod_evhost, lux_mod_userdir;
 extern const lux_module lux_mod_secdownload, lux_mod_extforward;
+extern const lux_module lux_mod_deflate, lux_mod_compress;
 
 const lux_module *const lux_builtin_modules[] = {
-    &lux_core_module,
-    &lux_mod_indexfile,
-    &lux_mod_dirlisting,
-    &lux_mod_staticfile,
-    &lux_mod_accesslog,
-    &lux_mod_access,
-    &lux_mod_alias,
-    &lux_mod_setenv,
-    &lux_mod_expire,
-    &lux_mod_redirect,
-    &lux_mod_rewrite,
-    &lux_mod_openssl,
-    &lux_mod_status,
-    &lux_mod_simple_vhost,
-    &lux_mod_evhost,
-    &lux_mod_userdir,
-    &lux_mod_secdownload,
-    &lux_mod_extforward,
-    NULL,
+    &lux_core_module,    &lux_mod_indexfile,    &lux_mod_dirlisting,
+    &lux_mod_staticfile, &lux_mod_accesslog,    &lux_mod_access,
+    &lux_mod_alias,      &lux_mod_setenv,       &lux_mod_expire,
+    &lux_mod_redirect,   &lux_mod_rewrite,      &lux_mod_openssl,
+    &lux_mod_status,     &lux_mod_simple_vhost, &lux_mod_evhost,
+    &lux_mod_userdir,    &lux_mod_secdownload,  &lux_mod_extforward,
+    &lux_mod_deflate,    &lux_mod_compress,     NULL,
 };
