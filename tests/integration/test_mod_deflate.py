@@ -110,7 +110,7 @@ def test_vary_on_every_compressible_response():
         check(not fetch(s, "/small.html", "gzip").has("Vary"), "below the minimum size")
 
 
-@lux_only("the ETag of a compressed answer is lighttpd's <tag>-<coding>")
+@lux_only("checked by compressing, which lighttpd 1.4.69's module did not do in these configs")
 def test_etag_per_coding_and_304():
     body = page(5000)
     with Server(CACHE, files={"a.html": body}) as s:
@@ -187,7 +187,7 @@ def test_cache_entry_reused_then_renewed():
 
 @lux_only("the cache entry is written whole and renamed into place")
 def test_workers_racing_on_one_new_entry():
-    body = page(600000)
+    body = page(100000)
     with Server(CACHE + "server.max-worker = 2\n", files={"a.html": body}) as s:
         errors = []
 
@@ -209,7 +209,7 @@ def test_workers_racing_on_one_new_entry():
             eq(gzip.decompress(f.read()), body, "the entry")
 
 
-@lux_only("files above 1 MiB are compressed by a background thread")
+@lux_only("files above 128 KiB are compressed by a background thread")
 def test_large_file_compressed_in_the_background():
     body = page(3 * 1024 * 1024)
     with Server(CACHE, files={"a.html": body}) as s:
@@ -222,9 +222,9 @@ def test_large_file_compressed_in_the_background():
         check_decodes(fetch(s, "/a.html", "gzip"), "gzip", body)
 
 
-@lux_only("without a cache dir, files above 256 KiB are not compressed per request")
+@lux_only("without a cache dir, files above 128 KiB are not compressed per request")
 def test_no_cache_dir_large_file_identity():
-    body = page(300 * 1024)
+    body = page(130 * 1024)
     with Server(MODS, files={"a.html": body}) as s:
         r = fetch(s, "/a.html", "gzip")
         check(not r.has("Content-Encoding"), "identity")
