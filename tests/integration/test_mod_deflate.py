@@ -13,7 +13,10 @@ import zlib
 import harness
 from harness import Server, check, eq, get, lux_only
 
-MODS = 'server.modules += ("mod_deflate")\ndeflate.mimetypes = ("text/")\n'
+# lighttpd 1.4.69 compresses nothing until deflate.allowed-encodings is set: set it, in
+# lighttpd's own order of preference, so that both servers can run the same tests.
+MODS = ('server.modules += ("mod_deflate")\ndeflate.mimetypes = ("text/")\n'
+        'deflate.allowed-encodings = ("zstd", "br", "gzip", "deflate", "bzip2")\n')
 CACHE = MODS + 'deflate.cache-dir = "@TMP@/cache"\n'
 ANY = "zstd, br, gzip, deflate, bzip2"
 
@@ -110,7 +113,6 @@ def test_vary_on_every_compressible_response():
         check(not fetch(s, "/small.html", "gzip").has("Vary"), "below the minimum size")
 
 
-@lux_only("checked by compressing, which lighttpd 1.4.69's module did not do in these configs")
 def test_etag_per_coding_and_304():
     body = page(5000)
     with Server(CACHE, files={"a.html": body}) as s:
@@ -131,6 +133,7 @@ def test_etag_per_coding_and_304():
         eq(r.status, 304, "the file's own tag without Accept-Encoding")
 
 
+@lux_only("lux answers a range from the file; lighttpd 1.4.69 ignores it and sends all compressed")
 def test_range_gets_the_file_itself():
     body = page(5000)
     with Server(CACHE, files={"a.html": body}) as s:
@@ -153,7 +156,6 @@ def test_head_has_the_compressed_headers():
         eq(h.body, b"", "no body")
 
 
-@lux_only("checked by compressing, which lighttpd 1.4.69's module did not do in these configs")
 def test_min_and_max_sizes():
     files = {"small.html": page(256), "just.html": page(257), "big.html": page(3000)}
     with Server(MODS + "deflate.max-compress-size = 2\n", files=files) as s:
@@ -164,7 +166,6 @@ def test_min_and_max_sizes():
         eq(r.body, files["big.html"], "body")
 
 
-@lux_only("a cache entry per file version, coding and settings")
 def test_cache_entry_reused_then_renewed():
     body = page(20000, seed=1)
     with Server(CACHE, files={"a.html": body}) as s:
@@ -185,10 +186,12 @@ def test_cache_entry_reused_then_renewed():
         eq(len(cache_entries(s)), 2, "a new entry for the changed file")
 
 
-@lux_only("the cache entry is written whole and renamed into place")
 def test_workers_racing_on_one_new_entry():
     body = page(100000)
-    with Server(CACHE + "server.max-worker = 2\n", files={"a.html": body}) as s:
+    # lighttpd's workers are processes that signal their whole process group on exit, which
+    # would include the test runner: it races within one process there.
+    workers = "" if harness.is_lighttpd() else "server.max-worker = 2\n"
+    with Server(CACHE + workers, files={"a.html": body}) as s:
         errors = []
 
         def client():
@@ -247,21 +250,20 @@ def test_precompressed_siblings():
         check_decodes(fetch(s, "/old.js", "gzip"), "gzip", body)
 
 
-@lux_only("checked by compressing, which lighttpd 1.4.69's module did not do in these configs")
 def test_mod_compress_names():
     body = page(5000)
     conf = ('server.modules += ("mod_compress")\ncompress.filetype = ("text/html")\n'
-            'compress.allowed-encodings = ("bzip2", "gzip")\n'
+            'compress.allowed-encodings = ("gzip", "deflate")\n'
             'compress.cache-dir = "@TMP@/cache"\n')
     with Server(conf, files={"a.html": body}) as s:
-        check_decodes(fetch(s, "/a.html", "gzip, bzip2"), "bzip2", body)
+        check_decodes(fetch(s, "/a.html", "deflate, gzip"), "gzip", body)
         check(cache_entries(s), "compress.cache-dir is used")
 
 
-@lux_only("checked by compressing, which lighttpd 1.4.69's module did not do in these configs")
 def test_allowed_encodings_order_and_conditions():
     body = page(5000)
-    conf = (MODS + 'deflate.allowed-encodings = ("gzip", "br")\n'
+    conf = ('server.modules += ("mod_deflate")\ndeflate.mimetypes = ("text/")\n'
+            'deflate.allowed-encodings = ("gzip", "br")\n'
             '$HTTP["url"] =^ "/plain/" { deflate.mimetypes = () }\n')
     with Server(conf, files={"a.html": body, "plain/a.html": body}) as s:
         eq(fetch(s, "/a.html", "br, gzip, zstd").header("Content-Encoding"), "gzip", "order")
