@@ -53,12 +53,11 @@ typedef struct {
 static const deflate_enc default_order[] = {DEFLATE_ENC_ZSTD, DEFLATE_ENC_BR, DEFLATE_ENC_GZIP,
                                             DEFLATE_ENC_DEFLATE, DEFLATE_ENC_BZIP2};
 
-static int add_allowed(deflate_allowed *a, deflate_enc e) {
+static void add_allowed(deflate_allowed *a, deflate_enc e) {
     for (size_t i = 0; i < a->n; i++)
         if (a->order[i] == e)
-            return 0;
+            return;
     a->order[a->n++] = e;
-    return 0;
 }
 
 /* deflate.allowed-encodings: names in the server's order of preference. lighttpd matches them
@@ -223,8 +222,10 @@ static int deflate_finish(lux_gen *gen, void *p, char *err, size_t el) {
     if (!c->cache_dir.len || lux_gen_test_only(gen))
         return 0;
     char *dir = strdup(c->cache_dir.ptr);
-    if (!dir)
+    if (!dir) {
+        snprintf(err, el, "out of memory");
         return -1;
+    }
     int rc = 0;
     for (char *s = strchr(dir + 1, '/');; s = strchr(s + 1, '/')) {
         if (s)
