@@ -6,7 +6,7 @@ drives each scenario and the server's own CPU time (from /proc) is divided by th
 completed. bench/README.md explains the method and how to read the numbers.
 
 Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_SERVERS (comma list, default all),
-BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,close,miss1,miss10,miss50,idle,tls1k,
+BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,gz10k,close,miss1,miss10,miss50,idle,tls1k,
 tlsnew,tls10m,tlsidle,h2c1k,h2tls1k; default all), BENCH_IDLE_CONNS (10000),
 BENCH_TLS_IDLE_CONNS (2000), BENCH_H2_REQUESTS (300000, requests per HTTP/2 run),
 BENCH_LUX (the lux binary, default build/lux), BENCH_PASS2 (1; 0 skips the two-worker pass),
@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import pwd
+import random
 import grp
 import resource
 import select
@@ -76,6 +77,9 @@ SCENARIOS = [
     # latency without changing throughput.
     {"id": "10m", "title": "10 MiB file", "path": "/f10m.bin",
      "status": 200, "length": 10 * 1024 * 1024, "conns": 8},
+    # Compression: lux and lighttpd from their deflate.cache-dir, nginx and h2o per request.
+    {"id": "gz10k", "title": "10 KiB HTML file, Accept-Encoding: gzip", "path": "/g10k.html",
+     "status": 200, "length": None, "encoding": "gzip"},
     {"id": "close", "title": "new connection per request (Connection: close)",
      "path": "/f1k.html", "status": 200, "length": 1024, "close": True},
     # Every request a path never seen before (lua/unique.lua), at three concurrencies: with a
@@ -111,6 +115,7 @@ SCENARIOS = [s for s in SCENARIOS if s["id"] in ONLY]
 # The TLS listener, its certificate and the resumption check exist only when a TLS scenario runs.
 TLS_ON = "tlsidle" in ONLY or any(s.get("tls") for s in SCENARIOS)
 H2_ON = any(s.get("h2") for s in SCENARIOS)
+GZ_ON = any(s.get("encoding") for s in SCENARIOS)
 # Every server gets the same protocol settings: TLS 1.3 only, OpenSSL's default TLS 1.3 suites,
 # and no session tickets. wrk keeps each connection's session and offers it on the next one, so
 # a server that issued tickets would resume instead of making the full handshake tlsnew measures.
@@ -305,6 +310,9 @@ def make_docroot(docroot):
     for i in range(N_RANDOM):
         write(f"r/{i:03d}.html", kib_text(f"r{i:03d}"))
     write("f100k.bin", os.urandom(100 * 1024))
+    words = [b"<p>", b"</p>", b"lux", b"benchmark", b"payload", b"compressed", b"\n"]
+    rnd = random.Random(10)
+    write("g10k.html", b" ".join(rnd.choice(words) for _ in range(4096))[:10 * 1024])
     with open(os.path.join(docroot, "f10m.bin"), "wb") as f:
         for _ in range(10):
             f.write(os.urandom(1024 * 1024))
@@ -325,6 +333,14 @@ def lighttpd_conf(s, full):
     ]
     if s["workers"] is not None:
         lines.append(f'server.max-worker = {s["workers"]}')
+    if GZ_ON:
+        lines += [
+            'server.modules = ( "mod_deflate" )',
+            # Only the gz10k file, so that the other rows measure what they always did.
+            '$HTTP["url"] == "/g10k.html" { deflate.mimetypes = ( "text/html" ) }',
+            'deflate.allowed-encodings = ( "gzip" )',
+            f'deflate.cache-dir = "{s["dir"]}/deflate-cache"',
+        ]
     if full:
         lines += [
             f'server.max-fds = {s["max_fds"]}',
@@ -385,6 +401,10 @@ http {{
     }}
     default_type application/octet-stream;
     sendfile on;
+    gzip on;
+    gzip_static off;
+    gzip_comp_level 6;
+    gzip_types text/html;
     keepalive_timeout 300s;
     keepalive_requests 65535;
 {temps}    server {{
@@ -423,6 +443,7 @@ def h2o_conf(s):
 {listen}    paths:
       /:
         file.dir: {s["docroot"]}
+        compress: ON
 """ for name, listen in hosts)
     return f"""{user}{resumption}num-threads: {s["workers"] or 1}
 max-connections: {s["max_conns"]}
@@ -461,14 +482,20 @@ def prepare(name, s, full=True):
 # ---------------------------------------------------------------------------------------------
 # starting servers and checking them
 
-def http_get(port, path, close=False, timeout=10.0):
-    """One request on a fresh connection: (status, body length, server keeps the connection)."""
+def http_get(port, path, close=False, timeout=10.0, encoding=None):
+    """One request on a fresh connection: (status, body length, server keeps the connection).
+    With encoding, the request accepts it and the answer must be in it."""
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={"Connection": "close"} if close else {})
+        headers = {"Connection": "close"} if close else {}
+        if encoding:
+            headers["Accept-Encoding"] = encoding
+        conn.request("GET", path, headers=headers)
         r = conn.getresponse()
         body = r.read()
+        if encoding and r.getheader("Content-Encoding") != encoding:
+            raise ValueError(f"answered with Content-Encoding {r.getheader('Content-Encoding')}")
         return r.status, len(body), not r.will_close
     finally:
         conn.close()
@@ -600,7 +627,8 @@ def check_scenario(s, scen):
                 if cert != TLS_FILES["der"]:
                     return f"GET {path} over TLS: the server sent another certificate"
             else:
-                status, length, keep = http_get(s["port"], path, close=scen.get("close", False))
+                status, length, keep = http_get(s["port"], path, close=scen.get("close", False),
+                                                encoding=scen.get("encoding"))
             if status != scen["status"]:
                 return f"GET {path} answered {status}, expected {scen['status']}"
             if scen.get("length") is not None and length != scen["length"]:
@@ -657,6 +685,8 @@ def run_wrk(s, scen, seconds, wrk_cpus, scripts):
             "--timeout", "10s", "-s", script]
     if scen.get("close"):
         argv += ["-H", "Connection: close"]
+    if scen.get("encoding"):
+        argv += ["-H", f"Accept-Encoding: {scen['encoding']}"]
     if scen.get("tls"):
         argv.append(f"https://127.0.0.1:{s['tls_port']}{scen['path']}")
     else:

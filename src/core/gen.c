@@ -18,8 +18,6 @@ static const char *const lighttpd_only_modules[] = {
     "mod_auth",
     "mod_authn_file",
     "mod_cgi",
-    "mod_compress",
-    "mod_deflate",
     "mod_evasive",
     "mod_fastcgi",
     "mod_gnutls",

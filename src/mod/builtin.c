@@ -12,6 +12,7 @@ extern const lux_module lux_mod_simple_vhost, lux_mod_evhost, lux_mod_userdir;
 extern const lux_module lux_mod_secdownload, lux_mod_extforward;
 extern const lux_module lux_mod_ssi;
 extern const lux_module lux_mod_health;
+extern const lux_module lux_mod_deflate, lux_mod_compress;
 
 /* One module per line, so that adding one is a one-line change. */
 /* clang-format off */
@@ -36,6 +37,8 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_extforward,
     &lux_mod_ssi,
     &lux_mod_health,
+    &lux_mod_deflate,
+    &lux_mod_compress,
     NULL,
 };
 /* clang-format on */
