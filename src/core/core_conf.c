@@ -98,6 +98,8 @@ static const lux_directive core_directives[] = {
     {"server.modules", LUX_D_STRLIST, OFF(modules), G},
     {"server.use-ipv6", LUX_D_BOOL, OFF(use_ipv6), G},
     {"server.set-v6only", LUX_D_BOOL, OFF(set_v6only), G},
+    {"server.h2proto", LUX_D_BOOL, OFF(h2proto), G | LUX_SCOPE_SOCKET},
+    {"server.h2c", LUX_D_BOOL, OFF(h2c), G | LUX_SCOPE_SOCKET},
 
     {"server.document-root", LUX_D_STRING, OFF(document_root), LUX_SCOPE_ANY},
     {"server.tag", LUX_D_STRING, OFF(tag), LUX_SCOPE_ANY},
@@ -143,6 +145,8 @@ static void core_init(void *p) {
     c->graceful_shutdown_timeout = 0;
     c->use_ipv6 = 0;
     c->set_v6only = 1;
+    c->h2proto = 1; /* lighttpd 1.4.69's defaults */
+    c->h2c = 1;
     c->tag.ptr = "lux/" LUX_VERSION;
     c->tag.len = strlen(c->tag.ptr);
     c->max_keep_alive_requests = 1000;

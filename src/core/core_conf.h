@@ -26,6 +26,9 @@ typedef struct lux_core_conf {
     long graceful_shutdown_timeout;
     const lux_strlist *modules;
     int use_ipv6, set_v6only;
+    /* HTTP/2 on a listener: through TLS ALPN "h2" (h2proto), and in cleartext by prior
+     * knowledge or Upgrade: h2c (h2c, only with h2proto), as lighttpd decides. */
+    int h2proto, h2c;
 
     /* per request (may be set inside conditions) */
     lux_str document_root;
