@@ -43,7 +43,9 @@ int lux_req_head_pending(const lux_req *r);
 void lux_req_start_error(lux_req *r, int status);
 /*
  * Take the next body pieces, at most `max` bytes (a larger piece is split): a chain ended by
- * NULL, or NULL when nothing is ready. *end is set to 1 once the last piece has been taken.
+ * NULL, or NULL when nothing is ready. *end is set to 1 once the last piece has been taken;
+ * if the body broke then (r->resp_aborted), the protocol must not end it well (HTTP/1 closes
+ * without the last chunk, HTTP/2 resets the stream).
  * The chunks stay the request's: the protocol reads them without changing them (keeping its
  * own offset into a partly sent one) and reports what went out with lux_resp_sent, which
  * releases them in order. A HEAD request's body is never handed out.
