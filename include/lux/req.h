@@ -37,6 +37,8 @@ struct lux_chunk {
     const char *mem;       /* memory chunk when non-NULL */
     struct lux_file *file; /* file chunk: refcounted open file (src/http/stat_cache.h) */
     uint64_t off, len;
+    lux_chunk *sent_next; /* the core's: taken chunks in the order they go out */
+    void *heap;           /* the core's: memory freed with the chunk (streamed copies) */
 };
 
 typedef struct lux_conn lux_conn;
@@ -51,7 +53,7 @@ struct lux_req {
     /* The request as received and normalised. */
     lux_method method;
     lux_str method_str;
-    int http_minor; /* HTTP/1.minor */
+    int version;    /* 10, 11 or 20: HTTP/1.0, HTTP/1.1, HTTP/2.0 */
     lux_str target; /* raw request-target */
     lux_str uri;    /* normalised, with "?query": REQUEST_URI */
     lux_str path;   /* decoded, dot-segments removed: what conditions and files see */
@@ -62,8 +64,9 @@ struct lux_req {
     struct sockaddr_storage remote_addr;
     lux_header *headers;
     size_t nheaders;
-    int64_t content_length; /* -1 when absent */
-    unsigned chunked : 1, keep_alive : 1, expect_continue : 1, head_only : 1;
+    int64_t content_length; /* -1 when absent or unknown (chunked, HTTP/2 without one) */
+    unsigned head_only : 1;
+    unsigned conn_closes : 1; /* the connection closes after this response (HTTP/1) */
 
     /* Config evaluation: per-block condition cache and captures, per-module settings. */
     uint8_t *cond_state;     /* [gen nblocks]: 0 unknown, 1 true, 2 false */
@@ -102,7 +105,22 @@ struct lux_req {
     /* Accounting, for logs. */
     struct timespec start; /* when the request head was complete */
     uint64_t bytes_sent;   /* head and body bytes written to the client */
+    uint64_t body_sent;    /* body bytes handed to the transport or framing */
     int complete;          /* the whole response was written */
+
+    /* The stream core's and the protocol's (src/http/stream.h); modules keep out. */
+    const struct lux_stream_ops *ops;
+    void *proto_data;
+    struct lux_stream_state *stream;
+    unsigned run_step, run_pos;    /* where the pipeline stands: its step, the hook's module */
+    unsigned async : 1;            /* a hook returned LUX_ASYNC and has not resumed yet */
+    unsigned streaming : 1;        /* lux_resp_stream: more body comes after the head */
+    unsigned stream_ended : 1;     /* lux_resp_end (or _abort) was called */
+    unsigned resp_aborted : 1;     /* the response is broken: the protocol must not end it well */
+    int64_t stream_length;         /* a streamed body's announced length; -1 unknown */
+    uint64_t resp_released;        /* body bytes sent or dropped (HEAD): lux_resp_queued */
+    struct lux_req_body *req_body; /* the request body as the core keeps it (http/body.c) */
+    unsigned req_body_empty : 1;   /* it ended before a byte came: nothing kept */
 };
 
 /* Case-insensitive lookup of a request header; NULL when absent. */
@@ -113,6 +131,56 @@ int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value
 int lux_resp_body_mem(lux_req *r, const char *p, size_t len);
 int lux_resp_body_copy(lux_req *r, const char *p, size_t len); /* copies into the pool */
 int lux_resp_body_file(lux_req *r, struct lux_file *f, uint64_t off, uint64_t len);
+/*
+ * Answering later. A hook that returns LUX_ASYNC keeps the request and continues it later, from
+ * the same worker's thread (a timer, a socket of its own), with lux_req_resume: as if the hook
+ * had returned `res` (LUX_GO_ON: the next module of that hook; LUX_HANDLED: the response is set,
+ * response_start hooks run and the head goes out; LUX_ERROR: 500; LUX_RESTART as usual). Never
+ * from inside the hook itself. lux gives such a request no time limit: a handler that waits
+ * for something sets its own timer.
+ */
+void lux_req_resume(lux_req *r, lux_result res);
+/*
+ * The client went away (closed, timed out, reset its stream, or the server stops) while the
+ * handler still holds r (after LUX_ASYNC and before lux_req_resume, or before lux_resp_end of a
+ * streamed body): fn releases what the handler holds; after it returns the handler must not
+ * touch r again. fn runs from the loop, never from inside a lux_* call the handler makes.
+ */
+void lux_req_on_abort(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg);
+/*
+ * Streamed response bodies: the body is not complete when the handler answers; more comes
+ * through lux_resp_body_* and then lux_resp_end (or lux_resp_abort: the body is broken;
+ * HTTP/1 closes without ending it well). Without a length (lux_resp_content_length, set
+ * before the answer) the body goes chunked on HTTP/1.1, close-delimited on HTTP/1.0. Memory
+ * given to lux_resp_body_copy while streaming is released as soon as it is sent. 0 or -1.
+ */
+int lux_resp_stream(lux_req *r);
+void lux_resp_content_length(lux_req *r, uint64_t len);
+void lux_resp_end(lux_req *r);
+void lux_resp_abort(lux_req *r);
+/*
+ * Back-pressure: body bytes appended and not yet handed to the socket (or framing). A producer
+ * that sees LUX_RESP_HIGH_WATER or more stops and asks to hear, once, from the loop, when the
+ * queue is below LUX_RESP_LOW_WATER again. The high mark is the socket's own unsent-bytes bound
+ * (TCP_NOTSENT_LOWAT, 256 KiB): a stalled client costs a stream about twice that; the low mark
+ * leaves the socket a quarter of it to send while the producer refills.
+ */
+#define LUX_RESP_HIGH_WATER (256 * 1024)
+#define LUX_RESP_LOW_WATER (64 * 1024)
+uint64_t lux_resp_queued(const lux_req *r);
+void lux_resp_on_writable(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg);
+/*
+ * The request body. r->content_length is its announced length (-1: unknown, as for chunked
+ * HTTP/1.1 or HTTP/2 without one). With server.stream-request-body = 0 (the default) the handler
+ * runs once the whole body is there and reads it to the end at once; with 1 or 2 it runs at
+ * once and reads the body as it arrives. All of it counts against server.max-request-size.
+ * lux_req_body_read returns bytes read (> 0), 0 at the end of a complete body, or -1 with errno
+ * EAGAIN (more will come: wait for the notify callback) or EPIPE (the body failed: the client
+ * left, broken framing, over the limit). The notify callback is called from the loop whenever
+ * more can be read or the body ended or failed. A body no handler reads is dropped.
+ */
+ssize_t lux_req_body_read(lux_req *r, void *buf, size_t len);
+void lux_req_body_notify(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg);
 /* Answer with an error status and lux's (or the configured) error page. */
 lux_result lux_resp_error(lux_req *r, int status);
 /* Discard a body built so far (e.g. before an error page). */
@@ -179,6 +247,9 @@ unsigned lux_req_conn_requests(const lux_req *r);
 int lux_req_server_stopping(const lux_req *r);
 /* The worker's clock: the second the Date header of the response shows. */
 time_t lux_req_now(lux_req *r);
+/* "HTTP/1.0", "HTTP/1.1" or "HTTP/2.0", as lighttpd names r->version in logs and CGI's
+ * SERVER_PROTOCOL. */
+const char *lux_req_protocol(const lux_req *r);
 /* printf into the pool; NULL when out of memory. */
 char *lux_req_printf(lux_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

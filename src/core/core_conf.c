@@ -98,6 +98,8 @@ static const lux_directive core_directives[] = {
     {"server.modules", LUX_D_STRLIST, OFF(modules), G},
     {"server.use-ipv6", LUX_D_BOOL, OFF(use_ipv6), G},
     {"server.set-v6only", LUX_D_BOOL, OFF(set_v6only), G},
+    {"server.h2proto", LUX_D_BOOL, OFF(h2proto), G | LUX_SCOPE_SOCKET},
+    {"server.h2c", LUX_D_BOOL, OFF(h2c), G | LUX_SCOPE_SOCKET},
 
     {"server.document-root", LUX_D_STRING, OFF(document_root), LUX_SCOPE_ANY},
     {"server.tag", LUX_D_STRING, OFF(tag), LUX_SCOPE_ANY},
@@ -109,6 +111,8 @@ static const lux_directive core_directives[] = {
     {"server.max-read-idle", LUX_D_INT, OFF(max_read_idle), G},
     {"server.max-write-idle", LUX_D_INT, OFF(max_write_idle), G},
     {"server.max-request-size", LUX_D_INT, OFF(max_request_size), LUX_SCOPE_ANY},
+    {"server.stream-request-body", LUX_D_INT, OFF(stream_request_body), LUX_SCOPE_ANY},
+    {"server.upload-dirs", LUX_D_STRLIST, OFF(upload_dirs), G},
     {"server.max-request-field-size", LUX_D_INT, OFF(max_request_field_size), G},
     {"server.follow-symlink", LUX_D_BOOL, OFF(follow_symlink), LUX_SCOPE_ANY},
     {"server.force-lowercase-filenames", LUX_D_BOOL, OFF(force_lowercase_filenames), LUX_SCOPE_ANY},
@@ -131,7 +135,8 @@ static const lux_directive core_directives[] = {
     {"server.network-backend", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     {"server.stat-cache-engine", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     {"server.feature-flags", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
-    {"server.upload-dirs", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
+    /* lux streams every response with back-pressure (docs/configuration.md). */
+    {"server.stream-response-body", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     {NULL, 0, 0, 0},
 };
 
@@ -143,6 +148,8 @@ static void core_init(void *p) {
     c->graceful_shutdown_timeout = 0;
     c->use_ipv6 = 0;
     c->set_v6only = 1;
+    c->h2proto = 1; /* lighttpd 1.4.69's defaults */
+    c->h2c = 1;
     c->tag.ptr = "lux/" LUX_VERSION;
     c->tag.len = strlen(c->tag.ptr);
     c->max_keep_alive_requests = 1000;
@@ -166,6 +173,11 @@ static int core_finish(lux_gen *gen, void *p, char *err, size_t el) {
     }
     if (c->max_worker < 0 || c->max_worker > 1024) {
         snprintf(err, el, "server.max-worker %ld is out of range (0..1024)", c->max_worker);
+        return -1;
+    }
+    if (c->stream_request_body < 0 || c->stream_request_body > 2) {
+        snprintf(err, el, "server.stream-request-body %ld: expected 0, 1 or 2",
+                 c->stream_request_body);
         return -1;
     }
     if (c->max_request_field_size < 1024)

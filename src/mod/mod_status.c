@@ -91,7 +91,8 @@ static int snapshot(lux_req *r, lux_status_snapshot *s) {
         lux_stats_add(&s->sum, &w[i]);
     }
     s->workers = w;
-    int state = r->content_length > 0 || r->chunked ? LUX_STATS_READING : LUX_STATS_IDLE;
+    /* A connection whose request runs counts as reading (HTTP/1's H1_WAIT). */
+    int state = LUX_STATS_READING;
     if (s->sum.conns[state] > 0) {
         s->sum.conns[state]--;
         s->handling = 1;

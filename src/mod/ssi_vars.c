@@ -99,7 +99,7 @@ static void build_env(ssi_vars *v) {
     env_add(v, "SERVER_SOFTWARE", core->tag.ptr, cap);
     env_add(v, "SERVER_NAME", host_name(r), cap);
     env_add(v, "GATEWAY_INTERFACE", "CGI/1.1", cap);
-    env_add(v, "SERVER_PROTOCOL", r->http_minor ? "HTTP/1.1" : "HTTP/1.0", cap);
+    env_add(v, "SERVER_PROTOCOL", lux_req_protocol(r), cap);
     env_add(v, "SERVER_PORT", lux_req_printf(r, "%d", lux_req_local_port(r)), cap);
     env_add(v, "REQUEST_METHOD", r->method_str.ptr, cap);
     env_add(v, "REQUEST_URI", r->uri.ptr, cap);

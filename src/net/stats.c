@@ -67,18 +67,9 @@ static worker_slot *slot(unsigned worker) {
     return worker < nslots ? &slots[worker] : NULL;
 }
 
-static lux_stats_state state_of(int conn_state) {
-    switch ((lux_conn_state)conn_state) {
-    case LUX_CONN_IDLE:
-        return LUX_STATS_IDLE;
-    case LUX_CONN_BODY:
-        return LUX_STATS_READING;
-    case LUX_CONN_WRITE:
-        return LUX_STATS_WRITING;
-    case LUX_CONN_LINGER:
-        return LUX_STATS_CLOSING;
-    }
-    return LUX_STATS_IDLE;
+/* A state from another build of the enum never indexes outside the gauges. */
+static lux_stats_state state_of(int state) {
+    return state >= 0 && state < LUX_STATS_NSTATES ? (lux_stats_state)state : LUX_STATS_IDLE;
 }
 
 void lux_stats_conn_opened(unsigned worker) {
@@ -126,7 +117,9 @@ static uint64_t duration_us(const lux_req *r) {
 }
 
 static lux_stats_proto proto_of(const lux_req *r) {
-    return r->http_minor == 0 ? LUX_STATS_HTTP10 : LUX_STATS_HTTP11;
+    return r->version >= 20 ? LUX_STATS_HTTP2
+           : r->version == 10 ? LUX_STATS_HTTP10
+                              : LUX_STATS_HTTP11;
 }
 
 void lux_stats_request_done(unsigned worker, const lux_req *r) {
@@ -137,7 +130,7 @@ void lux_stats_request_done(unsigned worker, const lux_req *r) {
     int cls = r->status / 100 - 1;
     if (cls < 0 || cls >= LUX_STATS_CLASSES)
         return; /* no status: the client left before the request could be answered */
-    int tls = r->scheme.len == 5; /* "https" */
+    int tls = r->conn && r->conn->tls.ssl != NULL; /* the transport's, not a proxy's scheme */
     bump(&s->requests[cls][proto_of(r)][tls], 1);
     uint64_t us = duration_us(r);
     bump(&s->duration[lux_stats_bucket_of(us)], 1);

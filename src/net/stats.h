@@ -58,7 +58,7 @@ void lux_stats_reloaded(void);
 
 /* Events, recorded by the worker that owns the connection. */
 void lux_stats_conn_opened(unsigned worker);
-void lux_stats_conn_state(unsigned worker, int from, int to); /* lux_conn_state values */
+void lux_stats_conn_state(unsigned worker, int from, int to); /* lux_stats_state values */
 void lux_stats_conn_closed(unsigned worker, int state);
 void lux_stats_bytes_in(unsigned worker, uint64_t n);
 void lux_stats_request_done(unsigned worker, const lux_req *r);

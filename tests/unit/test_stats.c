@@ -6,9 +6,12 @@
 #include "net/conn.h"
 #include "t.h"
 
+/* Requests name their connection; only its transport's TLS state is read. */
+static lux_conn plain_conn, tls_conn = {.tls.ssl = (struct ssl_st *)&tls_conn};
+
 static lux_req request(int status, int minor, int tls) {
-    lux_req r = {.status = status, .http_minor = minor, .bytes_sent = 100};
-    r.scheme = tls ? (lux_str){"https", 5} : (lux_str){"http", 4};
+    lux_req r = {.status = status, .version = 10 + minor, .bytes_sent = 100};
+    r.conn = tls ? &tls_conn : &plain_conn;
     clock_gettime(CLOCK_REALTIME, &r.start);
     return r;
 }
@@ -56,10 +59,10 @@ static void test_connection_states(void) {
     lux_stats_conn_opened(0);
     lux_stats_conn_opened(0);
     lux_stats_conn_opened(1);
-    lux_stats_conn_state(0, LUX_CONN_IDLE, LUX_CONN_WRITE);
-    lux_stats_conn_state(1, LUX_CONN_IDLE, LUX_CONN_BODY);
-    lux_stats_conn_state(1, LUX_CONN_BODY, LUX_CONN_WRITE);
-    lux_stats_conn_state(1, LUX_CONN_WRITE, LUX_CONN_LINGER);
+    lux_stats_conn_state(0, LUX_STATS_IDLE, LUX_STATS_WRITING);
+    lux_stats_conn_state(1, LUX_STATS_IDLE, LUX_STATS_READING);
+    lux_stats_conn_state(1, LUX_STATS_READING, LUX_STATS_WRITING);
+    lux_stats_conn_state(1, LUX_STATS_WRITING, LUX_STATS_CLOSING);
     lux_stats_totals t;
     lux_stats_sum(&t);
     CHECK_INT(t.accepted, 3);
@@ -68,8 +71,8 @@ static void test_connection_states(void) {
     CHECK_INT(t.conns[LUX_STATS_WRITING], 1);
     CHECK_INT(t.conns[LUX_STATS_CLOSING], 1);
     CHECK_INT(t.conns[LUX_STATS_READING], 0);
-    lux_stats_conn_closed(1, LUX_CONN_LINGER);
-    lux_stats_conn_closed(0, LUX_CONN_WRITE);
+    lux_stats_conn_closed(1, LUX_STATS_CLOSING);
+    lux_stats_conn_closed(0, LUX_STATS_WRITING);
     lux_stats_sum(&t);
     CHECK_INT(lux_stats_conns_open(&t), 1);
     CHECK_INT(t.conns[LUX_STATS_IDLE], 1);
