@@ -91,8 +91,10 @@ static int snapshot(lux_req *r, lux_status_snapshot *s) {
         lux_stats_add(&s->sum, &w[i]);
     }
     s->workers = w;
-    /* A connection whose request runs counts as reading (HTTP/1's H1_WAIT). */
-    int state = LUX_STATS_READING;
+    /* A request answered at once leaves its connection counted as idle; one that came with a
+     * body, or waited for something, as reading. */
+    int state = s->sum.conns[LUX_STATS_IDLE] > 0 && r->content_length <= 0 ? LUX_STATS_IDLE
+                                                                          : LUX_STATS_READING;
     if (s->sum.conns[state] > 0) {
         s->sum.conns[state]--;
         s->handling = 1;
