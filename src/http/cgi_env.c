@@ -11,6 +11,7 @@
 #include "core/core_conf.h"
 #include "core/pool.h"
 #include "core/version.h"
+#include "http/body.h"
 #include "http/request.h"
 #include "net/conn.h"
 
@@ -111,6 +112,7 @@ static int server_vars(lux_req *r, lux_cgi_env *env) {
         rc |= set_int(r, env, "SERVER_PORT", port);
     rc |= set(r, env, "SERVER_ADDR", addr);
     rc |= set_str(r, env, "DOCUMENT_ROOT", &r->docroot);
+    rc |= set_str(r, env, "REQUEST_SCHEME", &r->scheme);
     if (r->scheme.len == 5 && memcmp(r->scheme.ptr, "https", 5) == 0)
         rc |= set(r, env, "HTTPS", "on");
     return rc;
@@ -139,8 +141,9 @@ static int request_vars(lux_req *r, lux_cgi_env *env) {
                                  (int)r->pathinfo.len, r->pathinfo.ptr);
         rc |= t ? set(r, env, "PATH_TRANSLATED", t) : -1;
     }
-    if (r->content_length >= 0)
-        rc |= set_int(r, env, "CONTENT_LENGTH", r->content_length);
+    int64_t len = lux_body_length(r); /* unknown only while a chunked body still streams in */
+    if (len >= 0)
+        rc |= set_int(r, env, "CONTENT_LENGTH", len);
     return rc;
 }
 
