@@ -180,7 +180,7 @@ static char *http_name(lux_req *r, const lux_str *name) {
 }
 
 static int header_var(lux_req *r, lux_cgi_env *env, const lux_header *h) {
-    if (name_is(&h->name, "Proxy") || name_is(&h->name, "Content-Length"))
+    if (name_is(&h->name, "Proxy"))
         return 0;
     if (name_is(&h->name, "Content-Type"))
         return set_str(r, env, "CONTENT_TYPE", &h->value);

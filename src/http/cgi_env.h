@@ -23,8 +23,8 @@ typedef struct {
 /*
  * Fill env with r's variables: the server's, the script's (SCRIPT_NAME is the path without
  * PATH_INFO, SCRIPT_FILENAME r->physical), the client's, and HTTP_* for every request header
- * but Proxy (httpoxy), Content-Type and Content-Length (CONTENT_TYPE, CONTENT_LENGTH);
- * repeated headers are joined as one field. Returns 0, or -1 out of memory.
+ * but Proxy (httpoxy) and Content-Type (CONTENT_TYPE; Content-Length is both, as in lighttpd);
+ * repeated headers are joined as one field (Cookie with "; "). Returns 0, or -1 out of memory.
  */
 int lux_cgi_env_build(lux_req *r, lux_cgi_env *env);
 

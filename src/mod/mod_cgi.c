@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,7 @@ typedef struct {
 } cgi_conf;
 
 /* One running script. On the heap: it may outlive its request (see the top of the file). */
-typedef struct {
+typedef struct cgi_proc {
     lux_req *r; /* NULL once the request is no longer ours */
     const cgi_conf *conf;
     lux_loop *loop;
@@ -84,14 +85,54 @@ typedef struct {
     int answered; /* the head went to the core: the body streams */
     int paused;   /* stdout unread while the client catches up */
     int killed;   /* signals sent after detaching: 0, 1 (TERM), 2 (KILL) */
+    int dead;     /* nothing left to do: the timer frees it */
     char *head;   /* the head as it arrives, LUX_CGI_HEAD_MAX bytes */
     size_t head_len;
     char *body; /* request body bytes read and not yet taken by the script */
     size_t body_off, body_len;
     char errline[ERR_LINE_MAX];
     size_t errlen;
-    char script[256]; /* for log lines */
+    char script[256];                        /* for log lines */
+    struct cgi_proc *live_next, **live_prev; /* the thread's scripts (see live_procs) */
 } cgi_proc;
+
+/*
+ * The scripts of this worker thread that are still running or being read. A worker that stops
+ * while a script is still around (a graceful stop does not wait for processes) frees their
+ * state when its thread exits; the scripts themselves got SIGTERM when their requests ended.
+ */
+static __thread cgi_proc *live_procs;
+static pthread_key_t live_key;
+static pthread_once_t live_once = PTHREAD_ONCE_INIT;
+
+static void free_live(void *unused) {
+    while (live_procs) {
+        cgi_proc *p = live_procs;
+        live_procs = p->live_next;
+        lux_loop_timer_cancel(p->loop, &p->timer); /* the loop outlives its thread */
+        int fds[] = {p->proc.fd, p->in.fd, p->out.fd, p->err.fd};
+        for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        free(p->head);
+        free(p->body);
+        free(p);
+    }
+}
+
+static void make_live_key(void) {
+    pthread_key_create(&live_key, free_live);
+}
+
+static void track_live(cgi_proc *p) {
+    pthread_once(&live_once, make_live_key);
+    pthread_setspecific(live_key, &live_procs); /* any non-NULL value: the destructor runs */
+    p->live_next = live_procs;
+    p->live_prev = &live_procs;
+    if (live_procs)
+        live_procs->live_prev = &p->live_next;
+    live_procs = p;
+}
 
 extern const lux_module lux_mod_cgi;
 
@@ -184,13 +225,24 @@ static void close_io(cgi_proc *p, lux_io *io) {
 }
 
 static int send_signal(cgi_proc *p, int sig) {
+    if (p->proc.fd < 0)
+        return 0;
     return (int)syscall(SYS_pidfd_send_signal, p->proc.fd, sig, NULL, 0);
 }
 
+/* Done with the request and the script: free p from the timer, after the batch of events at
+ * hand, which may still hold events for p's other pipes (their callbacks see fd -1). */
 static void maybe_free(cgi_proc *p) {
-    if (p->r || p->proc.fd >= 0)
+    if (p->r || p->proc.fd >= 0 || p->err.fd >= 0)
         return;
-    lux_loop_timer_cancel(p->loop, &p->timer);
+    p->dead = 1;
+    lux_loop_timer_arm(p->loop, &p->timer, lux_loop_now_ms(p->loop));
+}
+
+static void proc_free(cgi_proc *p) {
+    *p->live_prev = p->live_next;
+    if (p->live_next)
+        p->live_next->live_prev = p->live_prev;
     free(p->head);
     free(p->body);
     free(p);
@@ -207,7 +259,6 @@ static void detach(cgi_proc *p, int kill_now) {
     }
     close_io(p, &p->in);
     close_io(p, &p->out);
-    close_io(p, &p->err);
     if (p->proc.fd < 0) {
         maybe_free(p);
         return;
@@ -221,6 +272,8 @@ static void detach(cgi_proc *p, int kill_now) {
 
 static void on_exit_event(lux_io *io, unsigned events) {
     cgi_proc *p = (cgi_proc *)((char *)io - offsetof(cgi_proc, proc));
+    if (io->fd < 0)
+        return;
     siginfo_t si;
     memset(&si, 0, sizeof si);
     /* The main thread may have reaped it already (ECHILD): it has exited either way. */
@@ -230,8 +283,10 @@ static void on_exit_event(lux_io *io, unsigned events) {
     if (si.si_pid && si.si_code == CLD_KILLED && p->killed == 0)
         lux_log(LUX_LOG_ERR, "(mod_cgi) %s died of signal %d", p->script, si.si_status);
     close_io(p, &p->proc);
-    if (!p->r)
+    if (!p->r) {
+        lux_loop_timer_cancel(p->loop, &p->timer); /* no signals for a process that is gone */
         maybe_free(p);
+    }
 }
 
 /* ---- the response ------------------------------------------------------------------------ */
@@ -419,6 +474,8 @@ static void read_head(cgi_proc *p) {
 
 static void on_stdout(lux_io *io, unsigned events) {
     cgi_proc *p = (cgi_proc *)((char *)io - offsetof(cgi_proc, out));
+    if (io->fd < 0 || !p->r)
+        return;
     if (p->answered)
         pump_out(p);
     else
@@ -448,12 +505,16 @@ static void log_lines(cgi_proc *p, int flush) {
 
 static void on_stderr(lux_io *io, unsigned events) {
     cgi_proc *p = (cgi_proc *)((char *)io - offsetof(cgi_proc, err));
+    if (io->fd < 0)
+        return;
     ssize_t n = read(io->fd, p->errline + p->errlen, sizeof p->errline - p->errlen);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
         log_lines(p, 1);
         close_io(p, io);
+        if (!p->r)
+            maybe_free(p);
         return;
     }
     p->errlen += (size_t)n;
@@ -502,7 +563,9 @@ static void body_more(lux_req *r, void *arg) {
 }
 
 static void on_stdin(lux_io *io, unsigned events) {
-    pump_in((cgi_proc *)((char *)io - offsetof(cgi_proc, in)));
+    cgi_proc *p = (cgi_proc *)((char *)io - offsetof(cgi_proc, in));
+    if (io->fd >= 0 && p->r)
+        pump_in(p);
 }
 
 /* ---- timeouts ----------------------------------------------------------------------------- */
@@ -521,6 +584,10 @@ static void arm_timeouts(cgi_proc *p) {
 
 static void on_timer(lux_timer *t) {
     cgi_proc *p = (cgi_proc *)((char *)t - offsetof(cgi_proc, timer));
+    if (p->dead) {
+        proc_free(p);
+        return;
+    }
     if (!p->r) { /* detached: stop the script */
         if (p->proc.fd < 0)
             return;
@@ -639,6 +706,7 @@ static cgi_proc *proc_new(lux_req *r, const cgi_conf *c) {
     p->timer.cb = on_timer;
     p->last_read = p->last_write = lux_loop_now_ms(p->loop);
     snprintf(p->script, sizeof p->script, "%s", r->physical.ptr);
+    track_live(p);
     return p;
 }
 
@@ -663,14 +731,17 @@ static int start(cgi_proc *p, char *const argv[], char *const envp[], const char
     p->out.fd = out[0];
     p->err.fd = err[0];
     if (rc == 0) {
+        /* ESRCH: it has exited already and the main thread reaped it; its output is in the
+         * pipes. (In that window its pid could even be reused: pidfd_spawn, glibc 2.39,
+         * would close it.) */
         p->proc.fd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-        if (p->proc.fd < 0) {
+        if (p->proc.fd < 0 && errno != ESRCH) {
             e = errno;
             kill(p->pid, SIGKILL); /* the main thread reaps it */
             rc = -1;
         }
     }
-    if (rc == 0 && (lux_loop_add(p->loop, &p->proc, LUX_EV_READ) < 0 ||
+    if (rc == 0 && ((p->proc.fd >= 0 && lux_loop_add(p->loop, &p->proc, LUX_EV_READ) < 0) ||
                     lux_loop_add(p->loop, &p->out, LUX_EV_READ) < 0 ||
                     lux_loop_add(p->loop, &p->err, LUX_EV_READ) < 0)) {
         e = errno;
