@@ -42,6 +42,7 @@
 #include "http/stat_cache.h"
 #include "lux/log.h"
 #include "lux/req.h"
+#include "mod/setenv_env.h"
 #include "net/worker.h"
 
 #ifndef P_PIDFD
@@ -656,7 +657,7 @@ static void close_pair(int fds[2]) {
 /* Environment, argv and directory of the script; 0 or -1. */
 static int exec_args(lux_req *r, const lux_keyval *kv, char ***envp, char **argv, char **dir) {
     lux_cgi_env env;
-    if (lux_cgi_env_build(r, &env) < 0)
+    if (lux_cgi_env_build(r, &env) < 0 || lux_setenv_apply_env(r, &env) < 0)
         return -1;
     /* The server's own environment reaches scripts only for these (as in lighttpd). */
     static const char *const keep[] = {"LD_PRELOAD", "LD_LIBRARY_PATH"};

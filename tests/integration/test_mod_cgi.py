@@ -392,3 +392,14 @@ def test_concurrent_scripts_do_not_block_static():
         for t in threads:
             t.join(40)
         eq(results, [b"slept\n"] * 12, "every script answered")
+
+
+def test_setenv_environment_reaches_script():
+    extra = """
+server.modules += ("mod_setenv")
+setenv.set-environment = ("LUX_TEST_SET" => "set value")
+setenv.add-environment = ("LUX_TEST_ADD" => "added")
+"""
+    with cgi_server(extra=extra) as s:
+        env = parse_env(get(s, "/env.sh").body)
+        eq((env.get("LUX_TEST_SET"), env.get("LUX_TEST_ADD")), ("set value", "added"), "setenv")
