@@ -63,6 +63,37 @@ int lux_spawn_shell(const char *cmd, int stdin_fd, int stdout_fd, const char *di
     return 0;
 }
 
+int lux_spawn_exec(const char *path, char *const argv[], char *const envp[], const int fds[3],
+                   const char *dir, pid_t *pid) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    rc = posix_spawnattr_init(&at);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        errno = rc;
+        return -1;
+    }
+    rc = setup_attr(&at);
+    if (rc == 0)
+        rc = setup_files(&fa, fds[0], fds[1], dir);
+    if (rc == 0 && fds[2] >= 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, fds[2], STDERR_FILENO);
+    if (rc == 0)
+        rc = posix_spawn(pid, path, &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    return 0;
+}
+
 int lux_spawn_reader(const char *cmd, pid_t *pid) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)

@@ -53,6 +53,13 @@ static lux_req_body *body_of(lux_req *r) {
     return b;
 }
 
+int64_t lux_body_length(const lux_req *r) {
+    const lux_req_body *b = r->req_body;
+    if (!b)
+        return r->content_length >= 0 ? r->content_length : r->req_body_empty ? 0 : -1;
+    return b->state == BODY_DONE ? (int64_t)b->received : r->content_length;
+}
+
 int lux_body_settled(lux_req *r) {
     lux_req_body *b = r->req_body;
     if (!b) /* nothing fed yet: decided without making the state (most requests have none) */

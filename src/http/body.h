@@ -19,6 +19,9 @@
 
 typedef struct lux_req_body lux_req_body;
 
+/* The body's length: announced, or counted once a body without one (chunked) is complete;
+ * -1 while unknown. What CGI's CONTENT_LENGTH says. */
+int64_t lux_body_length(const lux_req *r);
 /* Is the body complete (or failed), so that mode 0 may run the pipeline? */
 int lux_body_settled(lux_req *r);
 /* The handler's notify callback, from the loop (the stream core delivers it). */

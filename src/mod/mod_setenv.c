@@ -5,8 +5,8 @@
  *
  * add-request-header appends ", value" to a header the client sent (or adds it);
  * add-response-header adds another header line; the set-* forms replace every header of that
- * name, and an empty value removes it. lux has no CGI/FastCGI yet: the environment settings are
- * parsed and kept for them but have no effect today.
+ * name, and an empty value removes it. The environment settings reach CGI scripts
+ * (lux_setenv_apply_env, mod/setenv_env.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 #include "core/pool.h"
 #include "http/request.h"
 #include "lux/req.h"
+#include "mod/setenv_env.h"
 
 typedef struct {
     lux_str name;
@@ -202,6 +203,24 @@ static lux_result setenv_response_start(lux_req *r, const void *conf) {
             return LUX_ERROR;
     }
     return LUX_GO_ON;
+}
+
+static int apply_list(lux_req *r, lux_cgi_env *env, const setenv_list *l) {
+    for (size_t i = 0; l && i < l->n; i++)
+        if (lux_cgi_env_set(r, env, l->items[i].name.ptr, l->items[i].name.len,
+                            l->items[i].value.ptr, l->items[i].value.len) < 0)
+            return -1;
+    return 0;
+}
+
+int lux_setenv_apply_env(lux_req *r, lux_cgi_env *env) {
+    void **slot = lux_req_mod_data(r, &lux_mod_setenv);
+    const setenv_state *st = slot ? *slot : NULL;
+    if (!st)
+        return 0;
+    return apply_list(r, env, st->conf->add_env) < 0 || apply_list(r, env, st->conf->set_env) < 0
+               ? -1
+               : 0;
 }
 
 const lux_module lux_mod_setenv = {
