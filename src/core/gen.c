@@ -17,7 +17,6 @@ static const char *const lighttpd_only_modules[] = {
     "mod_ajp13",
     "mod_auth",
     "mod_authn_file",
-    "mod_cgi",
     "mod_evasive",
     "mod_fastcgi",
     "mod_gnutls",

@@ -200,9 +200,27 @@ static int header_var(lux_req *r, lux_cgi_env *env, const lux_header *h) {
     return 0;
 }
 
+typedef struct {
+    lux_req *r;
+    lux_cgi_env *env;
+    int failed;
+} tls_var_ctx;
+
+static void tls_var(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
+    tls_var_ctx *t = arg;
+    if (lux_cgi_env_set(t->r, t->env, name, nlen, value, vlen) < 0)
+        t->failed = 1;
+}
+
+/* HTTPS, SSL_* and the client certificate's variables, as mod_openssl names them. */
+static int tls_vars(lux_req *r, lux_cgi_env *env) {
+    tls_var_ctx t = {r, env, 0};
+    return lux_req_tls_env(r, tls_var, &t) < 0 || t.failed ? -1 : 0;
+}
+
 int lux_cgi_env_build(lux_req *r, lux_cgi_env *env) {
     *env = (lux_cgi_env){NULL, 0, 0};
-    if (server_vars(r, env) || request_vars(r, env) || client_vars(r, env))
+    if (server_vars(r, env) || request_vars(r, env) || client_vars(r, env) || tls_vars(r, env))
         return -1;
     for (size_t i = 0; i < r->nheaders; i++)
         if (header_var(r, env, &r->headers[i]) < 0)

@@ -403,3 +403,15 @@ setenv.add-environment = ("LUX_TEST_ADD" => "added")
     with cgi_server(extra=extra) as s:
         env = parse_env(get(s, "/env.sh").body)
         eq((env.get("LUX_TEST_SET"), env.get("LUX_TEST_ADD")), ("set value", "added"), "setenv")
+
+
+def test_tls_variables_reach_script():
+    from test_tls import https, need_tls, resolve, tls_conf
+    need_tls()
+    with cgi_server(extra=tls_conf()) as s:
+        cp = harness.curl([*resolve(s), https(s, "/env.sh")])
+        env = parse_env(cp.stdout)
+        eq(env.get("HTTPS"), "on", "HTTPS")
+        check(env.get("SSL_PROTOCOL", "").startswith("TLSv1."), f"SSL_PROTOCOL: {env}")
+        check(env.get("SSL_CIPHER"), "SSL_CIPHER")
+        check(env.get("SSL_CIPHER_USEKEYSIZE", "").isdigit(), "SSL_CIPHER_USEKEYSIZE")
