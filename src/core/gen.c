@@ -409,10 +409,8 @@ static const struct {
     const char *prefix;
     const char *module;
 } guarded_keys[] = {
-    {"ssl.", "mod_openssl"},
-    {"auth.", "mod_auth"},
-    {"url.access-deny", "mod_access"},
-    {"url.access-allow", "mod_access"},
+    {"ssl.", "mod_openssl"},           {"auth.backend.", "mod_authn_file"}, {"auth.", "mod_auth"},
+    {"url.access-deny", "mod_access"}, {"url.access-allow", "mod_access"},
 };
 
 static const lux_module *module_of_key(const char *key) {

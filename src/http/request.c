@@ -205,6 +205,8 @@ lux_client_cert lux_req_client_cert(const lux_req *r) {
 }
 
 lux_str lux_req_remote_user(lux_req *r) {
+    if (r->auth_user.ptr)
+        return r->auth_user;
     char name[256]; /* X.509 bounds subject fields well below this (CN: 64) */
     int n = r->conn ? lux_tls_client_user(r->conn, name, sizeof name) : -1;
     char *copy = n >= 0 ? lux_pool_alloc(r->pool, (size_t)n + 1) : NULL;
