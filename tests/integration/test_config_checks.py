@@ -76,7 +76,7 @@ def test_access_allow_in_condition_without_mod_access_refused():
 def test_auth_without_mod_auth_refused():
     refused('auth.require = ("/" => ("method" => "basic", "realm" => "r", '
             '"require" => "valid-user"))\n',
-            r"lux\.conf:3: auth\.require needs mod_auth, which this version of lux does not have")
+            r"lux\.conf:3: auth\.require needs mod_auth in server\.modules")
 
 
 @lux_only("lighttpd stops at its first error")
