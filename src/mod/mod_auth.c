@@ -530,10 +530,6 @@ static int digest_ha1(lux_req *r, const auth_conf *c, const auth_require *a, aut
     const char *file = backend_file(r, c);
     if (!file)
         return -1;
-    if (c->backend == AUTHN_HTPASSWD) {
-        lux_log(LUX_LOG_ERR, "auth: Digest needs the htdigest or plain backend, not htpasswd");
-        return 0;
-    }
     char secret[AUTH_SECRET_MAX];
     size_t hexlen = auth_alg_hexlen(alg);
     int found = authn_file_lookup(file, c->backend, user, &a->realm, hexlen, secret, sizeof secret);
@@ -572,13 +568,12 @@ static lux_result digest_auth(lux_req *r, const auth_conf *c, const auth_require
         return bad_request(r, "Digest parameters");
     auth_alg alg =
         d.algorithm.ptr ? auth_alg_parse(d.algorithm.ptr, d.algorithm.len) : AUTH_ALG_MD5;
-    if (!alg)
-        return bad_request(r, "Digest algorithm");
     if (d.qop.ptr && strcasecmp(d.qop.ptr, "auth") != 0)
         return bad_request(r, "Digest qop other than auth");
     if (d.uri.len != r->target.len || memcmp(d.uri.ptr, r->target.ptr, d.uri.len) != 0)
         return bad_request(r, "Digest uri is not the request's");
-    if (!offered(a, alg) || !auth_secret_eq(d.realm.ptr, d.realm.len, a->realm.ptr, a->realm.len) ||
+    if (!alg || !offered(a, alg) ||
+        !auth_secret_eq(d.realm.ptr, d.realm.len, a->realm.ptr, a->realm.len) ||
         !user_admitted(a, &d.username))
         return unauthorized(r, a, 0);
     char ha1[65], want[65];
@@ -594,10 +589,13 @@ static lux_result digest_auth(lux_req *r, const auth_conf *c, const auth_require
         return unauthorized(r, a, 0);
     size_t slen;
     const uint8_t *secret = nonce_secret(a, &slen);
+    /* The client knows the password; a nonce that is too old, or not ours (the server
+     * restarted, another server issued it), is stale: it may retry with a fresh one without
+     * asking its user again. */
     uint32_t issued;
     if (auth_nonce_check(secret, slen, alg, a->realm.ptr, a->realm.len, d.nonce.ptr, d.nonce.len,
                          &issued) < 0)
-        return unauthorized(r, a, 0);
+        return unauthorized(r, a, 1);
     int64_t age = (int64_t)(uint32_t)lux_req_now(r) - issued;
     if (age < 0 || age > AUTH_NONCE_TTL)
         return unauthorized(r, a, 1);
@@ -630,9 +628,14 @@ static lux_result auth_uri_clean(lux_req *r, const void *conf) {
         if (a->method == AUTH_EXTERN)
             return unauthorized(r, a, 0);
     }
+    if (a->method == AUTH_DIGEST && c->backend == AUTHN_HTPASSWD) {
+        lux_log(LUX_LOG_ERR, "auth: Digest for %s needs the htdigest or plain backend",
+                r->path.ptr);
+        return LUX_ERROR; /* a hash cannot give HA1: nobody could ever get in */
+    }
     const lux_str *h = lux_req_header(r, "Authorization", 13);
     lux_str scheme, cred;
-    if (!h)
+    if (!h || !h->len)
         return unauthorized(r, a, 0);
     if (h->len > AUTH_HEADER_MAX || auth_split_scheme(h->ptr, h->len, &scheme, &cred) < 0)
         return bad_request(r, "no scheme");

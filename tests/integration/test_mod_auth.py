@@ -125,6 +125,7 @@ def test_malformed_authorization_is_400():
         eq(status(s, "/p/secret.txt",
                   {"Authorization": "Basic " + base64.b64encode(b"nocolon").decode()}),
            400, "no colon")
+        eq(status(s, "/p/secret.txt", {"Authorization": ""}), 401, "empty header")
         r = get(s.port, "/p/secret.txt", headers={"Authorization": "Bearer abc"})
         eq(r.status, 401, "another scheme")
         contains(r.header("WWW-Authenticate", ""), 'realm="Secret Area"', "challenge")
@@ -139,6 +140,31 @@ def test_digest_malformed_is_400():
                     'Digest username="bob", realm="Secret Area", nonce="1", uri="/p/secret.txt", '
                     'response="x", qop=auth']:
             eq(status(s, "/p/secret.txt", {"Authorization": bad}), 400, bad)
+
+
+def test_digest_unknown_algorithm_and_realm_are_401():
+    conf = MODS + ('auth.backend = "plain"\nauth.backend.plain.userfile = "@TMP@/plain"\n' +
+                   protect("digest"))
+    with Server(conf, files=FILES) as s:
+        s.write("../plain", "bob:pw\n")
+        realm, nonce, _ = challenge(s, "/p/secret.txt")["MD5"]
+        eq(status(s, "/p/secret.txt", digest_header("SHA-256", "bob", realm, "pw", nonce,
+                                                    "/p/secret.txt")), 401, "SHA-256 not offered")
+        h = digest_header("MD5", "bob", realm, "pw", nonce, "/p/secret.txt")
+        h["Authorization"] = h["Authorization"].replace("algorithm=MD5", "algorithm=SHA-512")
+        eq(status(s, "/p/secret.txt", h), 401, "unknown algorithm")
+        eq(status(s, "/p/secret.txt", digest_header("MD5", "bob", "Other", "pw", nonce,
+                                                    "/p/secret.txt")), 401, "another realm")
+        eq(status(s, "/p/secret.txt", digest_header("MD5", "bob", realm, "pw", nonce,
+                                                    "/p/other.txt")), 400, "uri of another target")
+
+
+def test_digest_with_htpasswd_backend_is_a_server_error():
+    with Server(MODS + 'auth.backend = "htpasswd"\nauth.backend.htpasswd.userfile = "@TMP@/u"\n' +
+                protect("digest"), files=FILES) as s:
+        s.write("../u", "bob:" + sha1_htpasswd("pw") + "\n")
+        eq(status(s, "/p/secret.txt"), 500, "a hash gives no HA1")
+        eq(status(s, "/open.txt"), 200, "other paths")
 
 
 def challenge(s, path):
@@ -220,7 +246,12 @@ def test_digest_stale_nonce():
         r = get(s.port, "/p/secret.txt", headers=digest_header(
             "SHA-256", "bob", "Secret Area", "pw-b", forged, "/p/secret.txt"))
         eq(r.status, 401, "nonce under another secret")
-        check("stale" not in r.header("WWW-Authenticate", ""), "a foreign nonce is not stale")
+        contains(r.header("WWW-Authenticate", ""), "stale=true",
+                 "a nonce of another process is stale: the client knows the password")
+        r = get(s.port, "/p/secret.txt", headers=digest_header(
+            "SHA-256", "bob", "Secret Area", "wrong", old, "/p/secret.txt"))
+        eq(r.status, 401, "stale nonce, wrong password")
+        check("stale" not in r.header("WWW-Authenticate", ""), "no stale flag without the password")
 
 
 def test_require_users_and_groups():
@@ -291,6 +322,7 @@ def timed_get(port, path, headers=None, timeout=120):
 
 
 @serial
+@lux_only("lighttpd checks a bcrypt hash on its event loop: a static request waits seconds")
 def test_costly_hashes_do_not_delay_other_requests():
     conf = htpasswd_conf(extra="server.max-worker = 1\n")
     with Server(conf, files=FILES) as s:
