@@ -349,3 +349,39 @@ def test_costly_hashes_do_not_delay_other_requests():
               f"{worst * 1000:.1f} ms; the 20 checks took {total:.1f} s")
         check(worst < 1.0 + 4 * harness.sanitizer_slowdown(),
               f"a static request waited {worst:.2f} s behind password hashing")
+
+
+def test_extern_authn_trusts_a_verified_client_certificate():
+    from test_tls import need_tls
+    from test_tls_client_cert import FILES as TLS_FILES, fetch, verify_conf
+    need_tls()
+    conf = (MODS + 'auth.backend = "plain"\nauth.backend.plain.userfile = "@TMP@/plain"\n'
+            'auth.extern-authn = "enable"\n'
+            'auth.require = ( "/" => ( "method" => "basic", "realm" => "R", '
+            '"require" => "user=alice" ) )\n' +
+            verify_conf('ssl.verifyclient.enforce = "disable"\n'
+                        'ssl.verifyclient.username = "SSL_CLIENT_S_DN_CN"\n'))
+    with Server(conf, files=TLS_FILES) as s:
+        s.write("../plain", "alice:pw\n")
+        eq(fetch(s, "alice").stdout.decode(), "hello client\n\n200", "alice's certificate")
+        eq(fetch(s, "bob").stdout.decode()[-3:], "401", "bob is not in the require list")
+        eq(fetch(s).stdout.decode()[-3:], "401", "no certificate, no password")
+
+
+@lux_only("lux checks costly hashes on a thread pool; this is about letting go of them")
+def test_clients_leaving_during_a_costly_check():
+    with Server(htpasswd_conf(extra="server.max-worker = 1\n"), files=FILES) as s:
+        s.write("../users", "alice:" + crypt("pw", b"$2b$", 10) + "\n")
+        req = harness.build_request("/p/secret.txt", basic("alice", "pw"))
+        for _ in range(6):  # each leaves while its password is being checked
+            with harness.connect(s.port) as c:
+                c.sendall(req)
+        eq(timed_get(s.port, "/p/secret.txt", basic("alice", "pw"))[0].status, 200,
+           "the server still answers")
+        conns = [harness.connect(s.port) for _ in range(4)]
+        for c in conns:  # and these are still waiting when the server stops
+            c.sendall(req)
+        time.sleep(0.05)
+        eq(s.stop(), 0, "exit status of a stop with checks still running")
+        for c in conns:
+            c.close()
