@@ -147,8 +147,10 @@ static int digest_value(const char *p, size_t len, size_t *i, char *buf, size_t 
         (*i)++;
         return 0;
     }
+    /* unquoted: a token by the grammar, but clients send uri=/path unquoted too */
     size_t start = *i;
-    while (*i < len && is_tchar((unsigned char)p[*i]))
+    while (*i < len && (unsigned char)p[*i] > ' ' && p[*i] != 0x7f && p[*i] != ',' &&
+           p[*i] != '"')
         buf[(*o)++] = p[(*i)++];
     return *i > start ? 0 : -1;
 }
