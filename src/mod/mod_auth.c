@@ -117,7 +117,7 @@ static int parse_require_list(lux_gen *gen, auth_require *a, const char *s, char
     for (const char *p = s;;) {
         const char *bar = strchr(p, '|');
         size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == 10 && memcmp(p, "valid-user", 10) == 0)
+        if (len == 10 && memcmp(p, "valid-user", 10) == 0 && p == s && !bar)
             a->valid_user = 1;
         else if (len > 5 && memcmp(p, "user=", 5) == 0)
             a->users.items[a->users.n++] =
@@ -127,8 +127,8 @@ static int parse_require_list(lux_gen *gen, auth_require *a, const char *s, char
                 (lux_str){lux_pool_strndup(&gen->pool, p + 6, len - 6), len - 6};
         else
             return conf_error(err, el,
-                              "auth.require: \"require\" takes \"valid-user\" or "
-                              "\"user=name|group=name|...\", not \"%.*s\"",
+                              "auth.require: \"require\" takes \"valid-user\" alone, or "
+                              "\"user=name|group=name|...\"; not \"%.*s\"",
                               (int)len, p);
         if (!bar)
             return 0;
@@ -189,18 +189,18 @@ static int parse_require_entry(lux_gen *gen, const lux_value *e, auth_require *a
             require = v;
         else if (strcmp(k, "algorithm") == 0)
             rc = parse_algorithms(a, v, err, el);
-        else if (strcmp(k, "nonce_secret") == 0)
+        else if (strcmp(k, "nonce_secret") == 0 || strcmp(k, "nonce-secret") == 0)
             a->nonce_secret = kv[i].value;
         else
             rc = conf_error(err, el, "auth.require: unknown key \"%s\"", k);
         if (rc < 0)
             return -1;
     }
-    if (!a->method || !require)
-        return conf_error(err, el, "auth.require \"%s\": \"method\" and \"require\" are needed",
+    if (!a->method || !a->realm.ptr || !require || !*require)
+        return conf_error(err, el,
+                          "auth.require \"%s\": \"method\", \"realm\" and \"require\" are "
+                          "needed",
                           a->prefix.ptr);
-    if (!a->realm.ptr)
-        a->realm = (lux_str){"", 0};
     if (!a->nalgs)
         a->algs[a->nalgs++] = AUTH_ALG_MD5;
     return parse_require_list(gen, a, require, err, el);
@@ -210,7 +210,8 @@ static int parse_require(lux_gen *gen, const lux_value *v, void *dst, char *err,
     if (v->type != LUX_V_ARRAY)
         return conf_error(err, el, "auth.require must be an array of \"/path\" => ( ... )");
     auth_require_list *l = lux_pool_alloc(&gen->pool, sizeof *l);
-    l->items = lux_pool_alloc(&gen->pool, (v->u.arr.len + 1) * sizeof *l->items);
+    if (l)
+        l->items = lux_pool_alloc(&gen->pool, (v->u.arr.len + 1) * sizeof *l->items);
     if (!l || !l->items)
         return conf_error(err, el, "out of memory");
     memset(l->items, 0, (v->u.arr.len + 1) * sizeof *l->items);
@@ -498,7 +499,7 @@ static lux_result basic_auth(lux_req *r, const auth_conf *c, const auth_require 
     const char *file = backend_file(r, c);
     if (!file)
         return LUX_ERROR;
-    unsigned char key[32];
+    unsigned char key[32] = {0};
     time_t now = lux_req_now(r), until = c->cache_max_age ? now + c->cache_max_age : 0;
     if (until) {
         cache_key(c->backend, file, &a->realm, &user, &pass, key);
@@ -604,12 +605,10 @@ static lux_result digest_auth(lux_req *r, const auth_conf *c, const auth_require
 
 /* ---- the hook ---------------------------------------------------------------------------- */
 
-/* auth.extern-authn / method "extern": someone before us (a verified client certificate)
- * named the user. */
-static lux_result extern_auth(lux_req *r, const auth_require *a, const lux_str *user) {
-    if (!user_admitted(a, user))
-        return unauthorized(r, a, 0);
-    return LUX_GO_ON;
+/* Did someone before us (a verified client certificate) name a user this path admits? */
+static int extern_user_admitted(lux_req *r, const auth_require *a) {
+    lux_str user = lux_req_remote_user(r);
+    return user.ptr && user.len && user_admitted(a, &user);
 }
 
 static int scheme_is(const lux_str *s, const char *name) {
@@ -619,15 +618,15 @@ static int scheme_is(const lux_str *s, const char *name) {
 static lux_result auth_uri_clean(lux_req *r, const void *conf) {
     const auth_conf *c = conf;
     const auth_require *a = find_require(c, &r->path);
-    if (!a || r->auth_user.ptr)
-        return LUX_GO_ON; /* unprotected, or authenticated on an earlier pass */
-    if (c->extern_authn || a->method == AUTH_EXTERN) {
-        lux_str user = lux_req_remote_user(r);
-        if (user.ptr && user.len)
-            return extern_auth(r, a, &user);
-        if (a->method == AUTH_EXTERN)
-            return unauthorized(r, a, 0);
-    }
+    if (!a)
+        return LUX_GO_ON;
+    if (r->auth_user.ptr) /* authenticated on an earlier pass (before a rewrite's restart) */
+        return user_admitted(a, &r->auth_user) ? LUX_GO_ON : unauthorized(r, a, 0);
+    /* auth.extern-authn: such a user needs no password; anyone else may still give one */
+    if ((c->extern_authn || a->method == AUTH_EXTERN) && extern_user_admitted(r, a))
+        return LUX_GO_ON;
+    if (a->method == AUTH_EXTERN)
+        return unauthorized(r, a, 0);
     if (a->method == AUTH_DIGEST && c->backend == AUTHN_HTPASSWD) {
         lux_log(LUX_LOG_ERR, "auth: Digest for %s needs the htdigest or plain backend",
                 r->path.ptr);

@@ -292,7 +292,7 @@ def test_remote_user_in_access_log():
         harness.poll(lambda: len(harness.read_text(log).splitlines()) >= 2, timeout=10,
                      what="two access log lines")
         lines = harness.read_text(log).splitlines()
-        eq(lines, ["bob 200 /p/secret.txt", "- 200 /open.txt"], "log lines")
+        eq(sorted(lines), ["- 200 /open.txt", "bob 200 /p/secret.txt"], "log lines")
 
 
 @lux_only("lighttpd caches a backend's answer differently; lux remembers verified passwords")
@@ -385,3 +385,36 @@ def test_clients_leaving_during_a_costly_check():
         eq(s.stop(), 0, "exit status of a stop with checks still running")
         for c in conns:
             c.close()
+
+
+def config_loads(conf):
+    """Whether the server accepts a config, its modules' settings checked (-tt)."""
+    with harness.TempDir() as tmp:
+        text = harness.BASE_CONF + conf
+        text = text.replace("@TMP@", tmp.path).replace("@DOCROOT@", tmp.path)
+        path = tmp.write("lux.conf", text.replace("@PORT@", "80"))
+        return harness.run_bin(["-tt", "-f", path]).returncode == 0
+
+
+def test_bad_auth_require_is_a_config_error():
+    base = MODS + 'auth.backend = "plain"\nauth.backend.plain.userfile = "/dev/null"\n'
+    check(config_loads(base + protect()), "a good config loads")
+    for bad in ['auth.require = ( "/" => ( "method" => "basic", "require" => "valid-user" ) )',
+                protect(method="negotiate"),
+                protect(require="valid-user|user=bob"),
+                protect(require="someone"),
+                protect(method="digest", extra=', "algorithm" => "SHA-1"'),
+                'auth.require = ( "/" => "basic" )']:
+        check(not config_loads(base + bad + "\n"), f"accepted: {bad}")
+
+
+@lux_only("lighttpd ignores auth.backend.* without mod_authn_file, with a warning")
+def test_userfile_needs_mod_authn_file():
+    with harness.TempDir() as tmp:
+        path = tmp.write("lux.conf", harness.BASE_CONF.replace("@TMP@", tmp.path)
+                         .replace("@DOCROOT@", tmp.path).replace("@PORT@", "80") +
+                         'server.modules += ("mod_auth")\n'
+                         'auth.backend.plain.userfile = "/dev/null"\n')
+        cp = harness.run_bin(["-tt", "-f", path])
+        check(cp.returncode != 0, "accepted")
+        contains(cp.stdout + cp.stderr, "needs mod_authn_file in server.modules", "message")
