@@ -374,10 +374,13 @@ static int user_admitted(const auth_require *a, const lux_str *user) {
     return 0;
 }
 
-static const auth_require *find_require(const auth_conf *c, const lux_str *path) {
+/* The first entry whose key is a prefix of the path; case-blind where the file system is. */
+static const auth_require *find_require(const auth_conf *c, const lux_str *path, int nocase) {
     for (size_t i = 0; c->require && i < c->require->n; i++) {
         const auth_require *a = &c->require->items[i];
-        if (a->prefix.len <= path->len && memcmp(a->prefix.ptr, path->ptr, a->prefix.len) == 0)
+        if (a->prefix.len <= path->len &&
+            (nocase ? strncasecmp(a->prefix.ptr, path->ptr, a->prefix.len)
+                    : memcmp(a->prefix.ptr, path->ptr, a->prefix.len)) == 0)
             return a;
     }
     return NULL;
@@ -617,7 +620,8 @@ static int scheme_is(const lux_str *s, const char *name) {
 
 static lux_result auth_uri_clean(lux_req *r, const void *conf) {
     const auth_conf *c = conf;
-    const auth_require *a = find_require(c, &r->path);
+    const lux_core_conf *core = r->confs[0];
+    const auth_require *a = find_require(c, &r->path, core->force_lowercase_filenames);
     if (!a)
         return LUX_GO_ON;
     if (r->auth_user.ptr) /* authenticated on an earlier pass (before a rewrite's restart) */

@@ -280,6 +280,15 @@ def test_nested_conditions():
            200, "with credentials")
 
 
+def test_prefix_is_case_blind_with_lowercase_filenames():
+    conf = (MODS + 'auth.backend = "plain"\nauth.backend.plain.userfile = "@TMP@/plain"\n' +
+            protect() + 'server.force-lowercase-filenames = "enable"\n')
+    with Server(conf, files=FILES) as s:
+        s.write("../plain", "bob:b\n")
+        eq(status(s, "/p/secret.txt"), 401, "same case")
+        eq(status(s, "/P/secret.txt"), 401, "other case: the same file")
+
+
 def test_remote_user_in_access_log():
     conf = (MODS + 'server.modules += ("mod_accesslog")\n'
             'accesslog.filename = "@TMP@/access.log"\naccesslog.format = "%u %s %U"\n'
