@@ -10,9 +10,19 @@ extern const lux_module lux_mod_openssl;
 extern const lux_module lux_mod_auth, lux_mod_authn_file;
 
 const lux_module *const lux_builtin_modules[] = {
-    &lux_core_module,    &lux_mod_indexfile,  &lux_mod_dirlisting,
-    &lux_mod_staticfile, &lux_mod_accesslog,  &lux_mod_access,
-    &lux_mod_alias,      &lux_mod_setenv,     &lux_mod_expire,
-    &lux_mod_redirect,   &lux_mod_rewrite,    &lux_mod_openssl,
-    &lux_mod_auth,       &lux_mod_authn_file, NULL,
+    &lux_core_module,
+    &lux_mod_indexfile,
+    &lux_mod_dirlisting,
+    &lux_mod_staticfile,
+    &lux_mod_accesslog,
+    &lux_mod_access,
+    &lux_mod_alias,
+    &lux_mod_setenv,
+    &lux_mod_expire,
+    &lux_mod_redirect,
+    &lux_mod_rewrite,
+    &lux_mod_openssl,
+    &lux_mod_auth,
+    &lux_mod_authn_file, /* the user files of mod_auth's backends */
+    NULL,
 };

@@ -301,11 +301,15 @@ static char *quoted(lux_req *r, const lux_str *s) {
 
 /* The per-process key of Digest nonces: they stop verifying when the server restarts. */
 static uint8_t nonce_key[32];
+static int nonce_key_ok;
 static void nonce_key_init(void) {
-    if (RAND_bytes(nonce_key, sizeof nonce_key) != 1)
+    nonce_key_ok = RAND_bytes(nonce_key, sizeof nonce_key) == 1;
+    if (!nonce_key_ok)
         lux_log(LUX_LOG_ERR, "auth: no random bytes for the Digest nonce key");
 }
 
+/* The key nonces of this path are made with; NULL (Digest refused) when there is none: a
+ * guessable key would let anyone make nonces. */
 static const uint8_t *nonce_secret(const auth_require *a, size_t *len) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     if (a->nonce_secret.len) {
@@ -314,7 +318,7 @@ static const uint8_t *nonce_secret(const auth_require *a, size_t *len) {
     }
     pthread_once(&once, nonce_key_init);
     *len = sizeof nonce_key;
-    return nonce_key;
+    return nonce_key_ok ? nonce_key : NULL;
 }
 
 /* 401 with one challenge per method (and Digest algorithm) the path accepts. */
@@ -332,6 +336,8 @@ static lux_result unauthorized(lux_req *r, const auth_require *a, int stale) {
         return LUX_HANDLED;
     size_t slen;
     const uint8_t *secret = nonce_secret(a, &slen);
+    if (!secret)
+        return LUX_ERROR;
     for (unsigned i = 0; i < a->nalgs; i++) {
         char nonce[9 + 64 + 1];
         auth_nonce_make(secret, slen, a->algs[i], a->realm.ptr, a->realm.len,
@@ -593,6 +599,8 @@ static lux_result digest_auth(lux_req *r, const auth_conf *c, const auth_require
         return unauthorized(r, a, 0);
     size_t slen;
     const uint8_t *secret = nonce_secret(a, &slen);
+    if (!secret)
+        return LUX_ERROR;
     /* The client knows the password; a nonce that is too old, or not ours (the server
      * restarted, another server issued it), is stale: it may retry with a fresh one without
      * asking its user again. */
