@@ -244,41 +244,41 @@ static const lux_directive auth_directives[] = {
 /* Direct-mapped: a Basic password that verified is remembered under a SHA-256 of everything
  * it was checked against, until max-age; a collision just forgets the older entry. */
 #define AUTH_CACHE_SLOTS 1024
+#define AUTH_CACHE_KEY 64
 
 static struct {
     pthread_mutex_t lock;
     struct {
-        unsigned char key[32];
+        char key[AUTH_CACHE_KEY];
         time_t until;
     } slot[AUTH_CACHE_SLOTS];
 } cache = {PTHREAD_MUTEX_INITIALIZER};
 
+/* The key, in hex: SHA-256 of backend, file, realm, user and password. */
 static void cache_key(int backend, const char *file, const lux_str *realm, const lux_str *user,
-                      const lux_str *pass, unsigned char key[32]) {
+                      const lux_str *pass, char key[AUTH_CACHE_KEY + 1]) {
     char b = (char)('0' + backend);
     lux_str parts[] = {{&b, 1}, {file, strlen(file)}, *realm, *user, *pass};
-    char hex[65];
-    auth_hash_hex(AUTH_ALG_SHA256, parts, 5, hex);
-    for (int i = 0; i < 32; i++)
-        key[i] = (unsigned char)(strtoul((char[]){hex[2 * i], hex[2 * i + 1], 0}, NULL, 16));
+    auth_hash_hex(AUTH_ALG_SHA256, parts, 5, key);
 }
 
-static unsigned cache_slot(const unsigned char key[32]) {
-    return ((unsigned)key[0] << 8 | key[1]) % AUTH_CACHE_SLOTS;
+static unsigned cache_slot(const char *key) {
+    return (unsigned)strtoul((char[]){key[0], key[1], key[2], key[3], '\0'}, NULL, 16) %
+           AUTH_CACHE_SLOTS;
 }
 
-static int cache_has(const unsigned char key[32], time_t now) {
+static int cache_has(const char *key, time_t now) {
     pthread_mutex_lock(&cache.lock);
     unsigned s = cache_slot(key);
-    int hit = cache.slot[s].until > now && memcmp(cache.slot[s].key, key, 32) == 0;
+    int hit = cache.slot[s].until > now && memcmp(cache.slot[s].key, key, AUTH_CACHE_KEY) == 0;
     pthread_mutex_unlock(&cache.lock);
     return hit;
 }
 
-static void cache_put(const unsigned char key[32], time_t until) {
+static void cache_put(const char *key, time_t until) {
     pthread_mutex_lock(&cache.lock);
     unsigned s = cache_slot(key);
-    memcpy(cache.slot[s].key, key, 32);
+    memcpy(cache.slot[s].key, key, AUTH_CACHE_KEY);
     cache.slot[s].until = until;
     pthread_mutex_unlock(&cache.lock);
 }
@@ -416,7 +416,7 @@ typedef struct {
     lux_req *r; /* NULL once the client went away */
     const auth_require *a;
     lux_str user; /* in r->pool */
-    unsigned char key[32];
+    char key[AUTH_CACHE_KEY + 1];
     time_t cache_until; /* 0: not cached */
     int ok;
     char *pass; /* both in `data`, NUL-terminated */
@@ -453,7 +453,7 @@ static void basic_abort(lux_req *r, void *arg) {
 }
 
 static lux_result basic_offload(lux_req *r, const auth_require *a, const lux_str *user,
-                                const lux_str *pass, const char *hash, const unsigned char *key,
+                                const lux_str *pass, const char *hash, const char *key,
                                 time_t cache_until) {
     size_t hlen = strlen(hash);
     basic_job *b = calloc(1, sizeof *b + pass->len + 1 + hlen + 1);
@@ -464,7 +464,7 @@ static lux_result basic_offload(lux_req *r, const auth_require *a, const lux_str
     b->r = r;
     b->a = a;
     b->user = *user;
-    memcpy(b->key, key, 32);
+    memcpy(b->key, key, sizeof b->key);
     b->cache_until = cache_until;
     b->pass = b->data;
     memcpy(b->pass, pass->ptr, pass->len + 1);
@@ -508,7 +508,7 @@ static lux_result basic_auth(lux_req *r, const auth_conf *c, const auth_require 
     const char *file = backend_file(r, c);
     if (!file)
         return LUX_ERROR;
-    unsigned char key[32] = {0};
+    char key[AUTH_CACHE_KEY + 1] = "";
     time_t now = lux_req_now(r), until = c->cache_max_age ? now + c->cache_max_age : 0;
     if (until) {
         cache_key(c->backend, file, &a->realm, &user, &pass, key);
