@@ -15,6 +15,7 @@
 #include "lux/log.h"
 #include "net/conn.h"
 #include "net/tls.h"
+#include "net/worker.h"
 
 static const struct {
     const char *name;
@@ -194,6 +195,10 @@ int lux_req_remote_port(const lux_req *r) {
     if (sa->sin6_family != AF_INET && sa->sin6_family != AF_INET6)
         return -1;
     return ntohs(sa->sin6_port); /* at the same offset in a sockaddr_in */
+}
+
+struct lux_offload_inbox *lux_req_offload(const lux_req *r) {
+    return r->worker ? r->worker->offload : NULL;
 }
 
 unsigned lux_req_conn_requests(const lux_req *r) {

@@ -18,11 +18,11 @@
 #include "core/gen.h"
 #include "core/offload.h"
 #include "core/pool.h"
+#include "http/request.h"
 #include "lux/log.h"
 #include "lux/req.h"
 #include "mod/authn.h"
 #include "mod/mod_auth_parse.h"
-#include "net/worker.h"
 
 /* A Digest nonce is good for this long after it was issued; then the client is told
  * stale=true and retries with a fresh one without asking its user again. */
@@ -470,7 +470,8 @@ static lux_result basic_offload(lux_req *r, const auth_require *a, const lux_str
     memcpy(b->pass, pass->ptr, pass->len + 1);
     b->hash = b->pass + pass->len + 1;
     memcpy(b->hash, hash, hlen + 1);
-    if (lux_offload_submit(r->worker->offload, &b->job) < 0) {
+    lux_offload_inbox *inbox = lux_req_offload(r);
+    if (!inbox || lux_offload_submit(inbox, &b->job) < 0) {
         free(b);
         lux_log(LUX_LOG_WARN, "auth: password checks are queued to the limit; 503");
         return lux_resp_error(r, 503);
