@@ -10,7 +10,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
-LIBS    := $(PKG_LIBS) -lbz2 -lpthread
+LIBS    := $(PKG_LIBS) -lbz2 -lcrypt -lpthread
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # ThreadSanitizer needs its own build (it cannot share a binary with ASan); clang's runtime

@@ -86,6 +86,11 @@ struct lux_req {
     int physical_ready; /* $PHYSICAL conditions may be evaluated */
     void **mod_data;    /* [gen nmodules]: see lux_req_mod_data; NULL until used */
 
+    /* Who the request authenticated as (mod_auth): REMOTE_USER and AUTH_TYPE ("Basic",
+     * "Digest", or NULL); auth_user.ptr NULL until someone authenticated it. */
+    lux_str auth_user;
+    const char *auth_type;
+
     /* File-system mapping. */
     lux_str docroot;
     lux_str physical; /* docroot + path (or set by a module) */
@@ -224,8 +229,9 @@ typedef enum {
     LUX_CLIENT_CERT_FAILED,
 } lux_client_cert;
 lux_client_cert lux_req_client_cert(const lux_req *r);
-/* The authenticated user: the field of a verified client certificate that
- * ssl.verifyclient.username names, in r->pool. ptr NULL when there is none. */
+/* The authenticated user: r->auth_user once mod_auth set it, else the field of a verified
+ * client certificate that ssl.verifyclient.username names, in r->pool. ptr NULL when there is
+ * none. */
 lux_str lux_req_remote_user(lux_req *r);
 /*
  * The TLS facts of the request's connection, named as lighttpd names them in the environment

@@ -15,8 +15,6 @@
 /* Modules lighttpd has that lux does not provide yet: named in a clear error. */
 static const char *const lighttpd_only_modules[] = {
     "mod_ajp13",
-    "mod_auth",
-    "mod_authn_file",
     "mod_evasive",
     "mod_fastcgi",
     "mod_gnutls",
@@ -32,7 +30,7 @@ static const char *const lighttpd_only_modules[] = {
     "mod_vhostdb",
     "mod_webdav",
     "mod_wstunnel",
-    NULL,
+    NULL, /* one name a line: a module that arrives removes one line */
 };
 
 /* Always enabled, after the listed ones (lighttpd does the same). */
@@ -400,6 +398,7 @@ static const struct {
     const char *module;
 } guarded_keys[] = {
     {"ssl.", "mod_openssl"},
+    {"auth.backend.", "mod_authn_file"}, /* before "auth.": the longer prefix first */
     {"auth.", "mod_auth"},
     {"url.access-deny", "mod_access"},
     {"url.access-allow", "mod_access"},

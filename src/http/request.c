@@ -15,6 +15,7 @@
 #include "lux/log.h"
 #include "net/conn.h"
 #include "net/tls.h"
+#include "net/worker.h"
 
 static const struct {
     const char *name;
@@ -202,6 +203,10 @@ int lux_req_remote_port(const lux_req *r) {
     return ntohs(sa->sin6_port); /* at the same offset in a sockaddr_in */
 }
 
+struct lux_offload_inbox *lux_req_offload(const lux_req *r) {
+    return r->worker ? r->worker->offload : NULL;
+}
+
 unsigned lux_req_conn_requests(const lux_req *r) {
     return r->conn ? r->conn->requests : 0;
 }
@@ -211,6 +216,8 @@ lux_client_cert lux_req_client_cert(const lux_req *r) {
 }
 
 lux_str lux_req_remote_user(lux_req *r) {
+    if (r->auth_user.ptr)
+        return r->auth_user;
     char name[256]; /* X.509 bounds subject fields well below this (CN: 64) */
     int n = r->conn ? lux_tls_client_user(r->conn, name, sizeof name) : -1;
     char *copy = n >= 0 ? lux_pool_alloc(r->pool, (size_t)n + 1) : NULL;

@@ -14,6 +14,8 @@ extern const lux_module lux_mod_ssi;
 extern const lux_module lux_mod_health;
 extern const lux_module lux_mod_deflate, lux_mod_compress;
 extern const lux_module lux_mod_cgi;
+extern const lux_module lux_mod_auth;
+extern const lux_module lux_mod_authn_file;
 
 /* One module per line, so that adding one is a one-line change. */
 /* clang-format off */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/core_conf.h"
+#include "core/offload.h"
 #include "http/stat_cache.h"
 #include "lux/log.h"
 #include "net/conn.h"
@@ -209,7 +210,8 @@ lux_worker *lux_worker_new(lux_server *s, unsigned id) {
     w->accepts = calloc(s->nlisteners ? s->nlisteners : 1, sizeof *w->accepts);
     w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->wake.cb = on_wake;
-    if (!w->loop || !w->stat_cache || !w->accepts || w->wake.fd < 0 ||
+    w->offload = w->loop ? lux_offload_inbox_new(w->loop) : NULL;
+    if (!w->loop || !w->stat_cache || !w->accepts || w->wake.fd < 0 || !w->offload ||
         lux_loop_add(w->loop, &w->wake, LUX_EV_READ) < 0) {
         lux_worker_join_free(w);
         return NULL;
@@ -267,6 +269,7 @@ void lux_worker_join_free(lux_worker *w) {
     spare_drain(&w->spare_blocks);
     if (w->wake.fd >= 0)
         close(w->wake.fd);
+    lux_offload_inbox_close(w->offload);
     lux_stat_cache_free(w->stat_cache);
     lux_loop_free(w->loop);
     lux_gen_unref(w->gen);

@@ -11,6 +11,7 @@
 
 typedef struct lux_conn lux_conn;
 typedef struct lux_stat_cache lux_stat_cache;
+typedef struct lux_offload_inbox lux_offload_inbox;
 
 typedef struct {
     lux_io io;
@@ -51,6 +52,7 @@ struct lux_worker {
     time_t date_time;
     char date[LUX_HTTP_DATE_LEN + 1];
     lux_stat_cache *stat_cache;
+    lux_offload_inbox *offload; /* results of blocking work done for us (core/offload.h) */
 };
 
 lux_worker *lux_worker_new(lux_server *s, unsigned id);

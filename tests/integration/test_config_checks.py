@@ -29,12 +29,12 @@ def refused(body, *patterns):
 def test_missing_modules_named_where_listed():
     body = ('server.modules = (\n'          # line 3
             '    "mod_access",\n'            # 4
-            '    "mod_auth",\n'              # 5
+            '    "mod_magnet",\n'            # 5
             '    "mod_nosuchthing",\n'       # 6
             ')\n'                            # 7
             'server.tag = "t"\n'             # 8
             'server.modules += ("mod_fastcgi")\n')  # 9
-    out = refused(body, r'lux\.conf:5: module "mod_auth" is not available',
+    out = refused(body, r'lux\.conf:5: module "mod_magnet" is not available',
                   r'lux\.conf:6: unknown module "mod_nosuchthing"',
                   r'lux\.conf:9: module "mod_fastcgi" is not available')
     check(not re.search(r"lux\.conf:[0-9]+:.*mod_access", out), f"mod_access blamed: {out!r}")
@@ -76,7 +76,7 @@ def test_access_allow_in_condition_without_mod_access_refused():
 def test_auth_without_mod_auth_refused():
     refused('auth.require = ("/" => ("method" => "basic", "realm" => "r", '
             '"require" => "valid-user"))\n',
-            r"lux\.conf:3: auth\.require needs mod_auth, which this version of lux does not have")
+            r"lux\.conf:3: auth\.require needs mod_auth in server\.modules")
 
 
 @lux_only("lighttpd stops at its first error")
