@@ -156,7 +156,7 @@ static int client_vars(lux_req *r, lux_cgi_env *env) {
     lux_str user = lux_req_remote_user(r);
     if (user.ptr) {
         rc |= set_str(r, env, "REMOTE_USER", &user);
-        rc |= set(r, env, "AUTH_TYPE", "SSL_CLIENT_VERIFY");
+        rc |= set(r, env, "AUTH_TYPE", r->auth_type ? r->auth_type : "SSL_CLIENT_VERIFY");
     }
     return rc;
 }
@@ -220,7 +220,8 @@ static int tls_vars(lux_req *r, lux_cgi_env *env) {
 
 int lux_cgi_env_build(lux_req *r, lux_cgi_env *env) {
     *env = (lux_cgi_env){NULL, 0, 0};
-    if (server_vars(r, env) || request_vars(r, env) || client_vars(r, env) || tls_vars(r, env))
+    /* The TLS variables first: a user mod_auth authenticated outranks the certificate's. */
+    if (server_vars(r, env) || request_vars(r, env) || tls_vars(r, env) || client_vars(r, env))
         return -1;
     for (size_t i = 0; i < r->nheaders; i++)
         if (header_var(r, env, &r->headers[i]) < 0)

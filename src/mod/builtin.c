@@ -43,6 +43,8 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_deflate,
     &lux_mod_compress,
     &lux_mod_cgi,
+    &lux_mod_auth,
+    &lux_mod_authn_file,
     NULL,
 };
 /* clang-format on */

@@ -415,3 +415,18 @@ def test_tls_variables_reach_script():
         check(env.get("SSL_PROTOCOL", "").startswith("TLSv1."), f"SSL_PROTOCOL: {env}")
         check(env.get("SSL_CIPHER"), "SSL_CIPHER")
         check(env.get("SSL_CIPHER_USEKEYSIZE", "").isdigit(), "SSL_CIPHER_USEKEYSIZE")
+
+
+def test_authenticated_user_reaches_script():
+    import base64
+    import hashlib
+    extra = ('server.modules += ("mod_auth", "mod_authn_file")\n'
+             'auth.backend = "htpasswd"\nauth.backend.htpasswd.userfile = "@TMP@/users"\n'
+             'auth.require = ( "/" => ( "method" => "basic", "realm" => "r", '
+             '"require" => "valid-user" ) )\n')
+    with cgi_server(extra=extra) as s:
+        sha = base64.b64encode(hashlib.sha1(b"pw").digest()).decode()
+        s.write("../users", "alice:{SHA}" + sha + "\n")
+        auth = "Basic " + base64.b64encode(b"alice:pw").decode()
+        env = parse_env(get(s, "/env.sh", headers={"Authorization": auth}).body)
+        eq((env.get("REMOTE_USER"), env.get("AUTH_TYPE")), ("alice", "Basic"), "user and type")
