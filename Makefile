@@ -7,10 +7,21 @@ PKGS    := libpcre2-8 openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# Where `make install` puts things; the module directory is compiled in (lux -m overrides it).
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MODULEDIR  := $(LIBDIR)/lux/modules
+
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
-LIBS    := $(PKG_LIBS) -lpthread
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP \
+    -DLUX_MODULE_DIR='"$(MODULEDIR)"'
+LIBS    := $(PKG_LIBS) -lpthread -ldl
+# Loadable modules resolve lux's functions in the binary: export the public API (every lux_*
+# function include/lux/ declares) and nothing else.
+DYNLIST := build/lux.dynlist
+EXPORT  := -Wl,--dynamic-list=$(DYNLIST)
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # ThreadSanitizer needs its own build (it cannot share a binary with ASan); clang's runtime
@@ -37,11 +48,12 @@ $(1)/liblux.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRC))
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(1)/lux: $(1)/obj/src/main.o $(1)/liblux.a
-	$(or $(3),$$(CC)) $(2) -o $$@ $$^ $$(LIBS)
+$(1)/lux: $(1)/obj/src/main.o $(1)/liblux.a $$(DYNLIST)
+	$(or $(3),$$(CC)) $(2) $$(EXPORT) -o $$@ $$(filter-out $$(DYNLIST),$$^) $$(LIBS)
 
-$(1)/lux-test: $(1)/obj/src/main.o $$(patsubst %.c,$(1)/obj/%.o,$$(TESTMOD_SRC)) $(1)/liblux.a
-	$(or $(3),$$(CC)) $(2) -o $$@ $$^ $$(LIBS)
+$(1)/lux-test: $(1)/obj/src/main.o $$(patsubst %.c,$(1)/obj/%.o,$$(TESTMOD_SRC)) $(1)/liblux.a \
+    $$(DYNLIST)
+	$(or $(3),$$(CC)) $(2) $$(EXPORT) -o $$@ $$(filter-out $$(DYNLIST),$$^) $$(LIBS)
 
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/liblux.a
 	@mkdir -p $$(dir $$@)
@@ -49,6 +61,11 @@ $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/liblux.a
 
 -include $$(shell find $(1)/obj -name '*.d' 2>/dev/null)
 endef
+
+$(DYNLIST): $(wildcard include/lux/*.h)
+	@mkdir -p $(dir $@)
+	@{ echo "{"; grep -ohE '\blux_[a-z0-9_]+ *\(' include/lux/*.h | tr -d ' (' | sort -u | \
+	    sed 's/.*/    &;/'; echo "};"; } > $@
 
 $(eval $(call flavour,build,))
 $(eval $(call flavour,build/asan,$(SAN_FLAGS)))
@@ -58,7 +75,8 @@ UNIT_BINS      := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS      := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all asan tsan unit fuzz fuzz-long test run bench deps deps-test deps-bench clean format
+.PHONY: all asan tsan unit fuzz fuzz-long test run bench deps deps-test deps-bench clean format \
+    plugins install install-dev
 # Objects of test binaries are not intermediates to delete: keep them for incremental builds.
 .SECONDARY:
 all: build/lux build/lux-test
@@ -88,6 +106,28 @@ FUZZ_MINUTES ?= 10
 fuzz-long: fuzz
 	@FUZZ_MINUTES=$(FUZZ_MINUTES) sh tests/fuzz/long.sh
 
+# Example modules, built as an outside author builds them: only include/lux/, no lux sources.
+PLUGIN_SRC := $(wildcard examples/plugins/*/mod_*.c)
+PLUGIN_SOS := $(addprefix build/plugins/,$(notdir $(PLUGIN_SRC:.c=.so)))
+PLUGIN_CFLAGS := -std=c17 -Iinclude $(WARN) -O2 -g -fPIC -shared -MMD -MP
+build/plugins/%.so:
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -o $@ $(filter %/$*.c,$(PLUGIN_SRC))
+$(foreach c,$(PLUGIN_SRC),$(eval build/plugins/$(notdir $(c:.c=.so)): $(c)))
+-include $(wildcard build/plugins/*.d)
+plugins: $(PLUGIN_SOS)
+
+# The module author's kit: the headers and lux.pc, so that
+# `cc $$(pkg-config --cflags lux) -shared -fPIC mod_x.c -o mod_x.so` builds a module.
+LUX_VERSION := $(shell sed -n 's/^\#define LUX_VERSION "\(.*\)"/\1/p' src/core/version.h)
+install-dev:
+	install -d $(DESTDIR)$(INCLUDEDIR)/lux $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MODULEDIR)
+	install -m 644 include/lux/*.h $(DESTDIR)$(INCLUDEDIR)/lux/
+	sed -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@MODULEDIR@|$(MODULEDIR)|' \
+	    -e 's|@VERSION@|$(LUX_VERSION)|' lux.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/lux.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/lux.pc
+install: install-dev
+
 deps:
 	@sh tools/deps.sh run
 deps-test:
@@ -96,7 +136,7 @@ deps-bench:
 	@sh tools/deps.sh bench
 
 test: deps-test
-	@$(MAKE) --no-print-directory -j2 all unit asan tsan fuzz
+	@$(MAKE) --no-print-directory -j2 all unit asan tsan fuzz plugins
 	@sh tests/run
 
 run: deps

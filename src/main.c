@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/gen.h"
+#include "core/module_load.h"
 #include "core/version.h"
 #include "net/server_run.h"
 
@@ -16,7 +17,7 @@ static void usage(FILE *out) {
     fprintf(out, "lux/" LUX_VERSION " - a fast web server for lighttpd configurations\n"
                  "usage: lux -f <config> [options]\n"
                  "  -f <file>  configuration file (lighttpd.conf syntax)\n"
-                 "  -m <dir>   module directory\n"
+                 "  -m <dir>   module directory (overrides server.modules-dir)\n"
                  "  -D         don't go to background (default: daemonise)\n"
                  "  -t         test the configuration file for syntax errors and exit\n"
                  "  -tt        test the configuration, load modules, and exit\n"
@@ -42,7 +43,7 @@ static void features(void) {
            "\t- brotli support\n"
            "\t- zstd support\n"
            "\t- crypt support\n"
-           "\t- dynamic module loading support\n");
+           "\t+ dynamic module loading support\n");
 }
 
 /* Without -D the parent waits on a pipe until the child is serving (or failed) and exits with
@@ -152,7 +153,8 @@ int main(int argc, char **argv) {
             config = optarg;
             break;
         case 'm':
-            break; /* built-in modules only in this version */
+            lux_module_dir_override(optarg);
+            break;
         case 'D':
             foreground = 1;
             break;
