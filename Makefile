@@ -64,7 +64,7 @@ endef
 
 $(DYNLIST): $(wildcard include/lux/*.h)
 	@mkdir -p $(dir $@)
-	@{ echo "{"; grep -ohE '\blux_[a-z0-9_]+ *\(' include/lux/*.h | tr -d ' (' | sort -u | \
+	@{ echo "{"; grep -ohP '\blux_[a-z0-9_]+(?= *\([^*])' include/lux/*.h | sort -u | \
 	    sed 's/.*/    &;/'; echo "};"; } > $@
 
 $(eval $(call flavour,build,))

@@ -50,7 +50,7 @@ struct lux_worker {
     time_t date_time;
     char date[LUX_HTTP_DATE_LEN + 1];
     lux_stat_cache *stat_cache;
-    struct lux_worker_modules *modules; /* modules' slots and stop callbacks (worker_module.c) */
+    struct lux_worker_modules *modules; /* modules' slots and stop callbacks (module_api.c) */
 };
 
 lux_worker *lux_worker_new(lux_server *s, unsigned id);

@@ -1,8 +1,11 @@
-/* What include/lux/timer.h gives modules of their worker: its clock, timers, a slot per module
- * and stop callbacks. All of it runs on the worker's own thread. */
+/* The module API over lux's internals: what include/lux/timer.h gives modules of their worker
+ * (its clock, timers, a slot per module, stop callbacks; all of it on the worker's own thread)
+ * and request-pool memory. */
 #include <stdlib.h>
 
 #include "core/gen.h"
+#include "core/pool.h"
+#include "lux/req.h"
 #include "net/worker.h"
 
 struct lux_worker_modules {
@@ -26,6 +29,10 @@ int lux_worker_timer_arm(lux_worker *w, lux_timer *t, int64_t due_ms) {
 
 void lux_worker_timer_cancel(lux_worker *w, lux_timer *t) {
     lux_loop_timer_cancel(w->loop, t);
+}
+
+void *lux_req_alloc(lux_req *r, size_t size) {
+    return lux_pool_alloc(r->pool, size);
 }
 
 static struct lux_worker_modules *modules_of(lux_worker *w) {
