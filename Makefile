@@ -18,6 +18,10 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP \
     -DLUX_MODULE_DIR='"$(MODULEDIR)"'
 LIBS    := $(PKG_LIBS) -lpthread -ldl
+# The module directory is compiled into module_load.c: rebuild it when PREFIX changes.
+MODULEDIR_STAMP := build/moduledir.stamp
+$(shell mkdir -p build && (echo '$(MODULEDIR)' | cmp -s - $(MODULEDIR_STAMP) || \
+    echo '$(MODULEDIR)' > $(MODULEDIR_STAMP)))
 # Loadable modules resolve lux's functions in the binary: export the public API (every lux_*
 # function include/lux/ declares) and nothing else.
 DYNLIST := build/lux.dynlist
@@ -43,6 +47,8 @@ $(1)/obj/%.o: %.c
 	@mkdir -p $$(dir $$@)
 	@echo "  CC $(1) $$<"
 	@$(or $(3),$$(CC)) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+
+$(1)/obj/src/core/module_load.o: $$(MODULEDIR_STAMP)
 
 $(1)/liblux.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRC))
 	@rm -f $$@
@@ -148,7 +154,7 @@ bench: deps-bench all
 
 format:
 	clang-format -i $(SRC) $(shell find src include tests -name '*.h') $(UNIT_SRC) $(FUZZ_SRC) \
-	    $(TESTMOD_SRC)
+	    $(TESTMOD_SRC) $(PLUGIN_SRC)
 
 clean:
 	rm -rf build
