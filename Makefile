@@ -15,8 +15,9 @@ MODULEDIR  := $(LIBDIR)/lux/modules
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
+MODULEDIR_DEF := -DLUX_MODULE_DIR='"$(MODULEDIR)"'
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP \
-    -DLUX_MODULE_DIR='"$(MODULEDIR)"'
+    $(MODULEDIR_DEF)
 LIBS    := $(PKG_LIBS) -lpthread -ldl
 # The module directory is compiled into module_load.c: rebuild it when PREFIX changes.
 MODULEDIR_STAMP := build/moduledir.stamp
@@ -94,7 +95,7 @@ tsan: build/tsan/lux
 # libFuzzer drivers: the library built once more with clang and the fuzzer's coverage
 # instrumentation (fuzzer-no-link), each driver linked against it.
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) -g -O1 -MMD -MP \
-    -fsanitize=fuzzer-no-link,address,undefined
+    -fsanitize=fuzzer-no-link,address,undefined $(MODULEDIR_DEF)
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC build/fuzz $<"

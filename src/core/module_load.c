@@ -3,6 +3,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,18 +70,39 @@ int lux_module_available(const char *name, const char *config_dir) {
 /* Does the table's ABI stamp match these headers? Otherwise say which size differs. */
 static int check_abi(const lux_module *m, const char *path, char *err, size_t el) {
     static const lux_abi want = LUX_MODULE_ABI;
-    static const char *const names[] = {"lux_module", "lux_directive", "lux_value",
-                                        "lux_req",    "lux_chunk",     "lux_timer"};
-    const unsigned short *got = &m->abi.module, *ours = &want.module;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (got[i] != ours[i]) {
+    static const struct {
+        const char *name;
+        size_t offset;
+    } sizes[] = {
+        {"lux_module", offsetof(lux_abi, module)}, {"lux_directive", offsetof(lux_abi, directive)},
+        {"lux_value", offsetof(lux_abi, value)},   {"lux_req", offsetof(lux_abi, req)},
+        {"lux_chunk", offsetof(lux_abi, chunk)},   {"lux_timer", offsetof(lux_abi, timer)},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned short got, ours;
+        memcpy(&got, (const char *)&m->abi + sizes[i].offset, sizeof got);
+        memcpy(&ours, (const char *)&want + sizes[i].offset, sizeof ours);
+        if (got != ours) {
             snprintf(err, el,
                      "%s was built against other lux headers (sizeof %s %u, lux has %u); "
                      "rebuild it with this version's include/lux",
-                     path, names[i], got[i], ours[i]);
+                     path, sizes[i].name, got, ours);
             return -1;
         }
+    }
     return 0;
+}
+
+/* The symbol must be an object large enough to hold the fields read before the ABI check
+ * (an object of another kind would be read past its end). */
+static int is_module_table(const void *sym) {
+    Dl_info info;
+    const ElfW(Sym) *entry = NULL;
+    if (!dladdr1(sym, &info, (void **)&entry, RTLD_DL_SYMENT) || !entry)
+        return 1; /* no symbol table entry to judge by: the version check decides */
+    /* ELF32_ST_TYPE and ELF64_ST_TYPE are the same macro */
+    return ELF32_ST_TYPE(entry->st_info) == STT_OBJECT &&
+           entry->st_size >= offsetof(lux_module, abi) + sizeof(lux_abi);
 }
 
 static int check_module(const lux_module *m, const char *name, const char *path, char *err,
@@ -112,8 +135,9 @@ static const lux_module *open_module(const char *name, const char *path, char *e
     char sym[256];
     snprintf(sym, sizeof sym, "%s_module", name);
     const lux_module *m = dlsym(h, sym);
-    if (!m) {
-        snprintf(err, el, "%s is not a lux module: it does not export %s", path, sym);
+    if (!m || !is_module_table(m)) {
+        snprintf(err, el, "%s is not a lux module: it does not export %s%s", path, sym,
+                 m ? " as a lux_module table" : "");
         dlclose(h);
         return NULL;
     }

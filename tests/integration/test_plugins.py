@@ -278,3 +278,11 @@ def test_plugins_lighttpd_module_from_the_directory():
         cp = run_bin(["-t", "-f", conf, "-m", os.path.join(tmp.path, "www")])
         check(cp.returncode != 0, "accepted without the object")
         contains(cp.stderr, "not available in this version of lux", "the usual message")
+
+
+@lux_only(ONLY)
+def test_plugins_symbol_that_is_not_a_table_refused():
+    with TempDir() as tmp:
+        build_module(tmp, "mod_tiny", "int mod_tiny_module = 2;\n")
+        check_refused(tmp, "mod_tiny", r"mod_tiny\.so is not a lux module: it does not export "
+                      r"mod_tiny_module as a lux_module table")
