@@ -7,10 +7,26 @@ PKGS    := libpcre2-8 openssl zlib libbrotlienc libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# Where `make install` puts things; the module directory is compiled in (lux -m overrides it).
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MODULEDIR  := $(LIBDIR)/lux/modules
+
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
-LIBS    := $(PKG_LIBS) -lbz2 -lcrypt -lpthread
+MODULEDIR_DEF := -DLUX_MODULE_DIR='"$(MODULEDIR)"'
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP \
+    $(MODULEDIR_DEF)
+LIBS    := $(PKG_LIBS) -lbz2 -lcrypt -lpthread -ldl
+# The module directory is compiled into module_load.c: rebuild it when PREFIX changes.
+MODULEDIR_STAMP := build/moduledir.stamp
+$(shell mkdir -p build && (echo '$(MODULEDIR)' | cmp -s - $(MODULEDIR_STAMP) || \
+    echo '$(MODULEDIR)' > $(MODULEDIR_STAMP)))
+# Loadable modules resolve lux's functions in the binary: export the public API (every lux_*
+# function include/lux/ declares) and nothing else.
+DYNLIST := build/lux.dynlist
+EXPORT  := -Wl,--dynamic-list=$(DYNLIST)
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # ThreadSanitizer needs its own build (it cannot share a binary with ASan); clang's runtime
@@ -33,15 +49,18 @@ $(1)/obj/%.o: %.c
 	@echo "  CC $(1) $$<"
 	@$(or $(3),$$(CC)) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
 
+$(1)/obj/src/core/module_load.o: $$(MODULEDIR_STAMP)
+
 $(1)/liblux.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRC))
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(1)/lux: $(1)/obj/src/main.o $(1)/liblux.a
-	$(or $(3),$$(CC)) $(2) -o $$@ $$^ $$(LIBS)
+$(1)/lux: $(1)/obj/src/main.o $(1)/liblux.a $$(DYNLIST)
+	$(or $(3),$$(CC)) $(2) $$(EXPORT) -o $$@ $$(filter-out $$(DYNLIST),$$^) $$(LIBS)
 
-$(1)/lux-test: $(1)/obj/src/main.o $$(patsubst %.c,$(1)/obj/%.o,$$(TESTMOD_SRC)) $(1)/liblux.a
-	$(or $(3),$$(CC)) $(2) -o $$@ $$^ $$(LIBS)
+$(1)/lux-test: $(1)/obj/src/main.o $$(patsubst %.c,$(1)/obj/%.o,$$(TESTMOD_SRC)) $(1)/liblux.a \
+    $$(DYNLIST)
+	$(or $(3),$$(CC)) $(2) $$(EXPORT) -o $$@ $$(filter-out $$(DYNLIST),$$^) $$(LIBS)
 
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/liblux.a
 	@mkdir -p $$(dir $$@)
@@ -49,6 +68,11 @@ $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/liblux.a
 
 -include $$(shell find $(1)/obj -name '*.d' 2>/dev/null)
 endef
+
+$(DYNLIST): $(wildcard include/lux/*.h)
+	@mkdir -p $(dir $@)
+	@{ echo "{"; grep -ohP '\blux_[a-z0-9_]+(?= *\([^*])' include/lux/*.h | sort -u | \
+	    sed 's/.*/    &;/'; echo "};"; } > $@
 
 $(eval $(call flavour,build,))
 $(eval $(call flavour,build/asan,$(SAN_FLAGS)))
@@ -59,7 +83,7 @@ UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS      := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all asan tsan unit fuzz fuzz-long test run bench deps deps-test deps-bench clean format \
-    man install uninstall
+    man install uninstall plugins install-dev
 # Objects of test binaries are not intermediates to delete: keep them for incremental builds.
 .SECONDARY:
 all: build/lux build/lux-test
@@ -71,7 +95,7 @@ tsan: build/tsan/lux
 # libFuzzer drivers: the library built once more with clang and the fuzzer's coverage
 # instrumentation (fuzzer-no-link), each driver linked against it.
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) -g -O1 -MMD -MP \
-    -fsanitize=fuzzer-no-link,address,undefined
+    -fsanitize=fuzzer-no-link,address,undefined $(MODULEDIR_DEF)
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC build/fuzz $<"
@@ -89,6 +113,26 @@ FUZZ_MINUTES ?= 10
 fuzz-long: fuzz
 	@FUZZ_MINUTES=$(FUZZ_MINUTES) sh tests/fuzz/long.sh
 
+# Example modules, built as an outside author builds them: only include/lux/, no lux sources.
+PLUGIN_SRC := $(wildcard examples/plugins/*/mod_*.c)
+PLUGIN_SOS := $(addprefix build/plugins/,$(notdir $(PLUGIN_SRC:.c=.so)))
+PLUGIN_CFLAGS := -std=c17 -Iinclude $(WARN) -O2 -g -fPIC -shared -MMD -MP
+build/plugins/%.so:
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -o $@ $(filter %/$*.c,$(PLUGIN_SRC))
+$(foreach c,$(PLUGIN_SRC),$(eval build/plugins/$(notdir $(c:.c=.so)): $(c)))
+-include $(wildcard build/plugins/*.d)
+plugins: $(PLUGIN_SOS)
+
+# The module author's kit: the headers and lux.pc, so that
+# `cc $$(pkg-config --cflags lux) -shared -fPIC mod_x.c -o mod_x.so` builds a module.
+LUX_VERSION := $(shell sed -n 's/^\#define LUX_VERSION "\(.*\)"/\1/p' src/core/version.h)
+install-dev:
+	install -d $(DESTDIR)$(INCLUDEDIR)/lux $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MODULEDIR)
+	install -m 644 include/lux/*.h $(DESTDIR)$(INCLUDEDIR)/lux/
+	sed -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@MODULEDIR@|$(MODULEDIR)|' \
+	    -e 's|@VERSION@|$(LUX_VERSION)|' lux.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/lux.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/lux.pc
 deps:
 	@sh tools/deps.sh run
 deps-test:
@@ -97,7 +141,7 @@ deps-bench:
 	@sh tools/deps.sh bench
 
 test: deps-test
-	@$(MAKE) --no-print-directory -j2 all unit asan tsan fuzz
+	@$(MAKE) --no-print-directory -j2 all unit asan tsan fuzz plugins
 	@sh tests/run
 
 run: deps
@@ -109,9 +153,7 @@ bench: deps-bench all
 
 # Installation: `make install PREFIX=/usr DESTDIR=/tmp/pkg`. Paths written into the man pages
 # and the systemd units follow PREFIX (configuration under /etc when PREFIX is /usr).
-PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
-LIBDIR     ?= $(PREFIX)/lib
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(LIBDIR)/systemd/system
@@ -136,7 +178,7 @@ build/man/lux.conf.5: man/lux.conf.5.in man/directives.awk docs/configuration.md
 
 # Pages and units are written afresh here: they carry this install's paths. An existing
 # configuration file is never overwritten.
-install: all
+install: all install-dev
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(SYSCONFDIR)/lux $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 	    $(DESTDIR)$(LIBDIR)/lux/modules $(DESTDIR)$(UNITDIR)
@@ -160,7 +202,7 @@ uninstall:
 
 format:
 	clang-format -i $(SRC) $(shell find src include tests -name '*.h') $(UNIT_SRC) $(FUZZ_SRC) \
-	    $(TESTMOD_SRC)
+	    $(TESTMOD_SRC) $(PLUGIN_SRC)
 
 clean:
 	rm -rf build

@@ -15,6 +15,7 @@
 
 #include "core/core_conf.h"
 #include "core/gen.h"
+#include "core/module_load.h"
 #include "core/version.h"
 #include "net/server_run.h"
 #include "net/upgrade.h"
@@ -23,7 +24,7 @@ static void usage(FILE *out) {
     fprintf(out, "lux/" LUX_VERSION " - a fast web server for lighttpd configurations\n"
                  "usage: lux -f <config> [options]\n"
                  "  -f <file>  configuration file (lighttpd.conf syntax)\n"
-                 "  -m <dir>   module directory\n"
+                 "  -m <dir>   module directory (overrides server.modules-dir)\n"
                  "  -D         don't go to background (default: daemonise)\n"
                  "  -t         test the configuration file for syntax errors and exit\n"
                  "  -tt        test the configuration, load modules, and exit\n"
@@ -62,11 +63,11 @@ static void features(void) {
     };
     const feature feats[] = {
         {1, "IPv6 support"},
-        {0, "zlib support"},
-        {0, "zstd support"},
-        {0, "bzip2 support"},
-        {0, "brotli support"},
-        {0, "crypt support"},
+        {1, "zlib support"},
+        {1, "zstd support"},
+        {1, "bzip2 support"},
+        {1, "brotli support"},
+        {1, "crypt support"},
         {OPENSSL_VERSION_NUMBER != 0, "OpenSSL support"},
         {0, "mbedTLS support"},
         {0, "NSS crypto support"},
@@ -86,7 +87,7 @@ static void features(void) {
         {0, "SQLite support"},
         {sizeof(time_t) >= 8, "Y2038 support"},
         {0, "HTTP/2 support"},
-        {0, "dynamic module loading support"},
+        {1, "dynamic module loading support"},
         {1, "threads support"},
         {1, "systemd socket activation support"},
     };
@@ -301,7 +302,8 @@ int main(int argc, char **argv) {
             config = optarg;
             break;
         case 'm':
-            break; /* built-in modules only in this version */
+            lux_module_dir_override(optarg);
+            break;
         case 'D':
             foreground = 1;
             break;

@@ -16,8 +16,14 @@
 #include <stddef.h>
 
 #include "lux/conf.h"
+#include "lux/timer.h"
 
-#define LUX_MODULE_API_VERSION 1
+/*
+ * The module API's version: it moves whenever a change to include/lux/ breaks modules built
+ * before it (a field removed or moved, a hook's meaning changed). A loaded module built for
+ * another version is refused.
+ */
+#define LUX_MODULE_API_VERSION 2
 
 typedef struct lux_req lux_req;
 typedef struct lux_gen lux_gen;
@@ -72,10 +78,21 @@ typedef struct {
     size_t size;        /* LUX_D_CUSTOM only: bytes written by parse */
 } lux_directive;
 
+/*
+ * The sizes of the public structs a module touches, as the headers it was built with had them:
+ * a loaded module whose sizes differ from lux's was built against other headers and is refused
+ * even when the version matches (a field added without moving the version). Set with
+ * .abi = LUX_MODULE_ABI.
+ */
+typedef struct {
+    unsigned short module, directive, value, req, chunk, timer;
+} lux_abi;
+
 typedef struct lux_module lux_module;
 struct lux_module {
     const char *name;
     unsigned api_version;            /* LUX_MODULE_API_VERSION */
+    lux_abi abi;                     /* LUX_MODULE_ABI; checked for loaded modules */
     const lux_directive *directives; /* terminated by an entry with name == NULL */
     size_t conf_size;
     /* Fill defaults into a zeroed settings struct. */
@@ -129,6 +146,13 @@ typedef struct {
 const lux_keyval *lux_conf_keyvals(lux_gen *gen, const lux_value *v, size_t *n, const char *usage,
                                    char *err, size_t errlen);
 
+/* The ABI stamp of the headers being compiled: `.abi = LUX_MODULE_ABI` in a module's table. */
+#define LUX_MODULE_ABI                                                                             \
+    {                                                                                              \
+        sizeof(lux_module), sizeof(lux_directive), sizeof(lux_value), sizeof(struct lux_req),      \
+            sizeof(lux_chunk), sizeof(lux_timer)                                                   \
+    }
+
 /* Settings of module m for request r (the effective, patched struct). */
 const void *lux_req_conf(const lux_req *r, const lux_module *m);
 
@@ -148,3 +172,6 @@ int lux_gen_test_only(const lux_gen *gen);
 int lux_gen_on_reopen(lux_gen *gen, void (*fn)(void *), void *ptr);
 
 #endif
+
+/* LUX_MODULE_ABI measures the request, so a module that includes only this header gets it too. */
+#include "lux/req.h"

@@ -256,6 +256,9 @@ time_t lux_req_now(lux_req *r);
 /* "HTTP/1.0", "HTTP/1.1" or "HTTP/2.0", as lighttpd names r->version in logs and CGI's
  * SERVER_PROTOCOL. */
 const char *lux_req_protocol(const lux_req *r);
+/* size bytes from the request's pool, suitably aligned, released when the request ends; NULL
+ * when out of memory. */
+void *lux_req_alloc(lux_req *r, size_t size);
 /* printf into the pool; NULL when out of memory. */
 char *lux_req_printf(lux_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -96,6 +96,7 @@ static const lux_directive core_directives[] = {
     {"server.systemd-socket-activation", LUX_D_BOOL, OFF(systemd_socket_activation), G},
     {"server.graceful-shutdown-timeout", LUX_D_INT, OFF(graceful_shutdown_timeout), G},
     {"server.modules", LUX_D_STRLIST, OFF(modules), G},
+    {"server.modules-dir", LUX_D_STRING, OFF(modules_dir), G}, /* read by the loader (gen.c) */
     {"server.use-ipv6", LUX_D_BOOL, OFF(use_ipv6), G},
     {"server.set-v6only", LUX_D_BOOL, OFF(set_v6only), G},
     {"server.h2proto", LUX_D_BOOL, OFF(h2proto), G | LUX_SCOPE_SOCKET},

@@ -26,6 +26,7 @@ typedef struct lux_core_conf {
     long graceful_shutdown_timeout;
     const lux_strlist *upload_dirs; /* where request bodies spool; NULL: /var/tmp */
     const lux_strlist *modules;
+    lux_str modules_dir; /* where loadable modules are (-m overrides it) */
     int use_ipv6, set_v6only;
     /* HTTP/2 on a listener: through TLS ALPN "h2" (h2proto), and in cleartext by prior
      * knowledge or Upgrade: h2c (h2c, only with h2proto), as lighttpd decides. */

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/core_conf.h"
+#include "core/module_load.h"
 #include "lux/req.h"
 #include "net/tls.h"
 
@@ -318,24 +319,40 @@ static int is_lighttpd_only(const char *name) {
     return 0;
 }
 
+/* server.modules-dir as the global block sets it; NULL when unset or not a string. */
+static const char *config_modules_dir(const lux_conf_block *global) {
+    const lux_conf_kv *kv = global_kv(global, "server.modules-dir");
+    return kv && kv->value->type == LUX_V_STRING ? kv->value->u.str.ptr : NULL;
+}
+
+/* A module by name: built in, else loaded from the module directory. NULL with err. */
+static const lux_module *find_module(const char *name, const char *modules_dir, char *err,
+                                     size_t el) {
+    const lux_module *m = find_builtin(name);
+    if (m)
+        return m;
+    if (is_lighttpd_only(name) && !lux_module_available(name, modules_dir)) {
+        snprintf(err, el, "module \"%s\" is not available in this version of lux", name);
+        return NULL;
+    }
+    return lux_module_load(name, modules_dir, err, el);
+}
+
 /* One name of server.modules; a missing module is named where the list names it. */
-static int enable_listed(lux_gen *g, const lux_conf_kv *kv, const lux_value *e, gen_errors *errs) {
+static int enable_listed(lux_gen *g, const lux_conf_kv *kv, const lux_value *e,
+                         const char *modules_dir, gen_errors *errs) {
     const char *file = e->file ? e->file : kv->file;
     int line = e->file ? e->line : kv->line;
     if (e->type != LUX_V_STRING) {
         add_error(errs, file, line, "server.modules expects a list of module names");
         return 0;
     }
-    const lux_module *m = find_builtin(e->u.str.ptr);
+    char msg[1024];
+    const lux_module *m = find_module(e->u.str.ptr, modules_dir, msg, sizeof msg);
     if (!m) {
-        if (is_lighttpd_only(e->u.str.ptr))
-            add_error(errs, file, line, "module \"%s\" is not available in this version of lux",
-                      e->u.str.ptr);
-        else
-            add_error(errs, file, line, "unknown module \"%s\" in server.modules", e->u.str.ptr);
+        add_error(errs, file, line, "%s", msg);
         return 0;
     }
-    char msg[256];
     if (m != &lux_core_module && enable_module(g, m, msg, sizeof msg) < 0) {
         add_error(errs, file, line, "%s", msg);
         return -1;
@@ -361,8 +378,10 @@ static int enable_modules(lux_gen *g, const lux_conf_block *global, gen_errors *
     const lux_conf_kv *kv = global_kv(global, "server.modules");
     const lux_value *list = kv ? kv->value : NULL;
     size_t n = list ? (list->type == LUX_V_ARRAY ? list->u.arr.len : 1) : 0;
+    const char *modules_dir = config_modules_dir(global);
     for (size_t i = 0; i < n; i++)
-        if (enable_listed(g, kv, list->type == LUX_V_ARRAY ? list->u.arr.items[i] : list, errs) < 0)
+        if (enable_listed(g, kv, list->type == LUX_V_ARRAY ? list->u.arr.items[i] : list,
+                          modules_dir, errs) < 0)
             return -1;
     if (errs->n)
         return -1;

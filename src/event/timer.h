@@ -14,15 +14,7 @@
 
 #include <stdint.h>
 
-typedef struct lux_timer lux_timer;
-typedef void (*lux_timer_cb)(lux_timer *t);
-
-struct lux_timer {
-    int64_t due;  /* when the owner wants the callback, in the clock's milliseconds */
-    int64_t key;  /* the heap's order: the due time when it was last sifted, <= due */
-    uint32_t pos; /* index in the heap + 1; 0 while not armed */
-    lux_timer_cb cb;
-};
+#include "lux/timer.h" /* struct lux_timer: modules embed timers too */
 
 typedef struct {
     lux_timer **heap;

@@ -236,6 +236,7 @@ static void *worker_main(void *arg) {
     /* Stopping: whatever is still open is cut (the graceful deadline has passed). */
     while (w->conns)
         lux_conn_close(w->conns);
+    lux_worker_modules_stop(w);
     return NULL;
 }
 
@@ -254,6 +255,7 @@ void lux_worker_run_single(lux_worker *w, int fd) {
     lux_conn_accept(w, NULL, fd, (struct sockaddr *)&ss, sl);
     if (w->nconns > 0)
         lux_loop_run(w->loop); /* lux_conn_close stops it with the last connection */
+    lux_worker_modules_stop(w);
 }
 
 void lux_worker_wake(lux_worker *w) {
@@ -265,6 +267,7 @@ void lux_worker_wake(lux_worker *w) {
 void lux_worker_join_free(lux_worker *w) {
     if (!w)
         return;
+    lux_worker_modules_stop(w); /* a worker that never ran, or ran no loop */
     spare_drain(&w->spare_bufs);
     spare_drain(&w->spare_blocks);
     if (w->wake.fd >= 0)

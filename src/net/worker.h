@@ -53,6 +53,7 @@ struct lux_worker {
     char date[LUX_HTTP_DATE_LEN + 1];
     lux_stat_cache *stat_cache;
     lux_offload_inbox *offload; /* results of blocking work done for us (core/offload.h) */
+    struct lux_worker_modules *modules; /* modules' slots and stop callbacks (module_api.c) */
 };
 
 lux_worker *lux_worker_new(lux_server *s, unsigned id);
@@ -61,6 +62,10 @@ void lux_worker_wake(lux_worker *w);
 void lux_worker_join_free(lux_worker *w);
 /* Serve exactly one already-connected socket (the -1 option) on the calling thread. */
 void lux_worker_run_single(lux_worker *w, int fd);
+
+/* Run the modules' stop callbacks and free their slots, on the worker's thread once its
+ * connections are closed (lux/timer.h). */
+void lux_worker_modules_stop(lux_worker *w);
 
 /* The Date header value, refreshed at most once a second. */
 const char *lux_worker_date(lux_worker *w);
