@@ -197,7 +197,9 @@ install: all install-dev
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/lux $(DESTDIR)$(MANDIR)/man8/lux.8 \
 	    $(DESTDIR)$(MANDIR)/man5/lux.conf.5 $(DESTDIR)$(UNITDIR)/lux.service \
-	    $(DESTDIR)$(UNITDIR)/lux.socket $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lux
+	    $(DESTDIR)$(UNITDIR)/lux.socket $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lux \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/lux.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/lux
 	-rmdir $(DESTDIR)$(LIBDIR)/lux/modules $(DESTDIR)$(LIBDIR)/lux 2>/dev/null
 
 format:

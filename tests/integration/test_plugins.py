@@ -267,12 +267,12 @@ def test_plugins_name_is_not_a_path():
 def test_plugins_lighttpd_module_from_the_directory():
     """A name lighttpd has and lux lacks loads when the module directory provides it."""
     with TempDir() as tmp:
-        build_module(tmp, "mod_status", module_source(
-            "mod_status", ".api_version = LUX_MODULE_API_VERSION, .abi = LUX_MODULE_ABI"))
+        build_module(tmp, "mod_maxminddb", module_source(
+            "mod_maxminddb", ".api_version = LUX_MODULE_API_VERSION, .abi = LUX_MODULE_ABI"))
         root = os.path.join(tmp.path, "www")
         os.makedirs(root)
         conf = tmp.write("lux.conf", f'server.document-root = "{root}"\nserver.port = 8080\n'
-                         'server.modules = ( "mod_status" )\n')
+                         'server.modules = ( "mod_maxminddb" )\n')
         cp = run_bin(["-t", "-f", conf, "-m", tmp.path])
         eq(cp.returncode, 0, f"exit status ({cp.stderr!r})")
         cp = run_bin(["-t", "-f", conf, "-m", os.path.join(tmp.path, "www")])
