@@ -178,7 +178,7 @@ build/man/lux.conf.5: man/lux.conf.5.in man/directives.awk docs/configuration.md
 
 # Pages and units are written afresh here: they carry this install's paths. An existing
 # configuration file is never overwritten.
-install: all install-dev
+install: build/lux install-dev
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(SYSCONFDIR)/lux $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 	    $(DESTDIR)$(LIBDIR)/lux/modules $(DESTDIR)$(UNITDIR)
