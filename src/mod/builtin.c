@@ -13,6 +13,7 @@ extern const lux_module lux_mod_secdownload, lux_mod_extforward;
 extern const lux_module lux_mod_ssi;
 extern const lux_module lux_mod_health;
 extern const lux_module lux_mod_deflate, lux_mod_compress;
+extern const lux_module lux_mod_magnet;
 
 /* One module per line, so that adding one is a one-line change. */
 /* clang-format off */
@@ -39,6 +40,7 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_health,
     &lux_mod_deflate,
     &lux_mod_compress,
+    &lux_mod_magnet,
     NULL,
 };
 /* clang-format on */
