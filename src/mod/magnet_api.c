@@ -336,9 +336,8 @@ static lux_str rel_path(const lux_req *r) {
 
 static void push_body(lua_State *L, const lux_req *r);
 
-static int req_attr_get(lua_State *L) {
-    lux_req *r = req(L);
-    switch (attr_index(L)) {
+static void push_attr(lua_State *L, lux_req *r, int which) {
+    switch (which) {
     case A_PHYS_PATH:
         push_str(L, r->physical);
         break;
@@ -412,6 +411,10 @@ static int req_attr_get(lua_State *L) {
         lua_pushnil(L);
         break;
     }
+}
+
+static int req_attr_get(lua_State *L) {
+    push_attr(L, req(L), attr_index(L));
     return 1;
 }
 
@@ -516,20 +519,11 @@ static int req_attr_set(lua_State *L) {
 }
 
 static void fill_attrs(lua_State *L) {
+    lux_req *r = req(L);
     lua_newtable(L);
     for (int i = 0; attr_names[i]; i++) {
-        lua_pushnil(L); /* req_attr_get reads its key at index 2 */
-        lua_pushstring(L, attr_names[i]);
-        int top = lua_gettop(L);
-        req_attr_get(L);
-        if (lua_isnil(L, -1)) {
-            lua_settop(L, top - 2);
-            continue;
-        }
-        lua_pushstring(L, attr_names[i]);
-        lua_insert(L, -2);
-        lua_settable(L, top - 2);
-        lua_settop(L, top - 2);
+        push_attr(L, r, i);
+        lua_setfield(L, -2, attr_names[i]);
     }
 }
 

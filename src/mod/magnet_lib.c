@@ -181,8 +181,8 @@ static int c_hexdec(lua_State *L) {
 static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* Standard base64 is padded; the URL alphabet is not (RFC 4648 section 5, as lighttpd). */
-static int b64enc(lua_State *L, const char *alpha, int pad) {
+/* Without padding in either alphabet, as lighttpd encodes. */
+static int b64enc(lua_State *L, const char *alpha) {
     size_t n;
     const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
     luaL_Buffer b;
@@ -191,11 +191,8 @@ static int b64enc(lua_State *L, const char *alpha, int pad) {
         unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) |
                      (i + 2 < n ? s[i + 2] : 0);
         size_t chars = n - i >= 3 ? 4 : n - i + 1;
-        for (size_t k = 0; k < 4; k++)
-            if (k < chars)
-                luaL_addchar(&b, alpha[(v >> (18 - 6 * k)) & 63]);
-            else if (pad)
-                luaL_addchar(&b, '=');
+        for (size_t k = 0; k < chars; k++)
+            luaL_addchar(&b, alpha[(v >> (18 - 6 * k)) & 63]);
     }
     luaL_pushresult(&b);
     return 1;
@@ -233,11 +230,11 @@ static int b64dec(lua_State *L) {
 }
 
 static int c_b64enc(lua_State *L) {
-    return b64enc(L, b64std, 1);
+    return b64enc(L, b64std);
 }
 
 static int c_b64urlenc(lua_State *L) {
-    return b64enc(L, b64url, 0);
+    return b64enc(L, b64url);
 }
 
 static int c_xmlenc(lua_State *L) {
@@ -248,19 +245,19 @@ static int c_xmlenc(lua_State *L) {
     for (size_t i = 0; i < n; i++) {
         switch (s[i]) {
         case '&':
-            luaL_addstring(&b, "&amp;");
+            luaL_addstring(&b, "&#x26;");
             break;
         case '<':
-            luaL_addstring(&b, "&lt;");
+            luaL_addstring(&b, "&#x3C;");
             break;
         case '>':
-            luaL_addstring(&b, "&gt;");
+            luaL_addstring(&b, "&#x3E;");
             break;
         case '"':
-            luaL_addstring(&b, "&quot;");
+            luaL_addstring(&b, "&#x22;");
             break;
         case '\'':
-            luaL_addstring(&b, "&#39;");
+            luaL_addstring(&b, "&#x27;");
             break;
         default:
             luaL_addchar(&b, s[i]);
@@ -379,12 +376,15 @@ static int c_cookie_tokens(lua_State *L) {
 }
 
 /* lighty.c.readdir(path): an iterator over the names in a directory, "." and ".." left out. */
-static int dir_gc(lua_State *L) {
-    DIR **d = luaL_checkudata(L, 1, "lux.magnet.dir");
+static void dir_close(DIR **d) {
     if (*d) {
         closedir(*d);
         *d = NULL;
     }
+}
+
+static int dir_gc(lua_State *L) {
+    dir_close(luaL_checkudata(L, 1, "lux.magnet.dir"));
     return 0;
 }
 
@@ -396,7 +396,7 @@ static int dir_next(lua_State *L) {
         lua_pushstring(L, e->d_name);
         return 1;
     }
-    dir_gc(L);
+    dir_close(d);
     return 0;
 }
 

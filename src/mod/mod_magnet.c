@@ -116,21 +116,13 @@ static lua_Integer run_script(lua_State *L, lux_req *r, const magnet_conf *c, co
     return isnum ? ret : 0;
 }
 
-/* Answer with the status a script returned, and the body it set (else lux's page for an
- * error status); the response headers it set stay. */
+/* Answer with the status a script returned and the body it set. Without a body an error
+ * status gets its error page (and, as in lighttpd, loses the headers the script set). */
 static lux_result answer(lux_req *r, int status) {
-    if (magnet_api_body_set() || status < 400) {
-        r->status = status;
-        r->has_content_length = 1;
-        return LUX_HANDLED;
-    }
-    lux_header *saved = r->resp_headers;
-    size_t n = r->nresp_headers;
-    lux_resp_error(r, status);
-    for (size_t i = 0; i < n; i++)
-        if (lux_resp_header(r, saved[i].name.ptr, saved[i].name.len, saved[i].value.ptr,
-                            saved[i].value.len) < 0)
-            return LUX_ERROR;
+    if (!magnet_api_body_set() && status >= 400)
+        return lux_resp_error(r, status);
+    r->status = status;
+    r->has_content_length = 1;
     return LUX_HANDLED;
 }
 
