@@ -490,6 +490,10 @@ static int req_attr_set(lua_State *L) {
             return luaL_error(L, "uri.path must begin with '/'");
         set_uri_path(L, r, v, n);
         return 0;
+    case A_REQ_URI:
+        if (!v || n == 0 || v[0] != '/' || lux_req_set_uri(r, pool_str(L, r, v, n).ptr, n) != 0)
+            return luaL_error(L, "invalid request.uri \"%s\"", v ? v : "");
+        return 0;
     case A_URI_QUERY:
         set_uri_query(L, r, v, n, v != NULL);
         return 0;

@@ -342,7 +342,7 @@ static int c_urldec_query(lua_State *L) {
     return 1;
 }
 
-/* Cookie: "a=1; b=2" becomes { a = "1", b = "2" } (values as sent, quotes removed). */
+/* Cookie: "a=1; b=2" becomes { a = "1", b = "2" } (values as sent, quotes kept). */
 static int c_cookie_tokens(lua_State *L) {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
@@ -362,10 +362,6 @@ static int c_cookie_tokens(lua_State *L) {
                 v++;
             while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
                 ve--;
-            if (ve - v >= 2 && *v == '"' && ve[-1] == '"') {
-                v++;
-                ve--;
-            }
             lua_pushlstring(L, p, (size_t)(ne - p));
             lua_pushlstring(L, v, (size_t)(ve - v));
             lua_settable(L, -3);
