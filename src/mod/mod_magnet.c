@@ -47,7 +47,7 @@ static const lux_directive magnet_directives[] = {
 
 static void magnet_conf_init(void *conf) {
     magnet_conf *c = conf;
-    c->cache_timeout = 5;
+    c->cache_timeout = 1;
     c->max_instructions = 100000000;
     c->max_memory = 64;
 }
