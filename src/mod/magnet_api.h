@@ -3,7 +3,7 @@
  * .req_attr, .req_env, .resp_header, .resp_body; lighty.c.* helpers (magnet_lib.c);
  * lighty.RESTART_REQUEST; and the older names lighty.env, lighty.request, lighty.req_env,
  * lighty.header, lighty.content, lighty.stat. The proxies act on the request bound by
- * magnet_api_begin, so one set of tables serves every request of the thread.
+ * magnet_api_bind, so one set of tables serves every request of the thread.
  */
 #ifndef LUX_MAGNET_API_H
 #define LUX_MAGNET_API_H
@@ -19,10 +19,11 @@ void magnet_api_open(lua_State *L);
 /* Register lighty.c (magnet_lib.c) into the table on top of the stack. */
 void magnet_lib_open(lua_State *L);
 
-/* Bind r for the scripts about to run; clears the old API's lighty.header and .content.
- * Runs under lua_pcall (it allocates). */
-int magnet_api_begin(lua_State *L);
+/* Bind r (NULL: none) for the scripts about to run. */
 void magnet_api_bind(lux_req *r);
+/* Before each script: empty the old API's lighty.header and lighty.content. Runs under
+ * lua_pcall (it allocates). */
+int magnet_api_begin(lua_State *L);
 /* After a script: apply lighty.header and lighty.content. Runs under lua_pcall. */
 int magnet_api_finish(lua_State *L);
 /* Did a script of this run set the response body (resp_body or lighty.content)? */
