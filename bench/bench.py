@@ -80,6 +80,10 @@ SCENARIOS = [
     # Compression: lux and lighttpd from their deflate.cache-dir, nginx and h2o per request.
     {"id": "gz10k", "title": "10 KiB HTML file, Accept-Encoding: gzip", "path": "/g10k.html",
      "status": 200, "length": None, "encoding": "gzip"},
+    # A Lua script (mod_magnet, lux and lighttpd only) sets a response header on every request.
+    {"id": "magnet", "title": "1 KiB file, a mod_magnet script sets a response header",
+     "path": "/mag1k.html", "status": 200, "length": 1024, "header": ("X-Magnet", "1"),
+     "servers": ("lux", "lighttpd")},
     {"id": "close", "title": "new connection per request (Connection: close)",
      "path": "/f1k.html", "status": 200, "length": 1024, "close": True},
     # Every request a path never seen before (lua/unique.lua), at three concurrencies: with a
@@ -116,6 +120,8 @@ SCENARIOS = [s for s in SCENARIOS if s["id"] in ONLY]
 TLS_ON = "tlsidle" in ONLY or any(s.get("tls") for s in SCENARIOS)
 H2_ON = any(s.get("h2") for s in SCENARIOS)
 GZ_ON = any(s.get("encoding") for s in SCENARIOS)
+MAGNET_ON = any(s["id"] == "magnet" for s in SCENARIOS)
+MAGNET_LUA = 'lighty.r.resp_header["X-Magnet"] = "1"\n'
 # Every server gets the same protocol settings: TLS 1.3 only, OpenSSL's default TLS 1.3 suites,
 # and no session tickets. wrk keeps each connection's session and offers it on the next one, so
 # a server that issued tickets would resume instead of making the full handshake tlsnew measures.
@@ -307,6 +313,7 @@ def make_docroot(docroot):
 
     write("index.html", b"<!doctype html><title>bench</title>\n")
     write("f1k.html", kib_text("f1k"))
+    write("mag1k.html", kib_text("mag1k"))
     for i in range(N_RANDOM):
         write(f"r/{i:03d}.html", kib_text(f"r{i:03d}"))
     write("f100k.bin", os.urandom(100 * 1024))
@@ -340,6 +347,11 @@ def lighttpd_conf(s, full):
             '$HTTP["url"] == "/g10k.html" { deflate.mimetypes = ( "text/html" ) }',
             'deflate.allowed-encodings = ( "gzip" )',
             f'deflate.cache-dir = "{s["dir"]}/deflate-cache"',
+        ]
+    if MAGNET_ON:
+        lines += [
+            'server.modules += ( "mod_magnet" )',
+            f'$HTTP["url"] == "/mag1k.html" {{ magnet.attract-raw-url-to = ( "{s["dir"]}/magnet.lua" ) }}',
         ]
     if full:
         lines += [
@@ -464,6 +476,8 @@ def prepare(name, s, full=True):
         conf = os.path.join(s["dir"], "lighttpd.conf")
         with open(conf, "w") as f:
             f.write(lighttpd_conf(s, full))
+        with open(os.path.join(s["dir"], "magnet.lua"), "w") as f:
+            f.write(MAGNET_LUA)
         binary = LUX_RUN if name == "lux" else shutil.which("lighttpd") or "/usr/sbin/lighttpd"
         return [binary, "-D", "-f", conf]
     if name == "nginx":
@@ -482,9 +496,10 @@ def prepare(name, s, full=True):
 # ---------------------------------------------------------------------------------------------
 # starting servers and checking them
 
-def http_get(port, path, close=False, timeout=10.0, encoding=None):
+def http_get(port, path, close=False, timeout=10.0, encoding=None, header=None):
     """One request on a fresh connection: (status, body length, server keeps the connection).
-    With encoding, the request accepts it and the answer must be in it."""
+    With encoding, the request accepts it and the answer must be in it; with header (name,
+    value), the answer must carry it."""
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -496,6 +511,8 @@ def http_get(port, path, close=False, timeout=10.0, encoding=None):
         body = r.read()
         if encoding and r.getheader("Content-Encoding") != encoding:
             raise ValueError(f"answered with Content-Encoding {r.getheader('Content-Encoding')}")
+        if header and r.getheader(header[0]) != header[1]:
+            raise ValueError(f"answered without {header[0]}: {header[1]}")
         return r.status, len(body), not r.will_close
     finally:
         conn.close()
@@ -628,7 +645,8 @@ def check_scenario(s, scen):
                     return f"GET {path} over TLS: the server sent another certificate"
             else:
                 status, length, keep = http_get(s["port"], path, close=scen.get("close", False),
-                                                encoding=scen.get("encoding"))
+                                                encoding=scen.get("encoding"),
+                                                header=scen.get("header"))
             if status != scen["status"]:
                 return f"GET {path} answered {status}, expected {scen['status']}"
             if scen.get("length") is not None and length != scen["length"]:
@@ -982,6 +1000,8 @@ def start_pass_servers(p, tmp, ports):
         if got is not None and got != want:
             log(f"  {name:9} warning: {got} workers running, {want} configured")
         for scen in SCENARIOS:
+            if name not in scen.get("servers", (name,)):
+                continue
             why = check_scenario(s, scen)
             if why:
                 p["bad"].setdefault(name, {})[scen["id"]] = why
@@ -1009,6 +1029,8 @@ def run_pass(p, tmp, ports, scripts):
             for scen in SCENARIOS:
                 for name in order:
                     if name not in live or scen["id"] in p["bad"].get(name, {}):
+                        continue
+                    if name not in scen.get("servers", (name,)):
                         continue
                     s = live[name]
                     gone = server_gone(s)

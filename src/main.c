@@ -82,7 +82,7 @@ static void features(void) {
         {0, "LDAP support"},
         {0, "PAM support"},
         {0, "FAM support"},
-        {0, "LUA support"},
+        {1, "LUA support"},
         {0, "xml support"},
         {0, "SQLite support"},
         {sizeof(time_t) >= 8, "Y2038 support"},

@@ -19,7 +19,6 @@ static const char *const lighttpd_only_modules[] = {
     "mod_evasive",
     "mod_fastcgi",
     "mod_gnutls",
-    "mod_magnet",
     "mod_maxminddb",
     "mod_mbedtls",
     "mod_proxy",

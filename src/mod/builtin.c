@@ -16,6 +16,7 @@ extern const lux_module lux_mod_deflate, lux_mod_compress;
 extern const lux_module lux_mod_cgi;
 extern const lux_module lux_mod_auth;
 extern const lux_module lux_mod_authn_file;
+extern const lux_module lux_mod_magnet;
 
 /* One module per line, so that adding one is a one-line change. */
 /* clang-format off */
