@@ -46,6 +46,7 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_cgi,
     &lux_mod_auth,
     &lux_mod_authn_file,
+    &lux_mod_magnet,
     NULL,
 };
 /* clang-format on */
