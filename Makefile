@@ -3,7 +3,7 @@
 
 CC      ?= cc
 FUZZCC  ?= clang
-PKGS    := libpcre2-8 openssl
+PKGS    := libpcre2-8 openssl libnghttp2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -3,7 +3,7 @@
 # `deps.sh test` adds what the test suite drives, `deps.sh bench` the servers and load generator
 # of the benchmark. As root it installs what is missing; otherwise it prints the apt-get line.
 set -e
-BUILD="make gcc pkg-config libpcre2-dev libssl-dev"
+BUILD="make gcc pkg-config libpcre2-dev libssl-dev libnghttp2-dev"
 TEST="clang libclang-rt-14-dev curl python3 procps openssl"
 BENCH="lighttpd lighttpd-mod-openssl nginx h2o wrk util-linux"
 
