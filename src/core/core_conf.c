@@ -98,6 +98,10 @@ static const lux_directive core_directives[] = {
     {"server.modules", LUX_D_STRLIST, OFF(modules), G},
     {"server.use-ipv6", LUX_D_BOOL, OFF(use_ipv6), G},
     {"server.set-v6only", LUX_D_BOOL, OFF(set_v6only), G},
+    {"server.h2proto", LUX_D_BOOL, OFF(h2proto), G | LUX_SCOPE_SOCKET},
+    {"server.h2c", LUX_D_BOOL, OFF(h2c), G | LUX_SCOPE_SOCKET},
+    {"server.h2-max-concurrent-streams", LUX_D_INT, OFF(h2_max_concurrent_streams), G},
+    {"server.h2-initial-window-size", LUX_D_INT, OFF(h2_initial_window_size), G},
 
     {"server.document-root", LUX_D_STRING, OFF(document_root), LUX_SCOPE_ANY},
     {"server.tag", LUX_D_STRING, OFF(tag), LUX_SCOPE_ANY},
@@ -143,6 +147,9 @@ static void core_init(void *p) {
     c->graceful_shutdown_timeout = 0;
     c->use_ipv6 = 0;
     c->set_v6only = 1;
+    c->h2proto = c->h2c = 1; /* lighttpd 1.4.69's defaults */
+    c->h2_max_concurrent_streams = 8;
+    c->h2_initial_window_size = 256 * 1024;
     c->tag.ptr = "lux/" LUX_VERSION;
     c->tag.len = strlen(c->tag.ptr);
     c->max_keep_alive_requests = 1000;
@@ -166,6 +173,16 @@ static int core_finish(lux_gen *gen, void *p, char *err, size_t el) {
     }
     if (c->max_worker < 0 || c->max_worker > 1024) {
         snprintf(err, el, "server.max-worker %ld is out of range (0..1024)", c->max_worker);
+        return -1;
+    }
+    if (c->h2_max_concurrent_streams < 1 || c->h2_max_concurrent_streams > 256) {
+        snprintf(err, el, "server.h2-max-concurrent-streams %ld is out of range (1..256)",
+                 c->h2_max_concurrent_streams);
+        return -1;
+    }
+    if (c->h2_initial_window_size < 16384 || c->h2_initial_window_size > 16777216) {
+        snprintf(err, el, "server.h2-initial-window-size %ld is out of range (16384..16777216)",
+                 c->h2_initial_window_size);
         return -1;
     }
     if (c->max_request_field_size < 1024)

@@ -26,6 +26,9 @@ typedef struct lux_core_conf {
     long graceful_shutdown_timeout;
     const lux_strlist *modules;
     int use_ipv6, set_v6only;
+    /* HTTP/2 (global or per $SERVER["socket"]; see docs/configuration.md) */
+    int h2proto, h2c;
+    long h2_max_concurrent_streams, h2_initial_window_size;
 
     /* per request (may be set inside conditions) */
     lux_str document_root;
