@@ -10,6 +10,11 @@ typedef struct {
     size_t n;
 } lux_mimetypes;
 
+/* server.feature-flags that lux reads (-1: not set); lighttpd's others have no effect. */
+typedef struct {
+    int h2proto, h2c;
+} lux_feature_flags;
+
 typedef struct lux_core_conf {
     /* global-only */
     long port;
@@ -28,6 +33,7 @@ typedef struct lux_core_conf {
     int use_ipv6, set_v6only;
     /* HTTP/2 (global or per $SERVER["socket"]; see docs/configuration.md) */
     int h2proto, h2c;
+    lux_feature_flags feature_flags;
     long h2_max_concurrent_streams, h2_initial_window_size;
 
     /* per request (may be set inside conditions) */
