@@ -37,6 +37,7 @@ struct lux_chunk {
     const char *mem;       /* memory chunk when non-NULL */
     struct lux_file *file; /* file chunk: refcounted open file (src/http/stat_cache.h) */
     uint64_t off, len;
+    lux_chunk *sent_next; /* the core's: taken chunks in the order they go out */
 };
 
 typedef struct lux_conn lux_conn;
@@ -51,7 +52,7 @@ struct lux_req {
     /* The request as received and normalised. */
     lux_method method;
     lux_str method_str;
-    int http_minor; /* HTTP/1.minor */
+    int version;    /* 10, 11 or 20: HTTP/1.0, HTTP/1.1, HTTP/2.0 */
     lux_str target; /* raw request-target */
     lux_str uri;    /* normalised, with "?query": REQUEST_URI */
     lux_str path;   /* decoded, dot-segments removed: what conditions and files see */
@@ -60,8 +61,9 @@ struct lux_req {
     lux_str scheme; /* "http" / "https" */
     lux_header *headers;
     size_t nheaders;
-    int64_t content_length; /* -1 when absent */
-    unsigned chunked : 1, keep_alive : 1, expect_continue : 1, head_only : 1;
+    int64_t content_length; /* -1 when absent or unknown (chunked, HTTP/2 without one) */
+    unsigned head_only : 1;
+    unsigned conn_closes : 1; /* the connection closes after this response (HTTP/1) */
 
     /* Config evaluation: per-block condition cache and captures, per-module settings. */
     uint8_t *cond_state;     /* [gen nblocks]: 0 unknown, 1 true, 2 false */
@@ -100,7 +102,13 @@ struct lux_req {
     /* Accounting, for logs. */
     struct timespec start; /* when the request head was complete */
     uint64_t bytes_sent;   /* head and body bytes written to the client */
+    uint64_t body_sent;    /* body bytes handed to the transport or framing */
     int complete;          /* the whole response was written */
+
+    /* The stream core's and the protocol's (src/http/stream.h); modules keep out. */
+    const struct lux_stream_ops *ops;
+    void *proto_data;
+    struct lux_stream_state *stream;
 };
 
 /* Case-insensitive lookup of a request header; NULL when absent. */
@@ -158,6 +166,9 @@ lux_str lux_req_remote_user(lux_req *r);
 unsigned lux_req_conn_requests(const lux_req *r);
 /* The worker's clock: the second the Date header of the response shows. */
 time_t lux_req_now(lux_req *r);
+/* "HTTP/1.0", "HTTP/1.1" or "HTTP/2.0", as lighttpd names r->version in logs and CGI's
+ * SERVER_PROTOCOL. */
+const char *lux_req_protocol(const lux_req *r);
 /* printf into the pool; NULL when out of memory. */
 char *lux_req_printf(lux_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -31,7 +31,9 @@ typedef struct lux_core_conf {
     long graceful_shutdown_timeout;
     const lux_strlist *modules;
     int use_ipv6, set_v6only;
-    /* HTTP/2 (global or per $SERVER["socket"]; see docs/configuration.md) */
+    /* HTTP/2 on a listener (global or per $SERVER["socket"]), as lighttpd decides: h2proto
+     * allows it at all (TLS ALPN "h2", the preface in cleartext), h2c the Upgrade from
+     * HTTP/1.1 (only with h2proto). */
     int h2proto, h2c;
     lux_feature_flags feature_flags;
     long h2_max_concurrent_streams, h2_initial_window_size;

@@ -19,8 +19,8 @@
 #include "net/conn.h"
 
 static void log_request_header(lux_req *r) {
-    lux_log(LUX_LOG_DEBUG, "request-header: %.*s %.*s HTTP/1.%d", (int)r->method_str.len,
-            r->method_str.ptr, (int)r->target.len, r->target.ptr, r->http_minor);
+    lux_log(LUX_LOG_DEBUG, "request-header: %.*s %.*s %s", (int)r->method_str.len,
+            r->method_str.ptr, (int)r->target.len, r->target.ptr, lux_req_protocol(r));
     for (size_t i = 0; i < r->nheaders; i++)
         lux_log(LUX_LOG_DEBUG, "request-header: %.*s: %.*s", (int)r->headers[i].name.len,
                 r->headers[i].name.ptr, (int)r->headers[i].value.len, r->headers[i].value.ptr);

@@ -1,5 +1,6 @@
-/* From a parsed HTTP/1 head to a validated, normalised request; what a request knows of its
- * connection. */
+/* The request line and fields, validated and normalised for every protocol (HTTP/1 heads in
+ * src/http/h1/h1_request.c, HTTP/2 fields through lux_req_from_fields); what a request knows
+ * of its connection. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "core/gen.h"
 #include "core/pool.h"
 #include "http/request.h"
+#include "http/stream.h"
 #include "http/uri.h"
 #include "lux/log.h"
 #include "net/conn.h"
@@ -31,27 +33,19 @@ static lux_method method_id(const char *s, size_t len) {
     return LUX_M_OTHER;
 }
 
-static int name_is(const lux_h1_header *h, const char *name, size_t len) {
-    return h->name_len == len && strncasecmp(h->name, name, len) == 0;
+int lux_req_set_request_line(lux_req *r, const char *method, size_t mlen, const char *target,
+                             size_t tlen) {
+    r->method_str = (lux_str){lux_pool_strndup(r->pool, method, mlen), mlen};
+    r->target = (lux_str){lux_pool_strndup(r->pool, target, tlen), tlen};
+    if (!r->method_str.ptr || !r->target.ptr)
+        return 500;
+    r->method = method_id(method, mlen);
+    r->head_only = r->method == LUX_M_HEAD;
+    return 0;
 }
 
-/* Does a comma-separated token list contain token (case-insensitive)? */
-static int has_token(const char *v, size_t len, const char *token) {
-    size_t tl = strlen(token);
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < len && v[i] != ',')
-            i++;
-        size_t end = i;
-        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-            end--;
-        if (end - start == tl && strncasecmp(v + start, token, tl) == 0)
-            return 1;
-    }
-    return 0;
+static int name_is(const lux_header *h, const char *name, size_t len) {
+    return h->name.len == len && strncasecmp(h->name.ptr, name, len) == 0;
 }
 
 static int parse_content_length(const char *v, size_t len, int64_t *out) {
@@ -67,110 +61,115 @@ static int parse_content_length(const char *v, size_t len, int64_t *out) {
     return 0;
 }
 
-/* Read the framing and connection headers; returns 0 or a status. */
-static int scan_headers(lux_req *r, const lux_h1_request *h, const lux_h1_header **host) {
-    int te = 0, conn_close = 0, conn_keep = 0;
-    r->content_length = -1;
-    for (size_t i = 0; i < h->num_headers; i++) {
-        const lux_h1_header *f = &h->headers[i];
-        if (name_is(f, "host", 4)) {
-            if (*host)
-                return 400; /* RFC 9112 3.2: more than one Host */
-            *host = f;
-        } else if (name_is(f, "content-length", 14)) {
-            int64_t n;
-            if (parse_content_length(f->value, f->value_len, &n) < 0)
-                return 400;
-            if (r->content_length >= 0 && r->content_length != n)
-                return 400;
-            r->content_length = n;
-        } else if (name_is(f, "transfer-encoding", 17)) {
-            /* Only "chunked" is understood; anything else cannot be framed. */
-            if (te || f->value_len != 7 || strncasecmp(f->value, "chunked", 7) != 0)
-                return r->http_minor == 0 ? 400 : 501;
-            te = 1;
-        } else if (name_is(f, "connection", 10)) {
-            conn_close |= has_token(f->value, f->value_len, "close");
-            conn_keep |= has_token(f->value, f->value_len, "keep-alive");
-        } else if (name_is(f, "expect", 6)) {
-            if (f->value_len != 12 || strncasecmp(f->value, "100-continue", 12) != 0)
-                return 417;
-            r->expect_continue = r->http_minor >= 1;
-        }
-    }
-    if (te) {
-        /* Smuggling defence (RFC 9112 6.1): both framings at once is refused. */
-        if (r->content_length >= 0 || r->http_minor == 0)
+int lux_req_check_field(lux_req *r, const lux_header *f, const lux_header **host) {
+    if (name_is(f, "host", 4)) {
+        if (*host)
+            return 400; /* RFC 9112 3.2: more than one Host */
+        *host = f;
+    } else if (name_is(f, "content-length", 14)) {
+        int64_t n;
+        if (parse_content_length(f->value.ptr, f->value.len, &n) < 0)
             return 400;
-        r->chunked = 1;
+        if (r->content_length >= 0 && r->content_length != n)
+            return 400;
+        r->content_length = n;
     }
-    r->keep_alive = r->http_minor >= 1 ? !conn_close : conn_keep && !conn_close;
     return 0;
 }
 
-int lux_req_from_h1(lux_req *r, const lux_h1_request *h) {
-    lux_pool *p = r->pool;
-    r->method_str = (lux_str){lux_pool_strndup(p, h->method, h->method_len), h->method_len};
-    r->target = (lux_str){lux_pool_strndup(p, h->target, h->target_len), h->target_len};
-    r->http_minor = h->minor_version;
-    if (!r->method_str.ptr || !r->target.ptr)
-        return 500;
-    r->method = method_id(h->method, h->method_len);
-    r->head_only = r->method == LUX_M_HEAD;
-    r->headers = lux_pool_alloc(p, (h->num_headers + 1) * sizeof *r->headers);
-    if (!r->headers)
-        return 500;
-    for (size_t i = 0; i < h->num_headers; i++) {
-        const lux_h1_header *f = &h->headers[i];
-        r->headers[i].name = (lux_str){lux_pool_strndup(p, f->name, f->name_len), f->name_len};
-        r->headers[i].value = (lux_str){lux_pool_strndup(p, f->value, f->value_len), f->value_len};
-        if (!r->headers[i].name.ptr || !r->headers[i].value.ptr)
-            return 500;
-    }
-    r->nheaders = h->num_headers;
+/* Normalise a host name (authority or Host field) into r->host; 0 or 400. */
+static int set_host(lux_req *r, const char *v, size_t len, int allow_empty) {
+    char *a = lux_pool_strndup(r->pool, v, len);
+    int n = a ? lux_host_normalize(a, len) : -1;
+    if (n < 0 || (n == 0 && !allow_empty))
+        return 400;
+    r->host = (lux_str){a, (size_t)n};
+    return 0;
+}
 
-    const lux_h1_header *host = NULL;
-    int st = scan_headers(r, h, &host);
-    if (st)
-        return st;
-    if (r->http_minor >= 1 && !host)
-        return 400; /* RFC 9112 3.2 */
-
+int lux_req_resolve_target(lux_req *r, const lux_str *authority, const lux_header *host) {
+    const char *target = r->target.ptr;
+    size_t len = r->target.len;
     const lux_core_conf *core = r->gen->core;
-    if (h->target_len == 1 && h->target[0] == '*') {
+    if (len == 1 && target[0] == '*') {
         if (r->method != LUX_M_OPTIONS)
             return 400;
         r->uri = r->path = (lux_str){"*", 1};
     } else {
-        char *ubuf = lux_pool_alloc(p, 3 * h->target_len + 2);
-        char *pbuf = lux_pool_alloc(p, 3 * h->target_len + 2);
+        char *ubuf = lux_pool_alloc(r->pool, 3 * len + 2);
+        char *pbuf = lux_pool_alloc(r->pool, 3 * len + 2);
         if (!ubuf || !pbuf)
             return 500;
         lux_uri u;
-        st = lux_uri_parse(h->target, h->target_len, core->http_parseopts, &u, ubuf, pbuf);
+        int st = lux_uri_parse(target, len, core->http_parseopts, &u, ubuf, pbuf);
         if (st)
             return st;
         r->uri = (lux_str){u.uri, u.uri_len};
         r->path = (lux_str){u.path, u.path_len};
         r->query = (lux_str){u.query, u.query_len};
-        if (u.authority) {
-            /* absolute-form: the target's authority overrides Host (RFC 9112 3.2.2). */
-            char *a = lux_pool_strndup(p, u.authority, u.authority_len);
-            int n = a ? lux_host_normalize(a, u.authority_len) : -1;
-            if (n < 0)
-                return 400;
-            /* The target's scheme is not believed: the transport says what it is. */
-            r->host = (lux_str){a, (size_t)n};
-        }
-    }
-    if (host && !r->host.ptr) {
-        char *v = lux_pool_strndup(p, host->value, host->value_len);
-        int n = v ? lux_host_normalize(v, host->value_len) : -1;
-        if (n < 0 || (n == 0 && r->http_minor >= 1))
+        /* absolute-form: the target's authority overrides Host (RFC 9112 3.2.2). The target's
+         * scheme is not believed: the transport says what it is. */
+        if (u.authority && set_host(r, u.authority, u.authority_len, 1) != 0)
             return 400;
-        r->host = (lux_str){v, (size_t)n};
+    }
+    if (!r->host.ptr && authority && authority->ptr)
+        return set_host(r, authority->ptr, authority->len, 0);
+    if (!r->host.ptr && host)
+        return set_host(r, host->value.ptr, host->value.len, r->version < 11);
+    return 0;
+}
+
+/* Copy header fields into the pool and check the ones every protocol understands. */
+static int copy_fields(lux_req *r, const lux_header *headers, size_t n, const lux_header **host) {
+    r->headers = lux_pool_alloc(r->pool, (n + 1) * sizeof *r->headers);
+    if (!r->headers)
+        return 500;
+    for (size_t i = 0; i < n; i++) {
+        const lux_header *f = &headers[i];
+        lux_header *d = &r->headers[i];
+        d->name = (lux_str){lux_pool_strndup(r->pool, f->name.ptr, f->name.len), f->name.len};
+        d->value = (lux_str){lux_pool_strndup(r->pool, f->value.ptr, f->value.len), f->value.len};
+        if (!d->name.ptr || !d->value.ptr)
+            return 500;
+    }
+    r->nheaders = n;
+    for (size_t i = 0; i < n; i++) {
+        int st = lux_req_check_field(r, &r->headers[i], host);
+        if (st)
+            return st;
     }
     return 0;
+}
+
+static int is_scheme(const lux_str *s, const char *name, size_t len) {
+    return s->len == len && strncasecmp(s->ptr, name, len) == 0;
+}
+
+int lux_req_from_fields(lux_req *r, const lux_str *method, const lux_str *scheme,
+                        const lux_str *authority, const lux_str *path, const lux_header *headers,
+                        size_t n) {
+    r->version = 20;
+    if (!method || !method->ptr || !path || !path->ptr || !path->len)
+        return 400;
+    int st = lux_req_set_request_line(r, method->ptr, method->len, path->ptr, path->len);
+    if (st)
+        return st;
+    if (scheme && scheme->ptr && !is_scheme(scheme, "http", 4) && !is_scheme(scheme, "https", 5))
+        return 400;
+    /* A path is origin-form or "*" (RFC 9113 8.3.1); authorities travel in :authority. */
+    if (path->ptr[0] != '/' && !(path->len == 1 && path->ptr[0] == '*'))
+        return 400;
+    const lux_header *host = NULL;
+    st = copy_fields(r, headers, n, &host);
+    if (st)
+        return st;
+    if ((!authority || !authority->ptr) && !host)
+        return 400; /* RFC 9113 8.3.1: a request names its authority one way or the other */
+    return lux_req_resolve_target(r, authority, host);
+}
+
+const char *lux_req_protocol(const lux_req *r) {
+    return r->version == 10 ? "HTTP/1.0" : r->version == 20 ? "HTTP/2.0" : "HTTP/1.1";
 }
 
 const lux_str *lux_req_header(const lux_req *r, const char *name, size_t len) {

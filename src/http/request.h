@@ -1,12 +1,19 @@
-/* The request pipeline, shared by the HTTP/1 connection (and later HTTP/2). */
+/* The request pipeline and the request's fields, shared by every protocol. */
 #ifndef LUX_REQUEST_H
 #define LUX_REQUEST_H
 
-#include "http/h1/h1_parser.h"
 #include "lux/req.h"
 
-/* Fill r from a parsed HTTP/1 head. Returns 0, or the status to answer (400, 417, 501, ...). */
-int lux_req_from_h1(lux_req *r, const lux_h1_request *h);
+/* The pieces every protocol's request goes through (lux_req_from_h1, lux_req_from_fields). */
+/* Method and raw target, copied into the pool. 0 or 500. */
+int lux_req_set_request_line(lux_req *r, const char *method, size_t mlen, const char *target,
+                             size_t tlen);
+/* Check one header field (already in the pool) that every protocol reads: Host (one only; its
+ * field is kept in *host) and Content-Length (digits, copies agree). 0 or 400. */
+int lux_req_check_field(lux_req *r, const lux_header *f, const lux_header **host);
+/* Parse and normalise r->target into uri, path and query, and the host from the target's
+ * authority, else `authority` (HTTP/2's), else the Host field. 0 or the status to answer. */
+int lux_req_resolve_target(lux_req *r, const lux_str *authority, const lux_header *host);
 /*
  * Make r->confs follow the conditions: decide what is still undecided and patch the module
  * settings, or nothing when they are current (decided for this URI already, e.g. by the

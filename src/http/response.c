@@ -240,7 +240,7 @@ char *lux_resp_head(lux_req *r, size_t *len) {
     if (!head)
         return NULL;
     char *p = head;
-    p = r->http_minor == 0 ? PUTS(p, "HTTP/1.0 ") : PUTS(p, "HTTP/1.1 ");
+    p = r->version == 10 ? PUTS(p, "HTTP/1.0 ") : PUTS(p, "HTTP/1.1 ");
     int st = r->status >= 100 && r->status <= 999 ? r->status : 500;
     *p++ = (char)('0' + st / 100);
     *p++ = (char)('0' + st / 10 % 10);
@@ -262,9 +262,9 @@ char *lux_resp_head(lux_req *r, size_t *len) {
         p = put_u64(p, r->body_len);
         p = PUTS(p, "\r\n");
     }
-    if (!r->keep_alive)
+    if (r->conn_closes)
         p = PUTS(p, "Connection: close\r\n");
-    else if (r->http_minor == 0)
+    else if (r->version == 10)
         p = PUTS(p, "Connection: keep-alive\r\n");
     /* A module may have set Date or Server itself (setenv.set-response-header): its value wins. */
     int own = r->nresp_headers > 0;

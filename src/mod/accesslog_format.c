@@ -528,7 +528,7 @@ static lux_str path_of(lux_str s) {
 
 static void put_protocol(out_buf *o, const lux_alog_rec *r) {
     if (r->method.ptr)
-        put(o, r->http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1", 8);
+        put(o, r->version == 10 ? "HTTP/1.0" : r->version == 20 ? "HTTP/2.0" : "HTTP/1.1", 8);
 }
 
 static void render_field(out_buf *o, lux_alog_escaping esc, const field *f, const lux_alog_rec *r) {

@@ -44,7 +44,7 @@ typedef struct {
     lux_str local_port;  /* its port, as text */
     lux_str method;      /* unset when the request line was never parsed */
     lux_str target;      /* the request-target as received (origin form) */
-    int http_minor;
+    int version;         /* 10, 11, 20 */
     lux_str url;         /* the (possibly rewritten) URI with its query: %U takes the path */
     lux_str query;       /* without '?' */
     lux_str host;        /* %V: the Host as sent */

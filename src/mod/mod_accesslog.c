@@ -196,10 +196,7 @@ static int64_t body_sent(lux_req *r) {
         return 0;
     if (r->complete)
         return r->head_only ? 0 : (int64_t)r->body_len;
-    size_t hlen = 0;
-    if (!lux_resp_head(r, &hlen))
-        return 0;
-    return r->bytes_sent > hlen ? (int64_t)(r->bytes_sent - hlen) : 0;
+    return (int64_t)r->body_sent;
 }
 
 /* The request's size as received, rebuilt from its parts (lux keeps no byte count of it). */
@@ -243,7 +240,7 @@ static void fill_rec(lux_req *r, unsigned needs, lux_alog_rec *rec) {
         rec->remote_user = lux_req_remote_user(r);
     rec->method = r->method_str;
     rec->target = r->target.ptr ? origin_form(r->target) : r->target;
-    rec->http_minor = r->http_minor;
+    rec->version = r->version;
     rec->url = r->uri;
     rec->query = r->query;
     rec->host = r->host;
@@ -263,7 +260,7 @@ static void fill_rec(lux_req *r, unsigned needs, lux_alog_rec *rec) {
     if (c && (needs & LUX_ALOG_NEED_KEEPALIVE)) /* a finished request is already counted */
         rec->keepalive_count =
             lux_req_conn_requests(r) - (r->complete && lux_req_conn_requests(r) ? 1 : 0);
-    rec->conn_status = !r->complete ? 'X' : r->keep_alive ? '+' : '-';
+    rec->conn_status = !r->complete ? 'X' : r->conn_closes ? '-' : '+';
     rec->start = r->start;
     clock_gettime(CLOCK_REALTIME, &rec->end);
 }

@@ -221,7 +221,7 @@ static lux_result expire_response_start(lux_req *r, const void *conf) {
         return LUX_GO_ON;
     if (expires < now)
         expires = now;
-    if (r->http_minor >= 1) {
+    if (r->version >= 11) {
         char *v = lux_req_printf(r, "max-age=%lld", expires - now);
         return v && lux_resp_header(r, "Cache-Control", 13, v, strlen(v)) == 0 ? LUX_GO_ON
                                                                                : LUX_ERROR;

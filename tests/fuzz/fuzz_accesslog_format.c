@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         .local_port = {"80", 2},
         .method = {"GET", 3},
         .target = target,
-        .http_minor = 1,
+        .version = 11,
         .url = target,
         .query = query,
         .host = host,

@@ -32,7 +32,7 @@ static lux_alog_rec sample(void) {
         .local_port = S("8080"),
         .method = S("GET"),
         .target = S("/index.html?x=1"),
-        .http_minor = 1,
+        .version = 11,
         .url = S("/index.html?x=1"),
         .query = S("x=1"),
         .host = S("example.org:8080"),

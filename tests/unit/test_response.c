@@ -20,8 +20,8 @@ static lux_req new_req(void) {
     r.worker = &worker;
     r.confs = confs;
     r.status = 200;
-    r.http_minor = 1;
-    r.keep_alive = 1;
+    r.version = 11;
+    r.conn_closes = 0;
     r.body_tail = &r.body;
     return r;
 }
@@ -75,7 +75,7 @@ static void test_largest_head_fits(void) {
     memset(tag, 't', sizeof tag);
     core.tag = (lux_str){tag, sizeof tag};
     lux_req r = new_req();
-    r.http_minor = 0;
+    r.version = 10;
     r.status = 505;
     r.body_len = UINT64_MAX;
     CHECK_INT(add(&r, "X-A", "1"), 0);

@@ -1,0 +1,672 @@
+/*
+ * HTTP/1.x over a connection: read request heads, start each request in the stream core, send
+ * its response when the core says it is ready (head_ready, from the loop), drop an unread body,
+ * and go on with pipelined requests; keep alive or close. One request at a time: pipelined
+ * requests wait in the input buffer.
+ *
+ * run() drives a connection as far as it can go without blocking. Who closes: a step that
+ * cannot go on returns FAILED and leaves the connection to its caller, which closes it; a
+ * function that closed (lux_conn_close, lux_conn_linger) returns FREED: the connection may be
+ * gone and must not be touched again.
+ */
+#include "http/h1/h1_conn.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "core/core_conf.h"
+#include "core/gen.h"
+#include "http/h1/chunked.h"
+#include "http/h1/h1_parser.h"
+#include "http/h1/h1_request.h"
+#include "http/request.h"
+#include "http/stat_cache.h"
+#include "http/stream.h"
+#include "lux/log.h"
+
+#define MAX_HEADERS 128
+#define MAX_EMPTY_LINES 8
+#define MAX_IOV 16
+/* Bytes one connection may send per event before the loop serves the others (level-triggered
+ * EPOLLOUT brings it straight back). It bounds each sendfile too: a call asking for the whole
+ * file runs on for as long as the window lets it. */
+#define WRITE_BUDGET (1024 * 1024)
+
+#define SMALL_IN 1024 /* the buffer of a head that arrives slowly */
+
+typedef enum {
+    H1_IDLE,  /* waiting for (the rest of) a request head */
+    H1_BODY,  /* reading (and, for today's handlers, dropping) a request body */
+    H1_WAIT,  /* the request runs: waiting for the core's head_ready */
+    H1_WRITE, /* sending a response */
+} h1_state;
+
+typedef struct {
+    h1_state state;
+    uint32_t head_scanned; /* bytes of the next head (from in_off) searched for its end */
+    int64_t head_start;    /* when the next head was first seen incomplete (loop ms) */
+    unsigned keep_alive : 1, in_request : 1;
+    unsigned drain : 1;           /* an error was answered: drain input before closing */
+    unsigned continue_wanted : 1; /* Expect: 100-continue, not answered yet */
+    lux_h1_framing framing;       /* of the current request */
+    lux_req *req;
+    /* output */
+    struct iovec *iov_arr; /* MAX_IOV entries in the request's pool */
+    struct iovec *iov;     /* the unsent part of iov_arr: head + leading memory chunks */
+    int iovcnt;
+    size_t head_left; /* head bytes at the start of iov not written yet */
+    lux_chunk *out;   /* taken body chunks after iov */
+    uint64_t out_off; /* bytes of out already sent */
+    int out_end;      /* the last body chunk has been taken */
+    /* the request body still to read */
+    int64_t body_left; /* Content-Length bytes left, -1 when chunked */
+    lux_chunked_decoder chunked;
+    uint64_t body_seen;
+    int64_t body_limit; /* bytes, 0 = none */
+} h1_conn;
+
+enum {
+    DONE,   /* this step is finished; go on */
+    AGAIN,  /* waiting for the socket (or the core) */
+    FAILED, /* the caller must close the connection */
+    FREED,  /* the connection was closed and freed */
+};
+
+static void run(lux_conn *c);
+static void on_readable(lux_conn *c);
+static void head_ready(lux_req *r);
+static void body_ready(lux_req *r);
+
+static const lux_stream_ops h1_ops = {head_ready, body_ready, NULL};
+
+static h1_conn *h1(const lux_conn *c) {
+    return c->proto_data;
+}
+
+static const lux_core_conf *core_of(const lux_conn *c) {
+    return c->gen->core;
+}
+
+/* When this connection times out next, from its state alone (see lux_proto.timeout_at). */
+static int64_t timeout_at(const lux_conn *c) {
+    const h1_conn *h = h1(c);
+    const lux_core_conf *core = core_of(c);
+    int stopping = atomic_load_explicit(&c->w->srv->state, memory_order_relaxed);
+    switch (h->state) {
+    case H1_IDLE:
+        if (c->in && c->in_off < c->in_len)
+            /* A head has server.max-read-idle from its first byte: a byte now and then does
+             * not keep a connection open. */
+            return lux_conn_after(h->head_scanned ? h->head_start : c->last_io,
+                                  core->max_read_idle);
+        if (stopping)
+            return 0;
+        return lux_conn_after(c->last_io,
+                              c->requests == 0 ? core->max_read_idle : core->max_keep_alive_idle);
+    case H1_BODY:
+        return stopping == LUX_STOP_NOW ? 0 : lux_conn_after(c->last_io, core->max_read_idle);
+    case H1_WAIT:
+        /* A handler that answers later keeps its own time; the connection waits for it. */
+        return stopping == LUX_STOP_NOW ? 0 : INT64_MAX;
+    case H1_WRITE:
+        return stopping == LUX_STOP_NOW ? 0 : lux_conn_after(c->last_io, core->max_write_idle);
+    }
+    return 0;
+}
+
+static void set_state(lux_conn *c, h1_state state) {
+    h1(c)->state = state;
+    lux_conn_retime(c);
+}
+
+/* The request is over (answered, or the connection closes): the core runs request_done. */
+static void end_request(lux_conn *c) {
+    h1_conn *h = h1(c);
+    lux_req *r = h->req;
+    if (!r)
+        return;
+    h->req = NULL;
+    h->out = NULL;
+    h->iov = h->iov_arr = NULL;
+    h->iovcnt = 0;
+    lux_req_free(r);
+    if (c->tls.buf) { /* a response's TLS write buffer: an idle connection holds none */
+        lux_worker_buf_put(c->w, c->tls.buf);
+        c->tls.buf = NULL;
+        c->tls.buf_len = 0;
+    }
+}
+
+static void h1_close(lux_conn *c) {
+    end_request(c);
+}
+
+/* Close now, or linger first when the client may still be sending. */
+static int close_or_linger(lux_conn *c) {
+    const h1_conn *h = h1(c);
+    int unread = h->drain || (c->in && c->in_off < c->in_len) || h->body_left != 0;
+    return lux_conn_linger(c, unread) ? AGAIN : FREED;
+}
+
+/* Grow the buffer for a head larger than LUX_IN_BUF, up to server.max-request-field-size. */
+static int grow_input(lux_conn *c, size_t limit) {
+    size_t cap = (size_t)c->in_cap * 2;
+    if (cap > limit + 1024)
+        cap = limit + 1024;
+    if (cap <= c->in_cap)
+        return -1;
+    char *n = malloc(cap);
+    if (!n)
+        return -1;
+    memcpy(n, c->in + c->in_off, c->in_len - c->in_off);
+    uint32_t len = c->in_len - c->in_off;
+    lux_conn_release_input(c);
+    c->in = n;
+    c->in_cap = (uint32_t)cap;
+    c->in_len = len;
+    return 0;
+}
+
+/* A head that stops short of its end keeps its bytes in a buffer its size, and the worker's
+ * 16 KiB buffer goes back for a busy connection: thousands of slow clients cost kilobytes each. */
+static void shrink_input(lux_conn *c) {
+    uint32_t pending = c->in_len - c->in_off;
+    if (c->in_cap != LUX_IN_BUF || pending > SMALL_IN / 2)
+        return;
+    char *n = malloc(SMALL_IN);
+    if (!n)
+        return; /* keep the big buffer: it still works */
+    memcpy(n, c->in + c->in_off, pending);
+    lux_conn_release_input(c);
+    c->in = n;
+    c->in_cap = SMALL_IN;
+    c->in_len = pending;
+}
+
+static lux_req *new_request(lux_conn *c) {
+    lux_req *r = lux_req_new(c, &h1_ops, c);
+    h1(c)->req = r;
+    return r;
+}
+
+/* The head for r, as this connection frames it. */
+static char *serialise_head(lux_conn *c, lux_req *r, size_t *hlen) {
+    h1_conn *h = h1(c);
+    lux_worker *w = c->w;
+    const lux_core_conf *core = core_of(c);
+    /* No idle time allowed means no keep-alive, as in lighttpd: a connection kept open only to
+     * time out a millisecond later would race the client's next request. */
+    if (!h->framing.keep_alive || w->srv->state != LUX_RUNNING || c->peer_closed ||
+        c->requests + 1 >= (unsigned long)core->max_keep_alive_requests ||
+        core->max_keep_alive_idle <= 0)
+        h->keep_alive = 0;
+    r->conn_closes = !h->keep_alive;
+    char *head = lux_resp_head(r, hlen);
+    if (head && r->confs && ((const lux_core_conf *)r->confs[0])->log_response_header)
+        lux_log(LUX_LOG_DEBUG, "response-header:\n%.*s", (int)*hlen, head);
+    return head;
+}
+
+/* Memory chunks at the front of h->out join the iov, so they leave with one writev. */
+static void gather_memory(h1_conn *h) {
+    while (h->out && h->out->mem && h->out_off == 0 && h->iovcnt < MAX_IOV) {
+        h->iov[h->iovcnt++] = (struct iovec){(void *)h->out->mem, h->out->len};
+        h->out = h->out->next;
+    }
+}
+
+/* Queue the response: head and leading memory chunks as one writev, the rest after. */
+static int queue_response(lux_conn *c, lux_req *r) {
+    h1_conn *h = h1(c);
+    size_t hlen;
+    char *head = serialise_head(c, r, &hlen);
+    h->iov = h->iov_arr = lux_pool_alloc(r->pool, MAX_IOV * sizeof *h->iov);
+    if (!head || !h->iov)
+        return -1;
+    h->iov[0] = (struct iovec){head, hlen};
+    h->iovcnt = 1;
+    h->head_left = hlen;
+    int end;
+    h->out = lux_resp_take(r, SIZE_MAX, &end);
+    h->out_end = end;
+    h->out_off = 0;
+    gather_memory(h);
+    set_state(c, H1_WRITE);
+    return 0;
+}
+
+/* Answer a request that never made it through the pipeline (bad head, limits). */
+static int answer_error(lux_conn *c, int status) {
+    h1_conn *h = h1(c);
+    lux_req *r = h->req ? h->req : new_request(c);
+    if (!r)
+        return -1;
+    h->framing.keep_alive = 0;
+    h->keep_alive = 0;
+    h->drain = 1;
+    h->continue_wanted = 0;
+    h->head_scanned = 0;
+    set_state(c, H1_WAIT);
+    lux_req_start_error(r, status);
+    return 0;
+}
+
+static int start_body(lux_conn *c, lux_req *r) {
+    h1_conn *h = h1(c);
+    const lux_core_conf *core = r->confs[0];
+    h->body_limit = core->max_request_size > 0 ? core->max_request_size * 1024 : 0;
+    h->body_seen = 0;
+    if (h->framing.chunked) {
+        lux_chunked_init(&h->chunked);
+        h->body_left = -1;
+    } else {
+        h->body_left = r->content_length > 0 ? r->content_length : 0;
+    }
+    if (h->body_limit && r->content_length > h->body_limit)
+        return 413;
+    return 0;
+}
+
+/* The client waits for this before sending the body (RFC 9110 10.1.1). It is 25 bytes into an
+ * idle socket: if even that does not fit, the connection is not worth keeping. */
+static void send_continue(lux_conn *c) {
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    struct iovec iov = {(void *)cont, sizeof cont - 1};
+    ssize_t n = c->tp->writev(c, &iov, 1, 0);
+    if (n != (ssize_t)sizeof cont - 1)
+        h1(c)->keep_alive = 0;
+}
+
+/* Hand the request to the core; its head comes back through head_ready. */
+static void start_request(lux_conn *c, lux_req *r) {
+    set_state(c, H1_WAIT);
+    lux_req_start(r);
+}
+
+/* The head is not complete yet: remember how far it was searched, and when it started. */
+static int head_incomplete(lux_conn *c, const lux_core_conf *core) {
+    h1_conn *h = h1(c);
+    size_t avail = c->in_len - c->in_off;
+    if (avail >= (size_t)core->max_request_field_size)
+        return answer_error(c, 431) < 0 ? FAILED : DONE;
+    int first_look = !h->head_scanned;
+    h->head_scanned = (uint32_t)avail;
+    if (first_look) {
+        h->head_start = lux_conn_now_ms(c);
+        lux_conn_retime(c); /* max-read-idle may be shorter than the keep-alive wait before it */
+    }
+    if (c->in_len == c->in_cap && c->in_off == 0 &&
+        grow_input(c, (size_t)core->max_request_field_size) < 0)
+        return answer_error(c, 431) < 0 ? FAILED : DONE;
+    return AGAIN;
+}
+
+/* Can a head end within the unparsed input? Every head ends in a line end followed by another
+ * (LF LF or LF CR LF), so only bytes that arrived since the last look need a search; the
+ * parser runs again only when one is there. */
+static int head_end_possible(const lux_conn *c) {
+    const char *p = c->in + c->in_off;
+    size_t len = c->in_len - c->in_off;
+    uint32_t scanned = h1(c)->head_scanned;
+    size_t from = scanned > 2 ? scanned - 2 : 0; /* a line end split by a read */
+    for (const char *q = p + from, *end = p + len; (q = memchr(q, '\n', (size_t)(end - q)));) {
+        q++;
+        if (q < end && (*q == '\n' || (*q == '\r' && q + 1 < end && q[1] == '\n')))
+            return 1;
+    }
+    return 0;
+}
+
+/* Parse one head from the buffer and start it. DONE: the request runs (or its error is
+ * answered), or its body is to be read; AGAIN: need input. */
+static int next_request(lux_conn *c) {
+    h1_conn *h = h1(c);
+    const lux_core_conf *core = core_of(c);
+    if (h->head_scanned && !head_end_possible(c))
+        return head_incomplete(c, core);
+    lux_h1_header headers[MAX_HEADERS];
+    lux_h1_request hr = {.headers = headers, .num_headers = MAX_HEADERS};
+    size_t avail = c->in_len - c->in_off;
+    int n = lux_h1_parse_request(c->in + c->in_off, avail, &hr, MAX_EMPTY_LINES);
+    if (n == -2)
+        return head_incomplete(c, core);
+    h->head_scanned = 0;
+    if (n == -1 || (size_t)n > (size_t)core->max_request_field_size)
+        return answer_error(c, n == -1 ? hr.status : 431) < 0 ? FAILED : DONE;
+    c->in_off += (uint32_t)n;
+    h->in_request = 1;
+    atomic_store_explicit(&c->w->srv->last_activity, (long)lux_loop_now(c->w->loop),
+                          memory_order_relaxed);
+    lux_req *r = new_request(c);
+    if (!r)
+        return FAILED;
+    int st = lux_req_from_h1(r, &hr, &h->framing);
+    if (!st && lux_req_patch_conf(r) < 0)
+        st = 500;
+    if (!st)
+        st = start_body(c, r);
+    if (st) {
+        h->body_left = 0;
+        return answer_error(c, st) < 0 ? FAILED : DONE;
+    }
+    if (h->body_left != 0) {
+        h->continue_wanted = h->framing.expect_continue;
+        set_state(c, H1_BODY);
+        return DONE;
+    }
+    start_request(c, r);
+    return DONE;
+}
+
+/* Consume request-body bytes from the buffer; no handler reads bodies yet, so they are dropped.
+ * Returns 1 when the body is complete, 0 when more input is needed, -1 for a malformed chunked
+ * body. */
+static int discard_body(lux_conn *c) {
+    h1_conn *h = h1(c);
+    size_t avail = c->in_len - c->in_off;
+    if (h->body_left >= 0) {
+        size_t take = avail < (uint64_t)h->body_left ? avail : (size_t)h->body_left;
+        c->in_off += (uint32_t)take;
+        h->body_left -= (int64_t)take;
+        h->body_seen += take;
+        return h->body_left == 0;
+    }
+    size_t len = avail;
+    ssize_t rest = lux_chunked_decode(&h->chunked, c->in + c->in_off, &len);
+    if (rest == -1) {
+        h->keep_alive = 0;
+        c->in_off = c->in_len;
+        return -1;
+    }
+    /* The limit counts raw bytes (sizes, extensions, trailers), not just the payload. */
+    h->body_seen += rest == -2 ? avail : avail - (size_t)rest;
+    if (rest == -2) {
+        c->in_off = c->in_len;
+        return 0;
+    }
+    c->in_off += (uint32_t)len; /* drop the decoded body; what follows is the next request */
+    c->in_len = c->in_off + (uint32_t)rest;
+    h->body_left = 0;
+    return 1;
+}
+
+/* n bytes of iov went out: the head's first, then body bytes the core hears of. */
+static void account_written(lux_conn *c, size_t n) {
+    h1_conn *h = h1(c);
+    size_t head = n < h->head_left ? n : h->head_left;
+    h->head_left -= head;
+    c->last_io = lux_conn_now_ms(c);
+    h->req->bytes_sent += n;
+    if (n > head)
+        lux_resp_sent(h->req, n - head);
+}
+
+/* Writes what h->iov holds. DONE when all of it went out, AGAIN when the socket took less: a
+ * short write means its buffer is full, and trying again would only return EAGAIN. */
+static int flush_iov(lux_conn *c) {
+    h1_conn *h = h1(c);
+    /* No MSG_MORE before a file: holding the head back for the sendfile that follows
+     * measured twice the CPU per 100 KiB response (58 vs 27 us) on loopback. But the last
+     * bytes before a close wait for it: the FIN that close() or shutdown() sends right after
+     * then rides on the same segment, one packet fewer per connection. (Not with -1, where
+     * the socket stays open as stdout and no FIN would come to push them.) */
+    int last = !h->out && h->out_end && !h->keep_alive && c->w->srv->single_fd < 0;
+    ssize_t n = c->tp->writev(c, h->iov, h->iovcnt, last);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? AGAIN : FAILED;
+    account_written(c, (size_t)n);
+    while (h->iovcnt && (size_t)n >= h->iov[0].iov_len) {
+        n -= (ssize_t)h->iov[0].iov_len;
+        h->iov++;
+        h->iovcnt--;
+    }
+    if (!h->iovcnt)
+        return DONE;
+    h->iov[0].iov_base = (char *)h->iov[0].iov_base + n;
+    h->iov[0].iov_len -= (size_t)n;
+    return AGAIN;
+}
+
+/* Sends up to *budget bytes of a file chunk. DONE when the socket took all it was asked, AGAIN
+ * after a short write (the socket is full, see flush_iov). */
+static int flush_file(lux_conn *c, const lux_chunk *ch, size_t *budget) {
+    h1_conn *h = h1(c);
+    uint64_t left = ch->len - h->out_off;
+    size_t want = left < *budget ? (size_t)left : *budget;
+    off_t off = (off_t)(ch->off + h->out_off);
+    ssize_t n = c->tp->sendfile(c, ch->file->fd, &off, want);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? AGAIN : FAILED;
+    if (n == 0)
+        return FAILED; /* the file shrank under us: the response cannot be completed */
+    c->last_io = lux_conn_now_ms(c);
+    h->req->bytes_sent += (uint64_t)n;
+    lux_resp_sent(h->req, (uint64_t)n);
+    *budget = (size_t)n < *budget ? *budget - (size_t)n : 0;
+    h->out_off += (uint64_t)n;
+    if (h->out_off == ch->len) {
+        h->out = ch->next;
+        h->out_off = 0;
+    }
+    return (size_t)n < want ? AGAIN : DONE;
+}
+
+static int flush(lux_conn *c) {
+    h1_conn *h = h1(c);
+    size_t budget = WRITE_BUDGET;
+    for (;;) {
+        if (h->iovcnt) {
+            int rc = flush_iov(c);
+            if (rc != DONE)
+                return rc;
+        }
+        const lux_chunk *ch = h->out;
+        if (!ch)
+            return DONE;
+        if (ch->mem) {
+            h->iov = h->iov_arr;
+            h->iovcnt = 0;
+            gather_memory(h);
+            continue;
+        }
+        if (budget == 0)
+            return AGAIN; /* let the loop serve the other connections; EPOLLOUT brings us back */
+        int rc = flush_file(c, ch, &budget);
+        if (rc != DONE)
+            return rc;
+    }
+}
+
+static int finish_response(lux_conn *c) {
+    h1_conn *h = h1(c);
+    h->req->complete = 1;
+    c->requests++;
+    h->in_request = 0;
+    end_request(c);
+    if (!h->keep_alive)
+        return close_or_linger(c);
+    if (c->requests == 1 && c->peer.sin6_family != AF_UNIX) {
+        /* Kept alive: from now on a small response must not wait for the ACK of the previous
+         * one (Nagle). Set lazily, as nginx does, so one-request connections skip the call. */
+        int one = 1;
+        setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    c->last_io = lux_conn_now_ms(c);
+    set_state(c, H1_IDLE);
+    return DONE;
+}
+
+/* Send what is queued; DONE once the response is complete, else what stopped it. */
+static int write_response(lux_conn *c) {
+    int rc = flush(c);
+    if (rc == AGAIN) {
+        lux_conn_wait(c, LUX_EV_WRITE);
+        return AGAIN;
+    }
+    if (rc == FAILED)
+        return FAILED;
+    return h1(c)->out_end ? finish_response(c) : AGAIN;
+}
+
+/* Read (and drop) the request body; start the request once it is complete. */
+static int read_body(lux_conn *c) {
+    h1_conn *h = h1(c);
+    int rc = discard_body(c);
+    if (rc != 0)
+        h->continue_wanted = 0;
+    if (rc < 0 || (h->body_limit && h->body_seen > (uint64_t)h->body_limit)) {
+        h->body_left = 0;
+        return answer_error(c, rc < 0 ? 400 : 413) < 0 ? FAILED : DONE;
+    }
+    if (rc > 0) {
+        start_request(c, h->req);
+        return DONE;
+    }
+    if (c->peer_closed)
+        return FAILED;
+    /* Only now, with body bytes still to come, does the client need the 100. */
+    if (h->continue_wanted)
+        send_continue(c);
+    h->continue_wanted = 0;
+    if (lux_conn_take_pending(c))
+        return DONE;
+    lux_conn_wait(c, LUX_EV_READ);
+    return AGAIN;
+}
+
+/* Waiting for a request head: parse one from the buffer, or wait for more. */
+static int read_head(lux_conn *c) {
+    if (!c->in || c->in_off == c->in_len) {
+        if (lux_conn_take_pending(c))
+            return DONE;
+        /* Idle: give the buffer back, an idle connection holds only itself. */
+        lux_conn_release_input(c);
+        if (c->peer_closed)
+            return FAILED;
+        lux_conn_wait(c, LUX_EV_READ);
+        return AGAIN;
+    }
+    int rc = next_request(c);
+    if (rc != AGAIN)
+        return rc;
+    if (c->peer_closed)
+        return FAILED;
+    if (lux_conn_take_pending(c))
+        return DONE;
+    shrink_input(c);
+    lux_conn_wait(c, LUX_EV_READ);
+    return AGAIN;
+}
+
+static void run(lux_conn *c) {
+    for (;;) {
+        int rc;
+        switch (h1(c)->state) {
+        case H1_WRITE:
+            rc = write_response(c);
+            break;
+        case H1_BODY:
+            rc = read_body(c);
+            break;
+        case H1_IDLE:
+            rc = read_head(c);
+            break;
+        case H1_WAIT:
+        default:
+            return;
+        }
+        if (rc == FAILED)
+            lux_conn_close(c);
+        if (rc != DONE)
+            return;
+    }
+}
+
+static void on_readable(lux_conn *c) {
+    if (lux_conn_ensure_input(c) < 0) {
+        lux_conn_close(c);
+        return;
+    }
+    if (c->in_len == c->in_cap) {
+        run(c); /* full: parse what we have first */
+        return;
+    }
+    if (lux_conn_read(c) < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            lux_conn_close(c);
+        else if (lux_conn_wait(c, LUX_EV_READ) < 0)
+            lux_conn_close(c); /* not in the epoll set, it would never hear from the client */
+        return;
+    }
+    run(c);
+}
+
+/* While the request runs, the socket is not read: a pipelined request waits in the kernel. The
+ * connection stops listening so that level-triggered readiness does not spin the loop. */
+static void readable_while_waiting(lux_conn *c) {
+    lux_loop_del(c->w->loop, &c->io);
+}
+
+static void h1_on_io(lux_conn *c, unsigned events) {
+    h1_conn *h = h1(c);
+    /* c->want: the transport waits for the other direction than the state's own. */
+    if (h->state == H1_WAIT) {
+        readable_while_waiting(c);
+        return;
+    }
+    if (h->state == H1_WRITE) {
+        if (events & (LUX_EV_WRITE | LUX_EV_ERROR) || c->want)
+            run(c);
+        return;
+    }
+    if (events & (LUX_EV_READ | LUX_EV_ERROR) || c->want)
+        on_readable(c);
+}
+
+/* Clients send the request right behind the handshake, so it is usually there already: read
+ * it now. The connection joins the epoll set only when it has to wait, and one that is
+ * answered and closed at once never costs an epoll_ctl. */
+static void h1_start(lux_conn *c) {
+    h1(c)->keep_alive = 1;
+    on_readable(c);
+}
+
+/* The core: r's status and headers are final (and, for now, its whole body). */
+static void head_ready(lux_req *r) {
+    lux_conn *c = r->proto_data;
+    if (queue_response(c, r) < 0) {
+        lux_conn_close(c);
+        return;
+    }
+    run(c);
+}
+
+/* The core: more body can be taken. */
+static void body_ready(lux_req *r) {
+    lux_conn *c = r->proto_data;
+    h1_conn *h = h1(c);
+    if (h->state != H1_WRITE)
+        return;
+    int end;
+    lux_chunk *more = lux_resp_take(r, SIZE_MAX, &end);
+    if (more) {
+        lux_chunk **tail = &h->out;
+        while (*tail)
+            tail = &(*tail)->next;
+        *tail = more;
+    }
+    h->out_end = end;
+    run(c);
+}
+
+const lux_proto lux_h1_proto = {
+    .state_size = sizeof(h1_conn),
+    .start = h1_start,
+    .on_io = h1_on_io,
+    .timeout_at = timeout_at,
+    .close = h1_close,
+};

@@ -1,0 +1,104 @@
+/* From a parsed HTTP/1 head to a request: the fields every protocol checks (http/request.c),
+ * then what only HTTP/1 has: Transfer-Encoding, Connection, Expect. */
+#include "http/h1/h1_request.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "core/pool.h"
+#include "http/request.h"
+
+static int name_is(const lux_header *h, const char *name, size_t len) {
+    return h->name.len == len && strncasecmp(h->name.ptr, name, len) == 0;
+}
+
+/* Does a comma-separated token list contain token (case-insensitive)? */
+static int has_token(const char *v, size_t len, const char *token) {
+    size_t tl = strlen(token);
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && v[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+            end--;
+        if (end - start == tl && strncasecmp(v + start, token, tl) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    int te, conn_close, conn_keep;
+} h1_fields;
+
+/* The fields only HTTP/1 frames with; 0 or a status. */
+static int check_h1_field(lux_req *r, const lux_header *f, h1_fields *seen, lux_h1_framing *fr) {
+    if (name_is(f, "transfer-encoding", 17)) {
+        /* Only "chunked" is understood; anything else cannot be framed. */
+        if (seen->te || f->value.len != 7 || strncasecmp(f->value.ptr, "chunked", 7) != 0)
+            return r->version == 10 ? 400 : 501;
+        seen->te = 1;
+    } else if (name_is(f, "connection", 10)) {
+        seen->conn_close |= has_token(f->value.ptr, f->value.len, "close");
+        seen->conn_keep |= has_token(f->value.ptr, f->value.len, "keep-alive");
+    } else if (name_is(f, "expect", 6)) {
+        if (f->value.len != 12 || strncasecmp(f->value.ptr, "100-continue", 12) != 0)
+            return 417;
+        fr->expect_continue = r->version >= 11;
+    }
+    return 0;
+}
+
+/* Copy the head's fields into the pool (all of them: the access log shows a refused request's
+ * headers too), then check them in the order they came. */
+static int scan_fields(lux_req *r, const lux_h1_request *h, const lux_header **host,
+                       lux_h1_framing *fr) {
+    lux_pool *p = r->pool;
+    r->headers = lux_pool_alloc(p, (h->num_headers + 1) * sizeof *r->headers);
+    if (!r->headers)
+        return 500;
+    h1_fields seen = {0, 0, 0};
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const lux_h1_header *f = &h->headers[i];
+        lux_header *d = &r->headers[i];
+        d->name = (lux_str){lux_pool_strndup(p, f->name, f->name_len), f->name_len};
+        d->value = (lux_str){lux_pool_strndup(p, f->value, f->value_len), f->value_len};
+        if (!d->name.ptr || !d->value.ptr)
+            return 500;
+    }
+    r->nheaders = h->num_headers;
+    for (size_t i = 0; i < h->num_headers; i++) {
+        int st = lux_req_check_field(r, &r->headers[i], host);
+        if (!st)
+            st = check_h1_field(r, &r->headers[i], &seen, fr);
+        if (st)
+            return st;
+    }
+    if (seen.te) {
+        /* Smuggling defence (RFC 9112 6.1): both framings at once is refused. */
+        if (r->content_length >= 0 || r->version == 10)
+            return 400;
+        fr->chunked = 1;
+    }
+    fr->keep_alive = r->version >= 11 ? !seen.conn_close : seen.conn_keep && !seen.conn_close;
+    return 0;
+}
+
+int lux_req_from_h1(lux_req *r, const lux_h1_request *h, lux_h1_framing *f) {
+    memset(f, 0, sizeof *f);
+    r->version = 10 + h->minor_version;
+    int st = lux_req_set_request_line(r, h->method, h->method_len, h->target, h->target_len);
+    if (st)
+        return st;
+    const lux_header *host = NULL;
+    st = scan_fields(r, h, &host, f);
+    if (st)
+        return st;
+    if (r->version >= 11 && !host)
+        return 400; /* RFC 9112 3.2 */
+    return lux_req_resolve_target(r, NULL, host);
+}

@@ -1,0 +1,249 @@
+/*
+ * The stream core: a request's life apart from its connection. A request owns a pool of its
+ * own; the protocol creates it (lux_req_new), starts it, pulls the response body and frees it.
+ * The core tells the protocol what happened through lux_stream_ops, always from the loop: a
+ * zero-delay timer of the request delivers the pending events after the current batch, so no
+ * callback ever runs inside a call the protocol (or a handler) made.
+ */
+#include "http/stream.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "core/core_conf.h"
+#include "core/gen.h"
+#include "core/pool.h"
+#include "event/loop.h"
+#include "http/request.h"
+#include "http/stat_cache.h"
+#include "lux/log.h"
+#include "net/conn.h"
+
+/* Worker pool blocks are this size (see lux_worker_block_get). */
+#define REQ_POOL_BLOCK 4096
+
+enum {
+    EV_HEAD = 1,   /* head_ready */
+    EV_BODY = 2,   /* body_ready */
+    EV_WANTED = 4, /* body_wanted */
+};
+
+typedef struct lux_stream_state {
+    lux_req *owner;
+    lux_timer defer;   /* zero-delay: delivers `pending` from the loop */
+    unsigned pending;  /* EV_* not delivered yet */
+    int delivering;    /* inside an ops callback: lux_req_free waits for it to return */
+    int free_asked;    /* lux_req_free was called during delivery */
+    int body_complete; /* no more body pieces will be appended */
+    lux_chunk *sent_head, **sent_tail; /* taken, not fully sent yet, in order */
+    uint64_t sent_off;                 /* bytes of sent_head already sent */
+} lux_stream_state;
+
+static void on_defer(lux_timer *t);
+
+lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
+    lux_pool pool;
+    lux_pool_init(&pool, REQ_POOL_BLOCK);
+    void *block = lux_worker_block_get(c->w);
+    if (block)
+        lux_pool_attach(&pool, block);
+    lux_req *r = lux_pool_alloc(&pool, sizeof *r);
+    lux_pool *own = lux_pool_alloc(&pool, sizeof *own);
+    lux_stream_state *st = lux_pool_alloc(&pool, sizeof *st);
+    lux_gen *g = c->gen;
+    size_t nb = g->tree->nblocks;
+    uint8_t *cond_state = lux_pool_alloc(&pool, nb);
+    lux_cond_captures **caps = lux_pool_alloc(&pool, nb * sizeof *caps);
+    const void **confs = lux_pool_alloc(&pool, g->nmodules * sizeof *confs);
+    unsigned *conf_block = lux_pool_alloc(&pool, g->nmodules * sizeof *conf_block);
+    if (!r || !own || !st || !cond_state || !caps || !confs || !conf_block) {
+        lux_pool_free(&pool);
+        return NULL;
+    }
+    *own = pool; /* the pool lives in its own first block from here on */
+    memset(r, 0, sizeof *r);
+    memset(st, 0, sizeof *st);
+    st->owner = r;
+    st->defer.cb = on_defer;
+    st->sent_tail = &st->sent_head;
+    r->stream = st;
+    r->ops = ops;
+    r->proto_data = proto_data;
+    r->conn = c;
+    r->worker = c->w;
+    r->pool = own;
+    r->gen = g;
+    r->version = 11;
+    r->body_tail = &r->body;
+    r->content_length = -1;
+    /* The scheme is the transport's (RFC 9112 3.2.2: an absolute-form target names it too,
+     * but a client on a plain port cannot make its request https). */
+    r->scheme = c->tls.ssl ? (lux_str){"https", 5} : (lux_str){"http", 4};
+    clock_gettime(CLOCK_REALTIME, &r->start);
+    r->cond_state = cond_state;
+    r->cond_caps = caps;
+    r->confs = confs;
+    r->conf_block = conf_block;
+    memset(conf_block, 0, g->nmodules * sizeof *conf_block);
+    lux_req_forget_conditions(r);
+    for (size_t i = 0; i < g->nmodules; i++)
+        confs[i] = g->global_conf[i];
+    return r;
+}
+
+/* Ask the loop to deliver `ev` to the protocol after the current batch of events. */
+static void deliver_later(lux_req *r, unsigned ev) {
+    lux_stream_state *st = r->stream;
+    st->pending |= ev;
+    if (lux_timer_armed(&st->defer) || st->delivering)
+        return; /* on_defer looks at `pending` again before it returns */
+    lux_loop *loop = r->worker->loop;
+    if (lux_loop_timer_arm(loop, &st->defer, lux_loop_now_ms(loop)) < 0)
+        lux_log(LUX_LOG_ERR, "out of memory: a response for %.*s cannot be scheduled",
+                (int)r->uri.len, r->uri.ptr ? r->uri.ptr : "");
+}
+
+static void release_chunk(lux_chunk *ch) {
+    if (ch->file)
+        lux_file_unref(ch->file);
+    ch->file = NULL;
+}
+
+static void release_taken(lux_stream_state *st) {
+    for (lux_chunk *ch = st->sent_head; ch; ch = ch->sent_next)
+        release_chunk(ch);
+    st->sent_head = NULL;
+    st->sent_tail = &st->sent_head;
+}
+
+/* The pool goes back to the worker; r itself lives in it. */
+static void release_pool(lux_req *r) {
+    lux_worker *w = r->worker;
+    lux_pool pool = *r->pool;
+    lux_worker_block_put(w, lux_pool_detach(&pool));
+}
+
+void lux_req_free(lux_req *r) {
+    lux_stream_state *st = r->stream;
+    lux_loop_timer_cancel(r->worker->loop, &st->defer);
+    st->pending = 0;
+    /* request_done runs now, while the connection the request names is still there. */
+    lux_gen_run_hook(r, LUX_HOOK_REQUEST_DONE);
+    lux_resp_body_reset(r);
+    release_taken(st);
+    lux_file_unref(r->file);
+    r->file = NULL;
+    if (st->delivering)
+        st->free_asked = 1; /* an ops callback's caller still holds r: on_defer releases it */
+    else
+        release_pool(r);
+}
+
+/* The next event to deliver, in the order a response happens. */
+static unsigned next_event(lux_stream_state *st) {
+    static const unsigned order[] = {EV_HEAD, EV_BODY, EV_WANTED};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
+        if (st->pending & order[i]) {
+            st->pending &= ~order[i];
+            return order[i];
+        }
+    return 0;
+}
+
+/* Deliver the pending events one at a time; a callback may cause more (they are delivered in
+ * the same run) or free the request (done once the callback has returned). */
+static void on_defer(lux_timer *t) {
+    lux_stream_state *st = (lux_stream_state *)((char *)t - offsetof(lux_stream_state, defer));
+    lux_req *r = st->owner;
+    st->delivering = 1;
+    for (unsigned ev; !st->free_asked && (ev = next_event(st));) {
+        if (ev == EV_HEAD)
+            r->ops->head_ready(r);
+        else if (ev == EV_BODY)
+            r->ops->body_ready(r);
+        else if (r->ops->body_wanted)
+            r->ops->body_wanted(r);
+    }
+    st->delivering = 0;
+    if (st->free_asked)
+        release_pool(r);
+}
+
+/* Status, headers and (for now, whole) body are final: the protocol may send them. */
+static void response_ready(lux_req *r) {
+    r->stream->body_complete = 1;
+    deliver_later(r, EV_HEAD);
+}
+
+void lux_req_start(lux_req *r) {
+    lux_req_run(r);
+    response_ready(r);
+}
+
+void lux_req_start_error(lux_req *r, int status) {
+    lux_resp_error(r, status);
+    response_ready(r);
+}
+
+/* Cut ch after n bytes: the rest becomes the next chunk. 0 or -1 (out of memory). */
+static int split_chunk(lux_req *r, lux_chunk *ch, uint64_t n) {
+    lux_chunk *rest = lux_pool_alloc(r->pool, sizeof *rest);
+    if (!rest)
+        return -1;
+    *rest = *ch;
+    rest->off += n;
+    rest->len -= n;
+    if (rest->mem)
+        rest->mem += n;
+    if (rest->file)
+        lux_file_ref(rest->file);
+    ch->len = n;
+    ch->next = rest;
+    if (r->body_tail == &ch->next)
+        r->body_tail = &rest->next;
+    return 0;
+}
+
+lux_chunk *lux_resp_take(lux_req *r, size_t max, int *end) {
+    lux_stream_state *st = r->stream;
+    if (r->head_only) {
+        uint64_t len = r->body_len; /* still the Content-Length of the answer */
+        lux_resp_body_reset(r);
+        r->body_len = len;
+    }
+    lux_chunk *first = r->body, *last = NULL;
+    uint64_t total = 0;
+    for (lux_chunk *ch = first; ch && total < max; ch = ch->next) {
+        if (ch->len > max - total && split_chunk(r, ch, max - total) < 0)
+            break;
+        total += ch->len;
+        last = ch;
+    }
+    if (last) {
+        r->body = last->next;
+        if (!r->body)
+            r->body_tail = &r->body;
+        last->next = NULL;
+        for (lux_chunk *ch = first; ch; ch = ch->next) {
+            *st->sent_tail = ch;
+            st->sent_tail = &ch->sent_next;
+        }
+    }
+    *end = st->body_complete && !r->body;
+    return last ? first : NULL;
+}
+
+void lux_resp_sent(lux_req *r, uint64_t n) {
+    lux_stream_state *st = r->stream;
+    r->body_sent += n;
+    n += st->sent_off;
+    while (st->sent_head && n >= st->sent_head->len) {
+        lux_chunk *ch = st->sent_head;
+        n -= ch->len;
+        st->sent_head = ch->sent_next;
+        release_chunk(ch);
+    }
+    if (!st->sent_head)
+        st->sent_tail = &st->sent_head;
+    st->sent_off = n;
+}

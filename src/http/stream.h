@@ -1,0 +1,53 @@
+/*
+ * The stream core: what a protocol (HTTP/1 in src/http/h1/, HTTP/2 in src/http/h2/) and the
+ * request core say to each other. A protocol turns bytes into requests and responses into
+ * bytes; it holds each request in an object of its own (proto_data) and talks to the core only
+ * through these calls. The core answers through lux_stream_ops, and only from the loop (a
+ * zero-delay timer of the request), never from inside a call the protocol made: the protocol's
+ * own call stack never sees a request change state under it.
+ */
+#ifndef LUX_STREAM_H
+#define LUX_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lux/req.h"
+
+typedef struct lux_stream_ops {
+    void (*head_ready)(lux_req *r);  /* status and headers final: send the head */
+    void (*body_ready)(lux_req *r);  /* more body (or its end) can be taken */
+    void (*body_wanted)(lux_req *r); /* the core has room for more request body again */
+} lux_stream_ops;
+
+/* A request with its own pool (from the worker's block cache), its settings at the global
+ * values, its scheme from the connection's transport. NULL when out of memory. */
+lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data);
+/*
+ * Fill r from a request's fields as HTTP/2 carries them (method, :scheme, :authority, :path,
+ * then the regular header fields), with the validation and URI and Host normalisation of
+ * HTTP/1 heads. The scheme field is checked but not believed: the transport says what it is.
+ * 0, or the status to answer (lux_req_start_error).
+ */
+int lux_req_from_fields(lux_req *r, const lux_str *method, const lux_str *scheme,
+                        const lux_str *authority, const lux_str *path, const lux_header *headers,
+                        size_t n);
+/* Run the pipeline; the protocol hears back through ops (head_ready first). */
+void lux_req_start(lux_req *r);
+/* Answer a request refused before the pipeline (a malformed head, a limit) with the status's
+ * error page; no hooks run but request_done. The protocol hears back through head_ready. */
+void lux_req_start_error(lux_req *r, int status);
+/*
+ * Take the next body pieces, at most `max` bytes (a larger piece is split): a chain ended by
+ * NULL, or NULL when nothing is ready. *end is set to 1 once the last piece has been taken.
+ * The chunks stay the request's: the protocol reads them without changing them (keeping its
+ * own offset into a partly sent one) and reports what went out with lux_resp_sent, which
+ * releases them in order. A HEAD request's body is never handed out.
+ */
+lux_chunk *lux_resp_take(lux_req *r, size_t max, int *end);
+/* n more body bytes (of the taken chunks, in order) went to the transport or framing. */
+void lux_resp_sent(lux_req *r, uint64_t n);
+/* The protocol is done with r: request_done hooks run (once), the pool goes back. */
+void lux_req_free(lux_req *r);
+
+#endif
