@@ -44,6 +44,7 @@ typedef struct h2_stream {
     size_t pseudo[5]; /* offsets+1 of :method :scheme :authority :path :protocol values */
     size_t header_bytes;
     unsigned too_large : 1, requested : 1, responding : 1, deferred : 1, out_blocked : 1;
+    unsigned ended : 1; /* the request is complete (END_STREAM seen) */
 } h2_stream;
 
 typedef struct {
@@ -62,8 +63,10 @@ struct lux_h2_session {
     size_t nstreams;
     bucket resets, control;
     int64_t now_ms;
-    int dead;         /* a defence or a fatal error ended the session */
-    int goaway_error; /* -1 none sent */
+    int dead;          /* a defence or a fatal error ended the session */
+    int acked;         /* the client acknowledged our SETTINGS */
+    size_t frame_left; /* until then: bytes of the current frame (or preface) not fed yet */
+    int goaway_error;  /* -1 none sent */
     /* the output queue */
     char *buf;
     size_t buf_off, buf_len, buf_cap;
@@ -361,6 +364,7 @@ static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
         .end_stream = end_stream,
     };
     st->requested = 1;
+    st->ended = end_stream;
     st->user = s->cb.on_request(s->user, st->id, &req);
     free(fields);
     head_free(st);
@@ -546,14 +550,23 @@ static int frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *
     case NGHTTP2_HEADERS:
         if (!st)
             break;
-        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
             deliver_request(s, st, end);
-        else if (end && st->user)
+            break;
+        }
+        st->ended |= end;
+        if (end && st->user)
             s->cb.on_end(s->user, st->user);
         break;
     case NGHTTP2_DATA:
+        if (st)
+            st->ended |= end;
         if (st && st->user && end)
             s->cb.on_end(s->user, st->user);
+        break;
+    case NGHTTP2_SETTINGS:
+        if (frame->hd.flags & NGHTTP2_FLAG_ACK)
+            s->acked = 1;
         break;
     case NGHTTP2_RST_STREAM:
         if (bucket_take(&s->resets, s->now_ms) < 0)
@@ -686,6 +699,7 @@ lux_h2_session *lux_h2_session_new(const lux_h2_limits *limits, const lux_h2_cal
     s->user = user;
     s->goaway_error = -1;
     s->piece.fd = -1;
+    s->frame_left = LUX_H2_PREFACE_LEN;
     bucket_init(&s->resets, limits->reset_burst, limits->reset_rate);
     bucket_init(&s->control, limits->control_burst, limits->control_rate);
     nghttp2_session_callbacks *cbs = make_callbacks();
@@ -704,6 +718,8 @@ lux_h2_session *lux_h2_session_new(const lux_h2_limits *limits, const lux_h2_cal
             lux_h2_session_free(s);
             return NULL;
         }
+        /* nghttp2 1.52 drops the user data upgrade2 was given: attach it again */
+        nghttp2_session_set_stream_user_data(s->ng, 1, st);
         st->requested = 1;
     }
     if (submit_settings(s) < 0) {
@@ -741,21 +757,65 @@ void lux_h2_session_free(lux_h2_session *s) {
     free(s);
 }
 
-int lux_h2_recv(lux_h2_session *s, const uint8_t *p, size_t len, int64_t now_ms) {
-    s->now_ms = now_ms;
-    if (s->dead)
-        return -1;
-    ssize_t n = nghttp2_session_mem_recv(s->ng, p, len);
-    if (n < 0) {
-        /* floods nghttp2 detects itself are answered like lux's own */
-        uint32_t code = n == NGHTTP2_ERR_FLOODED || n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
-                            ? NGHTTP2_ENHANCE_YOUR_CALM
-                            : NGHTTP2_PROTOCOL_ERROR;
-        if (!s->dead)
-            nghttp2_session_terminate_session(s->ng, code);
-        s->dead = 1;
+/*
+ * Until the client has seen (and acknowledged) SETTINGS_MAX_CONCURRENT_STREAMS it assumes a
+ * larger limit (nghttp2 and browsers start with 100), and a first flight of requests may open
+ * more streams than the server allows. Rather than refuse them (nghttp2 answers REFUSED_STREAM,
+ * which many clients do not retry), the input is fed one frame at a time and stops in front of
+ * a HEADERS frame while the limit is reached: the rest waits until a stream ends. Only while
+ * every open stream's request is complete, so that a request body behind the HEADERS cannot
+ * hold the streams that wait for it. Once the client acknowledged, nghttp2's rule applies to a
+ * client that breaks the limit: PROTOCOL_ERROR.
+ */
+static int at_stream_limit(const lux_h2_session *s) {
+    if (s->nstreams < s->lim.max_concurrent_streams)
+        return 0;
+    for (const h2_stream *st = s->streams; st; st = st->next)
+        if (!st->ended)
+            return 0;
+    return 1;
+}
+
+/* How many bytes from p (len) make up whole frames (or the preface) that may be fed now, at
+ * most one frame; 0: wait (a frame header not complete yet, or a HEADERS at the limit). The
+ * frame header is only looked at for its length and type: nghttp2 reads it for real. */
+static size_t next_frame(lux_h2_session *s, const uint8_t *p, size_t len) {
+    if (!s->frame_left) {
+        if (len < 9)
+            return 0;
+        if (p[3] == NGHTTP2_HEADERS && at_stream_limit(s))
+            return 0;
+        s->frame_left = 9 + ((size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2]);
     }
-    return s->dead ? -1 : 0;
+    size_t n = len < s->frame_left ? len : s->frame_left;
+    s->frame_left -= n;
+    return n;
+}
+
+static int recv_some(lux_h2_session *s, const uint8_t *p, size_t len) {
+    ssize_t n = nghttp2_session_mem_recv(s->ng, p, len);
+    if (n >= 0)
+        return 0;
+    /* floods nghttp2 detects itself are answered like lux's own */
+    uint32_t code = n == NGHTTP2_ERR_FLOODED || n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                        ? NGHTTP2_ENHANCE_YOUR_CALM
+                        : NGHTTP2_PROTOCOL_ERROR;
+    if (!s->dead)
+        nghttp2_session_terminate_session(s->ng, code);
+    s->dead = 1;
+    return -1;
+}
+
+ssize_t lux_h2_recv(lux_h2_session *s, const uint8_t *p, size_t len, int64_t now_ms) {
+    s->now_ms = now_ms;
+    size_t done = 0;
+    while (!s->dead && done < len) {
+        size_t n = s->acked ? len - done : next_frame(s, p + done, len - done);
+        if (!n || recv_some(s, p + done, n) < 0)
+            break;
+        done += n;
+    }
+    return s->dead ? -1 : (ssize_t)done;
 }
 
 void lux_h2_produce(lux_h2_session *s) {

@@ -105,10 +105,12 @@ void lux_h2_set_stream(lux_h2_session *s, int32_t id, void *stream);
 
 /*
  * Feed received bytes; `now_ms` is any monotonic clock in milliseconds (the token buckets
- * refill by it). Returns 0, or -1 when the session is over (a fatal protocol error or a
- * GOAWAY of the flood defences): send what is queued, then close.
+ * refill by it). Returns the bytes taken: fewer than len while the client has opened as many
+ * streams as it may before it acknowledged the limit (keep the rest and feed it again once a
+ * stream has closed), or when a frame header is not complete yet; -1 when the session is over
+ * (a fatal protocol error or a GOAWAY of the flood defences): send what is queued, then close.
  */
-int lux_h2_recv(lux_h2_session *s, const uint8_t *p, size_t len, int64_t now_ms);
+ssize_t lux_h2_recv(lux_h2_session *s, const uint8_t *p, size_t len, int64_t now_ms);
 
 /* Submit a response head; `end_stream` for a response without body (HEAD, 204, 304). The
  * body is then pulled through the body callback. 0 or -1. */
