@@ -370,15 +370,19 @@ def test_h2_zero_window_times_out():
             c.close()
 
 
-@lux_only("lux's idle HTTP/2 connection closes after server.max-keep-alive-idle")
+@lux_only("lux's idle HTTP/2 connection says GOAWAY and closes after max-keep-alive-idle")
 def test_h2_idle_connection_times_out():
     with Server("server.max-keep-alive-idle = 1\n", files=FILES) as s:
         c = RawH2(s.port)
         try:
             c.get(1, "/index.html")
             start = time.monotonic()
-            while c.read_frame() is not None:
+            goaway = None
+            while (f := c.read_frame()) is not None:
                 check(time.monotonic() - start < 8, "idle connection still open")
+                if f[0] == 7:
+                    goaway = struct.unpack(">II", f[3][:8])
+            eq(goaway, (1, 0), "GOAWAY NO_ERROR naming the last stream")
         finally:
             c.close()
 

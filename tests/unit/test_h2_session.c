@@ -811,6 +811,52 @@ static void test_graceful_goaway(void) {
     lux_h2_session_free(a.s);
 }
 
+/* What nghttp2 lets pass and RFC 9113 does not: PRIORITY on stream 0, a HEADERS frame on a
+ * stream identifier below one already used (that is not an open stream's trailers). */
+static void protocol_error_after(const uint8_t *frames, size_t len) {
+    app a;
+    app_init(&a, NULL);
+    a.respond = 1;
+    raw_start(&a, 1);
+    CHECK_INT(feed(&a, frames, len, 0), -1);
+    int nrst;
+    CHECK_INT(server_goaway(&a, 0, &nrst), NGHTTP2_PROTOCOL_ERROR + 1);
+    lux_h2_session_free(a.s);
+}
+
+static void test_priority_on_stream_zero(void) {
+    uint8_t b[64], prio[5] = {0, 0, 0, 1, 16};
+    protocol_error_after(b, frame(b, NGHTTP2_PRIORITY, 0, 0, prio, 5));
+}
+
+static void test_stream_ids_going_backwards(void) {
+    uint8_t b[128];
+    uint8_t flags = NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM;
+    size_t n = frame(b, NGHTTP2_HEADERS, flags, 5, get_block, 6);
+    n += frame(b + n, NGHTTP2_HEADERS, flags, 3, get_block, 6);
+    protocol_error_after(b, n);
+}
+
+/* Trailers on an open stream are no such error. */
+static void test_trailers_on_an_open_stream(void) {
+    app a;
+    app_init(&a, NULL);
+    a.respond = 1;
+    a.defer_all = 1;
+    raw_start(&a, 1);
+    uint8_t b[128];
+    static const uint8_t trailer[] = {0x40, 0x01, 't', 0x01, 'v'};
+    size_t n = frame(b, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, get_block, 6);
+    n += frame(b + n, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 3, get_block, 6);
+    n += frame(b + n, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1,
+               trailer, sizeof trailer);
+    CHECK_INT(feed(&a, b, n, 0), 0);
+    int nrst;
+    CHECK_INT(server_goaway(&a, 0, &nrst), 0);
+    CHECK_INT(a.st[0].ended, 1);
+    lux_h2_session_free(a.s);
+}
+
 /* An h2c Upgrade: the request that asked is stream 1, answered on the new session. */
 static void test_upgrade_stream_one(void) {
     lux_h2_limits lim;
@@ -884,6 +930,9 @@ int main(void) {
     RUN(test_made_you_reset);
     RUN(test_zero_window_stall);
     RUN(test_graceful_goaway);
+    RUN(test_priority_on_stream_zero);
+    RUN(test_stream_ids_going_backwards);
+    RUN(test_trailers_on_an_open_stream);
     RUN(test_upgrade_stream_one);
     RUN(test_free_with_streams_open);
     T_EXIT();

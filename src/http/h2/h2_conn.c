@@ -455,9 +455,26 @@ static void h2_start(lux_conn *c) {
     run(h2(c));
 }
 
+/* An idle connection that times out says so with a GOAWAY (RFC 9113 9.1), one write and no
+ * waiting: the client then knows no stream was lost and opens a new connection. */
+static void goaway_before_close(h2_conn *h) {
+    lux_conn *c = h->c;
+    if (h->over || c->peer_closed || lux_h2_streams(h->s) || lux_h2_queued(h->s) || h->pre_len)
+        return;
+    lux_h2_goaway(h->s, LUX_H2_NO_ERROR);
+    lux_h2_produce(h->s);
+    struct iovec iov[1];
+    int fd;
+    off_t off;
+    size_t len;
+    if (lux_h2_out(h->s, iov, 1, &fd, &off, &len) == 1)
+        c->tp->writev(c, iov, 1, 0);
+}
+
 static void h2_close(lux_conn *c) {
     h2_conn *h = h2(c);
     lux_loop_timer_cancel(c->w->loop, &h->kick);
+    goaway_before_close(h);
     lux_h2_session_free(h->s); /* every open stream's request is freed through on_close */
     free(h);
     c->proto_data = NULL;

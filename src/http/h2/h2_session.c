@@ -63,10 +63,11 @@ struct lux_h2_session {
     size_t nstreams;
     bucket resets, control;
     int64_t now_ms;
-    int dead;          /* a defence or a fatal error ended the session */
-    int acked;         /* the client acknowledged our SETTINGS */
-    size_t frame_left; /* until then: bytes of the current frame (or preface) not fed yet */
-    int goaway_error;  /* -1 none sent */
+    int dead;                /* a defence or a fatal error ended the session */
+    int acked;               /* the client acknowledged our SETTINGS */
+    int32_t last_headers_id; /* the highest stream a HEADERS frame named */
+    size_t frame_left;       /* until then: bytes of the current frame (or preface) not fed yet */
+    int goaway_error;        /* -1 none sent */
     /* the output queue */
     char *buf;
     size_t buf_off, buf_len, buf_cap;
@@ -488,9 +489,38 @@ static int is_control_chatter(const nghttp2_frame_hd *hd) {
     }
 }
 
+/* A protocol error nghttp2 lets pass: the connection ends with PROTOCOL_ERROR. */
+static void protocol_error(lux_h2_session *s) {
+    if (s->dead)
+        return;
+    s->dead = 1;
+    nghttp2_session_terminate_session(s->ng, NGHTTP2_PROTOCOL_ERROR);
+}
+
+/*
+ * Two checks RFC 9113 asks for that nghttp2 1.52 leaves out: a PRIORITY frame on stream 0
+ * (6.3; ignored with RFC 9218 priorities), and a HEADERS frame that opens no stream on an
+ * identifier at or below the highest one used (5.1.1; nghttp2 ignores it). As in nginx, a
+ * HEADERS on a stream that is not open and not new is that error: trailers arrive while their
+ * stream is still open.
+ */
+static int breaks_stream_rules(lux_h2_session *s, const nghttp2_frame_hd *hd) {
+    if (hd->type == NGHTTP2_PRIORITY)
+        return hd->stream_id == 0;
+    if (hd->type != NGHTTP2_HEADERS || hd->stream_id == 0 || !(hd->stream_id & 1))
+        return 0; /* nghttp2 answers these itself */
+    if (hd->stream_id > s->last_headers_id) {
+        s->last_headers_id = hd->stream_id;
+        return 0;
+    }
+    return stream_of(s, hd->stream_id) == NULL;
+}
+
 static int begin_frame_cb(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *arg) {
     lux_h2_session *s = arg;
-    if (is_control_chatter(hd) && bucket_take(&s->control, s->now_ms) < 0)
+    if (breaks_stream_rules(s, hd))
+        protocol_error(s);
+    else if (is_control_chatter(hd) && bucket_take(&s->control, s->now_ms) < 0)
         calm_down(s);
     return 0;
 }
