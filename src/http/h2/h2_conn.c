@@ -41,6 +41,7 @@ typedef struct h2_conn {
     unsigned goaway : 1; /* a graceful GOAWAY went out: no new streams */
     unsigned over : 1;   /* the session ended: write what is queued, then close */
     unsigned held : 1;   /* input waits that the codec cannot take yet: do not read more */
+    unsigned heads_due;  /* streams whose head the core has not made ready yet */
 } h2_conn;
 
 /* One stream, in its request's pool. */
@@ -50,7 +51,8 @@ typedef struct {
     int32_t id;
     lux_chunk *taken; /* body chunks taken from the core, not framed yet */
     uint64_t taken_off;
-    int taken_end; /* the core has no more body after `taken` */
+    int taken_end;  /* the core has no more body after `taken` */
+    int head_ready; /* the core made the head ready (head_sent: and it was submitted) */
     int head_sent;
 } h2_stream;
 
@@ -118,6 +120,7 @@ static void *on_request(void *user, int32_t id, const lux_h2_request *q) {
     }
     *st = (h2_stream){.h = h, .r = r, .id = id};
     r->proto_data = st;
+    h->heads_due++;
     int status = q->too_large ? 431
                               : lux_req_from_fields(r, &q->method, &q->scheme, &q->authority,
                                                     &q->path, q->fields, q->nfields);
@@ -145,6 +148,8 @@ static void on_close(void *user, void *stream, uint32_t error) {
     h2_conn *h = user;
     h2_stream *st = stream;
     lux_req *r = st->r;
+    if (!st->head_ready)
+        h->heads_due--;
     r->complete = error == LUX_H2_NO_ERROR && st->head_sent;
     if (r->complete)
         h->c->requests++;
@@ -262,6 +267,8 @@ static lux_header *response_fields(lux_req *r, int bodyless, size_t *n) {
 static void head_ready(lux_req *r) {
     h2_stream *st = r->proto_data;
     h2_conn *h = st->h;
+    st->head_ready = 1;
+    h->heads_due--;
     int bodyless = r->status < 200 || r->status == 204 || r->status == 304;
     size_t n = 0;
     lux_header *f = response_fields(r, bodyless, &n);
@@ -303,6 +310,9 @@ static int64_t timeout_at(const lux_conn *c) {
     if (lux_h2_streams(h->s)) {
         if (stopping && !h->goaway)
             kick_soon(h); /* the GOAWAY goes out from the loop */
+        /* A handler that answers later keeps its own time; the connection waits for it. */
+        if (h->heads_due || lux_h2_bodies_due(h->s))
+            return INT64_MAX;
         return lux_conn_after(c->last_io, core->max_read_idle);
     }
     if (stopping)
@@ -617,6 +627,7 @@ int lux_h2_take_upgrade(lux_conn *c, lux_req *r) {
     h->pre = switching;
     h->pre_len = sizeof switching - 1;
     *st = (h2_stream){.h = h, .r = r, .id = 1};
+    h->heads_due++;
     r->ops = &h2_ops;
     r->proto_data = st;
     lux_h2_set_stream(h->s, 1, st);

@@ -910,6 +910,13 @@ size_t lux_h2_streams(const lux_h2_session *s) {
     return s->nstreams;
 }
 
+int lux_h2_bodies_due(const lux_h2_session *s) {
+    for (const h2_stream *st = s->streams; st; st = st->next)
+        if (st->responding && st->deferred)
+            return 1;
+    return 0;
+}
+
 int lux_h2_window_stalled(const lux_h2_session *s) {
     int conn_closed = nghttp2_session_get_remote_window_size(s->ng) <= 0;
     for (const h2_stream *st = s->streams; st; st = st->next)

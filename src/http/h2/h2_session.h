@@ -142,6 +142,8 @@ size_t lux_h2_queued(const lux_h2_session *s);
 int lux_h2_alive(const lux_h2_session *s);
 /* Streams open (counted from the head until their close). */
 size_t lux_h2_streams(const lux_h2_session *s);
+/* Some stream's response body waits for the application (body() answered DEFERRED). */
+int lux_h2_bodies_due(const lux_h2_session *s);
 /* Some stream has a response waiting for the client's flow-control window. */
 int lux_h2_window_stalled(const lux_h2_session *s);
 /* The error code of the GOAWAY the server sent, -1 when none. */
