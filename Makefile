@@ -22,6 +22,8 @@ SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+# Test-only modules (tests/modules/): linked into the test binary lux-test, never into lux.
+TESTMOD_SRC := $(wildcard tests/modules/*.c)
 
 # One tree per flavour: build/ (release), build/asan/ (ASan + UBSan), build/tsan/ (TSan).
 # $(1) the tree, $(2) extra compile and link flags, $(3) the compiler (default $(CC)).
@@ -36,6 +38,9 @@ $(1)/liblux.a: $$(patsubst %.c,$(1)/obj/%.o,$$(LIB_SRC))
 	ar rcs $$@ $$^
 
 $(1)/lux: $(1)/obj/src/main.o $(1)/liblux.a
+	$(or $(3),$$(CC)) $(2) -o $$@ $$^ $$(LIBS)
+
+$(1)/lux-test: $(1)/obj/src/main.o $$(patsubst %.c,$(1)/obj/%.o,$$(TESTMOD_SRC)) $(1)/liblux.a
 	$(or $(3),$$(CC)) $(2) -o $$@ $$^ $$(LIBS)
 
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/liblux.a
@@ -56,9 +61,9 @@ FUZZ_BINS      := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 .PHONY: all asan tsan unit fuzz fuzz-long test run bench deps deps-test deps-bench clean format
 # Objects of test binaries are not intermediates to delete: keep them for incremental builds.
 .SECONDARY:
-all: build/lux
+all: build/lux build/lux-test
 
-asan: build/asan/lux $(UNIT_BINS_ASAN)
+asan: build/asan/lux build/asan/lux-test $(UNIT_BINS_ASAN)
 unit: $(UNIT_BINS)
 tsan: build/tsan/lux
 
@@ -102,7 +107,8 @@ bench: deps-bench all
 	@sh bench/run
 
 format:
-	clang-format -i $(SRC) $(shell find src include tests -name '*.h') $(UNIT_SRC) $(FUZZ_SRC)
+	clang-format -i $(SRC) $(shell find src include tests -name '*.h') $(UNIT_SRC) $(FUZZ_SRC) \
+	    $(TESTMOD_SRC)
 
 clean:
 	rm -rf build

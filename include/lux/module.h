@@ -24,12 +24,14 @@ typedef struct lux_gen lux_gen;
 
 /* The one result vocabulary of hooks. */
 typedef enum {
-    LUX_GO_ON = 0,     /* not mine / nothing to do: the next module runs */
-    LUX_HANDLED = 1,   /* the request has a response (or a handler is set); stop this hook */
-    LUX_RESTART = 2,   /* r->uri was rewritten (lux_req_set_uri): run the request again from
-                          the top with the new URI, conditions re-evaluated (not from
-                          response_start or request_done) */
-    LUX_ERROR = -1,    /* internal failure: answer 500 */
+    LUX_GO_ON = 0,   /* not mine / nothing to do: the next module runs */
+    LUX_HANDLED = 1, /* the request has a response (or a handler is set); stop this hook */
+    LUX_RESTART = 2, /* r->uri was rewritten (lux_req_set_uri): run the request again from
+                        the top with the new URI, conditions re-evaluated (not from
+                        response_start or request_done) */
+    LUX_ASYNC = 3,   /* the hook took the request and continues it later, from the same
+                        worker's thread, with lux_req_resume() (lux/req.h) */
+    LUX_ERROR = -1,  /* internal failure: answer 500 */
 } lux_result;
 
 typedef struct {
@@ -73,7 +75,7 @@ typedef struct {
 typedef struct lux_module lux_module;
 struct lux_module {
     const char *name;
-    unsigned api_version; /* LUX_MODULE_API_VERSION */
+    unsigned api_version;            /* LUX_MODULE_API_VERSION */
     const lux_directive *directives; /* terminated by an entry with name == NULL */
     size_t conf_size;
     /* Fill defaults into a zeroed settings struct. */

@@ -38,6 +38,7 @@ struct lux_chunk {
     struct lux_file *file; /* file chunk: refcounted open file (src/http/stat_cache.h) */
     uint64_t off, len;
     lux_chunk *sent_next; /* the core's: taken chunks in the order they go out */
+    void *heap;           /* the core's: memory freed with the chunk (streamed copies) */
 };
 
 typedef struct lux_conn lux_conn;
@@ -109,6 +110,13 @@ struct lux_req {
     const struct lux_stream_ops *ops;
     void *proto_data;
     struct lux_stream_state *stream;
+    unsigned run_step, run_pos; /* where the pipeline stands: its step, the hook's module */
+    unsigned async : 1;         /* a hook returned LUX_ASYNC and has not resumed yet */
+    unsigned streaming : 1;     /* lux_resp_stream: more body comes after the head */
+    unsigned stream_ended : 1;  /* lux_resp_end (or _abort) was called */
+    unsigned resp_aborted : 1;  /* the response is broken: the protocol must not end it well */
+    int64_t stream_length;      /* a streamed body's announced length; -1 unknown */
+    uint64_t resp_released;     /* body bytes sent or dropped (HEAD): lux_resp_queued */
 };
 
 /* Case-insensitive lookup of a request header; NULL when absent. */
@@ -119,6 +127,44 @@ int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value
 int lux_resp_body_mem(lux_req *r, const char *p, size_t len);
 int lux_resp_body_copy(lux_req *r, const char *p, size_t len); /* copies into the pool */
 int lux_resp_body_file(lux_req *r, struct lux_file *f, uint64_t off, uint64_t len);
+/*
+ * Answering later. A hook that returns LUX_ASYNC keeps the request and continues it later, from
+ * the same worker's thread (a timer, a socket of its own), with lux_req_resume: as if the hook
+ * had returned `res` (LUX_GO_ON: the next module of that hook; LUX_HANDLED: the response is set,
+ * response_start hooks run and the head goes out; LUX_ERROR: 500; LUX_RESTART as usual). Never
+ * from inside the hook itself. lux gives such a request no time limit: a handler that waits
+ * for something sets its own timer.
+ */
+void lux_req_resume(lux_req *r, lux_result res);
+/*
+ * The client went away (closed, timed out, reset its stream, or the server stops) while the
+ * handler still holds r (after LUX_ASYNC and before lux_req_resume, or before lux_resp_end of a
+ * streamed body): fn releases what the handler holds; after it returns the handler must not
+ * touch r again. fn runs from the loop, never from inside a lux_* call the handler makes.
+ */
+void lux_req_on_abort(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg);
+/*
+ * Streamed response bodies: the body is not complete when the handler answers; more comes
+ * through lux_resp_body_* and then lux_resp_end (or lux_resp_abort: the body is broken;
+ * HTTP/1 closes without ending it well). Without a length (lux_resp_content_length, set
+ * before the answer) the body goes chunked on HTTP/1.1, close-delimited on HTTP/1.0. Memory
+ * given to lux_resp_body_copy while streaming is released as soon as it is sent. 0 or -1.
+ */
+int lux_resp_stream(lux_req *r);
+void lux_resp_content_length(lux_req *r, uint64_t len);
+void lux_resp_end(lux_req *r);
+void lux_resp_abort(lux_req *r);
+/*
+ * Back-pressure: body bytes appended and not yet handed to the socket (or framing). A producer
+ * that sees LUX_RESP_HIGH_WATER or more stops and asks to hear, once, from the loop, when the
+ * queue is below LUX_RESP_LOW_WATER again. The high mark is the socket's own unsent-bytes bound
+ * (TCP_NOTSENT_LOWAT, 256 KiB): a stalled client costs a stream about twice that; the low mark
+ * leaves the socket a quarter of it to send while the producer refills.
+ */
+#define LUX_RESP_HIGH_WATER (256 * 1024)
+#define LUX_RESP_LOW_WATER (64 * 1024)
+uint64_t lux_resp_queued(const lux_req *r);
+void lux_resp_on_writable(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg);
 /* Answer with an error status and lux's (or the configured) error page. */
 lux_result lux_resp_error(lux_req *r, int status);
 /* Discard a body built so far (e.g. before an error page). */

@@ -93,10 +93,10 @@ static const size_t hook_offsets[LUX_HOOK_COUNT] = {
     [LUX_HOOK_REQUEST_DONE] = offsetof(lux_module, request_done),
 };
 
-lux_result lux_gen_run_hook(lux_req *r, lux_hook h) {
+lux_result lux_gen_run_hook_from(lux_req *r, lux_hook h, unsigned *pos) {
     const lux_gen *g = r->gen;
-    for (unsigned i = 0; i < g->nhooks[h]; i++) {
-        unsigned m = g->hooks[h][i];
+    for (; *pos < g->nhooks[h]; ++*pos) {
+        unsigned m = g->hooks[h][*pos];
         lux_result (*fn)(lux_req *, const void *);
         memcpy(&fn, (const char *)g->modules[m] + hook_offsets[h], sizeof fn);
         lux_result res = fn(r, r->confs[m]);
@@ -104,6 +104,11 @@ lux_result lux_gen_run_hook(lux_req *r, lux_hook h) {
             return res;
     }
     return LUX_GO_ON;
+}
+
+lux_result lux_gen_run_hook(lux_req *r, lux_hook h) {
+    unsigned pos = 0;
+    return lux_gen_run_hook_from(r, h, &pos);
 }
 
 static int add_callback(lux_gen *g, lux_gen_cleanup **list, void (*fn)(void *), void *ptr) {
@@ -267,10 +272,21 @@ size_t lux_directive_size(const lux_directive *d) {
     return 0;
 }
 
+/* The i-th module linked in: the built-in ones, then the extra ones; NULL past the end. */
+static const lux_module *linked_module(size_t i) {
+    size_t n = 0;
+    while (lux_builtin_modules[n])
+        n++;
+    if (i < n)
+        return lux_builtin_modules[i];
+    return lux_extra_modules ? lux_extra_modules[i - n] : NULL;
+}
+
 static const lux_module *find_builtin(const char *name) {
-    for (size_t i = 0; lux_builtin_modules[i]; i++)
-        if (strcmp(lux_builtin_modules[i]->name, name) == 0)
-            return lux_builtin_modules[i];
+    const lux_module *m;
+    for (size_t i = 0; (m = linked_module(i)); i++)
+        if (strcmp(m->name, name) == 0)
+            return m;
     return NULL;
 }
 
@@ -400,10 +416,11 @@ static const struct {
 };
 
 static const lux_module *module_of_key(const char *key) {
-    for (size_t i = 0; lux_builtin_modules[i]; i++)
-        for (const lux_directive *d = lux_builtin_modules[i]->directives; d && d->name; d++)
+    const lux_module *m;
+    for (size_t i = 0; (m = linked_module(i)); i++)
+        for (const lux_directive *d = m->directives; d && d->name; d++)
             if (strcasecmp(d->name, key) == 0)
-                return lux_builtin_modules[i];
+                return m;
     return NULL;
 }
 

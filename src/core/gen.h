@@ -83,6 +83,9 @@ void lux_gen_unref(lux_gen *g);
 
 /* Run hook h of every module implementing it until one answers other than LUX_GO_ON. */
 lux_result lux_gen_run_hook(lux_req *r, lux_hook h);
+/* The same from the module at *pos of the hook's list; *pos is left at the module whose result
+ * ended the run (LUX_ASYNC: the one that took the request), or at the end. */
+lux_result lux_gen_run_hook_from(lux_req *r, lux_hook h, unsigned *pos);
 
 /* SIGHUP: run the reopen callbacks modules registered. */
 void lux_gen_reopen(lux_gen *g);
@@ -92,6 +95,9 @@ int lux_gen_module_index(const lux_gen *g, const lux_module *m);
 
 /* The modules lux knows, built in. */
 extern const lux_module *const lux_builtin_modules[];
+/* Modules a binary links in beside the built-in ones, NULL-terminated: the test binary's test
+ * modules (tests/modules/). lux itself defines none. */
+extern const lux_module *const lux_extra_modules[] __attribute__((weak));
 
 /* Generic directive setters, usable by custom parse functions. */
 int lux_parse_bool(const lux_value *v, int *out);

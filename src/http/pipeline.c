@@ -1,7 +1,8 @@
 /*
  * The request phases: conditions → uri_raw hooks (rewrites restart here) → uri_clean hooks →
  * document root and physical path → physical hooks → handler → error pages → response_start
- * hooks. Runs synchronously for everything lux serves today.
+ * hooks. A hook may take the request (LUX_ASYNC); the pass then stops where it stands
+ * (r->run_step, r->run_pos) and lux_req_continue goes on from there.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -147,8 +148,22 @@ static void handle_options_star(lux_req *r) {
     lux_resp_header(r, "Allow", 5, allow, sizeof allow - 1);
 }
 
-/* One pass through the phases. LUX_RESTART: a module changed the URI, run again. */
-static lux_result run_phases(lux_req *r) {
+/* Where a request stands in its pass through the phases (r->run_step): a hook that returned
+ * LUX_ASYNC is asked no more; lux_req_resume continues from its step and module. */
+enum {
+    STEP_BEGIN,
+    STEP_URI_RAW,
+    STEP_URI_CLEAN,
+    STEP_DOCROOT,
+    STEP_PHYSICAL,
+    STEP_PREPARE,
+    STEP_HANDLE,
+    STEP_RESPONSE_START,
+    STEP_DONE,
+};
+
+/* Settings for the URI, before the first hook of a pass. */
+static lux_result begin_pass(lux_req *r) {
     r->physical_ready = 0;
     if (lux_req_patch_conf(r) < 0)
         return LUX_ERROR;
@@ -156,27 +171,58 @@ static lux_result run_phases(lux_req *r) {
     if (core->log_request_handling)
         lux_log(LUX_LOG_DEBUG, "handling %.*s (path %.*s, host %.*s)", (int)r->uri.len, r->uri.ptr,
                 (int)r->path.len, r->path.ptr, (int)r->host.len, r->host.ptr ? r->host.ptr : "");
-    lux_result res = lux_gen_run_hook(r, LUX_HOOK_URI_RAW);
-    if (res != LUX_GO_ON)
-        return res;
-    if (r->path.len == 1 && r->path.ptr[0] == '*') {
-        handle_options_star(r);
-        return LUX_HANDLED;
-    }
-    if ((res = lux_gen_run_hook(r, LUX_HOOK_URI_CLEAN)) != LUX_GO_ON ||
-        (res = lux_gen_run_hook(r, LUX_HOOK_DOCROOT)) != LUX_GO_ON)
-        return res;
+    return LUX_GO_ON;
+}
+
+/* The document root is chosen: the physical path, and the settings that depend on it. */
+static lux_result physical_path(lux_req *r) {
     if (build_physical(r) < 0)
         return LUX_ERROR;
     r->physical_ready = 1; /* $PHYSICAL conditions can be decided now, if there are any */
-    if (lux_req_patch_conf(r) < 0)
-        return LUX_ERROR;
-    if ((res = lux_gen_run_hook(r, LUX_HOOK_PHYSICAL)) != LUX_GO_ON ||
-        (res = physical_check(r)) != LUX_GO_ON ||
-        (res = lux_gen_run_hook(r, LUX_HOOK_PREPARE)) != LUX_GO_ON ||
-        (res = lux_gen_run_hook(r, LUX_HOOK_HANDLE)) != LUX_GO_ON)
+    return lux_req_patch_conf(r) < 0 ? LUX_ERROR : LUX_GO_ON;
+}
+
+/* Run the hook of the current step from r->run_pos, then what follows it within the step. */
+static lux_result run_step(lux_req *r) {
+    lux_result res;
+    switch (r->run_step) {
+    case STEP_BEGIN:
+        return begin_pass(r);
+    case STEP_URI_RAW:
+        res = lux_gen_run_hook_from(r, LUX_HOOK_URI_RAW, &r->run_pos);
+        if (res == LUX_GO_ON && r->path.len == 1 && r->path.ptr[0] == '*') {
+            handle_options_star(r);
+            return LUX_HANDLED;
+        }
         return res;
-    return lux_resp_error(r, 404);
+    case STEP_URI_CLEAN:
+        return lux_gen_run_hook_from(r, LUX_HOOK_URI_CLEAN, &r->run_pos);
+    case STEP_DOCROOT:
+        res = lux_gen_run_hook_from(r, LUX_HOOK_DOCROOT, &r->run_pos);
+        return res == LUX_GO_ON ? physical_path(r) : res;
+    case STEP_PHYSICAL:
+        res = lux_gen_run_hook_from(r, LUX_HOOK_PHYSICAL, &r->run_pos);
+        return res == LUX_GO_ON ? physical_check(r) : res;
+    case STEP_PREPARE:
+        return lux_gen_run_hook_from(r, LUX_HOOK_PREPARE, &r->run_pos);
+    case STEP_HANDLE:
+        res = lux_gen_run_hook_from(r, LUX_HOOK_HANDLE, &r->run_pos);
+        return res == LUX_GO_ON ? lux_resp_error(r, 404) : res;
+    }
+    return LUX_ERROR;
+}
+
+/* One pass through the phases, from where it stands. LUX_RESTART: a module changed the URI,
+ * run again; LUX_ASYNC: a hook took the request. */
+static lux_result run_phases(lux_req *r) {
+    while (r->run_step < STEP_RESPONSE_START) {
+        lux_result res = run_step(r);
+        if (res != LUX_GO_ON)
+            return res;
+        r->run_step++;
+        r->run_pos = 0;
+    }
+    return LUX_HANDLED;
 }
 
 /* Forget what an earlier pass decided: conditions, the file, the response so far. */
@@ -189,6 +235,8 @@ static void reset_for_restart(lux_req *r) {
     lux_resp_body_reset(r);
     r->nresp_headers = 0;
     r->status = 0;
+    r->streaming = 0;
+    r->stream_length = -1;
 }
 
 /*
@@ -251,21 +299,27 @@ static int use_error_handler(lux_req *r) {
 
 #define MAX_RESTARTS 16
 
-void lux_req_run(lux_req *r) {
-    for (;;) {
-        lux_result res = run_phases(r);
-        if (res == LUX_ERROR)
-            lux_resp_error(r, 500);
-        if (res != LUX_RESTART && !use_error_handler(r))
-            break;
-        if (++r->restarts > MAX_RESTARTS) {
-            lux_log(LUX_LOG_ERR, "more than %d rewrites for %.*s: rewrite loop?", MAX_RESTARTS,
-                    (int)r->uri.len, r->uri.ptr);
-            lux_resp_error(r, 500);
-            break;
-        }
-        reset_for_restart(r);
+/* A pass ended with res: 1 when another pass follows (a restart, an error handler), else 0
+ * with the response set. */
+static int after_pass(lux_req *r, lux_result res) {
+    if (res == LUX_ERROR)
+        lux_resp_error(r, 500);
+    if (res != LUX_RESTART && !use_error_handler(r))
+        return 0;
+    if (++r->restarts > MAX_RESTARTS) {
+        lux_log(LUX_LOG_ERR, "more than %d rewrites for %.*s: rewrite loop?", MAX_RESTARTS,
+                (int)r->uri.len, r->uri.ptr);
+        lux_resp_error(r, 500);
+        return 0;
     }
+    reset_for_restart(r);
+    r->run_step = STEP_BEGIN;
+    r->run_pos = 0;
+    return 1;
+}
+
+/* The response is set: log it, then the response_start hooks. */
+static void response_set(lux_req *r) {
     if (!r->status)
         lux_resp_error(r, 500);
     const lux_core_conf *core = r->confs[0];
@@ -274,5 +328,41 @@ void lux_req_run(lux_req *r) {
     if (core->log_request_handling)
         lux_log(LUX_LOG_DEBUG, "%.*s -> %d (%.*s)", (int)r->uri.len, r->uri.ptr, r->status,
                 (int)r->physical.len, r->physical.ptr ? r->physical.ptr : "");
-    lux_gen_run_hook(r, LUX_HOOK_RESPONSE_START);
+    r->run_step = STEP_RESPONSE_START;
+    r->run_pos = 0;
+}
+
+/* Drive the request from where it stands, given the result of the step that ran last
+ * (LUX_GO_ON: go on from the current step and module). LUX_ASYNC: a hook took the request. */
+static lux_result drive(lux_req *r, lux_result res) {
+    while (r->run_step < STEP_RESPONSE_START) {
+        if (res == LUX_GO_ON)
+            res = run_phases(r);
+        if (res == LUX_ASYNC)
+            return LUX_ASYNC;
+        if (!after_pass(r, res))
+            response_set(r);
+        res = LUX_GO_ON;
+    }
+    if (r->run_step == STEP_RESPONSE_START) {
+        /* The hook's results are ignored, but LUX_ASYNC: it continues later. */
+        if (res == LUX_GO_ON)
+            res = lux_gen_run_hook_from(r, LUX_HOOK_RESPONSE_START, &r->run_pos);
+        if (res == LUX_ASYNC)
+            return LUX_ASYNC;
+        r->run_step = STEP_DONE;
+    }
+    return LUX_HANDLED;
+}
+
+lux_result lux_req_run(lux_req *r) {
+    r->run_step = STEP_BEGIN;
+    r->run_pos = 0;
+    return drive(r, LUX_GO_ON);
+}
+
+lux_result lux_req_continue(lux_req *r, lux_result res) {
+    if (res == LUX_GO_ON)
+        r->run_pos++; /* the module that answered later is done: its hook goes on */
+    return drive(r, res);
 }

@@ -20,14 +20,24 @@ int lux_req_resolve_target(lux_req *r, const lux_str *authority, const lux_heade
  * connection for the body limit). Call again once the physical path is known. 0 or -1.
  */
 int lux_req_patch_conf(lux_req *r);
-/* Run r through the hooks to a response (status, headers, body). */
-void lux_req_run(lux_req *r);
+/* Run r through the hooks to a response (status, headers, body, response_start hooks):
+ * LUX_HANDLED when it is set, LUX_ASYNC when a hook took the request. */
+lux_result lux_req_run(lux_req *r);
+/* Continue after a hook's LUX_ASYNC as if it had returned res (see lux_req_resume). */
+lux_result lux_req_continue(lux_req *r, lux_result res);
 /* Drop the decided conditions (a new URI, a restart): the next patch decides them afresh. */
 void lux_req_forget_conditions(lux_req *r);
 /* Does block `b` hold for r? Results are cached per request. */
 int lux_req_cond(lux_req *r, const lux_conf_block *b);
 /* The peer's address as text ("127.0.0.1", "::1", "unix"); in the request pool. */
 const char *lux_req_remote_ip(lux_req *r);
+
+/* Release a body chunk: its file reference, its memory when it owns some. */
+void lux_chunk_release(lux_chunk *c);
+/* A piece entered the response's queue (the stream core tells the protocol when it streams). */
+void lux_stream_appended(lux_req *r);
+/* Does r's HTTP/1.1 body go chunked (streamed without a length)? */
+int lux_resp_chunked(const lux_req *r);
 
 /* Serialise the status line and headers (adds Date, Server, Content-Length, Connection) into
  * the pool; returns the head and its length, or NULL when out of memory. */

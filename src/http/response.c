@@ -78,39 +78,72 @@ int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value
     return 0;
 }
 
-static lux_chunk *new_chunk(lux_req *r) {
-    lux_chunk *c = lux_pool_alloc(r->pool, sizeof *c);
-    if (!c)
-        return NULL;
-    memset(c, 0, sizeof *c);
+/* A body piece. A streamed body's pieces live on the heap and go as soon as they are sent, so
+ * a long stream does not grow the request's pool; `extra` bytes follow the chunk (a copy). */
+static lux_chunk *new_chunk(lux_req *r, size_t extra) {
+    lux_chunk *c;
+    if (r->streaming) {
+        c = malloc(sizeof *c + extra);
+        if (c) {
+            memset(c, 0, sizeof *c);
+            c->heap = c;
+        }
+    } else {
+        c = lux_pool_alloc(r->pool, sizeof *c + extra);
+        if (c)
+            memset(c, 0, sizeof *c);
+    }
+    return c;
+}
+
+/*
+ * Where every appended body piece enters the response's queue, between the handler and the
+ * protocol: the one place an output filter (compression) takes the pieces it transforms.
+ */
+static int enqueue(lux_req *r, lux_chunk *c) {
+    if (r->streaming && r->stream_length >= 0 &&
+        r->body_len + c->len > (uint64_t)r->stream_length) {
+        lux_log(LUX_LOG_ERR, "%.*s: a streamed body longer than its %lld bytes was cut",
+                (int)r->uri.len, r->uri.ptr ? r->uri.ptr : "", (long long)r->stream_length);
+        lux_chunk_release(c);
+        return -1;
+    }
     if (!r->body_tail)
         r->body_tail = &r->body;
     *r->body_tail = c;
     r->body_tail = &c->next;
-    return c;
+    r->body_len += c->len;
+    lux_stream_appended(r);
+    return 0;
 }
 
 int lux_resp_body_mem(lux_req *r, const char *p, size_t len) {
     if (len == 0)
         return 0;
-    lux_chunk *c = new_chunk(r);
+    lux_chunk *c = new_chunk(r, 0);
     if (!c)
         return -1;
     c->mem = p;
     c->len = len;
-    r->body_len += len;
-    return 0;
+    return enqueue(r, c);
 }
 
 int lux_resp_body_copy(lux_req *r, const char *p, size_t len) {
-    char *d = lux_pool_strndup(r->pool, p, len);
-    return d ? lux_resp_body_mem(r, d, len) : -1;
+    if (len == 0)
+        return 0;
+    lux_chunk *c = new_chunk(r, len);
+    if (!c)
+        return -1;
+    memcpy(c + 1, p, len);
+    c->mem = (const char *)(c + 1);
+    c->len = len;
+    return enqueue(r, c);
 }
 
 int lux_resp_body_file(lux_req *r, lux_file *f, uint64_t off, uint64_t len) {
     if (len == 0)
         return 0;
-    lux_chunk *c = new_chunk(r);
+    lux_chunk *c = new_chunk(r, 0);
     if (!c)
         return -1;
     /* The chunk holds a reference either way: the stat cache may replace its entry while the
@@ -120,14 +153,21 @@ int lux_resp_body_file(lux_req *r, lux_file *f, uint64_t off, uint64_t len) {
         c->mem = f->content + off;
     c->off = off;
     c->len = len;
-    r->body_len += len;
-    return 0;
+    return enqueue(r, c);
+}
+
+void lux_chunk_release(lux_chunk *c) {
+    if (c->file)
+        lux_file_unref(c->file);
+    c->file = NULL;
+    free(c->heap); /* may hold c itself */
 }
 
 void lux_resp_body_reset(lux_req *r) {
-    for (lux_chunk *c = r->body; c; c = c->next)
-        if (c->file)
-            lux_file_unref(c->file);
+    for (lux_chunk *c = r->body, *next; c; c = next) {
+        next = c->next;
+        lux_chunk_release(c);
+    }
     r->body = NULL;
     r->body_tail = &r->body;
     r->body_len = 0;
@@ -232,6 +272,11 @@ static size_t head_size_max(const lux_req *r, const char *reason, const lux_str 
     return n;
 }
 
+int lux_resp_chunked(const lux_req *r) {
+    int bodyless_status = r->status < 200 || r->status == 204 || r->status == 304;
+    return r->streaming && r->stream_length < 0 && r->version == 11 && !bodyless_status;
+}
+
 char *lux_resp_head(lux_req *r, size_t *len) {
     const lux_core_conf *core = r->confs ? r->confs[0] : r->gen->core;
     const char *reason = lux_status_reason(r->status);
@@ -255,11 +300,14 @@ char *lux_resp_head(lux_req *r, size_t *len) {
         p = put(p, h->value.ptr, h->value.len);
         p = PUTS(p, "\r\n");
     }
-    /* 1xx, 204 and 304 carry no Content-Length framing (RFC 9110 8.6). */
+    /* 1xx, 204 and 304 carry no Content-Length framing (RFC 9110 8.6). A streamed body has
+     * the length it announced, or none: chunked on HTTP/1.1, the connection's end on 1.0. */
     int bodyless_status = r->status < 200 || r->status == 204 || r->status == 304;
-    if (!bodyless_status) {
+    if (!bodyless_status && lux_resp_chunked(r)) {
+        p = PUTS(p, "Transfer-Encoding: chunked\r\n");
+    } else if (!bodyless_status && (!r->streaming || r->stream_length >= 0)) {
         p = PUTS(p, "Content-Length: ");
-        p = put_u64(p, r->body_len);
+        p = put_u64(p, r->streaming ? (uint64_t)r->stream_length : r->body_len);
         p = PUTS(p, "\r\n");
     }
     if (r->conn_closes)

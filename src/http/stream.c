@@ -23,9 +23,11 @@
 #define REQ_POOL_BLOCK 4096
 
 enum {
-    EV_HEAD = 1,   /* head_ready */
-    EV_BODY = 2,   /* body_ready */
-    EV_WANTED = 4, /* body_wanted */
+    EV_ABORT = 1,    /* the handler's abort callback */
+    EV_HEAD = 2,     /* head_ready */
+    EV_BODY = 4,     /* body_ready */
+    EV_WANTED = 8,   /* body_wanted */
+    EV_WRITABLE = 16 /* the handler's on_writable callback */
 };
 
 typedef struct lux_stream_state {
@@ -35,8 +37,14 @@ typedef struct lux_stream_state {
     int delivering;    /* inside an ops callback: lux_req_free waits for it to return */
     int free_asked;    /* lux_req_free was called during delivery */
     int body_complete; /* no more body pieces will be appended */
+    int head_out;      /* head_ready is on its way or delivered */
+    int client_gone;   /* lux_req_abort: the protocol has no one to send to */
     lux_chunk *sent_head, **sent_tail; /* taken, not fully sent yet, in order */
     uint64_t sent_off;                 /* bytes of sent_head already sent */
+    void (*writable_fn)(lux_req *r, void *arg);
+    void *writable_arg;
+    void (*abort_fn)(lux_req *r, void *arg);
+    void *abort_arg;
 } lux_stream_state;
 
 static void on_defer(lux_timer *t);
@@ -76,6 +84,7 @@ lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     r->version = 11;
     r->body_tail = &r->body;
     r->content_length = -1;
+    r->stream_length = -1;
     /* The scheme is the transport's (RFC 9112 3.2.2: an absolute-form target names it too,
      * but a client on a plain port cannot make its request https). */
     r->scheme = c->tls.ssl ? (lux_str){"https", 5} : (lux_str){"http", 4};
@@ -103,17 +112,28 @@ static void deliver_later(lux_req *r, unsigned ev) {
                 (int)r->uri.len, r->uri.ptr ? r->uri.ptr : "");
 }
 
-static void release_chunk(lux_chunk *ch) {
-    if (ch->file)
-        lux_file_unref(ch->file);
-    ch->file = NULL;
-}
-
 static void release_taken(lux_stream_state *st) {
-    for (lux_chunk *ch = st->sent_head; ch; ch = ch->sent_next)
-        release_chunk(ch);
+    for (lux_chunk *ch = st->sent_head, *next; ch; ch = next) {
+        next = ch->sent_next;
+        lux_chunk_release(ch);
+    }
     st->sent_head = NULL;
     st->sent_tail = &st->sent_head;
+}
+
+/* Does the handler still hold r (it answers later, or streams a body not ended yet)? */
+static int handler_holds(const lux_req *r) {
+    return r->async || (r->streaming && !r->stream_ended);
+}
+
+/* The handler's abort callback, once, while it holds the request. */
+static void run_abort(lux_req *r) {
+    lux_stream_state *st = r->stream;
+    void (*fn)(lux_req *, void *) = st->abort_fn;
+    st->abort_fn = NULL;
+    st->writable_fn = NULL; /* nothing more reaches a handler that let go */
+    if (fn && handler_holds(r))
+        fn(r, st->abort_arg);
 }
 
 /* The pool goes back to the worker; r itself lives in it. */
@@ -127,6 +147,7 @@ void lux_req_free(lux_req *r) {
     lux_stream_state *st = r->stream;
     lux_loop_timer_cancel(r->worker->loop, &st->defer);
     st->pending = 0;
+    run_abort(r); /* freed under a handler that holds it: the client or the server gave up */
     /* request_done runs now, while the connection the request names is still there. */
     lux_gen_run_hook(r, LUX_HOOK_REQUEST_DONE);
     lux_resp_body_reset(r);
@@ -139,9 +160,19 @@ void lux_req_free(lux_req *r) {
         release_pool(r);
 }
 
+/* The handler's on_writable callback, once, if the queue is still low. */
+static void run_writable(lux_req *r) {
+    lux_stream_state *st = r->stream;
+    void (*fn)(lux_req *, void *) = st->writable_fn;
+    if (!fn || lux_resp_queued(r) >= LUX_RESP_LOW_WATER)
+        return;
+    st->writable_fn = NULL;
+    fn(r, st->writable_arg);
+}
+
 /* The next event to deliver, in the order a response happens. */
 static unsigned next_event(lux_stream_state *st) {
-    static const unsigned order[] = {EV_HEAD, EV_BODY, EV_WANTED};
+    static const unsigned order[] = {EV_ABORT, EV_HEAD, EV_BODY, EV_WANTED, EV_WRITABLE};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++)
         if (st->pending & order[i]) {
             st->pending &= ~order[i];
@@ -157,32 +188,133 @@ static void on_defer(lux_timer *t) {
     lux_req *r = st->owner;
     st->delivering = 1;
     for (unsigned ev; !st->free_asked && (ev = next_event(st));) {
-        if (ev == EV_HEAD)
+        if (ev == EV_ABORT)
+            run_abort(r);
+        else if (ev == EV_HEAD)
             r->ops->head_ready(r);
         else if (ev == EV_BODY)
             r->ops->body_ready(r);
-        else if (r->ops->body_wanted)
+        else if (ev == EV_WANTED && r->ops->body_wanted)
             r->ops->body_wanted(r);
+        else if (ev == EV_WRITABLE)
+            run_writable(r);
     }
     st->delivering = 0;
     if (st->free_asked)
         release_pool(r);
 }
 
-/* Status, headers and (for now, whole) body are final: the protocol may send them. */
+/* Status and headers are final, and the body is whole unless it streams: the protocol may
+ * send them. */
 static void response_ready(lux_req *r) {
-    r->stream->body_complete = 1;
+    lux_stream_state *st = r->stream;
+    st->head_out = 1;
+    st->body_complete = !r->streaming || r->stream_ended;
     deliver_later(r, EV_HEAD);
 }
 
+/* The pipeline stopped: with a response, or in a hook's hands (LUX_ASYNC). */
+static void pipeline_stopped(lux_req *r, lux_result res) {
+    if (res == LUX_ASYNC)
+        r->async = 1;
+    else
+        response_ready(r);
+}
+
 void lux_req_start(lux_req *r) {
-    lux_req_run(r);
-    response_ready(r);
+    pipeline_stopped(r, lux_req_run(r));
 }
 
 void lux_req_start_error(lux_req *r, int status) {
     lux_resp_error(r, status);
     response_ready(r);
+}
+
+void lux_req_resume(lux_req *r, lux_result res) {
+    if (!r->async) {
+        lux_log(LUX_LOG_ERR, "lux_req_resume for %.*s, which no hook is holding", (int)r->uri.len,
+                r->uri.ptr ? r->uri.ptr : "");
+        return;
+    }
+    r->async = 0;
+    pipeline_stopped(r, lux_req_continue(r, res));
+}
+
+void lux_req_on_abort(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg) {
+    r->stream->abort_fn = fn;
+    r->stream->abort_arg = arg;
+}
+
+void lux_req_abort(lux_req *r) {
+    lux_stream_state *st = r->stream;
+    st->client_gone = 1;
+    if (st->abort_fn && handler_holds(r))
+        deliver_later(r, EV_ABORT);
+}
+
+int lux_resp_stream(lux_req *r) {
+    if (r->stream->head_out)
+        return -1; /* the head is gone: it promised a complete body */
+    r->streaming = 1;
+    return 0;
+}
+
+void lux_resp_content_length(lux_req *r, uint64_t len) {
+    if (!r->stream->head_out)
+        r->stream_length = (int64_t)len;
+}
+
+/* No more body: the protocol may end the response (well, or not when it is broken). */
+static void body_ended(lux_req *r) {
+    lux_stream_state *st = r->stream;
+    r->stream_ended = 1;
+    if (!st->head_out)
+        return; /* response_ready sees it */
+    st->body_complete = 1;
+    deliver_later(r, EV_BODY);
+}
+
+void lux_resp_end(lux_req *r) {
+    if (!r->streaming || r->stream_ended)
+        return;
+    if (r->stream_length >= 0 && r->body_len != (uint64_t)r->stream_length) {
+        lux_log(LUX_LOG_ERR, "%.*s: a streamed body of %llu bytes ended at %llu", (int)r->uri.len,
+                r->uri.ptr ? r->uri.ptr : "", (unsigned long long)r->stream_length,
+                (unsigned long long)r->body_len);
+        r->resp_aborted = 1;
+    }
+    body_ended(r);
+}
+
+void lux_resp_abort(lux_req *r) {
+    if (r->resp_aborted)
+        return;
+    r->resp_aborted = 1;
+    body_ended(r);
+}
+
+uint64_t lux_resp_queued(const lux_req *r) {
+    return r->body_len - r->resp_released;
+}
+
+void lux_resp_on_writable(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg) {
+    lux_stream_state *st = r->stream;
+    st->writable_fn = fn;
+    st->writable_arg = arg;
+    if (fn && lux_resp_queued(r) < LUX_RESP_LOW_WATER)
+        deliver_later(r, EV_WRITABLE);
+}
+
+/* n body bytes left the queue (sent, or dropped for HEAD): a waiting producer may go on. */
+static void released(lux_req *r, uint64_t n) {
+    r->resp_released += n;
+    if (r->stream->writable_fn && lux_resp_queued(r) < LUX_RESP_LOW_WATER)
+        deliver_later(r, EV_WRITABLE);
+}
+
+void lux_stream_appended(lux_req *r) {
+    if (r->streaming && r->stream->head_out)
+        deliver_later(r, EV_BODY);
 }
 
 /* Cut ch after n bytes: the rest becomes the next chunk. 0 or -1 (out of memory). */
@@ -197,6 +329,7 @@ static int split_chunk(lux_req *r, lux_chunk *ch, uint64_t n) {
         rest->mem += n;
     if (rest->file)
         lux_file_ref(rest->file);
+    ch->heap = NULL; /* the memory goes with the part sent last */
     ch->len = n;
     ch->next = rest;
     if (r->body_tail == &ch->next)
@@ -206,10 +339,12 @@ static int split_chunk(lux_req *r, lux_chunk *ch, uint64_t n) {
 
 lux_chunk *lux_resp_take(lux_req *r, size_t max, int *end) {
     lux_stream_state *st = r->stream;
-    if (r->head_only) {
+    if (r->head_only && r->body) {
         uint64_t len = r->body_len; /* still the Content-Length of the answer */
+        uint64_t queued = lux_resp_queued(r);
         lux_resp_body_reset(r);
         r->body_len = len;
+        released(r, queued);
     }
     lux_chunk *first = r->body, *last = NULL;
     uint64_t total = 0;
@@ -236,14 +371,15 @@ lux_chunk *lux_resp_take(lux_req *r, size_t max, int *end) {
 void lux_resp_sent(lux_req *r, uint64_t n) {
     lux_stream_state *st = r->stream;
     r->body_sent += n;
-    n += st->sent_off;
-    while (st->sent_head && n >= st->sent_head->len) {
+    uint64_t left = n + st->sent_off;
+    while (st->sent_head && left >= st->sent_head->len) {
         lux_chunk *ch = st->sent_head;
-        n -= ch->len;
+        left -= ch->len;
         st->sent_head = ch->sent_next;
-        release_chunk(ch);
+        lux_chunk_release(ch);
     }
     if (!st->sent_head)
         st->sent_tail = &st->sent_head;
-    st->sent_off = n;
+    st->sent_off = left;
+    released(r, n);
 }

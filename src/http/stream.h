@@ -47,6 +47,9 @@ void lux_req_start_error(lux_req *r, int status);
 lux_chunk *lux_resp_take(lux_req *r, size_t max, int *end);
 /* n more body bytes (of the taken chunks, in order) went to the transport or framing. */
 void lux_resp_sent(lux_req *r, uint64_t n);
+/* The client is gone (closed, reset the stream, timed out): the handler's abort callback runs
+ * from the loop if it still holds r. The protocol sends nothing more for r and frees it. */
+void lux_req_abort(lux_req *r);
 /* The protocol is done with r: request_done hooks run (once), the pool goes back. */
 void lux_req_free(lux_req *r);
 

@@ -19,6 +19,9 @@ import time
 
 # Set by run.py before any test runs.
 BIN = None
+# The test binary: lux with the test-only modules (tests/modules/) linked in. None: tests that
+# need it skip.
+TEST_BIN = None
 ASAN = False
 TSAN = False
 
@@ -323,7 +326,10 @@ class Server:
     """
 
     def __init__(self, conf="", files=None, base=True, ready="port", args=(), wrap=None,
-                 pass_fds=(), env=None, tmp=None, port=None):
+                 pass_fds=(), env=None, tmp=None, port=None, test_bin=False):
+        if test_bin and not TEST_BIN:
+            raise Skip("no test binary (--test-bin)")
+        self.bin = TEST_BIN if test_bin else BIN
         self.conf_snippet = conf
         self.files = files or {}
         self.base = base
@@ -396,7 +402,7 @@ class Server:
         raise TestFailure("server did not start:\n" + self.diagnostics())
 
     def _spawn(self):
-        argv = [BIN, "-D", "-f", self.conf_path] + self.args
+        argv = [self.bin, "-D", "-f", self.conf_path] + self.args
         kw = {}
         if self.wrap:
             argv, kw = self.wrap(argv)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run the integration tests against a server binary.
 
-    python3 tests/integration/run.py --bin build/lux [--asan | --tsan] [-k SUBSTRING]... [-j N]
+    python3 tests/integration/run.py --bin build/lux [--test-bin build/lux-test]
+                                     [--asan | --tsan] [-k SUBSTRING]... [-j N]
 
 Prints one line per test, "ok NAME", "ok NAME # skip REASON" or "not ok NAME" followed by
 detail lines indented by two spaces; exits 1 when any test failed. Tests run on a small thread
@@ -92,6 +93,8 @@ def report(name, result):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True, help="server binary to test")
+    ap.add_argument("--test-bin", help="the same build with the test-only modules (default: "
+                    "lux-test beside --bin, when it is there)")
     ap.add_argument("--asan", action="store_true", help="binary built with ASan/UBSan")
     ap.add_argument("--tsan", action="store_true", help="binary built with ThreadSanitizer")
     ap.add_argument("-k", dest="patterns", action="append",
@@ -100,6 +103,12 @@ def main():
     opts = ap.parse_args()
 
     harness.BIN = os.path.abspath(opts.bin)
+    test_bin = opts.test_bin or os.path.join(os.path.dirname(harness.BIN), "lux-test")
+    if os.access(test_bin, os.X_OK) and not harness.is_lighttpd():
+        harness.TEST_BIN = os.path.abspath(test_bin)
+    elif opts.test_bin:
+        print(f"not ok integration.setup\n  {opts.test_bin}: not an executable")
+        return 1
     harness.ASAN = opts.asan
     harness.TSAN = opts.tsan
     if not os.access(harness.BIN, os.X_OK):

@@ -46,6 +46,15 @@ typedef enum {
     H1_WRITE, /* sending a response */
 } h1_state;
 
+/* A response's output, in its request's pool: the iov of head, framing and memory chunks, which
+ * of its entries are body bytes, and the chunked framing of the batch on its way. */
+typedef struct {
+    struct iovec iov[MAX_IOV];
+    unsigned char body[MAX_IOV];
+    char size_line[24]; /* "<hex length>\r\n" of the batch */
+    lux_chunk crlf;     /* ends the batch's data (and, at the end, the body) */
+} h1_out;
+
 typedef struct {
     h1_state state;
     uint32_t head_scanned; /* bytes of the next head (from in_off) searched for its end */
@@ -56,13 +65,13 @@ typedef struct {
     lux_h1_framing framing;       /* of the current request */
     lux_req *req;
     /* output */
-    struct iovec *iov_arr; /* MAX_IOV entries in the request's pool */
-    struct iovec *iov;     /* the unsent part of iov_arr: head + leading memory chunks */
+    h1_out *o;
+    struct iovec *iov; /* the unsent part of o->iov: head, framing, leading memory chunks */
     int iovcnt;
-    size_t head_left; /* head bytes at the start of iov not written yet */
     lux_chunk *out;   /* taken body chunks after iov */
     uint64_t out_off; /* bytes of out already sent */
-    int out_end;      /* the last body chunk has been taken */
+    int out_end;      /* the last body chunk has been taken (and its framing queued) */
+    int chunked_out;  /* the body goes in chunked framing */
     /* the request body still to read */
     int64_t body_left; /* Content-Length bytes left, -1 when chunked */
     lux_chunked_decoder chunked;
@@ -92,6 +101,11 @@ static const lux_core_conf *core_of(const lux_conn *c) {
     return c->gen->core;
 }
 
+/* Sending, but everything taken so far went out: the handler has to produce more first. */
+static int starved(const h1_conn *h) {
+    return h->state == H1_WRITE && !h->iovcnt && !h->out && !h->out_end;
+}
+
 /* When this connection times out next, from its state alone (see lux_proto.timeout_at). */
 static int64_t timeout_at(const lux_conn *c) {
     const h1_conn *h = h1(c);
@@ -114,7 +128,11 @@ static int64_t timeout_at(const lux_conn *c) {
         /* A handler that answers later keeps its own time; the connection waits for it. */
         return stopping == LUX_STOP_NOW ? 0 : INT64_MAX;
     case H1_WRITE:
-        return stopping == LUX_STOP_NOW ? 0 : lux_conn_after(c->last_io, core->max_write_idle);
+        if (stopping == LUX_STOP_NOW)
+            return 0;
+        /* While bytes are queued the client must take them in time; while none are, the
+         * handler producing them keeps its own time. */
+        return starved(h) ? INT64_MAX : lux_conn_after(c->last_io, core->max_write_idle);
     }
     return 0;
 }
@@ -132,7 +150,8 @@ static void end_request(lux_conn *c) {
         return;
     h->req = NULL;
     h->out = NULL;
-    h->iov = h->iov_arr = NULL;
+    h->o = NULL;
+    h->iov = NULL;
     h->iovcnt = 0;
     lux_req_free(r);
     if (c->tls.buf) { /* a response's TLS write buffer: an idle connection holds none */
@@ -205,6 +224,9 @@ static char *serialise_head(lux_conn *c, lux_req *r, size_t *hlen) {
         c->requests + 1 >= (unsigned long)core->max_keep_alive_requests ||
         core->max_keep_alive_idle <= 0)
         h->keep_alive = 0;
+    /* A streamed body of unknown length on HTTP/1.0 ends with the connection. */
+    if (r->streaming && r->stream_length < 0 && r->version == 10 && !r->head_only)
+        h->keep_alive = 0;
     r->conn_closes = !h->keep_alive;
     char *head = lux_resp_head(r, hlen);
     if (head && r->confs && ((const lux_core_conf *)r->confs[0])->log_response_header)
@@ -212,32 +234,78 @@ static char *serialise_head(lux_conn *c, lux_req *r, size_t *hlen) {
     return head;
 }
 
+/* Room left in o->iov after the queued entries. */
+static int iov_room(const h1_conn *h) {
+    return MAX_IOV - (int)(h->iov - h->o->iov) - h->iovcnt;
+}
+
+static void push_iov(h1_conn *h, const void *p, size_t len, int body) {
+    int i = (int)(h->iov - h->o->iov) + h->iovcnt++;
+    h->o->iov[i] = (struct iovec){(void *)p, len};
+    h->o->body[i] = (unsigned char)body;
+}
+
 /* Memory chunks at the front of h->out join the iov, so they leave with one writev. */
 static void gather_memory(h1_conn *h) {
-    while (h->out && h->out->mem && h->out_off == 0 && h->iovcnt < MAX_IOV) {
-        h->iov[h->iovcnt++] = (struct iovec){(void *)h->out->mem, h->out->len};
+    while (h->out && h->out->mem && h->out_off == 0 && iov_room(h) > 0) {
+        push_iov(h, h->out->mem, h->out->len, h->out != &h->o->crlf);
         h->out = h->out->next;
     }
 }
 
-/* Queue the response: head and leading memory chunks as one writev, the rest after. */
+/* Everything queued went out: take the next batch of body from the core, framed when chunked.
+ * 1 when something was queued, 0 when there is nothing (yet), -1 when the response is broken. */
+static int refill(lux_conn *c) {
+    h1_conn *h = h1(c);
+    h1_out *o = h->o;
+    lux_req *r = h->req;
+    if (h->out_end)
+        return 0;
+    if (!h->iovcnt)
+        h->iov = o->iov;
+    int end;
+    lux_chunk *batch = lux_resp_take(r, SIZE_MAX, &end);
+    if (end && r->resp_aborted)
+        return -1; /* closing without the last chunk tells the client */
+    h->out_end = end;
+    if (h->chunked_out && (batch || end)) {
+        static const char data_end[] = "\r\n", last_end[] = "\r\n0\r\n\r\n";
+        uint64_t total = 0;
+        lux_chunk **tail = &batch;
+        for (; *tail; tail = &(*tail)->next)
+            total += (*tail)->len;
+        if (total) {
+            int n =
+                snprintf(o->size_line, sizeof o->size_line, "%llx\r\n", (unsigned long long)total);
+            push_iov(h, o->size_line, (size_t)n, 0);
+            o->crlf = (lux_chunk){.mem = end ? last_end : data_end, .len = end ? 7 : 2};
+        } else {
+            o->crlf = (lux_chunk){.mem = last_end + 2, .len = 5};
+        }
+        *tail = &o->crlf;
+    }
+    h->out = batch;
+    h->out_off = 0;
+    gather_memory(h);
+    return h->iovcnt || h->out;
+}
+
+/* Queue the response: head, framing and leading memory chunks as one writev, the rest after. */
 static int queue_response(lux_conn *c, lux_req *r) {
     h1_conn *h = h1(c);
     size_t hlen;
     char *head = serialise_head(c, r, &hlen);
-    h->iov = h->iov_arr = lux_pool_alloc(r->pool, MAX_IOV * sizeof *h->iov);
-    if (!head || !h->iov)
+    h->o = lux_pool_alloc(r->pool, sizeof *h->o);
+    if (!head || !h->o)
         return -1;
-    h->iov[0] = (struct iovec){head, hlen};
-    h->iovcnt = 1;
-    h->head_left = hlen;
-    int end;
-    h->out = lux_resp_take(r, SIZE_MAX, &end);
-    h->out_end = end;
-    h->out_off = 0;
-    gather_memory(h);
+    h->iov = h->o->iov;
+    h->iovcnt = 0;
+    push_iov(h, head, hlen, 0);
+    h->out = NULL;
+    h->out_end = 0;
+    h->chunked_out = lux_resp_chunked(r) && !r->head_only;
     set_state(c, H1_WRITE);
-    return 0;
+    return refill(c) < 0 ? -1 : 0;
 }
 
 /* Answer a request that never made it through the pipeline (bad head, limits). */
@@ -286,6 +354,8 @@ static void send_continue(lux_conn *c) {
 static void start_request(lux_conn *c, lux_req *r) {
     set_state(c, H1_WAIT);
     lux_req_start(r);
+    if (r->async)
+        lux_conn_wait(c, LUX_EV_READ); /* a handler answers later: notice a client that leaves */
 }
 
 /* The head is not complete yet: remember how far it was searched, and when it started. */
@@ -407,19 +477,9 @@ static int discard_body(lux_conn *c) {
     return 1;
 }
 
-/* n bytes of iov went out: the head's first, then body bytes the core hears of. */
-static void account_written(lux_conn *c, size_t n) {
-    h1_conn *h = h1(c);
-    size_t head = n < h->head_left ? n : h->head_left;
-    h->head_left -= head;
-    c->last_io = lux_conn_now_ms(c);
-    h->req->bytes_sent += n;
-    if (n > head)
-        lux_resp_sent(h->req, n - head);
-}
-
-/* Writes what h->iov holds. DONE when all of it went out, AGAIN when the socket took less: a
- * short write means its buffer is full, and trying again would only return EAGAIN. */
+/* Writes what h->iov holds, telling the core how many body bytes (not head or framing) went.
+ * DONE when all of it went out, AGAIN when the socket took less: a short write means its
+ * buffer is full, and trying again would only return EAGAIN. */
 static int flush_iov(lux_conn *c) {
     h1_conn *h = h1(c);
     /* No MSG_MORE before a file: holding the head back for the sendfile that follows
@@ -431,17 +491,26 @@ static int flush_iov(lux_conn *c) {
     ssize_t n = c->tp->writev(c, h->iov, h->iovcnt, last);
     if (n < 0)
         return errno == EAGAIN || errno == EINTR ? AGAIN : FAILED;
-    account_written(c, (size_t)n);
-    while (h->iovcnt && (size_t)n >= h->iov[0].iov_len) {
-        n -= (ssize_t)h->iov[0].iov_len;
+    c->last_io = lux_conn_now_ms(c);
+    h->req->bytes_sent += (uint64_t)n;
+    size_t left = (size_t)n;
+    uint64_t body = 0;
+    while (h->iovcnt && left >= h->iov[0].iov_len) {
+        left -= h->iov[0].iov_len;
+        if (h->o->body[h->iov - h->o->iov])
+            body += h->iov[0].iov_len;
         h->iov++;
         h->iovcnt--;
     }
-    if (!h->iovcnt)
-        return DONE;
-    h->iov[0].iov_base = (char *)h->iov[0].iov_base + n;
-    h->iov[0].iov_len -= (size_t)n;
-    return AGAIN;
+    if (h->iovcnt) {
+        if (h->o->body[h->iov - h->o->iov])
+            body += left;
+        h->iov[0].iov_base = (char *)h->iov[0].iov_base + left;
+        h->iov[0].iov_len -= left;
+    }
+    if (body)
+        lux_resp_sent(h->req, body); /* may release the chunks that went out */
+    return h->iovcnt ? AGAIN : DONE;
 }
 
 /* Sends up to *budget bytes of a file chunk. DONE when the socket took all it was asked, AGAIN
@@ -458,13 +527,13 @@ static int flush_file(lux_conn *c, const lux_chunk *ch, size_t *budget) {
         return FAILED; /* the file shrank under us: the response cannot be completed */
     c->last_io = lux_conn_now_ms(c);
     h->req->bytes_sent += (uint64_t)n;
-    lux_resp_sent(h->req, (uint64_t)n);
     *budget = (size_t)n < *budget ? *budget - (size_t)n : 0;
     h->out_off += (uint64_t)n;
     if (h->out_off == ch->len) {
         h->out = ch->next;
         h->out_off = 0;
     }
+    lux_resp_sent(h->req, (uint64_t)n); /* may release ch: not looked at after this */
     return (size_t)n < want ? AGAIN : DONE;
 }
 
@@ -478,10 +547,16 @@ static int flush(lux_conn *c) {
                 return rc;
         }
         const lux_chunk *ch = h->out;
-        if (!ch)
-            return DONE;
+        if (!ch) {
+            int rc = refill(c);
+            if (rc < 0)
+                return FAILED;
+            if (rc == 0)
+                return DONE;
+            continue;
+        }
         if (ch->mem) {
-            h->iov = h->iov_arr;
+            h->iov = h->o->iov;
             h->iovcnt = 0;
             gather_memory(h);
             continue;
@@ -522,7 +597,13 @@ static int write_response(lux_conn *c) {
     }
     if (rc == FAILED)
         return FAILED;
-    return h1(c)->out_end ? finish_response(c) : AGAIN;
+    if (h1(c)->out_end)
+        return finish_response(c);
+    /* Starved: the handler has not produced more yet (body_ready comes when it has). The write
+     * timeout stops; the client is watched for going away. */
+    lux_conn_retime(c);
+    lux_conn_wait(c, LUX_EV_READ);
+    return AGAIN;
 }
 
 /* Read (and drop) the request body; start the request once it is complete. */
@@ -618,17 +699,37 @@ static void on_readable(lux_conn *c) {
     run(c);
 }
 
-/* While the request runs, the socket is not read: a pipelined request waits in the kernel. The
- * connection stops listening so that level-triggered readiness does not spin the loop. */
-static void readable_while_waiting(lux_conn *c) {
-    lux_loop_del(c->w->loop, &c->io);
+/* The client is gone while its request runs: the handler hears of it, the connection closes. */
+static void client_gone(lux_conn *c) {
+    if (h1(c)->req)
+        lux_req_abort(h1(c)->req);
+    lux_conn_close(c);
+}
+
+/* While a handler works (it answers later, or streams), the socket is read only to notice the
+ * client leave; what it sends meanwhile (a pipelined request) waits in the buffer. A full buffer
+ * stops the listening, so level-triggered readiness cannot spin the loop; the client's end is
+ * then noticed when writing to it fails. */
+static void watch_client(lux_conn *c) {
+    if (lux_conn_ensure_input(c) < 0) {
+        client_gone(c);
+        return;
+    }
+    if (c->in_len == c->in_cap) {
+        lux_loop_del(c->w->loop, &c->io);
+        return;
+    }
+    ssize_t n = lux_conn_read(c);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+        return;
+    client_gone(c); /* end of input, or an error */
 }
 
 static void h1_on_io(lux_conn *c, unsigned events) {
     h1_conn *h = h1(c);
     /* c->want: the transport waits for the other direction than the state's own. */
-    if (h->state == H1_WAIT) {
-        readable_while_waiting(c);
+    if (h->state == H1_WAIT || starved(h)) {
+        watch_client(c);
         return;
     }
     if (h->state == H1_WRITE) {
@@ -658,21 +759,14 @@ static void head_ready(lux_req *r) {
     run(c);
 }
 
-/* The core: more body can be taken. */
+/* The core: more body (or its end) can be taken. Sending goes on at once when everything
+ * before it went out; otherwise the flush that is waiting for the socket takes it. */
 static void body_ready(lux_req *r) {
     lux_conn *c = r->proto_data;
     h1_conn *h = h1(c);
-    if (h->state != H1_WRITE)
+    if (h->req != r || !starved(h))
         return;
-    int end;
-    lux_chunk *more = lux_resp_take(r, SIZE_MAX, &end);
-    if (more) {
-        lux_chunk **tail = &h->out;
-        while (*tail)
-            tail = &(*tail)->next;
-        *tail = more;
-    }
-    h->out_end = end;
+    c->last_io = lux_conn_now_ms(c); /* the write timeout counts from here */
     run(c);
 }
 

@@ -1,0 +1,174 @@
+/*
+ * mod_test_stream: a handler that exercises the stream core the way gateways will, for the
+ * integration tests (tests/integration/test_stream_core.py). It is linked into the test binary
+ * (build/lux-test) only, never into lux.
+ *
+ *   test-stream.delay-ms = N        answer after N ms (LUX_ASYNC, a timer, lux_req_resume)
+ *   test-stream.bytes = N           stream N bytes of a pattern (byte i is i % 251), in pieces
+ *                                   of test-stream.piece bytes, honouring back-pressure
+ *   test-stream.content-length = 1  announce the length (else chunked on HTTP/1.1)
+ *   test-stream.interval-ms = N     wait N ms between pieces
+ *   test-stream.abort-after = N     break the body after N bytes (lux_resp_abort)
+ *
+ * Every abort callback logs "test-stream: aborted <uri> (abort <n>)" to the error log.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "event/loop.h"
+#include "lux/log.h"
+#include "lux/req.h"
+#include "net/worker.h"
+
+typedef struct {
+    long delay_ms;
+    long bytes; /* -1: no stream */
+    long piece;
+    long interval_ms;
+    long abort_after; /* -1: never */
+    int content_length;
+} ts_conf;
+
+/* One request in the handler's hands; in the request's pool. */
+typedef struct {
+    lux_req *r;
+    const ts_conf *conf;
+    lux_timer timer;
+    uint64_t produced;
+    int answered;
+} ts_state;
+
+static atomic_ulong aborts;
+
+#define OFF(f) offsetof(ts_conf, f)
+static const lux_directive ts_directives[] = {
+    {"test-stream.delay-ms", LUX_D_INT, OFF(delay_ms), LUX_SCOPE_ANY},
+    {"test-stream.bytes", LUX_D_INT, OFF(bytes), LUX_SCOPE_ANY},
+    {"test-stream.piece", LUX_D_INT, OFF(piece), LUX_SCOPE_ANY},
+    {"test-stream.interval-ms", LUX_D_INT, OFF(interval_ms), LUX_SCOPE_ANY},
+    {"test-stream.abort-after", LUX_D_INT, OFF(abort_after), LUX_SCOPE_ANY},
+    {"test-stream.content-length", LUX_D_BOOL, OFF(content_length), LUX_SCOPE_ANY},
+    {NULL, 0, 0, 0},
+};
+
+static void ts_init(void *p) {
+    ts_conf *c = p;
+    c->bytes = -1;
+    c->piece = 16384;
+    c->abort_after = -1;
+}
+
+static lux_loop *loop_of(const ts_state *s) {
+    return s->r->worker->loop;
+}
+
+static void arm(ts_state *s, long ms) {
+    lux_loop_timer_arm(loop_of(s), &s->timer, lux_loop_now_ms(loop_of(s)) + ms);
+}
+
+static void on_writable(lux_req *r, void *arg);
+
+/* Append pattern bytes until the body is complete, the queue is full, or a pause is due. */
+static void produce(ts_state *s) {
+    const ts_conf *c = s->conf;
+    lux_req *r = s->r;
+    char buf[65536];
+    while (s->produced < (uint64_t)c->bytes) {
+        if (c->abort_after >= 0 && s->produced >= (uint64_t)c->abort_after) {
+            lux_resp_abort(r);
+            return;
+        }
+        if (lux_resp_queued(r) >= LUX_RESP_HIGH_WATER) {
+            lux_resp_on_writable(r, on_writable, s);
+            return;
+        }
+        uint64_t n = (uint64_t)c->bytes - s->produced;
+        if (n > (uint64_t)c->piece)
+            n = (uint64_t)c->piece;
+        if (n > sizeof buf)
+            n = sizeof buf;
+        if (c->abort_after >= 0 && n > (uint64_t)c->abort_after - s->produced)
+            n = (uint64_t)c->abort_after - s->produced;
+        for (uint64_t i = 0; i < n; i++)
+            buf[i] = (char)((s->produced + i) % 251);
+        if (lux_resp_body_copy(r, buf, (size_t)n) < 0) {
+            lux_resp_abort(r);
+            return;
+        }
+        s->produced += n;
+        if (c->interval_ms > 0 && s->produced < (uint64_t)c->bytes) {
+            arm(s, c->interval_ms);
+            return;
+        }
+    }
+    if (c->abort_after >= 0 && s->produced >= (uint64_t)c->abort_after)
+        lux_resp_abort(r);
+    else
+        lux_resp_end(r);
+}
+
+static void on_writable(lux_req *r, void *arg) {
+    produce(arg);
+}
+
+/* The response: a short text after a delay, or the streamed pattern. */
+static lux_result answer(ts_state *s) {
+    lux_req *r = s->r;
+    s->answered = 1;
+    r->status = 200;
+    if (s->conf->bytes < 0) {
+        static const char text[] = "answered later\n";
+        lux_resp_header(r, "Content-Type", 12, "text/plain", 10);
+        return lux_resp_body_mem(r, text, sizeof text - 1) == 0 ? LUX_HANDLED : LUX_ERROR;
+    }
+    lux_resp_header(r, "Content-Type", 12, "application/octet-stream", 24);
+    if (s->conf->content_length)
+        lux_resp_content_length(r, (uint64_t)s->conf->bytes);
+    if (lux_resp_stream(r) < 0)
+        return LUX_ERROR;
+    produce(s);
+    return LUX_HANDLED;
+}
+
+static void on_timer(lux_timer *t) {
+    ts_state *s = (ts_state *)((char *)t - offsetof(ts_state, timer));
+    if (s->answered)
+        produce(s);
+    else
+        lux_req_resume(s->r, answer(s));
+}
+
+static void on_abort(lux_req *r, void *arg) {
+    ts_state *s = arg;
+    lux_loop_timer_cancel(loop_of(s), &s->timer);
+    unsigned long n = atomic_fetch_add(&aborts, 1) + 1;
+    lux_log(LUX_LOG_ERR, "test-stream: aborted %.*s (abort %lu)", (int)r->uri.len, r->uri.ptr, n);
+}
+
+static lux_result ts_handle(lux_req *r, const void *conf) {
+    const ts_conf *c = conf;
+    if (c->delay_ms <= 0 && c->bytes < 0)
+        return LUX_GO_ON;
+    ts_state *s = lux_pool_alloc(r->pool, sizeof *s);
+    if (!s)
+        return LUX_ERROR;
+    memset(s, 0, sizeof *s);
+    s->r = r;
+    s->conf = c;
+    s->timer.cb = on_timer;
+    lux_req_on_abort(r, on_abort, s);
+    if (c->delay_ms > 0) {
+        arm(s, c->delay_ms);
+        return LUX_ASYNC;
+    }
+    return answer(s);
+}
+
+const lux_module lux_mod_test_stream = {
+    .name = "mod_test_stream",
+    .api_version = LUX_MODULE_API_VERSION,
+    .directives = ts_directives,
+    .conf_size = sizeof(ts_conf),
+    .conf_init = ts_init,
+    .handle = ts_handle,
+};
