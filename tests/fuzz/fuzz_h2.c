@@ -56,11 +56,13 @@ static int body(void *user, void *stream, size_t max, lux_h2_piece *pc) {
     return LUX_H2_BODY_LAST;
 }
 
+static void framed(void *user, void *stream, size_t len) {}
+
 static void release(void *user, void *hold) {
     (*(int *)hold)--;
 }
 
-static const lux_h2_callbacks cb = {on_request, on_data, on_end, on_close, body, release};
+static const lux_h2_callbacks cb = {on_request, on_data, on_end, on_close, body, framed, release};
 
 static void drain(app *a) {
     lux_h2_produce(a->s);

@@ -342,6 +342,8 @@ def test_h2_client_reset_mid_download_others_go_on():
             while not ended:
                 f = c.read_frame()
                 check(f is not None, "connection closed after the reset")
+                if f[0] == 0 and f[3]:  # DATA still in flight for stream 1 counts too
+                    c.sock.sendall(c.frame(8, 0, 0, struct.pack(">I", len(f[3]))))
                 if f[0] == 0 and f[2] == 3:
                     body += f[3]
                     ended = bool(f[1] & 1)
@@ -414,3 +416,146 @@ def test_h2_graceful_stop_finishes_stream():
         eq(proc.returncode, 0, f"curl: {err.decode()}")
         eq(sha256(out), sha256(BIG), "the stream in flight finished")
         s.wait_exit(timeout=15)
+
+
+# ---- the stream core over HTTP/2 (tests/modules/mod_test_stream.c) -------------------------
+
+STREAM_CONF = """
+server.modules = ("mod_test_stream")
+server.max-worker = 1
+$HTTP["url"] =^ "/slow" { test-stream.delay-ms = 1500 }
+$HTTP["url"] =^ "/big" { test-stream.bytes = 16777216 }
+$HTTP["url"] =^ "/cl" {
+    test-stream.bytes = 300000
+    test-stream.content-length = "enable"
+}
+$HTTP["url"] =^ "/chunks" { test-stream.bytes = 300000 }
+$HTTP["url"] =^ "/later-stream" {
+    test-stream.delay-ms = 100
+    test-stream.bytes = 200000
+}
+$HTTP["url"] =^ "/broken" {
+    test-stream.bytes = 300000
+    test-stream.abort-after = 100000
+}
+"""
+
+
+def stream_server():
+    return Server(STREAM_CONF, files=FILES, test_bin=True)
+
+
+def pattern(n):
+    block = bytes(range(251))
+    return (block * (n // 251 + 1))[:n]
+
+
+def aborts(s, path):
+    return s.errorlog.count(f"test-stream: aborted {path} ")
+
+
+def read_streams(c, want, timeout=30):
+    """Frames until every stream in `want` ended (or was reset): {sid: (body, how)}, and the
+    order in which they finished."""
+    out = {sid: [b"", None] for sid in want}
+    order = []
+    deadline = time.monotonic() + timeout * harness.sanitizer_slowdown()
+    while any(v[1] is None for v in out.values()):
+        check(time.monotonic() < deadline, f"streams still open: {out.keys()}")
+        f = c.read_frame()
+        check(f is not None, "connection closed")
+        ftype, flags, sid, payload = f
+        if sid in out and ftype == 0:
+            out[sid][0] += payload
+            c.sock.sendall(c.frame(8, 0, 0, struct.pack(">I", len(payload))) +
+                           c.frame(8, 0, sid, struct.pack(">I", len(payload))))
+        if sid in out and ftype in (0, 1) and flags & 1:
+            out[sid][1] = "end"
+            order.append(sid)
+        if sid in out and ftype == 3:
+            out[sid][1] = "reset"
+            order.append(sid)
+    return out, order
+
+
+@lux_only("test module")
+def test_h2_async_answer_does_not_hold_other_streams():
+    with stream_server() as s:
+        c = RawH2(s.port)
+        try:
+            c.get(1, "/slow")
+            c.get(3, "/index.html")
+            out, order = read_streams(c, (1, 3))
+            eq(order, [3, 1], "the static file before the later answer")
+            eq(out[3][0], b"hello h2\n", "static body")
+            eq(out[1][0], b"answered later\n", "later body")
+        finally:
+            c.close()
+
+
+@lux_only("test module")
+def test_h2_streamed_bodies():
+    with stream_server() as s:
+        for path, size, length in (("/chunks", 300000, None), ("/cl", 300000, "300000"),
+                                   ("/later-stream", 200000, None), ("/big", 16 << 20, None)):
+            cp, version, status = h2curl(s, path, "-D", "/dev/stderr")
+            eq((version, status), ("2", 200), path)
+            check(cp.stdout == pattern(size), f"{path}: body of {len(cp.stdout)} bytes differs")
+            got = [ln.split(":", 1)[1].strip() for ln in cp.stderr.splitlines()
+                   if ln.lower().startswith("content-length:")]
+            eq(got[0] if got else None, length, f"{path}: content-length")
+        cp, _, status = h2curl(s, "/cl", "-I")
+        contains(cp.stdout.decode().lower(), "content-length: 300000", "HEAD of a streamed body")
+
+
+@lux_only("test module")
+def test_h2_broken_stream_is_reset():
+    with stream_server() as s:
+        c = RawH2(s.port)
+        try:
+            c.get(1, "/broken")
+            c.get(3, "/index.html")
+            out, _ = read_streams(c, (1, 3))
+            eq(out[1][1], "reset", "a broken body ends in RST_STREAM, not END_STREAM")
+            check(len(out[1][0]) <= 100000, f"{len(out[1][0])} bytes of a broken body")
+            eq(out[3], [b"hello h2\n", "end"], "the other stream")
+        finally:
+            c.close()
+
+
+@lux_only("test module")
+def test_h2_reset_mid_stream_aborts_handler_once():
+    with stream_server() as s:
+        c = RawH2(s.port)
+        try:
+            c.get(1, "/big")
+            got = 0
+            while got < 200000:
+                f = c.read_frame()
+                check(f is not None, "connection closed")
+                if f[0] == 0 and f[2] == 1:
+                    got += len(f[3])
+                    c.sock.sendall(c.frame(8, 0, 0, struct.pack(">I", len(f[3]))) +
+                                   c.frame(8, 0, 1, struct.pack(">I", len(f[3]))))
+            c.rst(1)
+            poll(lambda: aborts(s, "/big") >= 1, timeout=10 * harness.sanitizer_slowdown(),
+                 what="the abort callback")
+            c.get(3, "/index.html")
+            out, _ = read_streams(c, (3,))
+            eq(out[3], [b"hello h2\n", "end"], "the connection goes on")
+            eq(aborts(s, "/big"), 1, "abort callbacks")
+        finally:
+            c.close()
+
+
+@lux_only("test module")
+def test_h2_connection_closed_before_the_answer_aborts_once():
+    with stream_server() as s:
+        c = RawH2(s.port)
+        c.get(1, "/slow")
+        time.sleep(0.3)
+        c.close()
+        poll(lambda: aborts(s, "/slow") >= 1, timeout=10 * harness.sanitizer_slowdown(),
+             what="the abort callback")
+        time.sleep(0.5)
+        eq(aborts(s, "/slow"), 1, "abort callbacks")

@@ -116,11 +116,14 @@ static int body(void *user, void *stream, size_t max, lux_h2_piece *pc) {
     return st->sent == st->len ? LUX_H2_BODY_LAST : LUX_H2_BODY_PIECE;
 }
 
+static void framed(void *user, void *stream, size_t len) {}
+
 static void release(void *user, void *hold) {
     (*(int *)hold)--;
 }
 
-static const lux_h2_callbacks app_cb = {on_request, on_data, on_end, on_close, body, release};
+static const lux_h2_callbacks app_cb = {on_request, on_data, on_end, on_close,
+                                        body,       framed,  release};
 
 static void app_init(app *a, const lux_h2_limits *lim) {
     memset(a, 0, sizeof *a);

@@ -153,6 +153,8 @@ static void on_close(void *user, void *stream, uint32_t error) {
     r->complete = error == LUX_H2_NO_ERROR && st->head_sent;
     if (r->complete)
         h->c->requests++;
+    else
+        lux_req_abort(r); /* reset, or the connection went: a handler still at work lets go */
     lux_req_free(r);
     if (lux_h2_streams(h->s) <= 1)
         h->idle_since = lux_conn_now_ms(h->c);
@@ -175,8 +177,12 @@ static int next_taken(h2_stream *st, size_t max) {
 /* The next piece of the body for one DATA frame: part of one chunk. */
 static int body(void *user, void *stream, size_t max, lux_h2_piece *pc) {
     h2_stream *st = stream;
-    if (!next_taken(st, max))
-        return st->taken_end ? LUX_H2_BODY_LAST : LUX_H2_BODY_DEFERRED;
+    if (!next_taken(st, max)) {
+        if (!st->taken_end)
+            return LUX_H2_BODY_DEFERRED;
+        /* a broken body must not look complete: the stream is reset instead of ended */
+        return st->r->resp_aborted ? LUX_H2_BODY_ABORT : LUX_H2_BODY_LAST;
+    }
     lux_chunk *ch = st->taken;
     uint64_t left = ch->len - st->taken_off;
     size_t n = left < max ? (size_t)left : max;
@@ -194,16 +200,23 @@ static int body(void *user, void *stream, size_t max, lux_h2_piece *pc) {
         st->taken = ch->next;
         st->taken_off = 0;
     }
+    return !st->taken && st->taken_end && !st->r->resp_aborted ? LUX_H2_BODY_LAST
+                                                               : LUX_H2_BODY_PIECE;
+}
+
+/* The piece is framed: the core may let go of it (a streamed copy is freed at once). */
+static void framed(void *user, void *stream, size_t n) {
+    h2_stream *st = stream;
     st->r->bytes_sent += n;
     lux_resp_sent(st->r, n);
-    return !st->taken && st->taken_end ? LUX_H2_BODY_LAST : LUX_H2_BODY_PIECE;
 }
 
 static void release(void *user, void *hold) {
     lux_file_unref(hold);
 }
 
-static const lux_h2_callbacks codec_cb = {on_request, on_data, on_end, on_close, body, release};
+static const lux_h2_callbacks codec_cb = {on_request, on_data, on_end, on_close,
+                                          body,       framed,  release};
 
 /* Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2). */
 static int connection_specific(const lux_str *name) {
@@ -249,8 +262,10 @@ static lux_header *response_fields(lux_req *r, int bodyless, size_t *n) {
         if (!f[k++].name.ptr)
             return NULL;
     }
-    if (!bodyless) {
-        char *len = lux_req_printf(r, "%llu", (unsigned long long)r->body_len);
+    /* A streamed body's length is known only when the handler said it. */
+    int64_t length = !r->streaming ? (int64_t)r->body_len : r->stream_length;
+    if (!bodyless && length >= 0) {
+        char *len = lux_req_printf(r, "%llu", (unsigned long long)length);
         if (!len)
             return NULL;
         f[k++] = (lux_header){{"content-length", 14}, {len, strlen(len)}};
@@ -272,8 +287,8 @@ static void head_ready(lux_req *r) {
     int bodyless = r->status < 200 || r->status == 204 || r->status == 304;
     size_t n = 0;
     lux_header *f = response_fields(r, bodyless, &n);
-    /* No DATA at all for HEAD, 204, 304, or an empty body. */
-    int end = bodyless || r->head_only || (r->body_len == 0 && !r->body);
+    /* No DATA at all for HEAD, 204, 304, or an empty body that is complete. */
+    int end = bodyless || r->head_only || (!r->streaming && r->body_len == 0 && !r->body);
     if (!f || lux_h2_submit_response(h->s, st->id, r->status, f, n, end) < 0)
         lux_h2_reset(h->s, st->id, LUX_H2_INTERNAL_ERROR);
     else

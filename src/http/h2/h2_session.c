@@ -437,6 +437,7 @@ static int pread_into_queue(lux_h2_session *s, const lux_h2_piece *pc) {
 static int send_data_cb(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
                         size_t length, nghttp2_data_source *src, void *arg) {
     lux_h2_session *s = arg;
+    h2_stream *st = stream_of(s, frame->hd.stream_id);
     lux_h2_piece pc = s->piece;
     s->piece = (lux_h2_piece){.fd = -1};
     s->piece_stream = 0;
@@ -459,6 +460,8 @@ static int send_data_cb(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
         }
     }
     release(s, pc.hold);
+    if (rc == 0 && length && st && st->user)
+        s->cb.framed(s->user, st->user, length);
     return rc == 0 ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 

@@ -85,8 +85,11 @@ typedef struct {
     /* The stream is gone: completed, reset by either side, or the session ended. `error` is
      * the RST_STREAM or GOAWAY code, LUX_H2_NO_ERROR after a complete exchange. */
     void (*on_close)(void *user, void *stream, uint32_t error);
-    /* The next piece of a response body, at most `max` bytes. */
+    /* The next piece of a response body, at most `max` bytes. Its memory must stay valid
+     * until framed() says the piece is in the output queue. */
     int (*body)(void *user, void *stream, size_t max, lux_h2_piece *piece);
+    /* The last piece body() gave is in the output queue (copied, or a file range held). */
+    void (*framed)(void *user, void *stream, size_t len);
     /* A file range handed out by body() was written (or dropped): release piece->hold. */
     void (*release)(void *user, void *hold);
 } lux_h2_callbacks;
