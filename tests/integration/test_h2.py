@@ -559,3 +559,37 @@ def test_h2_connection_closed_before_the_answer_aborts_once():
              what="the abort callback")
         time.sleep(0.5)
         eq(aborts(s, "/slow"), 1, "abort callbacks")
+
+
+@lux_only("test module")
+def test_h2_streamed_body_to_slow_reader_keeps_rss_bounded():
+    """A 16 MiB stream to a client that reads slowly and opens its window as it reads: the
+    handler is held back (the window and the output queue), the server does not buffer it."""
+    from test_stream_core import rss_kib
+    with stream_server() as s:
+        base = rss_kib(s.pid)
+        c = RawH2(s.port)
+        try:
+            c.get(1, "/big")
+            got, peak, frames = bytearray(), base, 0
+            deadline = time.monotonic() + 60 * harness.sanitizer_slowdown()
+            while True:
+                check(time.monotonic() < deadline, f"{len(got)} bytes after a minute")
+                f = c.read_frame()
+                check(f is not None, "connection closed")
+                if f[0] != 0 or f[2] != 1:
+                    continue
+                got += f[3]
+                c.sock.sendall(c.frame(8, 0, 0, struct.pack(">I", len(f[3]))) +
+                               c.frame(8, 0, 1, struct.pack(">I", len(f[3]))))
+                frames += 1
+                if frames % 64 == 0:
+                    time.sleep(0.01)
+                    peak = max(peak, rss_kib(s.pid))
+                if f[1] & 1:
+                    break
+        finally:
+            c.close()
+        check(bytes(got) == pattern(16 << 20), f"body of {len(got)} bytes differs")
+        if not harness.sanitized():
+            check(peak - base < 24 * 1024, f"RSS grew by {peak - base} KiB for 16 MiB")

@@ -164,11 +164,13 @@ static void on_close(void *user, void *stream, uint32_t error) {
 
 /* ---- responses down ---- */
 
-static int next_taken(h2_stream *st, size_t max) {
+/* Take all the body the core has: frames are cut from it by offset, so that the core never
+ * splits a chunk for them (each split would cost the request's pool a chunk per frame). */
+static int next_taken(h2_stream *st) {
     if (st->taken)
         return 1;
     int end = 0;
-    st->taken = lux_resp_take(st->r, max, &end);
+    st->taken = lux_resp_take(st->r, SIZE_MAX, &end);
     st->taken_off = 0;
     st->taken_end = end;
     return st->taken != NULL;
@@ -177,7 +179,7 @@ static int next_taken(h2_stream *st, size_t max) {
 /* The next piece of the body for one DATA frame: part of one chunk. */
 static int body(void *user, void *stream, size_t max, lux_h2_piece *pc) {
     h2_stream *st = stream;
-    if (!next_taken(st, max)) {
+    if (!next_taken(st)) {
         if (!st->taken_end)
             return LUX_H2_BODY_DEFERRED;
         /* a broken body must not look complete: the stream is reset instead of ended */
