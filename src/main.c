@@ -37,7 +37,7 @@ static void features(void) {
            "\t+ threads support (one event loop per core)\n"
            "\t+ systemd socket activation support\n"
            "\t- SSL support\n"
-           "\t- HTTP/2 support\n"
+           "\t+ HTTP/2 support (nghttp2)\n"
            "\t- zlib support\n"
            "\t- brotli support\n"
            "\t- zstd support\n"
