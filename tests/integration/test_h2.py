@@ -593,3 +593,27 @@ def test_h2_streamed_body_to_slow_reader_keeps_rss_bounded():
         check(bytes(got) == pattern(16 << 20), f"body of {len(got)} bytes differs")
         if not harness.sanitized():
             check(peak - base < 24 * 1024, f"RSS grew by {peak - base} KiB for 16 MiB")
+
+
+@lux_only("lighttpd 1.4 restarts on SIGUSR1 instead of reloading in place")
+def test_h2_reload_sends_goaway_and_new_connections_see_the_new_config():
+    with Server('server.tag = "before"\n', files=FILES) as s:
+        c = RawH2(s.port)
+        try:
+            c.get(1, "/f.txt")
+            read_streams(c, (1,))
+            s.reload('server.tag = "after"\n')
+            c.get(3, "/f.txt")
+            goaway = None
+            deadline = time.monotonic() + 10 * harness.sanitizer_slowdown()
+            while goaway is None:
+                check(time.monotonic() < deadline, "no GOAWAY after the reload")
+                f = c.read_frame()
+                check(f is not None, "closed without GOAWAY")
+                if f[0] == 7:
+                    goaway = struct.unpack(">II", f[3][:8])
+            eq(goaway[1], 0, "GOAWAY NO_ERROR")
+        finally:
+            c.close()
+        cp, _, status = h2curl(s, "/f.txt", "-D", "-")
+        contains(cp.stdout.decode().lower(), "server: after", "a new connection, the new config")
