@@ -38,10 +38,11 @@ typedef struct h2_conn {
     int64_t idle_since; /* loop ms the last stream ended (or the session began) */
     const char *pre;    /* the 101 of an h2c Upgrade: written before any frame */
     size_t pre_len;
-    unsigned goaway : 1; /* a graceful GOAWAY went out: no new streams */
-    unsigned over : 1;   /* the session ended: write what is queued, then close */
-    unsigned held : 1;   /* input waits that the codec cannot take yet: do not read more */
-    unsigned heads_due;  /* streams whose head the core has not made ready yet */
+    unsigned goaway : 1;  /* a graceful GOAWAY went out: no new streams */
+    unsigned over : 1;    /* the session ended: write what is queued, then close */
+    unsigned held : 1;    /* input waits that the codec cannot take yet: do not read more */
+    unsigned read_on : 1; /* the read budget ran out with bytes left: the kick reads on */
+    unsigned heads_due;   /* streams whose head the core has not made ready yet */
 } h2_conn;
 
 /* One stream, in its request's pool. */
@@ -350,8 +351,12 @@ static void feed(h2_conn *h) {
         c->in_off += (uint32_t)n;
 }
 
-/* Read and feed until the socket is empty, the budget is spent (the kick comes back), or the
- * codec takes nothing more for now (a stream's end kicks it). -1: the connection must close. */
+/*
+ * Read and feed until the socket is drained (a read that did not fill the buffer, with nothing
+ * left inside TLS: the socket will say when more comes), the budget is spent (the kick comes
+ * back to read on), or the codec takes nothing more for now (a stream's end kicks it). Reading
+ * on to EAGAIN would cost a system call per request for nothing. -1: the connection must close.
+ */
 static int read_all(h2_conn *h) {
     lux_conn *c = h->c;
     size_t budget = READ_BUDGET;
@@ -360,7 +365,8 @@ static int read_all(h2_conn *h) {
         feed(h);
         if (h->over || lux_conn_ensure_input(c) < 0)
             break;
-        if (c->in_len == c->in_cap) {
+        size_t room = c->in_cap - c->in_len;
+        if (!room) {
             h->held = 1; /* full of what the codec cannot take yet */
             return 0;
         }
@@ -369,8 +375,11 @@ static int read_all(h2_conn *h) {
             return errno == EAGAIN || errno == EINTR ? 0 : -1;
         if (n == 0)
             return -1; /* the client closed: its streams end with it */
+        feed(h);
+        if ((size_t)n < room && !c->tp->pending(c))
+            return 0;
         if ((size_t)n >= budget) {
-            feed(h);
+            h->read_on = 1;
             kick_soon(h);
             return 0;
         }
@@ -441,11 +450,14 @@ static void goaway_if_due(h2_conn *h) {
     }
 }
 
-/* Drive the connection as far as it goes without blocking. */
-static int run(h2_conn *h) {
+/* Drive the connection as far as it goes without blocking; `readable`: the socket may have
+ * bytes (otherwise only input already buffered is fed). */
+static int run(h2_conn *h, int readable) {
     lux_conn *c = h->c;
     goaway_if_due(h);
-    if (read_all(h) < 0 && !h->over) {
+    if (!readable)
+        feed(h);
+    else if (read_all(h) < 0 && !h->over) {
         lux_conn_close(c);
         return FREED;
     }
@@ -471,15 +483,18 @@ static int run(h2_conn *h) {
 
 static void on_kick(lux_timer *t) {
     h2_conn *h = (h2_conn *)((char *)t - offsetof(h2_conn, kick));
-    run(h);
+    int read_on = h->read_on;
+    h->read_on = 0;
+    run(h, read_on);
 }
 
 static void h2_on_io(lux_conn *c, unsigned events) {
-    run(h2(c));
+    /* c->want: the transport waits for the other direction, which it needs to read too */
+    run(h2(c), (events & (LUX_EV_READ | LUX_EV_ERROR)) || c->want);
 }
 
 static void h2_start(lux_conn *c) {
-    run(h2(c));
+    run(h2(c), 1);
 }
 
 /* An idle connection that times out says so with a GOAWAY (RFC 9113 9.1), one write and no
