@@ -110,13 +110,14 @@ struct lux_req {
     const struct lux_stream_ops *ops;
     void *proto_data;
     struct lux_stream_state *stream;
-    unsigned run_step, run_pos; /* where the pipeline stands: its step, the hook's module */
-    unsigned async : 1;         /* a hook returned LUX_ASYNC and has not resumed yet */
-    unsigned streaming : 1;     /* lux_resp_stream: more body comes after the head */
-    unsigned stream_ended : 1;  /* lux_resp_end (or _abort) was called */
-    unsigned resp_aborted : 1;  /* the response is broken: the protocol must not end it well */
-    int64_t stream_length;      /* a streamed body's announced length; -1 unknown */
-    uint64_t resp_released;     /* body bytes sent or dropped (HEAD): lux_resp_queued */
+    unsigned run_step, run_pos;    /* where the pipeline stands: its step, the hook's module */
+    unsigned async : 1;            /* a hook returned LUX_ASYNC and has not resumed yet */
+    unsigned streaming : 1;        /* lux_resp_stream: more body comes after the head */
+    unsigned stream_ended : 1;     /* lux_resp_end (or _abort) was called */
+    unsigned resp_aborted : 1;     /* the response is broken: the protocol must not end it well */
+    int64_t stream_length;         /* a streamed body's announced length; -1 unknown */
+    uint64_t resp_released;        /* body bytes sent or dropped (HEAD): lux_resp_queued */
+    struct lux_req_body *req_body; /* the request body as the core keeps it (http/body.c) */
 };
 
 /* Case-insensitive lookup of a request header; NULL when absent. */
@@ -165,6 +166,18 @@ void lux_resp_abort(lux_req *r);
 #define LUX_RESP_LOW_WATER (64 * 1024)
 uint64_t lux_resp_queued(const lux_req *r);
 void lux_resp_on_writable(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg);
+/*
+ * The request body. r->content_length is its announced length (-1: unknown, as for chunked
+ * HTTP/1.1 or HTTP/2 without one). With server.stream-request-body = 0 (the default) the handler
+ * runs once the whole body is there and reads it to the end at once; with 1 or 2 it runs at
+ * once and reads the body as it arrives. All of it counts against server.max-request-size.
+ * lux_req_body_read returns bytes read (> 0), 0 at the end of a complete body, or -1 with errno
+ * EAGAIN (more will come: wait for the notify callback) or EPIPE (the body failed: the client
+ * left, broken framing, over the limit). The notify callback is called from the loop whenever
+ * more can be read or the body ended or failed. A body no handler reads is dropped.
+ */
+ssize_t lux_req_body_read(lux_req *r, void *buf, size_t len);
+void lux_req_body_notify(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg);
 /* Answer with an error status and lux's (or the configured) error page. */
 lux_result lux_resp_error(lux_req *r, int status);
 /* Discard a body built so far (e.g. before an error page). */

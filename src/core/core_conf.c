@@ -138,6 +138,8 @@ static const lux_directive core_directives[] = {
     {"server.max-read-idle", LUX_D_INT, OFF(max_read_idle), G},
     {"server.max-write-idle", LUX_D_INT, OFF(max_write_idle), G},
     {"server.max-request-size", LUX_D_INT, OFF(max_request_size), LUX_SCOPE_ANY},
+    {"server.stream-request-body", LUX_D_INT, OFF(stream_request_body), LUX_SCOPE_ANY},
+    {"server.upload-dirs", LUX_D_STRLIST, OFF(upload_dirs), G},
     {"server.max-request-field-size", LUX_D_INT, OFF(max_request_field_size), G},
     {"server.follow-symlink", LUX_D_BOOL, OFF(follow_symlink), LUX_SCOPE_ANY},
     {"server.force-lowercase-filenames", LUX_D_BOOL, OFF(force_lowercase_filenames), LUX_SCOPE_ANY},
@@ -159,7 +161,8 @@ static const lux_directive core_directives[] = {
     {"server.event-handler", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     {"server.network-backend", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     {"server.stat-cache-engine", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
-    {"server.upload-dirs", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
+    /* lux streams every response with back-pressure (docs/configuration.md). */
+    {"server.stream-response-body", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     {NULL, 0, 0, 0},
 };
 
@@ -212,6 +215,11 @@ static int core_finish(lux_gen *gen, void *p, char *err, size_t el) {
     if (c->h2_initial_window_size < 16384 || c->h2_initial_window_size > 16777216) {
         snprintf(err, el, "server.h2-initial-window-size %ld is out of range (16384..16777216)",
                  c->h2_initial_window_size);
+        return -1;
+    }
+    if (c->stream_request_body < 0 || c->stream_request_body > 2) {
+        snprintf(err, el, "server.stream-request-body %ld: expected 0, 1 or 2",
+                 c->stream_request_body);
         return -1;
     }
     if (c->max_request_field_size < 1024)

@@ -29,6 +29,7 @@ typedef struct lux_core_conf {
     int errorlog_use_syslog;
     int systemd_socket_activation;
     long graceful_shutdown_timeout;
+    const lux_strlist *upload_dirs; /* where request bodies spool; NULL: /var/tmp */
     const lux_strlist *modules;
     int use_ipv6, set_v6only;
     /* HTTP/2 on a listener (global or per $SERVER["socket"]), as lighttpd decides: h2proto
@@ -48,7 +49,9 @@ typedef struct lux_core_conf {
     long max_keep_alive_idle;
     long max_read_idle;
     long max_write_idle;
-    long max_request_size; /* KiB, like lighttpd */
+    long max_request_size;    /* KiB, like lighttpd */
+    long stream_request_body; /* 0: whole body before the handler, 1: as it comes, spooled,
+                                 2: as it comes, reading the client only as the handler does */
     long max_request_field_size;
     int follow_symlink;
     int force_lowercase_filenames;

@@ -14,21 +14,15 @@
 #include "core/gen.h"
 #include "core/pool.h"
 #include "event/loop.h"
+#include "http/body.h"
 #include "http/request.h"
+#include "http/stream_internal.h"
 #include "http/stat_cache.h"
 #include "lux/log.h"
 #include "net/conn.h"
 
 /* Worker pool blocks are this size (see lux_worker_block_get). */
 #define REQ_POOL_BLOCK 4096
-
-enum {
-    EV_ABORT = 1,    /* the handler's abort callback */
-    EV_HEAD = 2,     /* head_ready */
-    EV_BODY = 4,     /* body_ready */
-    EV_WANTED = 8,   /* body_wanted */
-    EV_WRITABLE = 16 /* the handler's on_writable callback */
-};
 
 typedef struct lux_stream_state {
     lux_req *owner;
@@ -38,6 +32,7 @@ typedef struct lux_stream_state {
     int free_asked;    /* lux_req_free was called during delivery */
     int body_complete; /* no more body pieces will be appended */
     int head_out;      /* head_ready is on its way or delivered */
+    int start_waiting; /* lux_req_start came before the body was complete (mode 0) */
     int client_gone;   /* lux_req_abort: the protocol has no one to send to */
     lux_chunk *sent_head, **sent_tail; /* taken, not fully sent yet, in order */
     uint64_t sent_off;                 /* bytes of sent_head already sent */
@@ -100,8 +95,7 @@ lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     return r;
 }
 
-/* Ask the loop to deliver `ev` to the protocol after the current batch of events. */
-static void deliver_later(lux_req *r, unsigned ev) {
+void lux_stream_later(lux_req *r, unsigned ev) {
     lux_stream_state *st = r->stream;
     st->pending |= ev;
     if (lux_timer_armed(&st->defer) || st->delivering)
@@ -132,6 +126,7 @@ static void run_abort(lux_req *r) {
     void (*fn)(lux_req *, void *) = st->abort_fn;
     st->abort_fn = NULL;
     st->writable_fn = NULL; /* nothing more reaches a handler that let go */
+    lux_body_forget_notify(r);
     if (fn && handler_holds(r))
         fn(r, st->abort_arg);
 }
@@ -152,6 +147,7 @@ void lux_req_free(lux_req *r) {
     lux_gen_run_hook(r, LUX_HOOK_REQUEST_DONE);
     lux_resp_body_reset(r);
     release_taken(st);
+    lux_body_release(r);
     lux_file_unref(r->file);
     r->file = NULL;
     if (st->delivering)
@@ -172,7 +168,8 @@ static void run_writable(lux_req *r) {
 
 /* The next event to deliver, in the order a response happens. */
 static unsigned next_event(lux_stream_state *st) {
-    static const unsigned order[] = {EV_ABORT, EV_HEAD, EV_BODY, EV_WANTED, EV_WRITABLE};
+    static const unsigned order[] = {LUX_SEV_ABORT,  LUX_SEV_HEAD,     LUX_SEV_BODY,
+                                     LUX_SEV_WANTED, LUX_SEV_WRITABLE, LUX_SEV_BODY_IN};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++)
         if (st->pending & order[i]) {
             st->pending &= ~order[i];
@@ -188,16 +185,18 @@ static void on_defer(lux_timer *t) {
     lux_req *r = st->owner;
     st->delivering = 1;
     for (unsigned ev; !st->free_asked && (ev = next_event(st));) {
-        if (ev == EV_ABORT)
+        if (ev == LUX_SEV_ABORT)
             run_abort(r);
-        else if (ev == EV_HEAD)
+        else if (ev == LUX_SEV_HEAD)
             r->ops->head_ready(r);
-        else if (ev == EV_BODY)
+        else if (ev == LUX_SEV_BODY)
             r->ops->body_ready(r);
-        else if (ev == EV_WANTED && r->ops->body_wanted)
+        else if (ev == LUX_SEV_WANTED && r->ops->body_wanted)
             r->ops->body_wanted(r);
-        else if (ev == EV_WRITABLE)
+        else if (ev == LUX_SEV_WRITABLE)
             run_writable(r);
+        else if (ev == LUX_SEV_BODY_IN)
+            lux_body_run_notify(r);
     }
     st->delivering = 0;
     if (st->free_asked)
@@ -210,7 +209,7 @@ static void response_ready(lux_req *r) {
     lux_stream_state *st = r->stream;
     st->head_out = 1;
     st->body_complete = !r->streaming || r->stream_ended;
-    deliver_later(r, EV_HEAD);
+    lux_stream_later(r, LUX_SEV_HEAD);
 }
 
 /* The pipeline stopped: with a response, or in a hook's hands (LUX_ASYNC). */
@@ -222,10 +221,27 @@ static void pipeline_stopped(lux_req *r, lux_result res) {
 }
 
 void lux_req_start(lux_req *r) {
+    if (!lux_body_settled(r)) {
+        r->stream->start_waiting = 1; /* stream-request-body 0: the whole body first */
+        return;
+    }
+    pipeline_stopped(r, lux_req_run(r));
+}
+
+void lux_stream_body_complete(lux_req *r) {
+    if (!r->stream->start_waiting)
+        return;
+    r->stream->start_waiting = 0;
     pipeline_stopped(r, lux_req_run(r));
 }
 
 void lux_req_start_error(lux_req *r, int status) {
+    lux_stream_state *st = r->stream;
+    run_abort(r); /* a handler that holds the request lets go: the answer is the error */
+    st->start_waiting = 0;
+    r->async = 0;
+    r->streaming = 0;
+    r->stream_ended = 0;
     lux_resp_error(r, status);
     response_ready(r);
 }
@@ -249,7 +265,7 @@ void lux_req_abort(lux_req *r) {
     lux_stream_state *st = r->stream;
     st->client_gone = 1;
     if (st->abort_fn && handler_holds(r))
-        deliver_later(r, EV_ABORT);
+        lux_stream_later(r, LUX_SEV_ABORT);
 }
 
 int lux_resp_stream(lux_req *r) {
@@ -271,7 +287,7 @@ static void body_ended(lux_req *r) {
     if (!st->head_out)
         return; /* response_ready sees it */
     st->body_complete = 1;
-    deliver_later(r, EV_BODY);
+    lux_stream_later(r, LUX_SEV_BODY);
 }
 
 void lux_resp_end(lux_req *r) {
@@ -302,19 +318,19 @@ void lux_resp_on_writable(lux_req *r, void (*fn)(lux_req *r, void *arg), void *a
     st->writable_fn = fn;
     st->writable_arg = arg;
     if (fn && lux_resp_queued(r) < LUX_RESP_LOW_WATER)
-        deliver_later(r, EV_WRITABLE);
+        lux_stream_later(r, LUX_SEV_WRITABLE);
 }
 
 /* n body bytes left the queue (sent, or dropped for HEAD): a waiting producer may go on. */
 static void released(lux_req *r, uint64_t n) {
     r->resp_released += n;
     if (r->stream->writable_fn && lux_resp_queued(r) < LUX_RESP_LOW_WATER)
-        deliver_later(r, EV_WRITABLE);
+        lux_stream_later(r, LUX_SEV_WRITABLE);
 }
 
 void lux_stream_appended(lux_req *r) {
     if (r->streaming && r->stream->head_out)
-        deliver_later(r, EV_BODY);
+        lux_stream_later(r, LUX_SEV_BODY);
 }
 
 /* Cut ch after n bytes: the rest becomes the next chunk. 0 or -1 (out of memory). */

@@ -47,6 +47,19 @@ void lux_req_start_error(lux_req *r, int status);
 lux_chunk *lux_resp_take(lux_req *r, size_t max, int *end);
 /* n more body bytes (of the taken chunks, in order) went to the transport or framing. */
 void lux_resp_sent(lux_req *r, uint64_t n);
+/*
+ * The request body, decoded (chunked framing or DATA frames removed), as it arrives. feed
+ * returns -1 when the core takes no more: errno EFBIG over server.max-request-size (answer 413
+ * while no response started), else the body failed (EPIPE, EIO). Every request's body ends with
+ * lux_req_body_end, an empty one too: with server.stream-request-body = 0 the pipeline waits for
+ * it (a request whose r->content_length is 0 needs none). ok = 0: the body broke (the client
+ * left, bad framing). room is how much more the core accepts now (SIZE_MAX: no bound but the
+ * limit): at 0 the protocol stops reading (HTTP/1 leaves the socket unread, HTTP/2 holds its
+ * WINDOW_UPDATE) until ops->body_wanted.
+ */
+int lux_req_body_feed(lux_req *r, const void *p, size_t len);
+void lux_req_body_end(lux_req *r, int ok);
+size_t lux_req_body_room(const lux_req *r);
 /* The client is gone (closed, reset the stream, timed out): the handler's abort callback runs
  * from the loop if it still holds r. The protocol sends nothing more for r and frees it. */
 void lux_req_abort(lux_req *r);

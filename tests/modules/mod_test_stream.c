@@ -9,9 +9,13 @@
  *   test-stream.content-length = 1  announce the length (else chunked on HTTP/1.1)
  *   test-stream.interval-ms = N     wait N ms between pieces
  *   test-stream.abort-after = N     break the body after N bytes (lux_resp_abort)
+ *   test-stream.echo = 1            answer with the request body, read as it comes
+ *                                   (lux_req_body_read and its notify callback)
+ *   test-stream.sink = 1            read the whole request body, then answer with its length
  *
  * Every abort callback logs "test-stream: aborted <uri> (abort <n>)" to the error log.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -27,6 +31,8 @@ typedef struct {
     long interval_ms;
     long abort_after; /* -1: never */
     int content_length;
+    int echo;
+    int sink;
 } ts_conf;
 
 /* One request in the handler's hands; in the request's pool. */
@@ -34,7 +40,7 @@ typedef struct {
     lux_req *r;
     const ts_conf *conf;
     lux_timer timer;
-    uint64_t produced;
+    uint64_t produced; /* response bytes made, or request bytes read (sink) */
     int answered;
 } ts_state;
 
@@ -48,6 +54,8 @@ static const lux_directive ts_directives[] = {
     {"test-stream.interval-ms", LUX_D_INT, OFF(interval_ms), LUX_SCOPE_ANY},
     {"test-stream.abort-after", LUX_D_INT, OFF(abort_after), LUX_SCOPE_ANY},
     {"test-stream.content-length", LUX_D_BOOL, OFF(content_length), LUX_SCOPE_ANY},
+    {"test-stream.echo", LUX_D_BOOL, OFF(echo), LUX_SCOPE_ANY},
+    {"test-stream.sink", LUX_D_BOOL, OFF(sink), LUX_SCOPE_ANY},
     {NULL, 0, 0, 0},
 };
 
@@ -111,17 +119,80 @@ static void on_writable(lux_req *r, void *arg) {
     produce(arg);
 }
 
-/* The response: a short text after a delay, or the streamed pattern. */
+static void echo_more(lux_req *r, void *arg);
+
+/* Copy what of the request body is there into the response, until its end, a full queue or
+ * a wait for more. */
+static void echo(ts_state *s) {
+    lux_req *r = s->r;
+    char buf[65536];
+    for (;;) {
+        if (lux_resp_queued(r) >= LUX_RESP_HIGH_WATER) {
+            lux_resp_on_writable(r, echo_more, s);
+            return;
+        }
+        ssize_t n = lux_req_body_read(r, buf, sizeof buf);
+        if (n > 0 && lux_resp_body_copy(r, buf, (size_t)n) == 0)
+            continue;
+        if (n == 0)
+            lux_resp_end(r);
+        else if (n < 0 && errno == EAGAIN)
+            lux_req_body_notify(r, echo_more, s);
+        else
+            lux_resp_abort(r);
+        return;
+    }
+}
+
+static void echo_more(lux_req *r, void *arg) {
+    echo(arg);
+}
+
+static void sink_more(lux_req *r, void *arg);
+
+/* Read the request body to its end, then answer with its length (LUX_ASYNC until then). */
+static lux_result sink(ts_state *s) {
+    lux_req *r = s->r;
+    char buf[65536];
+    ssize_t n;
+    while ((n = lux_req_body_read(r, buf, sizeof buf)) > 0)
+        s->produced += (uint64_t)n;
+    if (n < 0 && errno == EAGAIN) {
+        lux_req_body_notify(r, sink_more, s);
+        return LUX_ASYNC;
+    }
+    if (n < 0)
+        return LUX_ERROR;
+    char *text = lux_req_printf(r, "%llu\n", (unsigned long long)s->produced);
+    r->status = 200;
+    return text && lux_resp_body_mem(r, text, strlen(text)) == 0 ? LUX_HANDLED : LUX_ERROR;
+}
+
+static void sink_more(lux_req *r, void *arg) {
+    lux_result res = sink(arg);
+    if (res != LUX_ASYNC) {
+        lux_req_body_notify(r, NULL, NULL);
+        lux_req_resume(r, res);
+    }
+}
+
+/* The response: a short text after a delay, the streamed pattern, or the echo. */
 static lux_result answer(ts_state *s) {
     lux_req *r = s->r;
     s->answered = 1;
     r->status = 200;
-    if (s->conf->bytes < 0) {
+    if (s->conf->bytes < 0 && !s->conf->echo) {
         static const char text[] = "answered later\n";
         lux_resp_header(r, "Content-Type", 12, "text/plain", 10);
         return lux_resp_body_mem(r, text, sizeof text - 1) == 0 ? LUX_HANDLED : LUX_ERROR;
     }
     lux_resp_header(r, "Content-Type", 12, "application/octet-stream", 24);
+    if (s->conf->echo) {
+        if (lux_resp_stream(r) < 0)
+            return LUX_ERROR;
+        echo(s);
+        return LUX_HANDLED;
+    }
     if (s->conf->content_length)
         lux_resp_content_length(r, (uint64_t)s->conf->bytes);
     if (lux_resp_stream(r) < 0)
@@ -147,7 +218,7 @@ static void on_abort(lux_req *r, void *arg) {
 
 static lux_result ts_handle(lux_req *r, const void *conf) {
     const ts_conf *c = conf;
-    if (c->delay_ms <= 0 && c->bytes < 0)
+    if (c->delay_ms <= 0 && c->bytes < 0 && !c->echo && !c->sink)
         return LUX_GO_ON;
     ts_state *s = lux_pool_alloc(r->pool, sizeof *s);
     if (!s)
@@ -157,6 +228,8 @@ static lux_result ts_handle(lux_req *r, const void *conf) {
     s->conf = c;
     s->timer.cb = on_timer;
     lux_req_on_abort(r, on_abort, s);
+    if (c->sink)
+        return sink(s);
     if (c->delay_ms > 0) {
         arm(s, c->delay_ms);
         return LUX_ASYNC;

@@ -1,8 +1,9 @@
 /*
- * HTTP/1.x over a connection: read request heads, start each request in the stream core, send
- * its response when the core says it is ready (head_ready, from the loop), drop an unread body,
- * and go on with pipelined requests; keep alive or close. One request at a time: pipelined
- * requests wait in the input buffer.
+ * HTTP/1.x over a connection: read request heads, start each request in the stream core, feed
+ * it the request body as it arrives, send its response when the core says it is ready
+ * (head_ready, from the loop), drop what is left of a body no handler read, and go on with
+ * pipelined requests; keep alive or close. One request at a time: pipelined requests wait in
+ * the input buffer.
  *
  * run() drives a connection as far as it can go without blocking. Who closes: a step that
  * cannot go on returns FAILED and leaves the connection to its caller, which closes it; a
@@ -41,9 +42,9 @@
 
 typedef enum {
     H1_IDLE,  /* waiting for (the rest of) a request head */
-    H1_BODY,  /* reading (and, for today's handlers, dropping) a request body */
-    H1_WAIT,  /* the request runs: waiting for the core's head_ready */
-    H1_WRITE, /* sending a response */
+    H1_WAIT,  /* a request runs (its body may still be arriving): waiting for head_ready */
+    H1_WRITE, /* sending a response (its request's body may still be arriving) */
+    H1_DRAIN, /* the response is out: dropping what is left of the request body */
 } h1_state;
 
 /* A response's output, in its request's pool: the iov of head, framing and memory chunks, which
@@ -75,8 +76,9 @@ typedef struct {
     /* the request body still to read */
     int64_t body_left; /* Content-Length bytes left, -1 when chunked */
     lux_chunked_decoder chunked;
-    uint64_t body_seen;
-    int64_t body_limit; /* bytes, 0 = none */
+    int body_full;      /* the core has no room for more (stream-request-body 2): socket unread */
+    int64_t body_limit; /* server.max-request-size in bytes, 0: none; for what is dropped */
+    uint64_t dropped;   /* body bytes dropped after the response */
 } h1_conn;
 
 enum {
@@ -90,8 +92,9 @@ static void run(lux_conn *c);
 static void on_readable(lux_conn *c);
 static void head_ready(lux_req *r);
 static void body_ready(lux_req *r);
+static void body_wanted(lux_req *r);
 
-static const lux_stream_ops h1_ops = {head_ready, body_ready, NULL};
+static const lux_stream_ops h1_ops = {head_ready, body_ready, body_wanted};
 
 static h1_conn *h1(const lux_conn *c) {
     return c->proto_data;
@@ -104,6 +107,24 @@ static const lux_core_conf *core_of(const lux_conn *c) {
 /* Sending, but everything taken so far went out: the handler has to produce more first. */
 static int starved(const h1_conn *h) {
     return h->state == H1_WRITE && !h->iovcnt && !h->out && !h->out_end;
+}
+
+/* The client is to send more of the request body now (the core has room for it). */
+static int body_expected(const h1_conn *h) {
+    return h->body_left != 0 && !h->body_full;
+}
+
+/* While a request runs: the client sending its body has server.max-read-idle between bytes,
+ * one taking the response server.max-write-idle while bytes are queued; otherwise the handler
+ * keeps its own time and the connection waits for it. */
+static int64_t request_timeout(const lux_conn *c) {
+    const h1_conn *h = h1(c);
+    const lux_core_conf *core = core_of(c);
+    if (h->state == H1_WRITE && !starved(h))
+        return lux_conn_after(c->last_io, core->max_write_idle);
+    if (body_expected(h))
+        return lux_conn_after(c->last_io, core->max_read_idle);
+    return INT64_MAX;
 }
 
 /* When this connection times out next, from its state alone (see lux_proto.timeout_at). */
@@ -122,17 +143,11 @@ static int64_t timeout_at(const lux_conn *c) {
             return 0;
         return lux_conn_after(c->last_io,
                               c->requests == 0 ? core->max_read_idle : core->max_keep_alive_idle);
-    case H1_BODY:
+    case H1_DRAIN:
         return stopping == LUX_STOP_NOW ? 0 : lux_conn_after(c->last_io, core->max_read_idle);
     case H1_WAIT:
-        /* A handler that answers later keeps its own time; the connection waits for it. */
-        return stopping == LUX_STOP_NOW ? 0 : INT64_MAX;
     case H1_WRITE:
-        if (stopping == LUX_STOP_NOW)
-            return 0;
-        /* While bytes are queued the client must take them in time; while none are, the
-         * handler producing them keeps its own time. */
-        return starved(h) ? INT64_MAX : lux_conn_after(c->last_io, core->max_write_idle);
+        return stopping == LUX_STOP_NOW ? 0 : request_timeout(c);
     }
     return 0;
 }
@@ -327,16 +342,18 @@ static int answer_error(lux_conn *c, int status) {
 static int start_body(lux_conn *c, lux_req *r) {
     h1_conn *h = h1(c);
     const lux_core_conf *core = r->confs[0];
-    h->body_limit = core->max_request_size > 0 ? core->max_request_size * 1024 : 0;
-    h->body_seen = 0;
+    int64_t limit = core->max_request_size > 0 ? core->max_request_size * 1024 : 0;
+    h->body_full = 0;
+    h->body_limit = limit;
+    h->dropped = 0;
     if (h->framing.chunked) {
         lux_chunked_init(&h->chunked);
         h->body_left = -1;
     } else {
         h->body_left = r->content_length > 0 ? r->content_length : 0;
     }
-    if (h->body_limit && r->content_length > h->body_limit)
-        return 413;
+    if (limit && r->content_length > limit)
+        return 413; /* refused before a byte of it is read */
     return 0;
 }
 
@@ -350,12 +367,15 @@ static void send_continue(lux_conn *c) {
         h1(c)->keep_alive = 0;
 }
 
-/* Hand the request to the core; its head comes back through head_ready. */
+/* Hand the request to the core; its head comes back through head_ready. A body comes after
+ * it (serve feeds it), and a request without one says so at once. */
 static void start_request(lux_conn *c, lux_req *r) {
+    h1_conn *h = h1(c);
     set_state(c, H1_WAIT);
+    h->continue_wanted = h->framing.expect_continue && h->body_left != 0;
+    if (h->body_left == 0)
+        lux_req_body_end(r, 1);
     lux_req_start(r);
-    if (r->async)
-        lux_conn_wait(c, LUX_EV_READ); /* a handler answers later: notice a client that leaves */
 }
 
 /* The head is not complete yet: remember how far it was searched, and when it started. */
@@ -436,45 +456,87 @@ static int next_request(lux_conn *c) {
             return FREED;
         h->req = r;
     }
-    if (h->body_left != 0) {
-        h->continue_wanted = h->framing.expect_continue;
-        set_state(c, H1_BODY);
-        return DONE;
-    }
     start_request(c, r);
     return DONE;
 }
 
-/* Consume request-body bytes from the buffer; no handler reads bodies yet, so they are dropped.
- * Returns 1 when the body is complete, 0 when more input is needed, -1 for a malformed chunked
- * body. */
-static int discard_body(lux_conn *c) {
+/* The request body cannot be taken (malformed chunked framing: 400, over the limit: 413):
+ * the body fails for the handler, the error is the answer when no head went out yet, and the
+ * connection closes after it (what the client still sends is drained by the linger). */
+static int body_error(lux_conn *c, int status) {
+    h1_conn *h = h1(c);
+    lux_req *r = h->req;
+    h->body_left = 0;
+    h->keep_alive = 0;
+    h->drain = 1;
+    h->continue_wanted = 0;
+    if (!r || h->state == H1_WRITE)
+        return FAILED; /* nothing to answer, or the head is out: closing tells the client */
+    lux_req_body_end(r, 0);
+    lux_req_start_error(r, status);
+    return DONE;
+}
+
+/* Take `give` bytes of chunked framing at p: the decoded bytes are left at p (*len of them).
+ * 1 when the body ended (what followed it stays in the buffer), 0 when more is needed, -1
+ * when the framing is malformed. */
+static int decode_chunked(lux_conn *c, char *p, size_t give, size_t *len) {
     h1_conn *h = h1(c);
     size_t avail = c->in_len - c->in_off;
-    if (h->body_left >= 0) {
-        size_t take = avail < (uint64_t)h->body_left ? avail : (size_t)h->body_left;
-        c->in_off += (uint32_t)take;
-        h->body_left -= (int64_t)take;
-        h->body_seen += take;
-        return h->body_left == 0;
-    }
-    size_t len = avail;
-    ssize_t rest = lux_chunked_decode(&h->chunked, c->in + c->in_off, &len);
-    if (rest == -1) {
-        h->keep_alive = 0;
-        c->in_off = c->in_len;
+    *len = give;
+    ssize_t rest = lux_chunked_decode(&h->chunked, p, len);
+    if (rest == -1)
         return -1;
-    }
-    /* The limit counts raw bytes (sizes, extensions, trailers), not just the payload. */
-    h->body_seen += rest == -2 ? avail : avail - (size_t)rest;
     if (rest == -2) {
-        c->in_off = c->in_len;
+        c->in_off += (uint32_t)give;
         return 0;
     }
-    c->in_off += (uint32_t)len; /* drop the decoded body; what follows is the next request */
-    c->in_len = c->in_off + (uint32_t)rest;
+    /* What followed the body's end in the bytes given, then the bytes not given. */
+    if (give < avail)
+        memmove(p + *len + rest, p + give, avail - give);
+    c->in_off += (uint32_t)*len;
+    c->in_len = c->in_off + (uint32_t)rest + (uint32_t)(avail - give);
     h->body_left = 0;
     return 1;
+}
+
+/* Move request-body bytes from the input buffer to the core, or drop them when no request
+ * takes them any more (DRAIN). Stops when the buffer is empty, the body complete, or the core
+ * full (body_full). DONE, or what body_error says. */
+static int pump_body(lux_conn *c) {
+    h1_conn *h = h1(c);
+    lux_req *r = h->state == H1_DRAIN ? NULL : h->req;
+    h->body_full = 0;
+    while (h->body_left != 0 && c->in && c->in_off < c->in_len) {
+        size_t room = r ? lux_req_body_room(r) : SIZE_MAX;
+        if (!room) {
+            h->body_full = 1;
+            return DONE;
+        }
+        char *p = c->in + c->in_off;
+        size_t avail = c->in_len - c->in_off;
+        size_t give = avail < room ? avail : room, len;
+        int ended;
+        if (h->body_left > 0) {
+            len = give < (uint64_t)h->body_left ? give : (size_t)h->body_left;
+            c->in_off += (uint32_t)len;
+            h->body_left -= (int64_t)len;
+            ended = h->body_left == 0;
+        } else if ((ended = decode_chunked(c, p, give, &len)) < 0) {
+            return body_error(c, 400);
+        }
+        if (r && len && lux_req_body_feed(r, p, len) < 0)
+            return body_error(c, errno == EFBIG ? 413 : 500);
+        h->dropped += r ? 0 : len;
+        if (!r && h->body_limit && h->dropped > (uint64_t)h->body_limit)
+            return FAILED; /* what no one reads is not read past the limit either */
+        if (ended) {
+            h->continue_wanted = 0; /* the whole body came without it */
+            if (r)
+                lux_req_body_end(r, 1);
+        }
+    }
+    return DONE;
 }
 
 /* Writes what h->iov holds, telling the core how many body bytes (not head or framing) went.
@@ -569,14 +631,8 @@ static int flush(lux_conn *c) {
     }
 }
 
-static int finish_response(lux_conn *c) {
-    h1_conn *h = h1(c);
-    h->req->complete = 1;
-    c->requests++;
-    h->in_request = 0;
-    end_request(c);
-    if (!h->keep_alive)
-        return close_or_linger(c);
+/* The connection stays open for the next request. */
+static int keep_going(lux_conn *c) {
     if (c->requests == 1 && c->peer.sin6_family != AF_UNIX) {
         /* Kept alive: from now on a small response must not wait for the ACK of the previous
          * one (Nagle). Set lazily, as nginx does, so one-request connections skip the call. */
@@ -588,44 +644,78 @@ static int finish_response(lux_conn *c) {
     return DONE;
 }
 
-/* Send what is queued; DONE once the response is complete, else what stopped it. */
-static int write_response(lux_conn *c) {
-    int rc = flush(c);
-    if (rc == AGAIN) {
-        lux_conn_wait(c, LUX_EV_WRITE);
-        return AGAIN;
+static int finish_response(lux_conn *c) {
+    h1_conn *h = h1(c);
+    h->req->complete = 1;
+    c->requests++;
+    h->in_request = 0;
+    end_request(c);
+    if (!h->keep_alive)
+        return close_or_linger(c);
+    if (h->body_left != 0) { /* a body no handler read: dropped before the next request */
+        set_state(c, H1_DRAIN);
+        return DONE;
     }
-    if (rc == FAILED)
-        return FAILED;
-    if (h1(c)->out_end)
-        return finish_response(c);
-    /* Starved: the handler has not produced more yet (body_ready comes when it has). The write
-     * timeout stops; the client is watched for going away. */
+    return keep_going(c);
+}
+
+/* Room in the input buffer for what the socket has (a full one is not read from). */
+static int input_room(const lux_conn *c) {
+    return !c->in || c->in_len < c->in_cap || c->in_off > 0;
+}
+
+/* A request in flight waits: for the socket to take more (write_blocked), for body bytes, or
+ * for the handler, watching the client meanwhile (its end or an error aborts the request; what
+ * it sends is kept for the next request, and a full buffer stops the reading). */
+static int wait_request(lux_conn *c, int write_blocked) {
+    h1_conn *h = h1(c);
+    if (body_expected(h)) {
+        if (lux_conn_take_pending(c))
+            return DONE;
+        /* Only now, with body bytes still to come, does the client need the 100. */
+        if (h->continue_wanted)
+            send_continue(c);
+    }
+    h->continue_wanted = 0;
+    unsigned ev = write_blocked ? LUX_EV_WRITE : 0;
+    if ((body_expected(h) || h->state == H1_WAIT || starved(h)) && input_room(c))
+        ev |= LUX_EV_READ;
     lux_conn_retime(c);
-    lux_conn_wait(c, LUX_EV_READ);
+    if (ev)
+        lux_conn_wait(c, ev);
+    else if (c->io.events)
+        lux_loop_del(c->w->loop, &c->io);
     return AGAIN;
 }
 
-/* Read (and drop) the request body; start the request once it is complete. */
-static int read_body(lux_conn *c) {
+/* A request in flight: take in its body, send its response, as far as the socket lets us. */
+static int serve(lux_conn *c) {
     h1_conn *h = h1(c);
-    int rc = discard_body(c);
-    if (rc != 0)
-        h->continue_wanted = 0;
-    if (rc < 0 || (h->body_limit && h->body_seen > (uint64_t)h->body_limit)) {
-        h->body_left = 0;
-        return answer_error(c, rc < 0 ? 400 : 413) < 0 ? FAILED : DONE;
+    if (body_expected(h)) {
+        int rc = pump_body(c);
+        if (rc != DONE)
+            return rc;
     }
-    if (rc > 0) {
-        start_request(c, h->req);
-        return DONE;
+    int write_blocked = 0;
+    if (h->state == H1_WRITE) {
+        int rc = flush(c);
+        if (rc == FAILED)
+            return FAILED;
+        if (rc == DONE && h->out_end)
+            return finish_response(c);
+        write_blocked = rc == AGAIN;
     }
+    return wait_request(c, write_blocked);
+}
+
+/* After the response: drop the rest of the request body, then the next request. */
+static int drain_body(lux_conn *c) {
+    if (pump_body(c) != DONE)
+        return FAILED;
+    if (h1(c)->body_left == 0)
+        return keep_going(c);
     if (c->peer_closed)
         return FAILED;
-    /* Only now, with body bytes still to come, does the client need the 100. */
-    if (h->continue_wanted)
-        send_continue(c);
-    h->continue_wanted = 0;
     if (lux_conn_take_pending(c))
         return DONE;
     lux_conn_wait(c, LUX_EV_READ);
@@ -660,18 +750,15 @@ static void run(lux_conn *c) {
     for (;;) {
         int rc;
         switch (h1(c)->state) {
-        case H1_WRITE:
-            rc = write_response(c);
-            break;
-        case H1_BODY:
-            rc = read_body(c);
-            break;
         case H1_IDLE:
             rc = read_head(c);
             break;
-        case H1_WAIT:
+        case H1_DRAIN:
+            rc = drain_body(c);
+            break;
         default:
-            return;
+            rc = serve(c);
+            break;
         }
         if (rc == FAILED)
             lux_conn_close(c);
@@ -706,37 +793,31 @@ static void client_gone(lux_conn *c) {
     lux_conn_close(c);
 }
 
-/* While a handler works (it answers later, or streams), the socket is read only to notice the
- * client leave; what it sends meanwhile (a pipelined request) waits in the buffer. A full buffer
- * stops the listening, so level-triggered readiness cannot spin the loop; the client's end is
- * then noticed when writing to it fails. */
-static void watch_client(lux_conn *c) {
+/* Input while a request is in flight: body bytes, a pipelined request (kept in the buffer), or
+ * the client's end. 0: go on; -1: the client left and the connection is closed. */
+static int read_in_request(lux_conn *c) {
     if (lux_conn_ensure_input(c) < 0) {
         client_gone(c);
-        return;
+        return -1;
     }
-    if (c->in_len == c->in_cap) {
-        lux_loop_del(c->w->loop, &c->io);
-        return;
-    }
+    if (c->in_len == c->in_cap)
+        return 0; /* full: the body pump makes room, or the reading stops */
     ssize_t n = lux_conn_read(c);
     if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
-        return;
+        return 0;
     client_gone(c); /* end of input, or an error */
+    return -1;
 }
 
 static void h1_on_io(lux_conn *c, unsigned events) {
     h1_conn *h = h1(c);
+    if (h->state == H1_WAIT || h->state == H1_WRITE) {
+        if (events & LUX_EV_READ && read_in_request(c) < 0)
+            return;
+        run(c);
+        return;
+    }
     /* c->want: the transport waits for the other direction than the state's own. */
-    if (h->state == H1_WAIT || starved(h)) {
-        watch_client(c);
-        return;
-    }
-    if (h->state == H1_WRITE) {
-        if (events & (LUX_EV_WRITE | LUX_EV_ERROR) || c->want)
-            run(c);
-        return;
-    }
     if (events & (LUX_EV_READ | LUX_EV_ERROR) || c->want)
         on_readable(c);
 }
@@ -767,6 +848,16 @@ static void body_ready(lux_req *r) {
     if (h->req != r || !starved(h))
         return;
     c->last_io = lux_conn_now_ms(c); /* the write timeout counts from here */
+    run(c);
+}
+
+/* The core: room for more request body again. */
+static void body_wanted(lux_req *r) {
+    lux_conn *c = r->proto_data;
+    h1_conn *h = h1(c);
+    if (h->req != r || !h->body_full)
+        return;
+    h->body_full = 0;
     run(c);
 }
 

@@ -22,6 +22,7 @@
 #include "core/gen.h"
 #include "core/pool.h"
 #include "http/h2/h2_session.h"
+#include "http/request.h"
 #include "http/stat_cache.h"
 #include "http/stream.h"
 #include "lux/log.h"
@@ -55,6 +56,13 @@ typedef struct {
     int taken_end;  /* the core has no more body after `taken` */
     int head_ready; /* the core made the head ready (head_sent: and it was submitted) */
     int head_sent;
+    /* The request body: bytes the core has no room for yet wait here (within the stream's
+     * window, which reopens only for bytes the core took), then the end. */
+    char *wait;
+    size_t wait_len, wait_cap;
+    unsigned body_seen_end : 1; /* END_STREAM arrived */
+    unsigned body_closed : 1;   /* the core heard the end (or the failure) */
+    unsigned body_refused : 1;  /* the core took no more (over the limit): the rest is dropped */
 } h2_stream;
 
 enum { GO_ON, FREED };
@@ -110,6 +118,12 @@ static void kick_soon(h2_conn *h) {
         lux_loop_timer_arm(loop, &h->kick, lux_loop_now_ms(loop));
 }
 
+/* A Content-Length over server.max-request-size is refused before a byte of it is read. */
+static int body_too_large(const lux_req *r) {
+    const lux_core_conf *core = r->confs[0];
+    return core->max_request_size > 0 && r->content_length > core->max_request_size * 1024;
+}
+
 static void *on_request(void *user, int32_t id, const lux_h2_request *q) {
     h2_conn *h = user;
     lux_req *r = lux_req_new(h->c, &h2_ops, NULL);
@@ -128,21 +142,98 @@ static void *on_request(void *user, int32_t id, const lux_h2_request *q) {
     /* Extended CONNECT (RFC 8441) is not offered, so :protocol has no business here. */
     if (!status && q->protocol.ptr)
         status = 400;
+    /* The settings of this request (stream-request-body, the size limit) before its body. */
+    if (!status && lux_req_patch_conf(r) < 0)
+        status = 500;
+    if (!status && body_too_large(r))
+        status = 413;
     r->version = 20;
-    if (status)
+    if (status) {
+        /* refused before its body: what the client still sends is dropped */
+        st->body_refused = st->body_closed = 1;
+        lux_req_body_end(r, 0);
         lux_req_start_error(r, status);
-    else
+    } else {
         lux_req_start(r);
+    }
     return st;
 }
 
-/* Request bodies are dropped for now: their window reopens at once. */
-static void on_data(void *user, void *stream, const uint8_t *p, size_t len) {
-    h2_conn *h = user;
-    lux_h2_consume(h->s, ((h2_stream *)stream)->id, len);
+/* The core takes no more of the body (over server.max-request-size, or it failed): the error
+ * is the answer while no head went out, else the stream is reset; the rest is dropped. */
+static void body_refused(h2_stream *st, int status) {
+    st->body_refused = 1;
+    st->body_closed = 1;
+    lux_req_body_end(st->r, 0);
+    if (st->head_ready)
+        lux_h2_reset(st->h->s, st->id, LUX_H2_INTERNAL_ERROR);
+    else
+        lux_req_start_error(st->r, status);
+    kick_soon(st->h);
 }
 
-static void on_end(void *user, void *stream) {}
+/* Give the core as much of the waiting body as it has room for, then the end once all of it
+ * went in; the stream's window reopens by what the core took (or what is dropped). */
+static void feed_body(h2_stream *st) {
+    lux_h2_session *s = st->h->s;
+    while (st->wait_len && !st->body_refused) {
+        size_t room = lux_req_body_room(st->r);
+        size_t n = st->wait_len < room ? st->wait_len : room;
+        if (!n)
+            return; /* body_wanted brings it back */
+        if (lux_req_body_feed(st->r, st->wait, n) < 0) {
+            body_refused(st, errno == EFBIG ? 413 : 500);
+            break;
+        }
+        memmove(st->wait, st->wait + n, st->wait_len - n);
+        st->wait_len -= n;
+        lux_h2_consume(s, st->id, n);
+    }
+    if (st->body_refused && st->wait_len) {
+        lux_h2_consume(s, st->id, st->wait_len);
+        st->wait_len = 0;
+    }
+    if (st->body_seen_end && !st->wait_len && !st->body_closed) {
+        st->body_closed = 1;
+        lux_req_body_end(st->r, !st->body_refused);
+    }
+}
+
+static int wait_more(h2_stream *st, const uint8_t *p, size_t len) {
+    if (st->wait_len + len > st->wait_cap) {
+        size_t cap = st->wait_cap ? st->wait_cap : 16384;
+        while (cap < st->wait_len + len)
+            cap *= 2;
+        char *n = realloc(st->wait, cap);
+        if (!n)
+            return -1;
+        st->wait = n;
+        st->wait_cap = cap;
+    }
+    memcpy(st->wait + st->wait_len, p, len);
+    st->wait_len += len;
+    return 0;
+}
+
+static void on_data(void *user, void *stream, const uint8_t *p, size_t len) {
+    h2_conn *h = user;
+    h2_stream *st = stream;
+    if (st->body_closed || st->body_refused) {
+        lux_h2_consume(h->s, st->id, len); /* nobody reads it any more: dropped */
+        return;
+    }
+    if (wait_more(st, p, len) < 0) {
+        lux_h2_reset(h->s, st->id, LUX_H2_INTERNAL_ERROR);
+        return;
+    }
+    feed_body(st);
+}
+
+static void on_end(void *user, void *stream) {
+    h2_stream *st = stream;
+    st->body_seen_end = 1;
+    feed_body(st);
+}
 
 /* The stream is over: the request goes back to the core (request_done runs). */
 static void on_close(void *user, void *stream, uint32_t error) {
@@ -151,6 +242,9 @@ static void on_close(void *user, void *stream, uint32_t error) {
     lux_req *r = st->r;
     if (!st->head_ready)
         h->heads_due--;
+    if (!st->body_closed)
+        lux_req_body_end(r, 0); /* the stream went before its body ended */
+    free(st->wait);
     r->complete = error == LUX_H2_NO_ERROR && st->head_sent;
     if (r->complete)
         h->c->requests++;
@@ -306,8 +400,11 @@ static void body_ready(lux_req *r) {
     kick_soon(st->h);
 }
 
+/* The core: room for more request body again. */
 static void body_wanted(lux_req *r) {
-    kick_soon(((h2_stream *)r->proto_data)->h);
+    h2_stream *st = r->proto_data;
+    feed_body(st);
+    kick_soon(st->h); /* the WINDOW_UPDATE goes out */
 }
 
 /* ---- the connection ---- */
@@ -663,6 +760,8 @@ int lux_h2_take_upgrade(lux_conn *c, lux_req *r) {
     r->ops = &h2_ops;
     r->proto_data = st;
     lux_h2_set_stream(h->s, 1, st);
+    st->body_seen_end = st->body_closed = 1; /* HTTP/1 upgrades only a request without body */
+    lux_req_body_end(r, 1);
     lux_req_start(r); /* its answer comes through head_ready, from the loop */
     lux_conn_take_over(c, &lux_h2_proto, h);
     return 1;

@@ -633,8 +633,20 @@ static int counts_as_client_reset(uint32_t error) {
     return error != NGHTTP2_NO_ERROR && error != NGHTTP2_CANCEL && error != NGHTTP2_INTERNAL_ERROR;
 }
 
+/* The response is complete while the request body still comes: ask the client to stop
+ * sending it, without error (RFC 9113 8.1); nobody will read it. */
+static void stop_request_body(lux_h2_session *s, const nghttp2_frame *frame) {
+    if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
+        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return;
+    h2_stream *st = stream_of(s, frame->hd.stream_id);
+    if (st && !st->ended)
+        nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+}
+
 static int frame_send_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *arg) {
     lux_h2_session *s = arg;
+    stop_request_body(s, frame);
     if (frame->hd.type == NGHTTP2_RST_STREAM &&
         counts_as_client_reset(frame->rst_stream.error_code) &&
         bucket_take(&s->resets, s->now_ms) < 0)
@@ -753,6 +765,7 @@ lux_h2_session *lux_h2_session_new(const lux_h2_limits *limits, const lux_h2_cal
         }
         /* nghttp2 1.52 drops the user data upgrade2 was given: attach it again */
         nghttp2_session_set_stream_user_data(s->ng, 1, st);
+        st->ended = 1; /* the upgraded request came whole over HTTP/1.1 */
         st->requested = 1;
     }
     if (submit_settings(s) < 0) {

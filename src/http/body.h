@@ -1,0 +1,31 @@
+/*
+ * A request's body inside the core: what the protocol feeds (lux_req_body_feed), kept for the
+ * handler (lux_req_body_read) in memory up to LUX_REQ_BODY_MEM bytes and, beyond that, in an
+ * unlinked temporary file in server.upload-dirs; with server.stream-request-body = 2 it is not
+ * spooled: the protocol stops reading while the memory is full (lux_req_body_room).
+ */
+#ifndef LUX_BODY_H
+#define LUX_BODY_H
+
+#include <stdint.h>
+
+#include "lux/req.h"
+
+/* Request body bytes kept in memory before the rest goes to a temporary file; in mode 2, the
+ * most the core holds before the protocol stops reading. 64 KiB: four socket reads' worth,
+ * enough to keep a handler busy while the next bytes arrive, small beside the 16 KiB input
+ * buffer and the response queue's 256 KiB. */
+#define LUX_REQ_BODY_MEM (64 * 1024)
+
+typedef struct lux_req_body lux_req_body;
+
+/* Is the body complete (or failed), so that mode 0 may run the pipeline? */
+int lux_body_settled(lux_req *r);
+/* The handler's notify callback, from the loop (the stream core delivers it). */
+void lux_body_run_notify(lux_req *r);
+/* The handler let go: its notify callback is not called again. */
+void lux_body_forget_notify(lux_req *r);
+/* Close the spool file and free the memory; at lux_req_free. */
+void lux_body_release(lux_req *r);
+
+#endif
