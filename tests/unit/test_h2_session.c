@@ -860,6 +860,24 @@ static void test_trailers_on_an_open_stream(void) {
     lux_h2_session_free(a.s);
 }
 
+/* A response complete before its request body: the client is asked to stop sending it, with
+ * RST_STREAM NO_ERROR (RFC 9113 8.1), which does not count as a reset it caused. */
+static void test_response_before_request_body_stops_it(void) {
+    app a;
+    app_init(&a, NULL);
+    a.respond = 1;
+    a.body = "done early";
+    raw_start(&a, 1);
+    uint8_t b[64];
+    feed(&a, b, frame(b, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, get_block, 6), 0);
+    int nrst;
+    CHECK_INT(server_goaway(&a, NGHTTP2_NO_ERROR, &nrst), 0);
+    CHECK_INT(nrst, 1);
+    CHECK_INT(a.st[0].closed, 1);
+    CHECK_INT(a.st[0].close_error, NGHTTP2_NO_ERROR);
+    lux_h2_session_free(a.s);
+}
+
 /* An h2c Upgrade: the request that asked is stream 1, answered on the new session. */
 static void test_upgrade_stream_one(void) {
     lux_h2_limits lim;
@@ -936,6 +954,7 @@ int main(void) {
     RUN(test_priority_on_stream_zero);
     RUN(test_stream_ids_going_backwards);
     RUN(test_trailers_on_an_open_stream);
+    RUN(test_response_before_request_body_stops_it);
     RUN(test_upgrade_stream_one);
     RUN(test_free_with_streams_open);
     T_EXIT();
