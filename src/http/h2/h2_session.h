@@ -62,7 +62,7 @@ typedef struct {
     int fd;          /* else the file's descriptor */
     off_t off;
     size_t len;
-    void *hold; /* released through release() once a file range is written */
+    void *hold; /* released through release() once the piece is copied or its range written */
 } lux_h2_piece;
 
 /* What body() answers. */
@@ -80,7 +80,7 @@ typedef struct {
     /* Request body bytes of a stream. The stream's receive window opens again only when
      * lux_h2_consume() says the bytes were taken. */
     void (*on_data)(void *user, void *stream, const uint8_t *p, size_t len);
-    /* The request body ended (END_STREAM after the head). */
+    /* The request is complete (END_STREAM on its head, or after its body), once a stream. */
     void (*on_end)(void *user, void *stream);
     /* The stream is gone: completed, reset by either side, or the session ended. `error` is
      * the RST_STREAM or GOAWAY code, LUX_H2_NO_ERROR after a complete exchange. */
@@ -90,7 +90,8 @@ typedef struct {
     int (*body)(void *user, void *stream, size_t max, lux_h2_piece *piece);
     /* The last piece body() gave is in the output queue (copied, or a file range held). */
     void (*framed)(void *user, void *stream, size_t len);
-    /* A file range handed out by body() was written (or dropped): release piece->hold. */
+    /* A piece handed out by body() was copied, or its file range written (or dropped):
+     * release piece->hold. */
     void (*release)(void *user, void *hold);
 } lux_h2_callbacks;
 
