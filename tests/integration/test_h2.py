@@ -703,3 +703,22 @@ def test_h2_client_resets_mid_body_aborts_the_request():
             eq(out[7], [b"hello h2\n", "end"], "the connection goes on")
         finally:
             c.close()
+
+
+@lux_only("test module")
+def test_h2_client_closes_with_streams_open_and_input_held():
+    """Twelve requests before the client has seen the limit of 8: four wait unread in the
+    server. The client then closes: the server frees the connection with its streams and the
+    waiting input, and goes on serving (under ASan: without touching freed memory)."""
+    with stream_server() as s:
+        c = RawH2(s.port)
+        c.sock.sendall(b"".join(
+            c.frame(1, 0x5, sid, b"\x82\x86\x04\x05/slow\x01\x09127.0.0.1")
+            for sid in range(1, 25, 2)))
+        time.sleep(0.3)
+        c.close()
+        poll(lambda: aborts(s, "/slow") >= 8, timeout=10 * harness.sanitizer_slowdown(),
+             what="the aborts of the eight streams that started")
+        time.sleep(0.3)
+        cp, _, status = h2curl(s, "/index.html")
+        eq((status, cp.stdout), (200, b"hello h2\n"), "the server goes on")

@@ -612,9 +612,10 @@ static void goaway_before_close(h2_conn *h) {
 
 static void h2_close(lux_conn *c) {
     h2_conn *h = h2(c);
-    lux_loop_timer_cancel(c->w->loop, &h->kick);
     goaway_before_close(h);
     lux_h2_session_free(h->s); /* every open stream's request is freed through on_close */
+    /* only now: a stream closing above may have armed it (input was waiting for it) */
+    lux_loop_timer_cancel(c->w->loop, &h->kick);
     free(h);
     c->proto_data = NULL;
 }
