@@ -114,7 +114,8 @@ int lux_h2c_allowed(const lux_conn *c) {
 
 static void kick_soon(h2_conn *h) {
     lux_loop *loop = h->c->w->loop;
-    if (!lux_timer_armed(&h->kick))
+    /* a lingering connection only drains what the client still sends, then closes */
+    if (!lux_timer_armed(&h->kick) && !h->c->lingering)
         lux_loop_timer_arm(loop, &h->kick, lux_loop_now_ms(loop));
 }
 
@@ -566,6 +567,7 @@ static int run(h2_conn *h, int readable) {
     int done = h->over || !lux_h2_alive(h->s) || (h->goaway && !lux_h2_streams(h->s));
     if (done && wrc == 0 && !lux_h2_queued(h->s)) {
         /* the GOAWAY is out; the client may still be sending: linger so it is not lost */
+        lux_loop_timer_cancel(c->w->loop, &h->kick);
         lux_conn_linger(c, !c->peer_closed);
         return FREED;
     }
