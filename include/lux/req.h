@@ -118,6 +118,7 @@ struct lux_req {
     int64_t stream_length;         /* a streamed body's announced length; -1 unknown */
     uint64_t resp_released;        /* body bytes sent or dropped (HEAD): lux_resp_queued */
     struct lux_req_body *req_body; /* the request body as the core keeps it (http/body.c) */
+    unsigned req_body_empty : 1;   /* it ended before a byte came: nothing kept */
 };
 
 /* Case-insensitive lookup of a request header; NULL when absent. */

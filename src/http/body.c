@@ -47,15 +47,18 @@ static lux_req_body *body_of(lux_req *r) {
     b->mode = (int)core->stream_request_body;
     b->limit = core->max_request_size > 0 ? (uint64_t)core->max_request_size * 1024 : 0;
     b->fd = -1;
-    if (r->content_length == 0)
+    if (r->content_length == 0 || r->req_body_empty)
         b->state = BODY_DONE;
     r->req_body = b;
     return b;
 }
 
 int lux_body_settled(lux_req *r) {
-    lux_req_body *b = body_of(r);
-    return !b || b->mode != 0 || b->state != BODY_OPEN;
+    lux_req_body *b = r->req_body;
+    if (!b) /* nothing fed yet: decided without making the state (most requests have none) */
+        return r->req_body_empty || r->content_length == 0 ||
+               ((const lux_core_conf *)r->confs[0])->stream_request_body != 0;
+    return b->mode != 0 || b->state != BODY_OPEN;
 }
 
 void lux_body_release(lux_req *r) {
@@ -178,6 +181,11 @@ int lux_req_body_feed(lux_req *r, const void *p, size_t len) {
 }
 
 void lux_req_body_end(lux_req *r, int ok) {
+    if (!r->req_body && ok) { /* no byte came: nothing to keep, nothing to tell a reader */
+        r->req_body_empty = 1;
+        lux_stream_body_complete(r);
+        return;
+    }
     lux_req_body *b = body_of(r);
     if (!b || b->state != BODY_OPEN)
         return;

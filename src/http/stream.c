@@ -27,13 +27,12 @@
 typedef struct lux_stream_state {
     lux_req *owner;
     lux_timer defer;   /* zero-delay: delivers `pending` from the loop */
-    unsigned pending;  /* EV_* not delivered yet */
+    unsigned pending;  /* LUX_SEV_* not delivered yet */
     int delivering;    /* inside an ops callback: lux_req_free waits for it to return */
     int free_asked;    /* lux_req_free was called during delivery */
     int body_complete; /* no more body pieces will be appended */
     int head_out;      /* head_ready is on its way or delivered */
     int start_waiting; /* lux_req_start came before the body was complete (mode 0) */
-    int client_gone;   /* lux_req_abort: the protocol has no one to send to */
     lux_chunk *sent_head, **sent_tail; /* taken, not fully sent yet, in order */
     uint64_t sent_off;                 /* bytes of sent_head already sent */
     void (*writable_fn)(lux_req *r, void *arg);
@@ -212,6 +211,10 @@ static void response_ready(lux_req *r) {
     lux_stream_later(r, LUX_SEV_HEAD);
 }
 
+int lux_req_head_pending(const lux_req *r) {
+    return (r->stream->pending & LUX_SEV_HEAD) != 0;
+}
+
 /* The pipeline stopped: with a response, or in a hook's hands (LUX_ASYNC). */
 static void pipeline_stopped(lux_req *r, lux_result res) {
     if (res == LUX_ASYNC)
@@ -242,6 +245,7 @@ void lux_req_start_error(lux_req *r, int status) {
     r->async = 0;
     r->streaming = 0;
     r->stream_ended = 0;
+    r->stream_length = -1;
     lux_resp_error(r, status);
     response_ready(r);
 }
@@ -263,7 +267,6 @@ void lux_req_on_abort(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg) 
 
 void lux_req_abort(lux_req *r) {
     lux_stream_state *st = r->stream;
-    st->client_gone = 1;
     if (st->abort_fn && handler_holds(r))
         lux_stream_later(r, LUX_SEV_ABORT);
 }

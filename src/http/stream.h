@@ -34,12 +34,18 @@ int lux_req_from_fields(lux_req *r, const lux_str *method, const lux_str *scheme
                         size_t n);
 /* Run the pipeline; the protocol hears back through ops (head_ready first). */
 void lux_req_start(lux_req *r);
-/* Answer a request refused before the pipeline (a malformed head, a limit) with the status's
- * error page; no hooks run but request_done. The protocol hears back through head_ready. */
+/* Is head_ready on its way (due from the loop before it waits for events again)? A protocol
+ * need not watch its client for a request that is answered already. */
+int lux_req_head_pending(const lux_req *r);
+/* Answer a request refused before its head went out (a malformed head, a body over the limit)
+ * with the status's error page: a handler holding it lets go (its abort callback), no hooks run
+ * but request_done. The protocol hears back through head_ready. */
 void lux_req_start_error(lux_req *r, int status);
 /*
  * Take the next body pieces, at most `max` bytes (a larger piece is split): a chain ended by
- * NULL, or NULL when nothing is ready. *end is set to 1 once the last piece has been taken.
+ * NULL, or NULL when nothing is ready. *end is set to 1 once the last piece has been taken;
+ * if the body broke then (r->resp_aborted), the protocol must not end it well (HTTP/1 closes
+ * without the last chunk, HTTP/2 resets the stream).
  * The chunks stay the request's: the protocol reads them without changing them (keeping its
  * own offset into a partly sent one) and reports what went out with lux_resp_sent, which
  * releases them in order. A HEAD request's body is never handed out.

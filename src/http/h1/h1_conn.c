@@ -371,7 +371,9 @@ static void send_continue(lux_conn *c) {
  * it (serve feeds it), and a request without one says so at once. */
 static void start_request(lux_conn *c, lux_req *r) {
     h1_conn *h = h1(c);
-    set_state(c, H1_WAIT);
+    /* No retime here: most requests are answered before the loop waits again, and one that
+     * has to wait (for its body, its handler) arms the timer then (wait_request). */
+    h->state = H1_WAIT;
     h->continue_wanted = h->framing.expect_continue && h->body_left != 0;
     if (h->body_left == 0)
         lux_req_body_end(r, 1);
@@ -669,6 +671,8 @@ static int input_room(const lux_conn *c) {
  * it sends is kept for the next request, and a full buffer stops the reading). */
 static int wait_request(lux_conn *c, int write_blocked) {
     h1_conn *h = h1(c);
+    if (!write_blocked && !body_expected(h) && lux_req_head_pending(h->req))
+        return AGAIN; /* answered: head_ready comes before the loop waits again */
     if (body_expected(h)) {
         if (lux_conn_take_pending(c))
             return DONE;
