@@ -166,7 +166,7 @@ static void body_refused(h2_stream *st, int status) {
     st->body_refused = 1;
     st->body_closed = 1;
     lux_req_body_end(st->r, 0);
-    if (st->head_ready)
+    if (st->head_ready || lux_req_head_pending(st->r))
         lux_h2_reset(st->h->s, st->id, LUX_H2_INTERNAL_ERROR);
     else
         lux_req_start_error(st->r, status);
