@@ -86,7 +86,7 @@ static void features(void) {
         {0, "xml support"},
         {0, "SQLite support"},
         {sizeof(time_t) >= 8, "Y2038 support"},
-        {0, "HTTP/2 support"},
+        {1, "HTTP/2 support"},
         {1, "dynamic module loading support"},
         {1, "threads support"},
         {1, "systemd socket activation support"},

@@ -61,6 +61,29 @@ static int parse_parseopts(lux_gen *gen, const lux_value *v, void *dst, char *er
     return 0;
 }
 
+/* server.feature-flags = ( "server.h2proto" => "disable", ... ): lighttpd 1.4.69 sets HTTP/2
+ * here; its other flags tune lighttpd internals and are accepted without effect. */
+static int parse_feature_flags(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    lux_feature_flags *ff = dst;
+    *ff = (lux_feature_flags){-1, -1};
+    if (v->type != LUX_V_ARRAY) {
+        snprintf(err, el, "expected an array of \"flag\" => value");
+        return -1;
+    }
+    for (size_t i = 0; i < v->u.arr.len; i++) {
+        const lux_value *e = v->u.arr.items[i];
+        int *flag = !e->key                                 ? NULL
+                    : strcmp(e->key, "server.h2proto") == 0 ? &ff->h2proto
+                    : strcmp(e->key, "server.h2c") == 0     ? &ff->h2c
+                                                            : NULL;
+        if (flag && lux_parse_bool(e, flag) < 0) {
+            snprintf(err, el, "\"%s\" must be \"enable\" or \"disable\"", e->key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* mimetype.assign = ( ".html" => "text/html", ... ) */
 static int parse_mimetypes(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     size_t n;
@@ -101,6 +124,10 @@ static const lux_directive core_directives[] = {
     {"server.set-v6only", LUX_D_BOOL, OFF(set_v6only), G},
     {"server.h2proto", LUX_D_BOOL, OFF(h2proto), G | LUX_SCOPE_SOCKET},
     {"server.h2c", LUX_D_BOOL, OFF(h2c), G | LUX_SCOPE_SOCKET},
+    {"server.h2-max-concurrent-streams", LUX_D_INT, OFF(h2_max_concurrent_streams), G},
+    {"server.h2-initial-window-size", LUX_D_INT, OFF(h2_initial_window_size), G},
+    {"server.feature-flags", LUX_D_CUSTOM, OFF(feature_flags), G, parse_feature_flags,
+     sizeof(lux_feature_flags)},
 
     {"server.document-root", LUX_D_STRING, OFF(document_root), LUX_SCOPE_ANY},
     {"server.tag", LUX_D_STRING, OFF(tag), LUX_SCOPE_ANY},
@@ -135,7 +162,6 @@ static const lux_directive core_directives[] = {
     {"server.event-handler", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     {"server.network-backend", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     {"server.stat-cache-engine", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
-    {"server.feature-flags", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     /* lux streams every response with back-pressure (docs/configuration.md). */
     {"server.stream-response-body", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     {NULL, 0, 0, 0},
@@ -149,8 +175,10 @@ static void core_init(void *p) {
     c->graceful_shutdown_timeout = 0;
     c->use_ipv6 = 0;
     c->set_v6only = 1;
-    c->h2proto = 1; /* lighttpd 1.4.69's defaults */
-    c->h2c = 1;
+    c->h2proto = c->h2c = 1; /* lighttpd 1.4.69's defaults */
+    c->feature_flags = (lux_feature_flags){-1, -1};
+    c->h2_max_concurrent_streams = 8;
+    c->h2_initial_window_size = 256 * 1024;
     c->tag.ptr = "lux/" LUX_VERSION;
     c->tag.len = strlen(c->tag.ptr);
     c->max_keep_alive_requests = 1000;
@@ -174,6 +202,20 @@ static int core_finish(lux_gen *gen, void *p, char *err, size_t el) {
     }
     if (c->max_worker < 0 || c->max_worker > 1024) {
         snprintf(err, el, "server.max-worker %ld is out of range (0..1024)", c->max_worker);
+        return -1;
+    }
+    if (c->feature_flags.h2proto >= 0)
+        c->h2proto = c->feature_flags.h2proto;
+    if (c->feature_flags.h2c >= 0)
+        c->h2c = c->feature_flags.h2c;
+    if (c->h2_max_concurrent_streams < 1 || c->h2_max_concurrent_streams > 256) {
+        snprintf(err, el, "server.h2-max-concurrent-streams %ld is out of range (1..256)",
+                 c->h2_max_concurrent_streams);
+        return -1;
+    }
+    if (c->h2_initial_window_size < 16384 || c->h2_initial_window_size > 16777216) {
+        snprintf(err, el, "server.h2-initial-window-size %ld is out of range (16384..16777216)",
+                 c->h2_initial_window_size);
         return -1;
     }
     if (c->stream_request_body < 0 || c->stream_request_body > 2) {

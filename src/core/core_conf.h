@@ -10,6 +10,11 @@ typedef struct {
     size_t n;
 } lux_mimetypes;
 
+/* server.feature-flags that lux reads (-1: not set); lighttpd's others have no effect. */
+typedef struct {
+    int h2proto, h2c;
+} lux_feature_flags;
+
 typedef struct lux_core_conf {
     /* global-only */
     long port;
@@ -28,9 +33,12 @@ typedef struct lux_core_conf {
     const lux_strlist *modules;
     lux_str modules_dir; /* where loadable modules are (-m overrides it) */
     int use_ipv6, set_v6only;
-    /* HTTP/2 on a listener: through TLS ALPN "h2" (h2proto), and in cleartext by prior
-     * knowledge or Upgrade: h2c (h2c, only with h2proto), as lighttpd decides. */
+    /* HTTP/2 on a listener (global or per $SERVER["socket"]), as lighttpd decides: h2proto
+     * allows it at all (TLS ALPN "h2", the preface in cleartext), h2c the Upgrade from
+     * HTTP/1.1 (only with h2proto). */
     int h2proto, h2c;
+    lux_feature_flags feature_flags;
+    long h2_max_concurrent_streams, h2_initial_window_size;
 
     /* per request (may be set inside conditions) */
     lux_str document_root;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "event/loop.h"
+#include "http/h2/h2_conn.h"
 #include "lux/log.h"
 #include "net/stats.h"
 #include "net/worker.h"
@@ -41,10 +42,19 @@ static const char *last_ssl_error(void) {
     return reason ? reason : "unknown error";
 }
 
+/* ALPN: "h2" when the client offers it and the listener allows HTTP/2 (server.h2proto), else
+ * "http/1.1"; the connection rides on the SSL object (set with the registration below). */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned inlen, void *arg) {
-    static const unsigned char http11[] = "\x08http/1.1";
+    static const unsigned char h2[] = "\x02h2", http11[] = "\x08http/1.1";
+    const lux_conn *c = SSL_get_app_data(ssl);
     unsigned char *chosen;
+    if (c && lux_h2_allowed(c) &&
+        SSL_select_next_proto(&chosen, outlen, h2, sizeof h2 - 1, in, inlen) ==
+            OPENSSL_NPN_NEGOTIATED) {
+        *out = chosen;
+        return SSL_TLSEXT_ERR_OK;
+    }
     if (SSL_select_next_proto(&chosen, outlen, http11, sizeof http11 - 1, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK; /* no HTTP/1.1 offered: answer without ALPN */
@@ -399,6 +409,7 @@ int lux_tls_conn_start(lux_conn *c, SSL_CTX *ctx) {
         return -1;
     }
     SSL_set_accept_state(ssl);
+    SSL_set_app_data(ssl, c); /* for alpn_select */
     c->tls = (lux_conn_tls){.ssl = ssl, .buf_fd = -1};
     c->tp = &lux_tls_transport;
     return 0;

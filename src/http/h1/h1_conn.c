@@ -24,6 +24,7 @@
 #include "http/h1/chunked.h"
 #include "http/h1/h1_parser.h"
 #include "http/h1/h1_request.h"
+#include "http/h2/h2_conn.h"
 #include "http/request.h"
 #include "http/stat_cache.h"
 #include "http/stream.h"
@@ -426,6 +427,12 @@ static int head_end_possible(const lux_conn *c) {
 static int next_request(lux_conn *c) {
     h1_conn *h = h1(c);
     const lux_core_conf *core = core_of(c);
+    /* HTTP/2 by prior knowledge, or after ALPN "h2": the client preface comes first. */
+    int preface = c->requests == 0 ? lux_h2_preface(c) : 0;
+    if (preface < 0)
+        return head_incomplete(c, core);
+    if (preface > 0)
+        return lux_h2_take_preface(c) < 0 ? FAILED : FREED;
     if (h->head_scanned && !head_end_possible(c))
         return head_incomplete(c, core);
     lux_h1_header headers[MAX_HEADERS];
@@ -452,6 +459,12 @@ static int next_request(lux_conn *c) {
     if (st) {
         h->body_left = 0;
         return answer_error(c, st) < 0 ? FAILED : DONE;
+    }
+    if (h->body_left == 0) {
+        h->req = NULL; /* an h2c Upgrade hands r (and c) to HTTP/2 */
+        if (lux_h2_take_upgrade(c, r))
+            return FREED;
+        h->req = r;
     }
     start_request(c, r);
     return DONE;
