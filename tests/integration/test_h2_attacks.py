@@ -1,9 +1,5 @@
 """HTTP/2 attacks: floods, resets, HPACK and flow-control abuse, malformed frames (RFC 9113).
 
-Pending: lux does not speak HTTP/2 yet, so run.py does not collect this file (it collects
-test_*.py only); the change that brings HTTP/2 renames it to test_h2_attacks.py. Until then
-every test here fails against lux, as it should: none is skipped for a server without h2.
-
 Each attack runs on one connection while a second client (the bystander) keeps asking for a
 page on its own connection and must get a 200 within a generous bound every time. Each test
 then checks what the server said on the attacking connection (GOAWAY with the right code,
@@ -12,8 +8,8 @@ RST_STREAM, or a close), that its memory did not balloon, and that it still serv
 The same tests run against servers that already speak HTTP/2, which is how their expectations
 were checked:
 
-    python3 tests/integration/pending_h2_attacks.py --peer nginx|h2o [-k SUBSTRING]...
-    python3 tests/integration/pending_h2_attacks.py --bin build/lux [--asan] [-k SUBSTRING]...
+    python3 tests/integration/test_h2_attacks.py --peer nginx|h2o [-k SUBSTRING]...
+    python3 tests/integration/test_h2_attacks.py --bin build/lux [--asan] [-k SUBSTRING]...
 """
 
 import atexit
