@@ -390,7 +390,7 @@ static void push_attr(lua_State *L, lux_req *r, int which) {
         lua_pushinteger(L, lux_req_local_port(r));
         break;
     case A_PROTOCOL:
-        lua_pushstring(L, r->http_minor ? "HTTP/1.1" : "HTTP/1.0");
+        lua_pushstring(L, lux_req_protocol(r));
         break;
     case A_STAGE:
         lua_pushnil(L);
