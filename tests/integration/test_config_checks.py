@@ -29,14 +29,14 @@ def refused(body, *patterns):
 def test_missing_modules_named_where_listed():
     body = ('server.modules = (\n'          # line 3
             '    "mod_access",\n'            # 4
-            '    "mod_magnet",\n'            # 5
+            '    "mod_rrdtool",\n'            # 5
             '    "mod_nosuchthing",\n'       # 6
             ')\n'                            # 7
             'server.tag = "t"\n'             # 8
-            'server.modules += ("mod_fastcgi")\n')  # 9
-    out = refused(body, r'lux\.conf:5: module "mod_magnet" is not available',
+            'server.modules += ("mod_vhostdb")\n')  # 9
+    out = refused(body, r'lux\.conf:5: module "mod_rrdtool" is not available',
                   r'lux\.conf:6: unknown module "mod_nosuchthing"',
-                  r'lux\.conf:9: module "mod_fastcgi" is not available')
+                  r'lux\.conf:9: module "mod_vhostdb" is not available')
     check(not re.search(r"lux\.conf:[0-9]+:.*mod_access", out), f"mod_access blamed: {out!r}")
 
 
