@@ -212,7 +212,8 @@ long lux_conf_lint(const char *path, FILE *out, FILE *err) {
         for (size_t i = 0; i < tree->nblocks; i++)
             for (size_t k = 0; k < tree->blocks[i]->nkvs; k++)
                 check_key(&f, tree->blocks[i], &tree->blocks[i]->kvs[k]);
-        qsort(f.v, f.n, sizeof *f.v, by_place);
+        if (f.n)
+            qsort(f.v, f.n, sizeof *f.v, by_place);
         for (size_t i = 0; i < f.n; i++)
             fprintf(out, "%s:%d: %s\n", f.v[i].file, f.v[i].line, f.v[i].text);
         n = (long)f.n;
