@@ -1,6 +1,7 @@
 /* lux: the command line (lighttpd's flags), config loading, daemonising, then run. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <openssl/opensslv.h>
 #include <pcre2.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/conf_lint.h"
 #include "core/core_conf.h"
 #include "core/gen.h"
 #include "core/module_load.h"
@@ -29,6 +31,9 @@ static void usage(FILE *out) {
                  "  -t         test the configuration file for syntax errors and exit\n"
                  "  -tt        test the configuration, load modules, and exit\n"
                  "  -p         print the parsed configuration in normalised form and exit\n"
+                 "  --lint     report deprecated, ignored, duplicated or shadowed directives and\n"
+                 "             those lux reads differently from lighttpd (file:line: kind: ...);\n"
+                 "             exit status 1 when there is any\n"
                  "  -1         serve the one connection on stdin, then exit\n"
                  "  -i <secs>  shut down gracefully after <secs> of inactivity\n"
                  "  -s <sig>   signal the running server (its server.pid-file): reload, stop,\n"
@@ -293,11 +298,15 @@ int main(int argc, char **argv) {
     /* Before anything may start a child (include_shell) that would inherit the pipe. */
     lux_upgrade_take_ready_fd();
     const char *config = NULL, *control = NULL;
-    int foreground = 0, test = 0, print = 0, single = 0;
+    int foreground = 0, test = 0, print = 0, single = 0, lint = 0;
     long idle = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "f:m:Dtp1i:s:vVh")) != -1) {
+    static const struct option long_opts[] = {{"lint", no_argument, NULL, 'L'}, {0}};
+    while ((opt = getopt_long(argc, argv, "f:m:Dtp1i:s:vVh", long_opts, NULL)) != -1) {
         switch (opt) {
+        case 'L':
+            lint = 1;
+            break;
         case 'f':
             config = optarg;
             break;
@@ -354,6 +363,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "lux: no configuration file; use -f <file>\n");
         return 1;
     }
+    if (lint)
+        return lux_conf_lint(config, stdout, stderr) == 0 ? 0 : 1;
     char err[2048];
     lux_conf_tree *tree = lux_conf_load_file(config, err, sizeof err);
     if (!tree) {

@@ -115,6 +115,23 @@ const char *lux_conf_op_text(lux_cond_op op);
 /* "$HTTP[\"host\"]" style text of the condition's left side, into buf. */
 void lux_conf_cond_lhs(const lux_conf_block *b, char *buf, size_t len);
 
+/* ---- watching a load (lux --lint): what the tree alone no longer shows ---- */
+
+typedef struct {
+    void *arg;
+    /* A condition repeats an earlier identical one at the same level (file:line): its body
+     * reopens that block, as in lighttpd. */
+    void (*reopened)(void *arg, const lux_conf_block *earlier, const char *file, int line);
+    /* `:=` at file:line replaces the value `earlier` records, set in the same block: in the
+     * same { } body (or at file level) when same_body, else in an earlier body of a repeated
+     * condition. Called before earlier is overwritten. */
+    void (*replaced)(void *arg, const lux_conf_kv *earlier, const char *file, int line,
+                     int same_body);
+} lux_conf_observer;
+
+lux_conf_tree *lux_conf_load_file_observed(const char *path, unsigned flags,
+                                           const lux_conf_observer *obs, char *err, size_t errlen);
+
 /* ---- printing helpers shared with messages ---- */
 
 void lux_conf_print_string(FILE *out, const char *s, size_t n);

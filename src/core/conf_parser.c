@@ -28,6 +28,8 @@
 typedef struct {
     lux_conf_block pub;
     size_t kv_cap;
+    const char *body_file; /* where the body being parsed now began, for the observer */
+    int body_line;
 } block_ext;
 
 typedef struct {
@@ -51,6 +53,7 @@ typedef struct {
     conf_lexer lx; /* the source being read now */
     conf_token tok;
     const char *src;
+    const lux_conf_observer *obs; /* NULL unless a checker watches the load */
 } conf_ctx;
 
 static int parse_metalines(conf_ctx *c, int in_block, int open_line);
@@ -193,6 +196,14 @@ static int merge_error(conf_ctx *c, int line, const char *why, const char *dupke
     return error_at(c, line, "%s", why);
 }
 
+/* Tell the observer that `:=` at line replaces kv, and whether kv was set in the same body. */
+static void note_replaced(conf_ctx *c, const lux_conf_kv *kv, int line) {
+    const block_ext *x = (const block_ext *)c->cur;
+    int same_body =
+        x->body_file && kv->file && strcmp(x->body_file, kv->file) == 0 && kv->line >= x->body_line;
+    c->obs->replaced(c->obs->arg, kv, c->src, line, c->cur->id == 0 || same_body);
+}
+
 static int assign(conf_ctx *c, const char *key, conf_tok_type op, lux_value *v, int line) {
     char buf[80];
     if (strncmp(key, "env.", 4) == 0)
@@ -202,6 +213,8 @@ static int assign(conf_ctx *c, const char *key, conf_tok_type op, lux_value *v, 
     if (op == CT_ASSIGN && kv)
         return error_at(c, line, "%s is already set in this block (use := to replace it)",
                         shown(key, strlen(key), buf, sizeof buf));
+    if (op == CT_FORCE && kv && c->obs && c->obs->replaced)
+        note_replaced(c, kv, line);
     if (op == CT_APPEND) {
         const lux_value *base = kv ? kv->value : lookup(c, key);
         if (base) {
@@ -439,9 +452,16 @@ static int parse_body(conf_ctx *c, lux_conf_block *b, int line) {
     if (++c->nesting > MAX_NESTING)
         return error_at(c, line, "blocks nested too deeply");
     lux_conf_block *saved = c->cur;
+    block_ext *x = (block_ext *)b;
+    const char *saved_file = x->body_file;
+    int saved_line = x->body_line;
+    x->body_file = c->src;
+    x->body_line = line;
     c->cur = b;
     int r = next(c) < 0 || parse_metalines(c, 1, line) < 0 ? -1 : 0;
     c->cur = saved;
+    x->body_file = saved_file;
+    x->body_line = saved_line;
     c->nesting--;
     return r < 0 ? -1 : next(c); /* step over the '}' */
 }
@@ -528,6 +548,8 @@ static lux_conf_block *parse_condition(conf_ctx *c, lux_conf_block *prev) {
                             "unreachable else condition: the same condition is "
                             "already used above"),
                    NULL;
+        if (c->obs && c->obs->reopened)
+            c->obs->reopened(c->obs->arg, b, c->src, line);
     } else {
         b = &x->pub;
         if (append_block(c, b) < 0) {
@@ -868,10 +890,11 @@ static tree_owner *new_tree(conf_ctx *c, const char *name) {
     return o;
 }
 
-lux_conf_tree *lux_conf_load_string_flags(const char *text, size_t len, const char *name,
-                                          unsigned flags, char *err, size_t errlen) {
+static lux_conf_tree *load_string(const char *text, size_t len, const char *name, unsigned flags,
+                                  const lux_conf_observer *obs, char *err, size_t errlen) {
     conf_ctx c;
     memset(&c, 0, sizeof c);
+    c.obs = obs;
     c.err = err;
     c.errlen = errlen;
     c.flags = flags;
@@ -893,13 +916,18 @@ lux_conf_tree *lux_conf_load_string_flags(const char *text, size_t len, const ch
     return &c.own->tree;
 }
 
+lux_conf_tree *lux_conf_load_string_flags(const char *text, size_t len, const char *name,
+                                          unsigned flags, char *err, size_t errlen) {
+    return load_string(text, len, name, flags, NULL, err, errlen);
+}
+
 lux_conf_tree *lux_conf_load_string(const char *text, size_t len, const char *name, char *err,
                                     size_t errlen) {
     return lux_conf_load_string_flags(text, len, name, 0, err, errlen);
 }
 
-lux_conf_tree *lux_conf_load_file_flags(const char *path, unsigned flags, char *err,
-                                        size_t errlen) {
+lux_conf_tree *lux_conf_load_file_observed(const char *path, unsigned flags,
+                                           const lux_conf_observer *obs, char *err, size_t errlen) {
     size_t len;
     int e = 0;
     char *text = read_file(path, &len, &e);
@@ -908,9 +936,14 @@ lux_conf_tree *lux_conf_load_file_flags(const char *path, unsigned flags, char *
             snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
         return NULL;
     }
-    lux_conf_tree *t = lux_conf_load_string_flags(text, len, path, flags, err, errlen);
+    lux_conf_tree *t = load_string(text, len, path, flags, obs, err, errlen);
     free(text);
     return t;
+}
+
+lux_conf_tree *lux_conf_load_file_flags(const char *path, unsigned flags, char *err,
+                                        size_t errlen) {
+    return lux_conf_load_file_observed(path, flags, NULL, err, errlen);
 }
 
 lux_conf_tree *lux_conf_load_file(const char *path, char *err, size_t errlen) {

@@ -1,0 +1,114 @@
+"""The container image without a container runtime: deploy/container/rootfs.sh assembles the
+image's files (the Containerfile runs the same script), and lux runs from that tree with only
+the shared libraries it lists, serving its default configuration and passing its own
+HEALTHCHECK."""
+
+import glob
+import os
+import re
+import subprocess
+
+import harness
+from harness import Server, check, contains, eq, get
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOTFS_SH = os.path.join(ROOT, "deploy", "container", "rootfs.sh")
+CONTAINERFILE = os.path.join(ROOT, "Containerfile")
+IMAGE = "the container image is lux's own"
+
+
+def build_rootfs(dest):
+    cp = subprocess.run(["sh", ROOTFS_SH, harness.BIN, dest], capture_output=True, text=True,
+                        timeout=60)
+    eq(cp.returncode, 0, f"rootfs.sh exit status ({cp.stderr.strip()})")
+    return cp.stdout.split()
+
+
+def image_conf(dest):
+    with open(os.path.join(dest, "etc/lux/lux.conf")) as f:
+        return f.read()
+
+
+def conf_setting(conf, key):
+    m = re.search(r"^" + re.escape(key) + r"\s*=\s*\"?([^\"\n]*)\"?\s*$", conf, re.M)
+    check(m, f"{key} not set in the image's configuration")
+    return m.group(1)
+
+
+def loader_wrap(dest, files):
+    """Start lux through the tree's own dynamic loader, searching only the tree's libraries."""
+    loader = [f for f in files if os.path.basename(f).startswith("ld-linux")]
+    eq(len(loader), 1, f"one dynamic loader in the file list {files}")
+    libdirs = sorted({os.path.dirname(dest + f) for f in files if ".so" in f})
+
+    def wrap(argv):
+        return [dest + loader[0], "--inhibit-cache", "--library-path", ":".join(libdirs),
+                dest + "/usr/sbin/lux"] + argv[1:], {}
+    return wrap
+
+
+def mapped_libraries(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return {line.split()[-1] for line in f if ".so" in line.split()[-1]}
+
+
+def healthcheck(dest, port, path):
+    return subprocess.run(["bash", dest + "/usr/libexec/lux/healthcheck", str(port), path],
+                          capture_output=True, timeout=20).returncode
+
+
+@harness.lux_only(IMAGE)
+def test_rootfs_runs_with_only_its_libraries():
+    with harness.TempDir() as t:
+        dest = os.path.join(t.path, "rootfs")
+        files = build_rootfs(dest)
+        for want in ("/usr/sbin/lux", "/etc/lux/lux.conf", "/usr/libexec/lux/healthcheck",
+                     "/var/www/html/index.html"):
+            check(want in files, f"{want} not in the file list {files}")
+        on_disk = {p[len(dest):] for p in glob.glob(dest + "/**", recursive=True)
+                   if os.path.isfile(p)}
+        eq(on_disk, set(files), "the files in the tree are the listed ones")
+        conf = image_conf(dest)
+        health = conf_setting(conf, "server.health-url")
+        # The image's configuration as is, only its port and (outside a chroot) its paths moved.
+        conf = re.sub(r"^server\.port\s*=.*$", "server.port = @PORT@", conf, flags=re.M)
+        conf = conf.replace('"/var/www/html"', f'"{dest}/var/www/html"')
+        conf = conf.replace('"/dev/stdout"', '"@TMP@/access.log"')
+        with Server(conf, base=False, wrap=loader_wrap(dest, files), tmp=t.path) as s:
+            r = get(s.port, "/")
+            eq(r.status, 200, "index page status")
+            contains(r.body.decode(), "lux is serving", "index page")
+            libs = mapped_libraries(s.pid)
+            check(libs, "no shared library mapped")
+            outside = sorted(lib for lib in libs if not lib.startswith(dest + "/"))
+            eq(outside, [], "libraries loaded from outside the tree")
+            eq(healthcheck(dest, s.port, health), 0, "HEALTHCHECK while serving")
+            check(healthcheck(dest, s.port, "/no-such-page") != 0,
+                  "HEALTHCHECK succeeded on a 404")
+        check(healthcheck(dest, s.port, health) != 0, "HEALTHCHECK succeeded with lux stopped")
+
+
+@harness.lux_only(IMAGE)
+def test_containerfile_agrees_with_the_image_config():
+    with open(CONTAINERFILE) as f:
+        cf = f.read()
+    contains(cf, "deploy/container/rootfs.sh build/lux /rootfs", "Containerfile")
+    stages = re.findall(r"^FROM\s+(\S+)", cf, re.M)
+    eq([s.split("/")[-1].split(" ")[0] for s in stages], ["debian:bookworm", "debian:bookworm-slim"],
+       "build and runtime base images")
+    with harness.TempDir() as t:
+        dest = os.path.join(t.path, "rootfs")
+        build_rootfs(dest)
+        conf = image_conf(dest)
+    port = conf_setting(conf, "server.port")
+    health = conf_setting(conf, "server.health-url")
+    eq(re.findall(r"^EXPOSE\s+(\d+)", cf, re.M), [port], "EXPOSE and server.port")
+    eq(re.findall(r"^STOPSIGNAL\s+(\S+)", cf, re.M), ["SIGINT"], "STOPSIGNAL (graceful stop)")
+    hc = re.search(r"^HEALTHCHECK .*\n?.*CMD (\[.*\])", cf, re.M)
+    check(hc, "no HEALTHCHECK")
+    eq(hc.group(1), f'["/usr/libexec/lux/healthcheck", "{port}", "{health}"]', "HEALTHCHECK")
+    user = re.findall(r"^USER\s+(\d+):(\d+)", cf, re.M)
+    eq(len(user), 1, "one numeric USER")
+    check(int(user[0][0]) != 0, "the image runs as root")
+    cp = harness.run_bin(["-t", "-f", os.path.join(ROOT, "deploy/container/lux.conf")])
+    eq(cp.returncode, 0, f"lux -t of the image's configuration ({cp.stderr.strip()})")
