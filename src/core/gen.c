@@ -23,7 +23,6 @@ static const char *const lighttpd_only_modules[] = {
     "mod_evasive",
     "mod_evhost",
     "mod_extforward",
-    "mod_fastcgi",
     "mod_gnutls",
     "mod_magnet",
     "mod_maxminddb",
