@@ -193,6 +193,7 @@ def test_backend_dies_mid_response_aborts_and_server_goes_on():
         eq(get(s, "/hello.php").body, b"hello from a\n")
 
 
+@lux_only("lighttpd 1.4.69's round-robin sent every one of these requests to the same backend")
 def test_round_robin_two_backends_evenly():
     conf = lambda apps: one_pool(apps) + 'fastcgi.balance = "round-robin"\n'
     with Setup(["a", "b"], conf) as st:
@@ -209,7 +210,8 @@ def test_disable_time_honoured():
         for _ in range(4):
             r = get(s, "/hello.php")
             eq((r.status, r.header("X-Backend")), (200, "b"))
-        contains(s.errorlog, "disabled for 3 s")
+        if not harness.is_lighttpd():
+            contains(s.errorlog, "disabled for 3 s")
         st.apps[0].start()
         t0 = time.monotonic()
         while time.monotonic() - t0 < 2:  # still disabled: b answers
