@@ -136,6 +136,14 @@ void lux_gen_reopen(lux_gen *g) {
     run_callbacks(g->reopeners);
 }
 
+int lux_gen_on_watch(lux_gen *g, void (*fn)(void *), void *ptr) {
+    return add_callback(g, &g->watchers, fn, ptr);
+}
+
+void lux_gen_watch(lux_gen *g) {
+    run_callbacks(g->watchers);
+}
+
 const lux_keyval *lux_conf_keyvals(lux_gen *g, const lux_value *v, size_t *n, const char *usage,
                                    char *err, size_t el) {
     if (v->type != LUX_V_ARRAY) {
