@@ -32,6 +32,7 @@
 #include "mod/setenv_env.h"
 #include "upstream/fcgi.h"
 #include "upstream/gateway.h"
+#include "upstream/procs.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 8
 
@@ -100,17 +101,10 @@ static int bool_opt(const lux_value *e, int *out, char *err, size_t el) {
     return 0;
 }
 
-/* Keys lighttpd uses to run backends of its own and to tune them: lux takes them only along
- * with bin-path, which it does not do yet, so they change nothing. */
-static int spawn_only_key(const char *k) {
-    static const char *const keys[] = {"min-procs",
-                                       "max-procs",
-                                       "max-load-per-proc",
-                                       "bin-environment",
-                                       "bin-copy-environment",
-                                       "kill-signal",
-                                       "listen-backlog",
-                                       "idle-timeout"};
+/* Keys of lighttpd's process management that lux has no use for. */
+static int ignored_key(const char *k) {
+    static const char *const keys[] = {"min-procs", "max-load-per-proc", "kill-signal",
+                                       "listen-backlog", "idle-timeout"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (!strcmp(k, keys[i]))
             return 1;
@@ -120,11 +114,62 @@ static int spawn_only_key(const char *k) {
 typedef struct {
     const char *host, *socket, *mode;
     long port, disable_time;
+    lux_ups_procs_conf procs;
 } host_opts;
 
+static int copy_env_opt(lux_gen *gen, const lux_value *e, host_opts *h, char *err, size_t el) {
+    lux_strlist *l = lux_pool_alloc(&gen->pool, sizeof *l);
+    size_t n = e->type == LUX_V_ARRAY ? e->u.arr.len : 0;
+    if (!l || !(l->items = lux_pool_alloc(&gen->pool, (n ? n : 1) * sizeof *l->items))) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    l->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const lux_value *v = e->u.arr.items[i];
+        if (v->type != LUX_V_STRING || v->key) {
+            snprintf(err, el, "fastcgi.server: \"bin-copy-environment\" needs ( \"NAME\", ... )");
+            return -1;
+        }
+        l->items[i] = (lux_str){v->u.str.ptr, v->u.str.len};
+    }
+    if (e->type != LUX_V_ARRAY) {
+        snprintf(err, el, "fastcgi.server: \"bin-copy-environment\" needs ( \"NAME\", ... )");
+        return -1;
+    }
+    h->procs.copy_env = l;
+    return 0;
+}
+
+/* Options that say how lux starts the backend itself (bin-path). */
+static int spawn_option(lux_gen *gen, const lux_value *e, host_opts *h, char *err, size_t el) {
+    const char *k = e->key;
+    if (!strcmp(k, "bin-path"))
+        return str_opt(e, &h->procs.bin_path, err, el);
+    if (!strcmp(k, "max-procs")) {
+        if (int_opt(e, &h->procs.nprocs, err, el) < 0)
+            return -1;
+        if (h->procs.nprocs < 1 || h->procs.nprocs > 256) {
+            snprintf(err, el, "fastcgi.server: \"max-procs\" must be from 1 to 256");
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(k, "bin-environment")) {
+        h->procs.env = lux_conf_keyvals(gen, e, &h->procs.nenv,
+                                        "fastcgi.server: \"bin-environment\" needs "
+                                        "( \"NAME\" => \"value\", ... )",
+                                        err, el);
+        return h->procs.env ? 0 : -1;
+    }
+    if (!strcmp(k, "bin-copy-environment"))
+        return copy_env_opt(gen, e, h, err, el);
+    return 1;
+}
+
 /* One option of a host entry; target options come from the first host of a key. */
-static int host_option(const lux_value *e, host_opts *h, fcgi_target *t, int first, char *err,
-                       size_t el) {
+static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, fcgi_target *t, int first,
+                       char *err, size_t el) {
     const char *k = e->key;
     const char *s;
     int b;
@@ -162,48 +207,84 @@ static int host_option(const lux_value *e, host_opts *h, fcgi_target *t, int fir
             *flag = b;
         return 0;
     }
-    if (spawn_only_key(k))
+    int rc = spawn_option(gen, e, h, err, el);
+    if (rc <= 0)
+        return rc;
+    if (ignored_key(k))
         return 0;
-    if (!strcmp(k, "bin-path"))
-        snprintf(err, el,
-                 "fastcgi.server: \"bin-path\" (backends started by the server) is not "
-                 "supported yet: start the backend yourself and give its \"socket\"");
-    else if (!strcmp(k, "x-sendfile") || !strcmp(k, "x-sendfile-docroot") ||
-             !strcmp(k, "allow-x-send-file"))
+    if (!strcmp(k, "x-sendfile") || !strcmp(k, "x-sendfile-docroot") ||
+        !strcmp(k, "allow-x-send-file"))
         snprintf(err, el, "fastcgi.server: \"%s\" is not supported yet", k);
     else
         snprintf(err, el, "fastcgi.server: unknown option \"%s\"", k);
     return -1;
 }
 
-static int parse_host(const lux_value *hv, lux_ups_backend *b, fcgi_target *t, int first, char *err,
-                      size_t el) {
+static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, fcgi_target *t, int first,
+                        char *err, size_t el) {
     if (hv->type != LUX_V_ARRAY) {
         snprintf(err, el, "fastcgi.server: a backend must be ( \"host\" => ..., ... )");
         return -1;
     }
-    host_opts h = {NULL, NULL, NULL, 0, 1};
+    *h = (host_opts){.disable_time = 1, .procs = {.nprocs = 4}};
     for (size_t i = 0; i < hv->u.arr.len; i++) {
         const lux_value *e = hv->u.arr.items[i];
         if (!e->key) {
             snprintf(err, el, "fastcgi.server: backend options are ( \"key\" => value, ... )");
             return -1;
         }
-        if (host_option(e, &h, t, first, err, el) < 0)
+        if (host_option(gen, e, h, t, first, err, el) < 0)
             return -1;
     }
-    if (h.mode && strcmp(h.mode, "responder")) {
+    if (h->mode && strcmp(h->mode, "responder")) {
         snprintf(err, el, "fastcgi.server: mode \"%s\" is not supported (only \"responder\")",
-                 h.mode);
+                 h->mode);
         return -1;
     }
+    if (h->procs.bin_path && !h->socket) {
+        snprintf(err, el, "fastcgi.server: \"bin-path\" needs a \"socket\" to listen on");
+        return -1;
+    }
+    return 0;
+}
+
+/* The backends of one host entry: one, or max-procs processes lux starts. Returns how many
+ * it filled in b, or -1. */
+static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, fcgi_target *t,
+                       int first, char *err, size_t el) {
+    host_opts h;
+    if (host_opts_of(gen, hv, &h, t, first, err, el) < 0)
+        return -1;
     char msg[200];
-    if (lux_ups_backend_init(b, h.host, h.port, h.socket, msg, sizeof msg) < 0) {
+    long n = 1;
+    if (h.procs.bin_path) {
+        h.procs.socket = h.socket;
+        n = h.procs.nprocs;
+        if (lux_ups_procs_start(gen, &h.procs, b, msg, sizeof msg) < 0) {
+            snprintf(err, el, "fastcgi.server: %s", msg);
+            return -1;
+        }
+    } else if (lux_ups_backend_init(b, h.host, h.port, h.socket, msg, sizeof msg) < 0) {
         snprintf(err, el, "fastcgi.server: %s", msg);
         return -1;
     }
-    b->disable_time = h.disable_time;
-    return 0;
+    for (long i = 0; i < n; i++)
+        b[i].disable_time = h.disable_time;
+    return n;
+}
+
+/* Backends a host entry makes: max-procs of them with bin-path. */
+static size_t backends_of(const lux_value *hv) {
+    const lux_value *bin = hv->type == LUX_V_ARRAY ? lux_value_find(hv, "bin-path") : NULL;
+    const lux_value *max = bin ? lux_value_find(hv, "max-procs") : NULL;
+    if (!bin)
+        return 1;
+    if (!max)
+        return 4;
+    long n = max->type == LUX_V_INT      ? (long)max->u.num
+             : max->type == LUX_V_STRING ? strtol(max->u.str.ptr, NULL, 10)
+                                         : 1;
+    return n >= 1 && n <= 256 ? (size_t)n : 1;
 }
 
 static int parse_target(lux_gen *gen, const lux_value *v, fcgi_target *t, char *err, size_t el) {
@@ -216,15 +297,22 @@ static int parse_target(lux_gen *gen, const lux_value *v, fcgi_target *t, char *
     t->prefix = v->key[0] == '/';
     t->check_local = 1;
     t->gw.connect_timeout = DEFAULT_CONNECT_TIMEOUT;
-    t->gw.pool.n = v->u.arr.len;
-    t->gw.pool.backends = lux_pool_alloc(&gen->pool, v->u.arr.len * sizeof(lux_ups_backend));
+    size_t total = 0;
+    for (size_t i = 0; i < v->u.arr.len; i++)
+        total += backends_of(v->u.arr.items[i]);
+    t->gw.pool.backends = lux_pool_alloc(&gen->pool, total * sizeof(lux_ups_backend));
     if (!t->gw.pool.backends) {
         snprintf(err, el, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < v->u.arr.len; i++)
-        if (parse_host(v->u.arr.items[i], &t->gw.pool.backends[i], t, i == 0, err, el) < 0)
+    size_t n = 0;
+    for (size_t i = 0; i < v->u.arr.len; i++) {
+        long got = parse_host(gen, v->u.arr.items[i], t->gw.pool.backends + n, t, i == 0, err, el);
+        if (got < 0)
             return -1;
+        n += (size_t)got;
+    }
+    t->gw.pool.n = n;
     lux_ups_pool_finish(&t->gw.pool);
     return 0;
 }
