@@ -1,6 +1,8 @@
 """A small FastCGI responder for the gateway tests, its records written by hand.
 
-    python3 fcgi_app.py NAME (unix:PATH | tcp:PORT)
+    python3 fcgi_app.py NAME (unix:PATH | tcp:PORT | fd:0)
+
+fd:0 takes the listening socket from stdin, as a server that starts the app passes it.
 
 Answers by path (SCRIPT_NAME + PATH_INFO):
   .../env*      the parameters, one NAME=value a line
@@ -9,6 +11,7 @@ Answers by path (SCRIPT_NAME + PATH_INFO):
   .../die*      a head and 1000 bytes, then the connection is cut
   .../stderr*   a line on FCGI_STDERR, then "ok"
   .../conns*    how many connections this backend accepted so far
+  .../pid*      the process id
   anything else "hello from NAME"
 Every answer carries "X-Backend: NAME".
 """
@@ -95,6 +98,8 @@ def respond(conn, rid, params, body):
     elif "/stderr" in path:
         conn.sendall(record(7, rid, b"something went wrong\n"))
         stdout(conn, rid, head + b"ok\n")
+    elif "/pid" in path:
+        stdout(conn, rid, head + f"{os.getpid()}\n".encode())
     elif "/conns" in path:
         stdout(conn, rid, head + f"{accepted}\n".encode())
     else:
@@ -129,7 +134,9 @@ def serve(conn):
 def main():
     global accepted
     kind, _, where = ADDR.partition(":")
-    if kind == "unix":
+    if kind == "fd":
+        srv = socket.socket(fileno=int(where))
+    elif kind == "unix":
         srv = socket.socket(socket.AF_UNIX)
         if os.path.exists(where):
             os.unlink(where)
@@ -138,8 +145,9 @@ def main():
         srv = socket.socket(socket.AF_INET)
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         srv.bind(("127.0.0.1", int(where)))
-    srv.listen(64)
-    print("ready", flush=True)
+    if kind != "fd":
+        srv.listen(64)
+        print("ready", flush=True)
     while True:
         conn, _ = srv.accept()
         with lock:

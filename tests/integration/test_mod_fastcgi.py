@@ -55,7 +55,7 @@ def backend_conf(addr, extra=""):
     return f'( "host" => "127.0.0.1", "port" => {where}{extra} )'
 
 
-FILES = {"env.php": "", "sha.php": "", "stderr.php": "", "conns.php": "", "hello.php": "",
+FILES = {"pid.php": "", "env.php": "", "sha.php": "", "stderr.php": "", "conns.php": "", "hello.php": "",
          "die.php": "", "big.php": "", "static.txt": "static\n"}
 
 
@@ -218,3 +218,46 @@ def test_disable_time_honoured():
             eq(get(s, "/hello.php").header("X-Backend"), "b")
         poll(lambda: get(s, "/hello.php").header("X-Backend") == "a", 10,
              what="a back in use after its disable-time")
+
+
+def spawned_conf(extra="", workers=1):
+    return (f'server.modules = ("mod_fastcgi")\nserver.max-worker = {workers}\n'
+            f'fastcgi.server = ( ".php" => ( "own" => ( "bin-path" => "{PYTHON} {APP} own fd:0", '
+            f'"socket" => "@TMP@/own.sock", "max-procs" => 2{extra} ) ) )\n'
+            'fastcgi.balance = "round-robin"\n')
+
+
+def pids_of(s, n=8):
+    return {int(get(s, "/pid.php").body) for _ in range(n)}
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_bin_path_backend_answers():
+    with Server(spawned_conf(), files=FILES) as s:
+        poll(lambda: get(s, "/pid.php").status == 200, 20, what="a backend answering")
+        eq(env_of(get(s, "/env.php").body).get("SCRIPT_NAME"), "/env.php")
+
+
+@lux_only("lighttpd 1.4.69's round-robin sent every request to one of the two processes")
+def test_bin_path_processes_started_restarted_and_stopped():
+    s = Server(spawned_conf(', "bin-environment" => ( "APP_MODE" => "test" )', workers=2),
+               files=FILES)
+    with s:
+        poll(lambda: len(pids_of(s)) == 2, 20, what="two backend processes answering")
+        eq(env_of(get(s, "/env.php").body).get("SCRIPT_NAME"), "/env.php")
+        pids = pids_of(s)
+        victim = sorted(pids)[0]
+        os.kill(victim, 9)
+        poll(lambda: not alive(victim), 5, what="the killed backend gone")
+        poll(lambda: len(pids_of(s) - pids) == 1 and victim not in pids_of(s), 20,
+             what="a new process in place of the killed one")
+        pids = pids_of(s)
+    for pid in pids:
+        poll(lambda: not alive(pid), 10, what=f"backend {pid} stopped with the server")
