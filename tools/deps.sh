@@ -4,7 +4,7 @@
 # of the benchmark. As root it installs what is missing; otherwise it prints the apt-get line.
 set -e
 BUILD="make gcc pkg-config libpcre2-dev libssl-dev"
-TEST="clang libclang-rt-14-dev curl python3 procps openssl"
+TEST="clang libclang-rt-14-dev curl python3 procps openssl php-cgi"
 BENCH="lighttpd lighttpd-mod-openssl nginx h2o wrk util-linux"
 
 case "$1" in

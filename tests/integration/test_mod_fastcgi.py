@@ -261,3 +261,87 @@ def test_bin_path_processes_started_restarted_and_stopped():
         pids = pids_of(s)
     for pid in pids:
         poll(lambda: not alive(pid), 10, what=f"backend {pid} stopped with the server")
+
+
+# ---- Debian's php-cgi, started by the server (bin-path) ----------------------------------------
+
+PHP_CGI = shutil.which("php-cgi")
+
+PHP_FILES = {
+    "info.php": "<?php header('Content-Type: text/plain');\n"
+                "foreach (['SCRIPT_NAME','SCRIPT_FILENAME','REQUEST_METHOD','QUERY_STRING',"
+                "'SERVER_PROTOCOL','GATEWAY_INTERFACE','REMOTE_ADDR','HTTP_HOST'] as $k)\n"
+                "  echo $k, '=', $_SERVER[$k] ?? '', \"\\n\";\n"
+                "echo 'get=', $_GET['a'] ?? '', \"\\n\";\n",
+    "sha.php": "<?php $d = file_get_contents('php://input');\n"
+               "echo strlen($d), ' ', hash('sha256', $d), \"\\n\";\n",
+    "big.php": "<?php header('Content-Type: application/octet-stream');\n"
+               "$b = str_repeat('0123456789abcdef', 4096);\n"
+               "for ($i = 0; $i < 800; $i++) echo $b;\n",
+}
+
+
+def php_server():
+    if not PHP_CGI:
+        raise harness.Skip("no php-cgi (apt-get install php-cgi)")
+    conf = ('server.modules = ("mod_fastcgi")\nserver.max-worker = 1\n'
+            f'fastcgi.server = ( ".php" => ( "php" => ( "bin-path" => "{PHP_CGI} '
+            '-d post_max_size=64M -d output_buffering=0", "socket" => "@TMP@/php.sock", '
+            '"max-procs" => 1, "bin-environment" => ( "PHP_FCGI_CHILDREN" => "2" ) ) ) )\n')
+    return Server(conf, files=PHP_FILES)
+
+
+def test_php_environment():
+    with php_server() as s:
+        poll(lambda: get(s, "/info.php").status == 200, 20, what="php-cgi answering")
+        env = env_of(get(s, "/info.php?a=b&c=d").body)
+        eq(env.get("SCRIPT_NAME"), "/info.php")
+        eq(env.get("SCRIPT_FILENAME"), s.path("info.php"))
+        eq(env.get("REQUEST_METHOD"), "GET")
+        eq(env.get("QUERY_STRING"), "a=b&c=d")
+        eq(env.get("SERVER_PROTOCOL"), "HTTP/1.1")
+        eq(env.get("GATEWAY_INTERFACE"), "CGI/1.1")
+        eq(env.get("REMOTE_ADDR"), "127.0.0.1")
+        eq(env.get("get"), "b")
+
+
+def test_php_post_10mib_hash():
+    body = os.urandom(10 * MIB)
+    with php_server() as s:
+        poll(lambda: get(s, "/info.php").status == 200, 20, what="php-cgi answering")
+        r = get(s, "/sha.php", method="POST", body=body,
+                headers={"Content-Type": "application/octet-stream"}, timeout=60)
+        eq(r.status, 200)
+        eq(r.body.decode().split(), [str(len(body)), harness.sha256(body)])
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@lux_only("measures the server's own memory")
+def test_php_50mib_to_slow_reader_keeps_memory_bounded():
+    with php_server() as s:
+        poll(lambda: get(s, "/info.php").status == 200, 20, what="php-cgi answering")
+        before = rss_kib(s.proc.pid)
+        c = harness.connect_small_window(s.port)
+        try:
+            c.settimeout(30 * harness.sanitizer_slowdown())
+            c.sendall(b"GET /big.php HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            got, peak = 0, before
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                got += len(b)
+                if got < 20 * MIB:
+                    time.sleep(0.002)  # a slow reader for the first part
+                peak = max(peak, rss_kib(s.proc.pid))
+        finally:
+            c.close()
+        check(got > 50 * 1024 * 1024, f"got only {got} bytes")
+        check(peak - before < 16 * 1024, f"RSS grew by {peak - before} KiB while streaming")
