@@ -25,24 +25,16 @@ extern const lux_module lux_mod_fastcgi;
 
 /* ---- settings ------------------------------------------------------------------------------ */
 
-static int parse_servers(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
-    return lux_gw_servers_parse(gen, v, dst, "fastcgi.server", err, el);
-}
-
-static int parse_map(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
-    return lux_gw_map_parse(gen, v, dst, "fastcgi.map-extensions", err, el);
-}
-
 static int conf_finish(lux_gen *gen, void *conf, char *err, size_t el) {
     return lux_gw_settings_finish(conf, "fastcgi.balance", err, el);
 }
 
 #define OFF(f) offsetof(lux_gw_settings, f)
 static const lux_directive fcgi_directives[] = {
-    {"fastcgi.server", LUX_D_CUSTOM, OFF(servers), LUX_SCOPE_ANY, parse_servers,
+    {"fastcgi.server", LUX_D_CUSTOM, OFF(servers), LUX_SCOPE_ANY, lux_gw_servers_parse,
      sizeof(lux_gw_servers)},
     {"fastcgi.balance", LUX_D_STRING, OFF(balance), LUX_SCOPE_ANY},
-    {"fastcgi.map-extensions", LUX_D_CUSTOM, OFF(map), LUX_SCOPE_ANY, parse_map,
+    {"fastcgi.map-extensions", LUX_D_CUSTOM, OFF(map), LUX_SCOPE_ANY, lux_gw_map_parse,
      sizeof(lux_gw_map)},
     {"fastcgi.debug", LUX_D_INT, OFF(debug), LUX_SCOPE_ANY},
     {NULL, 0, 0, 0},

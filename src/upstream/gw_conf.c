@@ -264,7 +264,7 @@ static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, char
     return 0;
 }
 
-/* The value of NAME.server: into s; on failure a message (without the directive) in err. */
+/* The value of NAME.server into s; 0, or -1 with a message in err. */
 static int parse_servers(lux_gen *gen, const lux_value *v, lux_gw_servers *s, char *err,
                          size_t el) {
     if (v->type != LUX_V_ARRAY) {
@@ -290,21 +290,14 @@ static int parse_servers(lux_gen *gen, const lux_value *v, lux_gw_servers *s, ch
     return 0;
 }
 
-int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, const char *directive,
-                         char *err, size_t el) {
-    char msg[512];
-    if (parse_servers(gen, v, dst, msg, sizeof msg) == 0)
-        return 0;
-    snprintf(err, el, "%s: %s", directive, msg);
-    return -1;
+int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    return parse_servers(gen, v, dst, err, el);
 }
 
-int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, const char *directive, char *err,
-                     size_t el) {
+int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     lux_gw_map *m = dst;
-    char usage[128];
-    snprintf(usage, sizeof usage, "%s: expected ( \".ext\" => \".mapped-ext\", ... )", directive);
-    m->items = lux_conf_keyvals(gen, v, &m->n, usage, err, el);
+    m->items =
+        lux_conf_keyvals(gen, v, &m->n, "expected ( \".ext\" => \".mapped-ext\", ... )", err, el);
     return m->items ? 0 : -1;
 }
 
