@@ -29,7 +29,6 @@ static const char *const lighttpd_only_modules[] = {
     "mod_mbedtls",
     "mod_proxy",
     "mod_rrdtool",
-    "mod_scgi",
     "mod_secdownload",
     "mod_simple_vhost",
     "mod_sockproxy",
