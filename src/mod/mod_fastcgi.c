@@ -73,7 +73,7 @@ static int fcgi_body(lux_gw *g, lux_ups_buf *out, const char *p, size_t len) {
     return lux_fcgi_stream(out, LUX_FCGI_STDIN, REQUEST_ID, p, len);
 }
 
-static lux_gw_ev fcgi_input(lux_gw *g, const char *buf, size_t len, size_t *used, const char **data,
+static lux_gw_ev fcgi_input(lux_gw *g, char *buf, size_t len, size_t *used, const char **data,
                             size_t *dlen, int *keep) {
     lux_fcgi_parser *p = lux_gw_state(g);
     switch (lux_fcgi_parse(p, buf, len, used)) {
@@ -104,7 +104,7 @@ static const lux_gw_proto fcgi_proto = {
 };
 
 static lux_result fcgi_handle(lux_req *r, const void *conf) {
-    return lux_gw_handle(r, conf, &lux_mod_fastcgi, &fcgi_proto, sizeof(lux_fcgi_parser));
+    return lux_gw_handle(r, conf, &lux_mod_fastcgi, &fcgi_proto, sizeof(lux_fcgi_parser), 1);
 }
 
 const lux_module lux_mod_fastcgi = {

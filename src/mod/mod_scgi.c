@@ -78,12 +78,19 @@ static int raw_body(lux_gw *g, lux_ups_buf *out, const char *p, size_t len) {
 }
 
 /* Everything the backend sends is the response. */
-static lux_gw_ev raw_input(lux_gw *g, const char *buf, size_t len, size_t *used, const char **data,
+static lux_gw_ev raw_input(lux_gw *g, char *buf, size_t len, size_t *used, const char **data,
                            size_t *dlen, int *keep) {
+    if (!len)
+        return LUX_GW_MORE;
     *used = len;
     *data = buf;
     *dlen = len;
     return LUX_GW_DATA;
+}
+
+/* Only the backend closing the connection ends its response. */
+static int eof_ends(lux_gw *g) {
+    return 1;
 }
 
 static const lux_gw_proto scgi_proto = {
@@ -91,7 +98,7 @@ static const lux_gw_proto scgi_proto = {
     .begin = scgi_begin,
     .body = raw_body,
     .input = raw_input,
-    .eof_ends = 1,
+    .eof_ends = eof_ends,
 };
 
 static const lux_gw_proto uwsgi_proto = {
@@ -99,12 +106,12 @@ static const lux_gw_proto uwsgi_proto = {
     .begin = uwsgi_begin,
     .body = raw_body,
     .input = raw_input,
-    .eof_ends = 1,
+    .eof_ends = eof_ends,
 };
 
 static lux_result scgi_handle(lux_req *r, const void *conf) {
     const scgi_conf *c = conf;
-    return lux_gw_handle(r, &c->gw, &lux_mod_scgi, c->uwsgi ? &uwsgi_proto : &scgi_proto, 0);
+    return lux_gw_handle(r, &c->gw, &lux_mod_scgi, c->uwsgi ? &uwsgi_proto : &scgi_proto, 0, 1);
 }
 
 const lux_module lux_mod_scgi = {

@@ -374,8 +374,8 @@ static void response_end(lux_gw *g, int keep) {
 }
 
 /* Decode a read's bytes; 0, or -1 when the request is no longer ours. */
-static int feed(lux_gw *g, const char *buf, size_t len) {
-    while (len) {
+static int feed(lux_gw *g, char *buf, size_t len) {
+    for (;;) {
         size_t used = 0, dlen = 0;
         const char *data = NULL;
         int keep = 0;
@@ -396,9 +396,8 @@ static int feed(lux_gw *g, const char *buf, size_t len) {
             return -1;
         }
         if (ev == LUX_GW_MORE)
-            break;
+            return 0;
     }
-    return 0;
 }
 
 static void on_writable(lux_req *r, void *arg) {
@@ -415,7 +414,7 @@ static void backend_eof(lux_gw *g) {
         retry_or_fail(g, 0);
         return;
     }
-    if (g->proto->eof_ends && g->answered) {
+    if (g->proto->eof_ends && g->proto->eof_ends(g) && g->answered) {
         response_end(g, 0);
         return;
     }

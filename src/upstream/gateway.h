@@ -38,10 +38,13 @@ typedef struct {
     /* Encode len bytes of the request body; len 0 ends the body. 0 or -1. */
     int (*body)(lux_gw *g, lux_ups_buf *out, const char *p, size_t len);
     /* Decode buf[0, len) up to an event; *used bytes taken. DATA and STDERR point into buf
-     * (*data, *dlen); END says in *keep whether the connection may serve another request. */
-    lux_gw_ev (*input)(lux_gw *g, const char *buf, size_t len, size_t *used, const char **data,
+     * (which the decoder may rewrite in place) or the protocol's state (*data, *dlen); END says
+     * in *keep whether the connection may serve another request. It is called again, with
+     * len 0 once the bytes are used up, until it says MORE. */
+    lux_gw_ev (*input)(lux_gw *g, char *buf, size_t len, size_t *used, const char **data,
                        size_t *dlen, int *keep);
-    int eof_ends; /* the backend closing the connection ends the response (SCGI) */
+    /* Does the backend closing the connection now end the response well? NULL: never. */
+    int (*eof_ends)(lux_gw *g);
 } lux_gw_proto;
 
 typedef struct {

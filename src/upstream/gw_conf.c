@@ -378,15 +378,15 @@ static void map_virtual(lux_req *r, const lux_gw_target *t) {
 }
 
 lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module *m,
-                         const lux_gw_proto *proto, size_t state_size) {
+                         const lux_gw_proto *proto, size_t state_size, int local_files) {
     if (!c->servers.n)
         return LUX_GO_ON;
     const lux_gw_target *t = match(c, &r->path);
     if (!t)
         return LUX_GO_ON;
-    if (t->check_local && (!r->file || !S_ISREG(r->file->mode)))
+    if (local_files && t->check_local && (!r->file || !S_ISREG(r->file->mode)))
         return LUX_GO_ON; /* the static handler answers: 404 */
-    if (!t->check_local)
+    if (local_files && !t->check_local)
         map_virtual(r, t);
     void **slot = lux_req_mod_data(r, m);
     if (!slot)
