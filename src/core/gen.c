@@ -27,7 +27,6 @@ static const char *const lighttpd_only_modules[] = {
     "mod_magnet",
     "mod_maxminddb",
     "mod_mbedtls",
-    "mod_proxy",
     "mod_rrdtool",
     "mod_secdownload",
     "mod_simple_vhost",

@@ -45,6 +45,10 @@ void *lux_gw_state(lux_gw *g) {
     return g->state;
 }
 
+const lux_ups_backend *lux_gw_backend(const lux_gw *g) {
+    return g->backend;
+}
+
 static void gw_free(void *p) {
     lux_gw *g = p;
     lux_ups_buf_free(&g->out);

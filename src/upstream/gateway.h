@@ -60,5 +60,7 @@ lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf
                         size_t state_size);
 /* The protocol's state. */
 void *lux_gw_state(lux_gw *g);
+/* The backend the request is going to (for the protocol's begin). */
+const lux_ups_backend *lux_gw_backend(const lux_gw *g);
 
 #endif

@@ -280,7 +280,7 @@ static int parse_servers(lux_gen *gen, const lux_value *v, lux_gw_servers *s, ch
     memset(s->targets, 0, (s->n ? s->n : 1) * sizeof *s->targets);
     for (size_t i = 0; i < s->n; i++) {
         const lux_value *e = v->u.arr.items[i];
-        if (!e->key || !e->key_len) {
+        if (!e->key) { /* "" matches every path */
             snprintf(err, el, "expected ( \".ext\" => ( ... ) )");
             return -1;
         }

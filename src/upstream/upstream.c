@@ -161,6 +161,7 @@ static int init_inet(lux_ups_backend *b, const char *host, long port, char *err,
         return -1;
     }
     memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
+    snprintf(b->host, sizeof b->host, "%s", host);
     b->addrlen = res->ai_addrlen;
     freeaddrinfo(res);
     char text[INET6_ADDRSTRLEN];

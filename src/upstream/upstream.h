@@ -22,6 +22,7 @@
 
 typedef struct {
     char name[128]; /* "127.0.0.1:9000", "[::1]:9000" or "unix:/run/app.sock": logs, state key */
+    char host[128]; /* the host as configured; empty for a unix socket */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     long disable_time; /* seconds a backend that failed to connect is left alone */
