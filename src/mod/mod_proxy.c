@@ -35,6 +35,13 @@ static int conf_finish(lux_gen *gen, void *conf, char *err, size_t el) {
     return lux_gw_settings_finish(conf, "proxy.balance", err, el);
 }
 
+/* Settings that change what reaches the backend: refused rather than ignored until lux has
+ * them. */
+static int not_yet(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    snprintf(err, el, "not supported yet");
+    return -1;
+}
+
 #define OFF(f) offsetof(proxy_conf, f)
 static const lux_directive proxy_directives[] = {
     {"proxy.server", LUX_D_CUSTOM, OFF(gw.servers), LUX_SCOPE_ANY, lux_gw_servers_parse,
@@ -42,6 +49,8 @@ static const lux_directive proxy_directives[] = {
     {"proxy.balance", LUX_D_STRING, OFF(gw.balance), LUX_SCOPE_ANY},
     {"proxy.debug", LUX_D_INT, OFF(gw.debug), LUX_SCOPE_ANY},
     {"proxy.replace-http-host", LUX_D_BOOL, OFF(replace_http_host), LUX_SCOPE_ANY},
+    {"proxy.header", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, not_yet, 0},
+    {"proxy.forwarded", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, not_yet, 0},
     {NULL, 0, 0, 0},
 };
 
