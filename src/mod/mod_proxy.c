@@ -130,8 +130,9 @@ static int proxy_begin(lux_gw *g, lux_req *r, lux_ups_buf *out) {
     memset(st, 0, offsetof(proxy_state, head));
     lux_chunked_init(&st->chunks);
     st->no_body = r->method == LUX_M_HEAD;
+    /* The URI after rewrites (as lighttpd sends it), not the one the client sent. */
     int rc = put(out, r->method_str.ptr, r->method_str.len) | put(out, " ", 1) |
-             put(out, r->target.ptr, r->target.len) | put_str(out, " HTTP/1.1\r\n");
+             put(out, r->uri.ptr, r->uri.len) | put_str(out, " HTTP/1.1\r\n");
     const char *backend_host = lux_gw_backend(g)->host;
     if (c->replace_http_host && backend_host[0]) {
         rc |= put_field(out, "Host", backend_host, strlen(backend_host));

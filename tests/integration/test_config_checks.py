@@ -33,10 +33,10 @@ def test_missing_modules_named_where_listed():
             '    "mod_nosuchthing",\n'       # 6
             ')\n'                            # 7
             'server.tag = "t"\n'             # 8
-            'server.modules += ("mod_fastcgi")\n')  # 9
+            'server.modules += ("mod_webdav")\n')  # 9
     out = refused(body, r'lux\.conf:5: module "mod_auth" is not available',
                   r'lux\.conf:6: unknown module "mod_nosuchthing"',
-                  r'lux\.conf:9: module "mod_fastcgi" is not available')
+                  r'lux\.conf:9: module "mod_webdav" is not available')
     check(not re.search(r"lux\.conf:[0-9]+:.*mod_access", out), f"mod_access blamed: {out!r}")
 
 

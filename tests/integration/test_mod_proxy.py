@@ -121,3 +121,11 @@ def test_unimplemented_settings_refused():
             r = harness.run_bin(["-t", "-f", path])
             check(r.returncode != 0, f"{line} was accepted")
             harness.contains(r.stdout + r.stderr, "not supported yet")
+
+
+def test_rewritten_uri_goes_to_backend():
+    extra = 'server.modules += ("mod_rewrite")\nurl.rewrite-once = ( "^/old/(.*)$" => "/echo/$1" )\n'
+    with Backend() as b, Server(conf(b.port, extra)) as s:
+        r = get(s, "/old/x?y=1")
+        eq(r.status, 200)
+        eq(r.body.decode().splitlines()[0].rsplit(" ", 1)[0], "GET /echo/x?y=1")
