@@ -170,6 +170,9 @@ int lux_gen_on_free(lux_gen *gen, void (*fn)(void *), void *ptr);
 int lux_gen_test_only(const lux_gen *gen);
 /* Call fn(ptr) from the main thread on SIGHUP while gen is current (reopen log files). */
 int lux_gen_on_reopen(lux_gen *gen, void (*fn)(void *), void *ptr);
+/* Call fn(ptr) from the main thread about once a second and when a child process exited,
+ * while gen is current and the server runs (processes a module keeps running). */
+int lux_gen_on_watch(lux_gen *gen, void (*fn)(void *), void *ptr);
 
 #endif
 

@@ -17,13 +17,10 @@
 static const char *const lighttpd_only_modules[] = {
     "mod_ajp13",
     "mod_evasive",
-    "mod_fastcgi",
     "mod_gnutls",
     "mod_maxminddb",
     "mod_mbedtls",
-    "mod_proxy",
     "mod_rrdtool",
-    "mod_scgi",
     "mod_sockproxy",
     "mod_uploadprogress",
     "mod_usertrack",
@@ -123,6 +120,14 @@ int lux_gen_on_reopen(lux_gen *g, void (*fn)(void *), void *ptr) {
 
 void lux_gen_reopen(lux_gen *g) {
     run_callbacks(g->reopeners);
+}
+
+int lux_gen_on_watch(lux_gen *g, void (*fn)(void *), void *ptr) {
+    return add_callback(g, &g->watchers, fn, ptr);
+}
+
+void lux_gen_watch(lux_gen *g) {
+    run_callbacks(g->watchers);
 }
 
 const lux_keyval *lux_conf_keyvals(lux_gen *g, const lux_value *v, size_t *n, const char *usage,

@@ -67,6 +67,7 @@ struct lux_gen {
     unsigned nhooks[LUX_HOOK_COUNT];
     lux_gen_cleanup *cleanups;
     lux_gen_cleanup *reopeners;
+    lux_gen_cleanup *watchers;
     lux_listen_spec *listens;
     size_t nlistens;
     int has_tls;                /* some listener speaks TLS */
@@ -89,6 +90,8 @@ lux_result lux_gen_run_hook_from(lux_req *r, lux_hook h, unsigned *pos);
 
 /* SIGHUP: run the reopen callbacks modules registered. */
 void lux_gen_reopen(lux_gen *g);
+/* Each second and on SIGCHLD: run the watch callbacks modules registered. */
+void lux_gen_watch(lux_gen *g);
 
 /* Index of module m in g, or -1 if not enabled. */
 int lux_gen_module_index(const lux_gen *g, const lux_module *m);

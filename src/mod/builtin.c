@@ -17,6 +17,9 @@ extern const lux_module lux_mod_cgi;
 extern const lux_module lux_mod_auth;
 extern const lux_module lux_mod_authn_file;
 extern const lux_module lux_mod_magnet;
+extern const lux_module lux_mod_fastcgi;
+extern const lux_module lux_mod_proxy;
+extern const lux_module lux_mod_scgi;
 
 /* One module per line, so that adding one is a one-line change. */
 /* clang-format off */
@@ -47,6 +50,9 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_auth,
     &lux_mod_authn_file,
     &lux_mod_magnet,
+    &lux_mod_fastcgi,
+    &lux_mod_proxy,
+    &lux_mod_scgi,
     NULL,
 };
 /* clang-format on */

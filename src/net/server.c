@@ -278,6 +278,11 @@ static int signal_loop(lux_server *s, const lux_run_opts *o) {
             while (waitpid(-1, NULL, WNOHANG) > 0) {
             }
         }
+        if ((sig == SIGCHLD || sig < 0) && atomic_load(&s->state) == LUX_RUNNING) {
+            lux_gen *g = lux_server_gen(s);
+            lux_gen_watch(g);
+            lux_gen_unref(g);
+        }
         if (o->idle_exit > 0 && atomic_load(&s->state) == LUX_RUNNING &&
             atomic_load(&s->connections) == 0 &&
             time(NULL) - atomic_load(&s->last_activity) >= o->idle_exit) {

@@ -73,23 +73,23 @@ static void test_errors(void) {
     char err[512];
     CHECK(build("server.modules = (\"mod_nonesuch\")\n", err, sizeof err) == NULL);
     CHECK(strstr(err, "test.conf:1:") && strstr(err, "mod_nonesuch"));
-    CHECK(build("server.modules = (\"mod_fastcgi\")\n", err, sizeof err) == NULL);
+    CHECK(build("server.modules = (\"mod_webdav\")\n", err, sizeof err) == NULL);
     CHECK(strstr(err, "not available"));
     CHECK(build("\n\nserver.port = \"eighty\"\n", err, sizeof err) == NULL);
     CHECK(strstr(err, "test.conf:3:") && strstr(err, "server.port"));
     CHECK(build("server.port = 70000\n", err, sizeof err) == NULL);
     CHECK(build("server.follow-symlink = \"maybe\"\n", err, sizeof err) == NULL);
     CHECK(strstr(err, "server.follow-symlink"));
-    CHECK(build("server.http-parseopts = (\"no-such-opt\" => \"enable\")\n", err,
-                sizeof err) == NULL);
+    CHECK(build("server.http-parseopts = (\"no-such-opt\" => \"enable\")\n", err, sizeof err) ==
+          NULL);
     CHECK(build("$HTTP[\"url\"] =^ \"/x\" { $SERVER[\"socket\"] == \":82\" { } }\n", err,
                 sizeof err) == NULL);
 }
 
 static void test_modules_order(void) {
     char err[512];
-    lux_gen *g = build("server.modules = (\"mod_staticfile\", \"mod_dirlisting\")\n", err,
-                       sizeof err);
+    lux_gen *g =
+        build("server.modules = (\"mod_staticfile\", \"mod_dirlisting\")\n", err, sizeof err);
     CHECK(g != NULL);
     if (!g)
         return;

@@ -1,0 +1,510 @@
+#include "upstream/gateway.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "event/loop.h"
+#include "http/cgi_headers.h"
+#include "lux/log.h"
+#include "net/worker.h"
+
+#define IO_CHUNK 65536
+#define ERR_LINE_MAX 1024
+
+struct lux_gw {
+    lux_req *r; /* NULL once the request is no longer ours */
+    const lux_gw_proto *proto;
+    lux_gw_conf conf; /* a copy: the handler may adjust it per request */
+    lux_loop *loop;
+    const lux_ups_backend *backend;
+    lux_ups_conn *conn;
+    int connecting;
+    lux_ups_buf out;  /* encoded and not yet written */
+    int body_done;    /* the end of the body is encoded */
+    int body_started; /* body bytes were taken from the client: no retry */
+    int got_bytes;    /* the backend sent something on this connection */
+    int retried;      /* on another backend */
+    int replaced;     /* a dead kept-alive connection by a new one */
+    int answered;     /* the head went to the core: the body streams */
+    int paused;       /* the client's queue is full */
+    char *head;       /* the head as it arrives */
+    size_t head_len;
+    char *chunk; /* body bytes read from the client, IO_CHUNK */
+    lux_timer timer;
+    int64_t last_read, last_write;
+    lux_ups_dead dead;
+    char errline[ERR_LINE_MAX];
+    size_t errlen;
+    _Alignas(16) unsigned char state[]; /* the protocol's */
+};
+
+void *lux_gw_state(lux_gw *g) {
+    return g->state;
+}
+
+const lux_ups_backend *lux_gw_backend(const lux_gw *g) {
+    return g->backend;
+}
+
+static void gw_free(void *p) {
+    lux_gw *g = p;
+    lux_ups_buf_free(&g->out);
+    free(g->head);
+    free(g->chunk);
+    free(g);
+}
+
+/* ---- letting go ---------------------------------------------------------------------------- */
+
+static void drop_conn(lux_gw *g, int keep) {
+    if (!g->conn)
+        return;
+    lux_ups_release(g->conn, keep);
+    g->conn = NULL;
+}
+
+/* Let go of the request and the connection; g is freed after the batch of events. */
+static void finish(lux_gw *g, int keep) {
+    lux_loop_timer_cancel(g->loop, &g->timer);
+    if (g->r) {
+        lux_req_on_abort(g->r, NULL, NULL);
+        lux_req_body_notify(g->r, NULL, NULL);
+        lux_resp_on_writable(g->r, NULL, NULL);
+        g->r = NULL;
+    }
+    drop_conn(g, keep);
+    lux_ups_defer_free(g->loop, &g->dead, gw_free, g);
+}
+
+static void fail(lux_gw *g, int status) {
+    lux_req *r = g->r;
+    if (g->answered) {
+        finish(g, 0);
+        lux_resp_abort(r);
+        return;
+    }
+    finish(g, 0);
+    lux_resp_error(r, status);
+    lux_req_resume(r, LUX_HANDLED);
+}
+
+static void on_abort(lux_req *r, void *arg) {
+    lux_gw *g = arg;
+    g->r = NULL; /* the core let go of r */
+    finish(g, 0);
+}
+
+/* ---- connecting ----------------------------------------------------------------------------- */
+
+static void on_conn_event(lux_io *io, unsigned events);
+static void send_more(lux_gw *g);
+static void arm_timer(lux_gw *g);
+
+/* Start (or start again) on a backend; 0, or -1 when no backend can be reached. */
+static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
+    for (;;) {
+        g->backend = lux_ups_pick(g->loop, &g->conf.pool, g->r, skip);
+        if (!g->backend)
+            return -1;
+        g->conn = lux_ups_open(g->loop, g->backend, on_conn_event, g);
+        if (g->conn)
+            break;
+        if (g->retried)
+            return -1;
+        g->retried = 1; /* lux_ups_open disabled it */
+        skip = g->backend;
+    }
+    g->got_bytes = 0;
+    g->connecting = !g->conn->reused;
+    lux_ups_buf_free(&g->out);
+    g->body_done = 0;
+    if (g->proto->begin(g, g->r, &g->out) < 0)
+        return -1;
+    g->last_read = g->last_write = lux_loop_now_ms(g->loop);
+    /* Even a kept-alive connection is written from the loop: never from inside the handler,
+     * which must not resume its own request. */
+    if (!g->connecting && lux_loop_mod(g->loop, &g->conn->io, LUX_EV_READ | LUX_EV_WRITE) < 0)
+        return -1;
+    arm_timer(g);
+    return 0;
+}
+
+/* A request the backend may receive twice without harm (RFC 9110 9.2.2), and without a body
+ * that would have to be read again. */
+static int repeatable(const lux_req *r) {
+    lux_method m = r->method;
+    return r->content_length <= 0 && (m == LUX_M_GET || m == LUX_M_HEAD || m == LUX_M_OPTIONS ||
+                                      m == LUX_M_PUT || m == LUX_M_DELETE || m == LUX_M_TRACE);
+}
+
+/* The connection broke before the backend said anything: try again where that is safe. */
+static void retry_or_fail(lux_gw *g, int connect_failed) {
+    const lux_ups_backend *failed = g->backend;
+    int reused = g->conn && g->conn->reused;
+    drop_conn(g, 0);
+    if (connect_failed)
+        lux_ups_disable(g->loop, failed);
+    int safe = !g->body_started && !g->answered && !g->got_bytes;
+    if (safe && reused && !g->replaced) {
+        g->replaced = 1; /* the backend closed an idle connection: not its fault */
+        if (connect_some(g, NULL) == 0)
+            return;
+    } else if (safe && !g->retried && (connect_failed || repeatable(g->r))) {
+        g->retried = 1;
+        if (connect_some(g, failed) == 0)
+            return;
+    }
+    fail(g, connect_failed ? 503 : 502);
+}
+
+/* ---- timeouts -------------------------------------------------------------------------------- */
+
+static void arm_timer(lux_gw *g) {
+    const lux_gw_conf *c = &g->conf;
+    int64_t due = INT64_MAX;
+    if (g->connecting && c->connect_timeout > 0)
+        due = g->last_write + c->connect_timeout * 1000;
+    else if (!g->connecting) {
+        if (c->read_timeout > 0 && !g->paused)
+            due = g->last_read + c->read_timeout * 1000;
+        if (c->write_timeout > 0 && lux_ups_buf_pending(&g->out) &&
+            g->last_write + c->write_timeout * 1000 < due)
+            due = g->last_write + c->write_timeout * 1000;
+    }
+    if (due != INT64_MAX)
+        lux_loop_timer_arm(g->loop, &g->timer, due);
+    else
+        lux_loop_timer_cancel(g->loop, &g->timer);
+}
+
+static void on_timer(lux_timer *t) {
+    lux_gw *g = (lux_gw *)((char *)t - offsetof(lux_gw, timer));
+    if (!g->r)
+        return;
+    int64_t now = lux_loop_now_ms(g->loop);
+    const lux_gw_conf *c = &g->conf;
+    if (g->connecting) {
+        if (now - g->last_write < c->connect_timeout * 1000) {
+            arm_timer(g);
+            return;
+        }
+        lux_log(LUX_LOG_ERR, "(%s) connect to %s timed out", g->proto->name, g->backend->name);
+        retry_or_fail(g, 1);
+        return;
+    }
+    int read_late =
+        c->read_timeout > 0 && !g->paused && now - g->last_read >= c->read_timeout * 1000;
+    int write_late = c->write_timeout > 0 && lux_ups_buf_pending(&g->out) &&
+                     now - g->last_write >= c->write_timeout * 1000;
+    if (!read_late && !write_late) {
+        arm_timer(g);
+        return;
+    }
+    lux_log(LUX_LOG_ERR, "(%s) %s: no %s for %ld s", g->proto->name, g->backend->name,
+            read_late ? "response" : "request taken",
+            read_late ? c->read_timeout : c->write_timeout);
+    fail(g, 504);
+}
+
+/* ---- the request to the backend -------------------------------------------------------------- */
+
+static void update_interest(lux_gw *g) {
+    unsigned ev = (g->paused ? 0 : LUX_EV_READ) | (lux_ups_buf_pending(&g->out) ? LUX_EV_WRITE : 0);
+    if (ev)
+        lux_loop_mod(g->loop, &g->conn->io, ev);
+    else
+        lux_loop_del(g->loop, &g->conn->io);
+}
+
+static void body_more(lux_req *r, void *arg);
+
+/* Encode the next piece of the body when the last one is written; 0, 1 (wait), -1. */
+static int refill(lux_gw *g) {
+    ssize_t n = lux_req_body_read(g->r, g->chunk, IO_CHUNK);
+    if (n > 0) {
+        g->body_started = 1;
+        return g->proto->body(g, &g->out, g->chunk, (size_t)n) < 0 ? -1 : 0;
+    }
+    if (n < 0 && errno == EAGAIN) {
+        lux_req_body_notify(g->r, body_more, g);
+        return 1;
+    }
+    if (n < 0)
+        return 1; /* the body failed: the core aborts the request */
+    g->body_done = 1;
+    return g->proto->body(g, &g->out, NULL, 0);
+}
+
+/* Write what is encoded, and more of the body as the backend takes it. */
+static void send_more(lux_gw *g) {
+    while (g->conn) {
+        size_t pending = lux_ups_buf_pending(&g->out);
+        if (pending) {
+            ssize_t n = write(g->conn->io.fd, g->out.data + g->out.off, pending);
+            if (n > 0) {
+                lux_ups_buf_consume(&g->out, (size_t)n);
+                g->last_write = lux_loop_now_ms(g->loop);
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno == EAGAIN)
+                break;
+            retry_or_fail(g, 0);
+            return;
+        }
+        if (g->body_done)
+            break;
+        int rc = refill(g);
+        if (rc < 0) {
+            fail(g, 500);
+            return;
+        }
+        if (rc > 0)
+            break;
+    }
+    if (g->conn) {
+        update_interest(g);
+        arm_timer(g);
+    }
+}
+
+static void body_more(lux_req *r, void *arg) {
+    lux_gw *g = arg;
+    if (g->conn && !g->connecting)
+        send_more(g);
+}
+
+/* ---- the response ---------------------------------------------------------------------------- */
+
+static void log_stderr(lux_gw *g, const char *p, size_t n, int flush) {
+    while (n || flush) {
+        size_t room = sizeof g->errline - g->errlen, take = n < room ? n : room;
+        memcpy(g->errline + g->errlen, p, take);
+        g->errlen += take;
+        p += take;
+        n -= take;
+        size_t start = 0;
+        for (size_t i = 0; i < g->errlen; i++)
+            if (g->errline[i] == '\n') {
+                size_t len = i - start;
+                if (len && g->errline[start + len - 1] == '\r')
+                    len--;
+                lux_log(LUX_LOG_ERR, "(%s) %s: %.*s", g->proto->name, g->backend->name, (int)len,
+                        g->errline + start);
+                start = i + 1;
+            }
+        if (!start && g->errlen && (flush || g->errlen == sizeof g->errline)) {
+            lux_log(LUX_LOG_ERR, "(%s) %s: %.*s", g->proto->name, g->backend->name, (int)g->errlen,
+                    g->errline);
+            start = g->errlen;
+        }
+        memmove(g->errline, g->errline + start, g->errlen - start);
+        g->errlen -= start;
+        flush = 0;
+    }
+}
+
+static int add_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
+    return lux_resp_header(arg, name, nlen, value, vlen);
+}
+
+/* The head is complete at end: answer the request from it; 0, or -1 when r is gone. */
+static int answer(lux_gw *g, size_t end) {
+    lux_req *r = g->r;
+    lux_cgi_head h;
+    if (lux_cgi_head_parse(g->head, end, &h, NULL, NULL) < 0) {
+        lux_log(LUX_LOG_ERR, "(%s) %s: a broken response header", g->proto->name, g->backend->name);
+        fail(g, 502);
+        return -1;
+    }
+    r->status = h.status ? h.status : h.location.ptr ? 302 : 200;
+    if (lux_cgi_head_parse(g->head, end, &h, add_field, r) < 0 || lux_resp_stream(r) < 0 ||
+        (g->head_len > end && lux_resp_body_copy(r, g->head + end, g->head_len - end) < 0)) {
+        r->nresp_headers = 0;
+        fail(g, 502);
+        return -1;
+    }
+    g->answered = 1;
+    g->head_len = 0;
+    lux_req_resume(r, LUX_HANDLED);
+    return g->r ? 0 : -1;
+}
+
+/* Response bytes from the backend; 0, or -1 when the request is gone. */
+static int response_data(lux_gw *g, const char *p, size_t n) {
+    if (g->answered) {
+        if (lux_resp_body_copy(g->r, p, n) < 0) {
+            fail(g, 500);
+            return -1;
+        }
+        return 0;
+    }
+    if (n > LUX_CGI_HEAD_MAX - g->head_len) {
+        lux_log(LUX_LOG_ERR, "(%s) %s: response header larger than %d bytes", g->proto->name,
+                g->backend->name, LUX_CGI_HEAD_MAX);
+        fail(g, 502);
+        return -1;
+    }
+    if (!g->head && !(g->head = malloc(LUX_CGI_HEAD_MAX))) {
+        fail(g, 500);
+        return -1;
+    }
+    memcpy(g->head + g->head_len, p, n);
+    g->head_len += n;
+    long end = lux_cgi_head_end(g->head, g->head_len, LUX_CGI_HEAD_MAX);
+    if (end < 0) {
+        fail(g, 502);
+        return -1;
+    }
+    return end > 0 ? answer(g, (size_t)end) : 0;
+}
+
+/* The backend said the response is complete. */
+static void response_end(lux_gw *g, int keep) {
+    lux_req *r = g->r;
+    log_stderr(g, "", 0, 1);
+    if (!g->answered) {
+        lux_log(LUX_LOG_ERR, "(%s) %s ended before its response header was complete",
+                g->proto->name, g->backend->name);
+        fail(g, 502);
+        return;
+    }
+    finish(g, keep && g->body_done && !lux_ups_buf_pending(&g->out));
+    lux_resp_end(r);
+}
+
+/* Decode a read's bytes; 0, or -1 when the request is no longer ours. */
+static int feed(lux_gw *g, char *buf, size_t len) {
+    for (;;) {
+        size_t used = 0, dlen = 0;
+        const char *data = NULL;
+        int keep = 0;
+        lux_gw_ev ev = g->proto->input(g, buf, len, &used, &data, &dlen, &keep);
+        buf += used;
+        len -= used;
+        if (ev == LUX_GW_DATA && response_data(g, data, dlen) < 0)
+            return -1;
+        if (ev == LUX_GW_STDERR)
+            log_stderr(g, data, dlen, 0);
+        if (ev == LUX_GW_END) {
+            response_end(g, keep && !len);
+            return -1;
+        }
+        if (ev == LUX_GW_ERROR) {
+            lux_log(LUX_LOG_ERR, "(%s) %s: a broken response", g->proto->name, g->backend->name);
+            fail(g, 502);
+            return -1;
+        }
+        if (ev == LUX_GW_MORE)
+            return 0;
+    }
+}
+
+static void on_writable(lux_req *r, void *arg) {
+    lux_gw *g = arg;
+    g->paused = 0;
+    g->last_read = lux_loop_now_ms(g->loop);
+    update_interest(g);
+    arm_timer(g);
+}
+
+/* The backend closed the connection. */
+static void backend_eof(lux_gw *g) {
+    if (!g->got_bytes) {
+        retry_or_fail(g, 0);
+        return;
+    }
+    if (g->proto->eof_ends && g->proto->eof_ends(g) && g->answered) {
+        response_end(g, 0);
+        return;
+    }
+    lux_log(LUX_LOG_ERR, "(%s) %s closed the connection mid-response", g->proto->name,
+            g->backend->name);
+    fail(g, 502);
+}
+
+static void read_response(lux_gw *g) {
+    char buf[IO_CHUNK];
+    for (int rounds = 0; rounds < 4 && g->r; rounds++) {
+        if (g->answered && lux_resp_queued(g->r) >= LUX_RESP_HIGH_WATER) {
+            g->paused = 1;
+            lux_resp_on_writable(g->r, on_writable, g);
+            update_interest(g);
+            return;
+        }
+        ssize_t n = read(g->conn->io.fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {
+            if (n < 0 && !g->got_bytes)
+                retry_or_fail(g, 0);
+            else
+                backend_eof(g);
+            return;
+        }
+        g->got_bytes = 1;
+        g->last_read = lux_loop_now_ms(g->loop);
+        if (feed(g, buf, (size_t)n) < 0)
+            return;
+    }
+    if (g->r && g->conn)
+        arm_timer(g);
+}
+
+static void on_conn_event(lux_io *io, unsigned events) {
+    lux_ups_conn *c = (lux_ups_conn *)io;
+    lux_gw *g = c->io.fd >= 0 ? c->user : NULL;
+    if (!g || !g->r || g->conn != c)
+        return;
+    if (g->connecting) {
+        if (lux_ups_connected(c) < 0) {
+            lux_log(LUX_LOG_ERR, "(%s) connect to %s: %s", g->proto->name, g->backend->name,
+                    strerror(errno));
+            retry_or_fail(g, 1);
+            return;
+        }
+        g->connecting = 0;
+        g->last_read = lux_loop_now_ms(g->loop);
+        send_more(g);
+        return;
+    }
+    if (events & LUX_EV_WRITE) {
+        send_more(g);
+        if (!g->r || g->conn != c)
+            return;
+    }
+    if (events & (LUX_EV_READ | LUX_EV_ERROR))
+        read_response(g);
+}
+
+/* ---- starting -------------------------------------------------------------------------------- */
+
+lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf *conf,
+                        size_t state_size) {
+    lux_gw *g = calloc(1, sizeof *g + state_size);
+    if (!g || !(g->chunk = malloc(IO_CHUNK))) {
+        free(g);
+        return LUX_ERROR;
+    }
+    g->r = r;
+    g->proto = proto;
+    g->conf = *conf;
+    g->loop = r->worker->loop;
+    g->timer.cb = on_timer;
+    if (connect_some(g, NULL) < 0) {
+        if (g->conn)
+            drop_conn(g, 0);
+        lux_log(LUX_LOG_ERR, "(%s) no backend available for %s", proto->name, r->uri.ptr);
+        g->r = NULL;
+        finish(g, 0);
+        return lux_resp_error(r, 503);
+    }
+    lux_req_on_abort(r, on_abort, g);
+    return LUX_ASYNC;
+}

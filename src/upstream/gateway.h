@@ -1,0 +1,66 @@
+/*
+ * A request answered by a backend over a connection: the part every gateway shares. It picks
+ * a backend (upstream.h), connects in the worker's loop, writes what the protocol encodes (the
+ * request's head, then its body as lux_req_body_read gives it, never more than one piece ahead
+ * of the backend), and turns what the protocol decodes into the response: a CGI-style head
+ * (http/cgi_headers.h), then the body streamed to the client, pausing while the client's queue
+ * is above LUX_RESP_HIGH_WATER.
+ *
+ * Failures: no usable backend, or none that accepts a connection, is 503; a connect is retried
+ * once on another backend (the failed one is disabled for its disable-time); a kept-alive
+ * connection the backend closed meanwhile is replaced by a new one; a request without a body
+ * whose connection broke before any response byte is retried once on another backend. A
+ * backend that stops mid-response aborts the client's response (never a short answer passed
+ * as whole); one that never answers properly is 502, one too slow 504.
+ */
+#ifndef LUX_GATEWAY_H
+#define LUX_GATEWAY_H
+
+#include "lux/req.h"
+#include "upstream/buf.h"
+#include "upstream/upstream.h"
+
+typedef struct lux_gw lux_gw;
+
+typedef enum {
+    LUX_GW_MORE,   /* every byte given was taken */
+    LUX_GW_DATA,   /* response bytes: the head, then the body */
+    LUX_GW_STDERR, /* error output of the backend: to the error log */
+    LUX_GW_END,    /* the response is complete */
+    LUX_GW_ERROR,  /* the backend broke the protocol */
+} lux_gw_ev;
+
+typedef struct {
+    const char *name; /* the module, for log lines */
+    /* Encode the start of r's request into out and reset the decoder: 0 or -1. Runs again when
+     * the request is retried on another connection. */
+    int (*begin)(lux_gw *g, lux_req *r, lux_ups_buf *out);
+    /* Encode len bytes of the request body; len 0 ends the body. 0 or -1. */
+    int (*body)(lux_gw *g, lux_ups_buf *out, const char *p, size_t len);
+    /* Decode buf[0, len) up to an event; *used bytes taken. DATA and STDERR point into buf
+     * (which the decoder may rewrite in place) or the protocol's state (*data, *dlen); END says
+     * in *keep whether the connection may serve another request. It is called again, with
+     * len 0 once the bytes are used up, until it says MORE. */
+    lux_gw_ev (*input)(lux_gw *g, char *buf, size_t len, size_t *used, const char **data,
+                       size_t *dlen, int *keep);
+    /* Does the backend closing the connection now end the response well? NULL: never. */
+    int (*eof_ends)(lux_gw *g);
+} lux_gw_proto;
+
+typedef struct {
+    lux_ups_pool pool;
+    long connect_timeout, read_timeout, write_timeout; /* seconds, 0: none */
+    int debug;
+} lux_gw_conf;
+
+/* Answer r from a backend of conf's pool (conf is copied; its backends must outlive r); a handler
+ * returns what this returns (LUX_ASYNC, or a finished error response). state_size bytes of zeroed
+ * protocol state come with it. */
+lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf *conf,
+                        size_t state_size);
+/* The protocol's state. */
+void *lux_gw_state(lux_gw *g);
+/* The backend the request is going to (for the protocol's begin). */
+const lux_ups_backend *lux_gw_backend(const lux_gw *g);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * The settings every CGI-style gateway module shares (lighttpd's fastcgi.server, scgi.server and
+ * their companions), and the handler that matches a request to them.
+ */
+#include "upstream/gw_conf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/gen.h"
+#include "core/pool.h"
+#include "http/stat_cache.h"
+#include "mod/setenv_env.h"
+#include "upstream/procs.h"
+
+#define DEFAULT_CONNECT_TIMEOUT 8
+
+static int str_opt(const lux_value *e, const char **out, char *err, size_t el) {
+    if (e->type != LUX_V_STRING) {
+        snprintf(err, el, "\"%s\" needs a string", e->key);
+        return -1;
+    }
+    *out = e->u.str.ptr;
+    return 0;
+}
+
+static int int_opt(const lux_value *e, long *out, char *err, size_t el) {
+    char *end = NULL;
+    if (e->type == LUX_V_INT)
+        *out = (long)e->u.num;
+    else if (e->type != LUX_V_STRING || (*out = strtol(e->u.str.ptr, &end, 10), *end) ||
+             !e->u.str.len) {
+        snprintf(err, el, "\"%s\" needs a number", e->key);
+        return -1;
+    }
+    if (*out < 0) {
+        snprintf(err, el, "\"%s\" must not be negative", e->key);
+        return -1;
+    }
+    return 0;
+}
+
+static int bool_opt(const lux_value *e, int *out, char *err, size_t el) {
+    if (lux_parse_bool(e, out) < 0) {
+        snprintf(err, el, "\"%s\" needs \"enable\" or \"disable\"", e->key);
+        return -1;
+    }
+    return 0;
+}
+
+/* Keys of lighttpd's process management that lux has no use for. */
+static int ignored_key(const char *k) {
+    static const char *const keys[] = {"min-procs", "max-load-per-proc", "kill-signal",
+                                       "listen-backlog", "idle-timeout"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (!strcmp(k, keys[i]))
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    const char *host, *socket, *mode;
+    long port, disable_time;
+    lux_ups_procs_conf procs;
+} host_opts;
+
+static int copy_env_opt(lux_gen *gen, const lux_value *e, host_opts *h, char *err, size_t el) {
+    lux_strlist *l = lux_pool_alloc(&gen->pool, sizeof *l);
+    size_t n = e->type == LUX_V_ARRAY ? e->u.arr.len : 0;
+    if (!l || !(l->items = lux_pool_alloc(&gen->pool, (n ? n : 1) * sizeof *l->items))) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    l->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const lux_value *v = e->u.arr.items[i];
+        if (v->type != LUX_V_STRING || v->key) {
+            snprintf(err, el, "\"bin-copy-environment\" needs ( \"NAME\", ... )");
+            return -1;
+        }
+        l->items[i] = (lux_str){v->u.str.ptr, v->u.str.len};
+    }
+    if (e->type != LUX_V_ARRAY) {
+        snprintf(err, el, "\"bin-copy-environment\" needs ( \"NAME\", ... )");
+        return -1;
+    }
+    h->procs.copy_env = l;
+    return 0;
+}
+
+/* Options that say how lux starts the backend itself (bin-path). */
+static int spawn_option(lux_gen *gen, const lux_value *e, host_opts *h, char *err, size_t el) {
+    const char *k = e->key;
+    if (!strcmp(k, "bin-path"))
+        return str_opt(e, &h->procs.bin_path, err, el);
+    if (!strcmp(k, "max-procs")) {
+        if (int_opt(e, &h->procs.nprocs, err, el) < 0)
+            return -1;
+        if (h->procs.nprocs < 1 || h->procs.nprocs > 256) {
+            snprintf(err, el, "\"max-procs\" must be from 1 to 256");
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(k, "bin-environment")) {
+        h->procs.env = lux_conf_keyvals(gen, e, &h->procs.nenv,
+                                        "\"bin-environment\" needs "
+                                        "( \"NAME\" => \"value\", ... )",
+                                        err, el);
+        return h->procs.env ? 0 : -1;
+    }
+    if (!strcmp(k, "bin-copy-environment"))
+        return copy_env_opt(gen, e, h, err, el);
+    return 1;
+}
+
+/* One option of a host entry; target options come from the first host of a key. */
+static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_target *t, int first,
+                       char *err, size_t el) {
+    const char *k = e->key;
+    const char *s;
+    int b;
+    if (!strcmp(k, "host"))
+        return str_opt(e, &h->host, err, el);
+    if (!strcmp(k, "port"))
+        return int_opt(e, &h->port, err, el);
+    if (!strcmp(k, "socket"))
+        return str_opt(e, &h->socket, err, el);
+    if (!strcmp(k, "disable-time"))
+        return int_opt(e, &h->disable_time, err, el);
+    if (!strcmp(k, "mode"))
+        return str_opt(e, &h->mode, err, el);
+    if (!strcmp(k, "connect-timeout"))
+        return int_opt(e, &t->gw.connect_timeout, err, el);
+    if (!strcmp(k, "read-timeout"))
+        return int_opt(e, &t->gw.read_timeout, err, el);
+    if (!strcmp(k, "write-timeout"))
+        return int_opt(e, &t->gw.write_timeout, err, el);
+    if (!strcmp(k, "docroot")) {
+        if (str_opt(e, &s, err, el) < 0)
+            return -1;
+        if (first)
+            t->docroot = (lux_str){s, strlen(s)};
+        return 0;
+    }
+    int *flag = !strcmp(k, "check-local")           ? &t->check_local
+                : !strcmp(k, "strip-request-uri")   ? &t->strip_request_uri
+                : !strcmp(k, "fix-root-scriptname") ? &t->fix_root_scriptname
+                                                    : NULL;
+    if (flag) {
+        if (bool_opt(e, &b, err, el) < 0)
+            return -1;
+        if (first)
+            *flag = b;
+        return 0;
+    }
+    int rc = spawn_option(gen, e, h, err, el);
+    if (rc <= 0)
+        return rc;
+    if (ignored_key(k))
+        return 0;
+    if (!strcmp(k, "x-sendfile") || !strcmp(k, "x-sendfile-docroot") ||
+        !strcmp(k, "allow-x-send-file"))
+        snprintf(err, el, "\"%s\" is not supported yet", k);
+    else
+        snprintf(err, el, "unknown option \"%s\"", k);
+    return -1;
+}
+
+static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_target *t,
+                        int first, char *err, size_t el) {
+    if (hv->type != LUX_V_ARRAY) {
+        snprintf(err, el, "a backend must be ( \"host\" => ..., ... )");
+        return -1;
+    }
+    *h = (host_opts){.disable_time = 1, .procs = {.nprocs = 4}};
+    for (size_t i = 0; i < hv->u.arr.len; i++) {
+        const lux_value *e = hv->u.arr.items[i];
+        if (!e->key) {
+            snprintf(err, el, "backend options are ( \"key\" => value, ... )");
+            return -1;
+        }
+        if (host_option(gen, e, h, t, first, err, el) < 0)
+            return -1;
+    }
+    if (h->mode && strcmp(h->mode, "responder")) {
+        snprintf(err, el, "mode \"%s\" is not supported (only \"responder\")", h->mode);
+        return -1;
+    }
+    if (h->procs.bin_path && !h->socket) {
+        snprintf(err, el, "\"bin-path\" needs a \"socket\" to listen on");
+        return -1;
+    }
+    return 0;
+}
+
+/* The backends of one host entry: one, or max-procs processes lux starts. Returns how many
+ * it filled in b, or -1. */
+static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, lux_gw_target *t,
+                       int first, char *err, size_t el) {
+    host_opts h;
+    if (host_opts_of(gen, hv, &h, t, first, err, el) < 0)
+        return -1;
+    char msg[200];
+    long n = 1;
+    if (h.procs.bin_path) {
+        h.procs.socket = h.socket;
+        n = h.procs.nprocs;
+        if (lux_ups_procs_start(gen, &h.procs, b, msg, sizeof msg) < 0) {
+            snprintf(err, el, "%s", msg);
+            return -1;
+        }
+    } else if (lux_ups_backend_init(b, h.host, h.port, h.socket, msg, sizeof msg) < 0) {
+        snprintf(err, el, "%s", msg);
+        return -1;
+    }
+    for (long i = 0; i < n; i++)
+        b[i].disable_time = h.disable_time;
+    return n;
+}
+
+/* Backends a host entry makes: max-procs of them with bin-path. */
+static size_t backends_of(const lux_value *hv) {
+    const lux_value *bin = hv->type == LUX_V_ARRAY ? lux_value_find(hv, "bin-path") : NULL;
+    const lux_value *max = bin ? lux_value_find(hv, "max-procs") : NULL;
+    if (!bin)
+        return 1;
+    if (!max)
+        return 4;
+    long n = max->type == LUX_V_INT      ? (long)max->u.num
+             : max->type == LUX_V_STRING ? strtol(max->u.str.ptr, NULL, 10)
+                                         : 1;
+    return n >= 1 && n <= 256 ? (size_t)n : 1;
+}
+
+static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, char *err, size_t el) {
+    if (v->type != LUX_V_ARRAY || !v->u.arr.len) {
+        snprintf(err, el, "\"%s\" needs ( \"name\" => ( \"host\" => ... ) )", v->key);
+        return -1;
+    }
+    t->match = (lux_str){v->key, v->key_len};
+    t->prefix = v->key[0] == '/';
+    t->check_local = 1;
+    t->gw.connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+    size_t total = 0;
+    for (size_t i = 0; i < v->u.arr.len; i++)
+        total += backends_of(v->u.arr.items[i]);
+    t->gw.pool.backends = lux_pool_alloc(&gen->pool, total * sizeof(lux_ups_backend));
+    if (!t->gw.pool.backends) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < v->u.arr.len; i++) {
+        long got = parse_host(gen, v->u.arr.items[i], t->gw.pool.backends + n, t, i == 0, err, el);
+        if (got < 0)
+            return -1;
+        n += (size_t)got;
+    }
+    t->gw.pool.n = n;
+    lux_ups_pool_finish(&t->gw.pool);
+    return 0;
+}
+
+/* The value of NAME.server into s; 0, or -1 with a message in err. */
+static int parse_servers(lux_gen *gen, const lux_value *v, lux_gw_servers *s, char *err,
+                         size_t el) {
+    if (v->type != LUX_V_ARRAY) {
+        snprintf(err, el, "expected ( \".ext\" => ( \"name\" => ( ... ) ) )");
+        return -1;
+    }
+    s->n = v->u.arr.len;
+    s->targets = lux_pool_alloc(&gen->pool, (s->n ? s->n : 1) * sizeof *s->targets);
+    if (!s->targets) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    memset(s->targets, 0, (s->n ? s->n : 1) * sizeof *s->targets);
+    for (size_t i = 0; i < s->n; i++) {
+        const lux_value *e = v->u.arr.items[i];
+        if (!e->key) { /* "" matches every path */
+            snprintf(err, el, "expected ( \".ext\" => ( ... ) )");
+            return -1;
+        }
+        if (parse_target(gen, e, &s->targets[i], err, el) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    return parse_servers(gen, v, dst, err, el);
+}
+
+int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    lux_gw_map *m = dst;
+    m->items =
+        lux_conf_keyvals(gen, v, &m->n, "expected ( \".ext\" => \".mapped-ext\", ... )", err, el);
+    return m->items ? 0 : -1;
+}
+
+int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char *err, size_t el) {
+    lux_ups_balance b;
+    if (c->balance.ptr && lux_ups_balance_parse(c->balance.ptr, &b) < 0) {
+        snprintf(err, el, "%s: \"%s\" is not fair, round-robin, hash or sticky", directive,
+                 c->balance.ptr);
+        return -1;
+    }
+    return 0;
+}
+
+int lux_gw_env(lux_req *r, const lux_gw_target *t, lux_cgi_env *env) {
+    if (lux_cgi_env_build(r, env) < 0 || lux_setenv_apply_env(r, env) < 0)
+        return -1;
+    int rc = 0;
+    if (t->docroot.ptr) {
+        lux_str script = r->path;
+        if (r->pathinfo.len <= script.len)
+            script.len -= r->pathinfo.len;
+        char *fn = lux_req_printf(r, "%s%.*s", t->docroot.ptr, (int)script.len, script.ptr);
+        rc |= lux_cgi_env_set(r, env, "DOCUMENT_ROOT", 13, t->docroot.ptr, t->docroot.len);
+        rc |= fn ? lux_cgi_env_set(r, env, "SCRIPT_FILENAME", 15, fn, strlen(fn)) : -1;
+    }
+    if (t->prefix && t->strip_request_uri && r->target.len >= t->match.len &&
+        !memcmp(r->target.ptr, t->match.ptr, t->match.len)) {
+        size_t skip = t->match.len - (t->match.ptr[t->match.len - 1] == '/');
+        rc |=
+            lux_cgi_env_set(r, env, "REQUEST_URI", 11, r->target.ptr + skip, r->target.len - skip);
+    }
+    return rc;
+}
+
+static int ends_with(const lux_str *s, const char *suffix, size_t len) {
+    return s->len >= len && !memcmp(s->ptr + s->len - len, suffix, len);
+}
+
+static const lux_gw_target *match(const lux_gw_settings *c, const lux_str *path) {
+    for (size_t i = 0; i < c->servers.n; i++) {
+        const lux_gw_target *t = &c->servers.targets[i];
+        if (t->prefix ? path->len >= t->match.len && !memcmp(path->ptr, t->match.ptr, t->match.len)
+                      : ends_with(path, t->match.ptr, t->match.len))
+            return t;
+    }
+    for (size_t i = 0; i < c->map.n; i++) {
+        const lux_keyval *m = &c->map.items[i];
+        if (!ends_with(path, m->key.ptr, m->key.len))
+            continue;
+        for (size_t k = 0; k < c->servers.n; k++) {
+            const lux_gw_target *t = &c->servers.targets[k];
+            if (!t->prefix && t->match.len == m->value.len &&
+                !memcmp(t->match.ptr, m->value.ptr, m->value.len))
+                return t;
+        }
+    }
+    return NULL;
+}
+
+const lux_gw_target *lux_gw_target_of(lux_req *r, const lux_module *m) {
+    void **slot = lux_req_mod_data(r, m);
+    return slot ? *slot : NULL;
+}
+
+/* check-local disabled: the script is what the prefix names; the rest is PATH_INFO. */
+static void map_virtual(lux_req *r, const lux_gw_target *t) {
+    if (!t->prefix)
+        return;
+    size_t keep = t->match.len;
+    if (t->fix_root_scriptname && t->match.len == 1)
+        keep = 0; /* "/" as the prefix: SCRIPT_NAME empty, the whole path is PATH_INFO */
+    else if (t->match.ptr[t->match.len - 1] == '/')
+        keep--;
+    if (r->path.len > keep)
+        r->pathinfo = (lux_str){r->path.ptr + keep, r->path.len - keep};
+    else
+        r->pathinfo = (lux_str){NULL, 0};
+}
+
+lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module *m,
+                         const lux_gw_proto *proto, size_t state_size, int local_files) {
+    if (!c->servers.n)
+        return LUX_GO_ON;
+    const lux_gw_target *t = match(c, &r->path);
+    if (!t)
+        return LUX_GO_ON;
+    if (local_files && t->check_local && (!r->file || !S_ISREG(r->file->mode)))
+        return LUX_GO_ON; /* the static handler answers: 404 */
+    if (local_files && !t->check_local)
+        map_virtual(r, t);
+    void **slot = lux_req_mod_data(r, m);
+    if (!slot)
+        return LUX_ERROR;
+    *slot = (void *)t;
+    lux_gw_conf gw = t->gw;
+    if (c->balance.ptr)
+        lux_ups_balance_parse(c->balance.ptr, &gw.pool.balance);
+    gw.debug = (int)c->debug;
+    return lux_gw_start(r, proto, &gw, state_size);
+}

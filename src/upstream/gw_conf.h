@@ -1,0 +1,71 @@
+/*
+ * The settings every CGI-style gateway module shares: lighttpd's NAME.server (a key per
+ * extension or path prefix, each with its backends and options), NAME.balance,
+ * NAME.map-extensions and NAME.debug, and the handler that matches a request to them and
+ * hands it to the gateway (upstream/gateway.h).
+ *
+ *   NAME.server = ( ".php" => ( "name" => ( "socket" => "/run/app.sock" ),
+ *                               "other" => ( "host" => "127.0.0.1", "port" => 9000 ) ),
+ *                   "/app" => ( ( "host" => "127.0.0.1", "port" => 9001,
+ *                                 "check-local" => "disable" ) ),
+ *                   ".py" => ( ( "bin-path" => "/usr/bin/app", "socket" => "/run/py.sock",
+ *                                "max-procs" => 2 ) ) )
+ *
+ * A key starting with "/" matches URL paths with that prefix, any other key paths ending with
+ * it. Per-key options (check-local, docroot, strip-request-uri, fix-root-scriptname, the
+ * timeouts) are taken from the key's first backend.
+ */
+#ifndef LUX_GW_CONF_H
+#define LUX_GW_CONF_H
+
+#include "http/cgi_env.h"
+#include "lux/module.h"
+#include "lux/req.h"
+#include "upstream/gateway.h"
+/* One key of fastcgi.server: what it matches and where such requests go. */
+typedef struct {
+    lux_str match; /* ".php" or "/prefix" */
+    int prefix;
+    int check_local;
+    int strip_request_uri;
+    int fix_root_scriptname;
+    lux_str docroot; /* ptr NULL: the request's */
+    lux_gw_conf gw;
+} lux_gw_target;
+
+typedef struct {
+    lux_gw_target *targets;
+    size_t n;
+} lux_gw_servers;
+
+typedef struct {
+    const lux_keyval *items;
+    size_t n;
+} lux_gw_map;
+
+typedef struct {
+    lux_gw_servers servers;
+    lux_str balance;
+    lux_gw_map map;
+    long debug;
+} lux_gw_settings;
+
+/* Parse functions for the directives (LUX_D_CUSTOM: dst is a lux_gw_servers or a
+ * lux_gw_map). 0 or -1. */
+int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
+int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
+/* Check NAME.balance once the settings are in. 0 or -1. */
+int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char *err,
+                           size_t errlen);
+
+/* The handler: a request c matches goes to its backends through proto (module m keeps the
+ * matched target in its request slot); others go on. local_files: the request names a
+ * script under the document root (check-local applies; not for a proxy). */
+lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module *m,
+                         const lux_gw_proto *proto, size_t state_size, int local_files);
+/* The target module m matched r to (for the protocol's begin, which may run again on a retry). */
+const lux_gw_target *lux_gw_target_of(lux_req *r, const lux_module *m);
+/* r's CGI/1.1 environment with mod_setenv's additions, adjusted as t's options ask. 0 or -1. */
+int lux_gw_env(lux_req *r, const lux_gw_target *t, lux_cgi_env *env);
+
+#endif

@@ -1,0 +1,400 @@
+#include "upstream/upstream.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "http/request.h"
+#include "lux/log.h"
+
+/* Idle connections kept per backend and worker: more are closed. */
+#define IDLE_MAX 32
+
+/* What this worker knows of one backend (or, for round-robin, of one pool). */
+struct lux_ups_state {
+    char name[128];
+    int64_t disabled_until; /* ms on the loop's clock */
+    unsigned active;
+    unsigned rr_next;
+    lux_ups_conn *idle;
+    unsigned nidle;
+    lux_ups_state *next;
+};
+
+typedef struct {
+    lux_loop *loop;
+    lux_ups_state *states;
+    lux_ups_dead *dead;
+    lux_timer timer;
+    int armed;
+} ups_thread;
+
+static __thread ups_thread T;
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void free_dead(void) {
+    while (T.dead) {
+        lux_ups_dead *d = T.dead;
+        T.dead = d->next;
+        d->fn(d->ptr);
+    }
+}
+
+static void close_conn_now(lux_ups_conn *c) {
+    if (c->io.fd >= 0)
+        close(c->io.fd);
+    free(c);
+}
+
+/* The worker's thread exits: its loop outlives it, so nothing of ours may stay on it. */
+static void thread_exit(void *unused) {
+    if (T.armed)
+        lux_loop_timer_cancel(T.loop, &T.timer);
+    T.armed = 0;
+    free_dead();
+    while (T.states) {
+        lux_ups_state *s = T.states;
+        T.states = s->next;
+        while (s->idle) {
+            lux_ups_conn *c = s->idle;
+            s->idle = c->next;
+            close_conn_now(c);
+        }
+        free(s);
+    }
+}
+
+static void make_exit_key(void) {
+    pthread_key_create(&exit_key, thread_exit);
+}
+
+static void on_dead_timer(lux_timer *t) {
+    T.armed = 0;
+    free_dead();
+}
+
+static void use_thread(lux_loop *loop) {
+    if (T.loop)
+        return;
+    pthread_once(&exit_once, make_exit_key);
+    pthread_setspecific(exit_key, &T); /* any non-NULL value: the destructor runs */
+    T.loop = loop;
+    T.timer.cb = on_dead_timer;
+}
+
+void lux_ups_defer_free(lux_loop *loop, lux_ups_dead *node, void (*fn)(void *), void *ptr) {
+    use_thread(loop);
+    node->fn = fn;
+    node->ptr = ptr;
+    node->next = T.dead;
+    T.dead = node;
+    if (!T.armed && lux_loop_timer_arm(loop, &T.timer, lux_loop_now_ms(loop)) == 0)
+        T.armed = 1;
+}
+
+static lux_ups_state *state_of(lux_loop *loop, const char *name) {
+    use_thread(loop);
+    for (lux_ups_state *s = T.states; s; s = s->next)
+        if (!strcmp(s->name, name))
+            return s;
+    lux_ups_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->next = T.states;
+    T.states = s;
+    return s;
+}
+
+int lux_ups_balance_parse(const char *s, lux_ups_balance *out) {
+    static const struct {
+        const char *name;
+        lux_ups_balance b;
+    } names[] = {{"fair", LUX_UPS_FAIR},
+                 {"round-robin", LUX_UPS_ROUND_ROBIN},
+                 {"hash", LUX_UPS_HASH},
+                 {"sticky", LUX_UPS_STICKY}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcasecmp(s, names[i].name)) {
+            *out = names[i].b;
+            return 0;
+        }
+    return -1;
+}
+
+static int init_unix(lux_ups_backend *b, const char *path, char *err, size_t errlen) {
+    struct sockaddr_un *un = (struct sockaddr_un *)&b->addr;
+    if (strlen(path) >= sizeof un->sun_path) {
+        snprintf(err, errlen, "socket path too long: %s", path);
+        return -1;
+    }
+    un->sun_family = AF_UNIX;
+    strcpy(un->sun_path, path);
+    b->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+    snprintf(b->name, sizeof b->name, "unix:%s", path);
+    return 0;
+}
+
+static int init_inet(lux_ups_backend *b, const char *host, long port, char *err, size_t errlen) {
+    if (port <= 0 || port > 65535) {
+        snprintf(err, errlen, "\"port\" must be from 1 to 65535");
+        return -1;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%ld", port);
+    int rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve \"%s\": %s", host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
+    snprintf(b->host, sizeof b->host, "%s", host);
+    b->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    char text[INET6_ADDRSTRLEN];
+    if (b->addr.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&b->addr)->sin6_addr, text, sizeof text);
+        snprintf(b->name, sizeof b->name, "[%s]:%ld", text, port);
+    } else {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&b->addr)->sin_addr, text, sizeof text);
+        snprintf(b->name, sizeof b->name, "%s:%ld", text, port);
+    }
+    return 0;
+}
+
+int lux_ups_backend_init(lux_ups_backend *b, const char *host, long port, const char *socket_path,
+                         char *err, size_t errlen) {
+    memset(b, 0, sizeof *b);
+    b->disable_time = 1;
+    if (socket_path && *socket_path)
+        return init_unix(b, socket_path, err, errlen);
+    if (!host || !*host) {
+        snprintf(err, errlen, "a backend needs \"host\" and \"port\", or \"socket\"");
+        return -1;
+    }
+    return init_inet(b, host, port, err, errlen);
+}
+
+/* FNV-1a: spreads paths and addresses over the backends. */
+static uint64_t hash_bytes(uint64_t h, const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+#define HASH_SEED 14695981039346656037ull
+
+void lux_ups_pool_finish(lux_ups_pool *p) {
+    uint64_t h = HASH_SEED;
+    for (size_t i = 0; i < p->n; i++)
+        h = hash_bytes(h, p->backends[i].name, strlen(p->backends[i].name) + 1);
+    snprintf(p->key, sizeof p->key, "#%016llx", (unsigned long long)h);
+}
+
+static int usable(lux_loop *loop, const lux_ups_backend *b, const lux_ups_backend *skip,
+                  lux_ups_state **st) {
+    *st = state_of(loop, b->name);
+    if (b == skip || !*st)
+        return 0;
+    return (*st)->disabled_until <= lux_loop_now_ms(loop);
+}
+
+static const lux_ups_backend *pick_fair(lux_loop *loop, const lux_ups_pool *p,
+                                        const lux_ups_backend *skip) {
+    const lux_ups_backend *best = NULL;
+    unsigned best_active = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        lux_ups_state *st;
+        if (usable(loop, &p->backends[i], skip, &st) && (!best || st->active < best_active)) {
+            best = &p->backends[i];
+            best_active = st->active;
+        }
+    }
+    return best;
+}
+
+/* The first usable backend from index start on, wrapping around. */
+static const lux_ups_backend *pick_from(lux_loop *loop, const lux_ups_pool *p, size_t start,
+                                        const lux_ups_backend *skip) {
+    for (size_t k = 0; k < p->n; k++) {
+        const lux_ups_backend *b = &p->backends[(start + k) % p->n];
+        lux_ups_state *st;
+        if (usable(loop, b, skip, &st))
+            return b;
+    }
+    return NULL;
+}
+
+const lux_ups_backend *lux_ups_pick(lux_loop *loop, const lux_ups_pool *p, lux_req *r,
+                                    const lux_ups_backend *skip) {
+    if (!p->n)
+        return NULL;
+    switch (p->balance) {
+    case LUX_UPS_ROUND_ROBIN: {
+        lux_ups_state *ps = state_of(loop, p->key);
+        size_t start = ps ? ps->rr_next++ % p->n : 0;
+        return pick_from(loop, p, start, skip);
+    }
+    case LUX_UPS_HASH:
+        return pick_from(loop, p, hash_bytes(HASH_SEED, r->path.ptr, r->path.len) % p->n, skip);
+    case LUX_UPS_STICKY: {
+        const char *ip = lux_req_remote_ip(r);
+        return pick_from(loop, p, ip ? hash_bytes(HASH_SEED, ip, strlen(ip)) % p->n : 0, skip);
+    }
+    case LUX_UPS_FAIR:
+    default:
+        return pick_fair(loop, p, skip);
+    }
+}
+
+void lux_ups_disable(lux_loop *loop, const lux_ups_backend *b) {
+    lux_ups_state *st = state_of(loop, b->name);
+    if (!st)
+        return;
+    st->disabled_until = lux_loop_now_ms(loop) + b->disable_time * 1000;
+    lux_log(LUX_LOG_ERR, "backend %s failed; disabled for %ld s", b->name, b->disable_time);
+}
+
+unsigned lux_ups_active(lux_loop *loop, const lux_ups_backend *b) {
+    lux_ups_state *st = state_of(loop, b->name);
+    return st ? st->active : 0;
+}
+
+static void free_conn(void *p) {
+    close_conn_now(p);
+}
+
+/* Close c now, free it after the batch (an event for it may still be pending). */
+static void close_conn(lux_ups_conn *c) {
+    if (c->io.fd >= 0) {
+        lux_loop_del(c->loop, &c->io);
+        close(c->io.fd);
+        c->io.fd = -1;
+    }
+    lux_ups_defer_free(c->loop, &c->dead, free_conn, c);
+}
+
+static void unlink_idle(lux_ups_conn *c) {
+    for (lux_ups_conn **pp = &c->state->idle; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            c->state->nidle--;
+            return;
+        }
+}
+
+/* An idle connection became readable: the backend closed it (or talks out of turn). */
+static void on_idle_event(lux_io *io, unsigned events) {
+    lux_ups_conn *c = (lux_ups_conn *)io;
+    if (io->fd < 0)
+        return;
+    unlink_idle(c);
+    close_conn(c);
+}
+
+static lux_ups_conn *take_idle(lux_ups_state *st, lux_io_cb cb) {
+    lux_ups_conn *c = st->idle;
+    if (!c)
+        return NULL;
+    st->idle = c->next;
+    st->nidle--;
+    c->next = NULL;
+    c->reused = 1;
+    c->io.cb = cb;
+    st->active++;
+    return c;
+}
+
+static int new_socket(const lux_ups_backend *b) {
+    int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (b->addr.ss_family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (connect(fd, (const struct sockaddr *)&b->addr, b->addrlen) < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb cb, void *user) {
+    lux_ups_state *st = state_of(loop, b->name);
+    if (!st) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    lux_ups_conn *c = take_idle(st, cb);
+    if (c) {
+        c->user = user;
+        return c;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->loop = loop;
+    c->state = st;
+    c->io.cb = cb;
+    c->user = user;
+    c->io.fd = new_socket(b);
+    if (c->io.fd < 0 || lux_loop_add(loop, &c->io, LUX_EV_WRITE) < 0) {
+        int e = errno;
+        if (c->io.fd >= 0)
+            close(c->io.fd);
+        free(c);
+        lux_log(LUX_LOG_ERR, "connect to %s: %s", b->name, strerror(e));
+        lux_ups_disable(loop, b);
+        errno = e;
+        return NULL;
+    }
+    st->active++;
+    return c;
+}
+
+int lux_ups_connected(lux_ups_conn *c) {
+    int e = 0;
+    socklen_t len = sizeof e;
+    if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+        e = errno;
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+void lux_ups_release(lux_ups_conn *c, int keep) {
+    lux_ups_state *st = c->state;
+    if (st->active)
+        st->active--;
+    c->requests++;
+    if (!keep || c->io.fd < 0 || st->nidle >= IDLE_MAX ||
+        lux_loop_mod(c->loop, &c->io, LUX_EV_READ) < 0) {
+        close_conn(c);
+        return;
+    }
+    c->io.cb = on_idle_event;
+    c->user = NULL;
+    c->next = st->idle;
+    st->idle = c;
+    st->nidle++;
+}
