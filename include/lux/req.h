@@ -195,7 +195,7 @@ void lux_resp_on_writable(lux_req *r, void (*fn)(lux_req *r, void *arg), void *a
  * output are queued; lux_resp_queued counts what the chain holds besides what it emitted. A
  * filter that changes the length (keeps_length 0) drops the announced Content-Length: the body
  * goes chunked on HTTP/1.1, close-delimited on HTTP/1.0. Returns 0, or -1 when the response
- * does not stream, its head went out, or a body piece already passed the chain.
+ * does not stream, broke already, its head went out, or a body piece already passed the chain.
  */
 typedef struct lux_filter lux_filter;
 typedef struct {
