@@ -147,8 +147,9 @@ def check_streamed_coding(coding):
         r = fetch(s, "/text.py", ae=coding)
         eq(r.status, 200, "status")
         eq(r.header("Content-Encoding"), coding, "Content-Encoding")
-        eq(r.header("Transfer-Encoding"), "chunked", "framing")
-        eq(r.header("Content-Length"), None, "Content-Length")
+        if not harness.is_lighttpd():  # lighttpd waits for the script's end, sends a length
+            eq(r.header("Transfer-Encoding"), "chunked", "framing")
+            eq(r.header("Content-Length"), None, "Content-Length")
         check("Accept-Encoding" in (r.header("Vary") or ""), "Vary names Accept-Encoding")
         check(len(r.body) < len(text_body()) // 4, f"{len(r.body)} bytes: barely compressed")
         eq(decode(coding, r.body), text_body(), f"{coding} body decoded")
@@ -180,6 +181,7 @@ def test_cgi_stream_never_bzip2():
         eq(r.header("Content-Encoding"), "gzip", "the next acceptable coding")
 
 
+@lux_only("lighttpd 1.4.69 sends a compressed response once the script ended, with a length")
 def test_cgi_stream_http10_close_delimited():
     with cgi_server() as s:
         r = fetch(s, "/text.py", version="HTTP/1.0")
@@ -188,6 +190,7 @@ def test_cgi_stream_http10_close_delimited():
         eq(gzip.decompress(r.body), text_body(), "body decoded")
 
 
+@lux_only("lighttpd 1.4.69 sends a compressed response once the script ended, with a length")
 def test_event_stream_flushes_when_the_script_pauses():
     """The first event decodes before the script writes the second: compression flushed it."""
     with cgi_server() as s:
@@ -221,6 +224,7 @@ def rss_kib(pid):
     raise harness.TestFailure("no VmRSS")
 
 
+@lux_only("lighttpd 1.4.69 sends a compressed response once the script ended, with a length")
 def test_50mib_compressed_stream_to_slow_reader_keeps_rss_bounded():
     size, digest = big_body_digest()
     with cgi_server() as s:
