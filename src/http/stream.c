@@ -395,7 +395,7 @@ lux_chunk *lux_resp_take(lux_req *r, size_t max, int *end) {
     lux_stream_state *st = r->stream;
     if (r->head_only && r->body) {
         uint64_t len = r->body_len; /* still the Content-Length of the answer */
-        uint64_t queued = lux_resp_queued(r);
+        uint64_t queued = r->body_len - r->resp_released; /* not what filters hold */
         lux_resp_body_reset(r);
         r->body_len = len;
         released(r, queued);

@@ -139,3 +139,15 @@ def test_client_leaving_releases_the_filters_once():
         time.sleep(0.5)
         eq((released(s, 1), released(s, 2)), (1, 1), "releases")
         eq(harness.get(s.port, "/one").status, 200, "a request after")
+
+
+@lux_only("test module")
+def test_head_through_filters_then_the_next_request():
+    with server() as s:
+        c = harness.Conn(s.port)
+        r = c.request("/one", method="HEAD")
+        eq((r.status, r.body), (200, b""), "HEAD")
+        r = c.request("/two-cl")
+        check(r.body == through(pattern(300000), 2), "the next response on the connection")
+        c.close()
+        poll(lambda: released(s, 1) == 2, what="each request's filters released")
