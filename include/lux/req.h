@@ -126,6 +126,7 @@ struct lux_req {
     uint64_t resp_released;        /* body bytes sent or dropped (HEAD): lux_resp_queued */
     struct lux_req_body *req_body; /* the request body as the core keeps it (http/body.c) */
     unsigned req_body_empty : 1;   /* it ended before a byte came: nothing kept */
+    struct lux_filter_chain *filters; /* output filters (http/filter.c); NULL: none */
 };
 
 /* Case-insensitive lookup of a request header; NULL when absent. */
@@ -174,6 +175,40 @@ void lux_resp_abort(lux_req *r);
 #define LUX_RESP_LOW_WATER (64 * 1024)
 uint64_t lux_resp_queued(const lux_req *r);
 void lux_resp_on_writable(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg);
+/*
+ * Output filters: code between a streamed body's handler and the protocol (compression). A
+ * module installs one on a streamed response before its head goes out (a response_start hook
+ * is the place); filters added to one response form a chain in the order they were added.
+ * From then on every body piece the handler appends goes to the first filter's `data` (file
+ * pieces read in blocks of at most 64 KiB), and what a filter emits with lux_filter_emit goes
+ * to the next one or, from the last, to the protocol. The core calls, always from the loop or
+ * from the handler's own lux_resp_* call:
+ *   data   with len > 0 bytes of body (valid only during the call);
+ *   flush  when the producer paused (nothing more to filter and everything emitted was sent):
+ *          emit what is held back, so that the client has all it was given so far;
+ *   end    once after the handler's lux_resp_end: emit the rest;
+ *   release once when the request is done (or the filter is dropped): free ctx.
+ * Each returns 0, or -1 when the body cannot go on (it then breaks: lux_resp_abort). A filter
+ * may only emit; it must not append with lux_resp_body_*, end the response or keep r beyond
+ * release. Its memory per response should be bounded (a window and an output block): the core
+ * hands it at most 64 KiB at a time and stops feeding it while LUX_RESP_HIGH_WATER bytes of its
+ * output are queued; lux_resp_queued counts what the chain holds besides what it emitted. A
+ * filter that changes the length (keeps_length 0) drops the announced Content-Length: the body
+ * goes chunked on HTTP/1.1, close-delimited on HTTP/1.0. Returns 0, or -1 when the response
+ * does not stream, broke already, its head went out, or a body piece already passed the chain.
+ */
+typedef struct lux_filter lux_filter;
+typedef struct {
+    int (*data)(lux_filter *f, const char *p, size_t len);
+    int (*flush)(lux_filter *f);
+    int (*end)(lux_filter *f);
+    void (*release)(void *ctx);
+    int keeps_length;
+} lux_filter_ops;
+int lux_resp_filter(lux_req *r, const lux_filter_ops *ops, void *ctx);
+/* From a filter's callback: pass len bytes on (copied). 0 or -1 (out of memory). */
+int lux_filter_emit(lux_filter *f, const char *p, size_t len);
+void *lux_filter_ctx(const lux_filter *f);
 /*
  * The request body. r->content_length is its announced length (-1: unknown, as for chunked
  * HTTP/1.1 or HTTP/2 without one). With server.stream-request-body = 0 (the default) the handler

@@ -11,6 +11,7 @@
 #include "core/core_conf.h"
 #include "core/gen.h"
 #include "core/pool.h"
+#include "http/filter.h"
 #include "http/h1/charclass.h"
 #include "http/request.h"
 #include "http/stat_cache.h"
@@ -96,11 +97,22 @@ static lux_chunk *new_chunk(lux_req *r, size_t extra) {
     return c;
 }
 
+static void queue_chunk(lux_req *r, lux_chunk *c) {
+    if (!r->body_tail)
+        r->body_tail = &r->body;
+    *r->body_tail = c;
+    r->body_tail = &c->next;
+    r->body_len += c->len;
+    lux_stream_appended(r);
+}
+
 /*
  * Where every appended body piece enters the response's queue, between the handler and the
- * protocol: the one place an output filter (compression) takes the pieces it transforms.
+ * protocol: the one place the output filters (http/filter.c) take the pieces they transform.
  */
 static int enqueue(lux_req *r, lux_chunk *c) {
+    if (r->filters)
+        return lux_filter_take(r, c);
     if (r->streaming && r->stream_length >= 0 &&
         r->body_len + c->len > (uint64_t)r->stream_length) {
         lux_log(LUX_LOG_ERR, "%.*s: a streamed body longer than its %lld bytes was cut",
@@ -108,12 +120,19 @@ static int enqueue(lux_req *r, lux_chunk *c) {
         lux_chunk_release(c);
         return -1;
     }
-    if (!r->body_tail)
-        r->body_tail = &r->body;
-    *r->body_tail = c;
-    r->body_tail = &c->next;
-    r->body_len += c->len;
-    lux_stream_appended(r);
+    queue_chunk(r, c);
+    return 0;
+}
+
+/* Filters' output: copied, on the heap, released once sent. */
+int lux_resp_queue_copy(lux_req *r, const char *p, size_t len) {
+    lux_chunk *c = new_chunk(r, len);
+    if (!c)
+        return -1;
+    memcpy(c + 1, p, len);
+    c->mem = (const char *)(c + 1);
+    c->len = len;
+    queue_chunk(r, c);
     return 0;
 }
 

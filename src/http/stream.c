@@ -15,6 +15,7 @@
 #include "core/pool.h"
 #include "event/loop.h"
 #include "http/body.h"
+#include "http/filter.h"
 #include "http/request.h"
 #include "http/stream_internal.h"
 #include "http/stat_cache.h"
@@ -146,6 +147,7 @@ void lux_req_free(lux_req *r) {
     /* request_done runs now, while the connection the request names is still there. */
     lux_stats_request_done(r->worker->id, r);
     lux_gen_run_hook(r, LUX_HOOK_REQUEST_DONE);
+    lux_filter_release(r);
     lux_resp_body_reset(r);
     release_taken(st);
     lux_body_release(r);
@@ -167,9 +169,16 @@ static void run_writable(lux_req *r) {
     fn(r, st->writable_arg);
 }
 
+/* The output filters took what they could; their producer may go on when they hold little. */
+static void run_filters(lux_req *r) {
+    lux_filter_run(r);
+    if (r->stream->writable_fn && lux_resp_queued(r) < LUX_RESP_LOW_WATER)
+        r->stream->pending |= LUX_SEV_WRITABLE;
+}
+
 /* The next event to deliver, in the order a response happens. */
 static unsigned next_event(lux_stream_state *st) {
-    static const unsigned order[] = {LUX_SEV_ABORT,  LUX_SEV_HEAD,     LUX_SEV_BODY,
+    static const unsigned order[] = {LUX_SEV_ABORT,  LUX_SEV_HEAD,     LUX_SEV_FILTER, LUX_SEV_BODY,
                                      LUX_SEV_WANTED, LUX_SEV_WRITABLE, LUX_SEV_BODY_IN};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++)
         if (st->pending & order[i]) {
@@ -190,6 +199,8 @@ static void on_defer(lux_timer *t) {
             run_abort(r);
         else if (ev == LUX_SEV_HEAD)
             r->ops->head_ready(r);
+        else if (ev == LUX_SEV_FILTER)
+            run_filters(r);
         else if (ev == LUX_SEV_BODY)
             r->ops->body_ready(r);
         else if (ev == LUX_SEV_WANTED && r->ops->body_wanted)
@@ -209,7 +220,7 @@ static void on_defer(lux_timer *t) {
 static void response_ready(lux_req *r) {
     lux_stream_state *st = r->stream;
     st->head_out = 1;
-    st->body_complete = !r->streaming || r->stream_ended;
+    st->body_complete = !r->streaming || (r->stream_ended && !lux_filter_busy(r));
     lux_stream_later(r, LUX_SEV_HEAD);
 }
 
@@ -243,6 +254,7 @@ void lux_stream_body_complete(lux_req *r) {
 void lux_req_start_error(lux_req *r, int status) {
     lux_stream_state *st = r->stream;
     run_abort(r); /* a handler that holds the request lets go: the answer is the error */
+    lux_filter_release(r);
     st->start_waiting = 0;
     r->async = 0;
     r->streaming = 0;
@@ -285,20 +297,40 @@ void lux_resp_content_length(lux_req *r, uint64_t len) {
         r->stream_length = (int64_t)len;
 }
 
-/* No more body: the protocol may end the response (well, or not when it is broken). */
-static void body_ended(lux_req *r) {
+int lux_stream_head_out(const lux_req *r) {
+    return r->stream->head_out;
+}
+
+/* The protocol may end the response (well, or not when it is broken). */
+static void body_done(lux_req *r) {
     lux_stream_state *st = r->stream;
-    r->stream_ended = 1;
     if (!st->head_out)
         return; /* response_ready sees it */
     st->body_complete = 1;
     lux_stream_later(r, LUX_SEV_BODY);
 }
 
+void lux_stream_filtered(lux_req *r) {
+    body_done(r);
+}
+
+/* No more body from the handler. Output filters may still hold some: they end it later. */
+static void body_ended(lux_req *r) {
+    r->stream_ended = 1;
+    if (r->filters) {
+        if (r->resp_aborted)
+            lux_filter_abort(r);
+        else if (!lux_filter_end(r))
+            return; /* lux_stream_filtered follows */
+    }
+    body_done(r);
+}
+
 void lux_resp_end(lux_req *r) {
     if (!r->streaming || r->stream_ended)
         return;
-    if (r->stream_length >= 0 && r->body_len != (uint64_t)r->stream_length) {
+    /* With filters the chain checks the handler's bytes against the length it announced. */
+    if (!r->filters && r->stream_length >= 0 && r->body_len != (uint64_t)r->stream_length) {
         lux_log(LUX_LOG_ERR, "%.*s: a streamed body of %llu bytes ended at %llu", (int)r->uri.len,
                 r->uri.ptr ? r->uri.ptr : "", (unsigned long long)r->stream_length,
                 (unsigned long long)r->body_len);
@@ -315,7 +347,7 @@ void lux_resp_abort(lux_req *r) {
 }
 
 uint64_t lux_resp_queued(const lux_req *r) {
-    return r->body_len - r->resp_released;
+    return r->body_len - r->resp_released + lux_filter_held(r);
 }
 
 void lux_resp_on_writable(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg) {
@@ -329,6 +361,7 @@ void lux_resp_on_writable(lux_req *r, void (*fn)(lux_req *r, void *arg), void *a
 /* n body bytes left the queue (sent, or dropped for HEAD): a waiting producer may go on. */
 static void released(lux_req *r, uint64_t n) {
     r->resp_released += n;
+    lux_filter_released(r);
     if (r->stream->writable_fn && lux_resp_queued(r) < LUX_RESP_LOW_WATER)
         lux_stream_later(r, LUX_SEV_WRITABLE);
 }
@@ -362,7 +395,7 @@ lux_chunk *lux_resp_take(lux_req *r, size_t max, int *end) {
     lux_stream_state *st = r->stream;
     if (r->head_only && r->body) {
         uint64_t len = r->body_len; /* still the Content-Length of the answer */
-        uint64_t queued = lux_resp_queued(r);
+        uint64_t queued = r->body_len - r->resp_released; /* not what filters hold */
         lux_resp_body_reset(r);
         r->body_len = len;
         released(r, queued);

@@ -1,10 +1,12 @@
 /*
- * mod_deflate (and its old name mod_compress): static files compressed for clients that accept
- * it. A response_start hook: by then the handler has chosen the file, answered the conditional
- * headers and ranges, and set Content-Type and ETag, so compression only has to look at the
- * finished response (a 200 whose body is the whole of r->file) and swap its body for the
- * compressed bytes, still as a file chunk where a cache entry or precompressed sibling exists.
- * The work per request is bounded: see DEFLATE_SYNC_MAX and DEFLATE_MEM_MAX.
+ * mod_deflate (and its old name mod_compress): static files and streamed (dynamic) bodies
+ * compressed for clients that accept it. Both start in a response_start hook. A static file's
+ * handler has by then chosen the file, answered the conditional headers and ranges, and set
+ * Content-Type and ETag, so compression only has to look at the finished response (a 200
+ * whose body is the whole of r->file) and swap its body for the compressed bytes, still as a
+ * file chunk where a cache entry or precompressed sibling exists; the work per request is
+ * bounded (DEFLATE_SYNC_MAX, DEFLATE_MEM_MAX). A streamed body is compressed as it passes,
+ * through an output filter (lux_resp_filter) that flushes whenever its producer pauses.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "mod/deflate_cache.h"
 #include "mod/deflate_encode.h"
 #include "mod/deflate_negotiate.h"
+#include "mod/deflate_stream.h"
 
 /* With a cache dir, files up to this size are compressed into it during the request (on a
  * loaded 2-CPU machine: ~10 ms with gzip or brotli, ~1 ms with zstd, ~40 ms with bzip2);
@@ -195,7 +198,7 @@ static const lux_directive deflate_directives[] = {
     {"deflate.cache-dir", LUX_D_STRING, C(cache_dir), LUX_SCOPE_ANY},
     CUSTOM("deflate.params", params, parse_params),
     {"deflate.precompressed", LUX_D_BOOL, C(precompressed), LUX_SCOPE_ANY},
-    /* lighttpd's stream buffer sizes; lux compresses whole files, so they change nothing. */
+    /* lighttpd's stream buffer sizes; lux's blocks are fixed (64 KiB in, 16 KiB out). */
     {"deflate.output-buffer-size", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     {"deflate.work-block-size", LUX_D_IGNORED, 0, LUX_SCOPE_ANY},
     /* mod_compress's names, which lighttpd maps onto mod_deflate's. */
@@ -450,11 +453,25 @@ static int not_modified(lux_req *r, const lux_str *etag) {
     return 1;
 }
 
-static lux_result deflate_response_start(lux_req *r, const void *conf) {
-    const deflate_conf *c = conf;
-    if (!whole_static_file(r) || resp_header(r, "Content-Encoding", 16) ||
-        !type_listed(c, resp_header(r, "Content-Type", 12)))
-        return LUX_GO_ON;
+/* The coding to send from Accept-Encoding and the allowed ones; NONE for none. bzip2 cannot
+ * flush, so a streamed body never gets it. */
+static deflate_enc negotiate(lux_req *r, const deflate_conf *c, int streamed) {
+    const lux_str *ae = lux_req_header(r, "Accept-Encoding", 15);
+    if (!ae)
+        return DEFLATE_ENC_NONE;
+    deflate_accept acc;
+    deflate_accept_parse(ae->ptr, ae->len, &acc);
+    const deflate_enc *order = c->allowed.set ? c->allowed.order : default_order;
+    size_t norder = c->allowed.set ? c->allowed.n : sizeof default_order / sizeof default_order[0];
+    deflate_enc usable[DEFLATE_ENC_COUNT];
+    size_t n = 0;
+    for (size_t i = 0; i < norder; i++)
+        if (!streamed || order[i] != DEFLATE_ENC_BZIP2)
+            usable[n++] = order[i];
+    return deflate_choose(&acc, usable, n);
+}
+
+static lux_result static_response_start(lux_req *r, const deflate_conf *c) {
     uint64_t size = r->file->size;
     if (size <= (uint64_t)c->min_compress_size ||
         (c->max_compress_size > 0 && size > (uint64_t)c->max_compress_size * 1024))
@@ -462,15 +479,10 @@ static lux_result deflate_response_start(lux_req *r, const void *conf) {
     /* Compressible: the answer depends on Accept-Encoding, whichever it is this time. */
     if (add_vary(r) < 0)
         return LUX_GO_ON;
-    const lux_str *ae = lux_req_header(r, "Accept-Encoding", 15);
     /* A range applies to the file's own bytes; it is answered from them, as lighttpd does. */
-    if (!ae || lux_req_header(r, "Range", 5))
+    if (lux_req_header(r, "Range", 5))
         return LUX_GO_ON;
-    deflate_accept acc;
-    deflate_accept_parse(ae->ptr, ae->len, &acc);
-    const deflate_enc *order = c->allowed.set ? c->allowed.order : default_order;
-    size_t norder = c->allowed.set ? c->allowed.n : sizeof default_order / sizeof default_order[0];
-    deflate_enc e = deflate_choose(&acc, order, norder);
+    deflate_enc e = negotiate(r, c, 0);
     if (e == DEFLATE_ENC_NONE)
         return LUX_GO_ON;
     lux_header *etag_h = resp_header(r, "ETag", 4);
@@ -488,6 +500,81 @@ static lux_result deflate_response_start(lux_req *r, const void *conf) {
     const char *name = deflate_enc_name(e);
     lux_resp_header(r, "Content-Encoding", 16, name, strlen(name));
     return LUX_GO_ON;
+}
+
+/* A streamed body that may be compressed on its way: one with an entity (not HEAD, 1xx, 204,
+ * 205, 304, nor a part of one: 206) whose announced length, if any, is within the limits. */
+static int stream_compressible(const lux_req *r, const deflate_conf *c) {
+    int st = r->status;
+    if (!r->streaming || r->head_only || st < 200 || st == 204 || st == 205 || st == 206 ||
+        st == 304)
+        return 0;
+    if (r->stream_length < 0)
+        return 1;
+    uint64_t size = (uint64_t)r->stream_length;
+    return size > (uint64_t)c->min_compress_size &&
+           (c->max_compress_size <= 0 || size <= (uint64_t)c->max_compress_size * 1024);
+}
+
+static int emit(void *arg, const unsigned char *p, size_t len) {
+    return lux_filter_emit(arg, (const char *)p, len);
+}
+
+static int filter_data(lux_filter *f, const char *p, size_t len) {
+    return deflate_stream_write(lux_filter_ctx(f), p, len, DEFLATE_OP_PROCESS, emit, f);
+}
+
+static int filter_flush(lux_filter *f) {
+    return deflate_stream_write(lux_filter_ctx(f), NULL, 0, DEFLATE_OP_FLUSH, emit, f);
+}
+
+static int filter_end(lux_filter *f) {
+    return deflate_stream_write(lux_filter_ctx(f), NULL, 0, DEFLATE_OP_FINISH, emit, f);
+}
+
+static void filter_release(void *ctx) {
+    deflate_stream_free(ctx);
+}
+
+static const lux_filter_ops compress_filter = {
+    .data = filter_data,
+    .flush = filter_flush,
+    .end = filter_end,
+    .release = filter_release,
+};
+
+/* A streamed (dynamic) body: compressed as it passes, through an output filter. */
+static lux_result stream_response_start(lux_req *r, const deflate_conf *c) {
+    if (!stream_compressible(r, c) || add_vary(r) < 0)
+        return LUX_GO_ON;
+    deflate_enc e = negotiate(r, c, 1);
+    if (e == DEFLATE_ENC_NONE || (c->max_loadavg > 0 && loadavg_now() > c->max_loadavg))
+        return LUX_GO_ON;
+    deflate_params p = effective_params(c);
+    deflate_stream *s = deflate_stream_new(e, &p);
+    if (!s)
+        return LUX_GO_ON;
+    if (lux_resp_filter(r, &compress_filter, s) < 0) {
+        deflate_stream_free(s);
+        return LUX_GO_ON;
+    }
+    lux_header *etag_h = resp_header(r, "ETag", 4);
+    lux_str etag = coded_etag(r, etag_h, e);
+    if (etag.ptr)
+        etag_h->value = etag;
+    const char *name = deflate_enc_name(e);
+    lux_resp_header(r, "Content-Encoding", 16, name, strlen(name));
+    return LUX_GO_ON;
+}
+
+static lux_result deflate_response_start(lux_req *r, const void *conf) {
+    const deflate_conf *c = conf;
+    if (resp_header(r, "Content-Encoding", 16) ||
+        !type_listed(c, resp_header(r, "Content-Type", 12)))
+        return LUX_GO_ON;
+    if (whole_static_file(r))
+        return static_response_start(r, c);
+    return stream_response_start(r, c);
 }
 
 const lux_module lux_mod_deflate = {

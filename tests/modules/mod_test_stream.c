@@ -12,14 +12,22 @@
  *   test-stream.echo = 1            answer with the request body, read as it comes
  *                                   (lux_req_body_read and its notify callback)
  *   test-stream.sink = 1            read the whole request body, then answer with its length
+ *   test-stream.filters = N         put N output filters on the stream (lux_resp_filter), each
+ *                                   doubling every byte and emitting "[end K]" at the end (K
+ *                                   counts from 1 in chain order); each logs
+ *                                   "test-stream: filter K released" when released
+ *   test-stream.file = "path"       append that file as one piece after the pattern
  *
  * Every abort callback logs "test-stream: aborted <uri> (abort <n>)" to the error log.
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "event/loop.h"
+#include "http/stat_cache.h"
 #include "lux/log.h"
 #include "lux/req.h"
 #include "net/worker.h"
@@ -33,6 +41,8 @@ typedef struct {
     int content_length;
     int echo;
     int sink;
+    long filters;
+    lux_str file;
 } ts_conf;
 
 /* One request in the handler's hands; in the request's pool. */
@@ -56,6 +66,8 @@ static const lux_directive ts_directives[] = {
     {"test-stream.content-length", LUX_D_BOOL, OFF(content_length), LUX_SCOPE_ANY},
     {"test-stream.echo", LUX_D_BOOL, OFF(echo), LUX_SCOPE_ANY},
     {"test-stream.sink", LUX_D_BOOL, OFF(sink), LUX_SCOPE_ANY},
+    {"test-stream.filters", LUX_D_INT, OFF(filters), LUX_SCOPE_ANY},
+    {"test-stream.file", LUX_D_STRING, OFF(file), LUX_SCOPE_ANY},
     {NULL, 0, 0, 0},
 };
 
@@ -75,6 +87,75 @@ static void arm(ts_state *s, long ms) {
 }
 
 static void on_writable(lux_req *r, void *arg);
+
+/* test-stream.file: the file as one piece. 0 or -1. */
+static int append_file(ts_state *s) {
+    const lux_str *path = &s->conf->file;
+    if (!path->len)
+        return 0;
+    lux_file *f = lux_stat_cache_open(s->r->worker, path->ptr, path->len, 1);
+    if (!f)
+        return -1;
+    int rc = lux_resp_body_file(s->r, f, 0, f->size);
+    lux_file_unref(f);
+    return rc;
+}
+
+/* A test filter: every byte twice, then "[end K]". */
+typedef struct {
+    long k;
+} ts_filter;
+
+static int double_bytes(lux_filter *f, const char *p, size_t len) {
+    char out[2048];
+    while (len) {
+        size_t n = len > sizeof out / 2 ? sizeof out / 2 : len;
+        for (size_t i = 0; i < n; i++)
+            out[2 * i] = out[2 * i + 1] = p[i];
+        if (lux_filter_emit(f, out, 2 * n) < 0)
+            return -1;
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int no_flush(lux_filter *f) {
+    return 0;
+}
+
+static int end_mark(lux_filter *f) {
+    const ts_filter *tf = lux_filter_ctx(f);
+    char mark[32];
+    int n = snprintf(mark, sizeof mark, "[end %ld]", tf->k);
+    return lux_filter_emit(f, mark, (size_t)n);
+}
+
+static void filter_released(void *ctx) {
+    const ts_filter *tf = ctx;
+    lux_log(LUX_LOG_ERR, "test-stream: filter %ld released", tf->k);
+}
+
+static const lux_filter_ops doubling = {
+    .data = double_bytes,
+    .flush = no_flush,
+    .end = end_mark,
+    .release = filter_released,
+};
+
+/* test-stream.filters: the chain, on a response whose head has not gone out. */
+static lux_result ts_response_start(lux_req *r, const void *conf) {
+    const ts_conf *c = conf;
+    for (long k = 1; k <= c->filters && r->streaming; k++) {
+        ts_filter *tf = lux_pool_alloc(r->pool, sizeof *tf);
+        if (!tf)
+            return LUX_ERROR;
+        tf->k = k;
+        if (lux_resp_filter(r, &doubling, tf) < 0)
+            return LUX_ERROR;
+    }
+    return LUX_GO_ON;
+}
 
 /* Append pattern bytes until the body is complete, the queue is full, or a pause is due. */
 static void produce(ts_state *s) {
@@ -110,6 +191,8 @@ static void produce(ts_state *s) {
         }
     }
     if (c->abort_after >= 0 && s->produced >= (uint64_t)c->abort_after)
+        lux_resp_abort(r);
+    else if (append_file(s) < 0)
         lux_resp_abort(r);
     else
         lux_resp_end(r);
@@ -244,4 +327,5 @@ const lux_module lux_mod_test_stream = {
     .conf_size = sizeof(ts_conf),
     .conf_init = ts_init,
     .handle = ts_handle,
+    .response_start = ts_response_start,
 };
