@@ -16,6 +16,7 @@ extern const lux_module lux_mod_deflate, lux_mod_compress;
 extern const lux_module lux_mod_cgi;
 extern const lux_module lux_mod_auth;
 extern const lux_module lux_mod_authn_file;
+extern const lux_module lux_mod_webdav;
 
 /* One module per line, so that adding one is a one-line change. */
 /* clang-format off */
@@ -45,6 +46,7 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_cgi,
     &lux_mod_auth,
     &lux_mod_authn_file,
+    &lux_mod_webdav,
     NULL,
 };
 /* clang-format on */
