@@ -80,8 +80,9 @@ lux_result dav_lock(dav_req *d);
 lux_result dav_unlock(dav_req *d);
 /*
  * May the request change key (with subtree: and what lies beneath it)? 0 when it may, else the
- * status to answer: 423 when a lock applies whose token the If header does not submit, 412
- * when the If header's conditions do not hold.
+ * status to answer: 412 when the If header's conditions do not hold (checked first, once per
+ * request, against the request's resource), 423 when a lock applies whose token the If header
+ * does not submit.
  */
 int dav_check_write(dav_req *d, const char *key, int subtree);
 /* Append the lockdiscovery contents (activelock elements) of key. */

@@ -151,6 +151,11 @@ int dav_check_write(dav_req *d, const char *key, int subtree) {
     if_header ih = {0};
     if (h && if_parse(h, &ih) < 0)
         return 400;
+    if (h && !d->if_checked) {
+        if (!if_holds(d, &ih))
+            return 412;
+        d->if_checked = 1;
+    }
     sqlite3 *db = dav_db(d);
     if (db) {
         token_set locks = {0};
@@ -167,11 +172,6 @@ int dav_check_write(dav_req *d, const char *key, int subtree) {
         token_set_free(&locks);
         if (missing)
             return 423;
-    }
-    if (h && !d->if_checked) {
-        if (!if_holds(d, &ih))
-            return 412;
-        d->if_checked = 1;
     }
     return 0;
 }
