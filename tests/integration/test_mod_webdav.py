@@ -24,6 +24,8 @@ def dav(s, method, path, headers=None, body=b""):
     """One WebDAV request; the Host is the server's own address, as Destination URLs use."""
     if isinstance(body, str):
         body = body.encode()
+    if body.startswith(b"<"):
+        headers = dict(headers or {}, **{"Content-Type": "application/xml"})
     return get(s.port, path, headers=headers, method=method, host=f"127.0.0.1:{s.port}",
                body=body)
 
@@ -149,7 +151,7 @@ def test_webdav_propfind_named_and_propname():
         check("getcontentlength" not in text, "unasked property sent")
         body = '<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>'
         r = dav(s, "PROPFIND", "/dav/a.txt", {"Depth": "0"}, body)
-        contains(r.body.decode(), "<D:getetag/>", "property names")
+        contains(r.body.decode(), "getetag/>", "property names")
 
 
 def test_webdav_proppatch_dead_properties():
@@ -158,8 +160,9 @@ def test_webdav_proppatch_dead_properties():
                 '<D:set><D:prop><Z:author>Ann &amp; Bo</Z:author></D:prop></D:set>'
                 '</D:propertyupdate>')
         r = dav(s, "PROPPATCH", "/dav/a.txt", body=body)
-        eq(r.status, 207, "proppatch")
-        contains(r.body.decode(), "200 OK", "set")
+        check(r.status in (204, 207), f"proppatch: {r.status}")  # lighttpd: 204 when all is set
+        if r.status == 207:
+            contains(r.body.decode(), "200 OK", "set")
         q = ('<D:propfind xmlns:D="DAV:"><D:prop><Z:author xmlns:Z="urn:z"/></D:prop>'
              '</D:propfind>')
         r = dav(s, "PROPFIND", "/dav/a.txt", {"Depth": "0"}, q)
@@ -197,7 +200,8 @@ def test_webdav_copy_move_overwrite():
         eq(dav(s, "COPY", "/dav/a.txt", h).status, 412, "no overwrite")
         eq(dav(s, "COPY", "/dav/a.txt", dest(s, "/dav/sub/b.txt")).status, 204, "overwrite")
         eq(open(s.path("dav/sub/b.txt")).read(), "alpha\n", "copied content")
-        eq(dav(s, "MOVE", "/dav/sub/", dest(s, "/dav/moved/")).status, 201, "move collection")
+        r = dav(s, "MOVE", "/dav/sub/", dest(s, "/dav/moved/"))
+        check(r.status in (200, 201), f"move collection: {r.status}")  # lighttpd: 200
         check(os.path.exists(s.path("dav/moved/b.txt")), "moved tree")
         check(not os.path.exists(s.path("dav/sub")), "source gone")
         eq(dav(s, "COPY", "/dav/moved/", dest(s, "/dav/moved/in/")).status, 403, "into itself")
@@ -293,13 +297,10 @@ def test_webdav_exclusive_lock_and_if_header():
         eq(r.status, 200, "lock")
         token = r.header("Lock-Token", "")
         check(token.startswith("<urn:uuid:") and token.endswith(">"), f"token {token}")
-        contains(r.body.decode(), "mailto:ann@example.org", "owner in lockdiscovery")
         eq(dav(s, "PUT", "/dav/a.txt", body="x").status, 423, "put without the token")
         eq(dav(s, "DELETE", "/dav/a.txt").status, 423, "delete without the token")
         eq(dav(s, "MOVE", "/dav/a.txt", dest(s, "/dav/m.txt")).status, 423, "move")
         eq(lock(s, "/dav/a.txt", "shared").status, 423, "second lock")
-        bogus = {"If": "(<urn:uuid:00000000-0000-4000-8000-000000000000>)"}
-        eq(dav(s, "PUT", "/dav/a.txt", bogus, "x").status, 412, "put with a foreign token")
         good = {"If": f"({token})"}
         eq(dav(s, "PUT", "/dav/a.txt", good, "new").status, 204, "put with the token")
         prop = ('<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x xmlns="u">1</x></D:prop>'
@@ -323,7 +324,27 @@ def test_webdav_shared_locks_and_collection_depth():
         eq(dav(s, "PUT", "/dav/sub/new.txt", body="x").status, 423, "member under depth lock")
         h = {"If": f"<http://127.0.0.1:{s.port}/dav/sub/> ({r.header('Lock-Token')})"}
         eq(dav(s, "PUT", "/dav/sub/new.txt", h, "x").status, 201, "with the collection token")
-        eq(dav(s, "DELETE", "/dav/", {}).status, 423, "delete an ancestor of a lock")
+
+
+@lux_only("lighttpd deletes a collection whose members are locked, and reports no owner")
+def test_webdav_locks_strict():
+    with Server(AREA, files=FILES) as s:
+        r = lock(s, "/dav/sub/b.txt")
+        contains(r.body.decode(), "mailto:ann@example.org", "owner in lockdiscovery")
+        eq(dav(s, "DELETE", "/dav/sub/").status, 423, "delete an ancestor of a lock")
+        eq(dav(s, "MOVE", "/dav/sub/", dest(s, "/dav/m/")).status, 423, "move it")
+        check(os.path.exists(s.path("dav/sub/b.txt")), "locked member kept")
+        eq(dav(s, "LOCK", "/dav/sub/b.txt", {"If": "(<urn:uuid:nope>)"}).status, 412,
+           "refresh of an unknown lock")
+        # RFC 4918 10.4: an If header that does not hold fails the request before any lock
+        bogus = {"If": "(<urn:uuid:00000000-0000-4000-8000-000000000000>)"}
+        eq(dav(s, "PUT", "/dav/sub/b.txt", bogus, "x").status, 412, "put with a foreign token")
+        r = dav(s, "LOCK", "/dav/a.txt", {"Timeout": "Second-1"},
+                LOCKINFO.format(scope="exclusive"))
+        eq(r.status, 200, "short lock")
+        eq(dav(s, "PUT", "/dav/a.txt", body="x").status, 423, "locked")
+        time.sleep(2.5)
+        eq(dav(s, "PUT", "/dav/a.txt", body="x").status, 204, "expired lock gone")
 
 
 def test_webdav_lock_unmapped_url_creates_resource():
@@ -341,12 +362,6 @@ def test_webdav_lock_refresh_and_timeout():
         r = dav(s, "LOCK", "/dav/a.txt", {"If": f"({token})", "Timeout": "Second-100"})
         eq(r.status, 200, "refresh")
         check(re.search(r"Second-(9\d|100)<", r.body.decode()), "new timeout")
-        eq(dav(s, "LOCK", "/dav/a.txt", {"If": "(<urn:uuid:nope>)"}).status, 412, "unknown")
-        r = dav(s, "LOCK", "/dav/b.txt", {"Timeout": "Second-1"},
-                LOCKINFO.format(scope="exclusive"))
-        eq(r.status, 201, "short lock")
-        time.sleep(2.5)
-        eq(dav(s, "PUT", "/dav/b.txt", body="x").status, 204, "expired lock gone")
 
 
 LITMUS_SUITES = {"basic": 16, "copymove": 13, "props": 30, "locks": 40}
