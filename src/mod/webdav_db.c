@@ -132,29 +132,25 @@ int webdav_props_move(sqlite3 *db, const char *src, const char *dst) {
                args);
 }
 
+/* Unexpired locks (?2: now) ... */
+#define LOCKS_WHERE                                                                                \
+    "SELECT locktoken, resource, owner, lockscope, depth, timeout, expires FROM locks WHERE "      \
+    "expires >= ?2 AND "
+/* ... held with depth infinity on an ancestor of ?1. */
+#define ANCESTOR_LOCK                                                                              \
+    "(depth = -1 AND (resource = '/' OR substr(?1, 1, length(resource) + 1) = resource || '/'))"
+
 int webdav_lock_each(sqlite3 *db, const char *res, int with_descendants, time_t now,
                      webdav_lock_fn fn, void *arg) {
-    sqlite3_stmt *del = NULL;
-    if (sqlite3_prepare_v2(db, "DELETE FROM locks WHERE expires < ?1", -1, &del, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_int64(del, 1, (sqlite3_int64)now);
-        sqlite3_step(del);
-    }
-    sqlite3_finalize(del);
     const char *args[] = {res, NULL};
-    sqlite3_stmt *st = prepare(
-        db,
-        with_descendants
-            ? "SELECT locktoken, resource, owner, lockscope, depth, timeout, expires FROM locks "
-              "WHERE " SUBTREE("resource") " OR (depth = -1 AND (resource = '/' OR "
-                                           "substr(?1, 1, length(resource) + 1) = resource || "
-                                           "'/'))"
-            : "SELECT locktoken, resource, owner, lockscope, depth, timeout, expires FROM locks "
-              "WHERE resource = ?1 OR (depth = -1 AND (resource = '/' OR substr(?1, 1, "
-              "length(resource) + 1) = resource || '/'))",
-        args);
+    sqlite3_stmt *st =
+        prepare(db,
+                with_descendants ? LOCKS_WHERE "(" SUBTREE("resource") " OR " ANCESTOR_LOCK ")"
+                                 : LOCKS_WHERE "(resource = ?1 OR " ANCESTOR_LOCK ")",
+                args);
     if (!st)
         return -1;
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         webdav_lock l = {
@@ -172,7 +168,19 @@ int webdav_lock_each(sqlite3 *db, const char *res, int with_descendants, time_t 
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int webdav_lock_add(sqlite3 *db, const webdav_lock *l) {
+/* Expired locks are skipped by every lookup and pruned when a lock is added: reads never write. */
+static void prune_expired(sqlite3 *db, time_t now) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "DELETE FROM locks WHERE expires < ?1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+        sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+}
+
+int webdav_lock_add(sqlite3 *db, const webdav_lock *l, time_t now) {
+    prune_expired(db, now);
     const char *args[] = {l->token, l->resource, l->exclusive ? "exclusive" : "shared", l->owner,
                           NULL};
     sqlite3_stmt *st = prepare(db,

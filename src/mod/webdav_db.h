@@ -48,7 +48,8 @@ typedef struct {
 typedef void (*webdav_lock_fn)(void *arg, const webdav_lock *l);
 int webdav_lock_each(sqlite3 *db, const char *res, int with_descendants, time_t now,
                      webdav_lock_fn fn, void *arg);
-int webdav_lock_add(sqlite3 *db, const webdav_lock *l);
+/* Add l; expired locks are removed first. */
+int webdav_lock_add(sqlite3 *db, const webdav_lock *l, time_t now);
 /* Extend lock token to expire at `expires`; 1 when refreshed, 0 when no such lock, -1. */
 int webdav_lock_refresh(sqlite3 *db, const char *token, long timeout, time_t expires);
 int webdav_lock_remove(sqlite3 *db, const char *token);

@@ -347,7 +347,7 @@ lux_result dav_lock(dav_req *d) {
                      .infinite = infinite,
                      .timeout = timeout,
                      .expires = now + timeout};
-    int rc = new_token(token, sizeof token) == 0 ? webdav_lock_add(d->db, &l) : -1;
+    int rc = new_token(token, sizeof token) == 0 ? webdav_lock_add(d->db, &l, now) : -1;
     free(owner_xml);
     if (rc < 0)
         return LUX_ERROR;
