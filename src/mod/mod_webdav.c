@@ -459,9 +459,8 @@ static lux_result copy_move(dav_req *d, int move) {
     char *rel = NULL, *key = NULL;
     int s = destination(d, &rel, &key);
     webdav_res dst = {.dirfd = -1};
-    if (!s && (within(d->key, key) || within(key, d->key)) &&
-        (S_ISDIR(st.st_mode) || strcmp(d->key, key) == 0))
-        s = 403; /* onto itself, into itself, or over its own parent */
+    if (!s && (within(d->key, key) || within(key, d->key)))
+        s = 403; /* onto itself, into itself, or over a collection that holds it */
     if (!s && webdav_res_open(d->root_fd, rel, d->follow_links, &dst) < 0)
         s = errno == ENOENT || errno == ENOTDIR ? 409 : 403;
     if (!s && dst.is_root)

@@ -209,6 +209,17 @@ def test_webdav_copy_move_overwrite():
         eq(dav(s, "COPY", "/dav/a.txt").status, 400, "no Destination")
 
 
+@lux_only("lighttpd 1.4.69 deletes the collection that holds the source and answers 204")
+def test_webdav_copy_move_over_own_collection_refused():
+    with Server(AREA, files=FILES) as s:
+        for m in ("COPY", "MOVE"):
+            eq(dav(s, m, "/dav/sub/b.txt", dest(s, "/dav/sub/")).status, 403,
+               f"{m} over the collection that holds it")
+            check(os.path.exists(s.path("dav/sub/b.txt")), f"{m}: source kept")
+        eq(dav(s, "MOVE", "/dav/sub/b.txt", dest(s, "/dav")).status, 403, "over the area")
+        check(os.path.exists(s.path("dav/a.txt")), "the area kept")
+
+
 def test_webdav_copy_to_another_host_refused():
     with Server(AREA, files=FILES) as s:
         r = dav(s, "COPY", "/dav/a.txt", {"Destination": "http://elsewhere.example/dav/x.txt"})
