@@ -79,7 +79,8 @@ static char *str_alloc(parser *p, size_t n) {
 
 /* Encode code point cp as UTF-8 into out; returns bytes written, 0 when not a valid char. */
 static size_t utf8_put(unsigned long cp, char *out) {
-    if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+    if ((cp < 0x20 && cp != '\t' && cp != '\r' && cp != '\n') || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        cp > 0x10FFFF)
         return 0;
     if (cp < 0x80) {
         out[0] = (char)cp;
@@ -373,6 +374,17 @@ static int parse_element(parser *p, webdav_xml_node *parent, int depth, webdav_x
     return rc;
 }
 
+/* XML 1.0 characters exclude NUL and the C0 controls but tab, CR and LF (also as references,
+ * which decode_ref refuses): a NUL would cut the decoded strings short. */
+static int has_forbidden_control(const char *buf, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c < 0x20 && c != '\t' && c != '\r' && c != '\n')
+            return 1;
+    }
+    return 0;
+}
+
 int webdav_xml_parse(const char *buf, size_t len, webdav_xml_doc *doc, char *err, size_t errlen) {
     doc->root = NULL;
     doc->mem = NULL;
@@ -390,6 +402,8 @@ int webdav_xml_parse(const char *buf, size_t len, webdav_xml_doc *doc, char *err
         return fail(&p, "out of memory");
     p.nodes = (webdav_xml_node *)(void *)doc->mem;
     p.strs = doc->mem + p.nodes_cap * sizeof(webdav_xml_node);
+    if (has_forbidden_control(buf, len))
+        return fail(&p, "control character");
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
         p.s += 3; /* a UTF-8 byte order mark */
     for (;;) {

@@ -36,6 +36,11 @@ static void test_text_and_references(void) {
     webdav_xml_free(&d);
     CHECK_INT(parse("<a>&#xD800;</a>", &d), -1);
     webdav_xml_free(&d);
+    CHECK_INT(parse("<a>&#1;</a>", &d), -1);
+    webdav_xml_free(&d);
+    static const char nul[] = "<a><![CDATA[x\0y]]></a>";
+    CHECK_INT(webdav_xml_parse(nul, sizeof nul - 1, &d, NULL, 0), -1);
+    webdav_xml_free(&d);
 }
 
 static void test_inner_kept_as_written(void) {
