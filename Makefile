@@ -3,7 +3,7 @@
 
 CC      ?= cc
 FUZZCC  ?= clang
-PKGS    := libpcre2-8 openssl zlib libbrotlienc libzstd lua5.4 libnghttp2
+PKGS    := libpcre2-8 openssl zlib libbrotlienc libzstd lua5.4 libnghttp2 sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

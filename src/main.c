@@ -89,7 +89,7 @@ static void features(void) {
         {0, "FAM support"},
         {1, "LUA support"},
         {0, "xml support"},
-        {0, "SQLite support"},
+        {1, "SQLite support"},
         {sizeof(time_t) >= 8, "Y2038 support"},
         {1, "HTTP/2 support"},
         {1, "dynamic module loading support"},

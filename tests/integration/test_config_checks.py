@@ -42,10 +42,10 @@ def test_missing_modules_named_where_listed():
 
 @lux_only("lighttpd names no line for a module it cannot load")
 def test_missing_module_from_a_variable_named_where_written():
-    body = ('var.mods = ("mod_webdav")\n'    # line 3
+    body = ('var.mods = ("mod_rrdtool")\n'    # line 3
             'server.tag = "t"\n'             # 4
             'server.modules = var.mods\n')   # 5
-    refused(body, r'lux\.conf:3: module "mod_webdav" is not available')
+    refused(body, r'lux\.conf:3: module "mod_rrdtool" is not available')
 
 
 def test_ssl_engine_without_tls_refused():

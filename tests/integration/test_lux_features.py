@@ -73,11 +73,11 @@ def test_keepalive_after_chunked_body():
 def test_unavailable_module_is_an_error():
     with harness.TempDir() as tmp:
         path = tmp.write("lux.conf", 'server.document-root = "/"\n'
-                         'server.modules = ( "mod_webdav" )\n')
+                         'server.modules = ( "mod_rrdtool" )\n')
         cp = harness.run_bin(["-t", "-f", path])
-        check(cp.returncode != 0, "config loading mod_webdav accepted")
+        check(cp.returncode != 0, "config loading mod_rrdtool accepted")
         contains(cp.stderr, "lux.conf:2:", "file:line")
-        contains(cp.stderr, "mod_webdav", "module named")
+        contains(cp.stderr, "mod_rrdtool", "module named")
 
 
 @lux_only("lux -p prints config that lux -t accepts again")
