@@ -15,8 +15,9 @@ typedef struct lux_core_conf {
     long port;
     lux_str bind;
     long max_worker;
-    long max_connections; /* 0: a third of max-fds, as in lighttpd (see server.c) */
-    long max_fds;         /* 0: raise the soft limit to 4096 if it is lower */
+    long max_connections;        /* 0: a third of max-fds, as in lighttpd (see server.c) */
+    long max_fds;                /* 0: raise the soft limit to 4096 if it is lower */
+    long max_connections_per_ip; /* 0: no limit (net/peer_table.h) */
     long listen_backlog;
     long defer_accept; /* seconds the kernel holds a new connection until its first bytes */
     lux_str username, groupname, chroot_dir, pid_file;

@@ -15,7 +15,6 @@
 /* Modules lighttpd has that lux does not provide yet: named in a clear error. */
 static const char *const lighttpd_only_modules[] = {
     "mod_ajp13",
-    "mod_evasive",
     "mod_fastcgi",
     "mod_gnutls",
     "mod_magnet",

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -27,9 +28,7 @@
 #include "net/tls.h"
 
 #define LINGER_SECONDS 2
-/* A refused PROXY header is logged at most once in this many seconds: a client that sends
- * garbage in a loop must not fill the error log. */
-#define PROXY_LOG_SECONDS 10
+#define REFUSAL_LOG_SECONDS 10
 
 static void on_io(lux_io *io, unsigned events);
 static void on_timeout(lux_timer *t);
@@ -101,13 +100,19 @@ int lux_conn_retime(lux_conn *c) {
  * server.max-read-idle of the accept (last_io stays the accept's time meanwhile); a missing or
  * malformed one closes the connection without an answer.
  */
-static void log_refused_header(const lux_conn *c, const char *why) {
-    static _Atomic long last_logged;
-    static _Atomic unsigned not_logged;
-    long now = (long)time(NULL), prev = atomic_load_explicit(&last_logged, memory_order_relaxed);
-    if (now - prev < PROXY_LOG_SECONDS ||
-        !atomic_compare_exchange_strong(&last_logged, &prev, now)) {
-        atomic_fetch_add_explicit(&not_logged, 1, memory_order_relaxed);
+/* At most one line per REFUSAL_LOG_SECONDS for each kind of refusal: a client refused in a
+ * loop must not fill the error log. */
+typedef struct {
+    _Atomic long last_logged;
+    _Atomic unsigned not_logged;
+} refusal_log;
+
+static void log_refusal(refusal_log *rl, const lux_conn *c, const char *what) {
+    long now = (long)time(NULL);
+    long prev = atomic_load_explicit(&rl->last_logged, memory_order_relaxed);
+    if (now - prev < REFUSAL_LOG_SECONDS ||
+        !atomic_compare_exchange_strong(&rl->last_logged, &prev, now)) {
+        atomic_fetch_add_explicit(&rl->not_logged, 1, memory_order_relaxed);
         return;
     }
     char ip[INET6_ADDRSTRLEN] = "unix";
@@ -115,9 +120,70 @@ static void log_refused_header(const lux_conn *c, const char *why) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->peer)->sin_addr, ip, sizeof ip);
     else if (c->peer.sin6_family == AF_INET6)
         inet_ntop(AF_INET6, &c->peer.sin6_addr, ip, sizeof ip);
-    lux_log(LUX_LOG_ERR,
-            "PROXY protocol: %s from %s, connection closed (%u more not logged in the last %d s)",
-            why, ip, atomic_exchange(&not_logged, 0), PROXY_LOG_SECONDS);
+    lux_log(LUX_LOG_ERR, "%s from %s, connection closed (%u more not logged in the last %d s)",
+            what, ip, atomic_exchange(&rl->not_logged, 0), REFUSAL_LOG_SECONDS);
+}
+
+static void log_refused_header(const lux_conn *c, const char *why) {
+    static refusal_log rl;
+    char what[64];
+    snprintf(what, sizeof what, "PROXY protocol: %s", why);
+    log_refusal(&rl, c, what);
+}
+
+/*
+ * Admission: the per-address connection limit (server.max-connections-per-ip, or mod_evasive's
+ * evasive.max-conns-per-ip), checked once the client's address is known: at accept, or behind a
+ * PROXY header. A connection past it is answered before its request is read (503, or
+ * mod_evasive's 403 or 302) and closed; on a TLS listener it is closed without an answer, as a
+ * handshake would spend what the limit is there to save.
+ */
+static void limit_of(const lux_gen *g, lux_peer_limit *out) {
+    lux_evasive_limit(g, out);
+    if (!out->max && g->core->max_connections_per_ip > 0)
+        *out = (lux_peer_limit){(unsigned long)g->core->max_connections_per_ip, 503, NULL, 0};
+}
+
+static void answer_over_limit(lux_conn *c, const lux_peer_limit *lim) {
+    char head[1024];
+    int n;
+    if (lim->status == 302)
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n",
+                     lim->location);
+    else if (lim->status == 403)
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    else
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
+    if (n > 0 && (size_t)n < sizeof head)
+        (void)!send(c->io.fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* 1: admitted; 0: refused, the connection is answered and lingering, or closed. */
+static int admit(lux_conn *c, int tls) {
+    static refusal_log rl;
+    lux_peer_limit lim;
+    limit_of(c->gen, &lim);
+    if (!lim.max || lux_peer_key_of((const struct sockaddr *)&c->peer, &c->peer_key) < 0)
+        return 1;
+    int rc = lux_peer_conn_acquire(&c->peer_key, lim.max);
+    if (rc > 0) {
+        c->peer_counted = 1;
+        return 1;
+    }
+    if (rc == 0 && !lim.silent)
+        log_refusal(&rl, c, "too many connections");
+    if (rc == 0 && !tls) {
+        answer_over_limit(c, &lim);
+        lux_conn_linger(c, 1);
+    } else {
+        lux_conn_close(c);
+    }
+    return 0;
 }
 
 static int64_t proxy_timeout_at(const lux_conn *c) {
@@ -144,6 +210,8 @@ static void proxy_done(lux_conn *c, const lux_pp_header *h) {
     lux_conn_release_input(c);
     c->last_io = lux_conn_now_ms(c);
     struct ssl_ctx_st *tls = c->gen->has_tls ? lux_tls_ctx_for(c->gen, c->listener->name) : NULL;
+    if (!admit(c, tls != NULL))
+        return;
     if (tls && lux_tls_conn_start(c, tls) < 0) {
         lux_conn_close(c);
         return;
@@ -228,7 +296,13 @@ void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockad
         c->proto = &proxy_stage; /* TLS starts behind the header */
     struct ssl_ctx_st *tls =
         l && !proxied && c->gen->has_tls ? lux_tls_ctx_for(c->gen, l->name) : NULL;
-    if (lux_conn_retime(c) < 0 || (tls && lux_tls_conn_start(c, tls) < 0)) {
+    if (lux_conn_retime(c) < 0) {
+        lux_conn_close(c);
+        return;
+    }
+    if (!proxied && !admit(c, tls != NULL))
+        return;
+    if (tls && lux_tls_conn_start(c, tls) < 0) {
         lux_conn_close(c);
         return;
     }
@@ -264,6 +338,8 @@ void lux_conn_close(lux_conn *c) {
     lux_worker *w = c->w;
     lux_loop_timer_cancel(w->loop, &c->timer);
     c->proto->close(c);
+    if (c->peer_counted)
+        lux_peer_conn_release(&c->peer_key);
     /* close() takes an fd out of epoll by itself, unless the socket is also open under another
      * number: only stdin with -1 can be (inetd passes the socket as stdin and stdout). */
     if (w->srv->single_fd >= 0)
