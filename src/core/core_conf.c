@@ -85,6 +85,8 @@ static const lux_directive core_directives[] = {
     {"server.max-worker", LUX_D_INT, OFF(max_worker), G},
     {"server.max-connections", LUX_D_INT, OFF(max_connections), G},
     {"server.max-connections-per-ip", LUX_D_INT, OFF(max_connections_per_ip), G},
+    {"server.max-request-rate-per-ip", LUX_D_INT, OFF(max_request_rate_per_ip), G},
+    {"server.max-request-burst-per-ip", LUX_D_INT, OFF(max_request_burst_per_ip), G},
     {"server.max-fds", LUX_D_INT, OFF(max_fds), G},
     {"server.listen-backlog", LUX_D_INT, OFF(listen_backlog), G},
     {"server.defer-accept", LUX_D_INT, OFF(defer_accept), G},

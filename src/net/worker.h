@@ -52,7 +52,8 @@ struct lux_worker {
     time_t date_time;
     char date[LUX_HTTP_DATE_LEN + 1];
     lux_stat_cache *stat_cache;
-    lux_offload_inbox *offload; /* results of blocking work done for us (core/offload.h) */
+    lux_offload_inbox *offload;   /* results of blocking work done for us (core/offload.h) */
+    struct lux_rate_table *rates; /* server.max-request-rate-per-ip buckets (net/rate_table.h) */
 };
 
 lux_worker *lux_worker_new(lux_server *s, unsigned id);

@@ -114,3 +114,48 @@ def test_evasive_in_condition_warned():
         r = harness.run_bin(["-tt", "-f", tmp.write("lux.conf", text)])
         harness.contains(r.stderr + r.stdout,
                          "evasive.max-conns-per-ip can only be set globally", "warning")
+
+
+def pipelined(port, n, host="127.0.0.1"):
+    reqs = KEEP * (n - 1) + b"GET /f.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    with harness.connect(port, host) as s:
+        s.sendall(reqs)
+        data, _ = read_all(s)
+    return parse_responses(data, ["GET"] * n)
+
+
+@lux_only("server.max-request-rate-per-ip is lux's own")
+def test_request_rate_429_with_retry_after():
+    conf = ("server.max-worker = 1\nserver.max-request-rate-per-ip = 1\n"
+            "server.max-request-burst-per-ip = 3\n" + V6)
+    with Server(conf, files=FILES) as s:
+        resps = pipelined(s.port, 10)
+        eq(len(resps), 10, "responses")
+        eq([r.status for r in resps[:3]], [200] * 3, "the burst")
+        limited = [r for r in resps[3:] if r.status == 429]
+        check(len(limited) >= 5, f"statuses past the burst: {[r.status for r in resps[3:]]}")
+        for r in limited:
+            check(int(r.header("Retry-After", "0")) >= 1, "Retry-After")
+        poll(lambda: harness.port_accepts(s.port2, "::1", socket.AF_INET6), what="IPv6 listener")
+        eq(pipelined(s.port2, 1, host="::1")[0].status, 200, "::1 has its own bucket")
+        poll(lambda: pipelined(s.port, 1)[0].status == 200, timeout=10, what="a token again")
+
+
+@lux_only("server.max-connections-per-ip is lux's own")
+def test_limit_counts_the_client_a_proxy_names():
+    conf = ('server.modules += ("mod_extforward")\nextforward.forwarder = ("127.0.0.1" => "trust")\n'
+            'extforward.hap-PROXY = "enable"\nserver.max-connections-per-ip = 1\n')
+    with Server(conf, files=FILES) as s:
+        held = []
+        for client in ("203.0.113.7", "203.0.113.8", "203.0.113.7"):
+            c = harness.connect(s.port)
+            c.sendall(f"PROXY TCP4 {client} 127.0.0.1 1000 80\r\n".encode() + KEEP)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                b = c.recv(4096)
+                if not b:
+                    break
+                data += b
+            held.append(c)
+            eq(parse_responses(data)[0].status, 503 if len(held) == 3 else 200, client)
+        close_all([(c, None) for c in held])
