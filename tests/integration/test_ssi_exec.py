@@ -46,22 +46,24 @@ def test_command_runs_in_the_page_directory():
 
 @lux_only("lighttpd runs #exec synchronously, holding its only event loop")
 def test_slow_command_does_not_block_a_static_request():
-    files = {"slow.shtml": '[<!--#exec cmd="sleep 2; echo slow" -->]', "f.txt": "hi\n"}
+    # The command waits until the test has had its static answer: the worker serves one while
+    # the other waits. (One worker, so both are on it.)
+    wait = "while [ ! -e go ]; do sleep 0.05; done; echo slow"
+    files = {"slow.shtml": f'[<!--#exec cmd="{wait}" -->]', "f.txt": "hi\n"}
     with Server(MODS, files=files) as s:
         out = {}
 
         def slow():
-            out["r"] = get(s.port, "/slow.shtml")
+            out["data"] = harness.raw(s.port, b"GET /slow.shtml HTTP/1.1\r\nHost: localhost\r\n"
+                                              b"Connection: close\r\n\r\n", timeout=30)
         t = threading.Thread(target=slow)
         t.start()
-        time.sleep(0.3)
-        start = time.monotonic()
-        eq(get(s.port, "/f.txt").text(), "hi\n", "static file meanwhile")
-        fast = time.monotonic() - start
-        check(t.is_alive(), "the page was still waiting for its command")
-        t.join(harness.IO_TIMEOUT * 2)
-        eq(out["r"].text(), "[slow\n]", "the slow page")
-        check(fast < 1.5, f"the static request took {fast:.2f} s while the command slept")
+        harness.poll(lambda: pids_running("while [ ! -e go ]"), what="the command started")
+        eq(get(s.port, "/f.txt").text(), "hi\n", "static file while the command runs")
+        check(t.is_alive(), "the page waits for its command")
+        harness.write_file(os.path.join(s.docroot, "go"), "")
+        t.join(30)
+        eq(harness.parse_one(out["data"]).text(), "[slow\n]", "the slow page")
 
 
 @lux_only("lux's own time bound for #exec")
@@ -69,8 +71,11 @@ def test_hanging_command_is_killed_at_the_bound():
     files = {"hang.shtml": '[<!--#exec cmd="echo before; exec sleep 61.25" -->]after'}
     with Server(MODS, files=files) as s:
         start = time.monotonic()
-        r = get(s.port, "/hang.shtml")
+        # the answer comes only at the bound: wait longer than the harness's usual read
+        data = harness.raw(s.port, b"GET /hang.shtml HTTP/1.1\r\nHost: localhost\r\n"
+                                   b"Connection: close\r\n\r\n", timeout=30)
         took = time.monotonic() - start
+        r = harness.parse_one(data)
         eq(r.text(), "[before\n]after", "what it wrote before the bound, then the page")
         check(took >= 4, f"answered after {took:.1f} s, before the bound")
         harness.poll(lambda: not pids_running("61.25"), what="the command killed")
