@@ -20,8 +20,11 @@ typedef struct lux_core_conf {
     long port;
     lux_str bind;
     long max_worker;
-    long max_connections; /* 0: a third of max-fds, as in lighttpd (see server.c) */
-    long max_fds;         /* 0: raise the soft limit to 4096 if it is lower */
+    long max_connections;          /* 0: a third of max-fds, as in lighttpd (see server.c) */
+    long max_fds;                  /* 0: raise the soft limit to 4096 if it is lower */
+    long max_connections_per_ip;   /* 0: no limit (net/peer_table.h) */
+    long max_request_rate_per_ip;  /* requests a second per worker; 0: no limit */
+    long max_request_burst_per_ip; /* 0: the rate */
     long listen_backlog;
     long defer_accept; /* seconds the kernel holds a new connection until its first bytes */
     lux_str username, groupname, chroot_dir, pid_file;

@@ -16,7 +16,6 @@
 /* Modules lighttpd has that lux does not provide yet: named in a clear error. */
 static const char *const lighttpd_only_modules[] = {
     "mod_ajp13",
-    "mod_evasive",
     "mod_gnutls",
     "mod_maxminddb",
     "mod_mbedtls",

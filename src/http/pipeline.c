@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
@@ -18,6 +19,7 @@
 #include "http/uri.h"
 #include "lux/log.h"
 #include "net/conn.h"
+#include "net/rate_table.h"
 
 static void log_request_header(lux_req *r) {
     lux_log(LUX_LOG_DEBUG, "request-header: %.*s %.*s %s", (int)r->method_str.len,
@@ -355,9 +357,30 @@ static lux_result drive(lux_req *r, lux_result res) {
     return LUX_HANDLED;
 }
 
+/* server.max-request-rate-per-ip: a client past its rate gets 429 with Retry-After, before
+ * any module sees the request. 1 when the request was answered so. */
+static int over_rate(lux_req *r) {
+    const lux_core_conf *core = r->gen->core;
+    const struct sockaddr *sa = lux_req_remote_addr(r);
+    lux_peer_key k;
+    if (core->max_request_rate_per_ip <= 0 || !r->worker || !sa || lux_peer_key_of(sa, &k) < 0)
+        return 0;
+    long wait = lux_rate_take(&r->worker->rates, &k, core->max_request_rate_per_ip,
+                              core->max_request_burst_per_ip, lux_loop_now_ms(r->worker->loop));
+    if (wait <= 0)
+        return 0;
+    char v[24];
+    int n = snprintf(v, sizeof v, "%ld", wait);
+    lux_resp_error(r, 429);
+    lux_resp_header(r, "Retry-After", 11, v, (size_t)n);
+    return 1;
+}
+
 lux_result lux_req_run(lux_req *r) {
     r->run_step = STEP_BEGIN;
     r->run_pos = 0;
+    if (over_rate(r))
+        response_set(r); /* straight to the response_start hooks */
     return drive(r, LUX_GO_ON);
 }
 

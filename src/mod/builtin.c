@@ -10,6 +10,7 @@ extern const lux_module lux_mod_openssl;
 extern const lux_module lux_mod_status;
 extern const lux_module lux_mod_simple_vhost, lux_mod_evhost, lux_mod_userdir;
 extern const lux_module lux_mod_secdownload, lux_mod_extforward;
+extern const lux_module lux_mod_evasive;
 extern const lux_module lux_mod_ssi;
 extern const lux_module lux_mod_health;
 extern const lux_module lux_mod_deflate, lux_mod_compress;
@@ -43,6 +44,7 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_userdir,
     &lux_mod_secdownload,
     &lux_mod_extforward,
+    &lux_mod_evasive,
     &lux_mod_ssi,
     &lux_mod_health,
     &lux_mod_deflate,

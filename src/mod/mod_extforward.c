@@ -8,9 +8,12 @@
  * the access log and later modules see; X-Forwarded-Proto (or proto=) "http" or "https" sets
  * the scheme. A Forwarded header that cannot be read safely is answered with 400.
  *
- * Not here: the HAProxy PROXY protocol (extforward.hap-PROXY), which reads the connection
- * before any request, and remote_user=; a config enabling either is refused.
+ * The HAProxy PROXY protocol (extforward.hap-PROXY, globally or per $SERVER["socket"]) is read
+ * by the connection before TLS and HTTP (src/net/conn.c); this module only tells it which
+ * listeners and peers use it: lux_extforward_proxy_expected. Not here: remote_user= and
+ * extforward.hap-PROXY-ssl-client-verify; a config enabling either is refused.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +26,7 @@
 #include "lux/log.h"
 #include "lux/req.h"
 #include "mod/extforward_parse.h"
+#include "net/proxy_protocol.h"
 
 /* An entry of extforward.forwarder. */
 typedef struct {
@@ -40,6 +44,7 @@ typedef struct {
     const forwarder_table *forwarders;
     const lux_strlist *headers;
     int forwarded_host; /* extforward.params host */
+    int hap_proxy;      /* extforward.hap-PROXY */
 } extforward_conf;
 
 extern const lux_module lux_mod_extforward;
@@ -139,16 +144,24 @@ static int parse_params(lux_gen *gen, const lux_value *v, void *dst, char *err, 
     return 0;
 }
 
-/* The PROXY protocol needs the connection code: refuse rather than pretend. */
 static int parse_hap_proxy(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
-    int on;
-    if (enabled(v, &on) < 0 || on) {
-        snprintf(err, el,
-                 "extforward.hap-PROXY (the HAProxy PROXY protocol) is not supported "
-                 "by lux yet");
+    if (enabled(v, (int *)dst) < 0) {
+        snprintf(err, el, "extforward.hap-PROXY: expected \"enable\" or \"disable\"");
         return -1;
     }
-    return 0; /* "disable": nothing to keep */
+    return 0;
+}
+
+/* Passing the proxy's verdict on the client's certificate on to requests is not implemented:
+ * refuse rather than pretend. */
+static int parse_hap_client_verify(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                                   size_t el) {
+    int on;
+    if (enabled(v, &on) < 0 || on) {
+        snprintf(err, el, "extforward.hap-PROXY-ssl-client-verify is not supported by lux yet");
+        return -1;
+    }
+    return 0;
 }
 
 #define OFF(f) offsetof(extforward_conf, f)
@@ -158,8 +171,10 @@ static const lux_directive extforward_directives[] = {
     {"extforward.headers", LUX_D_STRLIST, OFF(headers), LUX_SCOPE_ANY},
     {"extforward.params", LUX_D_CUSTOM, OFF(forwarded_host), LUX_SCOPE_ANY, parse_params,
      sizeof(int)},
-    {"extforward.hap-PROXY", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, parse_hap_proxy, 0},
-    {"extforward.hap-PROXY-ssl-client-verify", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, parse_hap_proxy, 0},
+    {"extforward.hap-PROXY", LUX_D_CUSTOM, OFF(hap_proxy), LUX_SCOPE_GLOBAL | LUX_SCOPE_SOCKET,
+     parse_hap_proxy, sizeof(int)},
+    {"extforward.hap-PROXY-ssl-client-verify", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY,
+     parse_hap_client_verify, 0},
     {NULL, 0, 0, 0},
 };
 #undef OFF
@@ -184,6 +199,51 @@ static int peer_trusted(lux_req *r, const forwarder_table *t) {
     const char *ip = lux_req_remote_ip(r);
     xf_net a;
     return ip && xf_parse_addr(ip, strlen(ip), &a) == 0 && trusted(t, &a);
+}
+
+/* The settings of connections on listener `listener`: the global ones, patched by the
+ * $SERVER["socket"] blocks naming it, in config order (a connection has no request yet). */
+static void listener_conf(const lux_gen *g, unsigned m, const char *listener,
+                          extforward_conf *out) {
+    memcpy(out, g->global_conf[m], sizeof *out);
+    for (size_t i = 0; i < g->nblocks; i++) {
+        const lux_conf_block *b = g->blocks[i].block;
+        if (b->field != LUX_COND_SOCKET || b->op != LUX_OP_EQ || b->depth != 1 ||
+            strcmp(b->pattern, listener) != 0)
+            continue;
+        for (size_t k = 0; k < g->blocks[i].npatches; k++) {
+            const lux_patch *p = &g->blocks[i].patches[k];
+            if (p->module == m)
+                memcpy((char *)out + p->dir->offset, p->value, lux_directive_size(p->dir));
+        }
+    }
+}
+
+/* A socket peer as a forwarder table sees it; unix peers only match "all". */
+static int sockaddr_trusted(const forwarder_table *t, const struct sockaddr *sa) {
+    if (t->all)
+        return t->all > 0;
+    char ip[INET6_ADDRSTRLEN];
+    const void *bytes = sa->sa_family == AF_INET
+                            ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                            : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    xf_net a;
+    if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+        !inet_ntop(sa->sa_family, bytes, ip, sizeof ip))
+        return 0;
+    return xf_parse_addr(ip, strlen(ip), &a) == 0 && trusted(t, &a);
+}
+
+/* As lighttpd: a connection from a peer that is not a trusted forwarder is served as usual,
+ * without a PROXY header. */
+int lux_extforward_proxy_expected(const lux_gen *g, const char *listener,
+                                  const struct sockaddr *peer) {
+    int m = lux_gen_module_index(g, &lux_mod_extforward);
+    if (m < 0)
+        return 0;
+    extforward_conf c;
+    listener_conf(g, (unsigned)m, listener, &c);
+    return c.hap_proxy && c.forwarders && sockaddr_trusted(c.forwarders, peer);
 }
 
 static const lux_str *first_header(lux_req *r, const lux_strlist *names, const char **which) {

@@ -5,17 +5,28 @@
  * of #if. Text between directives and included files go out as ranges of the stat cache's files,
  * not copies. Directive syntax and expressions live in ssi_parse.c; the values of variables in
  * ssi_vars.c.
+ *
+ * #exec cmd= (with ssi.exec = "enable") never runs inside the parse: from the first #exec on,
+ * what the page produces is kept aside (ssi_exec.pieces), the commands run one after another
+ * in the loop once the page is parsed (through /bin/sh, in the page's directory, stdout
+ * collected from a non-blocking pipe, bounded in bytes and time), and then the kept pieces and
+ * the commands' output go out in page order.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/core_conf.h"
 #include "core/pool.h"
+#include "core/spawn.h"
+#include "event/loop.h"
 #include "http/etag.h"
 #include "http/http_date.h"
 #include "http/stat_cache.h"
@@ -41,6 +52,12 @@
 #define RECURSION_MAX_LIMIT 100
 /* Scratch for one #if expression after substitution. */
 #define EXPR_SCRATCH 8192
+/* #exec cmd= (lux's own bounds): commands per page, output kept per command (the rest is
+ * dropped and the command killed), and the time a command may take before it is killed (what
+ * it wrote until then is kept). */
+#define EXEC_MAX 16
+#define EXEC_OUTPUT_MAX (256u * 1024)
+#define EXEC_TIMEOUT_MS 5000
 
 /* What lighttpd prints for an include nested deeper than ssi.recursion-max. */
 static const char recursion_error[] =
@@ -86,16 +103,6 @@ static void ssi_init(void *p) {
     c->content_type = (lux_str){"text/html", 9};
 }
 
-/* ssi.exec = "enable" is accepted for lighttpd's configs, but #exec stays refused: say so once
- * at start-up rather than only on the first page that tries. */
-static int ssi_finish(lux_gen *gen, void *conf, char *err, size_t errlen) {
-    const ssi_conf *c = conf;
-    if (c->exec && !lux_gen_test_only(gen))
-        lux_log(LUX_LOG_WARN, "ssi.exec = \"enable\": lux does not run #exec commands yet; "
-                              "they print the #config errmsg and are logged");
-    return 0;
-}
-
 static int is_ssi_path(const ssi_conf *c, const char *path, size_t len) {
     if (!c->extensions)
         return 0;
@@ -107,9 +114,36 @@ static int is_ssi_path(const ssi_conf *c, const char *path, size_t len) {
     return 0;
 }
 
+/* A piece of the page kept aside while #exec commands wait to run. */
+enum { PIECE_COPY, PIECE_FILE, PIECE_EXEC };
+typedef struct {
+    int kind;
+    const char *ptr; /* COPY: the bytes (request pool); EXEC: the command */
+    size_t len;
+    lux_file *file; /* FILE: a reference of our own */
+    uint64_t off;
+    const char *dir; /* EXEC: the page's directory */
+} ssi_piece;
+
+/* The page's #exec commands and everything after the first one: lives in the request's pool. */
+typedef struct {
+    lux_req *r;
+    lux_loop *loop;
+    ssi_piece *pieces;
+    size_t n, cap, at; /* at: the piece being run, or looked at next */
+    size_t commands;
+    lux_io out;      /* the running command's stdout; fd -1: none runs */
+    int pidfd;       /* the running command, -1 when it cannot be signalled */
+    lux_timer timer; /* the running command's time limit, or "go on" from the loop */
+    char *buf;       /* its output so far (heap) */
+    size_t len;
+    int fatal;
+} ssi_exec;
+
 /* One response being built. */
 typedef struct {
     lux_req *r;
+    ssi_exec *exec; /* set at the first #exec: from then on pieces are kept aside */
     const ssi_conf *c;
     ssi_vars vars;
     char *errmsg; /* #config errmsg; lighttpd prints nothing for a failed directive */
@@ -138,8 +172,45 @@ static int count_piece(ssi_run *s, size_t generated) {
     return 0;
 }
 
+/* A new piece at the end of the kept ones, or NULL (out of memory: the response fails). */
+static ssi_piece *keep_piece(ssi_run *s, int kind) {
+    ssi_exec *x = s->exec;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 16;
+        ssi_piece *p = lux_pool_alloc(s->r->pool, cap * sizeof *p);
+        if (!p) {
+            s->fatal = 1;
+            return NULL;
+        }
+        if (x->n)
+            memcpy(p, x->pieces, x->n * sizeof *p);
+        x->pieces = p;
+        x->cap = cap;
+    }
+    ssi_piece *p = &x->pieces[x->n++];
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    return p;
+}
+
+static void keep_copy(ssi_run *s, const char *p, size_t len) {
+    char *copy = lux_pool_alloc(s->r->pool, len);
+    ssi_piece *piece = copy ? keep_piece(s, PIECE_COPY) : NULL;
+    if (!piece) {
+        s->fatal = 1;
+        return;
+    }
+    memcpy(copy, p, len);
+    piece->ptr = copy;
+    piece->len = len;
+}
+
 static void emit(ssi_run *s, const char *p, size_t len) {
-    if (len && !s->fatal && count_piece(s, len) == 0 && lux_resp_body_copy(s->r, p, len) < 0)
+    if (!len || s->fatal || count_piece(s, len) < 0)
+        return;
+    if (s->exec)
+        keep_copy(s, p, len);
+    else if (lux_resp_body_copy(s->r, p, len) < 0)
         s->fatal = 1;
 }
 
@@ -148,8 +219,18 @@ static void emit_str(ssi_run *s, const char *p) {
 }
 
 static void emit_file(ssi_run *s, lux_file *f, uint64_t off, uint64_t len) {
-    if (len && !s->fatal && count_piece(s, 0) == 0 && lux_resp_body_file(s->r, f, off, len) < 0)
+    if (!len || s->fatal || count_piece(s, 0) < 0)
+        return;
+    if (s->exec) {
+        ssi_piece *p = keep_piece(s, PIECE_FILE);
+        if (p) {
+            p->file = lux_file_ref(f);
+            p->off = off;
+            p->len = len;
+        }
+    } else if (lux_resp_body_file(s->r, f, off, len) < 0) {
         s->fatal = 1;
+    }
 }
 
 /* Say in the error log why a directive failed: the first few times per response. */
@@ -416,12 +497,39 @@ static void do_printenv(ssi_run *s, const ssi_doc *doc, const ssi_directive *d) 
         emit(s, out, len);
 }
 
-/* Programs are not run from the event loop: lux answers only once asynchronous handlers
- * exist, so #exec is refused whether or not ssi.exec allows it. */
+/* #exec cmd="...": kept as a piece to run once the page is parsed. cgi= is not run, as
+ * lighttpd 1.4.69 does not run it. */
 static void do_exec(ssi_run *s, const ssi_doc *doc, const ssi_directive *d) {
-    fail(s, doc,
-         s->c->exec ? "exec is not supported yet (ssi.exec = \"enable\" has no effect)"
-                    : "exec refused: ssi.exec is disabled");
+    const ssi_attr *a = only_attr(d);
+    if (!s->c->exec) {
+        fail(s, doc, "exec refused: ssi.exec is disabled");
+        return;
+    }
+    if (!a || !ssi_attr_is(a, "cmd")) {
+        fail(s, doc, a && ssi_attr_is(a, "cgi") ? "exec cgi= is not supported" : "exec needs cmd=");
+        return;
+    }
+    if (!s->exec) {
+        if (!(s->exec = lux_pool_alloc(s->r->pool, sizeof *s->exec))) {
+            s->fatal = 1;
+            return;
+        }
+        memset(s->exec, 0, sizeof *s->exec);
+    }
+    if (++s->exec->commands > EXEC_MAX) {
+        fail(s, doc, "more #exec commands than lux runs for one page");
+        return;
+    }
+    char *cmd = attr_value(s, a);
+    char *dir =
+        lux_pool_strndup(s->r->pool, doc->physical, dir_len(doc->physical, strlen(doc->physical)));
+    ssi_piece *p = cmd && dir ? keep_piece(s, PIECE_EXEC) : NULL;
+    if (!p) {
+        s->fatal = 1;
+        return;
+    }
+    p->ptr = cmd;
+    p->dir = dir;
 }
 
 /* #if / #elif: evaluate expr= against the variables. -1 when it does not parse. */
@@ -538,6 +646,178 @@ static void process(ssi_run *s, const ssi_doc *doc) {
     s->if_floor = floor;
 }
 
+/* ---- running #exec commands ---- */
+
+static int pidfd_kill(int pidfd) {
+    return pidfd >= 0 ? (int)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) : 0;
+}
+
+/* The running command is done (its end of output, its limit, or the client left): its output
+ * so far becomes its piece; kill: it may still be running and must not be left so. */
+static void command_end(ssi_exec *x, int kill) {
+    if (kill)
+        pidfd_kill(x->pidfd);
+    if (x->pidfd >= 0)
+        close(x->pidfd);
+    x->pidfd = -1;
+    lux_loop_del(x->loop, &x->out);
+    close(x->out.fd);
+    x->out.fd = -1;
+    ssi_piece *p = &x->pieces[x->at++];
+    char *copy = x->len ? lux_pool_alloc(x->r->pool, x->len) : NULL;
+    if (x->len && !copy)
+        x->fatal = 1;
+    else if (copy)
+        memcpy(copy, x->buf, x->len);
+    p->kind = PIECE_COPY;
+    p->ptr = copy;
+    p->len = copy ? x->len : 0;
+    free(x->buf);
+    x->buf = NULL;
+    x->len = 0;
+}
+
+static void release_files(ssi_exec *x) {
+    for (size_t i = 0; i < x->n; i++)
+        if (x->pieces[i].kind == PIECE_FILE)
+            lux_file_unref(x->pieces[i].file);
+}
+
+/* Every command has run: the kept pieces go out in page order, the request goes on. */
+static void exec_finish(ssi_exec *x) {
+    lux_req *r = x->r;
+    for (size_t i = 0; i < x->n && !x->fatal; i++) {
+        const ssi_piece *p = &x->pieces[i];
+        if (p->kind == PIECE_FILE && lux_resp_body_file(r, p->file, p->off, p->len) < 0)
+            x->fatal = 1;
+        else if (p->kind == PIECE_COPY && p->len && lux_resp_body_copy(r, p->ptr, p->len) < 0)
+            x->fatal = 1;
+    }
+    release_files(x);
+    lux_req_on_abort(r, NULL, NULL);
+    lux_req_resume(r, x->fatal ? lux_resp_error(r, 500) : LUX_HANDLED);
+}
+
+/* /bin/sh -c cmd in dir, stdin from /dev/null, stdout into a non-blocking pipe read here. */
+static int command_start(ssi_exec *x, const ssi_piece *p) {
+    int fds[2], null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0)
+        return -1;
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        close(null);
+        return -1;
+    }
+    pid_t pid;
+    int rc = lux_spawn_shell(p->ptr, null, fds[1], p->dir, &pid);
+    close(null);
+    close(fds[1]);
+    if (rc < 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+        close(fds[0]);
+        return -1;
+    }
+    /* ESRCH: it has already ended (its output is still in the pipe) and cannot be signalled */
+    x->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    x->out.fd = fds[0];
+    if (lux_loop_add(x->loop, &x->out, LUX_EV_READ) < 0) {
+        pidfd_kill(x->pidfd);
+        if (x->pidfd >= 0)
+            close(x->pidfd);
+        close(fds[0]);
+        x->out.fd = x->pidfd = -1;
+        return -1;
+    }
+    lux_loop_timer_arm(x->loop, &x->timer, lux_loop_now_ms(x->loop) + EXEC_TIMEOUT_MS);
+    return 0;
+}
+
+/* Start the next command, or finish when none is left. */
+static void exec_next(ssi_exec *x) {
+    while (x->at < x->n && x->pieces[x->at].kind != PIECE_EXEC)
+        x->at++;
+    while (x->at < x->n) {
+        ssi_piece *p = &x->pieces[x->at];
+        if (p->kind == PIECE_EXEC && command_start(x, p) == 0)
+            return;
+        if (p->kind == PIECE_EXEC) {
+            lux_log(LUX_LOG_ERR, "ssi: %s: cannot run \"%s\": %s", x->r->path.ptr, p->ptr,
+                    strerror(errno));
+            p->kind = PIECE_COPY;
+            p->len = 0;
+        }
+        x->at++;
+    }
+    exec_finish(x);
+}
+
+static void on_output(lux_io *io, unsigned events) {
+    ssi_exec *x = (ssi_exec *)((char *)io - offsetof(ssi_exec, out));
+    for (;;) {
+        if (x->len == EXEC_OUTPUT_MAX) {
+            lux_log(LUX_LOG_ERR, "ssi: %s: \"%s\" wrote more than %u bytes: killed", x->r->path.ptr,
+                    x->pieces[x->at].ptr, EXEC_OUTPUT_MAX);
+            break;
+        }
+        char chunk[16384];
+        size_t room = EXEC_OUTPUT_MAX - x->len;
+        ssize_t n = read(io->fd, chunk, room < sizeof chunk ? room : sizeof chunk);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            lux_loop_timer_cancel(x->loop, &x->timer);
+            command_end(x, 0);
+            exec_next(x);
+            return;
+        }
+        char *grown = realloc(x->buf, x->len + (size_t)n);
+        if (!grown) {
+            x->fatal = 1;
+            break;
+        }
+        memcpy(grown + x->len, chunk, (size_t)n);
+        x->buf = grown;
+        x->len += (size_t)n;
+    }
+    lux_loop_timer_cancel(x->loop, &x->timer);
+    command_end(x, 1);
+    exec_next(x);
+}
+
+static void on_exec_timer(lux_timer *t) {
+    ssi_exec *x = (ssi_exec *)((char *)t - offsetof(ssi_exec, timer));
+    if (x->out.fd >= 0) {
+        lux_log(LUX_LOG_ERR, "ssi: %s: \"%s\" still running after %d ms: killed", x->r->path.ptr,
+                x->pieces[x->at].ptr, EXEC_TIMEOUT_MS);
+        command_end(x, 1);
+    }
+    exec_next(x);
+}
+
+/* The client left: the running command is killed, nothing of the page is kept. */
+static void on_exec_abort(lux_req *r, void *arg) {
+    ssi_exec *x = arg;
+    lux_loop_timer_cancel(x->loop, &x->timer);
+    if (x->out.fd >= 0)
+        command_end(x, 1);
+    free(x->buf);
+    x->buf = NULL;
+    release_files(x);
+}
+
+/* The page is parsed: run its commands from the loop (never from inside the handler). */
+static lux_result exec_start(ssi_exec *x, lux_req *r) {
+    x->r = r;
+    x->loop = r->worker->loop;
+    x->out.fd = x->pidfd = -1;
+    x->out.cb = on_output;
+    x->timer.cb = on_exec_timer;
+    if (lux_loop_timer_arm(x->loop, &x->timer, lux_loop_now_ms(x->loop)) < 0) {
+        release_files(x);
+        return lux_resp_error(r, 500);
+    }
+    lux_req_on_abort(r, on_exec_abort, x);
+    return LUX_ASYNC;
+}
+
 /* ---- the response ---- */
 
 /* With ssi.conditional-requests the page carries the document's validators, and a matching
@@ -587,9 +867,12 @@ static lux_result ssi_handle(lux_req *r, const void *conf) {
     ssi_doc top = {r->path.ptr, r->physical.ptr, r->file};
     ssi_vars_init(&s.vars, r);
     process(&s, &top);
-    if (s.fatal)
+    if (s.fatal) {
+        if (s.exec)
+            release_files(s.exec);
         return lux_resp_error(r, 500);
-    return LUX_HANDLED;
+    }
+    return s.exec ? exec_start(s.exec, r) : LUX_HANDLED;
 }
 
 const lux_module lux_mod_ssi = {
@@ -598,6 +881,5 @@ const lux_module lux_mod_ssi = {
     .directives = ssi_directives,
     .conf_size = sizeof(ssi_conf),
     .conf_init = ssi_init,
-    .conf_finish = ssi_finish,
     .handle = ssi_handle,
 };

@@ -8,21 +8,27 @@
  */
 #include "net/conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/core_conf.h"
 #include "core/gen.h"
 #include "http/h1/h1_conn.h"
+#include "lux/log.h"
+#include "net/proxy_protocol.h"
 #include "net/stats.h"
 #include "net/tls.h"
 
 #define LINGER_SECONDS 2
+#define REFUSAL_LOG_SECONDS 10
 
 static void on_io(lux_io *io, unsigned events);
 static void on_timeout(lux_timer *t);
@@ -86,6 +92,176 @@ int lux_conn_retime(lux_conn *c) {
     return lux_loop_timer_arm(c->w->loop, &c->timer, timeout_at(c));
 }
 
+/*
+ * The PROXY protocol pre-stage: on a listener with extforward.hap-PROXY, a connection from a
+ * trusted forwarder starts with a PROXY header, read before TLS and HTTP. The header's bytes
+ * are peeked first and only they are consumed, so not one byte of the TLS handshake or the
+ * request behind it is taken from the socket. The header must be complete within
+ * server.max-read-idle of the accept (last_io stays the accept's time meanwhile); a missing or
+ * malformed one closes the connection without an answer.
+ */
+/* At most one line per REFUSAL_LOG_SECONDS for each kind of refusal: a client refused in a
+ * loop must not fill the error log. */
+typedef struct {
+    _Atomic long last_logged;
+    _Atomic unsigned not_logged;
+} refusal_log;
+
+static void log_refusal(refusal_log *rl, const lux_conn *c, const char *what) {
+    long now = (long)time(NULL);
+    long prev = atomic_load_explicit(&rl->last_logged, memory_order_relaxed);
+    if (now - prev < REFUSAL_LOG_SECONDS ||
+        !atomic_compare_exchange_strong(&rl->last_logged, &prev, now)) {
+        atomic_fetch_add_explicit(&rl->not_logged, 1, memory_order_relaxed);
+        return;
+    }
+    char ip[INET6_ADDRSTRLEN] = "unix";
+    if (c->peer.sin6_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->peer)->sin_addr, ip, sizeof ip);
+    else if (c->peer.sin6_family == AF_INET6)
+        inet_ntop(AF_INET6, &c->peer.sin6_addr, ip, sizeof ip);
+    lux_log(LUX_LOG_ERR, "%s from %s, connection closed (%u more not logged in the last %d s)",
+            what, ip, atomic_exchange(&rl->not_logged, 0), REFUSAL_LOG_SECONDS);
+}
+
+static void log_refused_header(const lux_conn *c, const char *why) {
+    static refusal_log rl;
+    char what[64];
+    snprintf(what, sizeof what, "PROXY protocol: %s", why);
+    log_refusal(&rl, c, what);
+}
+
+/*
+ * Admission: the per-address connection limit (server.max-connections-per-ip, or mod_evasive's
+ * evasive.max-conns-per-ip), checked once the client's address is known: at accept, or behind a
+ * PROXY header. A connection past it is answered before its request is read (503, or
+ * mod_evasive's 403 or 302) and closed; on a TLS listener it is closed without an answer, as a
+ * handshake would spend what the limit is there to save.
+ */
+static void limit_of(const lux_gen *g, lux_peer_limit *out) {
+    lux_evasive_limit(g, out);
+    if (!out->max && g->core->max_connections_per_ip > 0)
+        *out = (lux_peer_limit){(unsigned long)g->core->max_connections_per_ip, 503, NULL, 0};
+}
+
+static void answer_over_limit(lux_conn *c, const lux_peer_limit *lim) {
+    char head[1024];
+    int n;
+    if (lim->status == 302)
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n",
+                     lim->location);
+    else if (lim->status == 403)
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    else
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
+    if (n > 0 && (size_t)n < sizeof head)
+        (void)!send(c->io.fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* 1: admitted; 0: refused, the connection is answered and lingering, or closed. */
+static int admit(lux_conn *c, int tls) {
+    static refusal_log rl;
+    lux_peer_limit lim;
+    limit_of(c->gen, &lim);
+    if (!lim.max || lux_peer_key_of((const struct sockaddr *)&c->peer, &c->peer_key) < 0)
+        return 1;
+    int rc = lux_peer_conn_acquire(&c->peer_key, lim.max);
+    if (rc > 0) {
+        c->peer_counted = 1;
+        return 1;
+    }
+    if (rc == 0 && !lim.silent)
+        log_refusal(&rl, c, "too many connections");
+    if (rc == 0 && !tls) {
+        answer_over_limit(c, &lim);
+        lux_conn_linger(c, 1);
+    } else {
+        lux_conn_close(c);
+    }
+    return 0;
+}
+
+static int64_t proxy_timeout_at(const lux_conn *c) {
+    if (atomic_load_explicit(&c->w->srv->state, memory_order_relaxed))
+        return 0;
+    return lux_conn_after(c->last_io, c->gen->core->max_read_idle);
+}
+
+/* The address the header names becomes the connection's peer for every request on it. */
+static void proxy_set_peer(lux_conn *c, const lux_pp_header *h) {
+    if (h->local)
+        return;
+    memset(&c->peer, 0, sizeof c->peer);
+    if (h->src.ss_family == AF_INET)
+        memcpy(&c->peer, &h->src, sizeof(struct sockaddr_in));
+    else if (h->src.ss_family == AF_INET6)
+        memcpy(&c->peer, &h->src, sizeof(struct sockaddr_in6));
+    c->peer.sin6_family = h->src.ss_family;
+}
+
+/* The header is in: the connection goes on as it would have from accept. */
+static void proxy_done(lux_conn *c, const lux_pp_header *h) {
+    proxy_set_peer(c, h);
+    lux_conn_release_input(c);
+    c->last_io = lux_conn_now_ms(c);
+    struct ssl_ctx_st *tls = c->gen->has_tls ? lux_tls_ctx_for(c->gen, c->listener->name) : NULL;
+    if (!admit(c, tls != NULL))
+        return;
+    if (tls && lux_tls_conn_start(c, tls) < 0) {
+        lux_conn_close(c);
+        return;
+    }
+    lux_conn_take_over(c, &lux_h1_proto, c + 1);
+}
+
+/* Peek at what arrived, consume what belongs to the header. 1: header complete (*h), 0: wait
+ * for more, -1: refuse (logged) or the client is gone. */
+static int proxy_read_header(lux_conn *c, lux_pp_header *h) {
+    if (lux_conn_ensure_input(c) < 0)
+        return -1;
+    ssize_t n = recv(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_PEEK);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    if (n == 0) {
+        log_refused_header(c, c->in_len ? "incomplete header" : "no header");
+        return -1;
+    }
+    size_t have = c->in_len + (size_t)n;
+    long len = lux_pp_parse((const uint8_t *)c->in, have, h);
+    if (len < 0 || (len == 0 && have == c->in_cap)) {
+        log_refused_header(c, "malformed header");
+        return -1;
+    }
+    size_t take = len > 0 ? (size_t)len - c->in_len : (size_t)n;
+    if (recv(c->io.fd, c->in + c->in_len, take, 0) != (ssize_t)take)
+        return -1;
+    c->in_len += (uint32_t)take;
+    lux_stats_bytes_in(c->w->id, take);
+    return len > 0;
+}
+
+static void proxy_on_io(lux_conn *c, unsigned events) {
+    lux_pp_header h;
+    int rc = proxy_read_header(c, &h);
+    if (rc > 0)
+        proxy_done(c, &h);
+    else if (rc < 0 || lux_conn_wait(c, LUX_EV_READ) < 0)
+        lux_conn_close(c);
+}
+
+static void proxy_start(lux_conn *c) {
+    proxy_on_io(c, LUX_EV_READ);
+}
+
+static void proxy_close(lux_conn *c) {}
+
+static const lux_proto proxy_stage = {0, proxy_start, proxy_on_io, proxy_timeout_at, proxy_close};
+
 void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockaddr *sa,
                      socklen_t salen) {
     /* The protocol every connection starts with keeps its state right behind the connection. */
@@ -115,8 +291,18 @@ void lux_conn_accept(lux_worker *w, lux_listener *l, int fd, const struct sockad
     w->nconns++;
     lux_stats_conn_opened(w->id);
     atomic_fetch_add_explicit(&w->srv->connections, 1, memory_order_relaxed);
-    struct ssl_ctx_st *tls = l && c->gen->has_tls ? lux_tls_ctx_for(c->gen, l->name) : NULL;
-    if (lux_conn_retime(c) < 0 || (tls && lux_tls_conn_start(c, tls) < 0)) {
+    int proxied = l && lux_extforward_proxy_expected(c->gen, l->name, sa);
+    if (proxied)
+        c->proto = &proxy_stage; /* TLS starts behind the header */
+    struct ssl_ctx_st *tls =
+        l && !proxied && c->gen->has_tls ? lux_tls_ctx_for(c->gen, l->name) : NULL;
+    if (lux_conn_retime(c) < 0) {
+        lux_conn_close(c);
+        return;
+    }
+    if (!proxied && !admit(c, tls != NULL))
+        return;
+    if (tls && lux_tls_conn_start(c, tls) < 0) {
         lux_conn_close(c);
         return;
     }
@@ -152,6 +338,8 @@ void lux_conn_close(lux_conn *c) {
     lux_worker *w = c->w;
     lux_loop_timer_cancel(w->loop, &c->timer);
     c->proto->close(c);
+    if (c->peer_counted)
+        lux_peer_conn_release(&c->peer_key);
     /* close() takes an fd out of epoll by itself, unless the socket is also open under another
      * number: only stdin with -1 can be (inetd passes the socket as stdin and stdout). */
     if (w->srv->single_fd >= 0)

@@ -15,6 +15,7 @@
 #include "core/pool.h"
 #include "event/loop.h"
 #include "lux/req.h"
+#include "net/peer_table.h"
 #include "net/worker.h"
 
 /*
@@ -76,11 +77,13 @@ struct lux_conn {
     lux_timer timer;   /* armed from accept to close for when the connection times out next */
     unsigned requests; /* completed on this connection */
     unsigned peer_closed : 1;
-    unsigned lingering : 1; /* half-closed by us, draining input before close */
-    uint8_t activity;       /* what the metrics count it as: a lux_stats_state */
+    unsigned lingering : 1;    /* half-closed by us, draining input before close */
+    unsigned peer_counted : 1; /* counted in the per-address table under peer_key */
+    uint8_t activity;          /* what the metrics count it as: a lux_stats_state */
     const lux_proto *proto;
     void *proto_data;
     lux_conn_tls tls;
+    lux_peer_key peer_key;
 };
 
 extern const lux_transport lux_plain_transport;

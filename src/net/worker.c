@@ -1,5 +1,6 @@
 /* Worker threads: each runs its own loop over its own connections; listeners are shared. */
 #include "net/worker.h"
+#include "net/rate_table.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -274,6 +275,7 @@ void lux_worker_join_free(lux_worker *w) {
         close(w->wake.fd);
     lux_offload_inbox_close(w->offload);
     lux_stat_cache_free(w->stat_cache);
+    lux_rate_table_free(w->rates);
     lux_loop_free(w->loop);
     lux_gen_unref(w->gen);
     free(w->accepts);

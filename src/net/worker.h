@@ -54,6 +54,7 @@ struct lux_worker {
     lux_stat_cache *stat_cache;
     lux_offload_inbox *offload; /* results of blocking work done for us (core/offload.h) */
     struct lux_worker_modules *modules; /* modules' slots and stop callbacks (module_api.c) */
+    struct lux_rate_table *rates; /* server.max-request-rate-per-ip buckets (net/rate_table.h) */
 };
 
 lux_worker *lux_worker_new(lux_server *s, unsigned id);

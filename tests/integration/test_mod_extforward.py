@@ -159,14 +159,3 @@ def test_access_log_shows_the_client():
         get(s.port, "/f.txt", headers={"X-Forwarded-For": "203.0.113.7"})
         s.stop()
         eq(harness.read_text(os.path.join(s.tmp, "access.log")).split(), ["203.0.113.7"], "%h")
-
-
-@harness.lux_only("lighttpd accepts the PROXY protocol; lux refuses a setting it cannot honour")
-def test_hap_proxy_refused():
-    with harness.TempDir() as tmp:
-        text = (harness.BASE_CONF + conf(TRUST_LOCAL, 'extforward.hap-PROXY = "enable"\n'))
-        text = text.replace("@TMP@", tmp.path).replace("@DOCROOT@", tmp.path)
-        text = text.replace("@PORT@", "80")
-        r = harness.run_bin(["-tt", "-f", tmp.write("lux.conf", text)])
-        eq(r.returncode != 0, True, "refused")
-        harness.contains(r.stderr + r.stdout, "hap-PROXY", "message")
