@@ -122,7 +122,9 @@ static void on_accept(lux_io *io, unsigned events) {
         }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        int fd = accept4(a->l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        /* The worker's own copy of the descriptor: the main thread resets l->fd when it closes
+         * the listeners at a stop, and must not race this read. */
+        int fd = accept4(a->io.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
                 lux_log(LUX_LOG_ERR, "accept: %s; pausing new connections", strerror(errno));
