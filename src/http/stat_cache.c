@@ -25,6 +25,7 @@ typedef struct entry {
     struct entry *ring_prev, *ring_next; /* clock ring */
     uint64_t hash;
     time_t checked; /* when the attributes were last confirmed */
+    uint64_t epoch; /* lux_stat_cache_changed's count when they were */
     unsigned char follow, referenced;
     lux_file *file;
     size_t len;
@@ -344,6 +345,15 @@ static lux_file *load_file(const char *path, int follow, const struct stat *st) 
 /* ------------------------------------------------------------------------------------------ */
 /* The cache */
 
+/* Bumped by lux_stat_cache_changed: an entry confirmed before the last bump is confirmed again
+ * (one stat) before it is trusted, in every worker's cache. */
+static _Atomic uint64_t fs_epoch;
+
+void lux_stat_cache_changed(void) {
+    /* release: whoever sees the new count sees the file system change made before it */
+    atomic_fetch_add_explicit(&fs_epoch, 1, memory_order_release);
+}
+
 static entry *lookup(lux_stat_cache *c, const char *path, size_t len, uint64_t h, int follow) {
     for (entry *e = c->buckets[h & (BUCKETS - 1)]; e; e = e->next)
         if (e->hash == h && e->len == len && e->follow == follow && memcmp(e->path, path, len) == 0)
@@ -353,8 +363,8 @@ static entry *lookup(lux_stat_cache *c, const char *path, size_t len, uint64_t h
 
 /* Keep f (the cache takes its own reference), evicting until it fits the bounds. Best effort:
  * out of memory, the file is served uncached. */
-static void remember(lux_stat_cache *c, time_t now, const char *path, size_t len, uint64_t h,
-                     int follow, lux_file *f) {
+static void remember(lux_stat_cache *c, time_t now, uint64_t epoch, const char *path, size_t len,
+                     uint64_t h, int follow, lux_file *f) {
     while (c->hand && (c->n >= LUX_STAT_CACHE_MAX_ENTRIES ||
                        c->inline_bytes + inline_size(f) > LUX_STAT_CACHE_MAX_INLINE))
         evict_one(c);
@@ -368,6 +378,7 @@ static void remember(lux_stat_cache *c, time_t now, const char *path, size_t len
     e->follow = (unsigned char)follow;
     e->referenced = 0; /* a path asked for once is the first to go */
     e->checked = now;
+    e->epoch = epoch;
     e->file = lux_file_ref(f);
     e->next = c->buckets[h & (BUCKETS - 1)];
     c->buckets[h & (BUCKETS - 1)] = e;
@@ -383,7 +394,8 @@ lux_file *lux_stat_cache_get(lux_stat_cache *c, time_t now, const char *path, si
      * a site that follows links is never served to one that does not. */
     uint64_t h = hash_path(c->key, path, len) ^ (uint64_t)follow;
     entry *e = lookup(c, path, len, h, follow);
-    if (e && e->checked == now) {
+    uint64_t epoch = atomic_load_explicit(&fs_epoch, memory_order_acquire);
+    if (e && e->checked == now && e->epoch == epoch) {
         e->referenced = 1;
         return lux_file_ref(e->file);
     }
@@ -392,6 +404,7 @@ lux_file *lux_stat_cache_get(lux_stat_cache *c, time_t now, const char *path, si
     if (e) {
         if (!err && same_file(e->file, &st)) {
             e->checked = now;
+            e->epoch = epoch;
             e->referenced = 1;
             return lux_file_ref(e->file);
         }
@@ -403,7 +416,7 @@ lux_file *lux_stat_cache_get(lux_stat_cache *c, time_t now, const char *path, si
     }
     lux_file *f = load_file(path, follow, &st);
     if (f)
-        remember(c, now, path, len, h, follow, f);
+        remember(c, now, epoch, path, len, h, follow, f);
     return f;
 }
 

@@ -53,6 +53,9 @@ void lux_stat_cache_expire(lux_stat_cache *c, time_t now);
 /* lux_stat_cache_open on a given cache and clock (the worker's loop time). */
 lux_file *lux_stat_cache_get(lux_stat_cache *c, time_t now, const char *path, size_t len,
                              int follow_symlinks);
+/* lux itself changed files (mod_webdav: PUT, DELETE, COPY, MOVE): every worker's cache confirms
+ * an entry with one stat() before trusting it again, instead of for up to a second. */
+void lux_stat_cache_changed(void);
 /* What the cache holds: entries and bytes of contents in memory. */
 size_t lux_stat_cache_entries(const lux_stat_cache *c);
 uint64_t lux_stat_cache_inline_bytes(const lux_stat_cache *c);

@@ -21,6 +21,7 @@
 #include "core/core_conf.h"
 #include "core/pool.h"
 #include "http/etag.h"
+#include "http/stat_cache.h"
 #include "http/uri.h"
 #include "lux/log.h"
 #include "mod/webdav_internal.h"
@@ -504,6 +505,12 @@ static lux_result copy_move(dav_req *d, int move) {
 
 /* ---- the request --------------------------------------------------------------------------- */
 
+/* The methods that change files: after them, no worker serves what it cached before. */
+static lux_result changed_files(lux_result res) {
+    lux_stat_cache_changed();
+    return res;
+}
+
 static lux_result run_method(dav_req *d, dav_method m) {
     if (d->body && d->c->log_xml)
         lux_log(LUX_LOG_INFO, "webdav request: %.*s", (int)d->body_len, d->body);
@@ -517,13 +524,13 @@ static lux_result run_method(dav_req *d, dav_method m) {
     case M_MKCOL:
         return do_mkcol(d);
     case M_PUT:
-        return put_end(d);
+        return changed_files(put_end(d));
     case M_DELETE:
-        return do_delete(d);
+        return changed_files(do_delete(d));
     case M_COPY:
-        return copy_move(d, 0);
+        return changed_files(copy_move(d, 0));
     case M_MOVE:
-        return copy_move(d, 1);
+        return changed_files(copy_move(d, 1));
     case M_LOCK:
         return dav_lock(d);
     case M_UNLOCK:
