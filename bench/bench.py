@@ -119,7 +119,8 @@ SCENARIOS = [
      "path": "/miss/check", "status": 404, "lua": "unique.lua", "conns": 50},
     # HTTP Basic auth (lux and lighttpd only) against an htpasswd file of AUTH_USERS users; every
     # request of a keep-alive connection carries the same user's credentials.
-    {"id": "auth-apr1", "title": f"Basic auth, $apr1$ hash, {AUTH_USERS:,}-user htpasswd, 1 KiB file",
+    {"id": "auth-apr1",
+     "title": f"Basic auth, $apr1$ hash, {AUTH_USERS:,}-user htpasswd, 1 KiB file",
      "path": "/auth-apr1/f1k.html", "status": 200, "length": 1024, "auth": "apr1",
      "servers": ("lux", "lighttpd")},
     # A bcrypt check costs tens of milliseconds: a few connections are enough to keep the server
