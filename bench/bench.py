@@ -6,8 +6,9 @@ drives each scenario and the server's own CPU time (from /proc) is divided by th
 completed. bench/README.md explains the method and how to read the numbers.
 
 Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_SERVERS (comma list, default all),
-BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,gz10k,close,miss1,miss10,miss50,idle,tls1k,
-tlsnew,tls10m,tlsidle,h2c1k,h2tls1k; default all), BENCH_IDLE_CONNS (10000),
+BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,gz10k,magnet,auth-apr1,auth-bcrypt,
+auth-bcrypt-cache,sites,close,miss1,miss10,miss50,idle,tls1k,tlsnew,tls10m,tlsidle,h2c1k,h2tls1k;
+default all), BENCH_IDLE_CONNS (10000),
 BENCH_TLS_IDLE_CONNS (2000), BENCH_H2_REQUESTS (300000, requests per HTTP/2 run),
 BENCH_LUX (the lux binary, default build/lux), BENCH_PASS2 (1; 0 skips the two-worker pass),
 BENCH_KEEP (0; 1 keeps the temporary directory).
@@ -63,6 +64,28 @@ H2_REQUESTS = max(1000, env_int("BENCH_H2_REQUESTS", 300000))
 H2_STREAMS = 10  # concurrent streams per HTTP/2 connection (h2load -m)
 KEEP = env_int("BENCH_KEEP", 0) != 0
 
+# The auth scenarios: the users in the htpasswd file, and the two users the clients log in as
+# (user, password, hash kind); both sit in the middle of the file, an average place for a server
+# that scans it.
+AUTH_USERS = 10000
+AUTH_LOGINS = {"apr1": ("bench-apr1", "apr1-secret"), "bcrypt": ("bench-bcrypt", "bcrypt-secret")}
+BCRYPT_COST = 10
+# The sites scenario: the vhosts, and a path that only the last rewrite rule matches.
+SITES_HOSTS = ["site1.bench", "site2.bench", "site3.bench"]
+SITES_PATH = "/page/home"
+SITES_REWRITES = [
+    ("^/blog/([0-9]{4})/([0-9]{2})/([^/?]+)/?$", "/blog/post.html?y=$1&m=$2&slug=$3"),
+    ("^/feed(?:\\.xml)?/?$", "/feed.xml"),
+    ("^/(?:wp-admin|wp-login\\.php|xmlrpc\\.php)", "/gone.html"),
+    ("^/user/([0-9]+)/profile$", "/profile.html?id=$1"),
+    ("^/api/v[12]/(.*)$", "/api/index.html?path=$1"),
+    ("^/shop/category/([a-z-]+)/page/([0-9]+)$", "/shop.html?category=$1&page=$2"),
+    ("^/old-site/(.*)$", "/archive/$1"),
+    ("^/download/([a-z0-9._-]+\\.(?:zip|tar\\.gz))$", "/files/$1"),
+    ("^/(css|js|img)/v[0-9]+/(.*)$", "/$1/$2"),
+    ("^/page/([a-z0-9-]+)$", "/pages/$1.html"),
+]
+
 # Each scenario: the request, the answer every server must give before it is measured (status,
 # body length), and how wrk drives it (Lua script, Connection: close, connections).
 SCENARIOS = [
@@ -94,6 +117,27 @@ SCENARIOS = [
      "path": "/miss/check", "status": 404, "lua": "unique.lua", "conns": 10},
     {"id": "miss50", "title": "404s, every path new (/miss/<counter>), 50 connections",
      "path": "/miss/check", "status": 404, "lua": "unique.lua", "conns": 50},
+    # HTTP Basic auth (lux and lighttpd only) against an htpasswd file of AUTH_USERS users; every
+    # request of a keep-alive connection carries the same user's credentials.
+    {"id": "auth-apr1",
+     "title": f"Basic auth, $apr1$ hash, {AUTH_USERS:,}-user htpasswd, 1 KiB file",
+     "path": "/auth-apr1/f1k.html", "status": 200, "length": 1024, "auth": "apr1",
+     "servers": ("lux", "lighttpd")},
+    # A bcrypt check costs tens of milliseconds: a few connections are enough to keep the server
+    # busy, and 50 would only queue behind each other.
+    {"id": "auth-bcrypt", "title": "Basic auth, bcrypt (cost 10) hash, auth.cache off, 1 KiB file",
+     "path": "/auth-bcrypt/f1k.html", "status": 200, "length": 1024, "auth": "bcrypt",
+     "conns": 4, "servers": ("lux", "lighttpd")},
+    {"id": "auth-bcrypt-cache",
+     "title": "Basic auth, bcrypt (cost 10) hash, auth.cache max-age 600, 1 KiB file",
+     "path": "/auth-cache/f1k.html", "status": 200, "length": 1024, "auth": "bcrypt",
+     "servers": ("lux", "lighttpd")},
+    # Three name-based vhosts, ten url.rewrite-once rules (the last one matches) and an access log
+    # file; lua/sites.lua spreads the requests over the three hosts.
+    {"id": "sites", "title": "3 vhosts, 10 rewrite rules, access log, 1 KiB file",
+     "path": SITES_PATH, "status": 200, "length": 1024, "lua": "sites.lua",
+     "lua_args": [SITES_PATH] + SITES_HOSTS, "hosts": SITES_HOSTS,
+     "servers": ("lux", "lighttpd")},
     # HTTPS on a second listener of the same server: TLS 1.3 only, one ECDSA P-256 certificate.
     {"id": "tls1k", "title": "HTTPS, 1 KiB file, keep-alive", "path": "/f1k.html",
      "status": 200, "length": 1024, "tls": True},
@@ -121,6 +165,8 @@ TLS_ON = "tlsidle" in ONLY or any(s.get("tls") for s in SCENARIOS)
 H2_ON = any(s.get("h2") for s in SCENARIOS)
 GZ_ON = any(s.get("encoding") for s in SCENARIOS)
 MAGNET_ON = any(s["id"] == "magnet" for s in SCENARIOS)
+AUTH_ON = any(s.get("auth") for s in SCENARIOS)
+SITES_ON = any(s.get("hosts") for s in SCENARIOS)
 MAGNET_LUA = 'lighty.r.resp_header["X-Magnet"] = "1"\n'
 # Every server gets the same protocol settings: TLS 1.3 only, OpenSSL's default TLS 1.3 suites,
 # and no session tickets. wrk keeps each connection's session and offers it on the next one, so
@@ -307,13 +353,12 @@ def make_docroot(docroot):
         with open(os.path.join(docroot, rel), "wb") as f:
             f.write(data)
 
-    def kib_text(tag):
-        line = (tag + " lux benchmark payload\n").encode()
-        return (line * (1024 // len(line) + 1))[:1024]
-
     write("index.html", b"<!doctype html><title>bench</title>\n")
     write("f1k.html", kib_text("f1k"))
     write("mag1k.html", kib_text("mag1k"))
+    for d in ("auth-apr1", "auth-bcrypt", "auth-cache"):
+        os.makedirs(os.path.join(docroot, d))
+        write(f"{d}/f1k.html", kib_text(d))
     for i in range(N_RANDOM):
         write(f"r/{i:03d}.html", kib_text(f"r{i:03d}"))
     write("f100k.bin", os.urandom(100 * 1024))
@@ -323,6 +368,60 @@ def make_docroot(docroot):
     with open(os.path.join(docroot, "f10m.bin"), "wb") as f:
         for _ in range(10):
             f.write(os.urandom(1024 * 1024))
+
+
+def kib_text(tag):
+    line = (tag + " lux benchmark payload\n").encode()
+    return (line * (1024 // len(line) + 1))[:1024]
+
+
+def make_sites(root):
+    """Each vhost's document root holds the page the matching rewrite rule leads to, its content
+    naming the host so that the check can tell the vhosts apart."""
+    for host in SITES_HOSTS:
+        os.makedirs(os.path.join(root, host, "pages"))
+        with open(os.path.join(root, host, "pages", "home.html"), "wb") as f:
+            f.write(kib_text(host))
+
+
+def bcrypt_hash(password):
+    """A bcrypt hash from libcrypt (Python's own crypt module is gone from 3.13)."""
+    import ctypes
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt.restype = lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    salt = lib.crypt_gensalt(b"$2b$", BCRYPT_COST, None, 0)
+    out = lib.crypt(password.encode(), salt) if salt else None
+    if not out or not out.startswith(b"$2b$"):
+        sys.exit("bench: libcrypt made no bcrypt hash")
+    return out.decode()
+
+
+def make_htpasswd(path):
+    """AUTH_USERS users, all $apr1$ (openssl passwd) but the bcrypt login; the two logins sit in
+    the middle of the file."""
+    fillers = AUTH_USERS - len(AUTH_LOGINS)
+    passwords = [os.urandom(9).hex() for _ in range(fillers)] + [AUTH_LOGINS["apr1"][1]]
+    r = subprocess.run(["openssl", "passwd", "-apr1", "-stdin"], input="\n".join(passwords) + "\n",
+                       capture_output=True, text=True, timeout=300)
+    hashes = r.stdout.split()
+    if r.returncode != 0 or len(hashes) != len(passwords):
+        sys.exit(f"bench: openssl passwd -apr1 failed: {r.stderr.strip()[:300]}")
+    lines = [f"user{i:05d}:{h}" for i, h in enumerate(hashes[:fillers])]
+    logins = [f"{AUTH_LOGINS['apr1'][0]}:{hashes[-1]}",
+              f"{AUTH_LOGINS['bcrypt'][0]}:{bcrypt_hash(AUTH_LOGINS['bcrypt'][1])}"]
+    middle = fillers // 2
+    with open(path, "w") as f:
+        f.write("\n".join(lines[:middle] + logins + lines[middle:]) + "\n")
+
+
+def basic_auth(kind, password=None):
+    """The Authorization header value for a login (with another password when given)."""
+    import base64
+    user, secret = AUTH_LOGINS[kind]
+    token = base64.b64encode(f"{user}:{password or secret}".encode()).decode()
+    return f"Basic {token}"
 
 
 def lighttpd_conf(s, full):
@@ -353,6 +452,10 @@ def lighttpd_conf(s, full):
             'server.modules += ( "mod_magnet" )',
             f'$HTTP["url"] == "/mag1k.html" {{ magnet.attract-raw-url-to = ( "{s["dir"]}/magnet.lua" ) }}',
         ]
+    if AUTH_ON:
+        lines += auth_conf(s)
+    if SITES_ON:
+        lines += sites_conf(s)
     if full:
         lines += [
             f'server.max-fds = {s["max_fds"]}',
@@ -372,6 +475,37 @@ def lighttpd_conf(s, full):
             '}',
         ]
     return "\n".join(lines) + "\n"
+
+
+def auth_conf(s):
+    """mod_auth on the /auth-* paths only, so that the other rows measure what they always did;
+    auth.cache (off by default) only under /auth-cache/."""
+    return [
+        'server.modules += ( "mod_auth", "mod_authn_file" )',
+        '$HTTP["url"] =^ "/auth-" {',
+        '    auth.backend = "htpasswd"',
+        f'    auth.backend.htpasswd.userfile = "{s["auth_file"]}"',
+        '    auth.require = ( "/" => ( "method" => "basic", "realm" => "bench",',
+        '                              "require" => "valid-user" ) )',
+        '}',
+        '$HTTP["url"] =^ "/auth-cache/" { auth.cache = ( "max-age" => "600" ) }',
+    ]
+
+
+def sites_conf(s):
+    """Three name-based vhosts sharing the rewrite rules and one access log. They sit inside a
+    condition on the host so that requests for 127.0.0.1 (every other row) skip all of it."""
+    rules = ",\n".join(f'        "{regex}" => "{target}"' for regex, target in SITES_REWRITES)
+    lines = [
+        'server.modules += ( "mod_rewrite", "mod_accesslog" )',
+        '$HTTP["host"] =~ "\\.bench$" {',
+        f'    accesslog.filename = "{s["dir"]}/access.log"',
+        f'    url.rewrite-once = (\n{rules}\n    )',
+    ]
+    for host in SITES_HOSTS:
+        root = os.path.join(s["sites_root"], host)
+        lines.append(f'    $HTTP["host"] == "{host}" {{ server.document-root = "{root}" }}')
+    return lines + ['}']
 
 
 def nginx_conf(s):
@@ -496,14 +630,18 @@ def prepare(name, s, full=True):
 # ---------------------------------------------------------------------------------------------
 # starting servers and checking them
 
-def http_get(port, path, close=False, timeout=10.0, encoding=None, header=None):
+def http_get(port, path, close=False, timeout=10.0, encoding=None, header=None, send=None,
+             body_starts=None):
     """One request on a fresh connection: (status, body length, server keeps the connection).
     With encoding, the request accepts it and the answer must be in it; with header (name,
-    value), the answer must carry it."""
+    value), the answer must carry it. `send` adds request headers; with body_starts (bytes),
+    the body must begin with it."""
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        headers = {"Connection": "close"} if close else {}
+        headers = dict(send or {})
+        if close:
+            headers["Connection"] = "close"
         if encoding:
             headers["Accept-Encoding"] = encoding
         conn.request("GET", path, headers=headers)
@@ -513,6 +651,8 @@ def http_get(port, path, close=False, timeout=10.0, encoding=None, header=None):
             raise ValueError(f"answered with Content-Encoding {r.getheader('Content-Encoding')}")
         if header and r.getheader(header[0]) != header[1]:
             raise ValueError(f"answered without {header[0]}: {header[1]}")
+        if body_starts is not None and r.status == 200 and not body.startswith(body_starts):
+            raise ValueError(f"answered with a body not starting {body_starts.decode()!r}")
         return r.status, len(body), not r.will_close
     finally:
         conn.close()
@@ -601,6 +741,8 @@ def start_server(name, tmp, ports, workers, cpus, tag):
     s = {"name": name, "dir": d, "port": port, "docroot": os.path.join(tmp, "www"),
          "workers": workers if name != "lighttpd" else None, "cpus": cpus,
          "max_conns": IDLE_CONNS + 1000, "full_conf": True,
+         "auth_file": os.path.join(tmp, "users.htpasswd"),
+         "sites_root": os.path.join(tmp, "sites"),
          # Never ask for more descriptors than this process may hand down: without
          # CAP_SYS_RESOURCE even root cannot raise the hard limit.
          "max_fds": min(2 * IDLE_CONNS + 2064, FD_LIMIT)}
@@ -631,6 +773,10 @@ def check_scenario(s, scen):
     """None when the server answers the scenario's request as expected, else what went wrong."""
     if scen.get("h2"):
         return check_h2(s, scen)
+    if scen.get("auth"):
+        return check_auth(s, scen)
+    if scen.get("hosts"):
+        return check_sites(s, scen)
     paths = [scen["path"]]
     if scen.get("lua") == "random.lua":
         paths += [f"/r/{i:03d}.html" for i in (1, N_RANDOM // 2, N_RANDOM - 1)]
@@ -659,6 +805,59 @@ def check_scenario(s, scen):
             return "the TLS listener resumed a session: wrk would skip the full handshake"
     except Exception as e:  # a broken answer of any kind disqualifies the scenario
         return f"GET {paths[0]} failed: {e or type(e).__name__}"
+    return None
+
+
+def check_auth(s, scen):
+    """The login gets the file over keep-alive; no credentials and a wrong password get 401, so
+    the password really is checked."""
+    path, login = scen["path"], basic_auth(scen["auth"])
+    try:
+        status, length, keep = http_get(s["port"], path, send={"Authorization": login},
+                                        body_starts=path.split("/")[1].encode())
+        if (status, length, keep) != (scen["status"], scen["length"], True):
+            return (f"GET {path} as {AUTH_LOGINS[scen['auth']][0]} answered {status} with "
+                    f"{length} bytes{'' if keep else ', closing'}; expected {scen['status']} "
+                    f"with {scen['length']}, keep-alive")
+        for what, send in (("without credentials", {}),
+                           ("with a wrong password",
+                            {"Authorization": basic_auth(scen["auth"], "wrong")})):
+            status = http_get(s["port"], path, send=send)[0]
+            if status != 401:
+                return f"GET {path} {what} answered {status}, expected 401"
+    except Exception as e:  # a broken answer of any kind disqualifies the scenario
+        return f"GET {path} failed: {e or type(e).__name__}"
+    return None
+
+
+def access_log_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(b"\n")
+    except OSError:
+        return 0
+
+
+def check_sites(s, scen):
+    """Each vhost answers the rewritten path with its own page over keep-alive, and the access
+    log file receives the requests (servers may buffer it briefly)."""
+    log_file = os.path.join(s["dir"], "access.log")
+    before = access_log_lines(log_file)
+    try:
+        for host in scen["hosts"]:
+            status, length, keep = http_get(s["port"], scen["path"], send={"Host": host},
+                                            body_starts=host.encode())
+            if (status, length, keep) != (scen["status"], scen["length"], True):
+                return (f"GET {scen['path']} for {host} answered {status} with {length} bytes"
+                        f"{'' if keep else ', closing'}; expected {scen['status']} with "
+                        f"{scen['length']}, keep-alive")
+    except Exception as e:  # a broken answer of any kind disqualifies the scenario
+        return f"GET {scen['path']} failed: {e or type(e).__name__}"
+    deadline = time.monotonic() + 5.0
+    while access_log_lines(log_file) < before + len(scen["hosts"]):
+        if time.monotonic() > deadline:
+            return f"the access log {log_file} did not receive the check's requests in 5 s"
+        time.sleep(0.1)
     return None
 
 
@@ -705,12 +904,16 @@ def run_wrk(s, scen, seconds, wrk_cpus, scripts):
         argv += ["-H", "Connection: close"]
     if scen.get("encoding"):
         argv += ["-H", f"Accept-Encoding: {scen['encoding']}"]
+    if scen.get("auth"):
+        argv += ["-H", f"Authorization: {basic_auth(scen['auth'])}"]
     if scen.get("tls"):
         argv.append(f"https://127.0.0.1:{s['tls_port']}{scen['path']}")
     else:
         argv.append(f"http://127.0.0.1:{s['port']}{scen['path']}")
     if scen.get("lua") == "random.lua":
         argv += ["--", str(N_RANDOM)]
+    if scen.get("lua_args"):
+        argv += ["--"] + scen["lua_args"]
     if wrk_cpus:
         argv = ["taskset", "-c", wrk_cpus] + argv
     pid = s["proc"].pid
@@ -1152,6 +1355,10 @@ def table(headers, rows, indent="  "):
 def scenario_desc(scen):
     what = {"random.lua": "random GET /r/000.html..999.html",
             "unique.lua": "GET /miss/<run>/<counter>"}.get(scen.get("lua"), f"GET {scen['path']}")
+    if scen.get("hosts"):
+        what += f" for Host {', '.join(scen['hosts'])} in turn (lua/sites.lua)"
+    if scen.get("auth"):
+        what += f", Authorization: Basic ({AUTH_LOGINS[scen['auth']][0]})"
     if scen.get("h2"):
         return (f"{what}, h2load -t 1 -c {scen.get('conns', CONNS)} -m {H2_STREAMS} "
                 f"-n {H2_REQUESTS:,}" + (", TLS 1.3 ALPN h2" if scen.get("tls") else ", h2c"))
@@ -1356,7 +1563,12 @@ def setup(tmp):
         f.write(report)
     if TLS_ON:
         make_certificate(tmp)
-    for name in ("random.lua", "unique.lua"):
+    if AUTH_ON:
+        log(f"generating an htpasswd file of {AUTH_USERS:,} users")
+        make_htpasswd(os.path.join(tmp, "users.htpasswd"))
+    if SITES_ON:
+        make_sites(os.path.join(tmp, "sites"))
+    for name in ("random.lua", "unique.lua", "sites.lua"):
         with open(os.path.join(HERE, "lua", name)) as f:
             body = f.read()
         scripts[name] = os.path.join(tmp, "wrk-" + name)
