@@ -1,5 +1,6 @@
 /* Password hashes of htpasswd files: {SHA}, $apr1$ here, the rest through crypt_r(3). */
 #include <crypt.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,21 @@ static char *to64(char *out, uint32_t v, int n) {
         v >>= 6;
     }
     return out;
+}
+
+/* MD5 fetched from its provider once: EVP_md5() makes every EVP_DigestInit_ex fetch it again
+ * (a lookup with locks and allocations), and MD5-crypt initialises a thousand and two digests,
+ * which made that fetch most of an $apr1$ check. */
+static EVP_MD *md5_fetched;
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+
+static void fetch_md5(void) {
+    md5_fetched = EVP_MD_fetch(NULL, "MD5", NULL);
+}
+
+static const EVP_MD *md5(void) {
+    pthread_once(&md5_once, fetch_md5);
+    return md5_fetched ? md5_fetched : EVP_md5();
 }
 
 static void md5_of(EVP_MD_CTX *ctx, unsigned char *md) {
@@ -39,6 +55,7 @@ size_t authn_apr1(const char *pass, size_t plen, const char *salt, size_t slen, 
     if (slen > 8)
         slen = 8;
     unsigned char fin[16];
+    const EVP_MD *md = md5();
     EVP_MD_CTX *ctx = EVP_MD_CTX_new(), *alt = EVP_MD_CTX_new();
     if (!ctx || !alt) {
         EVP_MD_CTX_free(ctx);
@@ -46,11 +63,11 @@ size_t authn_apr1(const char *pass, size_t plen, const char *salt, size_t slen, 
         out[0] = '\0';
         return 0;
     }
-    EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+    EVP_DigestInit_ex2(ctx, md, NULL);
     EVP_DigestUpdate(ctx, pass, plen);
     EVP_DigestUpdate(ctx, magic, mlen);
     EVP_DigestUpdate(ctx, salt, slen);
-    EVP_DigestInit_ex(alt, EVP_md5(), NULL);
+    EVP_DigestInit_ex2(alt, md, NULL);
     EVP_DigestUpdate(alt, pass, plen);
     EVP_DigestUpdate(alt, salt, slen);
     EVP_DigestUpdate(alt, pass, plen);
@@ -62,7 +79,7 @@ size_t authn_apr1(const char *pass, size_t plen, const char *salt, size_t slen, 
         EVP_DigestUpdate(ctx, (i & 1) ? (const void *)fin : (const void *)pass, 1);
     md5_of(ctx, fin);
     for (int i = 0; i < 1000; i++) {
-        EVP_DigestInit_ex(alt, EVP_md5(), NULL);
+        EVP_DigestInit_ex2(alt, md, NULL);
         if (i & 1)
             EVP_DigestUpdate(alt, pass, plen);
         else
