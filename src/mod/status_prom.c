@@ -77,6 +77,35 @@ static void workers(lux_sbuf *b, const lux_status_snapshot *s) {
                         lux_stats_conns_open(&s->workers[i]));
 }
 
+static void h2_streams(lux_sbuf *b, const lux_stats_totals *t) {
+    counter(b, "lux_http2_streams_total", "HTTP/2 streams opened.", t->h2_streams);
+    family(b, "lux_http2_streams_open", "gauge", "HTTP/2 streams open now.");
+    lux_sbuf_printf(b, "lux_http2_streams_open %" PRId64 "\n", t->h2_streams_open);
+}
+
+static void stat_cache(lux_sbuf *b, const lux_stats_totals *t) {
+    family(b, "lux_stat_cache_lookups_total", "counter",
+           "Stat cache lookups, by whether an entry answered them.");
+    lux_sbuf_printf(b, "lux_stat_cache_lookups_total{result=\"hit\"} %" PRIu64 "\n", t->stat_hits);
+    lux_sbuf_printf(b, "lux_stat_cache_lookups_total{result=\"miss\"} %" PRIu64 "\n",
+                    t->stat_misses);
+}
+
+static void by_encoding(lux_sbuf *b, const char *name, const char *help, const uint64_t *v) {
+    family(b, name, "counter", help);
+    for (int e = 0; e < LUX_STATS_NENCS; e++)
+        lux_sbuf_printf(b, "%s{encoding=\"%s\"} %" PRIu64 "\n", name, lux_stats_enc_names[e], v[e]);
+}
+
+static void compression(lux_sbuf *b, const lux_stats_totals *t) {
+    by_encoding(b, "lux_compress_responses_total", "Responses mod_deflate compressed, by coding.",
+                t->compress_responses);
+    by_encoding(b, "lux_compress_bytes_in_total", "Bytes mod_deflate compressed, before coding.",
+                t->compress_in);
+    by_encoding(b, "lux_compress_bytes_out_total", "Bytes mod_deflate compressed, after coding.",
+                t->compress_out);
+}
+
 /* A label value with backslash, double quote and line feed escaped (the format's rule). */
 static void label_value(lux_sbuf *b, const char *v) {
     for (; *v; v++) {
@@ -97,6 +126,9 @@ void lux_status_prometheus(lux_sbuf *b, const lux_status_snapshot *s) {
             s->sum.bytes_out);
     connections(b, s);
     tls(b, &s->sum);
+    h2_streams(b, &s->sum);
+    stat_cache(b, &s->sum);
+    compression(b, &s->sum);
     workers(b, s);
     counter(b, "lux_config_reloads_total", "Configurations reloaded (SIGUSR1).", s->reloads);
     family(b, "lux_start_time_seconds", "gauge", "When the server started, in Unix seconds.");

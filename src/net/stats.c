@@ -18,7 +18,15 @@ typedef struct {
     _Atomic uint64_t tls_done, tls_failed;
     _Atomic uint64_t duration[LUX_STATS_NBUCKETS + 1];
     _Atomic uint64_t duration_us;
+    _Atomic uint64_t h2_streams;
+    _Atomic int64_t h2_streams_open;
+    _Atomic uint64_t stat_hits, stat_misses;
+    _Atomic uint64_t compress_in[LUX_STATS_NENCS];
+    _Atomic uint64_t compress_out[LUX_STATS_NENCS];
+    _Atomic uint64_t compress_responses[LUX_STATS_NENCS];
 } worker_slot;
+
+const char *const lux_stats_enc_names[LUX_STATS_NENCS] = {"gzip", "deflate", "br", "zstd", "bzip2"};
 
 const double lux_stats_bucket_bounds[LUX_STATS_NBUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
@@ -117,7 +125,7 @@ static uint64_t duration_us(const lux_req *r) {
 }
 
 static lux_stats_proto proto_of(const lux_req *r) {
-    return r->version >= 20 ? LUX_STATS_HTTP2
+    return r->version >= 20   ? LUX_STATS_HTTP2
            : r->version == 10 ? LUX_STATS_HTTP10
                               : LUX_STATS_HTTP11;
 }
@@ -141,6 +149,39 @@ void lux_stats_tls_handshake(unsigned worker, int ok) {
     worker_slot *s = slot(worker);
     if (s)
         bump(ok ? &s->tls_done : &s->tls_failed, 1);
+}
+
+void lux_stats_h2_stream_opened(unsigned worker) {
+    worker_slot *s = slot(worker);
+    if (!s)
+        return;
+    bump(&s->h2_streams, 1);
+    gauge_add(&s->h2_streams_open, 1);
+}
+
+void lux_stats_h2_stream_closed(unsigned worker) {
+    worker_slot *s = slot(worker);
+    if (s)
+        gauge_add(&s->h2_streams_open, -1);
+}
+
+void lux_stats_stat_cache(unsigned worker, int hit) {
+    worker_slot *s = slot(worker);
+    if (s)
+        bump(hit ? &s->stat_hits : &s->stat_misses, 1);
+}
+
+void lux_stats_compressed(unsigned worker, lux_stats_enc e, uint64_t responses, uint64_t n_in,
+                          uint64_t n_out) {
+    worker_slot *s = slot(worker);
+    if (!s || (unsigned)e >= LUX_STATS_NENCS)
+        return;
+    if (responses)
+        bump(&s->compress_responses[e], responses);
+    if (n_in)
+        bump(&s->compress_in[e], n_in);
+    if (n_out)
+        bump(&s->compress_out[e], n_out);
 }
 
 size_t lux_stats_nworkers(void) {
@@ -170,6 +211,15 @@ void lux_stats_of_worker(size_t worker, lux_stats_totals *out) {
     for (int i = 0; i <= LUX_STATS_NBUCKETS; i++)
         out->duration[i] = get(&s->duration[i]);
     out->duration_us = get(&s->duration_us);
+    out->h2_streams = get(&s->h2_streams);
+    out->h2_streams_open = atomic_load_explicit(&s->h2_streams_open, RELAXED);
+    out->stat_hits = get(&s->stat_hits);
+    out->stat_misses = get(&s->stat_misses);
+    for (int e = 0; e < LUX_STATS_NENCS; e++) {
+        out->compress_in[e] = get(&s->compress_in[e]);
+        out->compress_out[e] = get(&s->compress_out[e]);
+        out->compress_responses[e] = get(&s->compress_responses[e]);
+    }
 }
 
 void lux_stats_add(lux_stats_totals *sum, const lux_stats_totals *t) {
@@ -187,6 +237,15 @@ void lux_stats_add(lux_stats_totals *sum, const lux_stats_totals *t) {
     for (int i = 0; i <= LUX_STATS_NBUCKETS; i++)
         sum->duration[i] += t->duration[i];
     sum->duration_us += t->duration_us;
+    sum->h2_streams += t->h2_streams;
+    sum->h2_streams_open += t->h2_streams_open;
+    sum->stat_hits += t->stat_hits;
+    sum->stat_misses += t->stat_misses;
+    for (int e = 0; e < LUX_STATS_NENCS; e++) {
+        sum->compress_in[e] += t->compress_in[e];
+        sum->compress_out[e] += t->compress_out[e];
+        sum->compress_responses[e] += t->compress_responses[e];
+    }
 }
 
 void lux_stats_sum(lux_stats_totals *out) {

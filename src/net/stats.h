@@ -34,6 +34,17 @@ typedef enum {
     LUX_STATS_NPROTOS
 } lux_stats_proto;
 
+/* Content codings mod_deflate applies, as the metrics name them (x-gzip counts as gzip). */
+typedef enum {
+    LUX_STATS_ENC_GZIP,
+    LUX_STATS_ENC_DEFLATE,
+    LUX_STATS_ENC_BR,
+    LUX_STATS_ENC_ZSTD,
+    LUX_STATS_ENC_BZIP2,
+    LUX_STATS_NENCS
+} lux_stats_enc;
+extern const char *const lux_stats_enc_names[LUX_STATS_NENCS];
+
 /* Upper bounds (seconds) of the request-duration histogram's buckets; +Inf follows them. */
 #define LUX_STATS_NBUCKETS 15
 extern const double lux_stats_bucket_bounds[LUX_STATS_NBUCKETS];
@@ -47,6 +58,12 @@ typedef struct {
     uint64_t tls_done, tls_failed;
     uint64_t duration[LUX_STATS_NBUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
     uint64_t duration_us;                      /* the sum of all durations, microseconds */
+    uint64_t h2_streams;                       /* HTTP/2 streams opened */
+    int64_t h2_streams_open;                   /* HTTP/2 streams open now */
+    uint64_t stat_hits, stat_misses;           /* stat cache lookups */
+    uint64_t compress_in[LUX_STATS_NENCS];     /* bytes before compression, by coding */
+    uint64_t compress_out[LUX_STATS_NENCS];    /* bytes after it */
+    uint64_t compress_responses[LUX_STATS_NENCS];
 } lux_stats_totals;
 
 /* Create the registry with one slot per worker; max_connections is the server's limit, for the
@@ -64,6 +81,13 @@ void lux_stats_bytes_in(unsigned worker, uint64_t n);
 void lux_stats_request_done(unsigned worker, const lux_req *r);
 /* A TLS handshake ended: completed (ok != 0) or failed. */
 void lux_stats_tls_handshake(unsigned worker, int ok);
+void lux_stats_h2_stream_opened(unsigned worker);
+void lux_stats_h2_stream_closed(unsigned worker);
+/* A stat cache lookup answered from the cache (hit != 0) or from the file system. */
+void lux_stats_stat_cache(unsigned worker, int hit);
+/* mod_deflate compressed a response (responses 1 at its start) or n_in bytes into n_out. */
+void lux_stats_compressed(unsigned worker, lux_stats_enc e, uint64_t responses, uint64_t n_in,
+                          uint64_t n_out);
 
 /* Readers. */
 size_t lux_stats_nworkers(void);
