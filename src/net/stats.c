@@ -2,7 +2,10 @@
 
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lux/req.h"
 #include "net/conn.h"
@@ -32,6 +35,35 @@ const double lux_stats_bucket_bounds[LUX_STATS_NBUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 };
 
+/* One worker's counters of one backend. */
+typedef struct {
+    _Atomic uint64_t requests;
+    _Atomic uint64_t errors[LUX_STATS_BACKEND_NERRORS];
+    _Atomic uint64_t duration[LUX_STATS_NBUCKETS + 1];
+    _Atomic uint64_t duration_us;
+    _Atomic int64_t down_until_ms;
+} backend_slot;
+
+/* A worker's table of backends, on cache lines of its own. */
+typedef struct {
+    alignas(64) backend_slot b[LUX_STATS_MAX_BACKENDS];
+} backend_table;
+
+typedef struct {
+    char module[32];
+    char name[128];
+} backend_entry;
+
+const char *const lux_stats_backend_error_names[LUX_STATS_BACKEND_NERRORS] = {"connect", "5xx",
+                                                                              "timeout"};
+
+/* Entries below nbackends are written before the count is published (release) and never
+ * again; the lock only orders the adders. */
+static backend_entry backend_names[LUX_STATS_MAX_BACKENDS];
+static _Atomic size_t nbackends;
+static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
+static backend_table *backend_tables;
+
 static worker_slot *slots;
 static size_t nslots;
 static time_t started;
@@ -45,6 +77,15 @@ int lux_stats_start(size_t nworkers, long max_connections) {
     for (size_t i = 0; i < nworkers; i++)
         for (size_t b = 0; b < sizeof *slots; b++)
             ((char *)&slots[i])[b] = 0; /* no memset on _Atomic objects */
+    backend_tables = aligned_alloc(alignof(backend_table), nworkers * sizeof *backend_tables);
+    if (!backend_tables) {
+        free(slots);
+        slots = NULL;
+        return -1;
+    }
+    for (size_t i = 0; i < nworkers; i++)
+        for (size_t b = 0; b < sizeof *backend_tables; b++)
+            ((char *)&backend_tables[i])[b] = 0;
     nslots = nworkers;
     started = time(NULL);
     max_conns = max_connections;
@@ -54,7 +95,9 @@ int lux_stats_start(size_t nworkers, long max_connections) {
 
 void lux_stats_stop(void) {
     free(slots);
+    free(backend_tables);
     slots = NULL;
+    backend_tables = NULL;
     nslots = 0;
 }
 
@@ -69,6 +112,10 @@ static void bump(_Atomic uint64_t *c, uint64_t n) {
 
 static void gauge_add(_Atomic int64_t *g, int64_t n) {
     atomic_store_explicit(g, atomic_load_explicit(g, RELAXED) + n, RELAXED);
+}
+
+static uint64_t get(_Atomic uint64_t *c) {
+    return atomic_load_explicit(c, RELAXED);
 }
 
 static worker_slot *slot(unsigned worker) {
@@ -184,12 +231,91 @@ void lux_stats_compressed(unsigned worker, lux_stats_enc e, uint64_t responses, 
         bump(&s->compress_out[e], n_out);
 }
 
-size_t lux_stats_nworkers(void) {
-    return nslots;
+int lux_stats_backend_id(const char *module, const char *backend) {
+    pthread_mutex_lock(&backends_lock);
+    size_t n = atomic_load_explicit(&nbackends, RELAXED);
+    int id = -1;
+    for (size_t i = 0; i < n && id < 0; i++)
+        if (!strcmp(backend_names[i].module, module) && !strcmp(backend_names[i].name, backend))
+            id = (int)i;
+    if (id < 0 && n < LUX_STATS_MAX_BACKENDS) {
+        snprintf(backend_names[n].module, sizeof backend_names[n].module, "%s", module);
+        snprintf(backend_names[n].name, sizeof backend_names[n].name, "%s", backend);
+        atomic_store_explicit(&nbackends, n + 1, memory_order_release);
+        id = (int)n;
+    }
+    pthread_mutex_unlock(&backends_lock);
+    return id;
 }
 
-static uint64_t get(_Atomic uint64_t *c) {
-    return atomic_load_explicit(c, RELAXED);
+static backend_slot *backend_slot_of(unsigned worker, int id) {
+    if (worker >= nslots || id < 0 || id >= LUX_STATS_MAX_BACKENDS)
+        return NULL;
+    return &backend_tables[worker].b[id];
+}
+
+void lux_stats_backend_request(unsigned worker, int id) {
+    backend_slot *b = backend_slot_of(worker, id);
+    if (b)
+        bump(&b->requests, 1);
+}
+
+void lux_stats_backend_response(unsigned worker, int id, uint64_t us) {
+    backend_slot *b = backend_slot_of(worker, id);
+    if (!b)
+        return;
+    bump(&b->duration[lux_stats_bucket_of(us)], 1);
+    bump(&b->duration_us, us);
+}
+
+void lux_stats_backend_failed(unsigned worker, int id, lux_stats_backend_error e) {
+    backend_slot *b = backend_slot_of(worker, id);
+    if (b && (unsigned)e < LUX_STATS_BACKEND_NERRORS)
+        bump(&b->errors[e], 1);
+}
+
+void lux_stats_backend_down(unsigned worker, int id, int64_t until_ms) {
+    backend_slot *b = backend_slot_of(worker, id);
+    if (b)
+        atomic_store_explicit(&b->down_until_ms, until_ms, RELAXED);
+}
+
+size_t lux_stats_backends(void) {
+    return atomic_load_explicit(&nbackends, memory_order_acquire);
+}
+
+const char *lux_stats_backend_module(size_t id) {
+    return id < lux_stats_backends() ? backend_names[id].module : "";
+}
+
+const char *lux_stats_backend_name(size_t id) {
+    return id < lux_stats_backends() ? backend_names[id].name : "";
+}
+
+static int64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void lux_stats_backend_of(size_t id, lux_stats_backend_totals *out) {
+    *out = (lux_stats_backend_totals){.up = 1};
+    int64_t now = monotonic_ms();
+    for (size_t w = 0; w < nslots && id < lux_stats_backends(); w++) {
+        backend_slot *b = &backend_tables[w].b[id];
+        out->requests += get(&b->requests);
+        for (int e = 0; e < LUX_STATS_BACKEND_NERRORS; e++)
+            out->errors[e] += get(&b->errors[e]);
+        for (int i = 0; i <= LUX_STATS_NBUCKETS; i++)
+            out->duration[i] += get(&b->duration[i]);
+        out->duration_us += get(&b->duration_us);
+        if (atomic_load_explicit(&b->down_until_ms, RELAXED) > now)
+            out->up = 0;
+    }
+}
+
+size_t lux_stats_nworkers(void) {
+    return nslots;
 }
 
 void lux_stats_of_worker(size_t worker, lux_stats_totals *out) {

@@ -89,7 +89,46 @@ void lux_stats_stat_cache(unsigned worker, int hit);
 void lux_stats_compressed(unsigned worker, lux_stats_enc e, uint64_t responses, uint64_t n_in,
                           uint64_t n_out);
 
+/*
+ * Backends of the gateways (mod_fastcgi, mod_scgi, mod_proxy). A small fixed registry names
+ * them: an entry, once added, never changes or goes, so a reader walks the first
+ * lux_stats_backends() of them without a lock. Each worker counts its own events in its own
+ * table, indexed by the entry's id, as it does the server's counters.
+ */
+enum { LUX_STATS_MAX_BACKENDS = 64 };
+typedef enum {
+    LUX_STATS_BACKEND_CONNECT, /* connecting failed or timed out */
+    LUX_STATS_BACKEND_5XX,     /* the backend answered 5xx */
+    LUX_STATS_BACKEND_TIMEOUT, /* no response, or the request not taken, within the timeout */
+    LUX_STATS_BACKEND_NERRORS
+} lux_stats_backend_error;
+extern const char *const lux_stats_backend_error_names[LUX_STATS_BACKEND_NERRORS];
+
+typedef struct {
+    uint64_t requests; /* sent to the backend, a retry on another one counted there */
+    uint64_t errors[LUX_STATS_BACKEND_NERRORS];
+    uint64_t duration[LUX_STATS_NBUCKETS + 1]; /* complete responses, per bucket as above */
+    uint64_t duration_us;
+    int up; /* no worker has it disabled after a failure (passive health) */
+} lux_stats_backend_totals;
+
+/* The id of (module, backend), added when new; -1 when the registry is full. It takes a lock:
+ * a worker asks once per backend and keeps the id. */
+int lux_stats_backend_id(const char *module, const char *backend);
+void lux_stats_backend_request(unsigned worker, int id);
+/* A complete response from the backend, us microseconds after the request went to it. */
+void lux_stats_backend_response(unsigned worker, int id, uint64_t us);
+void lux_stats_backend_failed(unsigned worker, int id, lux_stats_backend_error e);
+/* The backend is left alone by this worker until until_ms (CLOCK_MONOTONIC milliseconds). */
+void lux_stats_backend_down(unsigned worker, int id, int64_t until_ms);
+
 /* Readers. */
+size_t lux_stats_backends(void);
+const char *lux_stats_backend_module(size_t id);
+const char *lux_stats_backend_name(size_t id);
+/* Summed over the workers. */
+void lux_stats_backend_of(size_t id, lux_stats_backend_totals *out);
+
 size_t lux_stats_nworkers(void);
 void lux_stats_of_worker(size_t worker, lux_stats_totals *out);
 void lux_stats_sum(lux_stats_totals *out);
