@@ -364,8 +364,10 @@ static lux_file *precompressed_sibling(lux_req *r, deflate_enc e) {
 }
 
 /* The compressed file from deflate.cache-dir, written now when it is missing and the file is
- * small enough, else started in the background. NULL: send the file uncompressed. */
-static lux_file *cached(lux_req *r, const deflate_conf *c, deflate_enc e, const deflate_params *p) {
+ * small enough, else started in the background. NULL: send the file uncompressed, or, when
+ * *unusable is set (the cache dir cannot be read or written), compress it in memory. */
+static lux_file *cached(lux_req *r, const deflate_conf *c, deflate_enc e, const deflate_params *p,
+                        int *unusable) {
     lux_file *f = r->file;
     deflate_file_id id = {f->size, f->ino, f->mtime, f->mtime_nsec};
     char path[4096];
@@ -374,16 +376,23 @@ static lux_file *cached(lux_req *r, const deflate_conf *c, deflate_enc e, const 
     if (!len)
         return NULL;
     lux_file *entry = lux_stat_cache_open(r->worker, path, len, 1);
-    if (entry || errno != ENOENT)
+    if (entry)
         return entry;
+    if (errno != ENOENT) {
+        deflate_cache_failed(path, errno);
+        *unusable = 1;
+        return NULL;
+    }
     if (f->size > DEFLATE_SYNC_MAX) {
         int fd = f->fd >= 0 ? dup(f->fd) : -1;
         if (fd >= 0)
             deflate_cache_fill_async(path, e, p, fd, f->size);
         return NULL;
     }
-    if (deflate_cache_fill(path, e, p, f->content, f->fd, f->size) < 0)
+    if (deflate_cache_fill(path, e, p, f->content, f->fd, f->size) < 0) {
+        *unusable = 1;
         return NULL;
+    }
     return lux_stat_cache_open(r->worker, path, len, 1);
 }
 
@@ -450,9 +459,10 @@ static int compress_into_body(lux_req *r, deflate_enc e, const deflate_params *p
 static int compressed_body(lux_req *r, const deflate_conf *c, deflate_enc e, uint64_t *coded) {
     lux_file *alt = c->precompressed ? precompressed_sibling(r, e) : NULL;
     deflate_params p = effective_params(c);
+    int unusable = 0;
     if (!alt && c->cache_dir.len)
-        alt = cached(r, c, e, &p);
-    else if (!alt)
+        alt = cached(r, c, e, &p, &unusable);
+    if (!alt && (!c->cache_dir.len || unusable))
         return compress_into_body(r, e, &p, coded);
     if (!alt)
         return -1;
