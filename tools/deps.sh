@@ -4,7 +4,7 @@
 # of the benchmark. As root it installs what is missing; otherwise it prints the apt-get line.
 set -e
 BUILD="make gcc pkg-config libpcre2-dev libssl-dev libnghttp2-dev zlib1g-dev libbrotli-dev libzstd-dev libbz2-dev libcrypt-dev liblua5.4-dev"
-TEST="clang libclang-rt-14-dev curl python3 procps openssl nghttp2-client chromium brotli zstd php-cgi"
+TEST="clang libclang-rt-14-dev curl python3 procps openssl nghttp2-client chromium brotli zstd php-cgi prometheus"
 BENCH="lighttpd lighttpd-mod-openssl lighttpd-mod-deflate lighttpd-mod-magnet nginx h2o wrk util-linux nghttp2-client"
 
 case "$1" in

@@ -1,8 +1,11 @@
 """status.metrics-url: a gateway's backends (mod_proxy here) — requests, errors by kind, the
 response-time histogram and the passive health state, checked against known traffic."""
 
-from harness import Server, check, eq, free_port, lux_only
-from test_metrics import parse_exposition, scrape, total
+import shutil
+import subprocess
+
+from harness import Server, Skip, check, eq, free_port, lux_only
+from test_metrics import scrape, total
 from test_mod_proxy import Backend, get
 
 METRICS = 'server.modules += ("mod_status")\nstatus.metrics-url = "/metrics"\n'
@@ -69,3 +72,17 @@ def test_no_backend_families_without_gateways():
     with Server("server.modules = ()\n" + METRICS) as s:
         types = scrape(s.port)[0]
         check("lux_backend_requests_total" not in types, "no backend families without backends")
+
+
+@lux_only("status.metrics-url is lux's")
+def test_promtool_accepts_the_metrics():
+    """Prometheus' own linter, on a scrape with every family present (a backend, HTTP/2 streams,
+    compression)."""
+    if not shutil.which("promtool"):
+        raise Skip("promtool is not installed (Debian: prometheus; tools/deps.sh test)")
+    with Backend() as b, Server(proxy_conf(b.port)) as s:
+        eq(get(s, "/hello").status, 200, "through the proxy")
+        body = get(s, "/metrics").body
+        cp = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
+                            timeout=30)
+        eq((cp.returncode, cp.stdout + cp.stderr), (0, b""), "promtool check metrics")
