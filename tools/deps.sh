@@ -28,8 +28,8 @@ if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
-    # The packaged servers are benchmark peers only; they must not hold ports or run as services.
-    for s in lighttpd nginx h2o; do
+    # The packaged servers are benchmark peers or test tools only; they must not hold ports or run as services.
+    for s in lighttpd nginx h2o prometheus; do
         systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true
     done
 else
