@@ -19,7 +19,9 @@ FILES = {"f.txt": "x" * 500}
 
 
 def conf(live, dead):
-    hosts = ", ".join(f'( "host" => "127.0.0.1", "port" => {p} )' for p in (dead, live))
+    # The dead one stays down for the whole test once tried, however slow the build.
+    hosts = ", ".join(f'( "host" => "127.0.0.1", "port" => {p}, "disable-time" => 600 )'
+                      for p in (dead, live))
     return ('server.modules = ("mod_status", "mod_proxy")\nstatus.dashboard-url = "/dash"\n'
             'server.max-worker = 2\n'
             f'$HTTP["url"] =^ "/app/" {{\nproxy.server = ( "" => ( {hosts} ) )\n}}\n')

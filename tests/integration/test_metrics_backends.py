@@ -49,7 +49,7 @@ def test_backend_requests_errors_and_latency():
 @lux_only("status.metrics-url is lux's")
 def test_backend_down_and_timeout():
     dead = free_port()
-    with Backend() as b, Server(proxy_conf(dead, b.port)) as s:
+    with Backend() as b, Server(proxy_conf(dead, b.port, opts=', "disable-time" => 600')) as s:
         live, gone = f"127.0.0.1:{b.port}", f"127.0.0.1:{dead}"
         # Fair balancing tries the first of two idle backends: the dead one, then the live one.
         for _ in range(6):
