@@ -4,7 +4,7 @@
 # of the benchmark. As root it installs what is missing; otherwise it prints the apt-get line.
 set -e
 BUILD="make gcc pkg-config libpcre2-dev libssl-dev libnghttp2-dev zlib1g-dev libbrotli-dev libzstd-dev libbz2-dev libcrypt-dev liblua5.4-dev libsqlite3-dev"
-TEST="clang libclang-rt-14-dev curl python3 procps openssl nghttp2-client chromium brotli zstd php-cgi litmus"
+TEST="clang libclang-rt-14-dev curl python3 procps openssl nghttp2-client chromium brotli zstd php-cgi litmus prometheus"
 BENCH="lighttpd lighttpd-mod-openssl lighttpd-mod-deflate lighttpd-mod-magnet lighttpd-mod-webdav nginx h2o wrk util-linux nghttp2-client"
 
 case "$1" in
@@ -28,8 +28,8 @@ if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
-    # The packaged servers are benchmark peers only; they must not hold ports or run as services.
-    for s in lighttpd nginx h2o; do
+    # The packaged servers are benchmark peers or test tools only; they must not hold ports or run as services.
+    for s in lighttpd nginx h2o prometheus; do
         systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true
     done
 else

@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "net/stats.h"
+
 #define BUCKETS 4096    /* power of two, about one entry per bucket when full */
 #define STALE_SECS 10   /* an entry nobody validated for this long may be expired */
 #define EXPIRE_STEP 256 /* entries the tick looks at per call */
@@ -39,6 +41,7 @@ struct lux_stat_cache {
     size_t n;
     uint64_t inline_bytes;
     uint64_t key[2]; /* hash key, random per cache so chains cannot be aimed at */
+    int last_hit;    /* the last lookup was answered from an entry, for the metrics */
 };
 
 static void random_key(uint64_t key[2]) {
@@ -394,6 +397,7 @@ lux_file *lux_stat_cache_get(lux_stat_cache *c, time_t now, const char *path, si
      * a site that follows links is never served to one that does not. */
     uint64_t h = hash_path(c->key, path, len) ^ (uint64_t)follow;
     entry *e = lookup(c, path, len, h, follow);
+    c->last_hit = 1;
     uint64_t epoch = atomic_load_explicit(&fs_epoch, memory_order_acquire);
     if (e && e->checked == now && e->epoch == epoch) {
         e->referenced = 1;
@@ -410,6 +414,7 @@ lux_file *lux_stat_cache_get(lux_stat_cache *c, time_t now, const char *path, si
         }
         remove_entry(c, e);
     }
+    c->last_hit = 0;
     if (err) { /* missing files are not cached: a 404 leaves nothing behind */
         errno = err;
         return NULL;
@@ -421,5 +426,8 @@ lux_file *lux_stat_cache_get(lux_stat_cache *c, time_t now, const char *path, si
 }
 
 lux_file *lux_stat_cache_open(lux_worker *w, const char *path, size_t len, int follow_symlinks) {
-    return lux_stat_cache_get(w->stat_cache, lux_loop_now(w->loop), path, len, follow_symlinks);
+    lux_file *f =
+        lux_stat_cache_get(w->stat_cache, lux_loop_now(w->loop), path, len, follow_symlinks);
+    lux_stats_stat_cache(w->id, w->stat_cache->last_hit);
+    return f;
 }

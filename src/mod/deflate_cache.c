@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "lux/log.h"
 
 /* The canonical coding: x-gzip is gzip's bytes, x-bzip2 bzip2's, so they share entries. */
 static deflate_enc canonical(deflate_enc e) {
@@ -51,6 +54,24 @@ static int mkdir_parents(char *path) {
     return 0;
 }
 
+/* Seconds between two error-log lines about the cache: a cache dir that went missing under a
+ * file that blocks it, or that cannot be written, must not write a line per request. */
+#define COMPLAINT_INTERVAL 60
+static _Atomic int64_t last_complaint; /* Unix seconds; 0: never */
+
+void deflate_cache_failed(const char *path, int err) {
+    int64_t now = (int64_t)time(NULL);
+    int64_t last = atomic_load_explicit(&last_complaint, memory_order_relaxed);
+    if (last && now - last < COMPLAINT_INTERVAL)
+        return;
+    if (!atomic_compare_exchange_strong(&last_complaint, &last, now))
+        return; /* another thread is saying it */
+    lux_log(LUX_LOG_ERR,
+            "(mod_deflate) deflate.cache-dir: cannot use %s: %s; compressing in memory instead "
+            "(said at most once a minute)",
+            path, strerror(err));
+}
+
 int deflate_cache_fill(const char *path, deflate_enc e, const deflate_params *p, const void *mem,
                        int in_fd, uint64_t size) {
     size_t len = strlen(path);
@@ -62,17 +83,21 @@ int deflate_cache_fill(const char *path, deflate_enc e, const deflate_params *p,
     int fd = -1;
     if (mkdir_parents(tmp) == 0)
         fd = mkostemp(tmp, O_CLOEXEC);
-    int rc = -1;
+    int rc = -1, err = errno;
     if (fd >= 0) {
         rc = deflate_encode_fd(e, p, mem, in_fd, size, fd);
         if (close(fd) < 0)
             rc = -1;
         if (rc == 0)
             rc = rename(tmp, path);
+        err = errno;
         if (rc < 0)
             unlink(tmp);
     }
     free(tmp);
+    if (rc < 0)
+        deflate_cache_failed(path, err);
+    errno = err;
     return rc;
 }
 

@@ -28,9 +28,12 @@ size_t deflate_cache_path(char *out, size_t outlen, const char *dir, size_t dirl
                           deflate_enc e, const deflate_params *p);
 
 /* Compress size bytes (mem, or the start of in_fd when mem is NULL) into the entry at path,
- * now. 0 or -1. */
+ * now. 0, or -1 (said in the error log, see deflate_cache_failed). */
 int deflate_cache_fill(const char *path, deflate_enc e, const deflate_params *p, const void *mem,
                        int in_fd, uint64_t size);
+
+/* The cache could not be used at path (errno err): an error-log line, at most one a minute. */
+void deflate_cache_failed(const char *path, int err);
 
 /*
  * The same on a background thread, which takes ownership of in_fd (it closes it). At most

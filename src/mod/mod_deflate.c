@@ -21,6 +21,7 @@
 #include "http/stat_cache.h"
 #include "lux/req.h"
 #include "mod/deflate_cache.h"
+#include "net/stats.h"
 #include "mod/deflate_encode.h"
 #include "mod/deflate_negotiate.h"
 #include "mod/deflate_stream.h"
@@ -363,8 +364,10 @@ static lux_file *precompressed_sibling(lux_req *r, deflate_enc e) {
 }
 
 /* The compressed file from deflate.cache-dir, written now when it is missing and the file is
- * small enough, else started in the background. NULL: send the file uncompressed. */
-static lux_file *cached(lux_req *r, const deflate_conf *c, deflate_enc e, const deflate_params *p) {
+ * small enough, else started in the background. NULL: send the file uncompressed, or, when
+ * *unusable is set (the cache dir cannot be read or written), compress it in memory. */
+static lux_file *cached(lux_req *r, const deflate_conf *c, deflate_enc e, const deflate_params *p,
+                        int *unusable) {
     lux_file *f = r->file;
     deflate_file_id id = {f->size, f->ino, f->mtime, f->mtime_nsec};
     char path[4096];
@@ -373,16 +376,23 @@ static lux_file *cached(lux_req *r, const deflate_conf *c, deflate_enc e, const 
     if (!len)
         return NULL;
     lux_file *entry = lux_stat_cache_open(r->worker, path, len, 1);
-    if (entry || errno != ENOENT)
+    if (entry)
         return entry;
+    if (errno != ENOENT) {
+        deflate_cache_failed(path, errno);
+        *unusable = 1;
+        return NULL;
+    }
     if (f->size > DEFLATE_SYNC_MAX) {
         int fd = f->fd >= 0 ? dup(f->fd) : -1;
         if (fd >= 0)
             deflate_cache_fill_async(path, e, p, fd, f->size);
         return NULL;
     }
-    if (deflate_cache_fill(path, e, p, f->content, f->fd, f->size) < 0)
+    if (deflate_cache_fill(path, e, p, f->content, f->fd, f->size) < 0) {
+        *unusable = 1;
         return NULL;
+    }
     return lux_stat_cache_open(r->worker, path, len, 1);
 }
 
@@ -407,8 +417,25 @@ static const char *file_bytes(const lux_file *f, char **owned) {
     return *owned = buf;
 }
 
+/* The coding as the metrics name it: x-gzip's bytes are gzip's, x-bzip2's bzip2's. */
+static lux_stats_enc stats_enc(deflate_enc e) {
+    switch (e) {
+    case DEFLATE_ENC_ZSTD:
+        return LUX_STATS_ENC_ZSTD;
+    case DEFLATE_ENC_BR:
+        return LUX_STATS_ENC_BR;
+    case DEFLATE_ENC_DEFLATE:
+        return LUX_STATS_ENC_DEFLATE;
+    case DEFLATE_ENC_BZIP2:
+    case DEFLATE_ENC_X_BZIP2:
+        return LUX_STATS_ENC_BZIP2;
+    default:
+        return LUX_STATS_ENC_GZIP;
+    }
+}
+
 /* Compressed in memory for this response only (no cache dir). 0, or -1: send uncompressed. */
-static int compress_into_body(lux_req *r, deflate_enc e, const deflate_params *p) {
+static int compress_into_body(lux_req *r, deflate_enc e, const deflate_params *p, uint64_t *coded) {
     lux_file *f = r->file;
     if (f->size > DEFLATE_MEM_MAX)
         return -1;
@@ -421,21 +448,25 @@ static int compress_into_body(lux_req *r, deflate_enc e, const deflate_params *p
     if (rc == 0) {
         lux_resp_body_reset(r);
         rc = lux_resp_body_copy(r, (const char *)out, outlen);
+        *coded = outlen;
     }
     free(out);
     return rc;
 }
 
-/* Replace the body with the compressed one. 0, or -1 when it stays the file uncompressed. */
-static int compressed_body(lux_req *r, const deflate_conf *c, deflate_enc e) {
+/* Replace the body with the compressed one, *coded bytes long. 0, or -1 when it stays the file
+ * uncompressed. */
+static int compressed_body(lux_req *r, const deflate_conf *c, deflate_enc e, uint64_t *coded) {
     lux_file *alt = c->precompressed ? precompressed_sibling(r, e) : NULL;
     deflate_params p = effective_params(c);
+    int unusable = 0;
     if (!alt && c->cache_dir.len)
-        alt = cached(r, c, e, &p);
-    else if (!alt)
-        return compress_into_body(r, e, &p);
+        alt = cached(r, c, e, &p, &unusable);
+    if (!alt && (!c->cache_dir.len || unusable))
+        return compress_into_body(r, e, &p, coded);
     if (!alt)
         return -1;
+    *coded = alt->size;
     lux_resp_body_reset(r);
     int rc = lux_resp_body_file(r, alt, 0, alt->size);
     lux_file_unref(alt);
@@ -493,8 +524,10 @@ static lux_result static_response_start(lux_req *r, const deflate_conf *c) {
     }
     if (c->max_loadavg > 0 && loadavg_now() > c->max_loadavg)
         return LUX_GO_ON;
-    if (compressed_body(r, c, e) < 0)
+    uint64_t coded = 0;
+    if (compressed_body(r, c, e, &coded) < 0)
         return LUX_GO_ON;
+    lux_stats_compressed(r->worker->id, stats_enc(e), 1, size, coded);
     if (etag.ptr)
         etag_h->value = etag;
     const char *name = deflate_enc_name(e);
@@ -516,24 +549,43 @@ static int stream_compressible(const lux_req *r, const deflate_conf *c) {
            (c->max_compress_size <= 0 || size <= (uint64_t)c->max_compress_size * 1024);
 }
 
+/* A streamed response's compressor, and where its bytes are counted. */
+typedef struct {
+    deflate_stream *s;
+    lux_filter *f;
+    unsigned worker;
+    lux_stats_enc enc;
+} stream_ctx;
+
 static int emit(void *arg, const unsigned char *p, size_t len) {
-    return lux_filter_emit(arg, (const char *)p, len);
+    stream_ctx *x = arg;
+    lux_stats_compressed(x->worker, x->enc, 0, 0, len);
+    return lux_filter_emit(x->f, (const char *)p, len);
+}
+
+static int stream_write(lux_filter *f, const char *p, size_t len, deflate_op op) {
+    stream_ctx *x = lux_filter_ctx(f);
+    x->f = f;
+    lux_stats_compressed(x->worker, x->enc, 0, len, 0);
+    return deflate_stream_write(x->s, p, len, op, emit, x);
 }
 
 static int filter_data(lux_filter *f, const char *p, size_t len) {
-    return deflate_stream_write(lux_filter_ctx(f), p, len, DEFLATE_OP_PROCESS, emit, f);
+    return stream_write(f, p, len, DEFLATE_OP_PROCESS);
 }
 
 static int filter_flush(lux_filter *f) {
-    return deflate_stream_write(lux_filter_ctx(f), NULL, 0, DEFLATE_OP_FLUSH, emit, f);
+    return stream_write(f, NULL, 0, DEFLATE_OP_FLUSH);
 }
 
 static int filter_end(lux_filter *f) {
-    return deflate_stream_write(lux_filter_ctx(f), NULL, 0, DEFLATE_OP_FINISH, emit, f);
+    return stream_write(f, NULL, 0, DEFLATE_OP_FINISH);
 }
 
 static void filter_release(void *ctx) {
-    deflate_stream_free(ctx);
+    stream_ctx *x = ctx;
+    deflate_stream_free(x->s);
+    free(x);
 }
 
 static const lux_filter_ops compress_filter = {
@@ -551,13 +603,15 @@ static lux_result stream_response_start(lux_req *r, const deflate_conf *c) {
     if (e == DEFLATE_ENC_NONE || (c->max_loadavg > 0 && loadavg_now() > c->max_loadavg))
         return LUX_GO_ON;
     deflate_params p = effective_params(c);
-    deflate_stream *s = deflate_stream_new(e, &p);
-    if (!s)
+    stream_ctx *x = malloc(sizeof *x);
+    if (!x)
         return LUX_GO_ON;
-    if (lux_resp_filter(r, &compress_filter, s) < 0) {
-        deflate_stream_free(s);
+    *x = (stream_ctx){.s = deflate_stream_new(e, &p), .worker = r->worker->id, .enc = stats_enc(e)};
+    if (!x->s || lux_resp_filter(r, &compress_filter, x) < 0) {
+        filter_release(x);
         return LUX_GO_ON;
     }
+    lux_stats_compressed(x->worker, x->enc, 1, 0, 0);
     lux_header *etag_h = resp_header(r, "ETag", 4);
     lux_str etag = coded_etag(r, etag_h, e);
     if (etag.ptr)

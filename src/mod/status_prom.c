@@ -1,6 +1,7 @@
 /* lux's metrics in the Prometheus text exposition format 0.0.4 (one family after another, each
  * with HELP and TYPE, label values escaped as the format asks). */
 #include <inttypes.h>
+#include <stdlib.h>
 
 #include "mod/status_render.h"
 
@@ -77,6 +78,35 @@ static void workers(lux_sbuf *b, const lux_status_snapshot *s) {
                         lux_stats_conns_open(&s->workers[i]));
 }
 
+static void h2_streams(lux_sbuf *b, const lux_stats_totals *t) {
+    counter(b, "lux_http2_streams_total", "HTTP/2 streams opened.", t->h2_streams);
+    family(b, "lux_http2_streams_open", "gauge", "HTTP/2 streams open now.");
+    lux_sbuf_printf(b, "lux_http2_streams_open %" PRId64 "\n", t->h2_streams_open);
+}
+
+static void stat_cache(lux_sbuf *b, const lux_stats_totals *t) {
+    family(b, "lux_stat_cache_lookups_total", "counter",
+           "Stat cache lookups, by whether an entry answered them.");
+    lux_sbuf_printf(b, "lux_stat_cache_lookups_total{result=\"hit\"} %" PRIu64 "\n", t->stat_hits);
+    lux_sbuf_printf(b, "lux_stat_cache_lookups_total{result=\"miss\"} %" PRIu64 "\n",
+                    t->stat_misses);
+}
+
+static void by_encoding(lux_sbuf *b, const char *name, const char *help, const uint64_t *v) {
+    family(b, name, "counter", help);
+    for (int e = 0; e < LUX_STATS_NENCS; e++)
+        lux_sbuf_printf(b, "%s{encoding=\"%s\"} %" PRIu64 "\n", name, lux_stats_enc_names[e], v[e]);
+}
+
+static void compression(lux_sbuf *b, const lux_stats_totals *t) {
+    by_encoding(b, "lux_compress_responses_total", "Responses mod_deflate compressed, by coding.",
+                t->compress_responses);
+    by_encoding(b, "lux_compress_bytes_in_total", "Bytes mod_deflate compressed, before coding.",
+                t->compress_in);
+    by_encoding(b, "lux_compress_bytes_out_total", "Bytes mod_deflate compressed, after coding.",
+                t->compress_out);
+}
+
 /* A label value with backslash, double quote and line feed escaped (the format's rule). */
 static void label_value(lux_sbuf *b, const char *v) {
     for (; *v; v++) {
@@ -89,6 +119,70 @@ static void label_value(lux_sbuf *b, const char *v) {
     }
 }
 
+static void backend_labels(lux_sbuf *b, const char *name, size_t id) {
+    lux_sbuf_printf(b, "%s{module=\"", name);
+    label_value(b, lux_stats_backend_module(id));
+    LUX_SBUF_LIT(b, "\",backend=\"");
+    label_value(b, lux_stats_backend_name(id));
+    LUX_SBUF_LIT(b, "\"");
+}
+
+static void backend_requests(lux_sbuf *b, const lux_stats_backend_totals *t, size_t n) {
+    family(b, "lux_backend_requests_total", "counter", "Requests sent to a gateway's backend.");
+    for (size_t i = 0; i < n; i++) {
+        backend_labels(b, "lux_backend_requests_total", i);
+        lux_sbuf_printf(b, "} %" PRIu64 "\n", t[i].requests);
+    }
+    family(b, "lux_backend_errors_total", "counter",
+           "A backend's failures: connecting, 5xx answers, timeouts.");
+    for (size_t i = 0; i < n; i++)
+        for (int e = 0; e < LUX_STATS_BACKEND_NERRORS; e++) {
+            backend_labels(b, "lux_backend_errors_total", i);
+            lux_sbuf_printf(b, ",kind=\"%s\"} %" PRIu64 "\n", lux_stats_backend_error_names[e],
+                            t[i].errors[e]);
+        }
+    family(b, "lux_backend_up", "gauge",
+           "1 unless a worker left the backend alone after a failure (passive health).");
+    for (size_t i = 0; i < n; i++) {
+        backend_labels(b, "lux_backend_up", i);
+        lux_sbuf_printf(b, "} %d\n", t[i].up);
+    }
+}
+
+static void backend_durations(lux_sbuf *b, const lux_stats_backend_totals *t, size_t n) {
+    const char *name = "lux_backend_response_duration_seconds";
+    family(b, name, "histogram", "Time from the request sent to a backend to its response's end.");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cumulative = 0;
+        for (int k = 0; k <= LUX_STATS_NBUCKETS; k++) {
+            cumulative += t[i].duration[k];
+            backend_labels(b, "lux_backend_response_duration_seconds_bucket", i);
+            if (k < LUX_STATS_NBUCKETS)
+                lux_sbuf_printf(b, ",le=\"%g\"} %" PRIu64 "\n", lux_stats_bucket_bounds[k],
+                                cumulative);
+            else
+                lux_sbuf_printf(b, ",le=\"+Inf\"} %" PRIu64 "\n", cumulative);
+        }
+        backend_labels(b, "lux_backend_response_duration_seconds_sum", i);
+        lux_sbuf_printf(b, "} %.6f\n", (double)t[i].duration_us / 1e6);
+        backend_labels(b, "lux_backend_response_duration_seconds_count", i);
+        lux_sbuf_printf(b, "} %" PRIu64 "\n", cumulative);
+    }
+}
+
+/* No family at all without backends (no gateway configured, or none asked yet). */
+static void backends(lux_sbuf *b) {
+    size_t n = lux_stats_backends();
+    lux_stats_backend_totals *t = n ? malloc(n * sizeof *t) : NULL;
+    if (!t)
+        return;
+    for (size_t i = 0; i < n; i++)
+        lux_stats_backend_of(i, &t[i]);
+    backend_requests(b, t, n);
+    backend_durations(b, t, n);
+    free(t);
+}
+
 void lux_status_prometheus(lux_sbuf *b, const lux_status_snapshot *s) {
     requests(b, &s->sum);
     durations(b, &s->sum);
@@ -97,6 +191,10 @@ void lux_status_prometheus(lux_sbuf *b, const lux_status_snapshot *s) {
             s->sum.bytes_out);
     connections(b, s);
     tls(b, &s->sum);
+    h2_streams(b, &s->sum);
+    stat_cache(b, &s->sum);
+    compression(b, &s->sum);
+    backends(b);
     workers(b, s);
     counter(b, "lux_config_reloads_total", "Configurations reloaded (SIGUSR1).", s->reloads);
     family(b, "lux_start_time_seconds", "gauge", "When the server started, in Unix seconds.");

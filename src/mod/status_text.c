@@ -70,6 +70,45 @@ static void json_workers(lux_sbuf *b, const lux_status_snapshot *s) {
     LUX_SBUF_LIT(b, "\n\t\t]\n");
 }
 
+/* A JSON string: quote, backslash and control characters escaped. */
+static void json_string(lux_sbuf *b, const char *v) {
+    LUX_SBUF_LIT(b, "\"");
+    for (; *v; v++) {
+        unsigned char ch = (unsigned char)*v;
+        if (ch == '"' || ch == '\\')
+            lux_sbuf_printf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            lux_sbuf_printf(b, "\\u%04x", ch);
+        else
+            lux_sbuf_put(b, v, 1);
+    }
+    LUX_SBUF_LIT(b, "\"");
+}
+
+static void json_backend(lux_sbuf *b, size_t id) {
+    lux_stats_backend_totals t;
+    lux_stats_backend_of(id, &t);
+    LUX_SBUF_LIT(b, "{\"module\": ");
+    json_string(b, lux_stats_backend_module(id));
+    LUX_SBUF_LIT(b, ", \"name\": ");
+    json_string(b, lux_stats_backend_name(id));
+    lux_sbuf_printf(b, ", \"requests\": %" PRIu64 ", \"errors\": {", t.requests);
+    for (int e = 0; e < LUX_STATS_BACKEND_NERRORS; e++)
+        lux_sbuf_printf(b, "%s\"%s\": %" PRIu64, e ? ", " : "", lux_stats_backend_error_names[e],
+                        t.errors[e]);
+    lux_sbuf_printf(b, "}, \"up\": %s}", t.up ? "true" : "false");
+}
+
+static void json_backends(lux_sbuf *b) {
+    LUX_SBUF_LIT(b, "\t\t\"backends\": [");
+    size_t n = lux_stats_backends();
+    for (size_t i = 0; i < n; i++) {
+        lux_sbuf_printf(b, "%s\n\t\t\t", i ? "," : "");
+        json_backend(b, i);
+    }
+    LUX_SBUF_LIT(b, "\n\t\t],\n");
+}
+
 /* lux's own counters: what the dashboard and other tools read. */
 static void json_lux(lux_sbuf *b, const lux_status_snapshot *s) {
     const lux_stats_totals *t = &s->sum;
@@ -98,8 +137,11 @@ static void json_lux(lux_sbuf *b, const lux_status_snapshot *s) {
                     lux_stats_requests_total(t), t->bytes_in, t->bytes_out, t->accepted,
                     t->tls_done, t->tls_failed);
     json_states(b, t, s->handling);
-    LUX_SBUF_LIT(b, ",\n");
+    lux_sbuf_printf(b,
+                    ",\n\t\t\"http2_streams\": {\"total\": %" PRIu64 ", \"open\": %" PRId64 "},\n",
+                    t->h2_streams, t->h2_streams_open);
     json_histogram(b, t);
+    json_backends(b);
     json_workers(b, s);
     LUX_SBUF_LIT(b, "\t}\n");
 }

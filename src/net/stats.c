@@ -2,7 +2,10 @@
 
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lux/req.h"
 #include "net/conn.h"
@@ -18,11 +21,48 @@ typedef struct {
     _Atomic uint64_t tls_done, tls_failed;
     _Atomic uint64_t duration[LUX_STATS_NBUCKETS + 1];
     _Atomic uint64_t duration_us;
+    _Atomic uint64_t h2_streams;
+    _Atomic int64_t h2_streams_open;
+    _Atomic uint64_t stat_hits, stat_misses;
+    _Atomic uint64_t compress_in[LUX_STATS_NENCS];
+    _Atomic uint64_t compress_out[LUX_STATS_NENCS];
+    _Atomic uint64_t compress_responses[LUX_STATS_NENCS];
 } worker_slot;
+
+const char *const lux_stats_enc_names[LUX_STATS_NENCS] = {"gzip", "deflate", "br", "zstd", "bzip2"};
 
 const double lux_stats_bucket_bounds[LUX_STATS_NBUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 };
+
+/* One worker's counters of one backend. */
+typedef struct {
+    _Atomic uint64_t requests;
+    _Atomic uint64_t errors[LUX_STATS_BACKEND_NERRORS];
+    _Atomic uint64_t duration[LUX_STATS_NBUCKETS + 1];
+    _Atomic uint64_t duration_us;
+    _Atomic int64_t down_until_ms;
+} backend_slot;
+
+/* A worker's table of backends, on cache lines of its own. */
+typedef struct {
+    alignas(64) backend_slot b[LUX_STATS_MAX_BACKENDS];
+} backend_table;
+
+typedef struct {
+    char module[32];
+    char name[128];
+} backend_entry;
+
+const char *const lux_stats_backend_error_names[LUX_STATS_BACKEND_NERRORS] = {"connect", "5xx",
+                                                                              "timeout"};
+
+/* Entries below nbackends are written before the count is published (release) and never
+ * again; the lock only orders the adders. */
+static backend_entry backend_names[LUX_STATS_MAX_BACKENDS];
+static _Atomic size_t nbackends;
+static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
+static backend_table *backend_tables;
 
 static worker_slot *slots;
 static size_t nslots;
@@ -37,6 +77,15 @@ int lux_stats_start(size_t nworkers, long max_connections) {
     for (size_t i = 0; i < nworkers; i++)
         for (size_t b = 0; b < sizeof *slots; b++)
             ((char *)&slots[i])[b] = 0; /* no memset on _Atomic objects */
+    backend_tables = aligned_alloc(alignof(backend_table), nworkers * sizeof *backend_tables);
+    if (!backend_tables) {
+        free(slots);
+        slots = NULL;
+        return -1;
+    }
+    for (size_t i = 0; i < nworkers; i++)
+        for (size_t b = 0; b < sizeof *backend_tables; b++)
+            ((char *)&backend_tables[i])[b] = 0;
     nslots = nworkers;
     started = time(NULL);
     max_conns = max_connections;
@@ -46,7 +95,9 @@ int lux_stats_start(size_t nworkers, long max_connections) {
 
 void lux_stats_stop(void) {
     free(slots);
+    free(backend_tables);
     slots = NULL;
+    backend_tables = NULL;
     nslots = 0;
 }
 
@@ -61,6 +112,10 @@ static void bump(_Atomic uint64_t *c, uint64_t n) {
 
 static void gauge_add(_Atomic int64_t *g, int64_t n) {
     atomic_store_explicit(g, atomic_load_explicit(g, RELAXED) + n, RELAXED);
+}
+
+static uint64_t get(_Atomic uint64_t *c) {
+    return atomic_load_explicit(c, RELAXED);
 }
 
 static worker_slot *slot(unsigned worker) {
@@ -117,7 +172,7 @@ static uint64_t duration_us(const lux_req *r) {
 }
 
 static lux_stats_proto proto_of(const lux_req *r) {
-    return r->version >= 20 ? LUX_STATS_HTTP2
+    return r->version >= 20   ? LUX_STATS_HTTP2
            : r->version == 10 ? LUX_STATS_HTTP10
                               : LUX_STATS_HTTP11;
 }
@@ -143,12 +198,124 @@ void lux_stats_tls_handshake(unsigned worker, int ok) {
         bump(ok ? &s->tls_done : &s->tls_failed, 1);
 }
 
-size_t lux_stats_nworkers(void) {
-    return nslots;
+void lux_stats_h2_stream_opened(unsigned worker) {
+    worker_slot *s = slot(worker);
+    if (!s)
+        return;
+    bump(&s->h2_streams, 1);
+    gauge_add(&s->h2_streams_open, 1);
 }
 
-static uint64_t get(_Atomic uint64_t *c) {
-    return atomic_load_explicit(c, RELAXED);
+void lux_stats_h2_stream_closed(unsigned worker) {
+    worker_slot *s = slot(worker);
+    if (s)
+        gauge_add(&s->h2_streams_open, -1);
+}
+
+void lux_stats_stat_cache(unsigned worker, int hit) {
+    worker_slot *s = slot(worker);
+    if (s)
+        bump(hit ? &s->stat_hits : &s->stat_misses, 1);
+}
+
+void lux_stats_compressed(unsigned worker, lux_stats_enc e, uint64_t responses, uint64_t n_in,
+                          uint64_t n_out) {
+    worker_slot *s = slot(worker);
+    if (!s || (unsigned)e >= LUX_STATS_NENCS)
+        return;
+    if (responses)
+        bump(&s->compress_responses[e], responses);
+    if (n_in)
+        bump(&s->compress_in[e], n_in);
+    if (n_out)
+        bump(&s->compress_out[e], n_out);
+}
+
+int lux_stats_backend_id(const char *module, const char *backend) {
+    pthread_mutex_lock(&backends_lock);
+    size_t n = atomic_load_explicit(&nbackends, RELAXED);
+    int id = -1;
+    for (size_t i = 0; i < n && id < 0; i++)
+        if (!strcmp(backend_names[i].module, module) && !strcmp(backend_names[i].name, backend))
+            id = (int)i;
+    if (id < 0 && n < LUX_STATS_MAX_BACKENDS) {
+        snprintf(backend_names[n].module, sizeof backend_names[n].module, "%s", module);
+        snprintf(backend_names[n].name, sizeof backend_names[n].name, "%s", backend);
+        atomic_store_explicit(&nbackends, n + 1, memory_order_release);
+        id = (int)n;
+    }
+    pthread_mutex_unlock(&backends_lock);
+    return id;
+}
+
+static backend_slot *backend_slot_of(unsigned worker, int id) {
+    if (worker >= nslots || id < 0 || id >= LUX_STATS_MAX_BACKENDS)
+        return NULL;
+    return &backend_tables[worker].b[id];
+}
+
+void lux_stats_backend_request(unsigned worker, int id) {
+    backend_slot *b = backend_slot_of(worker, id);
+    if (b)
+        bump(&b->requests, 1);
+}
+
+void lux_stats_backend_response(unsigned worker, int id, uint64_t us) {
+    backend_slot *b = backend_slot_of(worker, id);
+    if (!b)
+        return;
+    bump(&b->duration[lux_stats_bucket_of(us)], 1);
+    bump(&b->duration_us, us);
+}
+
+void lux_stats_backend_failed(unsigned worker, int id, lux_stats_backend_error e) {
+    backend_slot *b = backend_slot_of(worker, id);
+    if (b && (unsigned)e < LUX_STATS_BACKEND_NERRORS)
+        bump(&b->errors[e], 1);
+}
+
+void lux_stats_backend_down(unsigned worker, int id, int64_t until_ms) {
+    backend_slot *b = backend_slot_of(worker, id);
+    if (b)
+        atomic_store_explicit(&b->down_until_ms, until_ms, RELAXED);
+}
+
+size_t lux_stats_backends(void) {
+    return atomic_load_explicit(&nbackends, memory_order_acquire);
+}
+
+const char *lux_stats_backend_module(size_t id) {
+    return id < lux_stats_backends() ? backend_names[id].module : "";
+}
+
+const char *lux_stats_backend_name(size_t id) {
+    return id < lux_stats_backends() ? backend_names[id].name : "";
+}
+
+static int64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void lux_stats_backend_of(size_t id, lux_stats_backend_totals *out) {
+    *out = (lux_stats_backend_totals){.up = 1};
+    int64_t now = monotonic_ms();
+    for (size_t w = 0; w < nslots && id < lux_stats_backends(); w++) {
+        backend_slot *b = &backend_tables[w].b[id];
+        out->requests += get(&b->requests);
+        for (int e = 0; e < LUX_STATS_BACKEND_NERRORS; e++)
+            out->errors[e] += get(&b->errors[e]);
+        for (int i = 0; i <= LUX_STATS_NBUCKETS; i++)
+            out->duration[i] += get(&b->duration[i]);
+        out->duration_us += get(&b->duration_us);
+        if (atomic_load_explicit(&b->down_until_ms, RELAXED) > now)
+            out->up = 0;
+    }
+}
+
+size_t lux_stats_nworkers(void) {
+    return nslots;
 }
 
 void lux_stats_of_worker(size_t worker, lux_stats_totals *out) {
@@ -170,6 +337,15 @@ void lux_stats_of_worker(size_t worker, lux_stats_totals *out) {
     for (int i = 0; i <= LUX_STATS_NBUCKETS; i++)
         out->duration[i] = get(&s->duration[i]);
     out->duration_us = get(&s->duration_us);
+    out->h2_streams = get(&s->h2_streams);
+    out->h2_streams_open = atomic_load_explicit(&s->h2_streams_open, RELAXED);
+    out->stat_hits = get(&s->stat_hits);
+    out->stat_misses = get(&s->stat_misses);
+    for (int e = 0; e < LUX_STATS_NENCS; e++) {
+        out->compress_in[e] = get(&s->compress_in[e]);
+        out->compress_out[e] = get(&s->compress_out[e]);
+        out->compress_responses[e] = get(&s->compress_responses[e]);
+    }
 }
 
 void lux_stats_add(lux_stats_totals *sum, const lux_stats_totals *t) {
@@ -187,6 +363,15 @@ void lux_stats_add(lux_stats_totals *sum, const lux_stats_totals *t) {
     for (int i = 0; i <= LUX_STATS_NBUCKETS; i++)
         sum->duration[i] += t->duration[i];
     sum->duration_us += t->duration_us;
+    sum->h2_streams += t->h2_streams;
+    sum->h2_streams_open += t->h2_streams_open;
+    sum->stat_hits += t->stat_hits;
+    sum->stat_misses += t->stat_misses;
+    for (int e = 0; e < LUX_STATS_NENCS; e++) {
+        sum->compress_in[e] += t->compress_in[e];
+        sum->compress_out[e] += t->compress_out[e];
+        sum->compress_responses[e] += t->compress_responses[e];
+    }
 }
 
 void lux_stats_sum(lux_stats_totals *out) {

@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "event/loop.h"
 #include "http/cgi_headers.h"
 #include "lux/log.h"
+#include "net/stats.h"
 #include "net/worker.h"
 
 #define IO_CHUNK 65536
@@ -19,7 +21,10 @@ struct lux_gw {
     const lux_gw_proto *proto;
     lux_gw_conf conf; /* a copy: the handler may adjust it per request */
     lux_loop *loop;
+    unsigned worker;
     const lux_ups_backend *backend;
+    int stats_id;         /* the backend's, in the metrics */
+    struct timespec sent; /* when the request went to the backend */
     lux_ups_conn *conn;
     int connecting;
     lux_ups_buf out;  /* encoded and not yet written */
@@ -97,6 +102,27 @@ static void on_abort(lux_req *r, void *arg) {
     finish(g, 0);
 }
 
+/* ---- the backend's metrics ---------------------------------------------------------------- */
+
+static void count_error(lux_gw *g, lux_stats_backend_error e) {
+    lux_stats_backend_failed(g->worker, g->stats_id, e);
+}
+
+/* Connecting failed: the backend is disabled for its disable-time (lux_ups_disable). */
+static void count_connect_failed(lux_gw *g, const lux_ups_backend *b) {
+    count_error(g, LUX_STATS_BACKEND_CONNECT);
+    lux_stats_backend_down(g->worker, g->stats_id,
+                           lux_loop_now_ms(g->loop) + b->disable_time * 1000);
+}
+
+static void count_response(lux_gw *g) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t us = ((int64_t)now.tv_sec - (int64_t)g->sent.tv_sec) * 1000000 +
+                 (now.tv_nsec - g->sent.tv_nsec) / 1000;
+    lux_stats_backend_response(g->worker, g->stats_id, us > 0 ? (uint64_t)us : 0);
+}
+
 /* ---- connecting ----------------------------------------------------------------------------- */
 
 static void on_conn_event(lux_io *io, unsigned events);
@@ -109,9 +135,11 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
         g->backend = lux_ups_pick(g->loop, &g->conf.pool, g->r, skip);
         if (!g->backend)
             return -1;
+        g->stats_id = lux_ups_stats_id(g->loop, g->backend, g->proto->name);
         g->conn = lux_ups_open(g->loop, g->backend, on_conn_event, g);
         if (g->conn)
             break;
+        count_connect_failed(g, g->backend);
         if (g->retried)
             return -1;
         g->retried = 1; /* lux_ups_open disabled it */
@@ -124,6 +152,8 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
     if (g->proto->begin(g, g->r, &g->out) < 0)
         return -1;
     g->last_read = g->last_write = lux_loop_now_ms(g->loop);
+    lux_stats_backend_request(g->worker, g->stats_id);
+    clock_gettime(CLOCK_MONOTONIC, &g->sent);
     /* Even a kept-alive connection is written from the loop: never from inside the handler,
      * which must not resume its own request. */
     if (!g->connecting && lux_loop_mod(g->loop, &g->conn->io, LUX_EV_READ | LUX_EV_WRITE) < 0)
@@ -145,8 +175,10 @@ static void retry_or_fail(lux_gw *g, int connect_failed) {
     const lux_ups_backend *failed = g->backend;
     int reused = g->conn && g->conn->reused;
     drop_conn(g, 0);
-    if (connect_failed)
+    if (connect_failed) {
+        count_connect_failed(g, failed);
         lux_ups_disable(g->loop, failed);
+    }
     int safe = !g->body_started && !g->answered && !g->got_bytes;
     if (safe && reused && !g->replaced) {
         g->replaced = 1; /* the backend closed an idle connection: not its fault */
@@ -206,6 +238,7 @@ static void on_timer(lux_timer *t) {
     lux_log(LUX_LOG_ERR, "(%s) %s: no %s for %ld s", g->proto->name, g->backend->name,
             read_late ? "response" : "request taken",
             read_late ? c->read_timeout : c->write_timeout);
+    count_error(g, LUX_STATS_BACKEND_TIMEOUT);
     fail(g, 504);
 }
 
@@ -322,6 +355,8 @@ static int answer(lux_gw *g, size_t end) {
         return -1;
     }
     r->status = h.status ? h.status : h.location.ptr ? 302 : 200;
+    if (r->status >= 500)
+        count_error(g, LUX_STATS_BACKEND_5XX);
     if (lux_cgi_head_parse(g->head, end, &h, add_field, r) < 0 || lux_resp_stream(r) < 0 ||
         (g->head_len > end && lux_resp_body_copy(r, g->head + end, g->head_len - end) < 0)) {
         r->nresp_headers = 0;
@@ -373,6 +408,7 @@ static void response_end(lux_gw *g, int keep) {
         fail(g, 502);
         return;
     }
+    count_response(g);
     finish(g, keep && g->body_done && !lux_ups_buf_pending(&g->out));
     lux_resp_end(r);
 }
@@ -496,6 +532,7 @@ lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf
     g->proto = proto;
     g->conf = *conf;
     g->loop = r->worker->loop;
+    g->worker = r->worker->id;
     g->timer.cb = on_timer;
     if (connect_some(g, NULL) < 0) {
         if (g->conn)

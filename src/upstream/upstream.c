@@ -16,6 +16,7 @@
 
 #include "http/request.h"
 #include "lux/log.h"
+#include "net/stats.h"
 
 /* Idle connections kept per backend and worker: more are closed. */
 #define IDLE_MAX 32
@@ -28,6 +29,8 @@ struct lux_ups_state {
     unsigned rr_next;
     lux_ups_conn *idle;
     unsigned nidle;
+    const char *stats_module; /* the module stats_id was asked for */
+    int stats_id;             /* the backend's entry in the metrics */
     lux_ups_state *next;
 };
 
@@ -268,6 +271,17 @@ void lux_ups_disable(lux_loop *loop, const lux_ups_backend *b) {
         return;
     st->disabled_until = lux_loop_now_ms(loop) + b->disable_time * 1000;
     lux_log(LUX_LOG_ERR, "backend %s failed; disabled for %ld s", b->name, b->disable_time);
+}
+
+int lux_ups_stats_id(lux_loop *loop, const lux_ups_backend *b, const char *module) {
+    lux_ups_state *st = state_of(loop, b->name);
+    if (!st)
+        return -1;
+    if (st->stats_module != module) {
+        st->stats_id = lux_stats_backend_id(module, b->name);
+        st->stats_module = module;
+    }
+    return st->stats_id;
 }
 
 unsigned lux_ups_active(lux_loop *loop, const lux_ups_backend *b) {

@@ -98,6 +98,9 @@ int lux_ups_connected(lux_ups_conn *c);
 /* The user is done with c: keep it for the next request (keep) or close it. */
 void lux_ups_release(lux_ups_conn *c, int keep);
 /* Requests the backend is serving from this worker (for tests and "fair"). */
+/* The backend's id in the metrics (net/stats.h) for module, kept per worker; -1 if none. */
+int lux_ups_stats_id(lux_loop *loop, const lux_ups_backend *b, const char *module);
+
 unsigned lux_ups_active(lux_loop *loop, const lux_ups_backend *b);
 
 /* Free ptr with fn after the batch of events at hand (or when the thread exits). */

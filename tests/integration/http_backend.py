@@ -10,6 +10,7 @@
 """
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 NAME, PORT = sys.argv[1], int(sys.argv[2])
@@ -61,6 +62,13 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/old"):
             self.close_connection = True
             self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nold style\n")
+        elif self.path.startswith("/status/"):
+            self.send_response(int(self.path[len("/status/"):]))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path.startswith("/sleep/"):
+            time.sleep(float(self.path[len("/sleep/"):]))
+            self.answer(b"late\n")
         elif self.path.startswith("/conns"):
             self.answer(f"{accepted}\n".encode())
         else:

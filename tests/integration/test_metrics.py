@@ -96,16 +96,25 @@ def parse_exposition(text):
 
 
 def check_histograms(types, samples):
+    """Each series of a histogram (its labels but le) has cumulative buckets, +Inf, _sum and
+    a _count equal to +Inf."""
     for fam, t in types.items():
         if t != "histogram":
             continue
-        buckets = sorted(((float(dict(k[1])["le"]), v) for k, v in samples.items()
-                          if k[0] == fam + "_bucket"), key=lambda b: b[0])
-        check(buckets and math.isinf(buckets[-1][0]), f"{fam} has a +Inf bucket")
-        counts = [v for _, v in buckets]
-        eq(counts, sorted(counts), f"{fam} buckets are cumulative")
-        eq(buckets[-1][1], samples[(fam + "_count", frozenset())], f"{fam} +Inf == _count")
-        check((fam + "_sum", frozenset()) in samples, f"{fam} has _sum")
+        series = {}
+        for (name, labels), v in samples.items():
+            if name == fam + "_bucket":
+                rest = frozenset((k, w) for k, w in labels if k != "le")
+                series.setdefault(rest, []).append((float(dict(labels)["le"]), v))
+        check(series, f"{fam} has buckets")
+        for rest, buckets in series.items():
+            buckets.sort(key=lambda b: b[0])
+            what = f"{fam}{dict(rest)}"
+            check(math.isinf(buckets[-1][0]), f"{what} has a +Inf bucket")
+            counts = [v for _, v in buckets]
+            eq(counts, sorted(counts), f"{what} buckets are cumulative")
+            eq(buckets[-1][1], samples.get((fam + "_count", rest)), f"{what} +Inf == _count")
+            check((fam + "_sum", rest) in samples, f"{what} has _sum")
 
 
 def scrape(port):

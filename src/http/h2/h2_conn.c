@@ -27,6 +27,7 @@
 #include "http/stream.h"
 #include "lux/log.h"
 #include "net/server.h"
+#include "net/stats.h"
 
 /* Bytes read and written per event before the loop serves the other connections. */
 #define READ_BUDGET (256 * 1024)
@@ -135,6 +136,7 @@ static void *on_request(void *user, int32_t id, const lux_h2_request *q) {
         return NULL;
     }
     *st = (h2_stream){.h = h, .r = r, .id = id};
+    lux_stats_h2_stream_opened(h->c->w->id);
     r->proto_data = st;
     h->heads_due++;
     int status = q->too_large ? 431
@@ -241,6 +243,7 @@ static void on_close(void *user, void *stream, uint32_t error) {
     h2_conn *h = user;
     h2_stream *st = stream;
     lux_req *r = st->r;
+    lux_stats_h2_stream_closed(h->c->w->id);
     if (!st->head_ready)
         h->heads_due--;
     if (!st->body_closed)
