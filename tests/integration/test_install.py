@@ -35,11 +35,18 @@ def render(page):
 
 
 def documented_directives():
-    """Every directive named in the first column of configuration.md's tables."""
+    """Every directive named in the first column of configuration.md's directive tables (those
+    headed "| directive |"; tables of a directive's own keys, such as a gateway's backend
+    options, are described under their directive)."""
     names = set()
+    in_directives = False
     with open(os.path.join(ROOT, "docs", "configuration.md")) as f:
         for line in f:
-            if line.startswith("| `"):
+            if not line.startswith("|"):
+                in_directives = False
+            elif re.match(r"\| *directive *\|", line):
+                in_directives = True
+            elif in_directives and line.startswith("| `"):
                 names.update(re.findall(r"`([a-z0-9.-]+)`", line.split("|")[1]))
     return names
 

@@ -73,7 +73,7 @@ static void test_errors(void) {
     char err[512];
     CHECK(build("server.modules = (\"mod_nonesuch\")\n", err, sizeof err) == NULL);
     CHECK(strstr(err, "test.conf:1:") && strstr(err, "mod_nonesuch"));
-    CHECK(build("server.modules = (\"mod_webdav\")\n", err, sizeof err) == NULL);
+    CHECK(build("server.modules = (\"mod_vhostdb\")\n", err, sizeof err) == NULL);
     CHECK(strstr(err, "not available"));
     CHECK(build("\n\nserver.port = \"eighty\"\n", err, sizeof err) == NULL);
     CHECK(strstr(err, "test.conf:3:") && strstr(err, "server.port"));
