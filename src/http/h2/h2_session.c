@@ -10,6 +10,8 @@
  */
 #include "http/h2/h2_session.h"
 
+#include "http/h2/h2_mem.h"
+
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
 #include <stdlib.h>
@@ -79,6 +81,7 @@ struct lux_h2_session {
     /* the DATA piece between read_cb and send_data_cb */
     int32_t piece_stream;
     lux_h2_piece piece;
+    lux_h2_mem mem; /* nghttp2's small blocks, kept while streams come and go */
 };
 
 void lux_h2_limits_default(lux_h2_limits *l) {
@@ -753,10 +756,13 @@ lux_h2_session *lux_h2_session_new(const lux_h2_limits *limits, const lux_h2_cal
     bucket_init(&s->control, limits->control_burst, limits->control_rate);
     nghttp2_session_callbacks *cbs = make_callbacks();
     nghttp2_option *opt = make_options(limits);
-    int rc = cbs && opt ? nghttp2_session_server_new2(&s->ng, cbs, s, opt) : -1;
+    nghttp2_mem mem = {&s->mem, lux_h2_mem_malloc, lux_h2_mem_free, lux_h2_mem_calloc,
+                       lux_h2_mem_realloc};
+    int rc = cbs && opt ? nghttp2_session_server_new3(&s->ng, cbs, s, opt, &mem) : -1;
     nghttp2_session_callbacks_del(cbs);
     nghttp2_option_del(opt);
     if (rc != 0) {
+        lux_h2_mem_trim(&s->mem);
         free(s);
         return NULL;
     }
@@ -802,6 +808,7 @@ void lux_h2_session_free(lux_h2_session *s) {
         if (s->segs[s->seg_head + i].fd >= 0)
             release(s, s->segs[s->seg_head + i].hold);
     nghttp2_session_del(s->ng);
+    lux_h2_mem_trim(&s->mem);
     free(s->buf);
     free(s->segs);
     free(s);
