@@ -20,6 +20,9 @@ static size_t match_score(const char *suf, const char *name, size_t len) {
     size_t sl = strlen(suf);
     if (sl > len)
         return 0;
+    /* Most suffixes of a table differ from the name in their last byte: look at it first. */
+    if (sl && ascii_lower((unsigned char)suf[sl - 1]) != ascii_lower((unsigned char)name[len - 1]))
+        return 0;
     const char *tail = name + len - sl;
     if (memcmp(tail, suf, sl) == 0)
         return 2 * sl + 2;

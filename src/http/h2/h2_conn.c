@@ -329,13 +329,6 @@ static int connection_specific(const lux_str *name) {
     return 0;
 }
 
-static int has_field(const lux_req *r, const char *name) {
-    for (size_t i = 0; i < r->nresp_headers; i++)
-        if (strcasecmp(r->resp_headers[i].name.ptr, name) == 0)
-            return 1;
-    return 0;
-}
-
 /* Field names go lower-case on HTTP/2 (RFC 9113 8.2.1). */
 static lux_str lower(lux_req *r, const lux_str *s) {
     char *p = lux_pool_alloc(r->pool, s->len + 1);
@@ -347,33 +340,59 @@ static lux_str lower(lux_req *r, const lux_str *s) {
     return (lux_str){p, s->len};
 }
 
+/* Decimal digits of v, in the request's pool: a Content-Length per response is worth more
+ * than printf's generality costs. */
+static lux_str decimal(lux_req *r, uint64_t v) {
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    char *p = lux_pool_alloc(r->pool, n + 1);
+    if (!p)
+        return (lux_str){NULL, 0};
+    memcpy(p, digits + sizeof digits - n, n);
+    p[n] = '\0';
+    return (lux_str){p, n};
+}
+
+static int is_named(const lux_str *lowered, const char *name, size_t len) {
+    return lowered->len == len && memcmp(lowered->ptr, name, len) == 0;
+}
+
 /* The response fields: the request's own, then what the server adds as for HTTP/1 (Content-
- * Length, Date, Server). NULL when out of memory. */
+ * Length, Date, Server). One pass lowers the names and notes whether Date and Server are set.
+ * NULL when out of memory. */
 static lux_header *response_fields(lux_req *r, int bodyless, size_t *n) {
     const lux_core_conf *core = r->confs ? r->confs[0] : r->gen->core;
     lux_header *f = lux_pool_alloc(r->pool, (r->nresp_headers + 3) * sizeof *f);
     if (!f)
         return NULL;
     size_t k = 0;
+    int has_date = 0, has_server = 0;
     for (size_t i = 0; i < r->nresp_headers; i++) {
         const lux_header *h = &r->resp_headers[i];
         if (connection_specific(&h->name))
             continue;
         f[k] = (lux_header){lower(r, &h->name), h->value};
-        if (!f[k++].name.ptr)
+        if (!f[k].name.ptr)
             return NULL;
+        has_date |= is_named(&f[k].name, "date", 4);
+        has_server |= is_named(&f[k].name, "server", 6);
+        k++;
     }
     /* A streamed body's length is known only when the handler said it. */
     int64_t length = !r->streaming ? (int64_t)r->body_len : r->stream_length;
     if (!bodyless && length >= 0) {
-        char *len = lux_req_printf(r, "%llu", (unsigned long long)length);
-        if (!len)
+        lux_str len = decimal(r, (uint64_t)length);
+        if (!len.ptr)
             return NULL;
-        f[k++] = (lux_header){{"content-length", 14}, {len, strlen(len)}};
+        f[k++] = (lux_header){{"content-length", 14}, len};
     }
-    if (!has_field(r, "date"))
+    if (!has_date)
         f[k++] = (lux_header){{"date", 4}, {lux_worker_date(r->worker), LUX_HTTP_DATE_LEN}};
-    if (core->tag.len && !has_field(r, "server"))
+    if (core->tag.len && !has_server)
         f[k++] = (lux_header){{"server", 6}, core->tag};
     *n = k;
     return f;

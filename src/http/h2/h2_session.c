@@ -10,6 +10,8 @@
  */
 #include "http/h2/h2_session.h"
 
+#include "http/h2/h2_mem.h"
+
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
 #include <stdlib.h>
@@ -25,6 +27,8 @@
 #define HEADER_BOMB_FACTOR 8
 /* CONTINUATION flood: frames after a HEADERS frame (nghttp2 ends the session beyond them). */
 #define MAX_CONTINUATIONS 8
+/* Fields of a request or response head that fit on the stack; more take the heap. */
+#define FIELDS_ON_STACK 32
 
 typedef struct {
     double tokens;
@@ -77,6 +81,7 @@ struct lux_h2_session {
     /* the DATA piece between read_cb and send_data_cb */
     int32_t piece_stream;
     lux_h2_piece piece;
+    lux_h2_mem mem; /* nghttp2's small blocks, kept while streams come and go */
 };
 
 void lux_h2_limits_default(lux_h2_limits *l) {
@@ -344,7 +349,8 @@ static lux_str head_str(const h2_stream *st, size_t off_plus_one) {
 /* The complete head goes up; the stream is refused when the user does not take it. */
 static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
     size_t nf = st->noffs / 2;
-    lux_header *fields = calloc(nf ? nf : 1, sizeof *fields);
+    lux_header on_stack[FIELDS_ON_STACK];
+    lux_header *fields = nf <= FIELDS_ON_STACK ? on_stack : calloc(nf, sizeof *fields);
     if (!fields) {
         nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
         return;
@@ -367,7 +373,8 @@ static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
     st->requested = 1;
     st->ended = end_stream;
     st->user = s->cb.on_request(s->user, st->id, &req);
-    free(fields);
+    if (fields != on_stack)
+        free(fields);
     head_free(st);
     if (!st->user)
         nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
@@ -749,10 +756,13 @@ lux_h2_session *lux_h2_session_new(const lux_h2_limits *limits, const lux_h2_cal
     bucket_init(&s->control, limits->control_burst, limits->control_rate);
     nghttp2_session_callbacks *cbs = make_callbacks();
     nghttp2_option *opt = make_options(limits);
-    int rc = cbs && opt ? nghttp2_session_server_new2(&s->ng, cbs, s, opt) : -1;
+    nghttp2_mem mem = {&s->mem, lux_h2_mem_malloc, lux_h2_mem_free, lux_h2_mem_calloc,
+                       lux_h2_mem_realloc};
+    int rc = cbs && opt ? nghttp2_session_server_new3(&s->ng, cbs, s, opt, &mem) : -1;
     nghttp2_session_callbacks_del(cbs);
     nghttp2_option_del(opt);
     if (rc != 0) {
+        lux_h2_mem_trim(&s->mem);
         free(s);
         return NULL;
     }
@@ -798,6 +808,7 @@ void lux_h2_session_free(lux_h2_session *s) {
         if (s->segs[s->seg_head + i].fd >= 0)
             release(s, s->segs[s->seg_head + i].hold);
     nghttp2_session_del(s->ng);
+    lux_h2_mem_trim(&s->mem);
     free(s->buf);
     free(s->segs);
     free(s);
@@ -874,7 +885,8 @@ int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_
     h2_stream *st = stream_of(s, id);
     if (!st)
         return -1;
-    nghttp2_nv *nv = calloc(n + 1, sizeof *nv);
+    nghttp2_nv on_stack[FIELDS_ON_STACK];
+    nghttp2_nv *nv = n + 1 <= FIELDS_ON_STACK ? on_stack : calloc(n + 1, sizeof *nv);
     if (!nv)
         return -1;
     char code[4];
@@ -889,7 +901,8 @@ int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_
     nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = read_cb};
     st->responding = !end_stream;
     int rc = nghttp2_submit_response(s->ng, id, nv, n + 1, end_stream ? NULL : &prd);
-    free(nv);
+    if (nv != on_stack)
+        free(nv);
     return rc == 0 ? 0 : -1;
 }
 
