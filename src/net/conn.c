@@ -340,10 +340,11 @@ void lux_conn_close(lux_conn *c) {
     c->proto->close(c);
     if (c->peer_counted)
         lux_peer_conn_release(&c->peer_key);
-    /* close() takes an fd out of epoll by itself, unless the socket is also open under another
-     * number: only stdin with -1 can be (inetd passes the socket as stdin and stdout). */
-    if (w->srv->single_fd >= 0)
-        lux_loop_del(w->loop, &c->io);
+    /* close() takes an fd out of epoll only when no other descriptor shares the socket, and one
+     * can: stdin with -1 (inetd passes the socket as stdin and stdout), and any child process
+     * between its fork and its exec (CGI, FastCGI's bin-path, SSI exec), whose copy would keep
+     * the registration alive and deliver events for this freed connection. */
+    lux_loop_del(w->loop, &c->io);
     c->tp->close(c);
     close(c->io.fd);
     lux_conn_release_input(c);
