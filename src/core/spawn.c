@@ -33,36 +33,6 @@ static int setup_files(posix_spawn_file_actions_t *fa, int stdin_fd, int stdout_
     return rc;
 }
 
-int lux_spawn_shell(const char *cmd, int stdin_fd, int stdout_fd, const char *dir, pid_t *pid) {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    int rc = posix_spawn_file_actions_init(&fa);
-    if (rc != 0) {
-        errno = rc;
-        return -1;
-    }
-    rc = posix_spawnattr_init(&at);
-    if (rc != 0) {
-        posix_spawn_file_actions_destroy(&fa);
-        errno = rc;
-        return -1;
-    }
-    rc = setup_attr(&at);
-    if (rc == 0)
-        rc = setup_files(&fa, stdin_fd, stdout_fd, dir);
-    if (rc == 0) {
-        char *argv[] = {"sh", "-c", (char *)cmd, NULL};
-        rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, environ);
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    if (rc != 0) {
-        errno = rc;
-        return -1;
-    }
-    return 0;
-}
-
 int lux_spawn_exec(const char *path, char *const argv[], char *const envp[], const int fds[3],
                    const char *dir, pid_t *pid) {
     posix_spawn_file_actions_t fa;
@@ -107,4 +77,10 @@ int lux_spawn_reader(const char *cmd, pid_t *pid) {
         return -1;
     }
     return p[1];
+}
+
+int lux_spawn_shell(const char *cmd, int stdin_fd, int stdout_fd, const char *dir, pid_t *pid) {
+    char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+    const int fds[3] = {stdin_fd, stdout_fd, -1};
+    return lux_spawn_exec("/bin/sh", argv, environ, fds, dir, pid);
 }
