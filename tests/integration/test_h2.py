@@ -465,10 +465,15 @@ def read_streams(c, want, timeout=30):
         f = c.read_frame()
         check(f is not None, "connection closed")
         ftype, flags, sid, payload = f
+        if ftype == 0 and payload:
+            # DATA of every stream counts against the connection's window, also of a stream
+            # the client has reset meanwhile (RFC 9113, 6.9): give it back, or a server that
+            # filled the window before it saw the reset can send nothing more.
+            c.sock.sendall(c.frame(8, 0, 0, struct.pack(">I", len(payload))))
         if sid in out and ftype == 0:
             out[sid][0] += payload
-            c.sock.sendall(c.frame(8, 0, 0, struct.pack(">I", len(payload))) +
-                           c.frame(8, 0, sid, struct.pack(">I", len(payload))))
+            if payload:
+                c.sock.sendall(c.frame(8, 0, sid, struct.pack(">I", len(payload))))
         if sid in out and ftype in (0, 1) and flags & 1:
             out[sid][1] = "end"
             order.append(sid)
