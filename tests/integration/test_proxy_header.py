@@ -414,8 +414,6 @@ def test_10mib_streamed_with_its_length():
         check(r.body == b.body, f"the body changed: {len(r.body)} bytes")
 
 
-@lux_only("lux checks proxy.header and proxy.forwarded at start-up; lighttpd accepts some of "
-          "these and reports others differently")
 def test_malformed_settings_refused_at_start():
     cases = (('proxy.header = ( "map-host-rquest" => ( "a" => "b" ) )', "map-host-rquest"),
              ('proxy.header = ( "map-urlpath" => "/a/" )', "map-urlpath"),
@@ -428,11 +426,12 @@ def test_malformed_settings_refused_at_start():
         with harness.TempDir() as t:
             path = os.path.join(t.path, "lux.conf")
             harness.write_file(path, conf(9) + "\n" + line + "\n")
-            r = harness.run_bin(["-t", "-f", path])
+            r = harness.run_bin(["-tt", "-f", path])
             out = r.stdout + r.stderr
             check(r.returncode != 0, f"{line} was accepted")
-            contains(out, "lux.conf:5:", "the error names where")
-            contains(out, word, "the error names the key")
+            if not harness.is_lighttpd():  # lighttpd's messages name neither file nor line
+                contains(out, "lux.conf:5:", "the error names where")
+                contains(out, word, "the error names the key")
 
 
 def test_settings_accepted():
