@@ -444,3 +444,12 @@ def test_settings_accepted():
         eq(b.last().split("\r\n")[0], "GET /a HTTP/1.1")
         eq(get(s, "/x").status, 200)
         eq(b.last().split("\r\n")[0], "GET /x HTTP/1.0")
+
+
+def test_content_length_passed_through_over_h2():
+    with Backend(framing_reply) as b, Server(conf(b.port)) as s:
+        for flag in ("-i", "-I"):
+            out = harness.curl(["--http2-prior-knowledge", flag, s.url("/len")]).stdout
+            head = out.split(b"\r\n\r\n")[0].decode("latin-1").lower()
+            contains(head, "http/2 200", f"curl {flag}")
+            contains(head, "content-length: 100", f"curl {flag}")
