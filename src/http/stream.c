@@ -329,8 +329,11 @@ static void body_ended(lux_req *r) {
 void lux_resp_end(lux_req *r) {
     if (!r->streaming || r->stream_ended)
         return;
-    /* With filters the chain checks the handler's bytes against the length it announced. */
-    if (!r->filters && r->stream_length >= 0 && r->body_len != (uint64_t)r->stream_length) {
+    /* With filters the chain checks the handler's bytes against the length it announced. The
+     * answer to HEAD announces the length a GET would have and carries no body: a gateway
+     * passing on its backend's length sends none. */
+    if (!r->filters && !r->head_only && r->stream_length >= 0 &&
+        r->body_len != (uint64_t)r->stream_length) {
         lux_log(LUX_LOG_ERR, "%.*s: a streamed body of %llu bytes ended at %llu", (int)r->uri.len,
                 r->uri.ptr ? r->uri.ptr : "", (unsigned long long)r->stream_length,
                 (unsigned long long)r->body_len);

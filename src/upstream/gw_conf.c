@@ -357,6 +357,10 @@ static const lux_gw_target *match(const lux_gw_settings *c, const lux_str *path)
     return NULL;
 }
 
+const lux_gw_target *lux_gw_match(const lux_gw_settings *c, const lux_str *path) {
+    return match(c, path);
+}
+
 const lux_gw_target *lux_gw_target_of(lux_req *r, const lux_module *m) {
     void **slot = lux_req_mod_data(r, m);
     return slot ? *slot : NULL;

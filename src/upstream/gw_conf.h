@@ -63,6 +63,9 @@ int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char
  * script under the document root (check-local applies; not for a proxy). */
 lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module *m,
                          const lux_gw_proto *proto, size_t state_size, int local_files);
+/* The target a request for path goes to, or NULL: what lux_gw_handle decides, for a handler
+ * that must refuse a request before it starts on a backend. */
+const lux_gw_target *lux_gw_match(const lux_gw_settings *c, const lux_str *path);
 /* The target module m matched r to (for the protocol's begin, which may run again on a retry). */
 const lux_gw_target *lux_gw_target_of(lux_req *r, const lux_module *m);
 /* r's CGI/1.1 environment with mod_setenv's additions, adjusted as t's options ask. 0 or -1. */

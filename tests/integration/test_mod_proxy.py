@@ -112,17 +112,6 @@ def test_lux_as_backend():
             eq(get(s, "/missing").status, 404)
 
 
-@lux_only("lux refuses proxy settings it does not implement yet")
-def test_unimplemented_settings_refused():
-    for line in ('proxy.header = ( "upgrade" => "enable" )', 'proxy.forwarded = ( "for" => 1 )'):
-        with harness.TempDir() as t:
-            path = os.path.join(t.path, "lux.conf")
-            harness.write_file(path, conf(9) + line + "\n")
-            r = harness.run_bin(["-t", "-f", path])
-            check(r.returncode != 0, f"{line} was accepted")
-            harness.contains(r.stdout + r.stderr, "not supported yet")
-
-
 def test_rewritten_uri_goes_to_backend():
     extra = 'server.modules += ("mod_rewrite")\nurl.rewrite-once = ( "^/old/(.*)$" => "/echo/$1" )\n'
     with Backend() as b, Server(conf(b.port, extra)) as s:
