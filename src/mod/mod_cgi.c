@@ -168,21 +168,21 @@ static int limit_value(const lux_value *e, long *out, char *err, size_t el) {
             return 0;
         }
     }
-    snprintf(err, el, "cgi.limits: \"%s\" needs a number of seconds (or enable/disable)", e->key);
+    snprintf(err, el, "\"%s\" needs a number of seconds (or enable/disable)", e->key);
     return -1;
 }
 
 static int parse_limits(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     cgi_limits *l = dst;
     if (v->type != LUX_V_ARRAY) {
-        snprintf(err, el, "cgi.limits: expected ( \"read-timeout\" => seconds, ... )");
+        snprintf(err, el, "expected ( \"read-timeout\" => seconds, ... )");
         return -1;
     }
     for (size_t i = 0; i < v->u.arr.len; i++) {
         const lux_value *e = v->u.arr.items[i];
         long n;
         if (!e->key) {
-            snprintf(err, el, "cgi.limits: expected ( \"read-timeout\" => seconds, ... )");
+            snprintf(err, el, "expected ( \"read-timeout\" => seconds, ... )");
             return -1;
         }
         if (limit_value(e, &n, err, el) < 0)
@@ -194,8 +194,7 @@ static int parse_limits(lux_gen *gen, const lux_value *v, void *dst, char *err, 
         else if (!strcmp(e->key, "tcp-nodelay"))
             l->tcp_nodelay = n != 0;
         else {
-            snprintf(err, el,
-                     "cgi.limits: unknown key \"%s\" (read-timeout, write-timeout, tcp-nodelay)",
+            snprintf(err, el, "unknown key \"%s\" (read-timeout, write-timeout, tcp-nodelay)",
                      e->key);
             return -1;
         }
