@@ -10,6 +10,7 @@
 #include "event/loop.h"
 #include "http/cgi_headers.h"
 #include "lux/log.h"
+#include "mod/xsendfile.h"
 #include "net/stats.h"
 #include "net/worker.h"
 
@@ -148,7 +149,7 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
     g->got_bytes = 0;
     g->connecting = !g->conn->reused;
     lux_ups_buf_free(&g->out);
-    g->body_done = 0;
+    g->body_done = g->conf.authorizer; /* the body stays for the handler after it */
     if (g->proto->begin(g, g->r, &g->out) < 0)
         return -1;
     g->last_read = g->last_write = lux_loop_now_ms(g->loop);
@@ -341,8 +342,55 @@ static void log_stderr(lux_gw *g, const char *p, size_t n, int flush) {
     }
 }
 
+/* What the head's fields say beyond the headers they add. */
+typedef struct {
+    lux_gw *g;
+    lux_str sendfile; /* X-Sendfile's path, when the backend may send files */
+} head_fields;
+
 static int add_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
-    return lux_resp_header(arg, name, nlen, value, vlen);
+    head_fields *hf = arg;
+    if (hf->g->conf.xsendfile &&
+        lux_xsendfile_field(name, nlen, hf->g->proto->older_sendfile_name)) {
+        if (vlen) /* an empty one names nothing: the backend's own body stands */
+            hf->sendfile = (lux_str){value, vlen};
+        return 0;
+    }
+    return lux_resp_header(hf->g->r, name, nlen, value, vlen);
+}
+
+/* X-Sendfile: the answer is the file, with the backend's status and other headers; the rest
+ * of its response is not read. */
+static void answer_with_file(lux_gw *g, const lux_str *path) {
+    lux_req *r = g->r;
+    count_response(g);
+    finish(g, 0); /* path stays valid: g is freed after the batch of events */
+    lux_req_resume(r, lux_xsendfile_answer(r, g->proto->name, path->ptr, path->len,
+                                           g->conf.xsendfile_docroot));
+}
+
+static int keep_variable(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
+    lux_gw *g = arg;
+    if (nlen <= 9 || strncasecmp(name, "Variable-", 9))
+        return 0;
+    return g->proto->keep_variable(g->r, name + 9, nlen - 9, value, vlen);
+}
+
+/* An authorizer said 200: keep its Variable-NAME fields, drop the rest of its answer, and
+ * run the request again for the handler after it. */
+static void authorized(lux_gw *g, size_t end) {
+    lux_req *r = g->r;
+    lux_cgi_head h;
+    if (!g->proto->keep_variable || lux_cgi_head_parse(g->head, end, &h, keep_variable, g) < 0) {
+        fail(g, 500);
+        return;
+    }
+    if (g->conf.debug)
+        lux_log(LUX_LOG_DEBUG, "(%s) %s authorized %.*s", g->proto->name, g->backend->name,
+                (int)r->uri.len, r->uri.ptr);
+    count_response(g);
+    finish(g, 0);
+    lux_req_resume(r, LUX_RESTART);
 }
 
 /* The head is complete at end: answer the request from it; 0, or -1 when r is gone. */
@@ -357,7 +405,22 @@ static int answer(lux_gw *g, size_t end) {
     r->status = h.status ? h.status : h.location.ptr ? 302 : 200;
     if (r->status >= 500)
         count_error(g, LUX_STATS_BACKEND_5XX);
-    if (lux_cgi_head_parse(g->head, end, &h, add_field, r) < 0 || lux_resp_stream(r) < 0 ||
+    if (g->conf.authorizer && r->status == 200) {
+        r->status = 0;
+        authorized(g, end);
+        return -1;
+    }
+    head_fields hf = {g, {NULL, 0}};
+    if (lux_cgi_head_parse(g->head, end, &h, add_field, &hf) < 0) {
+        r->nresp_headers = 0;
+        fail(g, 502);
+        return -1;
+    }
+    if (hf.sendfile.ptr) {
+        answer_with_file(g, &hf.sendfile);
+        return -1;
+    }
+    if (lux_resp_stream(r) < 0 ||
         (g->head_len > end && lux_resp_body_copy(r, g->head + end, g->head_len - end) < 0)) {
         r->nresp_headers = 0;
         fail(g, 502);

@@ -12,6 +12,11 @@
  * whose connection broke before any response byte is retried once on another backend. A
  * backend that stops mid-response aborts the client's response (never a short answer passed
  * as whole); one that never answers properly is 502, one too slow 504.
+ *
+ * An authorizer (lux_gw_conf.authorizer) gets the request without its body. Its 200 lets the
+ * request go on: its Variable-NAME fields are kept (lux_gw_proto.keep_variable), the rest of
+ * its answer is dropped, and the request runs again from the top (LUX_RESTART, as lighttpd's
+ * comeback) for the next handler; any other answer goes to the client as it is.
  */
 #ifndef LUX_GATEWAY_H
 #define LUX_GATEWAY_H
@@ -45,12 +50,20 @@ typedef struct {
                        size_t *dlen, int *keep);
     /* Does the backend closing the connection now end the response well? NULL: never. */
     int (*eof_ends)(lux_gw *g);
+    /* An authorizer allowed r: keep one `Variable-NAME: value` of its answer for the
+     * environment of what serves r next. 0 or -1. NULL: the protocol has no authorizers. */
+    int (*keep_variable)(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen);
+    /* X-LIGHTTPD-send-file counts as X-Sendfile (lighttpd's older name, FastCGI only). */
+    int older_sendfile_name;
 } lux_gw_proto;
 
 typedef struct {
     lux_ups_pool pool;
     long connect_timeout, read_timeout, write_timeout; /* seconds, 0: none */
     int debug;
+    int xsendfile;                        /* answer X-Sendfile with its file (mod/xsendfile.h) */
+    const lux_strlist *xsendfile_docroot; /* ... under these directories only */
+    int authorizer;                       /* the backend authorizes, another handler answers */
 } lux_gw_conf;
 
 /* Answer r from a backend of conf's pool (conf is copied; its backends must outlive r); a handler
