@@ -63,13 +63,14 @@ static int not_for_authorizer(const lux_str *name) {
     return 0;
 }
 
-static int add_params(const lux_cgi_env *env, int authorizer, lux_ups_buf *out) {
+static int add_params(lux_gw *g, const lux_cgi_env *env, int authorizer, lux_ups_buf *out) {
     lux_ups_buf params = {0};
     int rc = 0;
     for (size_t i = 0; i < env->n && rc == 0; i++) {
         const lux_cgi_var *v = &env->vars[i];
         if (authorizer && not_for_authorizer(&v->name))
             continue;
+        lux_gw_debug_params(g, v, 1);
         rc = lux_fcgi_param(&params, v->name.ptr, v->name.len, v->value.ptr, v->value.len);
     }
     if (rc == 0 && params.len)
@@ -89,7 +90,7 @@ static int fcgi_begin(lux_gw *g, lux_req *r, lux_ups_buf *out) {
     int role = t->gw.authorizer ? LUX_FCGI_AUTHORIZER : LUX_FCGI_RESPONDER;
     if (lux_fcgi_begin(out, REQUEST_ID, role, 1) < 0)
         return -1;
-    return add_params(&env, t->gw.authorizer, out);
+    return add_params(g, &env, t->gw.authorizer, out);
 }
 
 static int fcgi_body(lux_gw *g, lux_ups_buf *out, const char *p, size_t len) {

@@ -57,6 +57,7 @@ static int begin(lux_gw *g, lux_req *r, lux_ups_buf *out, int uwsgi) {
     lux_cgi_env env;
     if (lux_gw_env(r, lux_gw_target_of(r, &lux_mod_scgi), &env) < 0)
         return -1;
+    lux_gw_debug_params(g, env.vars, env.n);
     if (uwsgi)
         return lux_uwsgi_head(out, env.vars, env.n);
     int64_t len = lux_body_length(r);

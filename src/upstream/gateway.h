@@ -21,6 +21,7 @@
 #ifndef LUX_GATEWAY_H
 #define LUX_GATEWAY_H
 
+#include "http/cgi_env.h"
 #include "lux/req.h"
 #include "upstream/buf.h"
 #include "upstream/upstream.h"
@@ -75,5 +76,10 @@ lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf
 void *lux_gw_state(lux_gw *g);
 /* The backend the request is going to (for the protocol's begin). */
 const lux_ups_backend *lux_gw_backend(const lux_gw *g);
+/* NAME.debug: 0 off; 1 logs the backend chosen, connections and answers; 2 also what is sent
+ * (a protocol's begin logs the parameters it encodes). */
+int lux_gw_debug(const lux_gw *g);
+/* With NAME.debug 2 or more: the parameters a protocol sends, a line each. */
+void lux_gw_debug_params(const lux_gw *g, const lux_cgi_var *vars, size_t n);
 
 #endif
