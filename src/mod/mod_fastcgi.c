@@ -140,12 +140,36 @@ int lux_fastcgi_apply_env(lux_req *r, lux_cgi_env *env) {
 
 /* ---- the hooks ------------------------------------------------------------------------------- */
 
-/* After an authorizer with a "docroot" allowed r, r is served from there (lighttpd's rule). */
-static lux_result fcgi_docroot(lux_req *r, const void *conf) {
+/* The "docroot" of the authorizer that allowed r; ptr NULL when there is none. */
+static lux_str authorizer_docroot(lux_req *r) {
     void **slot = lux_req_mod_data(r, &lux_mod_fastcgi);
     const lux_gw_req *q = slot ? *slot : NULL;
-    if (q && q->authorizer_ran && q->target && q->target->gw.authorizer && q->target->docroot.ptr)
-        r->docroot = q->target->docroot;
+    if (q && q->authorizer_ran && q->target && q->target->gw.authorizer)
+        return q->target->docroot;
+    return (lux_str){NULL, 0};
+}
+
+/* After an authorizer with a "docroot" allowed r, r is served from there: its document root,
+ * and (as lighttpd, which skips the URL phases then) the file under it that r's path names,
+ * whatever a module before this one (mod_alias) made of it. */
+static lux_result fcgi_docroot(lux_req *r, const void *conf) {
+    lux_str root = authorizer_docroot(r);
+    if (root.ptr)
+        r->docroot = root;
+    return LUX_GO_ON;
+}
+
+static lux_result fcgi_physical(lux_req *r, const void *conf) {
+    lux_str root = authorizer_docroot(r);
+    if (!root.ptr)
+        return LUX_GO_ON;
+    while (root.len > 1 && root.ptr[root.len - 1] == '/')
+        root.len--;
+    char *p = lux_req_printf(r, "%.*s%.*s", (int)root.len, root.ptr, (int)r->path.len, r->path.ptr);
+    if (!p)
+        return LUX_ERROR;
+    r->docroot = (lux_str){p, root.len};
+    r->physical = (lux_str){p, root.len + r->path.len};
     return LUX_GO_ON;
 }
 
@@ -160,5 +184,6 @@ const lux_module lux_mod_fastcgi = {
     .conf_size = sizeof(lux_gw_settings),
     .conf_finish = conf_finish,
     .docroot = fcgi_docroot,
+    .physical = fcgi_physical,
     .handle = fcgi_handle,
 };

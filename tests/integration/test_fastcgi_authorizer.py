@@ -128,6 +128,13 @@ def test_docroot_of_authorizer_serves_from_there():
         eq(auth_get(s, "/only-alt.txt", "no").status, 401)
 
 
+def test_docroot_of_authorizer_wins_over_alias():
+    extra = 'alias.url = ( "/only-alt.txt" => "@DOCROOT@/static.txt" )\n'
+    with AuthSetup(auth_opts=AUTH + ', "docroot" => "@TMP@/alt"', extra=extra,
+                   modules='"mod_alias", "mod_fastcgi"') as s:
+        eq(auth_get(s, "/only-alt.txt", "ok").body, b"from alt\n")
+
+
 def test_check_local_authorizer_not_asked_for_missing_file():
     with AuthSetup(auth_opts=', "mode" => "authorizer"') as s:
         eq(auth_get(s, "/missing.txt", "no").status, 404)
