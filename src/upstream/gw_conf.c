@@ -305,6 +305,19 @@ int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
     return parse_servers(gen, v, dst, err, el);
 }
 
+int lux_gw_responders_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    const lux_gw_servers *s = dst;
+    if (parse_servers(gen, v, dst, err, el) < 0)
+        return -1;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->targets[i].gw.authorizer) {
+            snprintf(err, el, "\"%s\": mode \"authorizer\" is FastCGI's only",
+                     s->targets[i].match.ptr);
+            return -1;
+        }
+    return 0;
+}
+
 int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     lux_gw_map *m = dst;
     m->items =

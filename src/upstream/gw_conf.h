@@ -53,6 +53,8 @@ typedef struct {
 /* Parse functions for the directives (LUX_D_CUSTOM: dst is a lux_gw_servers or a
  * lux_gw_map). 0 or -1. */
 int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
+/* The same for a protocol without authorizers (SCGI, HTTP): "mode" => "authorizer" is refused. */
+int lux_gw_responders_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
 int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
 /* Check NAME.balance once the settings are in. 0 or -1. */
 int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char *err,

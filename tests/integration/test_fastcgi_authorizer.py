@@ -167,3 +167,18 @@ def test_unknown_mode_refused():
         r = harness.run_bin(["-t", "-f", path])
         check(r.returncode != 0, "mode filter was accepted")
         harness.contains(r.stderr, "authorizer")
+
+
+@lux_only("lux has authorizers for FastCGI only; an SCGI or HTTP one is refused at start-up")
+def test_scgi_and_proxy_authorizers_refused():
+    for module in ("scgi", "proxy"):
+        with harness.TempDir() as t:
+            path = os.path.join(t.path, "lux.conf")
+            harness.write_file(path, harness.BASE_CONF.replace("@PORT@", "80")
+                               .replace("@DOCROOT@", t.path).replace("@TMP@", t.path) +
+                               f'server.modules = ("mod_{module}")\n'
+                               f'$HTTP["url"] =^ "/x" {{\n{module}.server = ( "/" => ( ( '
+                               '"host" => "127.0.0.1", "port" => 9, "mode" => "authorizer" ) ) )\n}\n')
+            r = harness.run_bin(["-t", "-f", path])
+            check(r.returncode != 0, f"an authorizer for mod_{module} was accepted")
+            harness.contains(r.stderr, "FastCGI's only")
