@@ -4,7 +4,7 @@
  *   cgi.assign = ( ".pl" => "/usr/bin/perl", ".cgi" => "" )   suffix of the file => interpreter,
  *                                                             "" runs the file itself
  *   cgi.execute-x-only = "enable"        only files with an execute bit are run
- *   cgi.x-sendfile = "enable"            X-Sendfile / X-LIGHTTPD-send-file: answer with that file
+ *   cgi.x-sendfile = "enable"            X-Sendfile: answer with that file (mod/xsendfile.h)
  *   cgi.x-sendfile-docroot = ( "/srv" )  ... only from under these directories
  *   cgi.local-redir = "enable"           Location: /path without Status: serve /path instead
  *   cgi.limits = ( "read-timeout" => 30, "write-timeout" => 30, "tcp-nodelay" => "enable" )
@@ -42,7 +42,9 @@
 #include "http/stat_cache.h"
 #include "lux/log.h"
 #include "lux/req.h"
+#include "mod/fastcgi_env.h"
 #include "mod/setenv_env.h"
+#include "mod/xsendfile.h"
 #include "net/worker.h"
 
 #ifndef P_PIDFD
@@ -168,21 +170,21 @@ static int limit_value(const lux_value *e, long *out, char *err, size_t el) {
             return 0;
         }
     }
-    snprintf(err, el, "cgi.limits: \"%s\" needs a number of seconds (or enable/disable)", e->key);
+    snprintf(err, el, "\"%s\" needs a number of seconds (or enable/disable)", e->key);
     return -1;
 }
 
 static int parse_limits(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     cgi_limits *l = dst;
     if (v->type != LUX_V_ARRAY) {
-        snprintf(err, el, "cgi.limits: expected ( \"read-timeout\" => seconds, ... )");
+        snprintf(err, el, "expected ( \"read-timeout\" => seconds, ... )");
         return -1;
     }
     for (size_t i = 0; i < v->u.arr.len; i++) {
         const lux_value *e = v->u.arr.items[i];
         long n;
         if (!e->key) {
-            snprintf(err, el, "cgi.limits: expected ( \"read-timeout\" => seconds, ... )");
+            snprintf(err, el, "expected ( \"read-timeout\" => seconds, ... )");
             return -1;
         }
         if (limit_value(e, &n, err, el) < 0)
@@ -194,8 +196,7 @@ static int parse_limits(lux_gen *gen, const lux_value *v, void *dst, char *err, 
         else if (!strcmp(e->key, "tcp-nodelay"))
             l->tcp_nodelay = n != 0;
         else {
-            snprintf(err, el,
-                     "cgi.limits: unknown key \"%s\" (read-timeout, write-timeout, tcp-nodelay)",
+            snprintf(err, el, "unknown key \"%s\" (read-timeout, write-timeout, tcp-nodelay)",
                      e->key);
             return -1;
         }
@@ -315,56 +316,20 @@ typedef struct {
 static int add_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
     head_ctx *h = arg;
     lux_req *r = h->p->r;
-    if ((nlen == 10 && !strncasecmp(name, "X-Sendfile", 10)) ||
-        (nlen == 19 && !strncasecmp(name, "X-LIGHTTPD-send-file", 19))) {
-        if (h->p->conf->x_sendfile) {
+    if (h->p->conf->x_sendfile && lux_xsendfile_field(name, nlen, 0)) {
+        if (vlen) /* an empty one names nothing: the script's own body stands */
             h->sendfile = (lux_str){value, vlen};
-            return 0;
-        }
+        return 0;
     }
     return lux_resp_header(r, name, nlen, value, vlen);
 }
 
-static int under_docroot(const cgi_conf *c, const char *path, size_t len) {
-    if (!c->x_sendfile_docroot || !c->x_sendfile_docroot->n)
-        return 1;
-    for (size_t i = 0; i < c->x_sendfile_docroot->n; i++) {
-        const lux_str *d = &c->x_sendfile_docroot->items[i];
-        size_t dl = d->len;
-        while (dl > 1 && d->ptr[dl - 1] == '/')
-            dl--;
-        if (len > dl && !memcmp(path, d->ptr, dl) && path[dl] == '/')
-            return 1;
-    }
-    return 0;
-}
-
-/* X-Sendfile: the answer is that file (its status, the script's other headers). */
+/* X-Sendfile: the answer is that file (the script's status and other headers). */
 static void send_file(cgi_proc *p, const lux_str *path) {
     lux_req *r = p->r;
-    char *fp = lux_pool_strndup(r->pool, path->ptr, path->len);
-    int status = 0;
-    if (!fp || fp[0] != '/' || strstr(fp, "/../") ||
-        (path->len >= 3 && !strcmp(fp + path->len - 3, "/..")))
-        status = 502;
-    else if (!under_docroot(p->conf, fp, path->len))
-        status = 403;
     detach(p, 0);
-    lux_file *f = status ? NULL : lux_stat_cache_open(r->worker, fp, path->len, 1);
-    if (!status && (!f || !S_ISREG(f->mode)))
-        status = f ? 403 : (errno == EACCES ? 403 : 404);
-    if (status) {
-        if (f)
-            lux_file_unref(f);
-        lux_log(LUX_LOG_ERR, "(mod_cgi) X-Sendfile %s: %d", fp ? fp : "", status);
-        lux_resp_error(r, status);
-        lux_req_resume(r, LUX_HANDLED);
-        return;
-    }
-    lux_resp_header(r, "Last-Modified", 13, f->last_modified, LUX_HTTP_DATE_LEN);
-    int rc = lux_resp_body_file(r, f, 0, f->size);
-    lux_file_unref(f);
-    lux_req_resume(r, rc < 0 ? LUX_ERROR : LUX_HANDLED);
+    lux_req_resume(
+        r, lux_xsendfile_answer(r, "mod_cgi", path->ptr, path->len, p->conf->x_sendfile_docroot));
 }
 
 static void on_writable(lux_req *r, void *arg);
@@ -657,7 +622,8 @@ static void close_pair(int fds[2]) {
 /* Environment, argv and directory of the script; 0 or -1. */
 static int exec_args(lux_req *r, const lux_keyval *kv, char ***envp, char **argv, char **dir) {
     lux_cgi_env env;
-    if (lux_cgi_env_build(r, &env) < 0 || lux_setenv_apply_env(r, &env) < 0)
+    if (lux_cgi_env_build(r, &env) < 0 || lux_setenv_apply_env(r, &env) < 0 ||
+        lux_fastcgi_apply_env(r, &env) < 0)
         return -1;
     /* The server's own environment reaches scripts only for these (as in lighttpd). */
     static const char *const keep[] = {"LD_PRELOAD", "LD_LIBRARY_PATH"};

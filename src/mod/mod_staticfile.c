@@ -15,6 +15,9 @@
 #include "http/range.h"
 #include "http/stat_cache.h"
 #include "lux/req.h"
+#include "mod/staticfile_send.h"
+
+extern const lux_module lux_mod_staticfile;
 
 typedef struct {
     const lux_strlist *exclude_extensions;
@@ -117,7 +120,6 @@ static lux_result send_ranges(lux_req *r, lux_file *f, const lux_range *rg, size
 
 static lux_result staticfile_handle(lux_req *r, const void *conf) {
     const staticfile_conf *c = conf;
-    const lux_core_conf *core = r->confs[0];
     if (!r->file) {
         int e = r->file_errno;
         return lux_resp_error(r, e == EACCES || e == ELOOP ? 403 : 404);
@@ -140,31 +142,66 @@ static lux_result staticfile_handle(lux_req *r, const void *conf) {
         lux_resp_header(r, "Allow", 5, "GET, HEAD, OPTIONS", 18);
         return LUX_HANDLED;
     }
+    return lux_static_answer(r, f, &r->physical, 0);
+}
 
+/* A backend's Content-Type, taken out of the response headers (the answer adds it back where
+ * it belongs: on the response, or on each part of multipart ranges); NULL when it set none. */
+static const char *take_backend_type(lux_req *r) {
+    for (size_t i = 0; i < r->nresp_headers; i++) {
+        const lux_header *h = &r->resp_headers[i];
+        if (h->name.len == 12 && !strncasecmp(h->name.ptr, "Content-Type", 12)) {
+            const char *type = h->value.ptr;
+            memmove(&r->resp_headers[i], &r->resp_headers[i + 1],
+                    (r->nresp_headers - i - 1) * sizeof *h);
+            r->nresp_headers--;
+            return type;
+        }
+    }
+    return NULL;
+}
+
+/* The Content-Type: a backend's, else by the name's suffix (mimetype.assign). */
+static const char *type_of(lux_req *r, const lux_str *name, int from_backend) {
+    const char *type = from_backend ? take_backend_type(r) : NULL;
+    if (type)
+        return type;
+    const lux_core_conf *core = r->confs[0];
+    type = lux_mimetype_lookup(core->mimetypes.items, core->mimetypes.n, name->ptr, name->len);
+    if (!type || !*type) /* unknown, or assigned "" (lighttpd's way of saying "no type") */
+        type = "application/octet-stream";
+    return type;
+}
+
+/* 304: the headers set so far stay (a backend's, with x-sendfile); the validators follow. */
+static void not_modified(lux_req *r) {
+    size_t keep = r->nresp_headers;
+    lux_resp_error(r, 304);
+    r->nresp_headers = keep;
+}
+
+lux_result lux_static_answer(lux_req *r, lux_file *f, const lux_str *name, int from_backend) {
+    const lux_core_conf *core = r->confs[0];
+    const staticfile_conf *c = lux_req_conf(r, &lux_mod_staticfile);
     char etag[64];
     unsigned flags = (core->etag_use_inode ? LUX_ETAG_USE_INODE : 0) |
                      (core->etag_use_mtime ? LUX_ETAG_USE_MTIME : 0) |
                      (core->etag_use_size ? LUX_ETAG_USE_SIZE : 0);
     size_t etag_len =
         c->etags ? lux_etag_make(etag, flags, f->ino, f->mtime, f->mtime_nsec, f->size) : 0;
-    const char *type = lux_mimetype_lookup(core->mimetypes.items, core->mimetypes.n,
-                                           r->physical.ptr, r->physical.len);
-    if (!type || !*type) /* unknown, or assigned "" (lighttpd's way of saying "no type") */
-        type = "application/octet-stream";
-
     int st = preconditions(r, f, etag, etag_len);
-    if (st) {
-        lux_resp_error(r, st);
-        if (st == 412)
-            return LUX_HANDLED;
-    } else {
+    if (st == 412)
+        return lux_resp_error(r, st);
+    if (st == 304)
+        not_modified(r);
+    else if (!from_backend || !r->status)
         r->status = 200;
-    }
     if (etag_len)
         lux_resp_header(r, "ETag", 4, etag, etag_len);
     lux_resp_header(r, "Last-Modified", 13, f->last_modified, LUX_HTTP_DATE_LEN);
     if (st == 304)
         return LUX_HANDLED;
+    const char *type = type_of(r, name, from_backend);
     if (core->range_requests)
         lux_resp_header(r, "Accept-Ranges", 13, "bytes", 5);
 

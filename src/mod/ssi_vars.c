@@ -9,6 +9,7 @@
 #include "core/pool.h"
 #include "http/request.h"
 #include "http/stat_cache.h"
+#include "mod/fastcgi_env.h"
 
 /* lighttpd's timefmt when #config sets none. */
 #define DEFAULT_TIMEFMT "%a, %d %b %Y %H:%M:%S %Z"
@@ -91,7 +92,10 @@ static const char *host_name(lux_req *r) {
 static void build_env(ssi_vars *v) {
     lux_req *r = v->r;
     const lux_core_conf *core = r->confs[0];
-    size_t cap = 24 + r->nheaders;
+    lux_cgi_env passed = {0}; /* by a FastCGI authorizer */
+    if (lux_fastcgi_apply_env(r, &passed) < 0)
+        passed.n = 0;
+    size_t cap = 24 + r->nheaders + passed.n;
     v->env_built = 1;
     if (!(v->env = lux_pool_alloc(r->pool, cap * sizeof *v->env)))
         return;
@@ -121,6 +125,8 @@ static void build_env(ssi_vars *v) {
             cap);
     env_add(v, "REDIRECT_STATUS", "200", cap);
     env_add_headers(v, cap);
+    for (size_t i = 0; i < passed.n; i++)
+        env_add(v, passed.vars[i].name.ptr, passed.vars[i].value.ptr, cap);
 }
 
 static const char *env_value(ssi_vars *v, const char *name, size_t nlen) {

@@ -1,6 +1,8 @@
 #include "upstream/gateway.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +12,7 @@
 #include "event/loop.h"
 #include "http/cgi_headers.h"
 #include "lux/log.h"
+#include "mod/xsendfile.h"
 #include "net/stats.h"
 #include "net/worker.h"
 
@@ -54,12 +57,35 @@ const lux_ups_backend *lux_gw_backend(const lux_gw *g) {
     return g->backend;
 }
 
+int lux_gw_debug(const lux_gw *g) {
+    return g->conf.debug;
+}
+
+/* NAME.debug at level or above: a line about the request's way through its backend. */
+static void debug(const lux_gw *g, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void debug(const lux_gw *g, int level, const char *fmt, ...) {
+    if (g->conf.debug < level)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    lux_log(LUX_LOG_DEBUG, "(%s) %s", g->proto->name, line);
+}
+
 static void gw_free(void *p) {
     lux_gw *g = p;
     lux_ups_buf_free(&g->out);
     free(g->head);
     free(g->chunk);
     free(g);
+}
+
+void lux_gw_debug_params(const lux_gw *g, const lux_cgi_var *vars, size_t n) {
+    for (size_t i = 0; i < n && g->conf.debug >= 2; i++)
+        debug(g, 2, "param %s = %s", vars[i].name.ptr, vars[i].value.ptr);
 }
 
 /* ---- letting go ---------------------------------------------------------------------------- */
@@ -145,12 +171,16 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
         g->retried = 1; /* lux_ups_open disabled it */
         skip = g->backend;
     }
+    debug(g, 1, "%.*s goes to %s (%s connection)", (int)g->r->uri.len, g->r->uri.ptr,
+          g->backend->name, g->conn->reused ? "a kept-alive" : "a new");
     g->got_bytes = 0;
     g->connecting = !g->conn->reused;
     lux_ups_buf_free(&g->out);
-    g->body_done = 0;
+    g->body_done = g->conf.authorizer; /* the body stays for the handler after it */
     if (g->proto->begin(g, g->r, &g->out) < 0)
         return -1;
+    debug(g, 2, "%zu bytes of request head encoded for %s", lux_ups_buf_pending(&g->out),
+          g->backend->name);
     g->last_read = g->last_write = lux_loop_now_ms(g->loop);
     lux_stats_backend_request(g->worker, g->stats_id);
     clock_gettime(CLOCK_MONOTONIC, &g->sent);
@@ -180,6 +210,8 @@ static void retry_or_fail(lux_gw *g, int connect_failed) {
         lux_ups_disable(g->loop, failed);
     }
     int safe = !g->body_started && !g->answered && !g->got_bytes;
+    debug(g, 1, "%s: the connection broke before an answer (%s)", failed->name,
+          safe ? "trying again where that is safe" : "not repeatable");
     if (safe && reused && !g->replaced) {
         g->replaced = 1; /* the backend closed an idle connection: not its fault */
         if (connect_some(g, NULL) == 0)
@@ -259,6 +291,7 @@ static int refill(lux_gw *g) {
     ssize_t n = lux_req_body_read(g->r, g->chunk, IO_CHUNK);
     if (n > 0) {
         g->body_started = 1;
+        debug(g, 2, "%zd bytes of request body for %s", n, g->backend->name);
         return g->proto->body(g, &g->out, g->chunk, (size_t)n) < 0 ? -1 : 0;
     }
     if (n < 0 && errno == EAGAIN) {
@@ -341,8 +374,53 @@ static void log_stderr(lux_gw *g, const char *p, size_t n, int flush) {
     }
 }
 
+/* What the head's fields say beyond the headers they add. */
+typedef struct {
+    lux_gw *g;
+    lux_str sendfile; /* X-Sendfile's path, when the backend may send files */
+} head_fields;
+
 static int add_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
-    return lux_resp_header(arg, name, nlen, value, vlen);
+    head_fields *hf = arg;
+    if (hf->g->conf.xsendfile &&
+        lux_xsendfile_field(name, nlen, hf->g->proto->older_sendfile_name)) {
+        if (vlen) /* an empty one names nothing: the backend's own body stands */
+            hf->sendfile = (lux_str){value, vlen};
+        return 0;
+    }
+    return lux_resp_header(hf->g->r, name, nlen, value, vlen);
+}
+
+/* X-Sendfile: the answer is the file, with the backend's status and other headers; the rest
+ * of its response is not read. */
+static void answer_with_file(lux_gw *g, const lux_str *path) {
+    lux_req *r = g->r;
+    count_response(g);
+    finish(g, 0); /* path stays valid: g is freed after the batch of events */
+    lux_req_resume(r, lux_xsendfile_answer(r, g->proto->name, path->ptr, path->len,
+                                           g->conf.xsendfile_docroot));
+}
+
+static int keep_variable(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
+    lux_gw *g = arg;
+    if (nlen <= 9 || strncasecmp(name, "Variable-", 9))
+        return 0;
+    return g->proto->keep_variable(g->r, name + 9, nlen - 9, value, vlen);
+}
+
+/* An authorizer said 200: keep its Variable-NAME fields, drop the rest of its answer, and
+ * run the request again for the handler after it. */
+static void authorized(lux_gw *g, size_t end) {
+    lux_req *r = g->r;
+    lux_cgi_head h;
+    if (!g->proto->keep_variable || lux_cgi_head_parse(g->head, end, &h, keep_variable, g) < 0) {
+        fail(g, 500);
+        return;
+    }
+    debug(g, 1, "%s authorized %.*s", g->backend->name, (int)r->uri.len, r->uri.ptr);
+    count_response(g);
+    finish(g, 0);
+    lux_req_resume(r, LUX_RESTART);
 }
 
 /* The head is complete at end: answer the request from it; 0, or -1 when r is gone. */
@@ -355,9 +433,26 @@ static int answer(lux_gw *g, size_t end) {
         return -1;
     }
     r->status = h.status ? h.status : h.location.ptr ? 302 : 200;
+    debug(g, 1, "%s answered %d for %.*s", g->backend->name, r->status, (int)r->uri.len,
+          r->uri.ptr);
     if (r->status >= 500)
         count_error(g, LUX_STATS_BACKEND_5XX);
-    if (lux_cgi_head_parse(g->head, end, &h, add_field, r) < 0 || lux_resp_stream(r) < 0 ||
+    if (g->conf.authorizer && r->status == 200) {
+        r->status = 0;
+        authorized(g, end);
+        return -1;
+    }
+    head_fields hf = {g, {NULL, 0}};
+    if (lux_cgi_head_parse(g->head, end, &h, add_field, &hf) < 0) {
+        r->nresp_headers = 0;
+        fail(g, 502);
+        return -1;
+    }
+    if (hf.sendfile.ptr) {
+        answer_with_file(g, &hf.sendfile);
+        return -1;
+    }
+    if (lux_resp_stream(r) < 0 ||
         (g->head_len > end && lux_resp_body_copy(r, g->head + end, g->head_len - end) < 0)) {
         r->nresp_headers = 0;
         fail(g, 502);
@@ -409,7 +504,10 @@ static void response_end(lux_gw *g, int keep) {
         return;
     }
     count_response(g);
-    finish(g, keep && g->body_done && !lux_ups_buf_pending(&g->out));
+    keep = keep && g->body_done && !lux_ups_buf_pending(&g->out);
+    debug(g, 1, "%s ended the response; the connection is %s", g->backend->name,
+          keep ? "kept" : "closed");
+    finish(g, keep);
     lux_resp_end(r);
 }
 
@@ -506,6 +604,7 @@ static void on_conn_event(lux_io *io, unsigned events) {
             return;
         }
         g->connecting = 0;
+        debug(g, 1, "connected to %s", g->backend->name);
         g->last_read = lux_loop_now_ms(g->loop);
         send_more(g);
         return;

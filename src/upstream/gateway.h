@@ -12,10 +12,16 @@
  * whose connection broke before any response byte is retried once on another backend. A
  * backend that stops mid-response aborts the client's response (never a short answer passed
  * as whole); one that never answers properly is 502, one too slow 504.
+ *
+ * An authorizer (lux_gw_conf.authorizer) gets the request without its body. Its 200 lets the
+ * request go on: its Variable-NAME fields are kept (lux_gw_proto.keep_variable), the rest of
+ * its answer is dropped, and the request runs again from the top (LUX_RESTART, as lighttpd's
+ * comeback) for the next handler; any other answer goes to the client as it is.
  */
 #ifndef LUX_GATEWAY_H
 #define LUX_GATEWAY_H
 
+#include "http/cgi_env.h"
 #include "lux/req.h"
 #include "upstream/buf.h"
 #include "upstream/upstream.h"
@@ -45,12 +51,20 @@ typedef struct {
                        size_t *dlen, int *keep);
     /* Does the backend closing the connection now end the response well? NULL: never. */
     int (*eof_ends)(lux_gw *g);
+    /* An authorizer allowed r: keep one `Variable-NAME: value` of its answer for the
+     * environment of what serves r next. 0 or -1. NULL: the protocol has no authorizers. */
+    int (*keep_variable)(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen);
+    /* X-LIGHTTPD-send-file counts as X-Sendfile (lighttpd's older name, FastCGI only). */
+    int older_sendfile_name;
 } lux_gw_proto;
 
 typedef struct {
     lux_ups_pool pool;
     long connect_timeout, read_timeout, write_timeout; /* seconds, 0: none */
     int debug;
+    int xsendfile;                        /* answer X-Sendfile with its file (mod/xsendfile.h) */
+    const lux_strlist *xsendfile_docroot; /* ... under these directories only */
+    int authorizer;                       /* the backend authorizes, another handler answers */
 } lux_gw_conf;
 
 /* Answer r from a backend of conf's pool (conf is copied; its backends must outlive r); a handler
@@ -62,5 +76,10 @@ lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf
 void *lux_gw_state(lux_gw *g);
 /* The backend the request is going to (for the protocol's begin). */
 const lux_ups_backend *lux_gw_backend(const lux_gw *g);
+/* NAME.debug: 0 off; 1 logs the backend chosen, connections and answers; 2 also what is sent
+ * (a protocol's begin logs the parameters it encodes). */
+int lux_gw_debug(const lux_gw *g);
+/* With NAME.debug 2 or more: the parameters a protocol sends, a line each. */
+void lux_gw_debug_params(const lux_gw *g, const lux_cgi_var *vars, size_t n);
 
 #endif

@@ -12,6 +12,7 @@
 #include "core/gen.h"
 #include "core/pool.h"
 #include "http/stat_cache.h"
+#include "mod/fastcgi_env.h"
 #include "mod/setenv_env.h"
 #include "upstream/procs.h"
 
@@ -66,7 +67,9 @@ typedef struct {
     lux_ups_procs_conf procs;
 } host_opts;
 
-static int copy_env_opt(lux_gen *gen, const lux_value *e, host_opts *h, char *err, size_t el) {
+/* ( "string", ... ) into *out. */
+static int strlist_opt(lux_gen *gen, const lux_value *e, const lux_strlist **out, char *err,
+                       size_t el) {
     lux_strlist *l = lux_pool_alloc(&gen->pool, sizeof *l);
     size_t n = e->type == LUX_V_ARRAY ? e->u.arr.len : 0;
     if (!l || !(l->items = lux_pool_alloc(&gen->pool, (n ? n : 1) * sizeof *l->items))) {
@@ -77,16 +80,16 @@ static int copy_env_opt(lux_gen *gen, const lux_value *e, host_opts *h, char *er
     for (size_t i = 0; i < n; i++) {
         const lux_value *v = e->u.arr.items[i];
         if (v->type != LUX_V_STRING || v->key) {
-            snprintf(err, el, "\"bin-copy-environment\" needs ( \"NAME\", ... )");
+            snprintf(err, el, "\"%s\" needs ( \"...\", ... )", e->key);
             return -1;
         }
         l->items[i] = (lux_str){v->u.str.ptr, v->u.str.len};
     }
     if (e->type != LUX_V_ARRAY) {
-        snprintf(err, el, "\"bin-copy-environment\" needs ( \"NAME\", ... )");
+        snprintf(err, el, "\"%s\" needs ( \"...\", ... )", e->key);
         return -1;
     }
-    h->procs.copy_env = l;
+    *out = l;
     return 0;
 }
 
@@ -112,7 +115,7 @@ static int spawn_option(lux_gen *gen, const lux_value *e, host_opts *h, char *er
         return h->procs.env ? 0 : -1;
     }
     if (!strcmp(k, "bin-copy-environment"))
-        return copy_env_opt(gen, e, h, err, el);
+        return strlist_opt(gen, e, &h->procs.copy_env, err, el);
     return 1;
 }
 
@@ -145,9 +148,19 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
             t->docroot = (lux_str){s, strlen(s)};
         return 0;
     }
+    if (!strcmp(k, "x-sendfile-docroot")) {
+        const lux_strlist *dirs;
+        if (strlist_opt(gen, e, &dirs, err, el) < 0)
+            return -1;
+        if (first)
+            t->gw.xsendfile_docroot = dirs;
+        return 0;
+    }
     int *flag = !strcmp(k, "check-local")           ? &t->check_local
                 : !strcmp(k, "strip-request-uri")   ? &t->strip_request_uri
                 : !strcmp(k, "fix-root-scriptname") ? &t->fix_root_scriptname
+                : !strcmp(k, "x-sendfile")          ? &t->gw.xsendfile
+                : !strcmp(k, "allow-x-send-file")   ? &t->gw.xsendfile /* its older name */
                                                     : NULL;
     if (flag) {
         if (bool_opt(e, &b, err, el) < 0)
@@ -161,11 +174,7 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
         return rc;
     if (ignored_key(k))
         return 0;
-    if (!strcmp(k, "x-sendfile") || !strcmp(k, "x-sendfile-docroot") ||
-        !strcmp(k, "allow-x-send-file"))
-        snprintf(err, el, "\"%s\" is not supported yet", k);
-    else
-        snprintf(err, el, "unknown option \"%s\"", k);
+    snprintf(err, el, "unknown option \"%s\"", k);
     return -1;
 }
 
@@ -185,10 +194,12 @@ static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_
         if (host_option(gen, e, h, t, first, err, el) < 0)
             return -1;
     }
-    if (h->mode && strcmp(h->mode, "responder")) {
-        snprintf(err, el, "mode \"%s\" is not supported (only \"responder\")", h->mode);
+    if (h->mode && strcmp(h->mode, "responder") && strcmp(h->mode, "authorizer")) {
+        snprintf(err, el, "mode \"%s\" is neither \"responder\" nor \"authorizer\"", h->mode);
         return -1;
     }
+    if (first)
+        t->gw.authorizer = h->mode && !strcmp(h->mode, "authorizer");
     if (h->procs.bin_path && !h->socket) {
         snprintf(err, el, "\"bin-path\" needs a \"socket\" to listen on");
         return -1;
@@ -294,6 +305,19 @@ int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
     return parse_servers(gen, v, dst, err, el);
 }
 
+int lux_gw_responders_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    const lux_gw_servers *s = dst;
+    if (parse_servers(gen, v, dst, err, el) < 0)
+        return -1;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->targets[i].gw.authorizer) {
+            snprintf(err, el, "\"%s\": mode \"authorizer\" is FastCGI's only",
+                     s->targets[i].match.ptr);
+            return -1;
+        }
+    return 0;
+}
+
 int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     lux_gw_map *m = dst;
     m->items =
@@ -312,7 +336,8 @@ int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char
 }
 
 int lux_gw_env(lux_req *r, const lux_gw_target *t, lux_cgi_env *env) {
-    if (lux_cgi_env_build(r, env) < 0 || lux_setenv_apply_env(r, env) < 0)
+    if (lux_cgi_env_build(r, env) < 0 || lux_setenv_apply_env(r, env) < 0 ||
+        lux_fastcgi_apply_env(r, env) < 0)
         return -1;
     int rc = 0;
     if (t->docroot.ptr) {
@@ -336,9 +361,12 @@ static int ends_with(const lux_str *s, const char *suffix, size_t len) {
     return s->len >= len && !memcmp(s->ptr + s->len - len, suffix, len);
 }
 
-static const lux_gw_target *match(const lux_gw_settings *c, const lux_str *path) {
+/* The target of c that path goes to: among the authorizers, or among the responders. */
+static const lux_gw_target *match(const lux_gw_settings *c, const lux_str *path, int authorizer) {
     for (size_t i = 0; i < c->servers.n; i++) {
         const lux_gw_target *t = &c->servers.targets[i];
+        if (t->gw.authorizer != authorizer)
+            continue;
         if (t->prefix ? path->len >= t->match.len && !memcmp(path->ptr, t->match.ptr, t->match.len)
                       : ends_with(path, t->match.ptr, t->match.len))
             return t;
@@ -349,7 +377,7 @@ static const lux_gw_target *match(const lux_gw_settings *c, const lux_str *path)
             continue;
         for (size_t k = 0; k < c->servers.n; k++) {
             const lux_gw_target *t = &c->servers.targets[k];
-            if (!t->prefix && t->match.len == m->value.len &&
+            if (t->gw.authorizer == authorizer && !t->prefix && t->match.len == m->value.len &&
                 !memcmp(t->match.ptr, m->value.ptr, m->value.len))
                 return t;
         }
@@ -358,12 +386,38 @@ static const lux_gw_target *match(const lux_gw_settings *c, const lux_str *path)
 }
 
 const lux_gw_target *lux_gw_match(const lux_gw_settings *c, const lux_str *path) {
-    return match(c, path);
+    return match(c, path, 0);
+}
+
+lux_gw_req *lux_gw_req_of(lux_req *r, const lux_module *m) {
+    void **slot = lux_req_mod_data(r, m);
+    if (!slot)
+        return NULL;
+    if (!*slot && (*slot = lux_req_alloc(r, sizeof(lux_gw_req))))
+        memset(*slot, 0, sizeof(lux_gw_req));
+    return *slot;
 }
 
 const lux_gw_target *lux_gw_target_of(lux_req *r, const lux_module *m) {
+    lux_gw_req *q = lux_gw_req_of(r, m);
+    return q ? q->target : NULL;
+}
+
+int lux_gw_keep_variable(lux_req *r, const lux_module *m, const char *name, size_t nlen,
+                         const char *value, size_t vlen) {
+    lux_gw_req *q = lux_gw_req_of(r, m);
+    return q ? lux_cgi_env_set(r, &q->vars, name, nlen, value, vlen) : -1;
+}
+
+int lux_gw_apply_variables(lux_req *r, const lux_module *m, lux_cgi_env *env) {
     void **slot = lux_req_mod_data(r, m);
-    return slot ? *slot : NULL;
+    const lux_gw_req *q = slot ? *slot : NULL;
+    int rc = 0;
+    for (size_t i = 0; q && i < q->vars.n && rc == 0; i++) {
+        const lux_cgi_var *v = &q->vars.vars[i];
+        rc = lux_cgi_env_set(r, env, v->name.ptr, v->name.len, v->value.ptr, v->value.len);
+    }
+    return rc;
 }
 
 /* check-local disabled: the script is what the prefix names; the rest is PATH_INFO. */
@@ -381,21 +435,32 @@ static void map_virtual(lux_req *r, const lux_gw_target *t) {
         r->pathinfo = (lux_str){NULL, 0};
 }
 
+/* The target r goes to: an authorizer first, once per request (as in lighttpd, the request
+ * runs again once it allowed it), then the responders. */
+static const lux_gw_target *choose(const lux_gw_settings *c, lux_gw_req *q, const lux_str *path) {
+    const lux_gw_target *t = q->authorizer_ran ? NULL : match(c, path, 1);
+    if (t) {
+        q->authorizer_ran = 1;
+        return t;
+    }
+    return match(c, path, 0);
+}
+
 lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module *m,
                          const lux_gw_proto *proto, size_t state_size, int local_files) {
     if (!c->servers.n)
         return LUX_GO_ON;
-    const lux_gw_target *t = match(c, &r->path);
+    lux_gw_req *q = lux_gw_req_of(r, m);
+    if (!q)
+        return LUX_ERROR;
+    const lux_gw_target *t = choose(c, q, &r->path);
     if (!t)
         return LUX_GO_ON;
     if (local_files && t->check_local && (!r->file || !S_ISREG(r->file->mode)))
         return LUX_GO_ON; /* the static handler answers: 404 */
-    if (local_files && !t->check_local)
-        map_virtual(r, t);
-    void **slot = lux_req_mod_data(r, m);
-    if (!slot)
-        return LUX_ERROR;
-    *slot = (void *)t;
+    if (local_files && !t->check_local && !t->gw.authorizer)
+        map_virtual(r, t); /* an authorizer sees the path as it is */
+    q->target = t;
     lux_gw_conf gw = t->gw;
     if (c->balance.ptr)
         lux_ups_balance_parse(c->balance.ptr, &gw.pool.balance);

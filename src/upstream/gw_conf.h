@@ -53,21 +53,39 @@ typedef struct {
 /* Parse functions for the directives (LUX_D_CUSTOM: dst is a lux_gw_servers or a
  * lux_gw_map). 0 or -1. */
 int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
+/* The same for a protocol without authorizers (SCGI, HTTP): "mode" => "authorizer" is refused. */
+int lux_gw_responders_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
 int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
 /* Check NAME.balance once the settings are in. 0 or -1. */
 int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char *err,
                            size_t errlen);
 
 /* The handler: a request c matches goes to its backends through proto (module m keeps the
- * matched target in its request slot); others go on. local_files: the request names a
- * script under the document root (check-local applies; not for a proxy). */
+ * matched target in its request slot); others go on. An authorizer of c that matches is asked
+ * first, once per request. local_files: the request names a script under the document root
+ * (check-local applies; not for a proxy). */
 lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module *m,
                          const lux_gw_proto *proto, size_t state_size, int local_files);
 /* The target a request for path goes to, or NULL: what lux_gw_handle decides, for a handler
  * that must refuse a request before it starts on a backend. */
 const lux_gw_target *lux_gw_match(const lux_gw_settings *c, const lux_str *path);
+/* What a gateway module keeps of a request (its lux_req_mod_data slot points here; it lasts
+ * across LUX_RESTART). */
+typedef struct {
+    const lux_gw_target *target; /* the one r went to last */
+    int authorizer_ran;          /* one of m's authorizers was asked: not again for r */
+    lux_cgi_env vars;            /* what it passed on: Variable-NAME: value */
+} lux_gw_req;
+
+/* m's state for r, made on first use; NULL out of memory or when m is not enabled. */
+lux_gw_req *lux_gw_req_of(lux_req *r, const lux_module *m);
 /* The target module m matched r to (for the protocol's begin, which may run again on a retry). */
 const lux_gw_target *lux_gw_target_of(lux_req *r, const lux_module *m);
+/* Keep a variable an authorizer of m passed on for r (a later one of the same name replaces
+ * it); add those kept to env, for whatever serves r next. 0 or -1 out of memory. */
+int lux_gw_keep_variable(lux_req *r, const lux_module *m, const char *name, size_t nlen,
+                         const char *value, size_t vlen);
+int lux_gw_apply_variables(lux_req *r, const lux_module *m, lux_cgi_env *env);
 /* r's CGI/1.1 environment with mod_setenv's additions, adjusted as t's options ask. 0 or -1. */
 int lux_gw_env(lux_req *r, const lux_gw_target *t, lux_cgi_env *env);
 

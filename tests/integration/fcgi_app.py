@@ -12,8 +12,19 @@ Answers by path (SCRIPT_NAME + PATH_INFO):
   .../stderr*   a line on FCGI_STDERR, then "ok"
   .../conns*    how many connections this backend accepted so far
   .../pid*      the process id
+  .../xsend*    "X-Sendfile: ?PATH" (%-decoded; "?lighttpd=PATH": X-LIGHTTPD-send-file;
+                "?bare=PATH": without a Content-Type) with a Content-Type, a Content-Length and
+                a body that the server must discard
   anything else "hello from NAME"
 Every answer carries "X-Backend: NAME".
+
+In the authorizer role (FCGI_AUTHORIZER), answered as soon as the parameters are in, the
+request's X-Auth header decides:
+  "ok"          200 with Variable-AUTH_BY: NAME, Variable-AUTH_PARAMS: the parameter names it
+                got (sorted, comma-separated), an X-Auth-Only header and a body, neither of
+                which may reach the client
+  "redirect"    302 to /login
+  else          401 with WWW-Authenticate and "denied by NAME"
 """
 import hashlib
 import os
@@ -21,6 +32,7 @@ import socket
 import struct
 import sys
 import threading
+import urllib.parse
 
 NAME = sys.argv[1]
 ADDR = sys.argv[2]
@@ -98,6 +110,13 @@ def respond(conn, rid, params, body):
     elif "/stderr" in path:
         conn.sendall(record(7, rid, b"something went wrong\n"))
         stdout(conn, rid, head + b"ok\n")
+    elif "/xsend" in path:
+        kind, _, target = params.get("QUERY_STRING", "").rpartition("=")
+        name = "X-LIGHTTPD-send-file" if kind == "lighttpd" else "X-Sendfile"
+        ctype = "" if kind == "bare" else "Content-Type: text/x-app\r\n"
+        junk = b"the backend's own body\n" * 1000
+        stdout(conn, rid, f"X-Backend: {NAME}\r\n{name}: {urllib.parse.unquote(target)}\r\n{ctype}"
+               f"Content-Length: {len(junk)}\r\n\r\n".encode() + junk)
     elif "/pid" in path:
         stdout(conn, rid, head + f"{os.getpid()}\n".encode())
     elif "/conns" in path:
@@ -105,25 +124,52 @@ def respond(conn, rid, params, body):
     else:
         stdout(conn, rid, head + f"hello from {NAME}\n".encode())
     stdout(conn, rid, b"")
+    end_request(conn, rid)
+
+
+def end_request(conn, rid):
     conn.sendall(record(3, rid, struct.pack(">IB3x", 0, 0)))
 
 
+def authorize(conn, rid, params):
+    verdict = params.get("HTTP_X_AUTH", "")
+    if verdict == "ok":
+        names = ",".join(sorted(params))
+        stdout(conn, rid, f"Variable-AUTH_BY: {NAME}\r\nVariable-AUTH_PARAMS: {names}\r\n"
+               "X-Auth-Only: 1\r\nContent-Type: text/plain\r\n\r\nauthorizer body\n".encode())
+    elif verdict == "redirect":
+        stdout(conn, rid, b"Status: 302\r\nLocation: /login\r\n\r\n")
+    else:
+        stdout(conn, rid, f"Status: 401\r\nWWW-Authenticate: Basic realm=\"app\"\r\n"
+               f"Content-Type: text/plain\r\n\r\ndenied by {NAME}\n".encode())
+    stdout(conn, rid, b"")
+    end_request(conn, rid)
+
+
 def serve(conn):
+    """Records until the connection ends: a responder answers once its STDIN ends, an
+    authorizer once its PARAMS end (STDIN it may still get is ignored)."""
     try:
+        params_raw, body, keep, role, answered = b"", b"", False, 1, True
         while True:
-            params_raw, body, keep, rid = b"", b"", False, 0
-            while True:
-                rtype, rid, content = read_record(conn)
-                if rtype == 1:
-                    keep = bool(content[2] & 1)
-                elif rtype == 4:
-                    params_raw += content
-                elif rtype == 5:
-                    if not content:
-                        break
-                    body += content
-            respond(conn, rid, parse_params(params_raw), body)
-            if not keep:
+            rtype, rid, content = read_record(conn)
+            if rtype == 1:
+                role = struct.unpack(">H", content[:2])[0]
+                keep = bool(content[2] & 1)
+                params_raw, body, answered = b"", b"", False
+            elif answered:
+                continue
+            elif rtype == 4 and content:
+                params_raw += content
+            elif rtype == 4 and role == 2:
+                authorize(conn, rid, parse_params(params_raw))
+                answered = True
+            elif rtype == 5 and content:
+                body += content
+            elif rtype == 5:
+                respond(conn, rid, parse_params(params_raw), body)
+                answered = True
+            if answered and not keep:
                 break
     except (EOFError, OSError):
         pass
