@@ -361,11 +361,13 @@ static int ends_with(const lux_str *s, const char *suffix, size_t len) {
     return s->len >= len && !memcmp(s->ptr + s->len - len, suffix, len);
 }
 
-/* The target of c that path goes to: among the authorizers, or among the responders. */
-static const lux_gw_target *match(const lux_gw_settings *c, const lux_str *path, int authorizer) {
+/* The target of c that path goes to: among the authorizers, or among the responders. With
+ * suffixes_only, path is a file's and only extensions count ("/prefix" keys name URL paths). */
+static const lux_gw_target *match(const lux_gw_settings *c, const lux_str *path, int authorizer,
+                                  int suffixes_only) {
     for (size_t i = 0; i < c->servers.n; i++) {
         const lux_gw_target *t = &c->servers.targets[i];
-        if (t->gw.authorizer != authorizer)
+        if (t->gw.authorizer != authorizer || (suffixes_only && t->prefix))
             continue;
         if (t->prefix ? path->len >= t->match.len && !memcmp(path->ptr, t->match.ptr, t->match.len)
                       : ends_with(path, t->match.ptr, t->match.len))
@@ -386,7 +388,7 @@ static const lux_gw_target *match(const lux_gw_settings *c, const lux_str *path,
 }
 
 const lux_gw_target *lux_gw_match(const lux_gw_settings *c, const lux_str *path) {
-    return match(c, path, 0);
+    return match(c, path, 0, 0);
 }
 
 lux_gw_req *lux_gw_req_of(lux_req *r, const lux_module *m) {
@@ -437,13 +439,14 @@ static void map_virtual(lux_req *r, const lux_gw_target *t) {
 
 /* The target r goes to: an authorizer first, once per request (as in lighttpd, the request
  * runs again once it allowed it), then the responders. */
-static const lux_gw_target *choose(const lux_gw_settings *c, lux_gw_req *q, const lux_str *path) {
-    const lux_gw_target *t = q->authorizer_ran ? NULL : match(c, path, 1);
+static const lux_gw_target *choose(const lux_gw_settings *c, lux_gw_req *q, const lux_str *path,
+                                   int suffixes_only) {
+    const lux_gw_target *t = q->authorizer_ran ? NULL : match(c, path, 1, suffixes_only);
     if (t) {
         q->authorizer_ran = 1;
         return t;
     }
-    return match(c, path, 0);
+    return match(c, path, 0, suffixes_only);
 }
 
 lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module *m,
@@ -453,7 +456,9 @@ lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module 
     lux_gw_req *q = lux_gw_req_of(r, m);
     if (!q)
         return LUX_ERROR;
-    const lux_gw_target *t = choose(c, q, &r->path);
+    const lux_gw_target *t = choose(c, q, &r->path, 0);
+    if (!t && r->pathinfo.len) /* "/x.php/more": the file's extension, as lighttpd matches it */
+        t = choose(c, q, &r->physical, 1);
     if (!t)
         return LUX_GO_ON;
     if (local_files && t->check_local && (!r->file || !S_ISREG(r->file->mode)))

@@ -138,6 +138,22 @@ def test_tcp_prefix_without_local_file_gets_path_info():
         eq(env.get("QUERY_STRING"), "q")
 
 
+def test_extension_with_path_info_runs_the_script():
+    # "/env.php/more": the URL path does not end in .php, the file it names does; the script
+    # runs with the rest as PATH_INFO, never served as a static file (its source).
+    with Setup(["a"], one_pool) as st:
+        s = st.server
+        r = get(s, "/env.php/more/x?q=1")
+        eq(r.status, 200)
+        eq(r.header("X-Backend"), "a", "answered by the app")
+        env = env_of(r.body)
+        eq(env.get("SCRIPT_NAME"), "/env.php")
+        eq(env.get("PATH_INFO"), "/more/x")
+        eq(env.get("SCRIPT_FILENAME"), s.path("env.php"))
+        eq(env.get("REQUEST_URI"), "/env.php/more/x?q=1")
+        eq(get(s, "/static.txt/more").body, b"static\n", "other files stay static")
+
+
 def test_missing_local_file_is_404():
     with Setup(["a"], one_pool) as st:
         eq(get(st.server, "/nothere.php").status, 404)
