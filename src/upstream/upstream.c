@@ -54,9 +54,19 @@ static void free_dead(void) {
     }
 }
 
+/* close() takes a socket out of epoll only when no other descriptor shares it, and a child
+ * process between its fork and its exec (CGI, bin-path, SSI exec) holds a copy: a registered
+ * socket leaves the loop first, so that no event of it can reach a freed connection. */
+static void close_socket(lux_loop *loop, lux_io *io) {
+    if (io->fd < 0)
+        return;
+    lux_loop_del(loop, io);
+    close(io->fd);
+    io->fd = -1;
+}
+
 static void close_conn_now(lux_ups_conn *c) {
-    if (c->io.fd >= 0)
-        close(c->io.fd);
+    close_socket(c->loop, &c->io);
     free(c);
 }
 
@@ -295,11 +305,7 @@ static void free_conn(void *p) {
 
 /* Close c now, free it after the batch (an event for it may still be pending). */
 static void close_conn(lux_ups_conn *c) {
-    if (c->io.fd >= 0) {
-        lux_loop_del(c->loop, &c->io);
-        close(c->io.fd);
-        c->io.fd = -1;
-    }
+    close_socket(c->loop, &c->io);
     lux_ups_defer_free(c->loop, &c->dead, free_conn, c);
 }
 
@@ -344,7 +350,7 @@ static int new_socket(const lux_ups_backend *b) {
     }
     if (connect(fd, (const struct sockaddr *)&b->addr, b->addrlen) < 0 && errno != EINPROGRESS) {
         int e = errno;
-        close(fd);
+        close(fd); /* not registered yet */
         errno = e;
         return -1;
     }
@@ -373,7 +379,7 @@ lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb c
     if (c->io.fd < 0 || lux_loop_add(loop, &c->io, LUX_EV_WRITE) < 0) {
         int e = errno;
         if (c->io.fd >= 0)
-            close(c->io.fd);
+            close(c->io.fd); /* never registered: lux_loop_add failed */
         free(c);
         lux_log(LUX_LOG_ERR, "connect to %s: %s", b->name, strerror(e));
         lux_ups_disable(loop, b);
