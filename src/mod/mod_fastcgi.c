@@ -62,7 +62,7 @@ static int add_params(lux_req *r, const lux_cgi_env *env, lux_ups_buf *out) {
 static int fcgi_begin(lux_gw *g, lux_req *r, lux_ups_buf *out) {
     lux_fcgi_parser_init(lux_gw_state(g), REQUEST_ID);
     lux_cgi_env env;
-    if (lux_gw_env(r, lux_gw_target_of(r, &lux_mod_fastcgi), &env) < 0)
+    if (lux_gw_env(g, r, lux_gw_target_of(r, &lux_mod_fastcgi), &env) < 0)
         return -1;
     if (lux_fcgi_begin(out, REQUEST_ID, LUX_FCGI_RESPONDER, 1) < 0)
         return -1;

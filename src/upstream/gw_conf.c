@@ -13,6 +13,7 @@
 #include "core/pool.h"
 #include "http/stat_cache.h"
 #include "mod/setenv_env.h"
+#include "net/worker.h"
 #include "upstream/procs.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 8
@@ -64,6 +65,7 @@ typedef struct {
     const char *host, *socket, *mode;
     long port, disable_time;
     lux_ups_procs_conf procs;
+    lux_gw_host *opts; /* in the generation's pool: the backends point to it */
 } host_opts;
 
 static int copy_env_opt(lux_gen *gen, const lux_value *e, host_opts *h, char *err, size_t el) {
@@ -116,12 +118,11 @@ static int spawn_option(lux_gen *gen, const lux_value *e, host_opts *h, char *er
     return 1;
 }
 
-/* One option of a host entry; target options come from the first host of a key. */
-static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_target *t, int first,
-                       char *err, size_t el) {
+/* One option of a host entry (the timeouts are the target's). */
+static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_target *t, char *err,
+                       size_t el) {
     const char *k = e->key;
     const char *s;
-    int b;
     if (!strcmp(k, "host"))
         return str_opt(e, &h->host, err, el);
     if (!strcmp(k, "port"))
@@ -141,21 +142,15 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
     if (!strcmp(k, "docroot")) {
         if (str_opt(e, &s, err, el) < 0)
             return -1;
-        if (first)
-            t->docroot = (lux_str){s, strlen(s)};
+        h->opts->docroot = (lux_str){s, strlen(s)};
         return 0;
     }
-    int *flag = !strcmp(k, "check-local")           ? &t->check_local
-                : !strcmp(k, "strip-request-uri")   ? &t->strip_request_uri
-                : !strcmp(k, "fix-root-scriptname") ? &t->fix_root_scriptname
+    int *flag = !strcmp(k, "check-local")           ? &h->opts->check_local
+                : !strcmp(k, "strip-request-uri")   ? &h->opts->strip_request_uri
+                : !strcmp(k, "fix-root-scriptname") ? &h->opts->fix_root_scriptname
                                                     : NULL;
-    if (flag) {
-        if (bool_opt(e, &b, err, el) < 0)
-            return -1;
-        if (first)
-            *flag = b;
-        return 0;
-    }
+    if (flag)
+        return bool_opt(e, flag, err, el);
     int rc = spawn_option(gen, e, h, err, el);
     if (rc <= 0)
         return rc;
@@ -170,19 +165,24 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
 }
 
 static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_target *t,
-                        int first, char *err, size_t el) {
+                        char *err, size_t el) {
     if (hv->type != LUX_V_ARRAY) {
         snprintf(err, el, "a backend must be ( \"host\" => ..., ... )");
         return -1;
     }
     *h = (host_opts){.disable_time = 1, .procs = {.nprocs = 4}};
+    if (!(h->opts = lux_pool_alloc(&gen->pool, sizeof *h->opts))) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    *h->opts = (lux_gw_host){.check_local = 1};
     for (size_t i = 0; i < hv->u.arr.len; i++) {
         const lux_value *e = hv->u.arr.items[i];
         if (!e->key) {
             snprintf(err, el, "backend options are ( \"key\" => value, ... )");
             return -1;
         }
-        if (host_option(gen, e, h, t, first, err, el) < 0)
+        if (host_option(gen, e, h, t, err, el) < 0)
             return -1;
     }
     if (h->mode && strcmp(h->mode, "responder")) {
@@ -199,9 +199,9 @@ static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_
 /* The backends of one host entry: one, or max-procs processes lux starts. Returns how many
  * it filled in b, or -1. */
 static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, lux_gw_target *t,
-                       int first, char *err, size_t el) {
+                       char *err, size_t el) {
     host_opts h;
-    if (host_opts_of(gen, hv, &h, t, first, err, el) < 0)
+    if (host_opts_of(gen, hv, &h, t, err, el) < 0)
         return -1;
     char msg[200];
     long n = 1;
@@ -216,8 +216,10 @@ static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, lu
         snprintf(err, el, "%s", msg);
         return -1;
     }
-    for (long i = 0; i < n; i++)
+    for (long i = 0; i < n; i++) {
         b[i].disable_time = h.disable_time;
+        b[i].opts = h.opts;
+    }
     return n;
 }
 
@@ -242,7 +244,6 @@ static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, char
     }
     t->match = (lux_str){v->key, v->key_len};
     t->prefix = v->key[0] == '/';
-    t->check_local = 1;
     t->gw.connect_timeout = DEFAULT_CONNECT_TIMEOUT;
     size_t total = 0;
     for (size_t i = 0; i < v->u.arr.len; i++)
@@ -254,7 +255,7 @@ static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, char
     }
     size_t n = 0;
     for (size_t i = 0; i < v->u.arr.len; i++) {
-        long got = parse_host(gen, v->u.arr.items[i], t->gw.pool.backends + n, t, i == 0, err, el);
+        long got = parse_host(gen, v->u.arr.items[i], t->gw.pool.backends + n, t, err, el);
         if (got < 0)
             return -1;
         n += (size_t)got;
@@ -311,19 +312,20 @@ int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char
     return 0;
 }
 
-int lux_gw_env(lux_req *r, const lux_gw_target *t, lux_cgi_env *env) {
+int lux_gw_env(const lux_gw *g, lux_req *r, const lux_gw_target *t, lux_cgi_env *env) {
     if (lux_cgi_env_build(r, env) < 0 || lux_setenv_apply_env(r, env) < 0)
         return -1;
+    const lux_gw_host *h = lux_gw_backend(g)->opts;
     int rc = 0;
-    if (t->docroot.ptr) {
+    if (h->docroot.ptr) {
         lux_str script = r->path;
         if (r->pathinfo.len <= script.len)
             script.len -= r->pathinfo.len;
-        char *fn = lux_req_printf(r, "%s%.*s", t->docroot.ptr, (int)script.len, script.ptr);
-        rc |= lux_cgi_env_set(r, env, "DOCUMENT_ROOT", 13, t->docroot.ptr, t->docroot.len);
+        char *fn = lux_req_printf(r, "%s%.*s", h->docroot.ptr, (int)script.len, script.ptr);
+        rc |= lux_cgi_env_set(r, env, "DOCUMENT_ROOT", 13, h->docroot.ptr, h->docroot.len);
         rc |= fn ? lux_cgi_env_set(r, env, "SCRIPT_FILENAME", 15, fn, strlen(fn)) : -1;
     }
-    if (t->prefix && t->strip_request_uri && r->target.len >= t->match.len &&
+    if (t->prefix && h->strip_request_uri && r->target.len >= t->match.len &&
         !memcmp(r->target.ptr, t->match.ptr, t->match.len)) {
         size_t skip = t->match.len - (t->match.ptr[t->match.len - 1] == '/');
         rc |=
@@ -363,11 +365,11 @@ const lux_gw_target *lux_gw_target_of(lux_req *r, const lux_module *m) {
 }
 
 /* check-local disabled: the script is what the prefix names; the rest is PATH_INFO. */
-static void map_virtual(lux_req *r, const lux_gw_target *t) {
+static void map_virtual(lux_req *r, const lux_gw_target *t, const lux_gw_host *h) {
     if (!t->prefix)
         return;
     size_t keep = t->match.len;
-    if (t->fix_root_scriptname && t->match.len == 1)
+    if (h->fix_root_scriptname && t->match.len == 1)
         keep = 0; /* "/" as the prefix: SCRIPT_NAME empty, the whole path is PATH_INFO */
     else if (t->match.ptr[t->match.len - 1] == '/')
         keep--;
@@ -377,6 +379,13 @@ static void map_virtual(lux_req *r, const lux_gw_target *t) {
         r->pathinfo = (lux_str){NULL, 0};
 }
 
+/* The options of the backend the request will go to, as lighttpd decides check-local after
+ * choosing the host; with none usable, the first host's (the request fails with 503 anyway). */
+static const lux_gw_host *host_for(lux_req *r, const lux_ups_pool *p) {
+    const lux_ups_backend *b = lux_ups_peek(r->worker->loop, p, r);
+    return b ? b->opts : p->backends[0].opts;
+}
+
 lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module *m,
                          const lux_gw_proto *proto, size_t state_size, int local_files) {
     if (!c->servers.n)
@@ -384,17 +393,20 @@ lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module 
     const lux_gw_target *t = match(c, &r->path);
     if (!t)
         return LUX_GO_ON;
-    if (local_files && t->check_local && (!r->file || !S_ISREG(r->file->mode)))
-        return LUX_GO_ON; /* the static handler answers: 404 */
-    if (local_files && !t->check_local)
-        map_virtual(r, t);
-    void **slot = lux_req_mod_data(r, m);
-    if (!slot)
-        return LUX_ERROR;
-    *slot = (void *)t;
     lux_gw_conf gw = t->gw;
     if (c->balance.ptr)
         lux_ups_balance_parse(c->balance.ptr, &gw.pool.balance);
     gw.debug = (int)c->debug;
+    const lux_gw_host *h = host_for(r, &gw.pool);
+    if (local_files && h->check_local && (!r->file || !S_ISREG(r->file->mode))) {
+        lux_ups_pass_turn(r->worker->loop, &gw.pool);
+        return LUX_GO_ON; /* the static handler answers: 404 */
+    }
+    if (local_files && !h->check_local)
+        map_virtual(r, t, h);
+    void **slot = lux_req_mod_data(r, m);
+    if (!slot)
+        return LUX_ERROR;
+    *slot = (void *)t;
     return lux_gw_start(r, proto, &gw, state_size);
 }

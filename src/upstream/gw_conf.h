@@ -12,8 +12,9 @@
  *                                "max-procs" => 2 ) ) )
  *
  * A key starting with "/" matches URL paths with that prefix, any other key paths ending with
- * it. Per-key options (check-local, docroot, strip-request-uri, fix-root-scriptname, the
- * timeouts) are taken from the key's first backend.
+ * it. As in lighttpd, check-local, docroot, strip-request-uri and fix-root-scriptname belong to
+ * each host entry: a request follows those of the backend it goes to. The timeouts are the
+ * key's (the last host entry that sets one).
  */
 #ifndef LUX_GW_CONF_H
 #define LUX_GW_CONF_H
@@ -22,14 +23,18 @@
 #include "lux/module.h"
 #include "lux/req.h"
 #include "upstream/gateway.h"
-/* One key of fastcgi.server: what it matches and where such requests go. */
-typedef struct {
-    lux_str match; /* ".php" or "/prefix" */
-    int prefix;
+/* The options of one host entry; each of its backends points to them (lux_ups_backend.opts). */
+typedef struct lux_gw_host {
     int check_local;
     int strip_request_uri;
     int fix_root_scriptname;
     lux_str docroot; /* ptr NULL: the request's */
+} lux_gw_host;
+
+/* One key of fastcgi.server: what it matches and where such requests go. */
+typedef struct {
+    lux_str match; /* ".php" or "/prefix" */
+    int prefix;
     lux_gw_conf gw;
 } lux_gw_target;
 
@@ -65,7 +70,8 @@ lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module 
                          const lux_gw_proto *proto, size_t state_size, int local_files);
 /* The target module m matched r to (for the protocol's begin, which may run again on a retry). */
 const lux_gw_target *lux_gw_target_of(lux_req *r, const lux_module *m);
-/* r's CGI/1.1 environment with mod_setenv's additions, adjusted as t's options ask. 0 or -1. */
-int lux_gw_env(lux_req *r, const lux_gw_target *t, lux_cgi_env *env);
+/* r's CGI/1.1 environment with mod_setenv's additions, adjusted as the options of the backend
+ * g is going to ask (t: the target r matched). 0 or -1. */
+int lux_gw_env(const lux_gw *g, lux_req *r, const lux_gw_target *t, lux_cgi_env *env);
 
 #endif

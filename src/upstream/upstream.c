@@ -253,14 +253,15 @@ static const lux_ups_backend *pick_from(lux_loop *loop, const lux_ups_pool *p, s
     return NULL;
 }
 
-const lux_ups_backend *lux_ups_pick(lux_loop *loop, const lux_ups_pool *p, lux_req *r,
-                                    const lux_ups_backend *skip) {
+/* take_turn: round-robin moves on to the next backend. */
+static const lux_ups_backend *pick(lux_loop *loop, const lux_ups_pool *p, lux_req *r,
+                                   const lux_ups_backend *skip, int take_turn) {
     if (!p->n)
         return NULL;
     switch (p->balance) {
     case LUX_UPS_ROUND_ROBIN: {
         lux_ups_state *ps = state_of(loop, p->key);
-        size_t start = ps ? ps->rr_next++ % p->n : 0;
+        size_t start = ps ? (take_turn ? ps->rr_next++ : ps->rr_next) % p->n : 0;
         return pick_from(loop, p, start, skip);
     }
     case LUX_UPS_HASH:
@@ -273,6 +274,21 @@ const lux_ups_backend *lux_ups_pick(lux_loop *loop, const lux_ups_pool *p, lux_r
     default:
         return pick_fair(loop, p, skip);
     }
+}
+
+const lux_ups_backend *lux_ups_pick(lux_loop *loop, const lux_ups_pool *p, lux_req *r,
+                                    const lux_ups_backend *skip) {
+    return pick(loop, p, r, skip, 1);
+}
+
+const lux_ups_backend *lux_ups_peek(lux_loop *loop, const lux_ups_pool *p, lux_req *r) {
+    return pick(loop, p, r, NULL, 0);
+}
+
+void lux_ups_pass_turn(lux_loop *loop, const lux_ups_pool *p) {
+    lux_ups_state *ps = p->balance == LUX_UPS_ROUND_ROBIN ? state_of(loop, p->key) : NULL;
+    if (ps)
+        ps->rr_next++;
 }
 
 void lux_ups_disable(lux_loop *loop, const lux_ups_backend *b) {

@@ -20,12 +20,15 @@
 #include "event/loop.h"
 #include "lux/req.h"
 
+struct lux_gw_host;
+
 typedef struct {
     char name[128]; /* "127.0.0.1:9000", "[::1]:9000" or "unix:/run/app.sock": logs, state key */
     char host[128]; /* the host as configured; empty for a unix socket */
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    long disable_time; /* seconds a backend that failed to connect is left alone */
+    long disable_time;              /* seconds a backend that failed to connect is left alone */
+    const struct lux_gw_host *opts; /* the gateway's options of the host entry it came from */
 } lux_ups_backend;
 
 typedef enum {
@@ -62,6 +65,12 @@ void lux_ups_pool_finish(lux_ups_pool *p);
  */
 const lux_ups_backend *lux_ups_pick(lux_loop *loop, const lux_ups_pool *p, lux_req *r,
                                     const lux_ups_backend *skip);
+
+/* The backend lux_ups_pick would choose for r now, without taking a round-robin turn. */
+const lux_ups_backend *lux_ups_peek(lux_loop *loop, const lux_ups_pool *p, lux_req *r);
+/* The request lux_ups_peek chose a backend for goes elsewhere: round-robin moves on all the
+ * same, as it does when the backend takes it. */
+void lux_ups_pass_turn(lux_loop *loop, const lux_ups_pool *p);
 
 /* A backend failed to connect or answer: it gets no requests for its disable-time. */
 void lux_ups_disable(lux_loop *loop, const lux_ups_backend *b);
