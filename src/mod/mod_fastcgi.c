@@ -31,7 +31,7 @@ static int conf_finish(lux_gen *gen, void *conf, char *err, size_t el) {
 
 #define OFF(f) offsetof(lux_gw_settings, f)
 static const lux_directive fcgi_directives[] = {
-    {"fastcgi.server", LUX_D_CUSTOM, OFF(servers), LUX_SCOPE_ANY, lux_gw_servers_parse,
+    {"fastcgi.server", LUX_D_CUSTOM, OFF(servers), LUX_SCOPE_ANY, lux_gw_fastcgi_servers_parse,
      sizeof(lux_gw_servers)},
     {"fastcgi.balance", LUX_D_STRING, OFF(balance), LUX_SCOPE_ANY},
     {"fastcgi.map-extensions", LUX_D_CUSTOM, OFF(map), LUX_SCOPE_ANY, lux_gw_map_parse,

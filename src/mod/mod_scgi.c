@@ -43,7 +43,7 @@ static int conf_finish(lux_gen *gen, void *conf, char *err, size_t el) {
 
 #define OFF(f) offsetof(scgi_conf, f)
 static const lux_directive scgi_directives[] = {
-    {"scgi.server", LUX_D_CUSTOM, OFF(gw.servers), LUX_SCOPE_ANY, lux_gw_servers_parse,
+    {"scgi.server", LUX_D_CUSTOM, OFF(gw.servers), LUX_SCOPE_ANY, lux_gw_scgi_servers_parse,
      sizeof(lux_gw_servers)},
     {"scgi.balance", LUX_D_STRING, OFF(gw.balance), LUX_SCOPE_ANY},
     {"scgi.map-extensions", LUX_D_CUSTOM, OFF(gw.map), LUX_SCOPE_ANY, lux_gw_map_parse,

@@ -14,6 +14,7 @@
 #include "http/stat_cache.h"
 #include "mod/setenv_env.h"
 #include "net/worker.h"
+#include "upstream/health.h"
 #include "upstream/procs.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 8
@@ -61,11 +62,26 @@ static int ignored_key(const char *k) {
     return 0;
 }
 
+/* What differs between the gateways' NAME.server: the module (logs, metrics) and the health
+ * probes its backends understand. */
+typedef struct {
+    const char *module;
+    lux_hc_probe probe; /* the default */
+    unsigned probes;    /* 1 << lux_hc_probe of those allowed */
+} gw_kind;
+
+static const gw_kind FASTCGI = {"mod_fastcgi", LUX_HC_FASTCGI,
+                                1u << LUX_HC_FASTCGI | 1u << LUX_HC_CONNECT};
+static const gw_kind SCGI = {"mod_scgi", LUX_HC_CONNECT, 1u << LUX_HC_CONNECT};
+static const gw_kind PROXY = {"mod_proxy", LUX_HC_HTTP, 1u << LUX_HC_HTTP | 1u << LUX_HC_CONNECT};
+
 typedef struct {
     const char *host, *socket, *mode;
     long port, disable_time;
     lux_ups_procs_conf procs;
     lux_gw_host *opts; /* in the generation's pool: the backends point to it */
+    const gw_kind *kind;
+    lux_hc_conf *health; /* NULL: no active health check */
 } host_opts;
 
 static int copy_env_opt(lux_gen *gen, const lux_value *e, host_opts *h, char *err, size_t el) {
@@ -133,6 +149,14 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
         return int_opt(e, &h->disable_time, err, el);
     if (!strcmp(k, "mode"))
         return str_opt(e, &h->mode, err, el);
+    if (!strcmp(k, "health-check")) {
+        h->health = lux_pool_alloc(&gen->pool, sizeof *h->health);
+        if (!h->health) {
+            snprintf(err, el, "out of memory");
+            return -1;
+        }
+        return lux_hc_conf_parse(e, h->kind->probe, h->kind->probes, h->health, err, el);
+    }
     if (!strcmp(k, "connect-timeout"))
         return int_opt(e, &t->gw.connect_timeout, err, el);
     if (!strcmp(k, "read-timeout"))
@@ -165,12 +189,12 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
 }
 
 static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_target *t,
-                        char *err, size_t el) {
+                        const gw_kind *kind, char *err, size_t el) {
     if (hv->type != LUX_V_ARRAY) {
         snprintf(err, el, "a backend must be ( \"host\" => ..., ... )");
         return -1;
     }
-    *h = (host_opts){.disable_time = 1, .procs = {.nprocs = 4}};
+    *h = (host_opts){.disable_time = 1, .procs = {.nprocs = 4}, .kind = kind};
     if (!(h->opts = lux_pool_alloc(&gen->pool, sizeof *h->opts))) {
         snprintf(err, el, "out of memory");
         return -1;
@@ -199,9 +223,9 @@ static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_
 /* The backends of one host entry: one, or max-procs processes lux starts. Returns how many
  * it filled in b, or -1. */
 static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, lux_gw_target *t,
-                       char *err, size_t el) {
+                       const gw_kind *kind, char *err, size_t el) {
     host_opts h;
-    if (host_opts_of(gen, hv, &h, t, err, el) < 0)
+    if (host_opts_of(gen, hv, &h, t, kind, err, el) < 0)
         return -1;
     char msg[200];
     long n = 1;
@@ -219,6 +243,8 @@ static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, lu
     for (long i = 0; i < n; i++) {
         b[i].disable_time = h.disable_time;
         b[i].opts = h.opts;
+        if (h.health && lux_health_add(gen, &b[i], h.health, kind->module, err, el) < 0)
+            return -1;
     }
     return n;
 }
@@ -237,7 +263,8 @@ static size_t backends_of(const lux_value *hv) {
     return n >= 1 && n <= 256 ? (size_t)n : 1;
 }
 
-static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, char *err, size_t el) {
+static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, const gw_kind *kind,
+                        char *err, size_t el) {
     if (v->type != LUX_V_ARRAY || !v->u.arr.len) {
         snprintf(err, el, "\"%s\" needs ( \"name\" => ( \"host\" => ... ) )", v->key);
         return -1;
@@ -255,7 +282,7 @@ static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, char
     }
     size_t n = 0;
     for (size_t i = 0; i < v->u.arr.len; i++) {
-        long got = parse_host(gen, v->u.arr.items[i], t->gw.pool.backends + n, t, err, el);
+        long got = parse_host(gen, v->u.arr.items[i], t->gw.pool.backends + n, t, kind, err, el);
         if (got < 0)
             return -1;
         n += (size_t)got;
@@ -266,8 +293,8 @@ static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, char
 }
 
 /* The value of NAME.server into s; 0, or -1 with a message in err. */
-static int parse_servers(lux_gen *gen, const lux_value *v, lux_gw_servers *s, char *err,
-                         size_t el) {
+static int parse_servers(lux_gen *gen, const lux_value *v, lux_gw_servers *s, const gw_kind *kind,
+                         char *err, size_t el) {
     if (v->type != LUX_V_ARRAY) {
         snprintf(err, el, "expected ( \".ext\" => ( \"name\" => ( ... ) ) )");
         return -1;
@@ -285,14 +312,23 @@ static int parse_servers(lux_gen *gen, const lux_value *v, lux_gw_servers *s, ch
             snprintf(err, el, "expected ( \".ext\" => ( ... ) )");
             return -1;
         }
-        if (parse_target(gen, e, &s->targets[i], err, el) < 0)
+        if (parse_target(gen, e, &s->targets[i], kind, err, el) < 0)
             return -1;
     }
     return 0;
 }
 
-int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
-    return parse_servers(gen, v, dst, err, el);
+int lux_gw_fastcgi_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                                 size_t el) {
+    return parse_servers(gen, v, dst, &FASTCGI, err, el);
+}
+
+int lux_gw_scgi_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    return parse_servers(gen, v, dst, &SCGI, err, el);
+}
+
+int lux_gw_proxy_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    return parse_servers(gen, v, dst, &PROXY, err, el);
 }
 
 int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {

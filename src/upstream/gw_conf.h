@@ -56,8 +56,14 @@ typedef struct {
 } lux_gw_settings;
 
 /* Parse functions for the directives (LUX_D_CUSTOM: dst is a lux_gw_servers or a
- * lux_gw_map). 0 or -1. */
-int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
+ * lux_gw_map). A NAME.server's own: the module names its backends in logs and metrics, and
+ * says which health probes they understand (upstream/health.h). 0 or -1. */
+int lux_gw_fastcgi_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                                 size_t errlen);
+int lux_gw_scgi_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                              size_t errlen);
+int lux_gw_proxy_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                               size_t errlen);
 int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
 /* Check NAME.balance once the settings are in. 0 or -1. */
 int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char *err,

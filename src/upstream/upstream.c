@@ -17,6 +17,7 @@
 #include "http/request.h"
 #include "lux/log.h"
 #include "net/stats.h"
+#include "upstream/health.h"
 
 /* Idle connections kept per backend and worker: more are closed. */
 #define IDLE_MAX 32
@@ -222,7 +223,7 @@ void lux_ups_pool_finish(lux_ups_pool *p) {
 static int usable(lux_loop *loop, const lux_ups_backend *b, const lux_ups_backend *skip,
                   lux_ups_state **st) {
     *st = state_of(loop, b->name);
-    if (b == skip || !*st)
+    if (b == skip || !*st || (b->health && !lux_health_up(b->health)))
         return 0;
     return (*st)->disabled_until <= lux_loop_now_ms(loop);
 }
@@ -356,7 +357,7 @@ static lux_ups_conn *take_idle(lux_ups_state *st, lux_io_cb cb) {
     return c;
 }
 
-static int new_socket(const lux_ups_backend *b) {
+int lux_ups_socket(const lux_ups_backend *b) {
     int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
@@ -391,7 +392,7 @@ lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb c
     c->state = st;
     c->io.cb = cb;
     c->user = user;
-    c->io.fd = new_socket(b);
+    c->io.fd = lux_ups_socket(b);
     if (c->io.fd < 0 || lux_loop_add(loop, &c->io, LUX_EV_WRITE) < 0) {
         int e = errno;
         if (c->io.fd >= 0)

@@ -21,6 +21,7 @@
 #include "lux/req.h"
 
 struct lux_gw_host;
+typedef struct lux_health lux_health; /* upstream/health.h */
 
 typedef struct {
     char name[128]; /* "127.0.0.1:9000", "[::1]:9000" or "unix:/run/app.sock": logs, state key */
@@ -29,6 +30,7 @@ typedef struct {
     socklen_t addrlen;
     long disable_time;              /* seconds a backend that failed to connect is left alone */
     const struct lux_gw_host *opts; /* the gateway's options of the host entry it came from */
+    lux_health *health;             /* its active health check; NULL: none */
 } lux_ups_backend;
 
 typedef enum {
@@ -95,6 +97,9 @@ typedef struct lux_ups_conn {
     struct lux_ups_conn *next; /* the backend's idle connections */
     lux_ups_dead dead;
 } lux_ups_conn;
+
+/* A non-blocking socket whose connect to b is under way (or done); -1 with errno. */
+int lux_ups_socket(const lux_ups_backend *b);
 
 /*
  * A connection to b with io.cb = cb: an idle one (reused, ready now) or a new one whose

@@ -12,6 +12,7 @@ Answers by path (SCRIPT_NAME + PATH_INFO):
   .../stderr*   a line on FCGI_STDERR, then "ok"
   .../conns*    how many connections this backend accepted so far
   .../pid*      the process id
+  .../probes*   how many FCGI_GET_VALUES records this backend answered so far
   anything else "hello from NAME"
 Every answer carries "X-Backend: NAME".
 """
@@ -25,6 +26,7 @@ import threading
 NAME = sys.argv[1]
 ADDR = sys.argv[2]
 accepted = 0
+probes = 0
 lock = threading.Lock()
 
 
@@ -102,10 +104,20 @@ def respond(conn, rid, params, body):
         stdout(conn, rid, head + f"{os.getpid()}\n".encode())
     elif "/conns" in path:
         stdout(conn, rid, head + f"{accepted}\n".encode())
+    elif "/probes" in path:
+        stdout(conn, rid, head + f"{probes}\n".encode())
     else:
         stdout(conn, rid, head + f"hello from {NAME}\n".encode())
     stdout(conn, rid, b"")
     conn.sendall(record(3, rid, struct.pack(">IB3x", 0, 0)))
+
+
+def get_values(conn):
+    """FCGI_GET_VALUES: FCGI_MPXS_CONNS is 0, whatever was asked."""
+    global probes
+    with lock:
+        probes += 1
+    conn.sendall(record(10, 0, b"\x0f\x01FCGI_MPXS_CONNS0"))
 
 
 def serve(conn):
@@ -114,7 +126,9 @@ def serve(conn):
             params_raw, body, keep, rid = b"", b"", False, 0
             while True:
                 rtype, rid, content = read_record(conn)
-                if rtype == 1:
+                if rtype == 9:
+                    get_values(conn)
+                elif rtype == 1:
                     keep = bool(content[2] & 1)
                 elif rtype == 4:
                     params_raw += content
