@@ -16,6 +16,7 @@
 #include "net/worker.h"
 #include "upstream/health.h"
 #include "upstream/procs.h"
+#include "upstream/ups_tls.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 8
 
@@ -68,12 +69,14 @@ typedef struct {
     const char *module;
     lux_hc_probe probe; /* the default */
     unsigned probes;    /* 1 << lux_hc_probe of those allowed */
+    int tls;            /* its backends may speak TLS */
 } gw_kind;
 
 static const gw_kind FASTCGI = {"mod_fastcgi", LUX_HC_FASTCGI,
-                                1u << LUX_HC_FASTCGI | 1u << LUX_HC_CONNECT};
-static const gw_kind SCGI = {"mod_scgi", LUX_HC_CONNECT, 1u << LUX_HC_CONNECT};
-static const gw_kind PROXY = {"mod_proxy", LUX_HC_HTTP, 1u << LUX_HC_HTTP | 1u << LUX_HC_CONNECT};
+                                1u << LUX_HC_FASTCGI | 1u << LUX_HC_CONNECT, 0};
+static const gw_kind SCGI = {"mod_scgi", LUX_HC_CONNECT, 1u << LUX_HC_CONNECT, 0};
+static const gw_kind PROXY = {"mod_proxy", LUX_HC_HTTP, 1u << LUX_HC_HTTP | 1u << LUX_HC_CONNECT,
+                              1};
 
 typedef struct {
     const char *host, *socket, *mode;
@@ -82,6 +85,9 @@ typedef struct {
     lux_gw_host *opts; /* in the generation's pool: the backends point to it */
     const gw_kind *kind;
     lux_hc_conf *health; /* NULL: no active health check */
+    int tls;             /* "tls" => "enable" */
+    int tls_keys;        /* any tls-* option was given */
+    lux_ups_tls_conf tls_conf;
 } host_opts;
 
 static int copy_env_opt(lux_gen *gen, const lux_value *e, host_opts *h, char *err, size_t el) {
@@ -134,6 +140,33 @@ static int spawn_option(lux_gen *gen, const lux_value *e, host_opts *h, char *er
     return 1;
 }
 
+/* The options of TLS to the backend (lux's own, for proxy.server): 0, 1 when k is none of them,
+ * or -1. */
+static int tls_option(const lux_value *e, host_opts *h, char *err, size_t el) {
+    const char *k = e->key;
+    if (strcmp(k, "tls") && strncmp(k, "tls-", 4))
+        return 1;
+    if (!h->kind->tls) {
+        snprintf(err, el, "\"%s\": only proxy.server backends speak TLS", k);
+        return -1;
+    }
+    lux_ups_tls_conf *c = &h->tls_conf;
+    h->tls_keys |= strcmp(k, "tls") != 0;
+    if (!strcmp(k, "tls"))
+        return bool_opt(e, &h->tls, err, el);
+    if (!strcmp(k, "tls-verify"))
+        return bool_opt(e, &c->verify, err, el);
+    const char **str = !strcmp(k, "tls-ca-file")          ? &c->ca_file
+                       : !strcmp(k, "tls-server-name")    ? &c->server_name
+                       : !strcmp(k, "tls-client-pemfile") ? &c->client_pemfile
+                       : !strcmp(k, "tls-client-privkey") ? &c->client_privkey
+                                                          : NULL;
+    if (str)
+        return str_opt(e, str, err, el);
+    snprintf(err, el, "unknown option \"%s\"", k);
+    return -1;
+}
+
 /* One option of a host entry (the timeouts are the target's). */
 static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_target *t, char *err,
                        size_t el) {
@@ -176,7 +209,7 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
     if (flag)
         return bool_opt(e, flag, err, el);
     int rc = spawn_option(gen, e, h, err, el);
-    if (rc <= 0)
+    if (rc <= 0 || (rc = tls_option(e, h, err, el)) <= 0)
         return rc;
     if (ignored_key(k))
         return 0;
@@ -194,7 +227,8 @@ static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_
         snprintf(err, el, "a backend must be ( \"host\" => ..., ... )");
         return -1;
     }
-    *h = (host_opts){.disable_time = 1, .procs = {.nprocs = 4}, .kind = kind};
+    *h = (host_opts){
+        .disable_time = 1, .procs = {.nprocs = 4}, .kind = kind, .tls_conf = {.verify = 1}};
     if (!(h->opts = lux_pool_alloc(&gen->pool, sizeof *h->opts))) {
         snprintf(err, el, "out of memory");
         return -1;
@@ -215,6 +249,16 @@ static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_
     }
     if (h->procs.bin_path && !h->socket) {
         snprintf(err, el, "\"bin-path\" needs a \"socket\" to listen on");
+        return -1;
+    }
+    if (h->tls_keys && !h->tls) {
+        snprintf(err, el, "the \"tls-*\" options need \"tls\" => \"enable\"");
+        return -1;
+    }
+    if (h->tls && h->health && h->health->probe == LUX_HC_HTTP) {
+        snprintf(err, el,
+                 "health-check: the \"http\" probe does not speak TLS; "
+                 "use \"probe\" => \"connect\"");
         return -1;
     }
     return 0;
@@ -240,6 +284,8 @@ static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, lu
         snprintf(err, el, "%s", msg);
         return -1;
     }
+    if (h.tls && !(b->tls = lux_ups_tls_new(gen, &h.tls_conf, b->host, err, el)))
+        return -1;
     for (long i = 0; i < n; i++) {
         b[i].disable_time = h.disable_time;
         b[i].opts = h.opts;

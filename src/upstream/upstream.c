@@ -18,6 +18,7 @@
 #include "lux/log.h"
 #include "net/stats.h"
 #include "upstream/health.h"
+#include "upstream/ups_tls.h"
 
 /* Idle connections kept per backend and worker: more are closed. */
 #define IDLE_MAX 32
@@ -66,8 +67,16 @@ static void close_socket(lux_loop *loop, lux_io *io) {
     io->fd = -1;
 }
 
-static void close_conn_now(lux_ups_conn *c) {
+/* Close c's socket, and its TLS session first. */
+static void close_transport(lux_ups_conn *c) {
+    if (c->ssl && c->io.fd >= 0)
+        lux_ups_tls_close(c->ssl);
+    c->ssl = NULL;
     close_socket(c->loop, &c->io);
+}
+
+static void close_conn_now(lux_ups_conn *c) {
+    close_transport(c);
     free(c);
 }
 
@@ -322,7 +331,7 @@ static void free_conn(void *p) {
 
 /* Close c now, free it after the batch (an event for it may still be pending). */
 static void close_conn(lux_ups_conn *c) {
-    close_socket(c->loop, &c->io);
+    close_transport(c);
     lux_ups_defer_free(c->loop, &c->dead, free_conn, c);
 }
 
@@ -338,7 +347,7 @@ static void unlink_idle(lux_ups_conn *c) {
 /* An idle connection became readable: the backend closed it (or talks out of turn). */
 static void on_idle_event(lux_io *io, unsigned events) {
     lux_ups_conn *c = (lux_ups_conn *)io;
-    if (io->fd < 0)
+    if (io->fd < 0 || (c->ssl && lux_ups_tls_idle_ok(c->ssl)))
         return;
     unlink_idle(c);
     close_conn(c);
@@ -393,8 +402,12 @@ lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb c
     c->io.cb = cb;
     c->user = user;
     c->io.fd = lux_ups_socket(b);
-    if (c->io.fd < 0 || lux_loop_add(loop, &c->io, LUX_EV_WRITE) < 0) {
+    if (c->io.fd >= 0 && b->tls && !(c->ssl = lux_ups_tls_session(b->tls, c->io.fd)))
+        errno = ENOMEM;
+    if (c->io.fd < 0 || (b->tls && !c->ssl) || lux_loop_add(loop, &c->io, LUX_EV_WRITE) < 0) {
         int e = errno;
+        if (c->ssl)
+            lux_ups_tls_close(c->ssl);
         if (c->io.fd >= 0)
             close(c->io.fd); /* never registered: lux_loop_add failed */
         free(c);
@@ -407,16 +420,39 @@ lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb c
     return c;
 }
 
-int lux_ups_connected(lux_ups_conn *c) {
+/* The TLS handshake over a connected socket: on, done, or failed (logged with the reason). */
+static lux_ups_connect_result handshake(lux_ups_conn *c) {
+    unsigned events = 0;
+    char why[256];
+    int rc = lux_ups_tls_handshake(c->ssl, &events, why, sizeof why);
+    if (rc == 0)
+        return LUX_UPS_READY;
+    if (rc > 0 && lux_loop_mod(c->loop, &c->io, events) == 0)
+        return LUX_UPS_WAIT;
+    if (rc > 0)
+        snprintf(why, sizeof why, "%s", strerror(errno));
+    lux_log(LUX_LOG_ERR, "TLS to backend %s failed: %s", c->state->name, why);
+    return LUX_UPS_TLS_FAILED;
+}
+
+lux_ups_connect_result lux_ups_connected(lux_ups_conn *c) {
     int e = 0;
     socklen_t len = sizeof e;
     if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
         e = errno;
     if (e) {
         errno = e;
-        return -1;
+        return LUX_UPS_CONNECT_FAILED;
     }
-    return 0;
+    return c->ssl ? handshake(c) : LUX_UPS_READY;
+}
+
+ssize_t lux_ups_read(lux_ups_conn *c, void *buf, size_t len) {
+    return c->ssl ? lux_ups_tls_read(c->ssl, buf, len) : read(c->io.fd, buf, len);
+}
+
+ssize_t lux_ups_write(lux_ups_conn *c, const void *buf, size_t len) {
+    return c->ssl ? lux_ups_tls_write(c->ssl, buf, len) : write(c->io.fd, buf, len);
 }
 
 void lux_ups_release(lux_ups_conn *c, int keep) {
