@@ -255,12 +255,6 @@ static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_
         snprintf(err, el, "the \"tls-*\" options need \"tls\" => \"enable\"");
         return -1;
     }
-    if (h->tls && h->health && h->health->probe == LUX_HC_HTTP) {
-        snprintf(err, el,
-                 "health-check: the \"http\" probe does not speak TLS; "
-                 "use \"probe\" => \"connect\"");
-        return -1;
-    }
     return 0;
 }
 

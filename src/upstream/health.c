@@ -20,6 +20,7 @@
 #include "lux/log.h"
 #include "net/stats.h"
 #include "upstream/fcgi.h"
+#include "upstream/ups_tls.h"
 
 /* The main thread renews a current generation's lease about once a second; one it has not
  * renewed for this long was replaced by a reload (or the server is stopping). */
@@ -44,6 +45,8 @@ struct lux_health {
     lux_timer late; /* the running probe's deadline */
     int64_t started_ms;
     int connected;
+    struct ssl_st *ssl; /* TLS to a backend that has it (http and fastcgi probes) */
+    int handshaken;
     char out[REQUEST_MAX];
     size_t out_len, out_off;
     char in[REPLY_MAX];
@@ -232,6 +235,9 @@ static void close_probe(lux_health *h) {
     lux_loop_timer_cancel(loop, &h->late);
     if (h->io.fd < 0)
         return;
+    if (h->ssl)
+        lux_ups_tls_close(h->ssl);
+    h->ssl = NULL;
     lux_loop_del(loop, &h->io);
     close(h->io.fd);
     h->io.fd = -1;
@@ -317,12 +323,18 @@ static void on_next(lux_timer *t) {
     lux_loop *loop = loop_of(h);
     h->started_ms = lux_loop_now_ms(loop);
     h->connected = 0;
+    h->handshaken = 0;
     h->in_len = 0;
     build_request(h);
     h->io.cb = on_probe_io;
     h->io.fd = lux_ups_socket(h->backend);
     if (h->io.fd < 0) {
         probe_done(h, 0, "connect: %s", strerror(errno));
+        return;
+    }
+    if (h->backend->tls && h->conf->probe != LUX_HC_CONNECT &&
+        !(h->ssl = lux_ups_tls_session(h->backend->tls, h->io.fd))) {
+        probe_done(h, 0, "out of memory");
         return;
     }
     if (lux_loop_add(loop, &h->io, LUX_EV_WRITE) < 0) {
@@ -396,10 +408,35 @@ static int connected(lux_health *h) {
     return 0;
 }
 
+/* The TLS handshake, when the backend has TLS: 0 done, 1 on, -1 once the probe is over. */
+static int handshake(lux_health *h) {
+    unsigned events = 0;
+    char why[256];
+    int rc = lux_ups_tls_handshake(h->ssl, &events, why, sizeof why);
+    if (rc < 0) {
+        probe_done(h, 0, "TLS: %s", why);
+        return -1;
+    }
+    if (rc > 0) {
+        lux_loop_mod(loop_of(h), &h->io, events);
+        return 1;
+    }
+    h->handshaken = 1;
+    return 0;
+}
+
+static ssize_t probe_write(lux_health *h, const void *p, size_t len) {
+    return h->ssl ? lux_ups_tls_write(h->ssl, p, len) : write(h->io.fd, p, len);
+}
+
+static ssize_t probe_read(lux_health *h, void *p, size_t len) {
+    return h->ssl ? lux_ups_tls_read(h->ssl, p, len) : read(h->io.fd, p, len);
+}
+
 /* Write the rest of the request: 0, or -1 once the probe is over. */
 static int send_request(lux_health *h) {
     while (h->out_off < h->out_len) {
-        ssize_t n = write(h->io.fd, h->out + h->out_off, h->out_len - h->out_off);
+        ssize_t n = probe_write(h, h->out + h->out_off, h->out_len - h->out_off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -416,7 +453,7 @@ static int send_request(lux_health *h) {
 
 static void read_reply(lux_health *h) {
     for (;;) {
-        ssize_t n = read(h->io.fd, h->in + h->in_len, sizeof h->in - h->in_len);
+        ssize_t n = probe_read(h, h->in + h->in_len, sizeof h->in - h->in_len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -437,6 +474,11 @@ static void on_probe_io(lux_io *io, unsigned events) {
         return;
     if (!h->connected && connected(h) < 0)
         return;
+    if (h->ssl && !h->handshaken) {
+        if (handshake(h) != 0)
+            return;
+        events = LUX_EV_WRITE; /* the request goes out now */
+    }
     if ((events & LUX_EV_WRITE) && send_request(h) < 0)
         return;
     if (events & (LUX_EV_READ | LUX_EV_ERROR))

@@ -4,7 +4,8 @@
  * one that failed `fall` probes in a row until it passes `rise` in a row again. Passive health
  * (upstream.h: a failed connect disables a backend for its disable-time) works beside it.
  *
- * Probes: "http" (mod_proxy) asks for a URI and compares the status with `expect`;
+ * Probes: "http" (mod_proxy; over TLS when the backend has it) asks for a URI and compares the
+ * status with `expect`;
  * "fastcgi" (mod_fastcgi) sends FCGI_GET_VALUES and wants FCGI_GET_VALUES_RESULT; "connect"
  * (any) only connects.
  *

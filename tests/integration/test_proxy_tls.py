@@ -17,11 +17,11 @@ from test_tls import certs
 class TlsBackend:
     """An HTTPS/1.1 backend in this process with certificate "a" (for localhost and 127.0.0.1).
     It records the SNI of each handshake, its connections, those that resumed a session and
-    the client certificate's subject; /close answers and closes the connection."""
+    the client certificate's subject and the paths asked for; /close answers and closes the connection."""
 
     def __init__(self, client_ca=None):
         c = certs()
-        self.snis, self.conns, self.resumed, self.peers = [], 0, 0, []
+        self.snis, self.conns, self.resumed, self.peers, self.paths = [], 0, 0, [], []
         self.lock = threading.Lock()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(c["a.crt"], c["a.key"])
@@ -35,6 +35,8 @@ class TlsBackend:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):
+                with backend.lock:
+                    backend.paths.append(self.path)
                 body = b"over tls\n"
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
@@ -159,8 +161,6 @@ def test_tls_options_checked():
          '"tls-ca-file" => "/nonexistent/ca.pem" ) ) )', "/nonexistent/ca.pem"),
         ('proxy.server = ( "" => ( ( "host" => "127.0.0.1", "port" => 9, "tls" => "enable", '
          '"tls-client-pemfile" => "/nonexistent/c.pem" ) ) )', "/nonexistent/c.pem"),
-        ('proxy.server = ( "" => ( ( "host" => "127.0.0.1", "port" => 9, "tls" => "enable", '
-         '"health-check" => ( "uri" => "/" ) ) ) )', "does not speak TLS"),
     ]
     for line, needle in cases:
         with harness.TempDir() as t:
@@ -170,3 +170,20 @@ def test_tls_options_checked():
             r = harness.run_bin(["-t", "-f", path])
             check(r.returncode != 0, f"{line} was accepted")
             contains(r.stdout + r.stderr, needle)
+
+
+@lux_only("TLS to backends and active health checks are lux's")
+def test_health_check_over_tls():
+    check_opt = ('"health-check" => ( "uri" => "/healthz", "interval" => 1, "timeout" => 1, '
+                 '"rise" => 1, "fall" => 1 )')
+    with TlsBackend() as b:
+        with Server(conf(b.port, ca_opt() + ", " + check_opt)) as s:
+            harness.poll(lambda: "/healthz" in b.paths, 10 * harness.sanitizer_slowdown(),
+                         what="a probe over TLS")
+            eq(get(s, "/hello").status, 200, "the backend is up")
+            check("is down" not in s.errorlog, s.errorlog[-800:])
+        with Server(conf(b.port, ", " + check_opt)) as s:
+            harness.poll(lambda: f"backend 127.0.0.1:{b.port} is down" in s.errorlog,
+                         20 * harness.sanitizer_slowdown(), what="the unverifiable backend out")
+            contains(s.errorlog, "TLS: certificate verify failed")
+            eq(get(s, "/hello").status, 503, "no backend left")
