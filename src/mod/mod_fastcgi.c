@@ -40,7 +40,7 @@ static int conf_finish(lux_gen *gen, void *conf, char *err, size_t el) {
 
 #define OFF(f) offsetof(lux_gw_settings, f)
 static const lux_directive fcgi_directives[] = {
-    {"fastcgi.server", LUX_D_CUSTOM, OFF(servers), LUX_SCOPE_ANY, lux_gw_servers_parse,
+    {"fastcgi.server", LUX_D_CUSTOM, OFF(servers), LUX_SCOPE_ANY, lux_gw_fastcgi_servers_parse,
      sizeof(lux_gw_servers)},
     {"fastcgi.balance", LUX_D_STRING, OFF(balance), LUX_SCOPE_ANY},
     {"fastcgi.map-extensions", LUX_D_CUSTOM, OFF(map), LUX_SCOPE_ANY, lux_gw_map_parse,
@@ -85,7 +85,7 @@ static int fcgi_begin(lux_gw *g, lux_req *r, lux_ups_buf *out) {
     lux_fcgi_parser_init(lux_gw_state(g), REQUEST_ID);
     const lux_gw_target *t = lux_gw_target_of(r, &lux_mod_fastcgi);
     lux_cgi_env env;
-    if (lux_gw_env(r, t, &env) < 0)
+    if (lux_gw_env(g, r, t, &env) < 0)
         return -1;
     int role = t->gw.authorizer ? LUX_FCGI_AUTHORIZER : LUX_FCGI_RESPONDER;
     if (lux_fcgi_begin(out, REQUEST_ID, role, 1) < 0)
@@ -144,8 +144,8 @@ int lux_fastcgi_apply_env(lux_req *r, lux_cgi_env *env) {
 static lux_str authorizer_docroot(lux_req *r) {
     void **slot = lux_req_mod_data(r, &lux_mod_fastcgi);
     const lux_gw_req *q = slot ? *slot : NULL;
-    if (q && q->authorizer_ran && q->target && q->target->gw.authorizer)
-        return q->target->docroot;
+    if (q && q->authorizer_ran && q->target && q->target->gw.authorizer && q->host)
+        return q->host->docroot;
     return (lux_str){NULL, 0};
 }
 

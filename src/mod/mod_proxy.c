@@ -164,7 +164,7 @@ static int parse_forwarded(lux_gen *gen, const lux_value *v, void *dst, char *er
 
 #define OFF(f) offsetof(proxy_conf, f)
 static const lux_directive proxy_directives[] = {
-    {"proxy.server", LUX_D_CUSTOM, OFF(gw.servers), LUX_SCOPE_ANY, lux_gw_responders_parse,
+    {"proxy.server", LUX_D_CUSTOM, OFF(gw.servers), LUX_SCOPE_ANY, lux_gw_proxy_servers_parse,
      sizeof(lux_gw_servers)},
     {"proxy.balance", LUX_D_STRING, OFF(gw.balance), LUX_SCOPE_ANY},
     {"proxy.debug", LUX_D_INT, OFF(gw.debug), LUX_SCOPE_ANY},

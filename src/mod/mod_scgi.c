@@ -43,7 +43,7 @@ static int conf_finish(lux_gen *gen, void *conf, char *err, size_t el) {
 
 #define OFF(f) offsetof(scgi_conf, f)
 static const lux_directive scgi_directives[] = {
-    {"scgi.server", LUX_D_CUSTOM, OFF(gw.servers), LUX_SCOPE_ANY, lux_gw_responders_parse,
+    {"scgi.server", LUX_D_CUSTOM, OFF(gw.servers), LUX_SCOPE_ANY, lux_gw_scgi_servers_parse,
      sizeof(lux_gw_servers)},
     {"scgi.balance", LUX_D_STRING, OFF(gw.balance), LUX_SCOPE_ANY},
     {"scgi.map-extensions", LUX_D_CUSTOM, OFF(gw.map), LUX_SCOPE_ANY, lux_gw_map_parse,
@@ -55,7 +55,7 @@ static const lux_directive scgi_directives[] = {
 
 static int begin(lux_gw *g, lux_req *r, lux_ups_buf *out, int uwsgi) {
     lux_cgi_env env;
-    if (lux_gw_env(r, lux_gw_target_of(r, &lux_mod_scgi), &env) < 0)
+    if (lux_gw_env(g, r, lux_gw_target_of(r, &lux_mod_scgi), &env) < 0)
         return -1;
     lux_gw_debug_params(g, env.vars, env.n);
     if (uwsgi)

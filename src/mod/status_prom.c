@@ -127,6 +127,22 @@ static void backend_labels(lux_sbuf *b, const char *name, size_t id) {
     LUX_SBUF_LIT(b, "\"");
 }
 
+/* Only backends with an active health check have a series; no family without any. */
+static void backend_checks(lux_sbuf *b, const lux_stats_backend_totals *t, size_t n) {
+    int any = 0;
+    for (size_t i = 0; i < n && !any; i++)
+        any = t[i].checked >= 0;
+    if (!any)
+        return;
+    family(b, "lux_backend_check_up", "gauge",
+           "1 while the backend's active health check passes, 0 once it failed (health-check).");
+    for (size_t i = 0; i < n; i++)
+        if (t[i].checked >= 0) {
+            backend_labels(b, "lux_backend_check_up", i);
+            lux_sbuf_printf(b, "} %d\n", t[i].checked);
+        }
+}
+
 static void backend_requests(lux_sbuf *b, const lux_stats_backend_totals *t, size_t n) {
     family(b, "lux_backend_requests_total", "counter", "Requests sent to a gateway's backend.");
     for (size_t i = 0; i < n; i++) {
@@ -147,6 +163,7 @@ static void backend_requests(lux_sbuf *b, const lux_stats_backend_totals *t, siz
         backend_labels(b, "lux_backend_up", i);
         lux_sbuf_printf(b, "} %d\n", t[i].up);
     }
+    backend_checks(b, t, n);
 }
 
 static void backend_durations(lux_sbuf *b, const lux_stats_backend_totals *t, size_t n) {

@@ -63,6 +63,9 @@ static backend_entry backend_names[LUX_STATS_MAX_BACKENDS];
 static _Atomic size_t nbackends;
 static pthread_mutex_t backends_lock = PTHREAD_MUTEX_INITIALIZER;
 static backend_table *backend_tables;
+/* The active health check's verdict per entry: 0 none, 1 failing, 2 passing (one prober
+ * writes, scrapes read). */
+static _Atomic int backend_checked[LUX_STATS_MAX_BACKENDS];
 
 static worker_slot *slots;
 static size_t nslots;
@@ -280,6 +283,11 @@ void lux_stats_backend_down(unsigned worker, int id, int64_t until_ms) {
         atomic_store_explicit(&b->down_until_ms, until_ms, RELAXED);
 }
 
+void lux_stats_backend_checked(int id, int up) {
+    if (id >= 0 && id < LUX_STATS_MAX_BACKENDS)
+        atomic_store_explicit(&backend_checked[id], up ? 2 : 1, RELAXED);
+}
+
 size_t lux_stats_backends(void) {
     return atomic_load_explicit(&nbackends, memory_order_acquire);
 }
@@ -300,6 +308,8 @@ static int64_t monotonic_ms(void) {
 
 void lux_stats_backend_of(size_t id, lux_stats_backend_totals *out) {
     *out = (lux_stats_backend_totals){.up = 1};
+    if (id < LUX_STATS_MAX_BACKENDS)
+        out->checked = atomic_load_explicit(&backend_checked[id], RELAXED) - 1;
     int64_t now = monotonic_ms();
     for (size_t w = 0; w < nslots && id < lux_stats_backends(); w++) {
         backend_slot *b = &backend_tables[w].b[id];

@@ -109,7 +109,8 @@ typedef struct {
     uint64_t errors[LUX_STATS_BACKEND_NERRORS];
     uint64_t duration[LUX_STATS_NBUCKETS + 1]; /* complete responses, per bucket as above */
     uint64_t duration_us;
-    int up; /* no worker has it disabled after a failure (passive health) */
+    int up;      /* no worker has it disabled after a failure (passive health) */
+    int checked; /* its active health check passes (1) or fails (0); -1: it has none */
 } lux_stats_backend_totals;
 
 /* The id of (module, backend), added when new; -1 when the registry is full. It takes a lock:
@@ -121,6 +122,9 @@ void lux_stats_backend_response(unsigned worker, int id, uint64_t us);
 void lux_stats_backend_failed(unsigned worker, int id, lux_stats_backend_error e);
 /* The backend is left alone by this worker until until_ms (CLOCK_MONOTONIC milliseconds). */
 void lux_stats_backend_down(unsigned worker, int id, int64_t until_ms);
+
+/* The backend's active health check now passes (up) or fails (the prober's thread). */
+void lux_stats_backend_checked(int id, int up);
 
 /* Readers. */
 size_t lux_stats_backends(void);

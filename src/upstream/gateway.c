@@ -309,7 +309,7 @@ static void send_more(lux_gw *g) {
     while (g->conn) {
         size_t pending = lux_ups_buf_pending(&g->out);
         if (pending) {
-            ssize_t n = write(g->conn->io.fd, g->out.data + g->out.off, pending);
+            ssize_t n = lux_ups_write(g->conn, g->out.data + g->out.off, pending);
             if (n > 0) {
                 lux_ups_buf_consume(&g->out, (size_t)n);
                 g->last_write = lux_loop_now_ms(g->loop);
@@ -570,7 +570,7 @@ static void read_response(lux_gw *g) {
             update_interest(g);
             return;
         }
-        ssize_t n = read(g->conn->io.fd, buf, sizeof buf);
+        ssize_t n = lux_ups_read(g->conn, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -591,22 +591,37 @@ static void read_response(lux_gw *g) {
         arm_timer(g);
 }
 
+/* The connect, and the TLS handshake over it, came on: wait, start writing, or fail (a refused
+ * connect is tried elsewhere; a TLS failure is the backend's answer: 502). */
+static void connect_progress(lux_gw *g) {
+    switch (lux_ups_connected(g->conn)) {
+    case LUX_UPS_WAIT:
+        return;
+    case LUX_UPS_TLS_FAILED:
+        count_error(g, LUX_STATS_BACKEND_CONNECT);
+        fail(g, 502);
+        return;
+    case LUX_UPS_CONNECT_FAILED:
+        lux_log(LUX_LOG_ERR, "(%s) connect to %s: %s", g->proto->name, g->backend->name,
+                strerror(errno));
+        retry_or_fail(g, 1);
+        return;
+    case LUX_UPS_READY:
+        break;
+    }
+    g->connecting = 0;
+    debug(g, 1, "connected to %s", g->backend->name);
+    g->last_read = lux_loop_now_ms(g->loop);
+    send_more(g);
+}
+
 static void on_conn_event(lux_io *io, unsigned events) {
     lux_ups_conn *c = (lux_ups_conn *)io;
     lux_gw *g = c->io.fd >= 0 ? c->user : NULL;
     if (!g || !g->r || g->conn != c)
         return;
     if (g->connecting) {
-        if (lux_ups_connected(c) < 0) {
-            lux_log(LUX_LOG_ERR, "(%s) connect to %s: %s", g->proto->name, g->backend->name,
-                    strerror(errno));
-            retry_or_fail(g, 1);
-            return;
-        }
-        g->connecting = 0;
-        debug(g, 1, "connected to %s", g->backend->name);
-        g->last_read = lux_loop_now_ms(g->loop);
-        send_more(g);
+        connect_progress(g);
         return;
     }
     if (events & LUX_EV_WRITE) {

@@ -14,7 +14,10 @@
 #include "http/stat_cache.h"
 #include "mod/fastcgi_env.h"
 #include "mod/setenv_env.h"
+#include "net/worker.h"
+#include "upstream/health.h"
 #include "upstream/procs.h"
+#include "upstream/ups_tls.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 8
 
@@ -61,10 +64,31 @@ static int ignored_key(const char *k) {
     return 0;
 }
 
+/* What differs between the gateways' NAME.server: the module (logs, metrics) and the health
+ * probes its backends understand. */
+typedef struct {
+    const char *module;
+    lux_hc_probe probe; /* the default */
+    unsigned probes;    /* 1 << lux_hc_probe of those allowed */
+    int tls;            /* its backends may speak TLS */
+} gw_kind;
+
+static const gw_kind FASTCGI = {"mod_fastcgi", LUX_HC_FASTCGI,
+                                1u << LUX_HC_FASTCGI | 1u << LUX_HC_CONNECT, 0};
+static const gw_kind SCGI = {"mod_scgi", LUX_HC_CONNECT, 1u << LUX_HC_CONNECT, 0};
+static const gw_kind PROXY = {"mod_proxy", LUX_HC_HTTP, 1u << LUX_HC_HTTP | 1u << LUX_HC_CONNECT,
+                              1};
+
 typedef struct {
     const char *host, *socket, *mode;
     long port, disable_time;
     lux_ups_procs_conf procs;
+    lux_gw_host *opts; /* in the generation's pool: the backends point to it */
+    const gw_kind *kind;
+    lux_hc_conf *health; /* NULL: no active health check */
+    int tls;             /* "tls" => "enable" */
+    int tls_keys;        /* any tls-* option was given */
+    lux_ups_tls_conf tls_conf;
 } host_opts;
 
 /* ( "string", ... ) into *out. */
@@ -119,12 +143,38 @@ static int spawn_option(lux_gen *gen, const lux_value *e, host_opts *h, char *er
     return 1;
 }
 
-/* One option of a host entry; target options come from the first host of a key. */
-static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_target *t, int first,
-                       char *err, size_t el) {
+/* The options of TLS to the backend (lux's own, for proxy.server): 0, 1 when k is none of them,
+ * or -1. */
+static int tls_option(const lux_value *e, host_opts *h, char *err, size_t el) {
+    const char *k = e->key;
+    if (strcmp(k, "tls") && strncmp(k, "tls-", 4))
+        return 1;
+    if (!h->kind->tls) {
+        snprintf(err, el, "\"%s\": only proxy.server backends speak TLS", k);
+        return -1;
+    }
+    lux_ups_tls_conf *c = &h->tls_conf;
+    h->tls_keys |= strcmp(k, "tls") != 0;
+    if (!strcmp(k, "tls"))
+        return bool_opt(e, &h->tls, err, el);
+    if (!strcmp(k, "tls-verify"))
+        return bool_opt(e, &c->verify, err, el);
+    const char **str = !strcmp(k, "tls-ca-file")          ? &c->ca_file
+                       : !strcmp(k, "tls-server-name")    ? &c->server_name
+                       : !strcmp(k, "tls-client-pemfile") ? &c->client_pemfile
+                       : !strcmp(k, "tls-client-privkey") ? &c->client_privkey
+                                                          : NULL;
+    if (str)
+        return str_opt(e, str, err, el);
+    snprintf(err, el, "unknown option \"%s\"", k);
+    return -1;
+}
+
+/* One option of a host entry (the timeouts are the target's). */
+static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_target *t, char *err,
+                       size_t el) {
     const char *k = e->key;
     const char *s;
-    int b;
     if (!strcmp(k, "host"))
         return str_opt(e, &h->host, err, el);
     if (!strcmp(k, "port"))
@@ -135,6 +185,14 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
         return int_opt(e, &h->disable_time, err, el);
     if (!strcmp(k, "mode"))
         return str_opt(e, &h->mode, err, el);
+    if (!strcmp(k, "health-check")) {
+        h->health = lux_pool_alloc(&gen->pool, sizeof *h->health);
+        if (!h->health) {
+            snprintf(err, el, "out of memory");
+            return -1;
+        }
+        return lux_hc_conf_parse(e, h->kind->probe, h->kind->probes, h->health, err, el);
+    }
     if (!strcmp(k, "connect-timeout"))
         return int_opt(e, &t->gw.connect_timeout, err, el);
     if (!strcmp(k, "read-timeout"))
@@ -144,33 +202,22 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
     if (!strcmp(k, "docroot")) {
         if (str_opt(e, &s, err, el) < 0)
             return -1;
-        if (first)
-            t->docroot = (lux_str){s, strlen(s)};
+        h->opts->docroot = (lux_str){s, strlen(s)};
         return 0;
     }
-    if (!strcmp(k, "x-sendfile-docroot")) {
-        const lux_strlist *dirs;
-        if (strlist_opt(gen, e, &dirs, err, el) < 0)
-            return -1;
-        if (first)
-            t->gw.xsendfile_docroot = dirs;
-        return 0;
-    }
-    int *flag = !strcmp(k, "check-local")           ? &t->check_local
-                : !strcmp(k, "strip-request-uri")   ? &t->strip_request_uri
-                : !strcmp(k, "fix-root-scriptname") ? &t->fix_root_scriptname
+    /* x-sendfile, like the timeouts, is the key's: the last host entry to set it wins */
+    if (!strcmp(k, "x-sendfile-docroot"))
+        return strlist_opt(gen, e, &t->gw.xsendfile_docroot, err, el);
+    int *flag = !strcmp(k, "check-local")           ? &h->opts->check_local
+                : !strcmp(k, "strip-request-uri")   ? &h->opts->strip_request_uri
+                : !strcmp(k, "fix-root-scriptname") ? &h->opts->fix_root_scriptname
                 : !strcmp(k, "x-sendfile")          ? &t->gw.xsendfile
                 : !strcmp(k, "allow-x-send-file")   ? &t->gw.xsendfile /* its older name */
                                                     : NULL;
-    if (flag) {
-        if (bool_opt(e, &b, err, el) < 0)
-            return -1;
-        if (first)
-            *flag = b;
-        return 0;
-    }
+    if (flag)
+        return bool_opt(e, flag, err, el);
     int rc = spawn_option(gen, e, h, err, el);
-    if (rc <= 0)
+    if (rc <= 0 || (rc = tls_option(e, h, err, el)) <= 0)
         return rc;
     if (ignored_key(k))
         return 0;
@@ -179,29 +226,44 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
 }
 
 static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_target *t,
-                        int first, char *err, size_t el) {
+                        const gw_kind *kind, char *err, size_t el) {
     if (hv->type != LUX_V_ARRAY) {
         snprintf(err, el, "a backend must be ( \"host\" => ..., ... )");
         return -1;
     }
-    *h = (host_opts){.disable_time = 1, .procs = {.nprocs = 4}};
+    *h = (host_opts){
+        .disable_time = 1, .procs = {.nprocs = 4}, .kind = kind, .tls_conf = {.verify = 1}};
+    if (!(h->opts = lux_pool_alloc(&gen->pool, sizeof *h->opts))) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    *h->opts = (lux_gw_host){.check_local = 1};
     for (size_t i = 0; i < hv->u.arr.len; i++) {
         const lux_value *e = hv->u.arr.items[i];
         if (!e->key) {
             snprintf(err, el, "backend options are ( \"key\" => value, ... )");
             return -1;
         }
-        if (host_option(gen, e, h, t, first, err, el) < 0)
+        if (host_option(gen, e, h, t, err, el) < 0)
             return -1;
     }
     if (h->mode && strcmp(h->mode, "responder") && strcmp(h->mode, "authorizer")) {
         snprintf(err, el, "mode \"%s\" is neither \"responder\" nor \"authorizer\"", h->mode);
         return -1;
     }
-    if (first)
-        t->gw.authorizer = h->mode && !strcmp(h->mode, "authorizer");
+    if (h->mode && !strcmp(h->mode, "authorizer")) {
+        if (kind != &FASTCGI) {
+            snprintf(err, el, "mode \"authorizer\" is FastCGI's only");
+            return -1;
+        }
+        t->gw.authorizer = 1;
+    }
     if (h->procs.bin_path && !h->socket) {
         snprintf(err, el, "\"bin-path\" needs a \"socket\" to listen on");
+        return -1;
+    }
+    if (h->tls_keys && !h->tls) {
+        snprintf(err, el, "the \"tls-*\" options need \"tls\" => \"enable\"");
         return -1;
     }
     return 0;
@@ -210,9 +272,9 @@ static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_
 /* The backends of one host entry: one, or max-procs processes lux starts. Returns how many
  * it filled in b, or -1. */
 static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, lux_gw_target *t,
-                       int first, char *err, size_t el) {
+                       const gw_kind *kind, char *err, size_t el) {
     host_opts h;
-    if (host_opts_of(gen, hv, &h, t, first, err, el) < 0)
+    if (host_opts_of(gen, hv, &h, t, kind, err, el) < 0)
         return -1;
     char msg[200];
     long n = 1;
@@ -227,8 +289,14 @@ static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, lu
         snprintf(err, el, "%s", msg);
         return -1;
     }
-    for (long i = 0; i < n; i++)
+    if (h.tls && !(b->tls = lux_ups_tls_new(gen, &h.tls_conf, b->host, err, el)))
+        return -1;
+    for (long i = 0; i < n; i++) {
         b[i].disable_time = h.disable_time;
+        b[i].opts = h.opts;
+        if (h.health && lux_health_add(gen, &b[i], h.health, kind->module, err, el) < 0)
+            return -1;
+    }
     return n;
 }
 
@@ -246,14 +314,14 @@ static size_t backends_of(const lux_value *hv) {
     return n >= 1 && n <= 256 ? (size_t)n : 1;
 }
 
-static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, char *err, size_t el) {
+static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, const gw_kind *kind,
+                        char *err, size_t el) {
     if (v->type != LUX_V_ARRAY || !v->u.arr.len) {
         snprintf(err, el, "\"%s\" needs ( \"name\" => ( \"host\" => ... ) )", v->key);
         return -1;
     }
     t->match = (lux_str){v->key, v->key_len};
     t->prefix = v->key[0] == '/';
-    t->check_local = 1;
     t->gw.connect_timeout = DEFAULT_CONNECT_TIMEOUT;
     size_t total = 0;
     for (size_t i = 0; i < v->u.arr.len; i++)
@@ -265,7 +333,7 @@ static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, char
     }
     size_t n = 0;
     for (size_t i = 0; i < v->u.arr.len; i++) {
-        long got = parse_host(gen, v->u.arr.items[i], t->gw.pool.backends + n, t, i == 0, err, el);
+        long got = parse_host(gen, v->u.arr.items[i], t->gw.pool.backends + n, t, kind, err, el);
         if (got < 0)
             return -1;
         n += (size_t)got;
@@ -276,8 +344,8 @@ static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, char
 }
 
 /* The value of NAME.server into s; 0, or -1 with a message in err. */
-static int parse_servers(lux_gen *gen, const lux_value *v, lux_gw_servers *s, char *err,
-                         size_t el) {
+static int parse_servers(lux_gen *gen, const lux_value *v, lux_gw_servers *s, const gw_kind *kind,
+                         char *err, size_t el) {
     if (v->type != LUX_V_ARRAY) {
         snprintf(err, el, "expected ( \".ext\" => ( \"name\" => ( ... ) ) )");
         return -1;
@@ -295,27 +363,23 @@ static int parse_servers(lux_gen *gen, const lux_value *v, lux_gw_servers *s, ch
             snprintf(err, el, "expected ( \".ext\" => ( ... ) )");
             return -1;
         }
-        if (parse_target(gen, e, &s->targets[i], err, el) < 0)
+        if (parse_target(gen, e, &s->targets[i], kind, err, el) < 0)
             return -1;
     }
     return 0;
 }
 
-int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
-    return parse_servers(gen, v, dst, err, el);
+int lux_gw_fastcgi_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                                 size_t el) {
+    return parse_servers(gen, v, dst, &FASTCGI, err, el);
 }
 
-int lux_gw_responders_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
-    const lux_gw_servers *s = dst;
-    if (parse_servers(gen, v, dst, err, el) < 0)
-        return -1;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->targets[i].gw.authorizer) {
-            snprintf(err, el, "\"%s\": mode \"authorizer\" is FastCGI's only",
-                     s->targets[i].match.ptr);
-            return -1;
-        }
-    return 0;
+int lux_gw_scgi_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    return parse_servers(gen, v, dst, &SCGI, err, el);
+}
+
+int lux_gw_proxy_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    return parse_servers(gen, v, dst, &PROXY, err, el);
 }
 
 int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
@@ -335,20 +399,21 @@ int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char
     return 0;
 }
 
-int lux_gw_env(lux_req *r, const lux_gw_target *t, lux_cgi_env *env) {
+int lux_gw_env(const lux_gw *g, lux_req *r, const lux_gw_target *t, lux_cgi_env *env) {
     if (lux_cgi_env_build(r, env) < 0 || lux_setenv_apply_env(r, env) < 0 ||
         lux_fastcgi_apply_env(r, env) < 0)
         return -1;
+    const lux_gw_host *h = lux_gw_backend(g)->opts;
     int rc = 0;
-    if (t->docroot.ptr) {
+    if (h->docroot.ptr) {
         lux_str script = r->path;
         if (r->pathinfo.len <= script.len)
             script.len -= r->pathinfo.len;
-        char *fn = lux_req_printf(r, "%s%.*s", t->docroot.ptr, (int)script.len, script.ptr);
-        rc |= lux_cgi_env_set(r, env, "DOCUMENT_ROOT", 13, t->docroot.ptr, t->docroot.len);
+        char *fn = lux_req_printf(r, "%s%.*s", h->docroot.ptr, (int)script.len, script.ptr);
+        rc |= lux_cgi_env_set(r, env, "DOCUMENT_ROOT", 13, h->docroot.ptr, h->docroot.len);
         rc |= fn ? lux_cgi_env_set(r, env, "SCRIPT_FILENAME", 15, fn, strlen(fn)) : -1;
     }
-    if (t->prefix && t->strip_request_uri && r->target.len >= t->match.len &&
+    if (t->prefix && h->strip_request_uri && r->target.len >= t->match.len &&
         !memcmp(r->target.ptr, t->match.ptr, t->match.len)) {
         size_t skip = t->match.len - (t->match.ptr[t->match.len - 1] == '/');
         rc |=
@@ -423,11 +488,11 @@ int lux_gw_apply_variables(lux_req *r, const lux_module *m, lux_cgi_env *env) {
 }
 
 /* check-local disabled: the script is what the prefix names; the rest is PATH_INFO. */
-static void map_virtual(lux_req *r, const lux_gw_target *t) {
+static void map_virtual(lux_req *r, const lux_gw_target *t, const lux_gw_host *h) {
     if (!t->prefix)
         return;
     size_t keep = t->match.len;
-    if (t->fix_root_scriptname && t->match.len == 1)
+    if (h->fix_root_scriptname && t->match.len == 1)
         keep = 0; /* "/" as the prefix: SCRIPT_NAME empty, the whole path is PATH_INFO */
     else if (t->match.ptr[t->match.len - 1] == '/')
         keep--;
@@ -449,6 +514,13 @@ static const lux_gw_target *choose(const lux_gw_settings *c, lux_gw_req *q, cons
     return match(c, path, 0, suffixes_only);
 }
 
+/* The options of the backend the request will go to, as lighttpd decides check-local after
+ * choosing the host; with none usable, the first host's (the request fails with 503 anyway). */
+static const lux_gw_host *host_for(lux_req *r, const lux_ups_pool *p) {
+    const lux_ups_backend *b = lux_ups_peek(r->worker->loop, p, r);
+    return b ? b->opts : p->backends[0].opts;
+}
+
 lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module *m,
                          const lux_gw_proto *proto, size_t state_size, int local_files) {
     if (!c->servers.n)
@@ -461,14 +533,18 @@ lux_result lux_gw_handle(lux_req *r, const lux_gw_settings *c, const lux_module 
         t = choose(c, q, &r->physical, 1);
     if (!t)
         return LUX_GO_ON;
-    if (local_files && t->check_local && (!r->file || !S_ISREG(r->file->mode)))
-        return LUX_GO_ON; /* the static handler answers: 404 */
-    if (local_files && !t->check_local && !t->gw.authorizer)
-        map_virtual(r, t); /* an authorizer sees the path as it is */
-    q->target = t;
     lux_gw_conf gw = t->gw;
     if (c->balance.ptr)
         lux_ups_balance_parse(c->balance.ptr, &gw.pool.balance);
     gw.debug = (int)c->debug;
+    const lux_gw_host *h = host_for(r, &gw.pool);
+    if (local_files && h->check_local && (!r->file || !S_ISREG(r->file->mode))) {
+        lux_ups_pass_turn(r->worker->loop, &gw.pool);
+        return LUX_GO_ON; /* the static handler answers: 404 */
+    }
+    if (local_files && !h->check_local && !t->gw.authorizer)
+        map_virtual(r, t, h); /* an authorizer sees the path as it is */
+    q->target = t;
+    q->host = h;
     return lux_gw_start(r, proto, &gw, state_size);
 }

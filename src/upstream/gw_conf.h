@@ -12,8 +12,9 @@
  *                                "max-procs" => 2 ) ) )
  *
  * A key starting with "/" matches URL paths with that prefix, any other key paths ending with
- * it. Per-key options (check-local, docroot, strip-request-uri, fix-root-scriptname, the
- * timeouts) are taken from the key's first backend.
+ * it. As in lighttpd, check-local, docroot, strip-request-uri and fix-root-scriptname belong to
+ * each host entry: a request follows those of the backend it goes to. The timeouts are the
+ * key's (the last host entry that sets one).
  */
 #ifndef LUX_GW_CONF_H
 #define LUX_GW_CONF_H
@@ -22,14 +23,18 @@
 #include "lux/module.h"
 #include "lux/req.h"
 #include "upstream/gateway.h"
-/* One key of fastcgi.server: what it matches and where such requests go. */
-typedef struct {
-    lux_str match; /* ".php" or "/prefix" */
-    int prefix;
+/* The options of one host entry; each of its backends points to them (lux_ups_backend.opts). */
+typedef struct lux_gw_host {
     int check_local;
     int strip_request_uri;
     int fix_root_scriptname;
     lux_str docroot; /* ptr NULL: the request's */
+} lux_gw_host;
+
+/* One key of fastcgi.server: what it matches and where such requests go. */
+typedef struct {
+    lux_str match; /* ".php" or "/prefix" */
+    int prefix;
     lux_gw_conf gw;
 } lux_gw_target;
 
@@ -51,10 +56,14 @@ typedef struct {
 } lux_gw_settings;
 
 /* Parse functions for the directives (LUX_D_CUSTOM: dst is a lux_gw_servers or a
- * lux_gw_map). 0 or -1. */
-int lux_gw_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
-/* The same for a protocol without authorizers (SCGI, HTTP): "mode" => "authorizer" is refused. */
-int lux_gw_responders_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
+ * lux_gw_map). A NAME.server's own: the module names its backends in logs and metrics, and
+ * says which health probes they understand (upstream/health.h). 0 or -1. */
+int lux_gw_fastcgi_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                                 size_t errlen);
+int lux_gw_scgi_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                              size_t errlen);
+int lux_gw_proxy_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                               size_t errlen);
 int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
 /* Check NAME.balance once the settings are in. 0 or -1. */
 int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char *err,
@@ -73,6 +82,7 @@ const lux_gw_target *lux_gw_match(const lux_gw_settings *c, const lux_str *path)
  * across LUX_RESTART). */
 typedef struct {
     const lux_gw_target *target; /* the one r went to last */
+    const lux_gw_host *host;     /* the options of the host entry it went to */
     int authorizer_ran;          /* one of m's authorizers was asked: not again for r */
     lux_cgi_env vars;            /* what it passed on: Variable-NAME: value */
 } lux_gw_req;
@@ -86,7 +96,8 @@ const lux_gw_target *lux_gw_target_of(lux_req *r, const lux_module *m);
 int lux_gw_keep_variable(lux_req *r, const lux_module *m, const char *name, size_t nlen,
                          const char *value, size_t vlen);
 int lux_gw_apply_variables(lux_req *r, const lux_module *m, lux_cgi_env *env);
-/* r's CGI/1.1 environment with mod_setenv's additions, adjusted as t's options ask. 0 or -1. */
-int lux_gw_env(lux_req *r, const lux_gw_target *t, lux_cgi_env *env);
+/* r's CGI/1.1 environment with mod_setenv's additions, adjusted as the options of the backend
+ * g is going to ask (t: the target r matched). 0 or -1. */
+int lux_gw_env(const lux_gw *g, lux_req *r, const lux_gw_target *t, lux_cgi_env *env);
 
 #endif

@@ -17,6 +17,8 @@
 #include "http/request.h"
 #include "lux/log.h"
 #include "net/stats.h"
+#include "upstream/health.h"
+#include "upstream/ups_tls.h"
 
 /* Idle connections kept per backend and worker: more are closed. */
 #define IDLE_MAX 32
@@ -54,9 +56,27 @@ static void free_dead(void) {
     }
 }
 
+/* close() takes a socket out of epoll only when no other descriptor shares it, and a child
+ * process between its fork and its exec (CGI, bin-path, SSI exec) holds a copy: a registered
+ * socket leaves the loop first, so that no event of it can reach a freed connection. */
+static void close_socket(lux_loop *loop, lux_io *io) {
+    if (io->fd < 0)
+        return;
+    lux_loop_del(loop, io);
+    close(io->fd);
+    io->fd = -1;
+}
+
+/* Close c's socket, and its TLS session first. */
+static void close_transport(lux_ups_conn *c) {
+    if (c->ssl && c->io.fd >= 0)
+        lux_ups_tls_close(c->ssl);
+    c->ssl = NULL;
+    close_socket(c->loop, &c->io);
+}
+
 static void close_conn_now(lux_ups_conn *c) {
-    if (c->io.fd >= 0)
-        close(c->io.fd);
+    close_transport(c);
     free(c);
 }
 
@@ -212,7 +232,7 @@ void lux_ups_pool_finish(lux_ups_pool *p) {
 static int usable(lux_loop *loop, const lux_ups_backend *b, const lux_ups_backend *skip,
                   lux_ups_state **st) {
     *st = state_of(loop, b->name);
-    if (b == skip || !*st)
+    if (b == skip || !*st || (b->health && !lux_health_up(b->health)))
         return 0;
     return (*st)->disabled_until <= lux_loop_now_ms(loop);
 }
@@ -243,14 +263,15 @@ static const lux_ups_backend *pick_from(lux_loop *loop, const lux_ups_pool *p, s
     return NULL;
 }
 
-const lux_ups_backend *lux_ups_pick(lux_loop *loop, const lux_ups_pool *p, lux_req *r,
-                                    const lux_ups_backend *skip) {
+/* take_turn: round-robin moves on to the next backend. */
+static const lux_ups_backend *pick(lux_loop *loop, const lux_ups_pool *p, lux_req *r,
+                                   const lux_ups_backend *skip, int take_turn) {
     if (!p->n)
         return NULL;
     switch (p->balance) {
     case LUX_UPS_ROUND_ROBIN: {
         lux_ups_state *ps = state_of(loop, p->key);
-        size_t start = ps ? ps->rr_next++ % p->n : 0;
+        size_t start = ps ? (take_turn ? ps->rr_next++ : ps->rr_next) % p->n : 0;
         return pick_from(loop, p, start, skip);
     }
     case LUX_UPS_HASH:
@@ -263,6 +284,21 @@ const lux_ups_backend *lux_ups_pick(lux_loop *loop, const lux_ups_pool *p, lux_r
     default:
         return pick_fair(loop, p, skip);
     }
+}
+
+const lux_ups_backend *lux_ups_pick(lux_loop *loop, const lux_ups_pool *p, lux_req *r,
+                                    const lux_ups_backend *skip) {
+    return pick(loop, p, r, skip, 1);
+}
+
+const lux_ups_backend *lux_ups_peek(lux_loop *loop, const lux_ups_pool *p, lux_req *r) {
+    return pick(loop, p, r, NULL, 0);
+}
+
+void lux_ups_pass_turn(lux_loop *loop, const lux_ups_pool *p) {
+    lux_ups_state *ps = p->balance == LUX_UPS_ROUND_ROBIN ? state_of(loop, p->key) : NULL;
+    if (ps)
+        ps->rr_next++;
 }
 
 void lux_ups_disable(lux_loop *loop, const lux_ups_backend *b) {
@@ -295,11 +331,7 @@ static void free_conn(void *p) {
 
 /* Close c now, free it after the batch (an event for it may still be pending). */
 static void close_conn(lux_ups_conn *c) {
-    if (c->io.fd >= 0) {
-        lux_loop_del(c->loop, &c->io);
-        close(c->io.fd);
-        c->io.fd = -1;
-    }
+    close_transport(c);
     lux_ups_defer_free(c->loop, &c->dead, free_conn, c);
 }
 
@@ -315,7 +347,7 @@ static void unlink_idle(lux_ups_conn *c) {
 /* An idle connection became readable: the backend closed it (or talks out of turn). */
 static void on_idle_event(lux_io *io, unsigned events) {
     lux_ups_conn *c = (lux_ups_conn *)io;
-    if (io->fd < 0)
+    if (io->fd < 0 || (c->ssl && lux_ups_tls_idle_ok(c->ssl)))
         return;
     unlink_idle(c);
     close_conn(c);
@@ -334,7 +366,7 @@ static lux_ups_conn *take_idle(lux_ups_state *st, lux_io_cb cb) {
     return c;
 }
 
-static int new_socket(const lux_ups_backend *b) {
+int lux_ups_socket(const lux_ups_backend *b) {
     int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
@@ -344,7 +376,7 @@ static int new_socket(const lux_ups_backend *b) {
     }
     if (connect(fd, (const struct sockaddr *)&b->addr, b->addrlen) < 0 && errno != EINPROGRESS) {
         int e = errno;
-        close(fd);
+        close(fd); /* not registered yet */
         errno = e;
         return -1;
     }
@@ -369,11 +401,15 @@ lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb c
     c->state = st;
     c->io.cb = cb;
     c->user = user;
-    c->io.fd = new_socket(b);
-    if (c->io.fd < 0 || lux_loop_add(loop, &c->io, LUX_EV_WRITE) < 0) {
+    c->io.fd = lux_ups_socket(b);
+    if (c->io.fd >= 0 && b->tls && !(c->ssl = lux_ups_tls_session(b->tls, c->io.fd)))
+        errno = ENOMEM;
+    if (c->io.fd < 0 || (b->tls && !c->ssl) || lux_loop_add(loop, &c->io, LUX_EV_WRITE) < 0) {
         int e = errno;
+        if (c->ssl)
+            lux_ups_tls_close(c->ssl);
         if (c->io.fd >= 0)
-            close(c->io.fd);
+            close(c->io.fd); /* never registered: lux_loop_add failed */
         free(c);
         lux_log(LUX_LOG_ERR, "connect to %s: %s", b->name, strerror(e));
         lux_ups_disable(loop, b);
@@ -384,16 +420,39 @@ lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb c
     return c;
 }
 
-int lux_ups_connected(lux_ups_conn *c) {
+/* The TLS handshake over a connected socket: on, done, or failed (logged with the reason). */
+static lux_ups_connect_result handshake(lux_ups_conn *c) {
+    unsigned events = 0;
+    char why[256];
+    int rc = lux_ups_tls_handshake(c->ssl, &events, why, sizeof why);
+    if (rc == 0)
+        return LUX_UPS_READY;
+    if (rc > 0 && lux_loop_mod(c->loop, &c->io, events) == 0)
+        return LUX_UPS_WAIT;
+    if (rc > 0)
+        snprintf(why, sizeof why, "%s", strerror(errno));
+    lux_log(LUX_LOG_ERR, "TLS to backend %s failed: %s", c->state->name, why);
+    return LUX_UPS_TLS_FAILED;
+}
+
+lux_ups_connect_result lux_ups_connected(lux_ups_conn *c) {
     int e = 0;
     socklen_t len = sizeof e;
     if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
         e = errno;
     if (e) {
         errno = e;
-        return -1;
+        return LUX_UPS_CONNECT_FAILED;
     }
-    return 0;
+    return c->ssl ? handshake(c) : LUX_UPS_READY;
+}
+
+ssize_t lux_ups_read(lux_ups_conn *c, void *buf, size_t len) {
+    return c->ssl ? lux_ups_tls_read(c->ssl, buf, len) : read(c->io.fd, buf, len);
+}
+
+ssize_t lux_ups_write(lux_ups_conn *c, const void *buf, size_t len) {
+    return c->ssl ? lux_ups_tls_write(c->ssl, buf, len) : write(c->io.fd, buf, len);
 }
 
 void lux_ups_release(lux_ups_conn *c, int keep) {

@@ -16,16 +16,24 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "event/loop.h"
 #include "lux/req.h"
+
+struct lux_gw_host;
+typedef struct lux_health lux_health;   /* upstream/health.h */
+typedef struct lux_ups_tls lux_ups_tls; /* upstream/ups_tls.h */
 
 typedef struct {
     char name[128]; /* "127.0.0.1:9000", "[::1]:9000" or "unix:/run/app.sock": logs, state key */
     char host[128]; /* the host as configured; empty for a unix socket */
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    long disable_time; /* seconds a backend that failed to connect is left alone */
+    long disable_time;              /* seconds a backend that failed to connect is left alone */
+    const struct lux_gw_host *opts; /* the gateway's options of the host entry it came from */
+    lux_health *health;             /* its active health check; NULL: none */
+    lux_ups_tls *tls;               /* TLS to it; NULL: plain */
 } lux_ups_backend;
 
 typedef enum {
@@ -63,6 +71,12 @@ void lux_ups_pool_finish(lux_ups_pool *p);
 const lux_ups_backend *lux_ups_pick(lux_loop *loop, const lux_ups_pool *p, lux_req *r,
                                     const lux_ups_backend *skip);
 
+/* The backend lux_ups_pick would choose for r now, without taking a round-robin turn. */
+const lux_ups_backend *lux_ups_peek(lux_loop *loop, const lux_ups_pool *p, lux_req *r);
+/* The request lux_ups_peek chose a backend for goes elsewhere: round-robin moves on all the
+ * same, as it does when the backend takes it. */
+void lux_ups_pass_turn(lux_loop *loop, const lux_ups_pool *p);
+
 /* A backend failed to connect or answer: it gets no requests for its disable-time. */
 void lux_ups_disable(lux_loop *loop, const lux_ups_backend *b);
 
@@ -82,10 +96,14 @@ typedef struct lux_ups_conn {
     lux_ups_state *state;
     int reused; /* came from the idle connections: it may have been closed meanwhile */
     unsigned requests;
+    struct ssl_st *ssl;        /* the TLS session over io.fd; NULL: plain */
     void *user;                /* whoever holds it */
     struct lux_ups_conn *next; /* the backend's idle connections */
     lux_ups_dead dead;
 } lux_ups_conn;
+
+/* A non-blocking socket whose connect to b is under way (or done); -1 with errno. */
+int lux_ups_socket(const lux_ups_backend *b);
 
 /*
  * A connection to b with io.cb = cb: an idle one (reused, ready now) or a new one whose
@@ -93,8 +111,19 @@ typedef struct lux_ups_conn {
  * lux_ups_connected. NULL with errno when even starting failed (the backend is disabled).
  */
 lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb cb, void *user);
-/* Did the connect finish well? 0, or -1 with errno. */
-int lux_ups_connected(lux_ups_conn *c);
+typedef enum {
+    LUX_UPS_READY = 0,           /* connected (and the TLS handshake done): the user may write */
+    LUX_UPS_WAIT = 1,            /* the TLS handshake goes on: call again on the next event */
+    LUX_UPS_CONNECT_FAILED = -1, /* errno says why */
+    LUX_UPS_TLS_FAILED = -2,     /* the handshake failed or the certificate did not do (logged) */
+} lux_ups_connect_result;
+
+/* How is the connect coming on? Called on each event of a new connection until it is not
+ * LUX_UPS_WAIT; meanwhile the connection's interest is the handshake's. */
+lux_ups_connect_result lux_ups_connected(lux_ups_conn *c);
+/* The transport: read(2) and write(2) on the connection, through TLS when it has it. */
+ssize_t lux_ups_read(lux_ups_conn *c, void *buf, size_t len);
+ssize_t lux_ups_write(lux_ups_conn *c, const void *buf, size_t len);
 /* The user is done with c: keep it for the next request (keep) or close it. */
 void lux_ups_release(lux_ups_conn *c, int keep);
 /* Requests the backend is serving from this worker (for tests and "fair"). */

@@ -15,6 +15,7 @@ Answers by path (SCRIPT_NAME + PATH_INFO):
   .../xsend*    "X-Sendfile: ?PATH" (%-decoded; "?lighttpd=PATH": X-LIGHTTPD-send-file;
                 "?bare=PATH": without a Content-Type) with a Content-Type, a Content-Length and
                 a body that the server must discard
+  .../probes*   how many FCGI_GET_VALUES records this backend answered so far
   anything else "hello from NAME"
 Every answer carries "X-Backend: NAME".
 
@@ -37,6 +38,7 @@ import urllib.parse
 NAME = sys.argv[1]
 ADDR = sys.argv[2]
 accepted = 0
+probes = 0
 lock = threading.Lock()
 
 
@@ -121,6 +123,8 @@ def respond(conn, rid, params, body):
         stdout(conn, rid, head + f"{os.getpid()}\n".encode())
     elif "/conns" in path:
         stdout(conn, rid, head + f"{accepted}\n".encode())
+    elif "/probes" in path:
+        stdout(conn, rid, head + f"{probes}\n".encode())
     else:
         stdout(conn, rid, head + f"hello from {NAME}\n".encode())
     stdout(conn, rid, b"")
@@ -146,6 +150,14 @@ def authorize(conn, rid, params):
     end_request(conn, rid)
 
 
+def get_values(conn):
+    """FCGI_GET_VALUES: FCGI_MPXS_CONNS is 0, whatever was asked."""
+    global probes
+    with lock:
+        probes += 1
+    conn.sendall(record(10, 0, b"\x0f\x01FCGI_MPXS_CONNS0"))
+
+
 def serve(conn):
     """Records until the connection ends: a responder answers once its STDIN ends, an
     authorizer once its PARAMS end (STDIN it may still get is ignored)."""
@@ -153,7 +165,9 @@ def serve(conn):
         params_raw, body, keep, role, answered = b"", b"", False, 1, True
         while True:
             rtype, rid, content = read_record(conn)
-            if rtype == 1:
+            if rtype == 9:
+                get_values(conn)
+            elif rtype == 1:
                 role = struct.unpack(">H", content[:2])[0]
                 keep = bool(content[2] & 1)
                 params_raw, body, answered = b"", b"", False
