@@ -135,7 +135,7 @@ SCENARIOS = [
     {"id": "fcgi", "title": f"PHP hello world through FastCGI ({extra_rows.FCGI_PROCS} php-cgi)",
      "path": "/fcgi/hello.php", "status": 200, "length": len(extra_rows.HELLO_BODY),
      "body": extra_rows.HELLO_BODY, "conns": extra_rows.FCGI_PROCS,
-     "helper": extra_rows.HELPER_COMM,
+     "helper": extra_rows.HELPER_COMM, "workers": 1,
      "servers": ("lux", "lighttpd", "nginx")},
     # A reverse proxy in front of one shared backend (nginx serving a 1 KiB file).
     {"id": "proxy1k", "title": "reverse proxy to a backend's 1 KiB file",
@@ -1086,6 +1086,8 @@ def run_wrk(s, scen, seconds, wrk_cpus, scripts):
     w = json.loads(line[len("BENCH_JSON "):])
     secs = w["duration_us"] / 1e6
     n = w["requests"]
+    if n == 0:
+        return {"error": f"no request completed in {seconds} s"}
     # For the 404 scenario a non-2xx answer is the expected one, so count the others instead.
     unexpected = w["status_errors"] if scen["status"] < 400 else n - w["status_errors"]
     return {
@@ -1368,7 +1370,7 @@ def start_pass_servers(p, tmp, ports):
         if got is not None and got != want:
             log(f"  {name:9} warning: {got} workers running, {want} configured")
         for scen in SCENARIOS:
-            if name not in scen.get("servers", (name,)):
+            if not runs_in(scen, name, p):
                 continue
             why = check_scenario(s, scen)
             if why:
@@ -1398,7 +1400,7 @@ def run_pass(p, tmp, ports, scripts):
                 for name in order:
                     if name not in live or scen["id"] in p["bad"].get(name, {}):
                         continue
-                    if name not in scen.get("servers", (name,)):
+                    if not runs_in(scen, name, p):
                         continue
                     s = live[name]
                     gone = server_gone(s)
@@ -1419,6 +1421,13 @@ def run_pass(p, tmp, ports, scripts):
         for s in live.values():
             stop_server(s)
     summarise_pass(p)
+
+
+def runs_in(scen, name, p):
+    """Whether a scenario runs for this server in this pass: some are for a few servers, the
+    FastCGI one only with one worker (see README)."""
+    return (name in scen.get("servers", (name,))
+            and scen.get("workers", p["workers"]) == p["workers"])
 
 
 def progress_line(rnd, scen, name, r, rounds=ROUNDS):
@@ -1598,12 +1607,13 @@ def report_pass(p):
                                   for n, w in p["worker_settings"].items()))
     log(f"  median of {ROUNDS} round(s) x {SECONDS} s per server and scenario (1 s warm-up each)"
         + (f"; HTTP/2: {H2_REQUESTS:,} requests per run (a tenth as warm-up)" if H2_ON else ""))
-    for n, scen in enumerate(SCENARIOS, 1):
+    shown = [scen for scen in SCENARIOS if any(runs_in(scen, n, p) for n in p["servers"])]
+    for n, scen in enumerate(shown, 1):
         log(f"\n{n}. {scen['title']}  ({scenario_desc(scen)})")
         table_rows, notes = [], []
         helper = scen.get("helper")
         for name in p["servers"]:
-            if name not in scen.get("servers", (name,)):
+            if not runs_in(scen, name, p):
                 continue
             m = p["median"].get(name, {}).get(scen["id"])
             if m is None:
@@ -1643,6 +1653,8 @@ def report_summary(passes, idles, metrics=None):
         log(f"\n  {p['title']}; ratio = server / {base} (above 1: {base} uses less CPU)")
         rows = []
         for scen in SCENARIOS:
+            if not any(runs_in(scen, n, p) for n in names):
+                continue
             row = [scen["id"]]
             for name in names:
                 m = p["median"][name].get(scen["id"])
