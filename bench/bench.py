@@ -6,9 +6,10 @@ drives each scenario and the server's own CPU time (from /proc) is divided by th
 completed. bench/README.md explains the method and how to read the numbers.
 
 Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_SERVERS (comma list, default all),
-BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,gz10k,magnet,auth-apr1,auth-bcrypt,
-auth-bcrypt-cache,sites,close,miss1,miss10,miss50,idle,tls1k,tlsnew,tls10m,tlsidle,h2c1k,h2tls1k;
-default all), BENCH_IDLE_CONNS (10000),
+BENCH_SCENARIOS (comma list of 1k,rand1k,404,100k,10m,gz10k,gz100k,gz100k-br,fcgi,proxy1k,
+magnet,auth-apr1,auth-bcrypt,auth-bcrypt-cache,sites,close,miss1,miss10,miss50,idle,tls1k,tlsnew,
+tls10m,tlsidle,h2c1k,h2tls1k,metrics; default all), BENCH_METRICS_ROUNDS (6 or BENCH_ROUNDS),
+BENCH_IDLE_CONNS (10000),
 BENCH_TLS_IDLE_CONNS (2000), BENCH_H2_REQUESTS (300000, requests per HTTP/2 run),
 BENCH_LUX (the lux binary, default build/lux), BENCH_PASS2 (1; 0 skips the two-worker pass),
 BENCH_KEEP (0; 1 keeps the temporary directory).
@@ -31,6 +32,8 @@ import sys
 import tempfile
 import time
 
+import extra_rows
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUT_DIR = os.path.join(ROOT, "build", "bench")
@@ -44,6 +47,7 @@ START_TIMEOUT = 10.0
 FD_LIMIT = 1024  # set in main() to the open-file limit the servers inherit
 LUX_RUN = LUX_BIN  # main() points this at a private copy
 TLS_FILES = {}  # make_certificate(): "cert", "key" (PEM paths) and "der" (the certificate)
+PROXY_BACKEND = {}  # start_proxy_backend(): "port", "proc" of the backend proxy1k's fronts share
 
 
 def env_int(name, default):
@@ -63,6 +67,9 @@ PASS2 = env_int("BENCH_PASS2", 1) != 0
 H2_REQUESTS = max(1000, env_int("BENCH_H2_REQUESTS", 300000))
 H2_STREAMS = 10  # concurrent streams per HTTP/2 connection (h2load -m)
 KEEP = env_int("BENCH_KEEP", 0) != 0
+# The metrics row compares two lux instances round by round: more rounds than the others, since
+# the difference it looks for is a few percent.
+METRICS_ROUNDS = max(1, env_int("BENCH_METRICS_ROUNDS", max(6, ROUNDS)))
 
 # The auth scenarios: the users in the htpasswd file, and the two users the clients log in as
 # (user, password, hash kind); both sit in the middle of the file, an average place for a server
@@ -103,6 +110,37 @@ SCENARIOS = [
     # Compression: lux and lighttpd from their deflate.cache-dir, nginx and h2o per request.
     {"id": "gz10k", "title": "10 KiB HTML file, Accept-Encoding: gzip", "path": "/g10k.html",
      "status": 200, "length": None, "encoding": "gzip"},
+    # A 100 KiB page, compressed per request ("fly": no cache dir, nginx gzip on) or once
+    # ("cache": deflate.cache-dir, nginx gzip_static and a .gz the driver made); the answer must
+    # decode to the page. nginx has no brotli module here, so the br rows are lux and lighttpd.
+    {"id": "gz100k-fly", "group": "gz100k",
+     "title": "100 KiB HTML page, gzip compressed per request",
+     "path": extra_rows.gz_path("fly"), "status": 200, "length": None, "encoding": "gzip",
+     "decodes": True, "servers": ("lux", "lighttpd", "nginx")},
+    {"id": "gz100k-cache", "group": "gz100k",
+     "title": "100 KiB HTML page, gzip from a cache (cache dir; nginx gzip_static)",
+     "path": extra_rows.gz_path("cache"), "status": 200, "length": None, "encoding": "gzip",
+     "decodes": True, "servers": ("lux", "lighttpd", "nginx")},
+    {"id": "gz100k-br-fly", "group": "gz100k-br",
+     "title": "100 KiB HTML page, brotli compressed per request",
+     "path": extra_rows.gz_path("fly"), "status": 200, "length": None, "encoding": "br",
+     "decodes": True, "servers": ("lux", "lighttpd")},
+    {"id": "gz100k-br-cache", "group": "gz100k-br",
+     "title": "100 KiB HTML page, brotli from a cache (deflate.cache-dir)",
+     "path": extra_rows.gz_path("cache"), "status": 200, "length": None, "encoding": "br",
+     "decodes": True, "servers": ("lux", "lighttpd")},
+    # PHP through FastCGI, FCGI_PROCS php-cgi processes per server. As many connections as
+    # processes: nginx keeps its FastCGI connections open, and a php-cgi worker holding an idle
+    # one takes no other, so more connections than workers would starve in its backlog.
+    {"id": "fcgi", "title": f"PHP hello world through FastCGI ({extra_rows.FCGI_PROCS} php-cgi)",
+     "path": "/fcgi/hello.php", "status": 200, "length": len(extra_rows.HELLO_BODY),
+     "body": extra_rows.HELLO_BODY, "conns": extra_rows.FCGI_PROCS,
+     "helper": extra_rows.HELPER_COMM, "workers": 1,
+     "servers": ("lux", "lighttpd", "nginx")},
+    # A reverse proxy in front of one shared backend (nginx serving a 1 KiB file).
+    {"id": "proxy1k", "title": "reverse proxy to a backend's 1 KiB file",
+     "path": "/" + extra_rows.PROXY_FILE, "status": 200, "length": 1024,
+     "body_starts": b"px1k", "servers": ("lux", "lighttpd", "nginx")},
     # A Lua script (mod_magnet, lux and lighttpd only) sets a response header on every request.
     {"id": "magnet", "title": "1 KiB file, a mod_magnet script sets a response header",
      "path": "/mag1k.html", "status": 200, "length": 1024, "header": ("X-Magnet", "1"),
@@ -154,16 +192,25 @@ SCENARIOS = [
      "status": 200, "length": 1024, "h2": True, "tls": True},
 ]
 
-ALL_IDS = [s["id"] for s in SCENARIOS] + ["idle", "tlsidle"]
+ALL_IDS = [s["id"] for s in SCENARIOS] + ["idle", "tlsidle", "metrics"]
+# A group (gz100k) names all its variants (gz100k-fly, gz100k-cache).
+GROUPS = list(dict.fromkeys(s["group"] for s in SCENARIOS if s.get("group")))
 ONLY = [x.strip() for x in os.environ.get("BENCH_SCENARIOS", ",".join(ALL_IDS)).split(",")
         if x.strip()]
-if not ONLY or set(ONLY) - set(ALL_IDS):
-    sys.exit(f"bench: BENCH_SCENARIOS takes a comma list of {', '.join(ALL_IDS)}")
-SCENARIOS = [s for s in SCENARIOS if s["id"] in ONLY]
+if not ONLY or set(ONLY) - set(ALL_IDS) - set(GROUPS):
+    sys.exit(f"bench: BENCH_SCENARIOS takes a comma list of {', '.join(ALL_IDS + GROUPS)}")
+SCENARIOS = [s for s in SCENARIOS if s["id"] in ONLY or s.get("group") in ONLY]
+METRICS_ON = "metrics" in ONLY
+# The 1 KiB keep-alive request the metrics row measures on both lux instances.
+METRICS_SCENARIO = {"id": "metrics", "title": "1 KiB file, keep-alive", "path": "/f1k.html",
+                    "status": 200, "length": 1024}
 # The TLS listener, its certificate and the resumption check exist only when a TLS scenario runs.
 TLS_ON = "tlsidle" in ONLY or any(s.get("tls") for s in SCENARIOS)
 H2_ON = any(s.get("h2") for s in SCENARIOS)
 GZ_ON = any(s.get("encoding") for s in SCENARIOS)
+GZ100_ON = any(s.get("decodes") for s in SCENARIOS)
+FCGI_ON = any(s["id"] == "fcgi" for s in SCENARIOS)
+PROXY_ON = any(s["id"] == "proxy1k" for s in SCENARIOS)
 MAGNET_ON = any(s["id"] == "magnet" for s in SCENARIOS)
 AUTH_ON = any(s.get("auth") for s in SCENARIOS)
 SITES_ON = any(s.get("hosts") for s in SCENARIOS)
@@ -214,19 +261,34 @@ def proc_tree(pid):
     return out
 
 
-def tree_cpu_seconds(pid):
+def tree_cpu_seconds(pid, helper_comm=None):
     """utime+stime of the process tree, plus reaped children (cutime+cstime) so a worker that
-    exits mid-run still counts."""
-    ticks = 0
-    for p in proc_tree(pid):
+    exits mid-run still counts. With helper_comm, returns (server, helpers): the subtrees of
+    processes whose name starts with it (php-cgi a server started) counted apart."""
+    children = proc_children_map()
+    ticks = [0, 0]
+    todo = [(pid, False)]
+    while todo:
+        p, helper = todo.pop()
         try:
             with open(f"/proc/{p}/stat") as f:
                 stat = f.read()
         except OSError:
             continue
+        comm = stat[stat.find("(") + 1:stat.rfind(")")]
+        helper = helper or bool(helper_comm and comm.startswith(helper_comm))
+        todo.extend((c, helper) for c in children.get(p, []))
         fields = stat[stat.rfind(")") + 2:].split()
-        ticks += sum(int(x) for x in fields[11:15])
-    return ticks / HZ
+        ticks[helper] += sum(int(x) for x in fields[11:15])
+    if helper_comm is None:
+        return (ticks[0] + ticks[1]) / HZ
+    return ticks[0] / HZ, ticks[1] / HZ
+
+
+def server_cpu_seconds(s):
+    """(the server's CPU, its helpers' CPU): php-cgi it started, and the pool started for it."""
+    own, helpers = tree_cpu_seconds(s["proc"].pid, extra_rows.HELPER_COMM)
+    return own, helpers + sum(tree_cpu_seconds(h.pid) for h in s.get("helpers", []))
 
 
 def tree_rss_kib(pid):
@@ -368,6 +430,7 @@ def make_docroot(docroot):
     with open(os.path.join(docroot, "f10m.bin"), "wb") as f:
         for _ in range(10):
             f.write(os.urandom(1024 * 1024))
+    extra_rows.make_files(docroot, kib_text)
 
 
 def kib_text(tag):
@@ -443,10 +506,13 @@ def lighttpd_conf(s, full):
         lines += [
             'server.modules = ( "mod_deflate" )',
             # Only the gz10k file, so that the other rows measure what they always did.
-            '$HTTP["url"] == "/g10k.html" { deflate.mimetypes = ( "text/html" ) }',
+            '$HTTP["url"] == "/g10k.html" {',
+            '    deflate.mimetypes = ( "text/html" )',
+            f'    deflate.cache-dir = "{s["dir"]}/deflate-cache"',
+            '}',
             'deflate.allowed-encodings = ( "gzip" )',
-            f'deflate.cache-dir = "{s["dir"]}/deflate-cache"',
         ]
+    lines += extra_rows.lighttpd_lines(s, FCGI_ON, PROXY_ON, GZ100_ON)
     if MAGNET_ON:
         lines += [
             'server.modules += ( "mod_magnet" )',
@@ -465,6 +531,7 @@ def lighttpd_conf(s, full):
             'server.max-keep-alive-requests = 65535',
             'server.max-keep-alive-idle = 300',
         ]
+    lines += s.get("extra_conf", [])
     if s.get("tls_port"):
         lines += [
             f'$SERVER["socket"] == "127.0.0.1:{s["tls_port"]}" {{',
@@ -508,12 +575,16 @@ def sites_conf(s):
     return lines + ['}']
 
 
+def nginx_user_line():
+    """As root nginx's workers would switch to "nobody"; keep every server on the same user."""
+    if os.geteuid() == 0:
+        return f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};\n"
+    return ""
+
+
 def nginx_conf(s):
     d = s["dir"]
-    user = ""
-    if os.geteuid() == 0:
-        # As root the workers would switch to "nobody"; keep every server on the same user.
-        user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};\n"
+    user = nginx_user_line()
     temps = "".join(f"    {t}_temp_path {d}/{t}_temp;\n"
                     for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     tls = ""
@@ -553,11 +624,11 @@ http {{
     gzip_types text/html;
     keepalive_timeout 300s;
     keepalive_requests 65535;
-{temps}    server {{
+{temps}{extra_rows.nginx_http_blocks(s, FCGI_ON, PROXY_ON)}    server {{
         listen 127.0.0.1:{s["port"]};
 {h2c}{tls}        root {s["docroot"]};
         index index.html;
-    }}
+{extra_rows.nginx_locations(s, FCGI_ON, PROXY_ON, GZ100_ON)}    }}
 }}
 """
 
@@ -631,11 +702,11 @@ def prepare(name, s, full=True):
 # starting servers and checking them
 
 def http_get(port, path, close=False, timeout=10.0, encoding=None, header=None, send=None,
-             body_starts=None):
+             body_starts=None, body_is=None):
     """One request on a fresh connection: (status, body length, server keeps the connection).
     With encoding, the request accepts it and the answer must be in it; with header (name,
     value), the answer must carry it. `send` adds request headers; with body_starts (bytes),
-    the body must begin with it."""
+    the body must begin with it; with body_is, the body (decoded when encoded) must be it."""
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -653,6 +724,11 @@ def http_get(port, path, close=False, timeout=10.0, encoding=None, header=None, 
             raise ValueError(f"answered without {header[0]}: {header[1]}")
         if body_starts is not None and r.status == 200 and not body.startswith(body_starts):
             raise ValueError(f"answered with a body not starting {body_starts.decode()!r}")
+        if body_is is not None:
+            plain = extra_rows.decode(encoding, body) if encoding else body
+            if plain != body_is:
+                raise ValueError(f"answered a body of {len(plain)} bytes (decoded) that is not "
+                                 f"the expected {len(body_is)}")
         return r.status, len(body), not r.will_close
     finally:
         conn.close()
@@ -729,10 +805,11 @@ def wait_ready(proc, port):
     return f"no HTTP answer on port {port} after {START_TIMEOUT:.0f} s ({last})"
 
 
-def start_server(name, tmp, ports, workers, cpus, tag):
+def start_server(name, tmp, ports, workers, cpus, tag, extra_conf=()):
     """Returns (server dict, None) or (None, reason). lux first gets the full lighttpd config and,
     if it refuses it, the minimal one made of the directives it is known to support. Takes its
-    port (and the TLS listener's, when TLS scenarios run) from `ports`."""
+    port (and the TLS listener's, when TLS scenarios run) from `ports`. `extra_conf` adds lines
+    to the lighttpd config (lux and lighttpd)."""
     port = ports.pop()
     if name == "lux" and not os.access(LUX_RUN, os.X_OK):
         return None, f"{os.path.relpath(LUX_BIN, ROOT)} not found (build it with `make`)"
@@ -742,7 +819,8 @@ def start_server(name, tmp, ports, workers, cpus, tag):
          "workers": workers if name != "lighttpd" else None, "cpus": cpus,
          "max_conns": IDLE_CONNS + 1000, "full_conf": True,
          "auth_file": os.path.join(tmp, "users.htpasswd"),
-         "sites_root": os.path.join(tmp, "sites"),
+         "sites_root": os.path.join(tmp, "sites"), "extra_conf": list(extra_conf),
+         "proxy_port": PROXY_BACKEND.get("port"), "helpers": [],
          # Never ask for more descriptors than this process may hand down: without
          # CAP_SYS_RESOURCE even root cannot raise the hard limit.
          "max_fds": min(2 * IDLE_CONNS + 2064, FD_LIMIT)}
@@ -750,6 +828,10 @@ def start_server(name, tmp, ports, workers, cpus, tag):
         s.update(tls_port=ports.pop(), cert=TLS_FILES["cert"], key=TLS_FILES["key"])
     # lux, lighttpd and h2o take h2c by prior knowledge on their HTTP/1 listener.
     s["h2c_port"] = ports.pop() if H2_ON and name == "nginx" else port
+    if FCGI_ON and name == "nginx":
+        why = start_php_pool(s, ports.pop())
+        if why:
+            return None, why
     reasons = []
     for full in ([True, False] if name == "lux" else [True]):
         argv = prepare(name, s, full)
@@ -763,14 +845,75 @@ def start_server(name, tmp, ports, workers, cpus, tag):
             s["proc"], s["full_conf"], s["argv"] = proc, full, argv
             return s, None
         stop(proc)
+    for helper in s["helpers"]:
+        stop(helper)
         lines = (file_tail(out_log, 4) + "\n" + file_tail(os.path.join(d, "error.log"), 4))
         tail = list(dict.fromkeys(ln.strip() for ln in lines.splitlines() if ln.strip()))
         reasons.append(why + (": " + " | ".join(tail) if tail else ""))
     return None, "; then with the minimal config: ".join(reasons)
 
 
+def start_php_pool(s, port):
+    """nginx's php-cgi pool, on the server's CPUs; None once it listens, else why not."""
+    s["php_port"] = port
+    with open(os.path.join(s["dir"], "php-cgi.log"), "wb") as out:
+        proc = subprocess.Popen(extra_rows.php_pool_argv(port, s["cpus"]),
+                                env=extra_rows.php_pool_env(), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=ROOT)
+    LIVE[proc.pid] = proc
+    s["helpers"].append(proc)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return f"php-cgi -b exited with status {proc.returncode}"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            return None
+        except OSError:
+            time.sleep(0.05)
+    return f"php-cgi -b 127.0.0.1:{port} did not listen within {START_TIMEOUT:.0f} s"
+
+
+def start_proxy_backend(tmp, port, cpus):
+    """The one backend every proxy1k front server talks to: nginx serving the 1 KiB file, pinned
+    with wrk (the server's CPU is the front's alone). None once it serves, else why not."""
+    d = os.path.join(tmp, "proxy-backend")
+    os.makedirs(d, exist_ok=True)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(extra_rows.backend_conf(d, port, os.path.join(tmp, "www"), nginx_user_line()))
+    argv = [shutil.which("nginx") or "/usr/sbin/nginx", "-p", d + "/", "-e",
+            f"{d}/error.log", "-c", conf]
+    if cpus:
+        argv = ["taskset", "-c", cpus] + argv
+    with open(os.path.join(d, "stdout.log"), "wb") as out:
+        proc = spawn(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    why = wait_ready(proc, port)
+    if why is None:
+        try:
+            status, length, _ = http_get(port, "/" + extra_rows.PROXY_FILE)
+            if (status, length) != (200, 1024):
+                why = f"answered {status} with {length} bytes"
+        except Exception as e:  # any failure leaves the proxy row without a backend
+            why = f"failed: {e or type(e).__name__}"
+    if why:
+        stop(proc)
+        return f"the proxy backend (nginx) {why}"
+    PROXY_BACKEND.update(port=port, proc=proc)
+    return None
+
+
+def stop_server(s):
+    stop(s["proc"])
+    for helper in s.get("helpers", []):
+        stop(helper)
+
+
 def check_scenario(s, scen):
     """None when the server answers the scenario's request as expected, else what went wrong."""
+    if scen["id"] == "proxy1k" and PROXY_BACKEND.get("error"):
+        return PROXY_BACKEND["error"]
     if scen.get("h2"):
         return check_h2(s, scen)
     if scen.get("auth"):
@@ -792,7 +935,9 @@ def check_scenario(s, scen):
             else:
                 status, length, keep = http_get(s["port"], path, close=scen.get("close", False),
                                                 encoding=scen.get("encoding"),
-                                                header=scen.get("header"))
+                                                header=scen.get("header"),
+                                                body_is=expected_body(s, scen),
+                                                body_starts=scen.get("body_starts"))
             if status != scen["status"]:
                 return f"GET {path} answered {status}, expected {scen['status']}"
             if scen.get("length") is not None and length != scen["length"]:
@@ -806,6 +951,14 @@ def check_scenario(s, scen):
     except Exception as e:  # a broken answer of any kind disqualifies the scenario
         return f"GET {paths[0]} failed: {e or type(e).__name__}"
     return None
+
+
+def expected_body(s, scen):
+    """The exact body a scenario must answer with (before any content coding), or None."""
+    if scen.get("decodes"):
+        with open(os.path.join(s["docroot"], scen["path"].lstrip("/")), "rb") as f:
+            return f.read()
+    return scen.get("body")
 
 
 def check_auth(s, scen):
@@ -916,8 +1069,7 @@ def run_wrk(s, scen, seconds, wrk_cpus, scripts):
         argv += ["--"] + scen["lua_args"]
     if wrk_cpus:
         argv = ["taskset", "-c", wrk_cpus] + argv
-    pid = s["proc"].pid
-    cpu0 = tree_cpu_seconds(pid)
+    cpu0, helper0 = server_cpu_seconds(s)
     proc = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, new_session=False)
     try:
         out, err = proc.communicate(timeout=seconds + 60)
@@ -925,7 +1077,8 @@ def run_wrk(s, scen, seconds, wrk_cpus, scripts):
         stop(proc)
         return {"error": "wrk did not finish"}
     LIVE.pop(proc.pid, None)
-    cpu = tree_cpu_seconds(pid) - cpu0
+    cpu1, helper1 = server_cpu_seconds(s)
+    cpu, helper_cpu = cpu1 - cpu0, helper1 - helper0
     line = next((ln for ln in out.decode(errors="replace").splitlines()
                  if ln.startswith("BENCH_JSON ")), None)
     if proc.returncode != 0 or line is None:
@@ -933,6 +1086,8 @@ def run_wrk(s, scen, seconds, wrk_cpus, scripts):
     w = json.loads(line[len("BENCH_JSON "):])
     secs = w["duration_us"] / 1e6
     n = w["requests"]
+    if n == 0:
+        return {"error": f"no request completed in {seconds} s"}
     # For the 404 scenario a non-2xx answer is the expected one, so count the others instead.
     unexpected = w["status_errors"] if scen["status"] < 400 else n - w["status_errors"]
     return {
@@ -944,6 +1099,8 @@ def run_wrk(s, scen, seconds, wrk_cpus, scripts):
         "cpu_s": round(cpu, 3),
         "cpu_us_per_req": cpu * 1e6 / n if n else None,
         "cpu_pct": 100.0 * cpu / secs if secs else 0.0,
+        "helper_cpu_s": round(helper_cpu, 3),
+        "helper_cpu_us_per_req": helper_cpu * 1e6 / n if n else None,
         "socket_errors": w["connect_errors"] + w["read_errors"] + w["write_errors"]
         + w["timeout_errors"],
         "unexpected_status": unexpected,
@@ -963,8 +1120,7 @@ def run_h2load(s, scen, requests, wrk_cpus, tmp):
             f"-n{requests}", f"--log-file={req_log}", url]
     if wrk_cpus:
         argv = ["taskset", "-c", wrk_cpus] + argv
-    pid = s["proc"].pid
-    cpu0 = tree_cpu_seconds(pid)
+    cpu0 = server_cpu_seconds(s)[0]
     proc = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, new_session=False)
     try:
         out, err = proc.communicate(timeout=600)
@@ -972,7 +1128,7 @@ def run_h2load(s, scen, requests, wrk_cpus, tmp):
         stop(proc)
         return {"error": "h2load did not finish"}
     LIVE.pop(proc.pid, None)
-    cpu = tree_cpu_seconds(pid) - cpu0
+    cpu = server_cpu_seconds(s)[0] - cpu0
     summary = parse_h2load(out.decode(errors="replace"))
     if proc.returncode != 0 or summary is None:
         return {"error": f"h2load failed: {(err or out).decode(errors='replace').strip()[-200:]}"}
@@ -1141,13 +1297,14 @@ def idle_test(name, tmp, ports, cpus, client_cpus, tag, tls):
     except Exception as e:  # report and carry on with the other servers
         return {"error": f"{type(e).__name__}: {e}"}
     finally:
-        stop(s["proc"])
+        stop_server(s)
 
 
 # ---------------------------------------------------------------------------------------------
 # passes
 
-METRICS = ("rps", "mbps", "lat_avg_us", "lat_p99_us", "cpu_us_per_req", "cpu_pct")
+METRICS = ("rps", "mbps", "lat_avg_us", "lat_p99_us", "cpu_us_per_req", "cpu_pct",
+           "helper_cpu_us_per_req")
 
 
 def median_of(rows, key):
@@ -1175,11 +1332,21 @@ def running_workers(s):
             return len(os.listdir(f"/proc/{pid}/task")) - 1
     except OSError:
         return None
+    # The php-cgi processes a server starts for FastCGI are not its workers.
+    procs = [p for p in proc_tree(pid) if not proc_comm(p).startswith(extra_rows.HELPER_COMM)]
     if s["name"] == "nginx":
-        return len(proc_tree(pid)) - 1
+        return len(procs) - 1
     if s["name"] == "lighttpd":
-        return len(proc_tree(pid))
+        return len(procs)
     return None
+
+
+def proc_comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def start_pass_servers(p, tmp, ports):
@@ -1203,7 +1370,7 @@ def start_pass_servers(p, tmp, ports):
         if got is not None and got != want:
             log(f"  {name:9} warning: {got} workers running, {want} configured")
         for scen in SCENARIOS:
-            if name not in scen.get("servers", (name,)):
+            if not runs_in(scen, name, p):
                 continue
             why = check_scenario(s, scen)
             if why:
@@ -1233,7 +1400,7 @@ def run_pass(p, tmp, ports, scripts):
                 for name in order:
                     if name not in live or scen["id"] in p["bad"].get(name, {}):
                         continue
-                    if name not in scen.get("servers", (name,)):
+                    if not runs_in(scen, name, p):
                         continue
                     s = live[name]
                     gone = server_gone(s)
@@ -1252,12 +1419,19 @@ def run_pass(p, tmp, ports, scripts):
                     log(progress_line(rnd, scen, name, r))
     finally:
         for s in live.values():
-            stop(s["proc"])
+            stop_server(s)
     summarise_pass(p)
 
 
-def progress_line(rnd, scen, name, r):
-    head = f"  round {rnd + 1}/{ROUNDS} {scen['id']:7} {name:9}"
+def runs_in(scen, name, p):
+    """Whether a scenario runs for this server in this pass: some are for a few servers, the
+    FastCGI one only with one worker (see README)."""
+    return (name in scen.get("servers", (name,))
+            and scen.get("workers", p["workers"]) == p["workers"])
+
+
+def progress_line(rnd, scen, name, r, rounds=ROUNDS):
+    head = f"  round {rnd + 1}/{rounds} {scen['id']:7} {name:9}"
     if "error" in r:
         return f"{head} ERROR {r['error']}"
     cpu = r["cpu_us_per_req"]
@@ -1326,6 +1500,64 @@ def run_idle(tmp, ports, servers, cpus, client_cpus, tls=False):
     return idle
 
 
+def run_metrics(tmp, ports, cpus, wrk_cpus, scripts):
+    """The 1k request on two lux instances, one with mod_status and status.metrics-url, one
+    without, both running the whole time, in interleaved rounds (the order alternating); each
+    round's difference in CPU per request is with / without - 1."""
+    res = {"rounds": METRICS_ROUNDS, "config": extra_rows.METRICS_CONF, "runs": [], "diffs": [],
+           "median": {}, "error": None}
+    log(f"\n=== metrics: lux with and without status.metrics-url, {METRICS_ROUNDS} rounds")
+    live = {}
+    try:
+        for variant, extra in (("without", ()), ("with", extra_rows.METRICS_CONF)):
+            s, why = start_server("lux", tmp, ports, 1, cpus, f"metrics-{variant}", extra)
+            if s is None:
+                res["error"] = f"lux {variant} metrics: {why}"
+                break
+            live[variant] = s
+            why = check_scenario(s, METRICS_SCENARIO) or check_metrics_url(s, variant == "with")
+            if why:
+                res["error"] = f"lux {variant} metrics: {why}"
+                break
+        if res["error"]:
+            log(f"  skipped: {res['error']}")
+            return res
+        for rnd in range(METRICS_ROUNDS):
+            pair = {}
+            for variant in ("without", "with") if rnd % 2 == 0 else ("with", "without"):
+                run_wrk(live[variant], METRICS_SCENARIO, WARMUP_SECONDS, wrk_cpus, scripts)
+                r = run_wrk(live[variant], METRICS_SCENARIO, SECONDS, wrk_cpus, scripts)
+                r.update(variant=variant, round=rnd + 1)
+                res["runs"].append(r)
+                pair[variant] = r
+                log(progress_line(rnd, METRICS_SCENARIO, f"{variant:7}", r, METRICS_ROUNDS))
+            if all(pair[v].get("cpu_us_per_req") for v in pair):
+                diff = extra_rows.percent_diff(pair["with"]["cpu_us_per_req"],
+                                               pair["without"]["cpu_us_per_req"])
+                res["diffs"].append(diff)
+                log(f"  round {rnd + 1}/{METRICS_ROUNDS} with / without - 1: {diff:+.1f}%")
+    finally:
+        for s in live.values():
+            stop_server(s)
+    for variant in ("without", "with"):
+        done = [r for r in res["runs"] if r["variant"] == variant and "error" not in r]
+        if done:
+            res["median"][variant] = {k: median_of(done, k) for k in METRICS}
+    return res
+
+
+def check_metrics_url(s, configured):
+    """With the metrics URL configured it must answer the Prometheus text; without, 404, so
+    the two instances really differ by it."""
+    url = extra_rows.METRICS_URL
+    try:
+        status, _, _ = http_get(s["port"], url, body_starts=b"# HELP")
+    except Exception as e:  # a broken answer of any kind disqualifies the row
+        return f"GET {url} failed: {e or type(e).__name__}"
+    want = 200 if configured else 404
+    return None if status == want else f"GET {url} answered {status}, expected {want}"
+
+
 # ---------------------------------------------------------------------------------------------
 # report
 
@@ -1375,27 +1607,40 @@ def report_pass(p):
                                   for n, w in p["worker_settings"].items()))
     log(f"  median of {ROUNDS} round(s) x {SECONDS} s per server and scenario (1 s warm-up each)"
         + (f"; HTTP/2: {H2_REQUESTS:,} requests per run (a tenth as warm-up)" if H2_ON else ""))
-    for n, scen in enumerate(SCENARIOS, 1):
+    shown = [scen for scen in SCENARIOS if any(runs_in(scen, n, p) for n in p["servers"])]
+    for n, scen in enumerate(shown, 1):
         log(f"\n{n}. {scen['title']}  ({scenario_desc(scen)})")
-        rows, notes = [], []
+        table_rows, notes = [], []
+        helper = scen.get("helper")
         for name in p["servers"]:
+            if not runs_in(scen, name, p):
+                continue
             m = p["median"].get(name, {}).get(scen["id"])
             if m is None:
                 why = p["bad"].get(name, {}).get(scen["id"]) or p["skipped"].get(name)
-                rows.append([name, "skipped"] + ["-"] * 6)
+                table_rows.append([name, "skipped"] + ["-"] * (7 if helper else 6))
                 notes.append(f"  {name}: {why or 'every run failed (see the progress lines)'}")
                 continue
             errs = m["socket_errors"] + m["unexpected_status"]
-            rows.append([name, f"{m['rps']:,.0f}", f"{m['mbps']:,.1f}", fmt_lat(m["lat_avg_us"]),
-                         fmt_lat(m["lat_p99_us"]), f"{m['cpu_us_per_req']:.2f}",
-                         f"{m['cpu_pct']:.0f}%", f"{errs:,}"])
-        log(table(["server", "req/s", "MB/s", "lat avg", "lat p99", "CPU µs/req",
-                   "server CPU", "errors"], rows))
+            row = [name, f"{m['rps']:,.0f}", f"{m['mbps']:,.1f}", fmt_lat(m["lat_avg_us"]),
+                   fmt_lat(m["lat_p99_us"]), f"{m['cpu_us_per_req']:.2f}",
+                   f"{m['cpu_pct']:.0f}%", f"{errs:,}"]
+            if helper:
+                row.insert(6, f"{m['helper_cpu_us_per_req']:.2f}")
+            table_rows.append(row)
+        headers = ["server", "req/s", "MB/s", "lat avg", "lat p99", "CPU µs/req", "server CPU",
+                   "errors"]
+        if helper:
+            headers.insert(6, f"{helper} µs/req")
+        log(table(headers, table_rows))
+        if helper:
+            log(f"  CPU µs/req is the server's own; {helper} µs/req the {helper} processes' "
+                "(not in the server's figure)")
         for note in notes:
             log(note)
 
 
-def report_summary(passes, idles):
+def report_summary(passes, idles, metrics=None):
     if passes:
         log("\n##### Summary: server CPU time per request, µs (median; lower is better)")
     for p in passes:
@@ -1408,6 +1653,8 @@ def report_summary(passes, idles):
         log(f"\n  {p['title']}; ratio = server / {base} (above 1: {base} uses less CPU)")
         rows = []
         for scen in SCENARIOS:
+            if not any(runs_in(scen, n, p) for n in names):
+                continue
             row = [scen["id"]]
             for name in names:
                 m = p["median"][name].get(scen["id"])
@@ -1419,6 +1666,29 @@ def report_summary(passes, idles):
         log(table(["scenario"] + names + [f"{n}/{base}" for n in others], rows, "    "))
     for idle in idles:
         report_idle(idle)
+    if metrics:
+        report_metrics(metrics)
+
+
+def report_metrics(res):
+    log("\n##### The cost of lux's metrics: 1 KiB file, keep-alive, lux with "
+        f"{' and '.join(res['config'])} vs without")
+    if res["error"]:
+        log(f"  skipped: {res['error']}")
+        return
+    table_rows = []
+    for variant in ("without", "with"):
+        m = res["median"].get(variant)
+        if m:
+            table_rows.append([variant, f"{m['rps']:,.0f}", f"{m['cpu_us_per_req']:.2f}",
+                               f"{m['cpu_pct']:.0f}%"])
+    log(table(["metrics-url", "req/s", "CPU µs/req", "server CPU"], table_rows))
+    diffs = res["diffs"]
+    if diffs:
+        log(f"  CPU per request, with / without - 1, median of {len(diffs)} rounds: "
+            f"{statistics.median(diffs):+.1f}% (rounds: "
+            + ", ".join(f"{d:+.1f}%" for d in diffs)
+            + f"; range {min(diffs):+.1f}% .. {max(diffs):+.1f}%)")
 
 
 def report_idle(idle):
@@ -1446,7 +1716,8 @@ def report_idle(idle):
 def versions(servers):
     v = {"wrk": tool_version(["wrk", "-v"], any_status=True), "python": platform.python_version(),
          "h2load": tool_version(["h2load", "--version"]) if H2_ON else None,
-         "kernel": platform.release(), "cpus": os.cpu_count()}
+         "kernel": platform.release(), "cpus": os.cpu_count(),
+         "php-cgi": tool_version([extra_rows.PHP_CGI, "-v"]) if FCGI_ON else None}
     for name in servers:
         if name == "lux":
             v["lux"] = tool_version([LUX_RUN, "-v"])
@@ -1619,16 +1890,22 @@ def main():
         scripts = setup(tmp)
         # Every server start takes a port, one more for the TLS listener when TLS runs, and one
         # more for nginx's h2c listener when HTTP/2 runs.
-        ports = pick_ports(3 * (4 * len(servers) + 2 * ROUNDS * len(servers)) + 4)
+        ports = pick_ports(3 * (4 * len(servers) + 2 * ROUNDS * len(servers)) + 12)
         passes = plan(servers, pinned)
         results = {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rounds": ROUNDS,
                             "seconds": SECONDS, "warmup_seconds": WARMUP_SECONDS,
                             "connections": CONNS, "user": pwd.getpwuid(os.geteuid()).pw_name,
                             "open_file_limit": nofile, "versions": versions(servers)},
-                   "scenarios": SCENARIOS, "passes": passes, "idle": None, "idle_tls": None}
+                   "scenarios": SCENARIOS, "passes": passes, "idle": None, "idle_tls": None,
+                   "metrics": None}
         if TLS_ON:
             results["meta"]["tls"] = {"protocol": TLS_MIN, "certificate": "ECDSA P-256",
                                       "resumption": check_wrk_resumption()}
+        if PROXY_ON:
+            why = start_proxy_backend(tmp, ports.pop(), passes[0]["wrk_cpus"])
+            PROXY_BACKEND.setdefault("error", why)
+            if why:
+                log(f"bench: proxy1k skipped: {why}")
         if SCENARIOS:
             run_pass(passes[0], tmp, ports, scripts)
             report_pass(passes[0])
@@ -1638,12 +1915,16 @@ def main():
         if "tlsidle" in ONLY:
             results["idle_tls"] = run_idle(tmp, ports, servers, passes[0]["server_cpus"],
                                            passes[0]["wrk_cpus"], tls=True)
+        if METRICS_ON and "lux" in servers:
+            results["metrics"] = run_metrics(tmp, ports, passes[0]["server_cpus"],
+                                             passes[0]["wrk_cpus"], scripts)
         for p in passes[1:] if SCENARIOS else []:
             run_pass(p, tmp, ports, scripts)
             report_pass(p)
         if not SCENARIOS:
             passes.clear()
-        report_summary(passes, [i for i in (results["idle"], results["idle_tls"]) if i])
+        report_summary(passes, [i for i in (results["idle"], results["idle_tls"]) if i],
+                       results["metrics"])
         out = os.path.join(OUT_DIR, "results.json")
         with open(out, "w") as f:
             json.dump(results, f, indent=1, default=str)
