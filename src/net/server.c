@@ -313,6 +313,14 @@ static int fail(char *msg, int (*ready)(void *, const char *), void *arg) {
     return 1;
 }
 
+/* A start that fails before any worker runs: the generation goes too, and with it what it
+ * started (bin-path backends would otherwise outlive the server). */
+static int fail_start(lux_gen *g, char *msg, const lux_run_opts *o) {
+    int rc = fail(msg, o->ready, o->ready_arg);
+    lux_gen_unref(g);
+    return rc;
+}
+
 int lux_server_run(lux_gen *g, const lux_run_opts *o) {
     lux_server srv = {.single_fd = -1};
     lux_server *s = &srv;
@@ -330,16 +338,16 @@ int lux_server_run(lux_gen *g, const lux_run_opts *o) {
 
     long max_fds = set_fd_limit(core);
     if (o->single_fd < 0 && lux_listen_open(s, g, err, sizeof err) < 0)
-        return fail(err, o->ready, o->ready_arg);
+        return fail_start(g, err, o);
     if (lux_log_open(core->errorlog.ptr, core->errorlog_use_syslog) < 0) {
         snprintf(err, sizeof err, "server.errorlog \"%s\": %s", core->errorlog.ptr,
                  strerror(errno));
-        return fail(err, o->ready, o->ready_arg);
+        return fail_start(g, err, o);
     }
     if (core->pid_file.ptr && write_pid_file(core->pid_file.ptr, err, sizeof err) < 0)
-        return fail(err, o->ready, o->ready_arg);
+        return fail_start(g, err, o);
     if (drop_privileges(core, err, sizeof err) < 0)
-        return fail(err, o->ready, o->ready_arg);
+        return fail_start(g, err, o);
     s->max_connections = connection_limit(core, max_fds);
 
     if (o->single_fd >= 0) {

@@ -279,6 +279,44 @@ def test_bin_path_processes_started_restarted_and_stopped():
         poll(lambda: not alive(pid), 10, what=f"backend {pid} stopped with the server")
 
 
+def processes_with_env(marker):
+    """PIDs of processes whose environment holds marker."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if marker.encode() in f.read():
+                    found.add(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_bin_path_processes_stopped_when_start_up_fails():
+    # The processes start with the configuration; a server that then cannot listen must not
+    # leave them running on their own.
+    marker = f"LUX_TEST_MARK={os.getpid()}_{time.monotonic_ns()}"
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    s = Server(spawned_conf(f', "bin-environment" => ( "{marker.split("=")[0]}" => '
+                            f'"{marker.split("=")[1]}" )'),
+               files=FILES, port=busy.getsockname()[1])
+    try:
+        try:
+            s.start()
+            check(False, "the server started on a port already taken")
+        except harness.TestFailure:
+            pass
+        poll(lambda: not processes_with_env(marker), 10,
+             what="no backend process left after the failed start")
+    finally:
+        s.__exit__(None, None, None)
+        busy.close()
+        for pid in processes_with_env(marker):
+            os.kill(pid, 9)
+
+
 # ---- Debian's php-cgi, started by the server (bin-path) ----------------------------------------
 
 PHP_CGI = shutil.which("php-cgi")
