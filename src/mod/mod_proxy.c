@@ -647,6 +647,7 @@ static const lux_gw_proto proxy_proto = {
     .body = proxy_body,
     .input = proxy_input,
     .eof_ends = eof_ends,
+    .state_zero = offsetof(proxy_state, head), /* proxy_begin clears the rest it reads */
 };
 
 static lux_result proxy_handle(lux_req *r, const void *conf) {

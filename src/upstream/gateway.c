@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "event/loop.h"
+#include "http/body.h"
 #include "http/cgi_headers.h"
 #include "lux/log.h"
 #include "mod/xsendfile.h"
@@ -288,6 +289,14 @@ static void body_more(lux_req *r, void *arg);
 
 /* Encode the next piece of the body when the last one is written; 0, 1 (wait), -1. */
 static int refill(lux_gw *g) {
+    if (!g->chunk) {
+        if (lux_body_length(g->r) == 0) { /* most requests: no body, and no buffer for one */
+            g->body_done = 1;
+            return g->proto->body(g, &g->out, NULL, 0);
+        }
+        if (!(g->chunk = malloc(IO_CHUNK)))
+            return -1;
+    }
     ssize_t n = lux_req_body_read(g->r, g->chunk, IO_CHUNK);
     if (n > 0) {
         g->body_started = 1;
@@ -637,11 +646,13 @@ static void on_conn_event(lux_io *io, unsigned events) {
 
 lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf *conf,
                         size_t state_size) {
-    lux_gw *g = calloc(1, sizeof *g + state_size);
-    if (!g || !(g->chunk = malloc(IO_CHUNK))) {
-        free(g);
+    /* The protocol's state is cleared as far as it asks: mod_proxy's holds a 64 KiB head
+     * buffer that clearing would cost more than the rest of a small request. */
+    size_t zero = proto->state_zero ? proto->state_zero : state_size;
+    lux_gw *g = malloc(sizeof *g + state_size);
+    if (!g)
         return LUX_ERROR;
-    }
+    memset(g, 0, sizeof *g + zero);
     g->r = r;
     g->proto = proto;
     g->conf = *conf;

@@ -56,6 +56,9 @@ typedef struct {
     int (*keep_variable)(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen);
     /* X-LIGHTTPD-send-file counts as X-Sendfile (lighttpd's older name, FastCGI only). */
     int older_sendfile_name;
+    /* How many bytes of its state lux_gw_start zeroes (0: all); the protocol's begin sets up
+     * the rest before it is read. */
+    size_t state_zero;
 } lux_gw_proto;
 
 typedef struct {
@@ -68,8 +71,8 @@ typedef struct {
 } lux_gw_conf;
 
 /* Answer r from a backend of conf's pool (conf is copied; its backends must outlive r); a handler
- * returns what this returns (LUX_ASYNC, or a finished error response). state_size bytes of zeroed
- * protocol state come with it. */
+ * returns what this returns (LUX_ASYNC, or a finished error response). state_size bytes of
+ * protocol state come with it, zeroed (up to proto->state_zero when set). */
 lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf *conf,
                         size_t state_size);
 /* The protocol's state. */
