@@ -66,6 +66,9 @@ void lux_resp_sent(lux_req *r, uint64_t n);
 int lux_req_body_feed(lux_req *r, const void *p, size_t len);
 void lux_req_body_end(lux_req *r, int ok);
 size_t lux_req_body_room(const lux_req *r);
+/* Does the handler still hold r? A tunnel (r->tunnel) ends once it does not: the protocol hears
+ * of the handler letting go through body_ready. */
+int lux_req_held(const lux_req *r);
 /* The client is gone (closed, reset the stream, timed out): the handler's abort callback runs
  * from the loop if it still holds r. The protocol sends nothing more for r and frees it. */
 void lux_req_abort(lux_req *r);

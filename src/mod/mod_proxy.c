@@ -5,6 +5,8 @@
  *                    "/api" => ( "a" => ( "socket" => "/run/api.sock" ) ) )
  *   proxy.balance = "fair" | "round-robin" | "hash" | "sticky"
  *   proxy.replace-http-host = "enable"     Host: the backend's host instead of the client's
+ *   proxy.header = ( "upgrade" => "enable",        Upgrade (WebSocket) tunnelled after a 101
+ *                    "connect-method" => "enable" ) CONNECT tunnelled to the backend
  *
  * The request goes out as HTTP/1.1 on a connection kept open for the worker's next request to
  * that backend (lighttpd 1.4 speaks HTTP/1.0 and closes), with the hop-by-hop fields dropped and
@@ -19,6 +21,7 @@
 
 #include "http/body.h"
 #include "http/h1/chunked.h"
+#include "core/gen.h"
 #include "http/request.h"
 #include "lux/req.h"
 #include "upstream/gw_conf.h"
@@ -29,6 +32,8 @@ extern const lux_module lux_mod_proxy;
 typedef struct {
     lux_gw_settings gw; /* first: the shared handler reads it */
     int replace_http_host;
+    int upgrade; /* proxy.header "upgrade": Upgrade goes on, a 101 opens a tunnel */
+    int connect; /* proxy.header "connect-method": CONNECT opens a tunnel to the backend */
 } proxy_conf;
 
 static int conf_finish(lux_gen *gen, void *conf, char *err, size_t el) {
@@ -42,6 +47,36 @@ static int not_yet(lux_gen *gen, const lux_value *v, void *dst, char *err, size_
     return -1;
 }
 
+static int *header_flag(proxy_conf *c, const char *key) {
+    if (key && !strcmp(key, "upgrade"))
+        return &c->upgrade;
+    if (key && !strcmp(key, "connect-method"))
+        return &c->connect;
+    return NULL;
+}
+
+/* proxy.header: "upgrade" and "connect-method"; its other keys are refused until lux has them. */
+static int parse_header(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    proxy_conf *c = (proxy_conf *)((char *)dst - offsetof(proxy_conf, upgrade));
+    if (v->type != LUX_V_ARRAY) {
+        snprintf(err, el, "expects an array of \"key\" => value");
+        return -1;
+    }
+    for (size_t i = 0; i < v->u.arr.len; i++) {
+        const lux_value *e = v->u.arr.items[i];
+        int *flag = header_flag(c, e->key);
+        if (!flag) {
+            snprintf(err, el, "\"%s\" not supported yet", e->key ? e->key : "(no key)");
+            return -1;
+        }
+        if (lux_parse_bool(e, flag) < 0) {
+            snprintf(err, el, "\"%s\" expects \"enable\" or \"disable\"", e->key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 #define OFF(f) offsetof(proxy_conf, f)
 static const lux_directive proxy_directives[] = {
     {"proxy.server", LUX_D_CUSTOM, OFF(gw.servers), LUX_SCOPE_ANY, lux_gw_servers_parse,
@@ -49,7 +84,7 @@ static const lux_directive proxy_directives[] = {
     {"proxy.balance", LUX_D_STRING, OFF(gw.balance), LUX_SCOPE_ANY},
     {"proxy.debug", LUX_D_INT, OFF(gw.debug), LUX_SCOPE_ANY},
     {"proxy.replace-http-host", LUX_D_BOOL, OFF(replace_http_host), LUX_SCOPE_ANY},
-    {"proxy.header", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, not_yet, 0},
+    {"proxy.header", LUX_D_CUSTOM, OFF(upgrade), LUX_SCOPE_ANY, parse_header, 0},
     {"proxy.forwarded", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, not_yet, 0},
     {NULL, 0, 0, 0},
 };
@@ -65,6 +100,7 @@ typedef struct {
     int chunked_out;  /* the request body goes chunked */
     uint64_t left;    /* P_LENGTH */
     int chunked_done; /* P_CHUNKED: the last chunk came */
+    int upgrade_sent; /* the request asked the backend to switch protocols */
     lux_chunked_decoder chunks;
     size_t head_len;
     char head[LUX_CGI_HEAD_MAX];
@@ -124,6 +160,27 @@ static int forwarded_fields(lux_req *r, lux_ups_buf *out) {
     return rc;
 }
 
+/* Does a Connection field name the token "upgrade"? */
+static int names_upgrade(const lux_str *conn) {
+    for (size_t i = 0; i + 7 <= conn->len; i++)
+        if (!strncasecmp(conn->ptr + i, "upgrade", 7) &&
+            (i == 0 || conn->ptr[i - 1] == ',' || conn->ptr[i - 1] == ' ') &&
+            (i + 7 == conn->len || conn->ptr[i + 7] == ',' || conn->ptr[i + 7] == ' '))
+            return 1;
+    return 0;
+}
+
+/* With proxy.header "upgrade", a request that asks to switch protocols (Upgrade named in
+ * Connection) asks the backend too; the rest of its Connection stays hop-by-hop. */
+static int upgrade_fields(lux_req *r, const proxy_conf *c, proxy_state *st, lux_ups_buf *out) {
+    const lux_str *up = lux_req_header(r, "Upgrade", 7);
+    const lux_str *conn = lux_req_header(r, "Connection", 10);
+    if (!c->upgrade || !up || !conn || r->version != 11 || !names_upgrade(conn))
+        return 0;
+    st->upgrade_sent = 1;
+    return put_field(out, "Upgrade", up->ptr, up->len) | put_str(out, "Connection: upgrade\r\n");
+}
+
 static int proxy_begin(lux_gw *g, lux_req *r, lux_ups_buf *out) {
     proxy_state *st = lux_gw_state(g);
     const proxy_conf *c = lux_req_conf(r, &lux_mod_proxy);
@@ -145,7 +202,7 @@ static int proxy_begin(lux_gw *g, lux_req *r, lux_ups_buf *out) {
             rc |= put(out, h->name.ptr, h->name.len) | put(out, ": ", 2) |
                   put(out, h->value.ptr, h->value.len) | put(out, "\r\n", 2);
     }
-    rc |= forwarded_fields(r, out);
+    rc |= forwarded_fields(r, out) | upgrade_fields(r, c, st, out);
     int64_t len = lux_body_length(r);
     if (len > 0 || (len == 0 && r->content_length >= 0)) {
         char n[24];
@@ -200,11 +257,38 @@ static int keep_field(void *arg, const char *name, size_t nlen, const char *valu
     return 0;
 }
 
+/* A 101 to an Upgrade: a CGI head with the protocol switched to (Upgrade, which the parser drops
+ * as hop-by-hop), and every byte after it the tunnel's. */
+static lux_gw_ev tunnel_head(proxy_state *st, const lux_http_resp *h, size_t end, const char **data,
+                             size_t *dlen) {
+    char upgrade[256]; /* the rewrite below may overwrite where the value was */
+    size_t ulen = h->upgrade_len < sizeof upgrade ? h->upgrade_len : 0;
+    memcpy(upgrade, h->upgrade, ulen);
+    rewrite w = {st->head, 0, 101};
+    lux_http_resp parsed_again;
+    lux_http_resp_parse(st->head, end, &parsed_again, keep_field, &w);
+    put_status(&w);
+    if (ulen) { /* in the room of the field it comes from: "Upgrade:v\n" < "Upgrade: v\r\n" */
+        memcpy(w.dst + w.len, "Upgrade:", 8);
+        memcpy(w.dst + w.len + 8, upgrade, ulen);
+        w.len += 8 + ulen;
+        w.dst[w.len++] = '\n';
+    }
+    w.dst[w.len++] = '\n';
+    st->state = P_CLOSE;
+    st->keep = 0;
+    *data = st->head;
+    *dlen = w.len;
+    return LUX_GW_DATA;
+}
+
 /* The head is complete: choose the framing, hand on a CGI head; LUX_GW_MORE for a 1xx. */
 static lux_gw_ev head_done(proxy_state *st, size_t end, const char **data, size_t *dlen) {
     lux_http_resp h;
     if (lux_http_resp_parse(st->head, end, &h, NULL, NULL) < 0)
         return LUX_GW_ERROR;
+    if (h.status == 101 && st->upgrade_sent) /* the tunnel's bytes follow the head */
+        return tunnel_head(st, &h, end, data, dlen);
     if (h.status < 200) { /* interim (101 is not asked for): wait for the final one */
         st->head_len = 0;
         return LUX_GW_MORE;
@@ -308,12 +392,24 @@ static int eof_ends(lux_gw *g) {
     return st->state == P_CLOSE;
 }
 
+static int tunnels(lux_gw *g, const lux_req *r) {
+    const proxy_state *st = lux_gw_state(g);
+    return st->upgrade_sent && r->status == 101;
+}
+
+static int tunnels_at_connect(lux_gw *g, const lux_req *r) {
+    const proxy_conf *c = lux_req_conf((lux_req *)r, &lux_mod_proxy);
+    return r->method == LUX_M_CONNECT && c->connect;
+}
+
 static const lux_gw_proto proxy_proto = {
     .name = "mod_proxy",
     .begin = proxy_begin,
     .body = proxy_body,
     .input = proxy_input,
     .eof_ends = eof_ends,
+    .tunnels = tunnels,
+    .tunnels_at_connect = tunnels_at_connect,
 };
 
 static lux_result proxy_handle(lux_req *r, const void *conf) {

@@ -12,6 +12,11 @@
  * whose connection broke before any response byte is retried once on another backend. A
  * backend that stops mid-response aborts the client's response (never a short answer passed
  * as whole); one that never answers properly is 502, one too slow 504.
+ *
+ * Tunnels (lux_resp_tunnel): once the protocol says a response opens one, the backend's bytes
+ * go to the client as they come and the client's to the backend; each side's end is passed on
+ * as a half-close (shutdown SHUT_WR), and the request is let go (lux_tunnel_done) when both
+ * have ended. The client's connection times the tunnel; a broken backend connection cuts it.
  */
 #ifndef LUX_GATEWAY_H
 #define LUX_GATEWAY_H
@@ -45,6 +50,13 @@ typedef struct {
                        size_t *dlen, int *keep);
     /* Does the backend closing the connection now end the response well? NULL: never. */
     int (*eof_ends)(lux_gw *g);
+    /* Does the response whose head was just answered (r->status) open a tunnel (an Upgrade
+     * answered 101)? Then the bytes input hands on as DATA after the head are the backend's
+     * side of it. NULL: never. */
+    int (*tunnels)(lux_gw *g, const lux_req *r);
+    /* Is r answered 200 and tunnelled as soon as its backend is connected (CONNECT), with no
+     * request sent? NULL: never. */
+    int (*tunnels_at_connect)(lux_gw *g, const lux_req *r);
 } lux_gw_proto;
 
 typedef struct {

@@ -1,0 +1,240 @@
+"""Tunnels: WebSockets through mod_proxy (proxy.header "upgrade") and mod_cgi (cgi.upgrade),
+CONNECT (proxy.header "connect-method"), and mod_sockproxy; over plain and TLS connections;
+both directions at once with bounded memory, half-closes passed on, the access-log line written
+when a tunnel ends."""
+
+import base64
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+import harness
+from harness import Server, check, contains, eq, lux_only
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ws_backend  # noqa: E402  (the frame codec the backend uses)
+
+PYTHON = shutil.which("python3") or sys.executable
+APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ws_backend.py")
+CERT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "certs")
+TIMEOUT = 30
+
+
+class Backend:
+    """ws_backend.py in the given mode on a free port, killed by PID at the end."""
+
+    def __init__(self, mode="ws"):
+        self.port = harness.free_port()
+        self.proc = harness.track(subprocess.Popen(
+            [PYTHON, APP, mode, str(self.port)], stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL))
+        line = self.proc.stdout.readline()
+        check(line.strip() == b"ready", f"the backend did not start: {line!r}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+def proxy_conf(port, header='"upgrade" => "enable"', extra=""):
+    return ('server.modules = ("mod_proxy", "mod_accesslog")\nserver.max-worker = 1\n'
+            'accesslog.filename = "@TMP@/access.log"\n'
+            'accesslog.format = "%r %>s %I %O"\n'
+            f'proxy.server = ( "" => ( ( "host" => "127.0.0.1", "port" => {port} ) ) )\n'
+            + (f"proxy.header = ( {header} )\n" if header else "") + extra)
+
+
+def connect(s, tls=False):
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=TIMEOUT)
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["http/1.1"])
+        sock = ctx.wrap_socket(sock, server_hostname="localhost")
+    return sock
+
+
+def read_head(sock):
+    """The response head as (status, {lower name: value}) and the bytes that followed it."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        piece = sock.recv(4096)
+        check(piece, f"the connection closed before a response head: {buf!r}")
+        buf += piece
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    fields = {}
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        fields[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), fields, rest
+
+
+class BufferedSock:
+    """A socket with the bytes already read past a head put back in front."""
+
+    def __init__(self, sock, rest=b""):
+        self.sock, self.rest = sock, rest
+
+    def recv(self, n):
+        if self.rest:
+            out, self.rest = self.rest[:n], self.rest[n:]
+            return out
+        return self.sock.recv(n)
+
+    def sendall(self, data):
+        self.sock.sendall(data)
+
+
+def ws_handshake(sock, path="/chat", version="HTTP/1.1"):
+    key = base64.b64encode(os.urandom(16))
+    sock.sendall(f"GET {path} {version}\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                 "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                 "Sec-WebSocket-Key: ".encode() + key + b"\r\n\r\n")
+    status, fields, rest = read_head(sock)
+    return status, fields, key, BufferedSock(sock, rest)
+
+
+def ws_open(sock, path="/chat"):
+    status, fields, key, bs = ws_handshake(sock, path)
+    eq(status, 101, "handshake status")
+    eq(fields.get("upgrade", "").lower(), "websocket", "Upgrade of the 101")
+    eq(fields.get("sec-websocket-accept", "").encode(), ws_backend.accept_key(key), "accept key")
+    check("upgrade" in fields.get("connection", "").lower(), f"Connection of the 101: {fields}")
+    check("content-length" not in fields and "transfer-encoding" not in fields,
+          f"a 101 has no body framing: {fields}")
+    return bs
+
+
+def ws_send(sock, opcode, data):
+    sock.sendall(ws_backend.frame(opcode, data, mask=os.urandom(4)))
+
+
+def ws_close(sock, bs):
+    ws_send(sock, 8, b"\x03\xe8")
+    fin, op, data = ws_backend.read_frame(bs)
+    eq(op, 8, "the close is answered")
+    bs.sock.settimeout(TIMEOUT)
+    eq(bs.recv(1), b"", "the connection ends after the close")
+
+
+def access_log(s):
+    with open(os.path.join(s.tmp, "access.log")) as f:
+        return f.read()
+
+
+def wait_log(s, needle):
+    def have():
+        try:
+            return needle in access_log(s)
+        except FileNotFoundError:
+            return False
+    harness.poll(have, timeout=10 * harness.sanitizer_slowdown(), what=f"access log {needle!r}")
+    return access_log(s)
+
+
+def echo_round(sock, bs):
+    ws_send(sock, 1, "héllo wörld".encode())
+    eq(ws_backend.read_frame(bs)[1:], (1, "héllo wörld".encode()), "text echo")
+    blob = os.urandom(70000)
+    ws_send(sock, 2, blob)
+    eq(ws_backend.read_frame(bs)[1:], (2, blob), "binary echo")
+
+
+def test_websocket_echo_through_proxy():
+    with Backend() as b, Server(proxy_conf(b.port)) as s:
+        sock = connect(s)
+        bs = ws_open(sock)
+        echo_round(sock, bs)
+        ws_close(sock, bs)
+        sock.close()
+        log = wait_log(s, "GET /chat HTTP/1.1 101")
+        line = [l for l in log.splitlines() if " 101 " in l][0]
+        bytes_in, bytes_out = (int(x) for x in line.split()[-2:])
+        check(bytes_in > 70000 and bytes_out > 70000, f"bytes both ways in the log: {line!r}")
+
+
+def test_websocket_over_tls():
+    from test_tls import need_tls, tls_conf
+    need_tls()
+    with Backend() as b, Server(proxy_conf(b.port) + tls_conf()) as s:
+        sock = connect(s, tls=True)
+        bs = ws_open(sock)
+        echo_round(sock, bs)
+        ws_close(sock, bs)
+        sock.close()
+        wait_log(s, "GET /chat HTTP/1.1 101")
+
+
+def test_backend_closing_ends_the_tunnel():
+    with Backend() as b, Server(proxy_conf(b.port)) as s:
+        sock = connect(s)
+        bs = ws_open(sock)
+        ws_send(sock, 1, b"bye")
+        eq(ws_backend.read_frame(bs)[1], 8, "the backend's close")
+        eq(bs.recv(1), b"", "lux passes the backend's end on")
+        sock.close()
+        wait_log(s, "GET /chat HTTP/1.1 101")
+
+
+def test_client_leaving_ends_the_tunnel():
+    with Backend() as b, Server(proxy_conf(b.port)) as s:
+        sock = connect(s)
+        bs = ws_open(sock)
+        ws_send(sock, 1, b"one")
+        eq(ws_backend.read_frame(bs)[1:], (1, b"one"), "echo")
+        sock.close()
+        wait_log(s, "GET /chat HTTP/1.1 101")
+        harness.wait_no_connections(s.port, timeout=10)
+
+
+def test_upgrade_not_forwarded_without_the_option():
+    with Backend() as b, Server(proxy_conf(b.port, header=None)) as s:
+        sock = connect(s)
+        status, fields, key, bs = ws_handshake(sock, "/plain")
+        eq(status, 200, "no upgrade: an ordinary answer")
+        body = bs.recv(4096)
+        sock.close()
+        contains(body.decode(), "upgrade=-", "the Upgrade field stays hop-by-hop")
+        check("upgrade" not in body.decode().split("connection=")[1].lower(),
+              f"Connection names no upgrade: {body!r}")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_large_messages_both_ways_with_a_slow_reader():
+    """8 MiB each way at once; the client stops reading for a while, and lux stops reading the
+    backend instead of buffering its output."""
+    size = 8 << 20
+    with Backend() as b, Server(proxy_conf(b.port)) as s:
+        sock = connect(s)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        bs = ws_open(sock)
+        blob = os.urandom(size)
+        before = rss_kib(s.pid)
+        ws_send(sock, 2, blob)  # the backend echoes it while the client reads nothing
+        time.sleep(1.5 * harness.sanitizer_slowdown())
+        grown = rss_kib(s.pid) - before
+        fin, op, data = ws_backend.read_frame(bs)
+        eq((op, len(data)), (2, size), "the echo of 8 MiB")
+        check(data == blob, "the echo is the message")
+        ws_close(sock, bs)
+        sock.close()
+        if not harness.sanitized():
+            check(grown < 4096, f"lux grew by {grown} KiB while its client did not read")
