@@ -6,7 +6,7 @@
  *   proxy.balance = "fair" | "round-robin" | "hash" | "sticky"
  *   proxy.replace-http-host = "enable"     Host: the backend's host instead of the client's
  *   proxy.header = ( "upgrade" => "enable",        Upgrade (WebSocket) tunnelled after a 101
- *                    "connect-method" => "enable" ) CONNECT tunnelled to the backend
+ *                    "connect" => "enable" )        CONNECT tunnelled to the backend
  *
  * The request goes out as HTTP/1.1 on a connection kept open for the worker's next request to
  * that backend (lighttpd 1.4 speaks HTTP/1.0 and closes), with the hop-by-hop fields dropped and
@@ -50,12 +50,13 @@ static int not_yet(lux_gen *gen, const lux_value *v, void *dst, char *err, size_
 static int *header_flag(proxy_conf *c, const char *key) {
     if (key && !strcmp(key, "upgrade"))
         return &c->upgrade;
-    if (key && !strcmp(key, "connect-method"))
+    if (key && (!strcmp(key, "connect") || !strcmp(key, "connect-method")))
         return &c->connect;
     return NULL;
 }
 
-/* proxy.header: "upgrade" and "connect-method"; its other keys are refused until lux has them. */
+/* proxy.header: "upgrade" and "connect" (lighttpd's name; "connect-method" too); its other keys are
+ * refused until lux has them. */
 static int parse_header(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
     proxy_conf *c = (proxy_conf *)((char *)dst - offsetof(proxy_conf, upgrade));
     if (v->type != LUX_V_ARRAY) {

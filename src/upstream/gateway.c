@@ -595,7 +595,9 @@ static void read_response(lux_gw *g) {
         }
         g->got_bytes = 1;
         g->last_read = lux_loop_now_ms(g->loop);
-        if (feed(g, buf, (size_t)n) < 0)
+        /* A tunnel's bytes are the backend's own: no protocol decodes them. */
+        int rc = g->tunnel ? response_data(g, buf, (size_t)n) : feed(g, buf, (size_t)n);
+        if (rc < 0)
             return;
     }
     if (g->r && g->conn)

@@ -238,3 +238,42 @@ def test_large_messages_both_ways_with_a_slow_reader():
         sock.close()
         if not harness.sanitized():
             check(grown < 4096, f"lux grew by {grown} KiB while its client did not read")
+
+
+def read_to_end(sock):
+    data = b""
+    while True:
+        piece = sock.recv(65536)
+        if not piece:
+            return data
+        data += piece
+
+
+@lux_only("lighttpd 1.4.69 answers an authority-form CONNECT target 400")
+def test_connect_tunnels_to_the_backend_with_half_closes():
+    """The client's end reaches the backend as a half-close (it answers with its byte count and
+    its own end), and the backend's end reaches the client."""
+    with Backend("echo") as b, Server(proxy_conf(b.port, '"connect" => "enable"')) as s:
+        sock = connect(s)
+        sock.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        status, fields, rest = read_head(sock)
+        eq(status, 200, "CONNECT answered")
+        check("content-length" not in fields and "transfer-encoding" not in fields,
+              f"a 2xx to CONNECT has no body framing: {fields}")
+        payload = os.urandom(300000)
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        data = rest + read_to_end(sock)
+        sock.close()
+        eq(data, payload + b"bytes=%d\n" % len(payload), "the echo, then the backend's count")
+        log = wait_log(s, "CONNECT example.com:443 HTTP/1.1 200")
+        line = [l for l in log.splitlines() if l.startswith("CONNECT")][0]
+        check(int(line.split()[-2]) > len(payload), f"bytes in: {line!r}")
+
+
+@lux_only("lighttpd 1.4.69 answers an authority-form CONNECT target 400")
+def test_connect_without_the_option_is_refused():
+    with Backend("echo") as b, Server(proxy_conf(b.port, header=None)) as s:
+        data = harness.raw(s.port, b"CONNECT example.com:443 HTTP/1.1\r\n"
+                           b"Host: example.com:443\r\n\r\n", timeout=TIMEOUT)
+        check(not data.startswith(b"HTTP/1.1 200"), f"tunnelled without the option: {data!r}")
