@@ -277,3 +277,64 @@ def test_connect_without_the_option_is_refused():
         data = harness.raw(s.port, b"CONNECT example.com:443 HTTP/1.1\r\n"
                            b"Host: example.com:443\r\n\r\n", timeout=TIMEOUT)
         check(not data.startswith(b"HTTP/1.1 200"), f"tunnelled without the option: {data!r}")
+
+
+CGI_SCRIPT = """
+import os, sys
+sys.path.insert(0, {testdir!r})
+import ws_backend
+
+
+class Pipes:
+    def recv(self, n):
+        return os.read(0, n)
+
+    def sendall(self, data):
+        while data:
+            data = data[os.write(1, data):]
+
+
+key = os.environ["HTTP_SEC_WEBSOCKET_KEY"].encode()
+Pipes().sendall(b"Status: 101\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n"
+                b"Sec-WebSocket-Accept: " + ws_backend.accept_key(key) + b"\\r\\n\\r\\n")
+try:
+    ws_backend.echo_frames(Pipes())
+except EOFError:
+    pass
+"""
+
+
+def cgi_conf(upgrade=True):
+    return ('server.modules = ("mod_cgi", "mod_accesslog")\nserver.max-worker = 1\n'
+            'accesslog.filename = "@TMP@/access.log"\naccesslog.format = "%r %>s %I %O"\n'
+            f'cgi.assign = ( ".py" => "{PYTHON}" )\n'
+            + ('cgi.upgrade = "enable"\n' if upgrade else ""))
+
+
+def cgi_files():
+    return {"ws.py": CGI_SCRIPT.format(testdir=os.path.dirname(os.path.abspath(__file__)))}
+
+
+def test_cgi_upgrade_talks_over_stdin_and_stdout():
+    with Server(cgi_conf(), files=cgi_files()) as s:
+        sock = connect(s)
+        bs = ws_open(sock, "/ws.py")
+        echo_round(sock, bs)
+        ws_send(sock, 1, b"bye")
+        eq(ws_backend.read_frame(bs)[1], 8, "the script's close")
+        eq(bs.recv(1), b"", "the script's end ends the tunnel")
+        sock.close()
+        wait_log(s, "GET /ws.py HTTP/1.1 101")
+
+
+@lux_only("lighttpd 1.4.69 does not pass a client's half-close on to the script's stdin")
+def test_cgi_client_half_close_ends_stdin():
+    with Server(cgi_conf(), files=cgi_files()) as s:
+        sock = connect(s)
+        bs = ws_open(sock, "/ws.py")
+        ws_send(sock, 1, b"last")
+        sock.shutdown(socket.SHUT_WR)
+        eq(ws_backend.read_frame(bs)[1:], (1, b"last"), "echo before the end")
+        eq(bs.recv(1), b"", "the script saw its stdin end and finished")
+        sock.close()
+        wait_log(s, "GET /ws.py HTTP/1.1 101")

@@ -104,6 +104,11 @@ def serve_ws(sock):
                  b"\r\nX-Seen-Path: " + line.split(b" ")[1] + b"\r\n\r\n")
     if rest:
         raise ValueError("bytes before the handshake was answered")
+    echo_frames(sock)
+
+
+def echo_frames(sock):
+    """Echo messages until a close (answered) or a text "bye" (answered with a close)."""
     while True:
         fin, op, data = read_frame(sock)
         if op == 8:
