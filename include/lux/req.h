@@ -128,7 +128,8 @@ struct lux_req {
     unsigned req_body_empty : 1;   /* it ended before a byte came: nothing kept */
     unsigned tunnel : 1;           /* lux_resp_tunnel: the connection carries raw bytes */
     unsigned tunnel_done : 1;      /* lux_tunnel_done: the handler let go of the tunnel */
-    uint64_t tunnel_in;            /* client bytes the tunnel took in, for logs */
+    unsigned relay : 1; /* stands for a connection relayed whole (mod_sockproxy): no head */
+    uint64_t tunnel_in; /* client bytes the tunnel took in, for logs */
     struct lux_filter_chain *filters; /* output filters (http/filter.c); NULL: none */
 };
 

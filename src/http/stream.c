@@ -249,6 +249,15 @@ void lux_req_start(lux_req *r) {
     pipeline_stopped(r, lux_req_run(r));
 }
 
+void lux_req_start_handler(lux_req *r, const lux_module *m) {
+    lux_result res = LUX_ERROR;
+    if (lux_req_patch_conf(r) == 0 && m->handle)
+        res = m->handle(r, lux_req_conf(r, m));
+    if (res == LUX_GO_ON || res == LUX_ERROR)
+        lux_resp_error(r, res == LUX_GO_ON ? 404 : 500);
+    pipeline_stopped(r, res == LUX_ASYNC ? LUX_ASYNC : LUX_HANDLED);
+}
+
 void lux_stream_body_complete(lux_req *r) {
     if (!r->stream->start_waiting)
         return;

@@ -34,6 +34,10 @@ int lux_req_from_fields(lux_req *r, const lux_str *method, const lux_str *scheme
                         size_t n);
 /* Run the pipeline; the protocol hears back through ops (head_ready first). */
 void lux_req_start(lux_req *r);
+/* Start r with module m's handle hook alone: r stands for a connection relayed whole
+ * (r->relay, mod_sockproxy), which no other module has anything to do with. The protocol hears
+ * back through ops as after lux_req_start. */
+void lux_req_start_handler(lux_req *r, const lux_module *m);
 /* Is head_ready on its way (due from the loop before it waits for events again)? A protocol
  * need not watch its client for a request that is answered already. */
 int lux_req_head_pending(const lux_req *r);

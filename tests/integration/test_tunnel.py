@@ -338,3 +338,49 @@ def test_cgi_client_half_close_ends_stdin():
         eq(bs.recv(1), b"", "the script saw its stdin end and finished")
         sock.close()
         wait_log(s, "GET /ws.py HTTP/1.1 101")
+
+
+def sockproxy_conf(port):
+    return ('server.modules = ("mod_sockproxy")\nserver.max-worker = 1\n'
+            '$SERVER["socket"] == "127.0.0.1:@PORT2@" {\n'
+            f'    sockproxy.server = ( "" => ( ( "host" => "127.0.0.1", "port" => {port} ) ) )\n'
+            '}\n')
+
+
+def read_exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        piece = sock.recv(min(n - len(data), 1 << 20))
+        check(piece, f"the connection ended after {len(data)} of {n} bytes")
+        data += piece
+    return data
+
+
+def test_sockproxy_relays_raw_bytes_both_ways():
+    with Backend("echo") as b, Server(sockproxy_conf(b.port),
+                                      files={"index.html": "http here\n"}) as s:
+        sock = socket.create_connection(("127.0.0.1", s.port2), timeout=TIMEOUT)
+        payload = b"GET / HTTP/1.1\r\n\r\n" + os.urandom(2 << 20)  # not parsed as HTTP
+        sock.sendall(payload)
+        eq(read_exactly(sock, len(payload)), payload, "the echo")
+        sock.close()
+        r = harness.raw(s.port, b"GET /index.html HTTP/1.0\r\n\r\n", timeout=TIMEOUT)
+        contains(r.decode(), "http here", "the other listener still speaks HTTP")
+
+
+@lux_only("lighttpd 1.4.69 closes a relayed connection at the client's half-close")
+def test_sockproxy_passes_half_closes_on():
+    with Backend("echo") as b, Server(sockproxy_conf(b.port)) as s:
+        sock = socket.create_connection(("127.0.0.1", s.port2), timeout=TIMEOUT)
+        payload = os.urandom(1 << 20)
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        data = read_to_end(sock)
+        sock.close()
+        eq(data, payload + b"bytes=%d\n" % len(payload), "the echo, then the backend's count")
+
+
+def test_sockproxy_without_a_backend_closes():
+    with Server(sockproxy_conf(harness.free_port())) as s:
+        data = harness.raw(s.port2, b"hello", timeout=TIMEOUT)
+        eq(data, b"", "nothing is said to a relayed client")

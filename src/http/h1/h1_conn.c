@@ -29,6 +29,7 @@
 #include "http/stat_cache.h"
 #include "http/stream.h"
 #include "lux/log.h"
+#include "mod/sockproxy.h"
 #include "net/stats.h"
 
 #define MAX_HEADERS 128
@@ -66,6 +67,7 @@ typedef struct {
     unsigned continue_wanted : 1; /* Expect: 100-continue, not answered yet */
     unsigned tunnel : 1;          /* the response is a tunnel (lux_resp_tunnel): raw bytes */
     unsigned tunnel_shut : 1;     /* the tunnel's output ended: the client was half-closed */
+    unsigned relay : 1;           /* relayed whole (mod_sockproxy): no HTTP either way */
     lux_h1_framing framing;       /* of the current request */
     lux_req *req;
     /* output */
@@ -334,8 +336,10 @@ static int queue_response(lux_conn *c, lux_req *r) {
     h1_conn *h = h1(c);
     if (r->tunnel)
         start_tunnel(c);
-    size_t hlen;
-    char *head = serialise_head(c, r, &hlen);
+    else if (h->relay)
+        return -1; /* no tunnel: nothing is said to a relayed client, it is closed */
+    size_t hlen = 0;
+    char *head = h->relay ? "" : serialise_head(c, r, &hlen);
     h->o = lux_pool_alloc(r->pool, sizeof *h->o);
     if (!head || !h->o)
         return -1;
@@ -886,11 +890,42 @@ static void h1_on_io(lux_conn *c, unsigned events) {
         on_readable(c);
 }
 
+/* A connection relayed whole (mod_sockproxy): a request without a head stands for it, and only
+ * the relaying module sees it. What the client sends meanwhile waits in the input buffer for
+ * the tunnel to the backend. */
+static void start_relay(lux_conn *c) {
+    static const lux_str slash = {"/", 1};
+    h1_conn *h = h1(c);
+    lux_req *r = new_request(c);
+    if (!r) {
+        lux_conn_close(c);
+        return;
+    }
+    r->method = LUX_M_CONNECT;
+    r->method_str = (lux_str){"CONNECT", 7};
+    r->target = r->uri = r->path = slash;
+    r->relay = 1;
+    h->relay = 1;
+    h->in_request = 1;
+    h->framing.keep_alive = 0;
+    h->keep_alive = 0;
+    h->body_left = 0;
+    h->state = H1_WAIT;
+    lux_conn_set_activity(c, LUX_STATS_READING);
+    lux_req_body_end(r, 1);
+    lux_req_start_handler(r, &lux_mod_sockproxy);
+    run(c);
+}
+
 /* Clients send the request right behind the handshake, so it is usually there already: read
  * it now. The connection joins the epoll set only when it has to wait, and one that is
  * answered and closed at once never costs an epoll_ctl. */
 static void h1_start(lux_conn *c) {
     h1(c)->keep_alive = 1;
+    if (c->listener && lux_sockproxy_wanted(c->gen, c->listener->name)) {
+        start_relay(c);
+        return;
+    }
     on_readable(c);
 }
 
