@@ -384,3 +384,21 @@ def test_sockproxy_without_a_backend_closes():
     with Server(sockproxy_conf(harness.free_port())) as s:
         data = harness.raw(s.port2, b"hello", timeout=TIMEOUT)
         eq(data, b"", "nothing is said to a relayed client")
+
+
+@lux_only("lighttpd 1.4.69 answers an authority-form CONNECT target 400")
+def test_idle_tunnel_closes_after_the_read_timeout():
+    with Backend("echo") as b, Server(proxy_conf(b.port, '"connect" => "enable"',
+                                                 "server.max-read-idle = 2\n")) as s:
+        sock = connect(s)
+        sock.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        status, fields, rest = read_head(sock)
+        eq(status, 200, "CONNECT answered")
+        sock.sendall(b"ping")
+        eq(rest + read_exactly(sock, 4 - len(rest)), b"ping", "the tunnel works")
+        start = time.monotonic()
+        eq(read_to_end(sock), b"", "the idle tunnel is closed")
+        waited = time.monotonic() - start
+        sock.close()
+        check(waited > 1.5, f"closed after {waited:.1f} s, before server.max-read-idle")
+        wait_log(s, "CONNECT example.com:443 HTTP/1.1 200")
