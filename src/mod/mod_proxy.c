@@ -29,11 +29,16 @@
 
 extern const lux_module lux_mod_proxy;
 
+/* proxy.header: what lux has of it so far. */
+typedef struct {
+    int upgrade; /* "upgrade": Upgrade goes on, a 101 opens a tunnel */
+    int connect; /* "connect": CONNECT opens a tunnel to the backend */
+} proxy_header_opts;
+
 typedef struct {
     lux_gw_settings gw; /* first: the shared handler reads it */
     int replace_http_host;
-    int upgrade; /* proxy.header "upgrade": Upgrade goes on, a 101 opens a tunnel */
-    int connect; /* proxy.header "connect-method": CONNECT opens a tunnel to the backend */
+    proxy_header_opts header;
 } proxy_conf;
 
 static int conf_finish(lux_gen *gen, void *conf, char *err, size_t el) {
@@ -47,25 +52,26 @@ static int not_yet(lux_gen *gen, const lux_value *v, void *dst, char *err, size_
     return -1;
 }
 
-static int *header_flag(proxy_conf *c, const char *key) {
+static int *header_flag(proxy_header_opts *o, const char *key) {
     if (key && !strcmp(key, "upgrade"))
-        return &c->upgrade;
+        return &o->upgrade;
     if (key && (!strcmp(key, "connect") || !strcmp(key, "connect-method")))
-        return &c->connect;
+        return &o->connect;
     return NULL;
 }
 
-/* proxy.header: "upgrade" and "connect" (lighttpd's name; "connect-method" too); its other keys are
- * refused until lux has them. */
+/* proxy.header: "upgrade" and "connect" (lighttpd's name, also "connect-method"); its other
+ * keys are refused until lux has them. An assignment sets the whole of it, as in lighttpd. */
 static int parse_header(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
-    proxy_conf *c = (proxy_conf *)((char *)dst - offsetof(proxy_conf, upgrade));
+    proxy_header_opts *o = dst;
+    *o = (proxy_header_opts){0, 0};
     if (v->type != LUX_V_ARRAY) {
         snprintf(err, el, "expects an array of \"key\" => value");
         return -1;
     }
     for (size_t i = 0; i < v->u.arr.len; i++) {
         const lux_value *e = v->u.arr.items[i];
-        int *flag = header_flag(c, e->key);
+        int *flag = header_flag(o, e->key);
         if (!flag) {
             snprintf(err, el, "\"%s\" not supported yet", e->key ? e->key : "(no key)");
             return -1;
@@ -85,7 +91,8 @@ static const lux_directive proxy_directives[] = {
     {"proxy.balance", LUX_D_STRING, OFF(gw.balance), LUX_SCOPE_ANY},
     {"proxy.debug", LUX_D_INT, OFF(gw.debug), LUX_SCOPE_ANY},
     {"proxy.replace-http-host", LUX_D_BOOL, OFF(replace_http_host), LUX_SCOPE_ANY},
-    {"proxy.header", LUX_D_CUSTOM, OFF(upgrade), LUX_SCOPE_ANY, parse_header, 0},
+    {"proxy.header", LUX_D_CUSTOM, OFF(header), LUX_SCOPE_ANY, parse_header,
+     sizeof(proxy_header_opts)},
     {"proxy.forwarded", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, not_yet, 0},
     {NULL, 0, 0, 0},
 };
@@ -176,7 +183,7 @@ static int names_upgrade(const lux_str *conn) {
 static int upgrade_fields(lux_req *r, const proxy_conf *c, proxy_state *st, lux_ups_buf *out) {
     const lux_str *up = lux_req_header(r, "Upgrade", 7);
     const lux_str *conn = lux_req_header(r, "Connection", 10);
-    if (!c->upgrade || !up || !conn || r->version != 11 || !names_upgrade(conn))
+    if (!c->header.upgrade || !up || !conn || r->version != 11 || !names_upgrade(conn))
         return 0;
     st->upgrade_sent = 1;
     return put_field(out, "Upgrade", up->ptr, up->len) | put_str(out, "Connection: upgrade\r\n");
@@ -400,7 +407,7 @@ static int tunnels(lux_gw *g, const lux_req *r) {
 
 static int tunnels_at_connect(lux_gw *g, const lux_req *r) {
     const proxy_conf *c = lux_req_conf((lux_req *)r, &lux_mod_proxy);
-    return r->method == LUX_M_CONNECT && c->connect;
+    return r->method == LUX_M_CONNECT && c->header.connect;
 }
 
 static const lux_gw_proto proxy_proto = {

@@ -114,7 +114,8 @@ def test_lux_as_backend():
 
 @lux_only("lux refuses proxy settings it does not implement yet")
 def test_unimplemented_settings_refused():
-    for line in ('proxy.header = ( "map-urlpath" => ( "/a" => "/b" ) )', 'proxy.forwarded = ( "for" => 1 )'):
+    for line in ('proxy.header = ( "map-urlpath" => ( "/a" => "/b" ) )',
+                 'proxy.forwarded = ( "for" => 1 )'):
         with harness.TempDir() as t:
             path = os.path.join(t.path, "lux.conf")
             harness.write_file(path, conf(9) + line + "\n")

@@ -402,3 +402,18 @@ def test_idle_tunnel_closes_after_the_read_timeout():
         sock.close()
         check(waited > 1.5, f"closed after {waited:.1f} s, before server.max-read-idle")
         wait_log(s, "CONNECT example.com:443 HTTP/1.1 200")
+
+
+def test_upgrade_enabled_in_a_conditional_block():
+    conf = proxy_conf(0, header=None).replace('"port" => 0', '"port" => @BACKEND@')
+    conf += '$HTTP["url"] =^ "/chat" {\n    proxy.header = ( "upgrade" => "enable" )\n}\n'
+    with Backend() as b, Server(conf.replace("@BACKEND@", str(b.port))) as s:
+        sock = connect(s)
+        bs = ws_open(sock, "/chat/room")
+        echo_round(sock, bs)
+        ws_close(sock, bs)
+        sock.close()
+        sock = connect(s)
+        status, fields, key, bs = ws_handshake(sock, "/other")
+        eq(status, 200, "outside the block: no upgrade")
+        sock.close()

@@ -3,8 +3,9 @@
     python3 ws_backend.py ws PORT     a WebSocket echo server (RFC 6455): text and binary
                                       messages come back as they came; a close is answered and
                                       the connection closed; a text "bye" is answered with a
-                                      close and the connection closed. A request without an Upgrade is
-                                      answered 200 with the Upgrade and Connection it got.
+                                      close and the connection closed. A request without an
+                                      Upgrade is answered 200 with the Upgrade and Connection
+                                      it got.
     python3 ws_backend.py echo PORT   raw bytes echoed until the peer's end, then its own end
                                       (shutdown SHUT_WR) and a last line "bytes=N\\n" before it
 

@@ -337,9 +337,10 @@ static int queue_response(lux_conn *c, lux_req *r) {
     if (r->tunnel)
         start_tunnel(c);
     else if (h->relay)
-        return -1; /* no tunnel: nothing is said to a relayed client, it is closed */
+        return -1;              /* no tunnel: nothing is said to a relayed client, it is closed */
+    static char no_head[] = ""; /* a relayed connection's tunnel starts with the bytes */
     size_t hlen = 0;
-    char *head = h->relay ? "" : serialise_head(c, r, &hlen);
+    char *head = h->relay ? no_head : serialise_head(c, r, &hlen);
     h->o = lux_pool_alloc(r->pool, sizeof *h->o);
     if (!head || !h->o)
         return -1;
