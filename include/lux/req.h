@@ -126,6 +126,10 @@ struct lux_req {
     uint64_t resp_released;        /* body bytes sent or dropped (HEAD): lux_resp_queued */
     struct lux_req_body *req_body; /* the request body as the core keeps it (http/body.c) */
     unsigned req_body_empty : 1;   /* it ended before a byte came: nothing kept */
+    unsigned tunnel : 1;           /* lux_resp_tunnel: the connection carries raw bytes */
+    unsigned tunnel_done : 1;      /* lux_tunnel_done: the handler let go of the tunnel */
+    unsigned relay : 1; /* stands for a connection relayed whole (mod_sockproxy): no head */
+    uint64_t tunnel_in; /* client bytes the tunnel took in, for logs */
     struct lux_filter_chain *filters; /* output filters (http/filter.c); NULL: none */
 };
 
@@ -195,7 +199,8 @@ void lux_resp_on_writable(lux_req *r, void (*fn)(lux_req *r, void *arg), void *a
  * output are queued; lux_resp_queued counts what the chain holds besides what it emitted. A
  * filter that changes the length (keeps_length 0) drops the announced Content-Length: the body
  * goes chunked on HTTP/1.1, close-delimited on HTTP/1.0. Returns 0, or -1 when the response
- * does not stream, broke already, its head went out, or a body piece already passed the chain.
+ * does not stream, is a tunnel, broke already, its head went out, or a body piece already
+ * passed the chain.
  */
 typedef struct lux_filter lux_filter;
 typedef struct {
@@ -221,6 +226,25 @@ void *lux_filter_ctx(const lux_filter *f);
  */
 ssize_t lux_req_body_read(lux_req *r, void *buf, size_t len);
 void lux_req_body_notify(lux_req *r, void (*fn)(lux_req *r, void *arg), void *arg);
+/*
+ * Tunnels: a handler whose backend accepted an Upgrade (101 Switching Protocols) or a CONNECT
+ * (2xx) turns its streamed response into a tunnel before it answers (after lux_resp_stream,
+ * before lux_req_resume). The head goes out without framing (a 101 with "Connection: upgrade"),
+ * and from then on the connection carries bytes both ways until both sides are done:
+ *   client -> handler: the request body, read with lux_req_body_read and its notify callback.
+ *     Never spooled: the protocol stops reading while LUX_REQ_BODY_MEM (64 KiB) bytes wait
+ *     unread; no server.max-request-size. Its end (0) is the client's half-close.
+ *   handler -> client: lux_resp_body_copy, with the back-pressure of lux_resp_queued and
+ *     lux_resp_on_writable, sent raw; lux_resp_end half-closes the client (shutdown SHUT_WR).
+ * The handler holds the request until lux_tunnel_done: called after lux_resp_end and the body's
+ * end, the tunnel closes well; called before, it is cut (the client's connection closes). The
+ * client leaving, or the tunnel idle for server.max-read-idle, aborts it (lux_req_on_abort).
+ * The request's access-log line is written when the tunnel ends, with the bytes both ways.
+ * Returns 0, or -1 when the request's protocol cannot tunnel (HTTP/2 for now) or its head went
+ * out already.
+ */
+int lux_resp_tunnel(lux_req *r);
+void lux_tunnel_done(lux_req *r);
 /* Answer with an error status and lux's (or the configured) error page. */
 lux_result lux_resp_error(lux_req *r, int status);
 /* Discard a body built so far (e.g. before an error page). */

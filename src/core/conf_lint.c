@@ -97,7 +97,6 @@ static const struct {
     {"deflate.allowed-encodings", "unset offers every coding (1.4.69: none)"},
     {"setenv.add-response-header", "Content-Length, Transfer-Encoding and Connection are dropped"},
     {"ssl.verifyclient.activate", "not inside $HTTP[\"host\"]"},
-    {"cgi.upgrade", "no effect yet"},
 };
 
 static const lux_directive *builtin_directive(const char *key) {

@@ -20,7 +20,6 @@ static const char *const lighttpd_only_modules[] = {
     "mod_maxminddb",
     "mod_mbedtls",
     "mod_rrdtool",
-    "mod_sockproxy",
     "mod_uploadprogress",
     "mod_usertrack",
     "mod_vhostdb",

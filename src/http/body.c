@@ -79,6 +79,21 @@ void lux_body_release(lux_req *r) {
     b->fd = -1;
 }
 
+int lux_body_open_tunnel(lux_req *r) {
+    r->req_body_empty = 0;
+    lux_req_body *b = body_of(r);
+    if (!b)
+        return -1;
+    if (b->fd >= 0) /* what the handler read of a body before: gone with its file */
+        close(b->fd);
+    b->fd = -1;
+    b->file_off = b->file_len = 0;
+    b->mode = 2;
+    b->limit = 0;
+    b->state = BODY_OPEN;
+    return 0;
+}
+
 static uint32_t mem_unread(const lux_req_body *b) {
     return b->mem_len - b->mem_off;
 }

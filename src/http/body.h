@@ -28,6 +28,10 @@ int lux_body_settled(lux_req *r);
 void lux_body_run_notify(lux_req *r);
 /* The handler let go: its notify callback is not called again. */
 void lux_body_forget_notify(lux_req *r);
+/* The body becomes a tunnel's client bytes (lux_resp_tunnel): open again after whatever body
+ * the request had, never spooled (the protocol stops at LUX_REQ_BODY_MEM unread), and not
+ * counted against server.max-request-size. 0 or -1 (out of memory). */
+int lux_body_open_tunnel(lux_req *r);
 /* Close the spool file and free the memory; at lux_req_free. */
 void lux_body_release(lux_req *r);
 

@@ -80,7 +80,7 @@ static void adopt_body(lux_req *r, lux_filter_chain *ch) {
 }
 
 int lux_resp_filter(lux_req *r, const lux_filter_ops *ops, void *ctx) {
-    if (!r->streaming || r->resp_aborted || lux_stream_head_out(r) ||
+    if (!r->streaming || r->tunnel || r->resp_aborted || lux_stream_head_out(r) ||
         (r->filters && r->filters->started))
         return -1;
     lux_filter *f = lux_pool_alloc(r->pool, sizeof *f);

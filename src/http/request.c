@@ -88,10 +88,23 @@ static int set_host(lux_req *r, const char *v, size_t len, int allow_empty) {
     return 0;
 }
 
+/* CONNECT names where to tunnel to in authority-form, "host:port" (RFC 9110 9.3.6): the
+ * request's host. Its path is "/", so that conditions and handlers see an ordinary one. */
+static int connect_target(lux_req *r) {
+    const char *colon = memrchr(r->target.ptr, ':', r->target.len);
+    if (!r->target.len || r->target.ptr[0] == '/' || !colon || colon[1] == '\0' ||
+        set_host(r, r->target.ptr, r->target.len, 0) != 0)
+        return 400;
+    r->uri = r->path = (lux_str){"/", 1};
+    return 0;
+}
+
 int lux_req_resolve_target(lux_req *r, const lux_str *authority, const lux_header *host) {
     const char *target = r->target.ptr;
     size_t len = r->target.len;
     const lux_core_conf *core = r->gen->core;
+    if (r->method == LUX_M_CONNECT && r->version < 20)
+        return connect_target(r);
     if (len == 1 && target[0] == '*') {
         if (r->method != LUX_M_OPTIONS)
             return 400;

@@ -302,7 +302,8 @@ static size_t head_size_max(const lux_req *r, const char *reason, const lux_str 
 
 int lux_resp_chunked(const lux_req *r) {
     int bodyless_status = r->status < 200 || r->status == 204 || r->status == 304;
-    return r->streaming && r->stream_length < 0 && r->version == 11 && !bodyless_status;
+    return r->streaming && r->stream_length < 0 && r->version == 11 && !bodyless_status &&
+           !r->tunnel;
 }
 
 char *lux_resp_head(lux_req *r, size_t *len) {
@@ -331,16 +332,20 @@ char *lux_resp_head(lux_req *r, size_t *len) {
     /* 1xx, 204 and 304 carry no Content-Length framing (RFC 9110 8.6). A streamed body has
      * the length it announced, or none: chunked on HTTP/1.1, the connection's end on 1.0. */
     int bodyless_status = r->status < 200 || r->status == 204 || r->status == 304;
-    if (!bodyless_status && lux_resp_chunked(r)) {
+    if (r->tunnel) {
+        /* The bytes that follow are the tunnel's, not a message body: no framing. */
+        if (r->status == 101)
+            p = PUTS(p, "Connection: upgrade\r\n");
+    } else if (!bodyless_status && lux_resp_chunked(r)) {
         p = PUTS(p, "Transfer-Encoding: chunked\r\n");
     } else if (!bodyless_status && (!r->streaming || r->stream_length >= 0)) {
         p = PUTS(p, "Content-Length: ");
         p = put_u64(p, r->streaming ? (uint64_t)r->stream_length : r->body_len);
         p = PUTS(p, "\r\n");
     }
-    if (r->conn_closes)
+    if (r->conn_closes && !r->tunnel)
         p = PUTS(p, "Connection: close\r\n");
-    else if (r->version == 10)
+    else if (r->version == 10 && !r->tunnel)
         p = PUTS(p, "Connection: keep-alive\r\n");
     /* A module may have set Date or Server itself (setenv.set-response-header): its value wins. */
     int own = r->nresp_headers > 0;

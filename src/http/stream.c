@@ -116,9 +116,14 @@ static void release_taken(lux_stream_state *st) {
     st->sent_tail = &st->sent_head;
 }
 
-/* Does the handler still hold r (it answers later, or streams a body not ended yet)? */
+/* Does the handler still hold r (it answers later, streams a body not ended yet, or runs a
+ * tunnel it has not let go of)? */
 static int handler_holds(const lux_req *r) {
-    return r->async || (r->streaming && !r->stream_ended);
+    return r->async || (r->streaming && !r->stream_ended) || (r->tunnel && !r->tunnel_done);
+}
+
+int lux_req_held(const lux_req *r) {
+    return handler_holds(r);
 }
 
 /* The handler's abort callback, once, while it holds the request. */
@@ -244,6 +249,15 @@ void lux_req_start(lux_req *r) {
     pipeline_stopped(r, lux_req_run(r));
 }
 
+void lux_req_start_handler(lux_req *r, const lux_module *m) {
+    lux_result res = LUX_ERROR;
+    if (lux_req_patch_conf(r) == 0 && m->handle)
+        res = m->handle(r, lux_req_conf(r, m));
+    if (res == LUX_GO_ON || res == LUX_ERROR)
+        lux_resp_error(r, res == LUX_GO_ON ? 404 : 500);
+    pipeline_stopped(r, res == LUX_ASYNC ? LUX_ASYNC : LUX_HANDLED);
+}
+
 void lux_stream_body_complete(lux_req *r) {
     if (!r->stream->start_waiting)
         return;
@@ -290,6 +304,30 @@ int lux_resp_stream(lux_req *r) {
         return -1; /* the head is gone: it promised a complete body */
     r->streaming = 1;
     return 0;
+}
+
+int lux_resp_tunnel(lux_req *r) {
+    if (r->version == 20 || !r->streaming || r->stream->head_out || r->filters)
+        return -1;
+    if (lux_body_open_tunnel(r) < 0)
+        return -1;
+    r->tunnel = 1;
+    r->stream_length = -1;
+    return 0;
+}
+
+void lux_tunnel_done(lux_req *r) {
+    lux_stream_state *st = r->stream;
+    if (!r->tunnel || r->tunnel_done)
+        return;
+    r->tunnel_done = 1;
+    st->abort_fn = NULL;
+    st->writable_fn = NULL;
+    lux_body_forget_notify(r);
+    if (!r->stream_ended)
+        lux_resp_abort(r); /* cut: the client's side closes without waiting */
+    else
+        lux_stream_later(r, LUX_SEV_BODY); /* the protocol may end the tunnel now */
 }
 
 void lux_resp_content_length(lux_req *r, uint64_t len) {

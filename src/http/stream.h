@@ -34,6 +34,10 @@ int lux_req_from_fields(lux_req *r, const lux_str *method, const lux_str *scheme
                         size_t n);
 /* Run the pipeline; the protocol hears back through ops (head_ready first). */
 void lux_req_start(lux_req *r);
+/* Start r with module m's handle hook alone: r stands for a connection relayed whole
+ * (r->relay, mod_sockproxy), which no other module has anything to do with. The protocol hears
+ * back through ops as after lux_req_start. */
+void lux_req_start_handler(lux_req *r, const lux_module *m);
 /* Is head_ready on its way (due from the loop before it waits for events again)? A protocol
  * need not watch its client for a request that is answered already. */
 int lux_req_head_pending(const lux_req *r);
@@ -66,6 +70,9 @@ void lux_resp_sent(lux_req *r, uint64_t n);
 int lux_req_body_feed(lux_req *r, const void *p, size_t len);
 void lux_req_body_end(lux_req *r, int ok);
 size_t lux_req_body_room(const lux_req *r);
+/* Does the handler still hold r? A tunnel (r->tunnel) ends once it does not: the protocol hears
+ * of the handler letting go through body_ready. */
+int lux_req_held(const lux_req *r);
 /* The client is gone (closed, reset the stream, timed out): the handler's abort callback runs
  * from the loop if it still holds r. The protocol sends nothing more for r and frees it. */
 void lux_req_abort(lux_req *r);

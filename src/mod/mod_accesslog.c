@@ -206,6 +206,8 @@ static int64_t bytes_received(const lux_req *r) {
     int64_t n = (int64_t)(r->method_str.len + 1 + r->target.len + 1 + 8 + 2 + 2);
     for (size_t i = 0; i < r->nheaders; i++)
         n += (int64_t)(r->headers[i].name.len + 2 + r->headers[i].value.len + 2);
+    if (r->tunnel) /* what the client sent through the tunnel after its head */
+        return n + (int64_t)r->tunnel_in;
     return n + (r->content_length > 0 ? r->content_length : 0);
 }
 

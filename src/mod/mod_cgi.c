@@ -8,12 +8,19 @@
  *   cgi.x-sendfile-docroot = ( "/srv" )  ... only from under these directories
  *   cgi.local-redir = "enable"           Location: /path without Status: serve /path instead
  *   cgi.limits = ( "read-timeout" => 30, "write-timeout" => 30, "tcp-nodelay" => "enable" )
+ *   cgi.upgrade = "enable"               a script may answer an Upgrade with 101 and go on
+ *                                        talking to the client over its stdin and stdout
  *
  * Everything happens in the worker's loop: the script's stdin, stdout and stderr are
  * non-blocking pipes, its exit is a pidfd. The request body is copied to stdin as the script
  * takes it; stdout's head is parsed (http/cgi_headers.h) and the rest streamed to the client,
  * reading no more while the client has LUX_RESP_HIGH_WATER bytes waiting; stderr goes to the
  * error log a line at a time.
+ *
+ * cgi.upgrade: for a request that asks to switch protocols, stdin stays open after the request
+ * body until the script answers; a 101 makes the response a tunnel (lux_resp_tunnel): what the
+ * client sends goes on to stdin, whose end is the client's half-close, and stdout to the
+ * client; the tunnel ends when stdout does. Any other answer closes stdin as usual.
  *
  * A script outlives its request in one case: when the request is gone first (the client left,
  * a timeout, a local redirect). Then lux closes its pipes, sends SIGTERM and, if it is still
@@ -85,11 +92,13 @@ typedef struct cgi_proc {
     lux_io in, out, err; /* our ends of its stdin, stdout, stderr; -1 when closed */
     lux_timer timer;     /* the timeouts while attached, SIGTERM/SIGKILL after */
     int64_t last_read, last_write;
-    int answered; /* the head went to the core: the body streams */
-    int paused;   /* stdout unread while the client catches up */
-    int killed;   /* signals sent after detaching: 0, 1 (TERM), 2 (KILL) */
-    int dead;     /* nothing left to do: the timer frees it */
-    char *head;   /* the head as it arrives, LUX_CGI_HEAD_MAX bytes */
+    int answered;    /* the head went to the core: the body streams */
+    int paused;      /* stdout unread while the client catches up */
+    int killed;      /* signals sent after detaching: 0, 1 (TERM), 2 (KILL) */
+    int may_upgrade; /* cgi.upgrade and an Upgrade request: stdin waits for the answer */
+    int tunnel;      /* the script answered 101: stdin and stdout are the tunnel's */
+    int dead;        /* nothing left to do: the timer frees it */
+    char *head;      /* the head as it arrives, LUX_CGI_HEAD_MAX bytes */
     size_t head_len;
     char *body; /* request body bytes read and not yet taken by the script */
     size_t body_off, body_len;
@@ -362,6 +371,8 @@ static void pump_out(cgi_proc *p) {
         }
         detach(p, 0);
         lux_resp_end(r);
+        if (p->tunnel)
+            lux_tunnel_done(r);
         return;
     }
 }
@@ -372,6 +383,26 @@ static void on_writable(lux_req *r, void *arg) {
     p->last_read = lux_loop_now_ms(p->loop);
     lux_loop_mod(p->loop, &p->out, LUX_EV_READ);
     pump_out(p);
+}
+
+static void body_more(lux_req *r, void *arg);
+static void pump_in(cgi_proc *p);
+
+/* A request that may upgrade has its answer: a 101 opens the tunnel, and the client's bytes
+ * go on to stdin; anything else ends stdin, which waited only for this. 0 or -1. */
+static int settle_upgrade(cgi_proc *p) {
+    if (!p->may_upgrade)
+        return 0;
+    p->may_upgrade = 0;
+    if (p->r->status != 101) {
+        pump_in(p); /* takes the body's end again: now it ends stdin */
+        return 0;
+    }
+    if (lux_resp_tunnel(p->r) < 0)
+        return -1;
+    p->tunnel = 1;
+    lux_req_body_notify(p->r, body_more, p);
+    return 0;
 }
 
 /* The head is complete at end: answer the request from it. */
@@ -405,7 +436,8 @@ static void answer(cgi_proc *p, size_t end) {
         return;
     }
     if (lux_resp_stream(r) < 0 ||
-        (p->head_len > end && lux_resp_body_copy(r, p->head + end, p->head_len - end) < 0)) {
+        (p->head_len > end && lux_resp_body_copy(r, p->head + end, p->head_len - end) < 0) ||
+        settle_upgrade(p) < 0) {
         fail(p, 500);
         return;
     }
@@ -489,8 +521,6 @@ static void on_stderr(lux_io *io, unsigned events) {
 
 /* ---- the request body to stdin ------------------------------------------------------------ */
 
-static void body_more(lux_req *r, void *arg);
-
 static void pump_in(cgi_proc *p) {
     while (p->in.fd >= 0) {
         if (p->body_off < p->body_len) {
@@ -520,6 +550,10 @@ static void pump_in(cgi_proc *p) {
             lux_req_body_notify(p->r, body_more, p);
             return;
         }
+        if (n == 0 && p->may_upgrade) {
+            lux_loop_del(p->loop, &p->in); /* open until the answer says whether it upgrades */
+            return;
+        }
         close_io(p, &p->in); /* the end of the body (or it failed: the abort follows) */
     }
 }
@@ -539,6 +573,8 @@ static void on_stdin(lux_io *io, unsigned events) {
 static void arm_timeouts(cgi_proc *p) {
     const cgi_limits *l = &p->conf->limits;
     int64_t due = INT64_MAX;
+    if (p->tunnel) /* the client's connection times a tunnel (server.max-read-idle) */
+        return;
     if (l->read_timeout > 0)
         due = p->last_read + l->read_timeout * 1000;
     if (l->write_timeout > 0 && p->in.fd >= 0 && p->body_off < p->body_len &&
@@ -564,6 +600,8 @@ static void on_timer(lux_timer *t) {
     }
     const cgi_limits *l = &p->conf->limits;
     int64_t now = lux_loop_now_ms(p->loop);
+    if (p->tunnel)
+        return;
     if (p->paused)
         p->last_read = now; /* the client is slow, not the script */
     int read_late = l->read_timeout > 0 && now - p->last_read >= l->read_timeout * 1000;
@@ -719,6 +757,19 @@ static int start(cgi_proc *p, char *const argv[], char *const envp[], const char
     return rc;
 }
 
+/* Does r ask to switch protocols (HTTP/1.1, Upgrade named in Connection)? */
+static int asks_upgrade(const lux_req *r) {
+    const lux_str *conn = lux_req_header(r, "Connection", 10);
+    if (r->version != 11 || !lux_req_header(r, "Upgrade", 7) || !conn)
+        return 0;
+    for (size_t i = 0; i + 7 <= conn->len; i++)
+        if (!strncasecmp(conn->ptr + i, "upgrade", 7) &&
+            (i == 0 || conn->ptr[i - 1] == ',' || conn->ptr[i - 1] == ' ') &&
+            (i + 7 == conn->len || conn->ptr[i + 7] == ',' || conn->ptr[i + 7] == ' '))
+            return 1;
+    return 0;
+}
+
 static lux_result cgi_handle(lux_req *r, const void *conf) {
     const cgi_conf *c = conf;
     if (!c->assign.n || !r->file || !S_ISREG(r->file->mode))
@@ -741,6 +792,7 @@ static lux_result cgi_handle(lux_req *r, const void *conf) {
         return lux_resp_error(r, 500);
     }
     lux_req_on_abort(r, on_abort, p);
+    p->may_upgrade = c->upgrade && asks_upgrade(r);
     pump_in(p);
     arm_timeouts(p);
     return LUX_ASYNC;

@@ -189,6 +189,7 @@ typedef struct {
     int chunked_done;              /* P_CHUNKED: the last chunk came */
     int map_request, map_response; /* proxy.header maps apply that way */
     int force_http10;
+    int upgrade_sent;      /* the request asked the backend to switch protocols */
     lux_proxy_remap remap; /* what the request was mapped with, to map the response back */
     lux_chunked_decoder chunks;
     size_t head_len;
@@ -438,6 +439,28 @@ static int put_body_framing(proxy_state *st, lux_ups_buf *out) {
     return 0;
 }
 
+/* Does a Connection field name the token "upgrade"? */
+static int names_upgrade(const lux_str *conn) {
+    for (size_t i = 0; i + 7 <= conn->len; i++)
+        if (!strncasecmp(conn->ptr + i, "upgrade", 7) &&
+            (i == 0 || conn->ptr[i - 1] == ',' || conn->ptr[i - 1] == ' ') &&
+            (i + 7 == conn->len || conn->ptr[i + 7] == ',' || conn->ptr[i + 7] == ' '))
+            return 1;
+    return 0;
+}
+
+/* With proxy.header "upgrade", a request that asks to switch protocols (Upgrade named in
+ * Connection) asks the backend too; the rest of its Connection stays hop-by-hop. */
+static int upgrade_fields(lux_req *r, const proxy_conf *c, proxy_state *st, lux_ups_buf *out) {
+    const lux_str *up = lux_req_header(r, "Upgrade", 7);
+    const lux_str *conn = lux_req_header(r, "Connection", 10);
+    if (!c->header.upgrade || st->force_http10 || !up || !conn || r->version != 11 ||
+        !names_upgrade(conn))
+        return 0;
+    st->upgrade_sent = 1;
+    return put_field(out, "Upgrade", up->ptr, up->len) | put_str(out, "Connection: upgrade\r\n");
+}
+
 static int proxy_begin(lux_gw *g, lux_req *r, lux_ups_buf *out) {
     proxy_state *st = lux_gw_state(g);
     const proxy_conf *c = lux_req_conf(r, &lux_mod_proxy);
@@ -458,7 +481,8 @@ static int proxy_begin(lux_gw *g, lux_req *r, lux_ups_buf *out) {
              put_mapped_uri(st, out, r->uri.ptr, r->uri.len) |
              put_str(out, st->force_http10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
     rc |= put_host(st, c, g, out) | put_client_fields(st, c, out) |
-          forwarded_fields(r, c->forwarded, out) | put_body_framing(st, out);
+          forwarded_fields(r, c->forwarded, out) | upgrade_fields(r, c, st, out) |
+          put_body_framing(st, out);
     if (st->force_http10)
         rc |= put_str(out, "Connection: close\r\n");
     return put(out, "\r\n", 2) | rc ? -1 : 0;
@@ -515,12 +539,19 @@ static int emit_field(void *arg, const char *name, size_t nlen, const char *valu
     return 0;
 }
 
-static void emit_head(rewrite *w, size_t end, int status) {
+/* The head as a CGI head; a 101 keeps the protocol it switches to (Upgrade, which the parser
+ * drops as hop-by-hop). */
+static void emit_head(rewrite *w, size_t end, const lux_http_resp *h) {
     char line[16];
-    int n = snprintf(line, sizeof line, "Status: %d\n", status);
+    int n = snprintf(line, sizeof line, "Status: %d\n", h->status);
     lux_http_resp parsed;
     emit(w, line, (size_t)n);
     lux_http_resp_parse(w->st->head, end, &parsed, emit_field, w);
+    if (h->status == 101 && h->upgrade_len) {
+        emit(w, "Upgrade:", 8);
+        emit(w, h->upgrade, h->upgrade_len);
+        emit(w, "\n", 1);
+    }
     emit(w, "\n", 1);
 }
 
@@ -536,17 +567,25 @@ static lux_gw_ev head_done(proxy_state *st, size_t end, const char **data, size_
     lux_http_resp h;
     if (lux_http_resp_parse(st->head, end, &h, NULL, NULL) < 0)
         return LUX_GW_ERROR;
-    if (h.status < 200) { /* interim (101 is not asked for): wait for the final one */
+    int switching = h.status == 101 && st->upgrade_sent; /* the tunnel's bytes follow */
+    if (h.status < 200 && !switching) {                  /* interim: wait for the final one */
         st->head_len = 0;
         return LUX_GW_MORE;
     }
     rewrite w = {st, NULL, 0, 0};
-    emit_head(&w, end, h.status);
+    emit_head(&w, end, &h);
     w = (rewrite){st, lux_req_alloc(st->r, w.len), 0, w.len};
     if (!w.dst)
         return LUX_GW_ERROR;
-    emit_head(&w, end, h.status);
+    emit_head(&w, end, &h);
     st->keep = h.keep_alive && !st->force_http10;
+    if (switching) {
+        st->state = P_CLOSE;
+        st->keep = 0;
+        *data = w.dst;
+        *dlen = w.len;
+        return LUX_GW_DATA;
+    }
     if (st->no_body || h.status == 204 || h.status == 304 || h.content_length == 0) {
         st->state = P_END;
     } else if (h.chunked) {
@@ -641,12 +680,24 @@ static int eof_ends(lux_gw *g) {
     return st->state == P_CLOSE;
 }
 
+static int tunnels(lux_gw *g, const lux_req *r) {
+    const proxy_state *st = lux_gw_state(g);
+    return st->upgrade_sent && r->status == 101;
+}
+
+static int tunnels_at_connect(lux_gw *g, const lux_req *r) {
+    const proxy_conf *c = lux_req_conf((lux_req *)r, &lux_mod_proxy);
+    return r->method == LUX_M_CONNECT && c->header.connect;
+}
+
 static const lux_gw_proto proxy_proto = {
     .name = "mod_proxy",
     .begin = proxy_begin,
     .body = proxy_body,
     .input = proxy_input,
     .eof_ends = eof_ends,
+    .tunnels = tunnels,
+    .tunnels_at_connect = tunnels_at_connect,
     .state_zero = offsetof(proxy_state, head), /* proxy_begin clears the rest it reads */
 };
 

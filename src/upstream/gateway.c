@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +40,9 @@ struct lux_gw {
     int replaced;     /* a dead kept-alive connection by a new one */
     int answered;     /* the head went to the core: the body streams */
     int paused;       /* the client's queue is full */
+    int tunnel;       /* the response is a tunnel: raw bytes both ways */
+    int backend_done; /* tunnel: the backend's end was passed on to the client */
+    int backend_shut; /* tunnel: the client's end was passed on to the backend */
     char *head;       /* the head as it arrives */
     size_t head_len;
     char *chunk; /* body bytes read from the client, IO_CHUNK */
@@ -111,8 +115,19 @@ static void finish(lux_gw *g, int keep) {
     lux_ups_defer_free(g->loop, &g->dead, gw_free, g);
 }
 
+/* The backend's connection broke: the client's goes too. */
+static void tunnel_cut(lux_gw *g) {
+    lux_req *r = g->r;
+    finish(g, 0);
+    lux_tunnel_done(r);
+}
+
 static void fail(lux_gw *g, int status) {
     lux_req *r = g->r;
+    if (g->tunnel) {
+        tunnel_cut(g);
+        return;
+    }
     if (g->answered) {
         finish(g, 0);
         lux_resp_abort(r);
@@ -155,6 +170,9 @@ static void count_response(lux_gw *g) {
 static void on_conn_event(lux_io *io, unsigned events);
 static void send_more(lux_gw *g);
 static void arm_timer(lux_gw *g);
+static int tunnel_refill(lux_gw *g);
+static int tunnel_settle(lux_gw *g);
+static void tunnel_backend_eof(lux_gw *g);
 
 /* Start (or start again) on a backend; 0, or -1 when no backend can be reached. */
 static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
@@ -230,6 +248,10 @@ static void retry_or_fail(lux_gw *g, int connect_failed) {
 static void arm_timer(lux_gw *g) {
     const lux_gw_conf *c = &g->conf;
     int64_t due = INT64_MAX;
+    if (g->tunnel) { /* the client's connection times a tunnel (server.max-read-idle) */
+        lux_loop_timer_cancel(g->loop, &g->timer);
+        return;
+    }
     if (g->connecting && c->connect_timeout > 0)
         due = g->last_write + c->connect_timeout * 1000;
     else if (!g->connecting) {
@@ -278,7 +300,8 @@ static void on_timer(lux_timer *t) {
 /* ---- the request to the backend -------------------------------------------------------------- */
 
 static void update_interest(lux_gw *g) {
-    unsigned ev = (g->paused ? 0 : LUX_EV_READ) | (lux_ups_buf_pending(&g->out) ? LUX_EV_WRITE : 0);
+    unsigned ev = (g->paused || g->backend_done ? 0 : LUX_EV_READ) |
+                  (lux_ups_buf_pending(&g->out) ? LUX_EV_WRITE : 0);
     if (ev)
         lux_loop_mod(g->loop, &g->conn->io, ev);
     else
@@ -289,6 +312,8 @@ static void body_more(lux_req *r, void *arg);
 
 /* Encode the next piece of the body when the last one is written; 0, 1 (wait), -1. */
 static int refill(lux_gw *g) {
+    if (g->tunnel)
+        return tunnel_refill(g);
     if (!g->chunk) {
         if (lux_body_length(g->r) == 0) { /* most requests: no body, and no buffer for one */
             g->body_done = 1;
@@ -328,7 +353,10 @@ static void send_more(lux_gw *g) {
                 continue;
             if (n < 0 && errno == EAGAIN)
                 break;
-            retry_or_fail(g, 0);
+            if (g->tunnel)
+                tunnel_cut(g);
+            else
+                retry_or_fail(g, 0);
             return;
         }
         if (g->body_done)
@@ -341,7 +369,7 @@ static void send_more(lux_gw *g) {
         if (rc > 0)
             break;
     }
-    if (g->conn) {
+    if (g->conn && !(g->tunnel && tunnel_settle(g))) {
         update_interest(g);
         arm_timer(g);
     }
@@ -383,6 +411,74 @@ static void log_stderr(lux_gw *g, const char *p, size_t n, int flush) {
     }
 }
 
+/* ---- tunnels -------------------------------------------------------------------------------- */
+
+/* The response r is answering with opens a tunnel: the client's bytes are read from now on. */
+static int tunnel_begin(lux_gw *g) {
+    if (lux_resp_tunnel(g->r) < 0) {
+        lux_log(LUX_LOG_ERR, "(%s) %s: %s cannot be tunnelled over %s", g->proto->name,
+                g->backend->name, g->r->uri.ptr, lux_req_protocol(g->r));
+        return -1;
+    }
+    if (!g->chunk && !(g->chunk = malloc(IO_CHUNK)))
+        return -1;
+    g->tunnel = 1;
+    g->body_done = 0;
+    count_response(g);
+    lux_loop_timer_cancel(g->loop, &g->timer);
+    lux_req_body_notify(g->r, body_more, g);
+    return 0;
+}
+
+/* CONNECT: answered 200 once the backend is connected, with no request sent to it. */
+static void tunnel_at_connect(lux_gw *g) {
+    lux_req *r = g->r;
+    lux_ups_buf_free(&g->out); /* the request begin encoded is not sent */
+    r->status = 200;
+    if (lux_resp_stream(r) < 0 || tunnel_begin(g) < 0) {
+        fail(g, 502);
+        return;
+    }
+    g->answered = 1;
+    update_interest(g);
+    lux_req_resume(r, LUX_HANDLED);
+}
+
+/* The client's next bytes for the backend, raw; its end (or failure) is the backend's
+ * half-close, sent once what came before it is written. 0: more encoded, 1: wait, -1. */
+static int tunnel_refill(lux_gw *g) {
+    ssize_t n = lux_req_body_read(g->r, g->chunk, IO_CHUNK);
+    if (n > 0)
+        return lux_ups_buf_put(&g->out, g->chunk, (size_t)n) < 0 ? -1 : 0;
+    if (n < 0 && errno == EAGAIN) {
+        lux_req_body_notify(g->r, body_more, g);
+        return 1;
+    }
+    g->body_done = 1;
+    return 1;
+}
+
+/* Pass the client's end on, and end the tunnel once both sides have ended. 1 when g let go. */
+static int tunnel_settle(lux_gw *g) {
+    if (g->body_done && !g->backend_shut && !lux_ups_buf_pending(&g->out)) {
+        g->backend_shut = 1;
+        shutdown(g->conn->io.fd, SHUT_WR);
+    }
+    if (!g->backend_shut || !g->backend_done)
+        return 0;
+    lux_req *r = g->r;
+    finish(g, 0);
+    lux_tunnel_done(r);
+    return 1;
+}
+
+/* The backend half-closed: so is the client, once what came before has been sent. */
+static void tunnel_backend_eof(lux_gw *g) {
+    g->backend_done = 1;
+    lux_resp_end(g->r);
+    if (!tunnel_settle(g))
+        update_interest(g);
+}
 /* What the head's fields say beyond the headers they add. */
 typedef struct {
     lux_gw *g;
@@ -469,6 +565,12 @@ static int answer(lux_gw *g, size_t end) {
     }
     g->answered = 1;
     g->head_len = 0;
+    if (g->proto->tunnels && g->proto->tunnels(g, r) && tunnel_begin(g) < 0) {
+        g->answered = 0;
+        r->nresp_headers = 0;
+        fail(g, 502);
+        return -1;
+    }
     lux_req_resume(r, LUX_HANDLED);
     return g->r ? 0 : -1;
 }
@@ -557,6 +659,10 @@ static void on_writable(lux_req *r, void *arg) {
 
 /* The backend closed the connection. */
 static void backend_eof(lux_gw *g) {
+    if (g->tunnel) {
+        tunnel_backend_eof(g);
+        return;
+    }
     if (!g->got_bytes) {
         retry_or_fail(g, 0);
         return;
@@ -584,6 +690,10 @@ static void read_response(lux_gw *g) {
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
+        if (n < 0 && g->tunnel) {
+            tunnel_cut(g);
+            return;
+        }
         if (n <= 0) {
             if (n < 0 && !g->got_bytes)
                 retry_or_fail(g, 0);
@@ -593,7 +703,9 @@ static void read_response(lux_gw *g) {
         }
         g->got_bytes = 1;
         g->last_read = lux_loop_now_ms(g->loop);
-        if (feed(g, buf, (size_t)n) < 0)
+        /* A tunnel's bytes are the backend's own: no protocol decodes them. */
+        int rc = g->tunnel ? response_data(g, buf, (size_t)n) : feed(g, buf, (size_t)n);
+        if (rc < 0)
             return;
     }
     if (g->r && g->conn)
@@ -621,7 +733,10 @@ static void connect_progress(lux_gw *g) {
     g->connecting = 0;
     debug(g, 1, "connected to %s", g->backend->name);
     g->last_read = lux_loop_now_ms(g->loop);
-    send_more(g);
+    if (g->proto->tunnels_at_connect && g->proto->tunnels_at_connect(g, g->r))
+        tunnel_at_connect(g);
+    else
+        send_more(g);
 }
 
 static void on_conn_event(lux_io *io, unsigned events) {
@@ -629,6 +744,11 @@ static void on_conn_event(lux_io *io, unsigned events) {
     lux_gw *g = c->io.fd >= 0 ? c->user : NULL;
     if (!g || !g->r || g->conn != c)
         return;
+    if (!g->connecting && !g->answered && g->proto->tunnels_at_connect &&
+        g->proto->tunnels_at_connect(g, g->r)) {
+        tunnel_at_connect(g);
+        return;
+    }
     if (g->connecting) {
         connect_progress(g);
         return;

@@ -17,6 +17,10 @@
  * request go on: its Variable-NAME fields are kept (lux_gw_proto.keep_variable), the rest of
  * its answer is dropped, and the request runs again from the top (LUX_RESTART, as lighttpd's
  * comeback) for the next handler; any other answer goes to the client as it is.
+ * Tunnels (lux_resp_tunnel): once the protocol says a response opens one, the backend's bytes
+ * go to the client as they come and the client's to the backend; each side's end is passed on
+ * as a half-close (shutdown SHUT_WR), and the request is let go (lux_tunnel_done) when both
+ * have ended. The client's connection times the tunnel; a broken backend connection cuts it.
  */
 #ifndef LUX_GATEWAY_H
 #define LUX_GATEWAY_H
@@ -59,6 +63,13 @@ typedef struct {
     /* How many bytes of its state lux_gw_start zeroes (0: all); the protocol's begin sets up
      * the rest before it is read. */
     size_t state_zero;
+    /* Does the response whose head was just answered (r->status) open a tunnel (an Upgrade
+     * answered 101)? Then the bytes input hands on as DATA after the head are the backend's
+     * side of it. NULL: never. */
+    int (*tunnels)(lux_gw *g, const lux_req *r);
+    /* Is r answered 200 and tunnelled as soon as its backend is connected (CONNECT), with no
+     * request sent? NULL: never. */
+    int (*tunnels_at_connect)(lux_gw *g, const lux_req *r);
 } lux_gw_proto;
 
 typedef struct {

@@ -140,6 +140,10 @@ static int framing(const char *buf, size_t end, size_t pos, lux_http_resp *h, fi
             te = 1;
             h->chunked = ends_chunked(f.value, f.vlen);
         }
+        if (is(&f, "Upgrade")) {
+            h->upgrade = f.value;
+            h->upgrade_len = f.vlen;
+        }
         if (is(&f, "Connection")) {
             close |= has_token(f.value, f.vlen, "close");
             keep |= has_token(f.value, f.vlen, "keep-alive");

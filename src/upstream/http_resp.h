@@ -19,6 +19,9 @@ typedef struct {
     int chunked;            /* Transfer-Encoding ends in chunked */
     int64_t content_length; /* -1 when absent */
     int keep_alive;         /* HTTP/1.1 without Connection: close (or 1.0 with keep-alive) */
+    const char *upgrade;    /* the Upgrade field's value (into buf), NULL when absent: a 101's
+                             * protocol, which is not handed on as a field */
+    size_t upgrade_len;
 } lux_http_resp;
 
 /*

@@ -143,9 +143,12 @@ def script_pid(pidfile):
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
         return False
+    # a process reaped while its stat was read leaves it empty
+    fields = stat.rsplit(")", 1)[1].split() if ")" in stat else []
+    return bool(fields) and fields[0] != "Z"
 
 
 def kill_if_alive(pid):

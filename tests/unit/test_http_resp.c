@@ -67,6 +67,21 @@ static void test_hop_by_hop_dropped(void) {
     CHECK_STR(f.text, "X-Pub=b;");
 }
 
+/* A 101's protocol is dropped as a field like any Upgrade, but kept aside for a tunnel. */
+static void test_upgrade_value_kept(void) {
+    lux_http_resp h;
+    fields f;
+    CHECK_INT(parse("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Accept: k\r\n\r\n",
+                    &h, &f),
+              0);
+    CHECK_INT(h.status, 101);
+    CHECK(h.upgrade != NULL && h.upgrade_len == 9 && !memcmp(h.upgrade, "websocket", 9));
+    CHECK_STR(f.text, "Sec-WebSocket-Accept=k;");
+    CHECK_INT(parse("HTTP/1.1 200 OK\r\n\r\n", &h, &f), 0);
+    CHECK(h.upgrade == NULL);
+}
+
 static void test_broken_heads(void) {
     lux_http_resp h;
     fields f;
@@ -88,6 +103,7 @@ int main(void) {
     RUN(test_length_and_keep_alive);
     RUN(test_chunked_wins_over_length);
     RUN(test_hop_by_hop_dropped);
+    RUN(test_upgrade_value_kept);
     RUN(test_broken_heads);
     T_EXIT();
 }

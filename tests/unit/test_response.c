@@ -69,6 +69,37 @@ static void test_framing_headers_are_the_servers(void) {
     }
 }
 
+/* A tunnel's head: no framing (the bytes after it are the tunnel's), a 101 says what it
+ * switched to, and nothing says the connection closes. */
+static void test_tunnel_head_has_no_framing(void) {
+    lux_req r = new_req();
+    r.status = 101;
+    r.streaming = 1;
+    r.stream_length = -1;
+    r.tunnel = 1;
+    r.conn_closes = 1;
+    CHECK_INT(add(&r, "Upgrade", "websocket"), 0);
+    size_t len;
+    char *head = lux_resp_head(&r, &len);
+    CHECK(head != NULL);
+    if (head) {
+        CHECK(strncmp(head, "HTTP/1.1 101 ", 13) == 0);
+        CHECK(memmem(head, len, "\r\nUpgrade: websocket\r\n", 22) != NULL);
+        CHECK(memmem(head, len, "\r\nConnection: upgrade\r\n", 23) != NULL);
+        CHECK(memmem(head, len, "Content-Length", 14) == NULL);
+        CHECK(memmem(head, len, "Transfer-Encoding", 17) == NULL);
+        CHECK(memmem(head, len, "close", 5) == NULL);
+    }
+    r.status = 200; /* CONNECT's answer */
+    head = lux_resp_head(&r, &len);
+    CHECK(head != NULL);
+    if (head) {
+        CHECK(memmem(head, len, "Connection", 10) == NULL);
+        CHECK(memmem(head, len, "Content-Length", 14) == NULL);
+        CHECK(memmem(head, len, "Transfer-Encoding", 17) == NULL);
+    }
+}
+
 /* Every optional line present, a long tag and reason: the head is whole and ends the head. */
 static void test_largest_head_fits(void) {
     static char tag[3000];
@@ -98,6 +129,7 @@ int main(void) {
     RUN(test_line_breaks_and_nul_are_refused);
     RUN(test_names_must_be_tokens);
     RUN(test_framing_headers_are_the_servers);
+    RUN(test_tunnel_head_has_no_framing);
     RUN(test_largest_head_fits);
     lux_loop_free(worker.loop);
     lux_pool_free(&pool);

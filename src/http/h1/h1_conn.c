@@ -29,6 +29,7 @@
 #include "http/stat_cache.h"
 #include "http/stream.h"
 #include "lux/log.h"
+#include "mod/sockproxy.h"
 #include "net/stats.h"
 
 #define MAX_HEADERS 128
@@ -64,6 +65,9 @@ typedef struct {
     unsigned keep_alive : 1, in_request : 1;
     unsigned drain : 1;           /* an error was answered: drain input before closing */
     unsigned continue_wanted : 1; /* Expect: 100-continue, not answered yet */
+    unsigned tunnel : 1;          /* the response is a tunnel (lux_resp_tunnel): raw bytes */
+    unsigned tunnel_shut : 1;     /* the tunnel's output ended: the client was half-closed */
+    unsigned relay : 1;           /* relayed whole (mod_sockproxy): no HTTP either way */
     lux_h1_framing framing;       /* of the current request */
     lux_req *req;
     /* output */
@@ -75,7 +79,7 @@ typedef struct {
     int out_end;      /* the last body chunk has been taken (and its framing queued) */
     int chunked_out;  /* the body goes in chunked framing */
     /* the request body still to read */
-    int64_t body_left; /* Content-Length bytes left, -1 when chunked */
+    int64_t body_left; /* Content-Length bytes left, -1 when chunked, INT64_MAX in a tunnel */
     lux_chunked_decoder chunked;
     int body_full;      /* the core has no room for more (stream-request-body 2): socket unread */
     int64_t body_limit; /* server.max-request-size in bytes, 0: none; for what is dropped */
@@ -121,6 +125,8 @@ static int body_expected(const h1_conn *h) {
 static int64_t request_timeout(const lux_conn *c) {
     const h1_conn *h = h1(c);
     const lux_core_conf *core = core_of(c);
+    if (h->tunnel) /* idle both ways: every byte either way passes this connection */
+        return lux_conn_after(c->last_io, core->max_read_idle);
     if (h->state == H1_WRITE && !starved(h))
         return lux_conn_after(c->last_io, core->max_write_idle);
     if (body_expected(h))
@@ -313,11 +319,28 @@ static int refill(lux_conn *c) {
     return h->iovcnt || h->out;
 }
 
+/* The response is a tunnel: what the client sends from now on, up to its end, is the tunnel's
+ * input (fed to the core as a request body), and the connection ends with it. */
+static void start_tunnel(lux_conn *c) {
+    h1_conn *h = h1(c);
+    h->tunnel = 1;
+    h->framing.keep_alive = 0;
+    h->continue_wanted = 0;
+    h->body_left = INT64_MAX;
+    h->body_full = 0;
+    h->body_limit = 0;
+}
+
 /* Queue the response: head, framing and leading memory chunks as one writev, the rest after. */
 static int queue_response(lux_conn *c, lux_req *r) {
     h1_conn *h = h1(c);
-    size_t hlen;
-    char *head = serialise_head(c, r, &hlen);
+    if (r->tunnel)
+        start_tunnel(c);
+    else if (h->relay)
+        return -1;              /* no tunnel: nothing is said to a relayed client, it is closed */
+    static char no_head[] = ""; /* a relayed connection's tunnel starts with the bytes */
+    size_t hlen = 0;
+    char *head = h->relay ? no_head : serialise_head(c, r, &hlen);
     h->o = lux_pool_alloc(r->pool, sizeof *h->o);
     if (!head || !h->o)
         return -1;
@@ -537,6 +560,8 @@ static int pump_body(lux_conn *c) {
         }
         if (r && len && lux_req_body_feed(r, p, len) < 0)
             return body_error(c, errno == EFBIG ? 413 : 500);
+        if (r && h->tunnel)
+            r->tunnel_in += len;
         h->dropped += r ? 0 : len;
         if (!r && h->body_limit && h->dropped > (uint64_t)h->body_limit)
             return FAILED; /* what no one reads is not read past the limit either */
@@ -690,7 +715,9 @@ static int wait_request(lux_conn *c, int write_blocked) {
     }
     h->continue_wanted = 0;
     unsigned ev = write_blocked ? LUX_EV_WRITE : 0;
-    if ((body_expected(h) || h->state == H1_WAIT || starved(h)) && input_room(c))
+    /* A tunnel reads only what it can pass on: its client's end is its input's end. */
+    int watch_client = !h->tunnel && (h->state == H1_WAIT || starved(h));
+    if ((body_expected(h) || watch_client) && input_room(c))
         ev |= LUX_EV_READ;
     lux_conn_retime(c);
     if (ev)
@@ -700,6 +727,33 @@ static int wait_request(lux_conn *c, int write_blocked) {
     return AGAIN;
 }
 
+/* The client half-closed a tunnel and everything it sent before was fed: the tunnel's input
+ * ends, and the handler reads that end. */
+static void tunnel_input_end(lux_conn *c) {
+    h1_conn *h = h1(c);
+    if (!h->tunnel || h->body_left == 0 || !c->peer_closed || (c->in && c->in_off < c->in_len))
+        return;
+    h->body_left = 0;
+    lux_req_body_end(h->req, 1);
+}
+
+/* The tunnel's output is all out: the client is half-closed, and once the handler has let go
+ * too the tunnel is over (its request logged) and the connection closes. */
+static int tunnel_output_done(lux_conn *c) {
+    h1_conn *h = h1(c);
+    if (!h->tunnel_shut) {
+        h->tunnel_shut = 1;
+        c->tp->shutdown(c);
+    }
+    if (lux_req_held(h->req))
+        return wait_request(c, 0);
+    h->req->complete = 1;
+    c->requests++;
+    h->in_request = 0;
+    end_request(c);
+    return lux_conn_linger(c, !c->peer_closed) ? AGAIN : FREED;
+}
+
 /* A request in flight: take in its body, send its response, as far as the socket lets us. */
 static int serve(lux_conn *c) {
     h1_conn *h = h1(c);
@@ -707,6 +761,7 @@ static int serve(lux_conn *c) {
         int rc = pump_body(c);
         if (rc != DONE)
             return rc;
+        tunnel_input_end(c);
     }
     int write_blocked = 0;
     if (h->state == H1_WRITE) {
@@ -714,7 +769,7 @@ static int serve(lux_conn *c) {
         if (rc == FAILED)
             return FAILED;
         if (rc == DONE && h->out_end)
-            return finish_response(c);
+            return h->tunnel ? tunnel_output_done(c) : finish_response(c);
         write_blocked = rc == AGAIN;
     }
     return wait_request(c, write_blocked);
@@ -817,6 +872,8 @@ static int read_in_request(lux_conn *c) {
     ssize_t n = lux_conn_read(c);
     if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
         return 0;
+    if (n == 0 && h1(c)->tunnel)
+        return 0;   /* a half-close: the tunnel's input ends once what came before is fed */
     client_gone(c); /* end of input, or an error */
     return -1;
 }
@@ -834,11 +891,42 @@ static void h1_on_io(lux_conn *c, unsigned events) {
         on_readable(c);
 }
 
+/* A connection relayed whole (mod_sockproxy): a request without a head stands for it, and only
+ * the relaying module sees it. What the client sends meanwhile waits in the input buffer for
+ * the tunnel to the backend. */
+static void start_relay(lux_conn *c) {
+    static const lux_str slash = {"/", 1};
+    h1_conn *h = h1(c);
+    lux_req *r = new_request(c);
+    if (!r) {
+        lux_conn_close(c);
+        return;
+    }
+    r->method = LUX_M_CONNECT;
+    r->method_str = (lux_str){"CONNECT", 7};
+    r->target = r->uri = r->path = slash;
+    r->relay = 1;
+    h->relay = 1;
+    h->in_request = 1;
+    h->framing.keep_alive = 0;
+    h->keep_alive = 0;
+    h->body_left = 0;
+    h->state = H1_WAIT;
+    lux_conn_set_activity(c, LUX_STATS_READING);
+    lux_req_body_end(r, 1);
+    lux_req_start_handler(r, &lux_mod_sockproxy);
+    run(c);
+}
+
 /* Clients send the request right behind the handshake, so it is usually there already: read
  * it now. The connection joins the epoll set only when it has to wait, and one that is
  * answered and closed at once never costs an epoll_ctl. */
 static void h1_start(lux_conn *c) {
     h1(c)->keep_alive = 1;
+    if (c->listener && lux_sockproxy_wanted(c->gen, c->listener->name)) {
+        start_relay(c);
+        return;
+    }
     on_readable(c);
 }
 
@@ -857,7 +945,9 @@ static void head_ready(lux_req *r) {
 static void body_ready(lux_req *r) {
     lux_conn *c = r->proto_data;
     h1_conn *h = h1(c);
-    if (h->req != r || !starved(h))
+    /* A tunnel whose output is all out waits for its handler to let go. */
+    int tunnel_waits = h->tunnel && !h->iovcnt && !h->out;
+    if (h->req != r || !(starved(h) || tunnel_waits))
         return;
     c->last_io = lux_conn_now_ms(c); /* the write timeout counts from here */
     run(c);
