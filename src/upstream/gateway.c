@@ -184,10 +184,15 @@ static void retry_or_fail(lux_gw *g, int connect_failed) {
         g->replaced = 1; /* the backend closed an idle connection: not its fault */
         if (connect_some(g, NULL) == 0)
             return;
-    } else if (safe && !g->retried && (connect_failed || repeatable(g->r))) {
-        g->retried = 1;
-        if (connect_some(g, failed) == 0)
-            return;
+    } else {
+        if (!connect_failed) /* a failed connect said why already */
+            lux_log(LUX_LOG_ERR, "(%s) %s closed the connection before answering", g->proto->name,
+                    failed->name);
+        if (safe && !g->retried && (connect_failed || repeatable(g->r))) {
+            g->retried = 1;
+            if (connect_some(g, failed) == 0)
+                return;
+        }
     }
     fail(g, connect_failed ? 503 : 502);
 }
