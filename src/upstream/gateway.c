@@ -383,20 +383,19 @@ static int response_data(lux_gw *g, const char *p, size_t n) {
         }
         return 0;
     }
-    if (n > LUX_CGI_HEAD_MAX - g->head_len) {
+    long end = -1;
+    if (n <= LUX_CGI_HEAD_MAX - g->head_len) {
+        if (!g->head && !(g->head = malloc(LUX_CGI_HEAD_MAX))) {
+            fail(g, 500);
+            return -1;
+        }
+        memcpy(g->head + g->head_len, p, n);
+        g->head_len += n;
+        end = lux_cgi_head_end(g->head, g->head_len, LUX_CGI_HEAD_MAX);
+    }
+    if (end < 0) {
         lux_log(LUX_LOG_ERR, "(%s) %s: response header larger than %d bytes", g->proto->name,
                 g->backend->name, LUX_CGI_HEAD_MAX);
-        fail(g, 502);
-        return -1;
-    }
-    if (!g->head && !(g->head = malloc(LUX_CGI_HEAD_MAX))) {
-        fail(g, 500);
-        return -1;
-    }
-    memcpy(g->head + g->head_len, p, n);
-    g->head_len += n;
-    long end = lux_cgi_head_end(g->head, g->head_len, LUX_CGI_HEAD_MAX);
-    if (end < 0) {
         fail(g, 502);
         return -1;
     }
