@@ -9,6 +9,7 @@
 
 #include "event/loop.h"
 #include "http/cgi_headers.h"
+#include "http/stream.h"
 #include "lux/log.h"
 #include "net/stats.h"
 #include "net/worker.h"
@@ -86,9 +87,14 @@ static void finish(lux_gw *g, int keep) {
 
 static void fail(lux_gw *g, int status) {
     lux_req *r = g->r;
-    if (g->answered) {
-        finish(g, 0);
+    if (g->answered && !lux_req_head_pending(r)) {
+        finish(g, 0); /* the head went out: the client must see the body cut */
         lux_resp_abort(r);
+        return;
+    }
+    if (g->answered) {
+        finish(g, 0); /* nothing left yet: the error page replaces the backend's answer */
+        lux_req_start_error(r, status);
         return;
     }
     finish(g, 0);
