@@ -487,8 +487,15 @@ static void read_response(lux_gw *g) {
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
+        if (n < 0 && g->got_bytes) {
+            /* A reset never ends a response well, even where a close would (SCGI). */
+            lux_log(LUX_LOG_ERR, "(%s) %s: %s mid-response", g->proto->name, g->backend->name,
+                    strerror(errno));
+            fail(g, 502);
+            return;
+        }
         if (n <= 0) {
-            if (n < 0 && !g->got_bytes)
+            if (n < 0)
                 retry_or_fail(g, 0);
             else
                 backend_eof(g);
