@@ -38,7 +38,9 @@ struct lux_gw {
     int paused;       /* the client's queue is full */
     char *head;       /* the head as it arrives */
     size_t head_len;
-    char *chunk; /* body bytes read from the client, IO_CHUNK */
+    int64_t declared;  /* the head's Content-Length; -1: none */
+    uint64_t body_got; /* body bytes from the backend */
+    char *chunk;       /* body bytes read from the client, IO_CHUNK */
     lux_timer timer;
     int64_t last_read, last_write;
     lux_ups_dead dead;
@@ -352,8 +354,31 @@ static void log_stderr(lux_gw *g, const char *p, size_t n, int flush) {
     }
 }
 
+/* A Content-Length of digits, or -1. */
+static int64_t length_of(const char *v, size_t n) {
+    int64_t len = 0;
+    if (!n || n > 18)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        len = len * 10 + (v[i] - '0');
+    }
+    return len;
+}
+
 static int add_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
-    return lux_resp_header(arg, name, nlen, value, vlen);
+    lux_gw *g = arg;
+    if (nlen == 14 && !strncasecmp(name, "Content-Length", 14))
+        g->declared = length_of(value, vlen);
+    return lux_resp_header(g->r, name, nlen, value, vlen);
+}
+
+/* The head announced more body than came: the answer is short, not whole. */
+static int body_short(const lux_gw *g) {
+    const lux_req *r = g->r;
+    int bodiless = r->method == LUX_M_HEAD || r->status == 204 || r->status == 304;
+    return !bodiless && g->declared >= 0 && g->body_got < (uint64_t)g->declared;
 }
 
 /* The head is complete at end: answer the request from it; 0, or -1 when r is gone. */
@@ -368,7 +393,9 @@ static int answer(lux_gw *g, size_t end) {
     r->status = h.status ? h.status : h.location.ptr ? 302 : 200;
     if (r->status >= 500)
         count_error(g, LUX_STATS_BACKEND_5XX);
-    if (lux_cgi_head_parse(g->head, end, &h, add_field, r) < 0 || lux_resp_stream(r) < 0 ||
+    g->declared = -1;
+    g->body_got = g->head_len - end;
+    if (lux_cgi_head_parse(g->head, end, &h, add_field, g) < 0 || lux_resp_stream(r) < 0 ||
         (g->head_len > end && lux_resp_body_copy(r, g->head + end, g->head_len - end) < 0)) {
         r->nresp_headers = 0;
         fail(g, 502);
@@ -383,6 +410,7 @@ static int answer(lux_gw *g, size_t end) {
 /* Response bytes from the backend; 0, or -1 when the request is gone. */
 static int response_data(lux_gw *g, const char *p, size_t n) {
     if (g->answered) {
+        g->body_got += n;
         if (lux_resp_body_copy(g->r, p, n) < 0) {
             fail(g, 500);
             return -1;
@@ -415,6 +443,12 @@ static void response_end(lux_gw *g, int keep) {
     if (!g->answered) {
         lux_log(LUX_LOG_ERR, "(%s) %s ended before its response header was complete",
                 g->proto->name, g->backend->name);
+        fail(g, 502);
+        return;
+    }
+    if (body_short(g)) {
+        lux_log(LUX_LOG_ERR, "(%s) %s ended its response after %llu of %lld bytes", g->proto->name,
+                g->backend->name, (unsigned long long)g->body_got, (long long)g->declared);
         fail(g, 502);
         return;
     }
