@@ -354,24 +354,8 @@ static void log_stderr(lux_gw *g, const char *p, size_t n, int flush) {
     }
 }
 
-/* A Content-Length of digits, or -1. */
-static int64_t length_of(const char *v, size_t n) {
-    int64_t len = 0;
-    if (!n || n > 18)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return -1;
-        len = len * 10 + (v[i] - '0');
-    }
-    return len;
-}
-
 static int add_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
-    lux_gw *g = arg;
-    if (nlen == 14 && !strncasecmp(name, "Content-Length", 14))
-        g->declared = length_of(value, vlen);
-    return lux_resp_header(g->r, name, nlen, value, vlen);
+    return lux_resp_header(arg, name, nlen, value, vlen);
 }
 
 /* The head announced more body than came: the answer is short, not whole. */
@@ -393,9 +377,9 @@ static int answer(lux_gw *g, size_t end) {
     r->status = h.status ? h.status : h.location.ptr ? 302 : 200;
     if (r->status >= 500)
         count_error(g, LUX_STATS_BACKEND_5XX);
-    g->declared = -1;
+    g->declared = h.content_length;
     g->body_got = g->head_len - end;
-    if (lux_cgi_head_parse(g->head, end, &h, add_field, g) < 0 || lux_resp_stream(r) < 0 ||
+    if (lux_cgi_head_parse(g->head, end, &h, add_field, r) < 0 || lux_resp_stream(r) < 0 ||
         (g->head_len > end && lux_resp_body_copy(r, g->head + end, g->head_len - end) < 0)) {
         r->nresp_headers = 0;
         fail(g, 502);
