@@ -153,13 +153,13 @@ class Outcome:
                 f"body {len(self.body or b'')} bytes>")
 
 
-def read_outcome(sock, buf=b"", timeout=30.0):
+def read_outcome(sock, buf=b"", timeout=30.0, method="GET"):
     """Read one response off sock: (Outcome, bytes after it)."""
     deadline = time.monotonic() + timeout
     closed = False
     while True:
         try:
-            resp, used = harness.parse_response(buf, 0, "GET", eof=False)
+            resp, used = harness.parse_response(buf, 0, method, eof=False)
             if 100 <= resp.status < 200:
                 buf = buf[used:]
                 continue
@@ -184,14 +184,14 @@ def read_outcome(sock, buf=b"", timeout=30.0):
         buf += b
 
 
-def request(port, path, sock=None, timeout=30.0):
-    """GET path kept alive, on sock or a new connection (closed afterwards): an Outcome."""
+def request(port, path, sock=None, timeout=30.0, method="GET"):
+    """A request kept alive, on sock or a new connection (closed afterwards): an Outcome."""
     own = sock is None
     if own:
         sock = harness.connect(port, timeout=timeout)
     try:
-        sock.sendall(harness.build_request(path))
-        out, _ = read_outcome(sock, timeout=timeout)
+        sock.sendall(harness.build_request(path, method=method))
+        out, _ = read_outcome(sock, timeout=timeout, method=method)
         return out
     finally:
         if own:

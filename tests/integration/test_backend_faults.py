@@ -323,3 +323,36 @@ def make_quick_test(gateway):
 for _gateway in GATEWAYS:
     _t = make_quick_test(_gateway)
     globals()[_t.__name__] = _t
+
+
+# ---- CGI scripts that end short ---------------------------------------------------------------
+
+CGI_CONF = 'server.modules = ("mod_cgi")\nserver.max-worker = 1\ncgi.assign = (".sh" => "/bin/sh")\n'
+CGI_SHORT = {
+    # The whole answer at once: the script may end before the head left the server.
+    "short.sh": "printf 'Content-Type: text/plain\\r\\nContent-Length: 1000\\r\\n\\r\\n'\n"
+                "head -c 500 /dev/zero\n",
+    "empty.sh": "printf 'Content-Type: text/plain\\r\\nContent-Length: 1000\\r\\n\\r\\n'\n",
+    # The head first: the client has it when the script ends.
+    "late.sh": "printf 'Content-Type: text/plain\\r\\nContent-Length: 1000\\r\\n\\r\\n'\n"
+               "sleep 0.3\nhead -c 500 /dev/zero\n",
+    "whole.sh": "printf 'Content-Type: text/plain\\r\\nContent-Length: 5\\r\\n\\r\\nwhole'\n",
+}
+
+
+def test_cgi_body_shorter_than_its_length_is_cut():
+    """A script that announces a Content-Length and ends before it: never a complete answer;
+    a 502 while nothing went out, else a cut one, and a line naming the script."""
+    with Server(CGI_CONF, files=CGI_SHORT) as s:
+        start_fds = settled_fd_count(s.pid)
+        for name in ("short.sh", "empty.sh", "late.sh"):
+            for i in range(5 if name != "late.sh" else 1):
+                log_start = len(s.errorlog)
+                out = request(s.port, f"/{name}")
+                check(out.kind() in (502, "aborted"), f"{name} #{i}: {out!r}")
+                if not harness.is_lighttpd():  # lighttpd cuts the answer without a line
+                    wait_log(s, log_start, name, f"a line naming {name}")
+        out = request(s.port, "/whole.sh")
+        check(out.kind() == 200 and out.body == b"whole", f"whole.sh: {out!r}")
+        eq(request(s.port, "/whole.sh", method="HEAD").status, 200)
+        wait_fds(s.pid, start_fds)
