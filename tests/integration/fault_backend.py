@@ -12,6 +12,7 @@ What happens to a request is chosen by its path, [/PREFIX]/fault/NAME[/...][?n=B
   slow-ok            the same after 0.2 s
   close-before-head  the request is read, the connection closed without a byte
   reset-before-head  the request is read, the connection reset (RST)
+  reset-reading-body the request's head is read, the connection reset before its body
   reset-mid-body     the head and half of an announced body, then a reset
   close-mid-body     the head and half of an announced body, then a close
   garbage-head       a head that is not one (for FastCGI: a record of an unknown version)
@@ -21,7 +22,7 @@ What happens to a request is chosen by its path, [/PREFIX]/fault/NAME[/...][?n=B
   exit               the request is read, then the server process exits (others in flight die)
 
 The body of an answer is fill(n): its bytes say where they are, so a short or shifted body
-shows. --serial serves one connection at a time and closes it after one request (a backend
+shows; its head says in X-Got how many request body bytes came. --serial serves one connection at a time and closes it after one request (a backend
 that can take one connection: one that is never let go blocks every later request). LOGDIR
 gets "events": a line per connection and per fault ("stall-end closed 0.03" says the peer
 closed a stalled connection after 0.03 s); with --raw every connection's bytes as received,
@@ -148,32 +149,34 @@ class Http:
     def __init__(self, reader):
         self.r = reader
         self.keep = not SERIAL
+        self.got = 0
 
-    def read(self):
+    def read_head(self):
         head = self.r.until(b"\r\n\r\n").decode("latin-1")
         lines = head.split("\r\n")
-        method, uri, _ = lines[0].split(" ", 2)
+        self.method, uri, _ = lines[0].split(" ", 2)
         fields = [l.split(":", 1) for l in lines[1:] if l]
-        names = {k.strip().lower(): v.strip() for k, v in fields}
-        if "chunked" in names.get("transfer-encoding", "").lower():
+        self.fields = {k.strip().lower(): v.strip() for k, v in fields}
+        if self.fields.get("connection", "").lower() == "close":
+            self.keep = False
+        return uri
+
+    def read_body(self):
+        if "chunked" in self.fields.get("transfer-encoding", "").lower():
             while True:
                 size = int(self.r.until(b"\r\n").split(b";")[0], 16)
                 if not size:
                     while self.r.until(b"\r\n") != b"\r\n":
                         pass  # trailer fields
                     break
-                self.r.exact(size + 2)
+                self.got += len(self.r.exact(size + 2)) - 2
         else:
-            self.r.exact(int(names.get("content-length", "0")))
-        if names.get("connection", "").lower() == "close":
-            self.keep = False
-        self.method = method
-        return uri
+            self.got = len(self.r.exact(int(self.fields.get("content-length", "0"))))
 
     def head(self, length, extra=b""):
         conn = b"keep-alive" if self.keep else b"close"
         return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                b"Connection: %s\r\n%s\r\n" % (length, conn, extra))
+                b"Connection: %s\r\nX-Got: %d\r\n%s\r\n" % (length, conn, self.got, extra))
 
     def answer(self, n):
         body = b"" if self.method == "HEAD" else fill(n)
@@ -197,6 +200,7 @@ class Fcgi:
         self.r = reader
         self.keep = False
         self.rid = 1
+        self.got = 0
 
     def record(self, rtype, content=b""):
         out = b""
@@ -208,7 +212,7 @@ class Fcgi:
             if not content:
                 return out
 
-    def read(self):
+    def read_head(self):
         params = b""
         while True:
             _, rtype, self.rid, clen, pad, _ = struct.unpack(">BBHHBB", self.r.exact(8))
@@ -216,9 +220,9 @@ class Fcgi:
             self.r.exact(pad)
             if rtype == 1:
                 self.keep = bool(content[2] & 1) and not SERIAL
-            elif rtype == 4:
+            elif rtype == 4 and content:
                 params += content
-            elif rtype == 5 and not content:
+            elif rtype == 4:
                 break
         env, i = {}, 0
         while i < len(params):
@@ -237,9 +241,17 @@ class Fcgi:
         self.method = env.get("REQUEST_METHOD", "GET")
         return env.get("REQUEST_URI", "/")
 
+    def read_body(self):
+        while True:
+            _, rtype, self.rid, clen, pad, _ = struct.unpack(">BBHHBB", self.r.exact(8))
+            self.r.exact(clen + pad)
+            if rtype == 5 and not clen:
+                return
+            self.got += clen if rtype == 5 else 0
+
     def head(self, length, extra=b""):
-        return self.record(6, b"Content-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n"
-                           % (length, extra))
+        return self.record(6, b"Content-Type: text/plain\r\nContent-Length: %d\r\nX-Got: %d\r\n"
+                           b"%s\r\n" % (length, self.got, extra))
 
     def answer(self, n):
         body = b"" if self.method == "HEAD" else fill(n)
@@ -263,21 +275,25 @@ class Scgi:
     def __init__(self, reader):
         self.r = reader
         self.keep = False
+        self.got = 0
 
-    def read(self):
+    def read_head(self):
         digits = self.r.until(b":")[:-1]
         raw = self.r.exact(int(digits))
         if self.r.exact(1) != b",":
             raise ValueError("no comma after the netstring")
         items = raw.split(b"\0")[:-1]
-        env = {k.decode("latin-1"): v.decode("latin-1") for k, v in zip(items[0::2], items[1::2])}
-        self.r.exact(int(env.get("CONTENT_LENGTH") or "0"))
-        self.method = env.get("REQUEST_METHOD", "GET")
-        return env.get("REQUEST_URI", "/")
+        self.env = {k.decode("latin-1"): v.decode("latin-1")
+                    for k, v in zip(items[0::2], items[1::2])}
+        self.method = self.env.get("REQUEST_METHOD", "GET")
+        return self.env.get("REQUEST_URI", "/")
+
+    def read_body(self):
+        self.got = len(self.r.exact(int(self.env.get("CONTENT_LENGTH") or "0")))
 
     def head(self, length, extra=b""):
-        return b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n" % (
-            length, extra)
+        return (b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                b"X-Got: %d\r\n%s\r\n" % (length, self.got, extra))
 
     def answer(self, n):
         return self.head(n) + (b"" if self.method == "HEAD" else fill(n))
@@ -349,8 +365,13 @@ def serve(sock, seq):
     try:
         while True:
             p = PROTOS[PROTO](reader)
-            uri = p.read()
+            uri = p.read_head()
             fault, n = fault_of(uri)
+            if fault == "reset-reading-body":
+                event(f"fault {fault}")
+                peer.reset()
+                break
+            p.read_body()
             if not serve_one(peer, p, fault, n):
                 break
     except (EOFError, ValueError, OSError, struct.error, IndexError):

@@ -43,7 +43,7 @@ GATEWAYS = {"proxy": ("/p/", "mod_proxy", "http"),
 # cut). A backend that fails mid-body may fail before the head left: then it is a 502.
 EXPECTED = {"ok": (200,), "slow-ok": (200,), "refuse": (503,), "close-before-head": (502,),
             "reset-before-head": (502,), "garbage-head": (502,), "huge-head": (502,),
-            "stall-head": (504,), "reset-mid-body": ("aborted", 502),
+            "reset-reading-body": (502,), "stall-head": (504,), "reset-mid-body": ("aborted", 502),
             "close-mid-body": ("aborted", 502), "stall-body": ("aborted",), "exit": (502,)}
 
 
@@ -138,8 +138,12 @@ class Outcome:
     """What a client got: status (None: nothing), body, complete (the framing was honoured),
     closed (the server closed the connection afterwards or instead)."""
 
-    def __init__(self, status, body, complete, closed):
+    def __init__(self, status, body, complete, closed, resp=None):
         self.status, self.body, self.complete, self.closed = status, body, complete, closed
+        self.resp = resp
+
+    def header(self, name):
+        return self.resp.header(name) if self.resp else None
 
     def kind(self):
         if self.status is None:
@@ -163,7 +167,7 @@ def read_outcome(sock, buf=b"", timeout=30.0, method="GET"):
             if 100 <= resp.status < 200:
                 buf = buf[used:]
                 continue
-            return Outcome(resp.status, resp.body, True, False), buf[used:]
+            return Outcome(resp.status, resp.body, True, False, resp), buf[used:]
         except harness.Incomplete:
             pass
         if closed:
@@ -184,13 +188,16 @@ def read_outcome(sock, buf=b"", timeout=30.0, method="GET"):
         buf += b
 
 
-def request(port, path, sock=None, timeout=30.0, method="GET"):
+def request(port, path, sock=None, timeout=30.0, method="GET", body=b""):
     """A request kept alive, on sock or a new connection (closed afterwards): an Outcome."""
     own = sock is None
     if own:
         sock = harness.connect(port, timeout=timeout)
     try:
-        sock.sendall(harness.build_request(path, method=method))
+        try:
+            sock.sendall(harness.build_request(path, method=method, body=body))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # answered before the body was in: the answer is still to be read
         out, _ = read_outcome(sock, timeout=timeout, method=method)
         return out
     finally:
@@ -237,12 +244,12 @@ def wait_fds(pid, want, timeout=10.0):
 
 # How often each fault is drawn.
 WEIGHTS = {"ok": 40, "slow-ok": 8, "refuse": 4, "close-before-head": 5, "reset-before-head": 5,
-           "garbage-head": 5, "huge-head": 4, "stall-head": 2, "reset-mid-body": 5,
+           "reset-reading-body": 3, "garbage-head": 5, "huge-head": 4, "stall-head": 2, "reset-mid-body": 5,
            "close-mid-body": 5, "stall-body": 2, "exit": 1}
 
 
 def plan(n, seed):
-    """n (gateway, fault, body size) drawn from the seed."""
+    """n (gateway, fault, answer size, request body size or None for a GET) from the seed."""
     rnd = random.Random(seed)
     faults = list(WEIGHTS)
     weights = [WEIGHTS[f] for f in faults]
@@ -252,13 +259,16 @@ def plan(n, seed):
         f = rnd.choices(faults, weights)[0]
         size = rnd.choice((0, 3, 1000, 70000, 300000)) if f in ("ok", "slow-ok") else \
             rnd.choice((1000, 70000, 300000))
-        out.append((g, f, size))
+        body = rnd.choice((0, 1, 5000, 200000)) if rnd.random() < 0.3 else None
+        out.append((g, f, size, body))
     return out
 
 
-def expected_ok(fault, out, size):
-    """Is out what fault calls for? (None: yes; else why not.)"""
+def expected_ok(fault, out, size, sent=0):
+    """Is out what fault calls for, sent request body bytes? (None: yes; else why not.)"""
     want = EXPECTED[fault]
+    if out.kind() == 200 and out.header("X-Got") != str(sent):
+        return f"the backend got {out.header('X-Got')} of {sent} request body bytes"
     if out.kind() == 200 and fault not in ("ok", "slow-ok"):
         return f"a complete 200 for {fault}: a short answer passed as whole"
     if out.kind() == 200 and out.body != fill(size):
@@ -283,16 +293,20 @@ def soak(port, backends, requests, seed, clients):
     lock = threading.Lock()
 
     def one(i):
-        g, fault, size = work[i]
-        out = request(port, f"{GATEWAYS[g][0]}fault/{fault}/{i}?n={size}", timeout=60)
-        why = expected_ok(fault, out, size)
+        g, fault, size, body = work[i]
+        path = f"{GATEWAYS[g][0]}fault/{fault}/{i}?n={size}"
+        if body is None:
+            out = request(port, path, timeout=60)
+        else:
+            out = request(port, path, timeout=60, method="POST", body=fill(body))
+        why = expected_ok(fault, out, size, body or 0)
         with lock:
             counts[(g, fault, out.kind())] += 1
             exits[g] += fault == "exit"
             if why and out.kind() in (502, 503, 504, "aborted"):
                 collateral[g] += 1
             elif why:
-                failures.append(f"#{i} {g} {fault} n={size}: {why}")
+                failures.append(f"#{i} {g} {fault} n={size} body={body}: {why}")
 
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         list(pool.map(one, range(requests)))

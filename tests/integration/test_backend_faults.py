@@ -45,7 +45,10 @@ def run_fault(gateway, fault):
         start_fds = settled_fd_count(s.pid)
         log_start = len(s.errorlog)
         with harness.connect(s.port, timeout=30) as c:
-            c.sendall(harness.build_request(f"{prefix}fault/{fault}?n=100000"))
+            # A body the backend would have to read: the fault may come before it did.
+            body = fill(200000) if fault == "reset-reading-body" else b""
+            c.sendall(harness.build_request(f"{prefix}fault/{fault}?n=100000",
+                                            method="POST" if body else "GET", body=body))
             if fault != "exit":  # an exit takes the requests in flight along
                 check_ok(s, gateway)
             out, _ = read_outcome(c)
@@ -64,6 +67,7 @@ def run_fault(gateway, fault):
 LIGHTTPD_DIFFERS = {
     "close-before-head": "lighttpd answers 500 when a backend closes before its head",
     "reset-before-head": "lighttpd answers 500 when a backend resets before its head",
+    "reset-reading-body": "lighttpd answers 500 when a backend resets before its head",
     "exit": "lighttpd answers 500 when a backend dies before its head",
     "garbage-head": "lighttpd's error-log line does not name the backend (FastCGI: 504)",
     "huge-head": "lighttpd's error-log line does not name the backend",
