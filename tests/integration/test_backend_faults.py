@@ -290,6 +290,37 @@ for _fault in ("stall-head", "stall-body"):
         globals()[_t.__name__] = _t
 
 
+def run_client_leaves_mid_upload(gateway):
+    """The body streams to a serial backend (stream-request-body 2) and the client leaves
+    half-way: the backend's connection is let go, so its next request is served."""
+    prefix = GATEWAYS[gateway][0]
+    with FaultBackend(GATEWAYS[gateway][2], serial=True) as b, \
+            Server("server.stream-request-body = 2\n" +
+                   one_gateway(gateway, b, harness.free_port(), read_timeout=60)) as s:
+        start_fds = settled_fd_count(s.pid)
+        c = harness.connect(s.port)
+        c.sendall(f"POST {prefix}fault/ok HTTP/1.1\r\nHost: x\r\n"
+                  "Content-Length: 1000000\r\n\r\n".encode() + fill(100000))
+        harness.poll(lambda: any(" accept " in e for e in b.events()), 10,
+                     what="the request to reach the backend")
+        c.close()
+        check_ok(s, gateway)  # a backend of one connection: only served if the slot is free
+        b.restart()
+        wait_fds(s.pid, start_fds)
+
+
+def make_upload_test(gateway):
+    def test():
+        run_client_leaves_mid_upload(gateway)
+    test.__name__ = f"test_client_leaves_mid_upload_{gateway}"
+    return test
+
+
+for _gateway in GATEWAYS:
+    _t = make_upload_test(_gateway)
+    globals()[_t.__name__] = _t
+
+
 # ---- the short soak ---------------------------------------------------------------------------
 
 @lux_only("lighttpd's answers to failing backends differ (500, log lines)")
