@@ -391,3 +391,24 @@ def test_cgi_body_shorter_than_its_length_is_cut():
         check(out.kind() == 200 and out.body == b"whole", f"whole.sh: {out!r}")
         eq(request(s.port, "/whole.sh", method="HEAD").status, 200)
         wait_fds(s.pid, start_fds)
+
+
+@lux_only("lighttpd passes a backend's Content-Length on")
+def test_backend_content_length_is_taken_without_a_warning():
+    """A backend's own Content-Length is how lux checks the body, not a module's stray framing
+    field: no warning for each response (it would bury the lines that matter)."""
+    backends = {g: FaultBackend(GATEWAYS[g][2]) for g in ("fastcgi", "scgi")}
+    try:
+        conf = ('server.modules = ( "mod_fastcgi", "mod_scgi", "mod_cgi" )\n'
+                'cgi.assign = (".sh" => "/bin/sh")\n')
+        for g, b in backends.items():
+            conf += gateway_conf(g, b.port, harness.free_port(), READ_TIMEOUT)
+        with Server(conf, files=CGI_SHORT) as s:
+            for g in backends:
+                check_ok(s, g)
+            out = request(s.port, "/whole.sh")
+            check(out.kind() == 200 and out.body == b"whole", f"whole.sh: {out!r}")
+            check("Content-Length" not in s.errorlog, f"a warning:\n{s.errorlog[-1000:]}")
+    finally:
+        for b in backends.values():
+            b.stop()
