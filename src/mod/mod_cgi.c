@@ -336,6 +336,8 @@ static int add_field(void *arg, const char *name, size_t nlen, const char *value
             return 0;
         }
     }
+    if (nlen == 14 && !strncasecmp(name, "Content-Length", 14))
+        return 0; /* the body is checked against it; the server frames the response */
     return lux_resp_header(r, name, nlen, value, vlen);
 }
 

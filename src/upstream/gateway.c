@@ -355,6 +355,8 @@ static void log_stderr(lux_gw *g, const char *p, size_t n, int flush) {
 }
 
 static int add_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
+    if (nlen == 14 && !strncasecmp(name, "Content-Length", 14))
+        return 0; /* the gateway checks the body against it; the server frames the response */
     return lux_resp_header(arg, name, nlen, value, vlen);
 }
 
