@@ -10,10 +10,12 @@ import re
 import socket
 import time
 
+import h2client
 import harness
 from harness import Server, check, eq, lux_only
 from soak_backends import (EXPECTED, GATEWAYS, FaultBackend, expected_ok, fill, gateway_conf,
-                           read_outcome, request, run_soak, settled_fd_count, wait_fds)
+                           read_outcome, request, run_soak, server_conf, settled_fd_count,
+                           wait_fds)
 
 READ_TIMEOUT = 1
 
@@ -91,6 +93,29 @@ for _fault in EXPECTED:
     for _gateway in GATEWAYS:
         _t = make_fault_test(_gateway, _fault)
         globals()[_t.__name__] = _t
+
+
+@lux_only("lighttpd's answers to failing backends differ (500, log lines)")
+def test_faults_over_http2():
+    """The same faults for HTTP/2 clients, on one connection: a status, or the head and a
+    stream reset (RST_STREAM) where HTTP/1 closes the connection."""
+    backends = {g: FaultBackend(GATEWAYS[g][2]) for g in GATEWAYS}
+    try:
+        with Server(server_conf(backends, READ_TIMEOUT)) as s, \
+                h2client.H2Conn.open(s.port, timeout=20) as h:
+            for g in GATEWAYS:
+                for fault in EXPECTED:
+                    for n in (1000, 100000):
+                        path = f"{GATEWAYS[g][0]}fault/{fault}/{n}?n={n}"
+                        r = h.response(h.request(path), timeout=20)
+                        check(r is not None, f"{path}: no answer")
+                        got = "aborted" if r.reset is not None else r.status
+                        check(got in EXPECTED[fault], f"{path}: {got}")
+                        check(got != 200 or r.body == fill(n), f"{path}: the body changed")
+            eq(h.get(f"{GATEWAYS['proxy'][0]}fault/ok").status, 200)
+    finally:
+        for b in backends.values():
+            b.stop()
 
 
 # ---- request smuggling ------------------------------------------------------------------------
