@@ -10,8 +10,9 @@
  * once on another backend (the failed one is disabled for its disable-time); a kept-alive
  * connection the backend closed meanwhile is replaced by a new one; a request without a body
  * whose connection broke before any response byte is retried once on another backend. A
- * backend that stops mid-response aborts the client's response (never a short answer passed
- * as whole); one that never answers properly is 502, one too slow 504.
+ * backend that stops mid-response (a reset, or a body short of its head's Content-Length)
+ * aborts the client's response, or is a 502 while nothing has gone out yet: never a short
+ * answer passed as whole. One that never answers properly is 502, one too slow 504.
  */
 #ifndef LUX_GATEWAY_H
 #define LUX_GATEWAY_H
