@@ -82,7 +82,7 @@ UNIT_BINS      := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 UNIT_BINS_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS      := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all asan tsan unit fuzz fuzz-long test run bench deps deps-test deps-bench clean format \
+.PHONY: all asan tsan unit fuzz fuzz-long soak-backends test run bench deps deps-test deps-bench clean format \
     man install uninstall plugins install-dev
 # Objects of test binaries are not intermediates to delete: keep them for incremental builds.
 .SECONDARY:
@@ -112,6 +112,13 @@ fuzz: $(FUZZ_BINS)
 FUZZ_MINUTES ?= 10
 fuzz-long: fuzz
 	@FUZZ_MINUTES=$(FUZZ_MINUTES) sh tests/fuzz/long.sh
+
+# SOAK_REQUESTS requests with random backend faults over mod_proxy, mod_fastcgi and mod_scgi at
+# once against the ASan build, then descriptors and sanitizer checked; SOAK_SEED=N repeats a run.
+SOAK_REQUESTS ?= 10000
+soak-backends: asan
+	@python3 tests/integration/soak_backends.py --bin build/asan/lux --asan \
+	    --requests $(SOAK_REQUESTS) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 # Example modules, built as an outside author builds them: only include/lux/, no lux sources.
 PLUGIN_SRC := $(wildcard examples/plugins/*/mod_*.c)

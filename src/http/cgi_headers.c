@@ -61,6 +61,19 @@ static int is_name(const char *name, size_t nlen, const char *want) {
     return nlen == wlen && strncasecmp(name, want, wlen) == 0;
 }
 
+/* A Content-Length of digits only, or -1: anything else does not say where the body ends. */
+static int64_t content_length(const char *v, size_t vlen) {
+    int64_t n = 0;
+    if (!vlen || vlen > 18)
+        return -1;
+    for (size_t i = 0; i < vlen; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        n = n * 10 + (v[i] - '0');
+    }
+    return n;
+}
+
 static int field(const char *line, size_t len, lux_cgi_head *h, lux_cgi_field_fn fn, void *arg) {
     const char *colon = memchr(line, ':', len);
     if (!colon || !is_token(line, (size_t)(colon - line)))
@@ -83,12 +96,14 @@ static int field(const char *line, size_t len, lux_cgi_head *h, lux_cgi_field_fn
             return -1;
         h->location = (lux_str){v, vlen};
     }
+    if (is_name(line, nlen, "Content-Length"))
+        h->content_length = content_length(v, vlen);
     return fn ? fn(arg, line, nlen, v, vlen) : 0;
 }
 
 int lux_cgi_head_parse(const char *buf, size_t end, lux_cgi_head *h, lux_cgi_field_fn fn,
                        void *arg) {
-    *h = (lux_cgi_head){0, {NULL, 0}};
+    *h = (lux_cgi_head){0, {NULL, 0}, -1};
     size_t pos = 0;
     while (pos < end) {
         const char *nl = memchr(buf + pos, '\n', end - pos);

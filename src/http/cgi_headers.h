@@ -12,6 +12,7 @@
 #define LUX_CGI_HEADERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lux/module.h"
 
@@ -28,6 +29,9 @@ long lux_cgi_head_end(const char *buf, size_t len, size_t max);
 typedef struct {
     int status;       /* from Status: or an HTTP/1.x status line; 0 when neither is there */
     lux_str location; /* the Location value; ptr NULL when absent */
+    /* The Content-Length the backend announced (it is still passed to fn); -1 when absent or
+     * not a plain number. A body that ends shorter than this is cut, not whole. */
+    int64_t content_length;
 } lux_cgi_head;
 
 /* Called for every field but Status (Location included), in order; points into buf. Returns

@@ -47,6 +47,7 @@
 #include "http/cgi_env.h"
 #include "http/cgi_headers.h"
 #include "http/stat_cache.h"
+#include "http/stream.h"
 #include "lux/log.h"
 #include "lux/req.h"
 #include "mod/fastcgi_env.h"
@@ -92,13 +93,15 @@ typedef struct cgi_proc {
     lux_io in, out, err; /* our ends of its stdin, stdout, stderr; -1 when closed */
     lux_timer timer;     /* the timeouts while attached, SIGTERM/SIGKILL after */
     int64_t last_read, last_write;
-    int answered;    /* the head went to the core: the body streams */
-    int paused;      /* stdout unread while the client catches up */
-    int killed;      /* signals sent after detaching: 0, 1 (TERM), 2 (KILL) */
-    int may_upgrade; /* cgi.upgrade and an Upgrade request: stdin waits for the answer */
-    int tunnel;      /* the script answered 101: stdin and stdout are the tunnel's */
-    int dead;        /* nothing left to do: the timer frees it */
-    char *head;      /* the head as it arrives, LUX_CGI_HEAD_MAX bytes */
+    int answered;      /* the head went to the core: the body streams */
+    int64_t declared;  /* the head's Content-Length; -1: none */
+    uint64_t body_got; /* body bytes from the script */
+    int paused;        /* stdout unread while the client catches up */
+    int killed;        /* signals sent after detaching: 0, 1 (TERM), 2 (KILL) */
+    int may_upgrade;   /* cgi.upgrade and an Upgrade request: stdin waits for the answer */
+    int tunnel;        /* the script answered 101: stdin and stdout are the tunnel's */
+    int dead;          /* nothing left to do: the timer frees it */
+    char *head;        /* the head as it arrives, LUX_CGI_HEAD_MAX bytes */
     size_t head_len;
     char *body; /* request body bytes read and not yet taken by the script */
     size_t body_off, body_len;
@@ -310,11 +313,22 @@ static void fail(cgi_proc *p, int status) {
     lux_req_resume(r, LUX_HANDLED);
 }
 
-/* The body broke after the head went out: the client sees a short response. */
+/* The body broke: a client that has the head sees a short response, one that has nothing
+ * yet gets the error page instead. */
 static void break_body(cgi_proc *p) {
     lux_req *r = p->r;
     detach(p, 1);
-    lux_resp_abort(r);
+    if (lux_req_head_pending(r))
+        lux_req_start_error(r, 502);
+    else
+        lux_resp_abort(r);
+}
+
+/* The head announced more body than came: the answer is short, not whole. */
+static int body_short(const cgi_proc *p) {
+    const lux_req *r = p->r;
+    int bodiless = r->method == LUX_M_HEAD || r->status == 204 || r->status == 304;
+    return !bodiless && p->declared >= 0 && p->body_got < (uint64_t)p->declared;
 }
 
 typedef struct {
@@ -330,6 +344,8 @@ static int add_field(void *arg, const char *name, size_t nlen, const char *value
             h->sendfile = (lux_str){value, vlen};
         return 0;
     }
+    if (nlen == 14 && !strncasecmp(name, "Content-Length", 14))
+        return 0; /* the body is checked against it; the server frames the response */
     return lux_resp_header(r, name, nlen, value, vlen);
 }
 
@@ -356,6 +372,7 @@ static void pump_out(cgi_proc *p) {
         ssize_t n = read(p->out.fd, buf, sizeof buf);
         if (n > 0) {
             p->last_read = lux_loop_now_ms(p->loop);
+            p->body_got += (uint64_t)n;
             if (lux_resp_body_copy(p->r, buf, (size_t)n) < 0) {
                 break_body(p);
                 return;
@@ -366,6 +383,12 @@ static void pump_out(cgi_proc *p) {
             return;
         lux_req *r = p->r;
         if (n < 0) {
+            break_body(p);
+            return;
+        }
+        if (body_short(p)) {
+            lux_log(LUX_LOG_ERR, "(mod_cgi) %s ended its response after %llu of %lld bytes",
+                    p->script, (unsigned long long)p->body_got, (long long)p->declared);
             break_body(p);
             return;
         }
@@ -435,6 +458,8 @@ static void answer(cgi_proc *p, size_t end) {
         send_file(p, &ctx.sendfile);
         return;
     }
+    p->declared = h.content_length;
+    p->body_got = p->head_len - end;
     if (lux_resp_stream(r) < 0 ||
         (p->head_len > end && lux_resp_body_copy(r, p->head + end, p->head_len - end) < 0) ||
         settle_upgrade(p) < 0) {

@@ -13,6 +13,7 @@
 #include "event/loop.h"
 #include "http/body.h"
 #include "http/cgi_headers.h"
+#include "http/stream.h"
 #include "lux/log.h"
 #include "mod/xsendfile.h"
 #include "net/stats.h"
@@ -45,7 +46,9 @@ struct lux_gw {
     int backend_shut; /* tunnel: the client's end was passed on to the backend */
     char *head;       /* the head as it arrives */
     size_t head_len;
-    char *chunk; /* body bytes read from the client, IO_CHUNK */
+    int64_t declared;  /* the head's Content-Length; -1: none */
+    uint64_t body_got; /* body bytes from the backend */
+    char *chunk;       /* body bytes read from the client, IO_CHUNK */
     lux_timer timer;
     int64_t last_read, last_write;
     lux_ups_dead dead;
@@ -128,9 +131,14 @@ static void fail(lux_gw *g, int status) {
         tunnel_cut(g);
         return;
     }
-    if (g->answered) {
-        finish(g, 0);
+    if (g->answered && !lux_req_head_pending(r)) {
+        finish(g, 0); /* the head went out: the client must see the body cut */
         lux_resp_abort(r);
+        return;
+    }
+    if (g->answered) {
+        finish(g, 0); /* nothing left yet: the error page replaces the backend's answer */
+        lux_req_start_error(r, status);
         return;
     }
     finish(g, 0);
@@ -235,10 +243,15 @@ static void retry_or_fail(lux_gw *g, int connect_failed) {
         g->replaced = 1; /* the backend closed an idle connection: not its fault */
         if (connect_some(g, NULL) == 0)
             return;
-    } else if (safe && !g->retried && (connect_failed || repeatable(g->r))) {
-        g->retried = 1;
-        if (connect_some(g, failed) == 0)
-            return;
+    } else {
+        if (!connect_failed) /* a failed connect said why already */
+            lux_log(LUX_LOG_ERR, "(%s) %s closed the connection before answering", g->proto->name,
+                    failed->name);
+        if (safe && !g->retried && (connect_failed || repeatable(g->r))) {
+            g->retried = 1;
+            if (connect_some(g, failed) == 0)
+                return;
+        }
     }
     fail(g, connect_failed ? 503 : 502);
 }
@@ -493,6 +506,8 @@ static int add_field(void *arg, const char *name, size_t nlen, const char *value
             hf->sendfile = (lux_str){value, vlen};
         return 0;
     }
+    if (nlen == 14 && !strncasecmp(name, "Content-Length", 14))
+        return 0; /* the gateway checks the body against it; the server frames the response */
     return lux_resp_header(hf->g->r, name, nlen, value, vlen);
 }
 
@@ -528,6 +543,13 @@ static void authorized(lux_gw *g, size_t end) {
     lux_req_resume(r, LUX_RESTART);
 }
 
+/* The head announced more body than came: the answer is short, not whole. */
+static int body_short(const lux_gw *g) {
+    const lux_req *r = g->r;
+    int bodiless = r->method == LUX_M_HEAD || r->status == 204 || r->status == 304;
+    return !bodiless && g->declared >= 0 && g->body_got < (uint64_t)g->declared;
+}
+
 /* The head is complete at end: answer the request from it; 0, or -1 when r is gone. */
 static int answer(lux_gw *g, size_t end) {
     lux_req *r = g->r;
@@ -547,6 +569,8 @@ static int answer(lux_gw *g, size_t end) {
         authorized(g, end);
         return -1;
     }
+    g->declared = h.content_length;
+    g->body_got = g->head_len - end;
     head_fields hf = {g, {NULL, 0}};
     if (lux_cgi_head_parse(g->head, end, &h, add_field, &hf) < 0) {
         r->nresp_headers = 0;
@@ -578,26 +602,26 @@ static int answer(lux_gw *g, size_t end) {
 /* Response bytes from the backend; 0, or -1 when the request is gone. */
 static int response_data(lux_gw *g, const char *p, size_t n) {
     if (g->answered) {
+        g->body_got += n;
         if (lux_resp_body_copy(g->r, p, n) < 0) {
             fail(g, 500);
             return -1;
         }
         return 0;
     }
-    if (n > LUX_CGI_HEAD_MAX - g->head_len) {
+    long end = -1;
+    if (n <= LUX_CGI_HEAD_MAX - g->head_len) {
+        if (!g->head && !(g->head = malloc(LUX_CGI_HEAD_MAX))) {
+            fail(g, 500);
+            return -1;
+        }
+        memcpy(g->head + g->head_len, p, n);
+        g->head_len += n;
+        end = lux_cgi_head_end(g->head, g->head_len, LUX_CGI_HEAD_MAX);
+    }
+    if (end < 0) {
         lux_log(LUX_LOG_ERR, "(%s) %s: response header larger than %d bytes", g->proto->name,
                 g->backend->name, LUX_CGI_HEAD_MAX);
-        fail(g, 502);
-        return -1;
-    }
-    if (!g->head && !(g->head = malloc(LUX_CGI_HEAD_MAX))) {
-        fail(g, 500);
-        return -1;
-    }
-    memcpy(g->head + g->head_len, p, n);
-    g->head_len += n;
-    long end = lux_cgi_head_end(g->head, g->head_len, LUX_CGI_HEAD_MAX);
-    if (end < 0) {
         fail(g, 502);
         return -1;
     }
@@ -611,6 +635,12 @@ static void response_end(lux_gw *g, int keep) {
     if (!g->answered) {
         lux_log(LUX_LOG_ERR, "(%s) %s ended before its response header was complete",
                 g->proto->name, g->backend->name);
+        fail(g, 502);
+        return;
+    }
+    if (body_short(g)) {
+        lux_log(LUX_LOG_ERR, "(%s) %s ended its response after %llu of %lld bytes", g->proto->name,
+                g->backend->name, (unsigned long long)g->body_got, (long long)g->declared);
         fail(g, 502);
         return;
     }
@@ -694,8 +724,15 @@ static void read_response(lux_gw *g) {
             tunnel_cut(g);
             return;
         }
+        if (n < 0 && g->got_bytes) {
+            /* A reset never ends a response well, even where a close would (SCGI). */
+            lux_log(LUX_LOG_ERR, "(%s) %s: %s mid-response", g->proto->name, g->backend->name,
+                    strerror(errno));
+            fail(g, 502);
+            return;
+        }
         if (n <= 0) {
-            if (n < 0 && !g->got_bytes)
+            if (n < 0)
                 retry_or_fail(g, 0);
             else
                 backend_eof(g);

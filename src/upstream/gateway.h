@@ -10,13 +10,15 @@
  * once on another backend (the failed one is disabled for its disable-time); a kept-alive
  * connection the backend closed meanwhile is replaced by a new one; a request without a body
  * whose connection broke before any response byte is retried once on another backend. A
- * backend that stops mid-response aborts the client's response (never a short answer passed
- * as whole); one that never answers properly is 502, one too slow 504.
+ * backend that stops mid-response (a reset, or a body short of its head's Content-Length)
+ * aborts the client's response, or is a 502 while nothing has gone out yet: never a short
+ * answer passed as whole. One that never answers properly is 502, one too slow 504.
  *
  * An authorizer (lux_gw_conf.authorizer) gets the request without its body. Its 200 lets the
  * request go on: its Variable-NAME fields are kept (lux_gw_proto.keep_variable), the rest of
  * its answer is dropped, and the request runs again from the top (LUX_RESTART, as lighttpd's
  * comeback) for the next handler; any other answer goes to the client as it is.
+ *
  * Tunnels (lux_resp_tunnel): once the protocol says a response opens one, the backend's bytes
  * go to the client as they come and the client's to the backend; each side's end is passed on
  * as a half-close (shutdown SHUT_WR), and the request is let go (lux_tunnel_done) when both

@@ -73,6 +73,25 @@ static void test_fields_status_location(void) {
     CHECK_INT(f.n, 0);
 }
 
+static void test_content_length(void) {
+    lux_cgi_head h;
+    fields f;
+    long end;
+    CHECK_INT(parse("Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\n", &h, &f, &end), 0);
+    CHECK_INT(h.content_length, 1000);
+    CHECK_INT(f.n, 2); /* still a field for the caller */
+    CHECK_INT(parse("content-length: 0\n\n", &h, &f, &end), 0);
+    CHECK_INT(h.content_length, 0);
+    CHECK_INT(parse("X: 1\n\n", &h, &f, &end), 0);
+    CHECK_INT(h.content_length, -1);
+    CHECK_INT(parse("Content-Length: 12a\n\n", &h, &f, &end), 0);
+    CHECK_INT(h.content_length, -1);
+    CHECK_INT(parse("Content-Length: -5\n\n", &h, &f, &end), 0);
+    CHECK_INT(h.content_length, -1);
+    CHECK_INT(parse("Content-Length: 99999999999999999999\n\n", &h, &f, &end), 0);
+    CHECK_INT(h.content_length, -1);
+}
+
 static void test_broken_heads(void) {
     lux_cgi_head h;
     fields f;
@@ -97,6 +116,7 @@ static void test_broken_heads(void) {
 int main(void) {
     RUN(test_end_of_head);
     RUN(test_fields_status_location);
+    RUN(test_content_length);
     RUN(test_broken_heads);
     T_EXIT();
 }
