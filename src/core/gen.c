@@ -23,7 +23,6 @@ static const char *const lighttpd_only_modules[] = {
     "mod_uploadprogress",
     "mod_usertrack",
     "mod_vhostdb",
-    "mod_wstunnel",
     NULL, /* one name a line: a module that arrives removes one line */
 };
 

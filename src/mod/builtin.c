@@ -22,6 +22,7 @@ extern const lux_module lux_mod_fastcgi;
 extern const lux_module lux_mod_proxy;
 extern const lux_module lux_mod_scgi;
 extern const lux_module lux_mod_sockproxy;
+extern const lux_module lux_mod_wstunnel;
 extern const lux_module lux_mod_webdav;
 
 /* One module per line, so that adding one is a one-line change. */
@@ -58,6 +59,7 @@ const lux_module *const lux_builtin_modules[] = {
     &lux_mod_proxy,
     &lux_mod_scgi,
     &lux_mod_sockproxy,
+    &lux_mod_wstunnel,
     &lux_mod_webdav,
     NULL,
 };

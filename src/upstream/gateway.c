@@ -61,6 +61,10 @@ void *lux_gw_state(lux_gw *g) {
     return g->state;
 }
 
+lux_req *lux_gw_request(const lux_gw *g) {
+    return g->r;
+}
+
 const lux_ups_backend *lux_gw_backend(const lux_gw *g) {
     return g->backend;
 }
@@ -121,6 +125,8 @@ static void finish(lux_gw *g, int keep) {
 /* The backend's connection broke: the client's goes too. */
 static void tunnel_cut(lux_gw *g) {
     lux_req *r = g->r;
+    if (!r)
+        return; /* cut already, from inside a codec's hook */
     finish(g, 0);
     lux_tunnel_done(r);
 }
@@ -262,7 +268,12 @@ static void arm_timer(lux_gw *g) {
     const lux_gw_conf *c = &g->conf;
     int64_t due = INT64_MAX;
     if (g->tunnel) { /* the client's connection times a tunnel (server.max-read-idle) */
-        lux_loop_timer_cancel(g->loop, &g->timer);
+        const lux_gw_tunnel_codec *codec = g->proto->codec;
+        long tick = codec && codec->tick_ms ? codec->tick_ms(g) : 0;
+        if (tick <= 0)
+            lux_loop_timer_cancel(g->loop, &g->timer);
+        else if (!g->timer.pos) /* a period of its own, however busy the tunnel is */
+            lux_loop_timer_arm(g->loop, &g->timer, lux_loop_now_ms(g->loop) + tick);
         return;
     }
     if (g->connecting && c->connect_timeout > 0)
@@ -284,6 +295,12 @@ static void on_timer(lux_timer *t) {
     lux_gw *g = (lux_gw *)((char *)t - offsetof(lux_gw, timer));
     if (!g->r)
         return;
+    if (g->tunnel) { /* the codec's tick (arm_timer arms nothing else for a tunnel) */
+        g->proto->codec->tick(g);
+        if (g->r)
+            arm_timer(g);
+        return;
+    }
     int64_t now = lux_loop_now_ms(g->loop);
     const lux_gw_conf *c = &g->conf;
     if (g->connecting) {
@@ -376,7 +393,8 @@ static void send_more(lux_gw *g) {
             break;
         int rc = refill(g);
         if (rc < 0) {
-            fail(g, 500);
+            if (g->r)
+                fail(g, 500);
             return;
         }
         if (rc > 0)
@@ -439,6 +457,7 @@ static int tunnel_begin(lux_gw *g) {
     g->body_done = 0;
     count_response(g);
     lux_loop_timer_cancel(g->loop, &g->timer);
+    arm_timer(g); /* the codec's tick, if it has one */
     lux_req_body_notify(g->r, body_more, g);
     return 0;
 }
@@ -446,9 +465,11 @@ static int tunnel_begin(lux_gw *g) {
 /* CONNECT: answered 200 once the backend is connected, with no request sent to it. */
 static void tunnel_at_connect(lux_gw *g) {
     lux_req *r = g->r;
+    const lux_gw_tunnel_codec *codec = g->proto->codec;
     lux_ups_buf_free(&g->out); /* the request begin encoded is not sent */
     r->status = 200;
-    if (lux_resp_stream(r) < 0 || tunnel_begin(g) < 0) {
+    if ((codec && codec->head && codec->head(g, r) < 0) || lux_resp_stream(r) < 0 ||
+        tunnel_begin(g) < 0) {
         fail(g, 502);
         return;
     }
@@ -460,7 +481,15 @@ static void tunnel_at_connect(lux_gw *g) {
 /* The client's next bytes for the backend, raw; its end (or failure) is the backend's
  * half-close, sent once what came before it is written. 0: more encoded, 1: wait, -1. */
 static int tunnel_refill(lux_gw *g) {
+    const lux_gw_tunnel_codec *codec = g->proto->codec;
     ssize_t n = lux_req_body_read(g->r, g->chunk, IO_CHUNK);
+    if (n > 0 && codec && codec->in) {
+        int rc = codec->in(g, &g->out, g->chunk, (size_t)n);
+        if (rc <= 0)
+            return rc;
+        g->body_done = 1; /* the client ended the session inside the stream */
+        return 1;
+    }
     if (n > 0)
         return lux_ups_buf_put(&g->out, g->chunk, (size_t)n) < 0 ? -1 : 0;
     if (n < 0 && errno == EAGAIN) {
@@ -487,7 +516,12 @@ static int tunnel_settle(lux_gw *g) {
 
 /* The backend half-closed: so is the client, once what came before has been sent. */
 static void tunnel_backend_eof(lux_gw *g) {
+    const lux_gw_tunnel_codec *codec = g->proto->codec;
     g->backend_done = 1;
+    if (codec && codec->end)
+        codec->end(g);
+    if (!g->r)
+        return; /* the last words could not be queued: the tunnel was cut */
     lux_resp_end(g->r);
     if (!tunnel_settle(g))
         update_interest(g);
@@ -628,6 +662,22 @@ static int response_data(lux_gw *g, const char *p, size_t n) {
     return end > 0 ? answer(g, (size_t)end) : 0;
 }
 
+int lux_gw_to_client(lux_gw *g, const char *p, size_t len) {
+    return g->r && g->tunnel ? response_data(g, p, len) : -1;
+}
+
+/* The backend's bytes in a tunnel: as they are, or through the codec. */
+static int tunnel_out(lux_gw *g, const char *p, size_t n) {
+    const lux_gw_tunnel_codec *codec = g->proto->codec;
+    if (!codec || !codec->out)
+        return response_data(g, p, n);
+    if (codec->out(g, p, n) < 0) {
+        tunnel_cut(g);
+        return -1;
+    }
+    return 0;
+}
+
 /* The backend said the response is complete. */
 static void response_end(lux_gw *g, int keep) {
     lux_req *r = g->r;
@@ -741,7 +791,7 @@ static void read_response(lux_gw *g) {
         g->got_bytes = 1;
         g->last_read = lux_loop_now_ms(g->loop);
         /* A tunnel's bytes are the backend's own: no protocol decodes them. */
-        int rc = g->tunnel ? response_data(g, buf, (size_t)n) : feed(g, buf, (size_t)n);
+        int rc = g->tunnel ? tunnel_out(g, buf, (size_t)n) : feed(g, buf, (size_t)n);
         if (rc < 0)
             return;
     }

@@ -34,6 +34,24 @@
 
 typedef struct lux_gw lux_gw;
 
+/* A tunnel whose bytes change on the way (mod_wstunnel's WebSocket frames); without one, a
+ * tunnel carries raw bytes both ways. Every hook is optional. */
+typedef struct {
+    /* The head of a tunnel opened at connect: r->status and fields (without: 200). 0 or -1. */
+    int (*head)(lux_gw *g, lux_req *r);
+    /* The client's bytes (p is writable) into out, for the backend; it may answer the client
+     * itself (lux_gw_to_client). 0; 1 when the client ended the session, as a half-close would;
+     * -1 to cut the tunnel. */
+    int (*in)(lux_gw *g, lux_ups_buf *out, char *p, size_t len);
+    /* The backend's bytes, for the client through lux_gw_to_client. 0 or -1. */
+    int (*out)(lux_gw *g, const char *p, size_t len);
+    /* The backend ended its side: last words to the client before its half-close. */
+    void (*end)(lux_gw *g);
+    /* Call tick every tick_ms(g) milliseconds while the tunnel is open (0: never). */
+    long (*tick_ms)(lux_gw *g);
+    void (*tick)(lux_gw *g);
+} lux_gw_tunnel_codec;
+
 typedef enum {
     LUX_GW_MORE,   /* every byte given was taken */
     LUX_GW_DATA,   /* response bytes: the head, then the body */
@@ -72,6 +90,7 @@ typedef struct {
     /* Is r answered 200 and tunnelled as soon as its backend is connected (CONNECT), with no
      * request sent? NULL: never. */
     int (*tunnels_at_connect)(lux_gw *g, const lux_req *r);
+    const lux_gw_tunnel_codec *codec; /* NULL: a tunnel's bytes pass as they are */
 } lux_gw_proto;
 
 typedef struct {
@@ -90,6 +109,10 @@ lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf
                         size_t state_size);
 /* The protocol's state. */
 void *lux_gw_state(lux_gw *g);
+/* The request g answers (NULL once it let go of it). */
+lux_req *lux_gw_request(const lux_gw *g);
+/* Bytes for the client of g's tunnel; 0, or -1 when the tunnel was cut (g has let go). */
+int lux_gw_to_client(lux_gw *g, const char *p, size_t len);
 /* The backend the request is going to (for the protocol's begin). */
 const lux_ups_backend *lux_gw_backend(const lux_gw *g);
 /* NAME.debug: 0 off; 1 logs the backend chosen, connections and answers; 2 also what is sent

@@ -77,6 +77,7 @@ static const gw_kind FASTCGI = {"mod_fastcgi", LUX_HC_FASTCGI,
                                 1u << LUX_HC_FASTCGI | 1u << LUX_HC_CONNECT, 0};
 static const gw_kind SCGI = {"mod_scgi", LUX_HC_CONNECT, 1u << LUX_HC_CONNECT, 0};
 static const gw_kind SOCKPROXY = {"mod_sockproxy", LUX_HC_CONNECT, 1u << LUX_HC_CONNECT, 0};
+static const gw_kind WSTUNNEL = {"mod_wstunnel", LUX_HC_CONNECT, 1u << LUX_HC_CONNECT, 0};
 static const gw_kind PROXY = {"mod_proxy", LUX_HC_HTTP, 1u << LUX_HC_HTTP | 1u << LUX_HC_CONNECT,
                               1};
 
@@ -386,6 +387,11 @@ int lux_gw_proxy_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char
 int lux_gw_sockproxy_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
                                    size_t el) {
     return parse_servers(gen, v, dst, &SOCKPROXY, err, el);
+}
+
+int lux_gw_wstunnel_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                                  size_t el) {
+    return parse_servers(gen, v, dst, &WSTUNNEL, err, el);
 }
 
 int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {

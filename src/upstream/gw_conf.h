@@ -66,6 +66,8 @@ int lux_gw_proxy_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char
                                size_t errlen);
 int lux_gw_sockproxy_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
                                    size_t errlen);
+int lux_gw_wstunnel_servers_parse(lux_gen *gen, const lux_value *v, void *dst, char *err,
+                                  size_t errlen);
 int lux_gw_map_parse(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t errlen);
 /* Check NAME.balance once the settings are in. 0 or -1. */
 int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char *err,
