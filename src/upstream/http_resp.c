@@ -153,6 +153,8 @@ static int framing(const char *buf, size_t end, size_t pos, lux_http_resp *h, fi
     }
     if (te && !h->chunked)
         return -1; /* a coding lux cannot frame: the length is unknowable */
+    if (te && h->content_length >= 0)
+        close = 1; /* both framings: maybe a split response; the connection is not reused */
     if (te)
         h->content_length = -1;
     h->keep_alive = !close && (h->minor == 1 || keep);

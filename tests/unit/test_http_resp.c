@@ -54,6 +54,10 @@ static void test_chunked_wins_over_length(void) {
     CHECK_INT(h.chunked, 1);
     CHECK_INT(h.content_length, -1);
     CHECK_INT(f.n, 0);
+    /* both framings: the connection is not used again (RFC 9112, 6.3) */
+    CHECK_INT(h.keep_alive, 0);
+    CHECK_INT(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &h, &f), 0);
+    CHECK_INT(h.keep_alive, 1);
     CHECK_INT(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", &h, &f), -1);
 }
 
