@@ -183,10 +183,29 @@ static void count_response(lux_gw *g) {
 
 static void on_conn_event(lux_io *io, unsigned events);
 static void send_more(lux_gw *g);
+static int refill(lux_gw *g);
 static void arm_timer(lux_gw *g);
 static int tunnel_refill(lux_gw *g);
 static int tunnel_settle(lux_gw *g);
 static void tunnel_backend_eof(lux_gw *g);
+
+/* A kept-alive connection takes what is encoded at once, as far as its socket buffer does,
+ * rather than a turn of the loop later: the idle connection already waits for reads, so a
+ * request that goes out whole costs no epoll_ctl at all. Only the write happens here; what is
+ * left over, and any failure, the loop handles (on_conn_event), since a handler must not
+ * resume its own request. A tunnel opened at connect sends nothing first: it waits its turn. */
+static int write_ahead(lux_gw *g) {
+    if (g->proto->tunnels_at_connect && g->proto->tunnels_at_connect(g, g->r))
+        return lux_loop_mod(g->loop, &g->conn->io, LUX_EV_READ | LUX_EV_WRITE);
+    if (!g->body_done && lux_body_length(g->r) == 0 && refill(g) < 0)
+        return -1; /* no body: its end is encoded now (FastCGI's empty STDIN) */
+    size_t pending = lux_ups_buf_pending(&g->out);
+    ssize_t n = pending ? lux_ups_write(g->conn, g->out.data + g->out.off, pending) : 0;
+    if (n > 0)
+        lux_ups_buf_consume(&g->out, (size_t)n);
+    int more = lux_ups_buf_pending(&g->out) || !g->body_done || n < 0;
+    return lux_loop_mod(g->loop, &g->conn->io, LUX_EV_READ | (more ? LUX_EV_WRITE : 0));
+}
 
 /* Start (or start again) on a backend; 0, or -1 when no backend can be reached. */
 static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
@@ -217,9 +236,7 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
     g->last_read = g->last_write = lux_loop_now_ms(g->loop);
     lux_stats_backend_request(g->worker, g->stats_id);
     clock_gettime(CLOCK_MONOTONIC, &g->sent);
-    /* Even a kept-alive connection is written from the loop: never from inside the handler,
-     * which must not resume its own request. */
-    if (!g->connecting && lux_loop_mod(g->loop, &g->conn->io, LUX_EV_READ | LUX_EV_WRITE) < 0)
+    if (!g->connecting && write_ahead(g) < 0)
         return -1;
     arm_timer(g);
     return 0;
