@@ -895,9 +895,11 @@ int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_
     code[2] = (char)('0' + status % 10);
     code[3] = '\0';
     nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    /* Names are copied, and lower-cased on the way; values stay where the caller keeps them
+     * (nghttp2 reads them only to encode the HEADERS frame, never once the stream is gone). */
     for (size_t i = 0; i < n; i++)
         nv[i + 1] = (nghttp2_nv){(uint8_t *)h[i].name.ptr, (uint8_t *)h[i].value.ptr, h[i].name.len,
-                                 h[i].value.len, NGHTTP2_NV_FLAG_NONE};
+                                 h[i].value.len, NGHTTP2_NV_FLAG_NO_COPY_VALUE};
     nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = read_cb};
     st->responding = !end_stream;
     int rc = nghttp2_submit_response(s->ng, id, nv, n + 1, end_stream ? NULL : &prd);
