@@ -261,8 +261,10 @@ static h2_stream *stream_of(lux_h2_session *s, int32_t id) {
     return nghttp2_session_get_stream_user_data(s->ng, id);
 }
 
+/* A stream's state and its head buffers come from the session's block cache (h2_mem.c), as
+ * nghttp2's own do: a request costs them a malloc and a free each otherwise. */
 static h2_stream *stream_new(lux_h2_session *s, int32_t id) {
-    h2_stream *st = calloc(1, sizeof *st);
+    h2_stream *st = lux_h2_mem_calloc(1, sizeof *st, &s->mem);
     if (!st)
         return NULL;
     st->id = id;
@@ -274,9 +276,9 @@ static h2_stream *stream_new(lux_h2_session *s, int32_t id) {
     return st;
 }
 
-static void head_free(h2_stream *st) {
-    free(st->hbuf);
-    free(st->offs);
+static void head_free(lux_h2_session *s, h2_stream *st) {
+    lux_h2_mem_free(st->hbuf, &s->mem);
+    lux_h2_mem_free(st->offs, &s->mem);
     st->hbuf = NULL;
     st->offs = NULL;
     st->hlen = st->hcap = st->noffs = st->offs_cap = 0;
@@ -290,17 +292,17 @@ static void stream_free(lux_h2_session *s, h2_stream *st) {
     if (st->next)
         st->next->prev = st->prev;
     s->nstreams--;
-    head_free(st);
-    free(st);
+    head_free(s, st);
+    lux_h2_mem_free(st, &s->mem);
 }
 
 /* Copy len bytes and a NUL into the head buffer; the offset, or (size_t)-1. */
-static size_t head_put(h2_stream *st, const uint8_t *p, size_t len) {
+static size_t head_put(lux_h2_session *s, h2_stream *st, const uint8_t *p, size_t len) {
     if (st->hlen + len + 1 > st->hcap) {
         size_t cap = st->hcap ? st->hcap : 512;
         while (cap < st->hlen + len + 1)
             cap *= 2;
-        char *nb = realloc(st->hbuf, cap);
+        char *nb = lux_h2_mem_realloc(st->hbuf, cap, &s->mem);
         if (!nb)
             return (size_t)-1;
         st->hbuf = nb;
@@ -313,17 +315,17 @@ static size_t head_put(h2_stream *st, const uint8_t *p, size_t len) {
     return at;
 }
 
-static int head_field(h2_stream *st, const uint8_t *name, size_t nlen, const uint8_t *value,
-                      size_t vlen) {
+static int head_field(lux_h2_session *s, h2_stream *st, const uint8_t *name, size_t nlen,
+                      const uint8_t *value, size_t vlen) {
     if (st->noffs + 2 > st->offs_cap) {
         size_t cap = st->offs_cap ? st->offs_cap * 2 : 32;
-        size_t *no = realloc(st->offs, cap * sizeof *no);
+        size_t *no = lux_h2_mem_realloc(st->offs, cap * sizeof *no, &s->mem);
         if (!no)
             return -1;
         st->offs = no;
         st->offs_cap = cap;
     }
-    size_t n = head_put(st, name, nlen), v = head_put(st, value, vlen);
+    size_t n = head_put(s, st, name, nlen), v = head_put(s, st, value, vlen);
     if (n == (size_t)-1 || v == (size_t)-1)
         return -1;
     st->offs[st->noffs++] = n;
@@ -331,12 +333,21 @@ static int head_field(h2_stream *st, const uint8_t *name, size_t nlen, const uin
     return 0;
 }
 
+/* The pseudo-header's slot in h2_stream.pseudo, -1 for any other name. Told apart by length
+ * first: every request carries four of them. */
 static int pseudo_index(const uint8_t *name, size_t len) {
-    static const char *const names[] = {":method", ":scheme", ":authority", ":path", ":protocol"};
-    for (int i = 0; i < 5; i++)
-        if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
-            return i;
-    return -1;
+    switch (len) {
+    case 5:
+        return memcmp(name, ":path", 5) == 0 ? 3 : -1;
+    case 7:
+        return memcmp(name, ":method", 7) == 0 ? 0 : memcmp(name, ":scheme", 7) == 0 ? 1 : -1;
+    case 9:
+        return memcmp(name, ":protocol", 9) == 0 ? 4 : -1;
+    case 10:
+        return memcmp(name, ":authority", 10) == 0 ? 2 : -1;
+    default:
+        return -1;
+    }
 }
 
 static lux_str head_str(const h2_stream *st, size_t off_plus_one) {
@@ -375,7 +386,7 @@ static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
     st->user = s->cb.on_request(s->user, st->id, &req);
     if (fields != on_stack)
         free(fields);
-    head_free(st);
+    head_free(s, st);
     if (!st->user)
         nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
     else if (end_stream)
@@ -570,13 +581,14 @@ static int header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint
         return 0;
     int pi = nlen && name[0] == ':' ? pseudo_index(name, nlen) : -1;
     if (pi >= 0) {
-        size_t at = head_put(st, value, vlen);
+        size_t at = head_put(s, st, value, vlen);
         if (at == (size_t)-1)
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         st->pseudo[pi] = at + 1;
         return 0;
     }
-    return head_field(st, name, nlen, value, vlen) < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+    return head_field(s, st, name, nlen, value, vlen) < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+                                                          : 0;
 }
 
 /* Rapid Reset (CVE-2023-44487): a client that opens streams and resets them at once makes the
