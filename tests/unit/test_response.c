@@ -4,6 +4,7 @@
 #include "core/core_conf.h"
 #include "core/pool.h"
 #include "http/request.h"
+#include "lux/log.h"
 #include "net/worker.h"
 
 #include "t.h"
@@ -39,6 +40,29 @@ static void test_line_breaks_and_nul_are_refused(void) {
     CHECK_INT(r.nresp_headers, 0);
     CHECK_INT(add(&r, "X-Fine", "tab\there, \"quotes\" and ~"), 0);
     CHECK_INT(r.nresp_headers, 1);
+}
+
+/* Values are checked eight bytes at a time: a bad byte is found at every position of words and
+ * tails, and every other byte (tabs and bytes above 0x7f among them) passes. */
+static void test_bad_byte_found_anywhere(void) {
+    static const char bad[] = {'\r', '\n', '\0'};
+    char v[40];
+    CHECK_INT(lux_log_open("/dev/null", 0), 0); /* a refusal is logged: thousands of them here */
+    for (size_t len = 1; len <= sizeof v; len++) {
+        memset(v, 'a', len);
+        lux_req r = new_req();
+        CHECK_INT(lux_resp_header(&r, "X-Ok", 4, v, len), 0);
+        for (size_t at = 0; at < len; at++) {
+            for (size_t b = 0; b < sizeof bad; b++) {
+                v[at] = bad[b];
+                CHECK_INT(lux_resp_header(&r, "X-Bad", 5, v, len), -1);
+            }
+            v[at] = at % 2 ? '\t' : (char)0xe9;
+            CHECK_INT(lux_resp_header(&r, "X-Ok", 4, v, len), 0);
+            v[at] = 'a';
+        }
+    }
+    lux_log_close();
 }
 
 static void test_names_must_be_tokens(void) {
@@ -96,6 +120,7 @@ int main(void) {
     lux_pool_init(&pool, 4096);
     worker.loop = lux_loop_new();
     RUN(test_line_breaks_and_nul_are_refused);
+    RUN(test_bad_byte_found_anywhere);
     RUN(test_names_must_be_tokens);
     RUN(test_framing_headers_are_the_servers);
     RUN(test_largest_head_fits);
