@@ -141,12 +141,11 @@ static lux_result staticfile_handle(lux_req *r, const void *conf) {
         return LUX_HANDLED;
     }
 
-    char etag[64];
+    const char *etag = "";
     unsigned flags = (core->etag_use_inode ? LUX_ETAG_USE_INODE : 0) |
                      (core->etag_use_mtime ? LUX_ETAG_USE_MTIME : 0) |
                      (core->etag_use_size ? LUX_ETAG_USE_SIZE : 0);
-    size_t etag_len =
-        c->etags ? lux_etag_make(etag, flags, f->ino, f->mtime, f->mtime_nsec, f->size) : 0;
+    size_t etag_len = c->etags ? lux_file_etag(f, flags, &etag) : 0;
     const char *type = lux_mimetype_lookup(core->mimetypes.items, core->mimetypes.n,
                                            r->physical.ptr, r->physical.len);
     if (!type || !*type) /* unknown, or assigned "" (lighttpd's way of saying "no type") */
