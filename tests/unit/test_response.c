@@ -3,6 +3,7 @@
 
 #include "core/core_conf.h"
 #include "core/pool.h"
+#include "http/h1/charclass.h"
 #include "http/request.h"
 #include "lux/log.h"
 #include "net/worker.h"
@@ -76,6 +77,17 @@ static void test_names_must_be_tokens(void) {
     CHECK_INT(r.nresp_headers, 1);
 }
 
+/* Every byte value as a one-byte name: taken exactly when it is a tchar. */
+static void test_name_bytes_are_tchars(void) {
+    CHECK_INT(lux_log_open("/dev/null", 0), 0);
+    for (int c = 0; c < 256; c++) {
+        lux_req r = new_req();
+        char name = (char)c;
+        CHECK_INT(lux_resp_header(&r, &name, 1, "v", 1), IS_TCHAR(c) ? 0 : -1);
+    }
+    lux_log_close();
+}
+
 static void test_framing_headers_are_the_servers(void) {
     lux_req r = new_req();
     CHECK_INT(add(&r, "Content-Length", "1"), 0);
@@ -122,6 +134,7 @@ int main(void) {
     RUN(test_line_breaks_and_nul_are_refused);
     RUN(test_bad_byte_found_anywhere);
     RUN(test_names_must_be_tokens);
+    RUN(test_name_bytes_are_tchars);
     RUN(test_framing_headers_are_the_servers);
     RUN(test_largest_head_fits);
     lux_loop_free(worker.loop);
