@@ -36,16 +36,21 @@ typedef struct {
     uint32_t burst, rate;
 } bucket;
 
+/* A string of the request head: its offset + 1 in the head buffer (0: absent), and length. */
+typedef struct {
+    size_t at, len;
+} head_span;
+
 typedef struct h2_stream {
     struct h2_stream *prev, *next;
     int32_t id;
     void *user;
-    /* the head while it arrives: "name\0value\0" pairs in hbuf, offsets in fields */
+    /* the head while it arrives: "name\0value\0" pairs in hbuf, where spans find them */
     char *hbuf;
     size_t hlen, hcap;
-    size_t *offs; /* 2 per field: name, value */
-    size_t noffs, offs_cap;
-    size_t pseudo[5]; /* offsets+1 of :method :scheme :authority :path :protocol values */
+    head_span *spans; /* 2 per field: name, value */
+    size_t nspans, spans_cap;
+    head_span pseudo[5]; /* values of :method :scheme :authority :path :protocol */
     size_t header_bytes;
     unsigned too_large : 1, requested : 1, responding : 1, deferred : 1, out_blocked : 1;
     unsigned ended : 1; /* the request is complete (END_STREAM seen) */
@@ -278,10 +283,10 @@ static h2_stream *stream_new(lux_h2_session *s, int32_t id) {
 
 static void head_free(lux_h2_session *s, h2_stream *st) {
     lux_h2_mem_free(st->hbuf, &s->mem);
-    lux_h2_mem_free(st->offs, &s->mem);
+    lux_h2_mem_free(st->spans, &s->mem);
     st->hbuf = NULL;
-    st->offs = NULL;
-    st->hlen = st->hcap = st->noffs = st->offs_cap = 0;
+    st->spans = NULL;
+    st->hlen = st->hcap = st->nspans = st->spans_cap = 0;
 }
 
 static void stream_free(lux_h2_session *s, h2_stream *st) {
@@ -296,15 +301,15 @@ static void stream_free(lux_h2_session *s, h2_stream *st) {
     lux_h2_mem_free(st, &s->mem);
 }
 
-/* Copy len bytes and a NUL into the head buffer; the offset, or (size_t)-1. */
-static size_t head_put(lux_h2_session *s, h2_stream *st, const uint8_t *p, size_t len) {
+/* Copy len bytes and a NUL into the head buffer; where they are ({0, 0} when out of memory). */
+static head_span head_put(lux_h2_session *s, h2_stream *st, const uint8_t *p, size_t len) {
     if (st->hlen + len + 1 > st->hcap) {
         size_t cap = st->hcap ? st->hcap : 512;
         while (cap < st->hlen + len + 1)
             cap *= 2;
         char *nb = lux_h2_mem_realloc(st->hbuf, cap, &s->mem);
         if (!nb)
-            return (size_t)-1;
+            return (head_span){0, 0};
         st->hbuf = nb;
         st->hcap = cap;
     }
@@ -312,24 +317,24 @@ static size_t head_put(lux_h2_session *s, h2_stream *st, const uint8_t *p, size_
     memcpy(st->hbuf + at, p, len);
     st->hbuf[at + len] = '\0';
     st->hlen += len + 1;
-    return at;
+    return (head_span){at + 1, len};
 }
 
 static int head_field(lux_h2_session *s, h2_stream *st, const uint8_t *name, size_t nlen,
                       const uint8_t *value, size_t vlen) {
-    if (st->noffs + 2 > st->offs_cap) {
-        size_t cap = st->offs_cap ? st->offs_cap * 2 : 32;
-        size_t *no = lux_h2_mem_realloc(st->offs, cap * sizeof *no, &s->mem);
-        if (!no)
+    if (st->nspans + 2 > st->spans_cap) {
+        size_t cap = st->spans_cap ? st->spans_cap * 2 : 16;
+        head_span *ns = lux_h2_mem_realloc(st->spans, cap * sizeof *ns, &s->mem);
+        if (!ns)
             return -1;
-        st->offs = no;
-        st->offs_cap = cap;
+        st->spans = ns;
+        st->spans_cap = cap;
     }
-    size_t n = head_put(s, st, name, nlen), v = head_put(s, st, value, vlen);
-    if (n == (size_t)-1 || v == (size_t)-1)
+    head_span n = head_put(s, st, name, nlen), v = head_put(s, st, value, vlen);
+    if (!n.at || !v.at)
         return -1;
-    st->offs[st->noffs++] = n;
-    st->offs[st->noffs++] = v;
+    st->spans[st->nspans++] = n;
+    st->spans[st->nspans++] = v;
     return 0;
 }
 
@@ -350,16 +355,13 @@ static int pseudo_index(const uint8_t *name, size_t len) {
     }
 }
 
-static lux_str head_str(const h2_stream *st, size_t off_plus_one) {
-    if (!off_plus_one)
-        return (lux_str){NULL, 0};
-    const char *p = st->hbuf + off_plus_one - 1;
-    return (lux_str){p, strlen(p)};
+static lux_str head_str(const h2_stream *st, head_span sp) {
+    return sp.at ? (lux_str){st->hbuf + sp.at - 1, sp.len} : (lux_str){NULL, 0};
 }
 
 /* The complete head goes up; the stream is refused when the user does not take it. */
 static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
-    size_t nf = st->noffs / 2;
+    size_t nf = st->nspans / 2;
     lux_header on_stack[FIELDS_ON_STACK];
     lux_header *fields = nf <= FIELDS_ON_STACK ? on_stack : calloc(nf, sizeof *fields);
     if (!fields) {
@@ -367,8 +369,8 @@ static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
         return;
     }
     for (size_t i = 0; i < nf; i++) {
-        fields[i].name = head_str(st, st->offs[2 * i] + 1);
-        fields[i].value = head_str(st, st->offs[2 * i + 1] + 1);
+        fields[i].name = head_str(st, st->spans[2 * i]);
+        fields[i].value = head_str(st, st->spans[2 * i + 1]);
     }
     lux_h2_request req = {
         .method = head_str(st, st->pseudo[0]),
@@ -581,11 +583,8 @@ static int header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint
         return 0;
     int pi = nlen && name[0] == ':' ? pseudo_index(name, nlen) : -1;
     if (pi >= 0) {
-        size_t at = head_put(s, st, value, vlen);
-        if (at == (size_t)-1)
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        st->pseudo[pi] = at + 1;
-        return 0;
+        st->pseudo[pi] = head_put(s, st, value, vlen);
+        return st->pseudo[pi].at ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     return head_field(s, st, name, nlen, value, vlen) < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
                                                           : 0;
