@@ -6,12 +6,19 @@
 
 struct lux_pool_block {
     lux_pool_block *next;
-    size_t size, used;
-    _Alignas(16) unsigned char data[];
+    size_t size;
+    _Alignas(16) char data[];
 };
 
+/* b becomes the current block, all of it free. */
+static void use_block(lux_pool *p, lux_pool_block *b) {
+    p->head = b;
+    p->cur = b ? b->data : NULL;
+    p->end = b ? b->data + b->size : NULL;
+}
+
 void lux_pool_init(lux_pool *p, size_t block_size) {
-    p->head = NULL;
+    use_block(p, NULL);
     p->block_size = block_size;
 }
 
@@ -25,8 +32,7 @@ void lux_pool_reset(lux_pool *p) {
         free(b);
         b = next;
     }
-    b->used = 0;
-    p->head = b;
+    use_block(p, b);
 }
 
 void lux_pool_free(lux_pool *p) {
@@ -36,33 +42,27 @@ void lux_pool_free(lux_pool *p) {
         free(b);
         b = next;
     }
-    p->head = NULL;
+    use_block(p, NULL);
 }
 
-void *lux_pool_alloc(lux_pool *p, size_t n) {
-    n = (n + 15) & ~(size_t)15;
+void *lux_pool_alloc_block(lux_pool *p, size_t n) {
     lux_pool_block *b = p->head;
-    if (!b || b->size - b->used < n) {
-        size_t size = n > p->block_size ? n : p->block_size;
-        lux_pool_block *nb = malloc(sizeof *nb + size);
-        if (!nb)
-            return NULL;
-        nb->size = size;
-        nb->used = 0;
-        /* A big one-off allocation goes behind the current block so the current block's free
-         * space stays usable. */
-        if (b && n > p->block_size) {
-            nb->next = b->next;
-            b->next = nb;
-            nb->used = n;
-            return nb->data;
-        }
-        nb->next = b;
-        p->head = b = nb;
+    size_t size = n > p->block_size ? n : p->block_size;
+    lux_pool_block *nb = malloc(sizeof *nb + size);
+    if (!nb)
+        return NULL;
+    nb->size = size;
+    /* A big one-off allocation goes behind the current block so the current block's free
+     * space stays usable. */
+    if (b && n > p->block_size) {
+        nb->next = b->next;
+        b->next = nb;
+        return nb->data;
     }
-    void *r = b->data + b->used;
-    b->used += n;
-    return r;
+    nb->next = b;
+    use_block(p, nb);
+    p->cur += n;
+    return nb->data;
 }
 
 char *lux_pool_strndup(lux_pool *p, const char *s, size_t n) {
@@ -77,7 +77,7 @@ char *lux_pool_strndup(lux_pool *p, const char *s, size_t n) {
 void *lux_pool_detach(lux_pool *p) {
     lux_pool_reset(p);
     lux_pool_block *b = p->head;
-    p->head = NULL;
+    use_block(p, NULL);
     if (b && b->size != p->block_size) { /* an oversized one-off: not worth keeping */
         free(b);
         return NULL;
@@ -88,8 +88,7 @@ void *lux_pool_detach(lux_pool *p) {
 void lux_pool_attach(lux_pool *p, void *block) {
     lux_pool_block *b = block;
     b->next = NULL;
-    b->used = 0;
-    p->head = b;
+    use_block(p, b);
 }
 
 size_t lux_pool_held(const lux_pool *p) {

@@ -9,8 +9,11 @@
 
 enum { LUX_ETAG_USE_INODE = 1, LUX_ETAG_USE_MTIME = 2, LUX_ETAG_USE_SIZE = 4 };
 
-/* Build a strong ETag ("\"...\"") from the chosen file attributes into out (>= 64 bytes):
- * 16 hex digits of a 64-bit hash; USE_MTIME covers the nanoseconds too.
+/* The longest ETag lux_etag_make writes: 16 hex digits in quotes. */
+#define LUX_ETAG_MAX 18
+
+/* Build a strong ETag ("\"...\"") from the chosen file attributes into out (>= LUX_ETAG_MAX + 1
+ * bytes, NUL-terminated): 16 hex digits of a 64-bit hash; USE_MTIME covers the nanoseconds too.
  * Returns its length, 0 if flags is 0 (no ETag). */
 size_t lux_etag_make(char *out, unsigned flags, uint64_t ino, time_t mtime, long mtime_nsec,
                      uint64_t size);

@@ -66,6 +66,16 @@ lux_file *lux_file_ref(lux_file *f) {
     return f;
 }
 
+size_t lux_file_etag(lux_file *f, unsigned flags, const char **etag) {
+    if (!f->etag_len || f->etag_flags != flags) {
+        f->etag_len =
+            (unsigned char)lux_etag_make(f->etag, flags, f->ino, f->mtime, f->mtime_nsec, f->size);
+        f->etag_flags = flags;
+    }
+    *etag = f->etag;
+    return f->etag_len;
+}
+
 void lux_file_unref(lux_file *f) {
     if (!f || --f->refs > 0)
         return;

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "http/etag.h"
 #include "net/worker.h"
 
 typedef struct lux_file {
@@ -26,6 +27,10 @@ typedef struct lux_file {
     time_t mtime;
     long mtime_nsec;
     char last_modified[LUX_HTTP_DATE_LEN + 1];
+    /* the ETag of the last lux_file_etag() call and the flags it was made with */
+    unsigned etag_flags;
+    unsigned char etag_len; /* 0: none made yet */
+    char etag[LUX_ETAG_MAX + 1];
 } lux_file;
 
 /* Small files up to this size are served from memory. */
@@ -42,6 +47,10 @@ typedef struct lux_file {
  */
 lux_file *lux_stat_cache_open(lux_worker *w, const char *path, size_t len, int follow_symlinks);
 lux_file *lux_file_ref(lux_file *f);
+/* The file's ETag with `flags` (LUX_ETAG_USE_*, http/etag.h): made once per entry, since a
+ * static file answers with it on every request. Returns its length (0 when flags use nothing)
+ * and points *etag at it. */
+size_t lux_file_etag(lux_file *f, unsigned flags, const char **etag);
 void lux_file_unref(lux_file *f);
 
 lux_stat_cache *lux_stat_cache_new(void);

@@ -183,12 +183,11 @@ static void not_modified(lux_req *r) {
 lux_result lux_static_answer(lux_req *r, lux_file *f, const lux_str *name, int from_backend) {
     const lux_core_conf *core = r->confs[0];
     const staticfile_conf *c = lux_req_conf(r, &lux_mod_staticfile);
-    char etag[64];
+    const char *etag = "";
     unsigned flags = (core->etag_use_inode ? LUX_ETAG_USE_INODE : 0) |
                      (core->etag_use_mtime ? LUX_ETAG_USE_MTIME : 0) |
                      (core->etag_use_size ? LUX_ETAG_USE_SIZE : 0);
-    size_t etag_len =
-        c->etags ? lux_etag_make(etag, flags, f->ino, f->mtime, f->mtime_nsec, f->size) : 0;
+    size_t etag_len = c->etags ? lux_file_etag(f, flags, &etag) : 0;
     int st = preconditions(r, f, etag, etag_len);
     if (st == 412)
         return lux_resp_error(r, st);

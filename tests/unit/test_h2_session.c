@@ -37,6 +37,7 @@ typedef struct {
     int too_large;
     int respond; /* answer each request at once with `body` */
     const char *body;
+    const char *resp_name; /* the response field's name (default content-type) */
     int file_fd;
     size_t file_len;
     int defer_all;
@@ -69,7 +70,8 @@ static void *on_request(void *user, int32_t id, const lux_h2_request *req) {
         st->len = a->body ? strlen(a->body) : 0;
     }
     if (a->respond) {
-        lux_header h = {{"content-type", 12}, {"text/plain", 10}};
+        const char *name = a->resp_name ? a->resp_name : "content-type";
+        lux_header h = {{name, strlen(name)}, {"text/plain", 10}};
         lux_h2_submit_response(a->s, id, req->too_large ? 431 : 200, &h, 1, 0);
     }
     return st;
@@ -188,6 +190,7 @@ static size_t drain_server(app *a, uint8_t **out) {
 typedef struct {
     nghttp2_session *ng;
     int status[1024];
+    char field[64]; /* the first regular response field: "name=value" */
     size_t got[1024];
     char data[1024][256];
     uint32_t rst[1024];
@@ -202,6 +205,8 @@ static int c_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *
     client *c = arg;
     if (nl == 7 && memcmp(name, ":status", 7) == 0 && f->hd.stream_id < 2048)
         c->status[f->hd.stream_id / 2] = atoi((const char *)value);
+    else if (nl && name[0] != ':' && !c->field[0])
+        snprintf(c->field, sizeof c->field, "%.*s=%.*s", (int)nl, name, (int)vl, value);
     return 0;
 }
 
@@ -380,6 +385,23 @@ static void test_request_and_response(void) {
     CHECK_INT(a.st[0].ended, 1);
     CHECK_INT(lux_h2_streams(a.s), 0);
     CHECK_INT(lux_h2_goaway_sent(a.s), -1);
+    nghttp2_session_del(c.ng);
+    lux_h2_session_free(a.s);
+}
+
+/* Response field names go out lower-case (RFC 9113 8.2.1) in whatever case they come. */
+static void test_response_names_lowered(void) {
+    app a;
+    client c;
+    app_init(&a, NULL);
+    a.respond = 1;
+    a.body = "x";
+    a.resp_name = "Content-Type";
+    client_init(&c, NULL, 0);
+    int32_t id = get(&c, "/");
+    CHECK_INT(pump(&c, &a), 0);
+    CHECK_INT(c.status[id / 2], 200);
+    CHECK_STR(c.field, "content-type=text/plain");
     nghttp2_session_del(c.ng);
     lux_h2_session_free(a.s);
 }
@@ -932,6 +954,7 @@ static void test_free_with_streams_open(void) {
 
 int main(void) {
     RUN(test_request_and_response);
+    RUN(test_response_names_lowered);
     RUN(test_two_streams_interleave);
     RUN(test_ten_mib_sendfile);
     RUN(test_ten_mib_inline);

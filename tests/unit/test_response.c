@@ -3,7 +3,9 @@
 
 #include "core/core_conf.h"
 #include "core/pool.h"
+#include "http/h1/charclass.h"
 #include "http/request.h"
+#include "lux/log.h"
 #include "net/worker.h"
 
 #include "t.h"
@@ -41,6 +43,29 @@ static void test_line_breaks_and_nul_are_refused(void) {
     CHECK_INT(r.nresp_headers, 1);
 }
 
+/* Values are checked eight bytes at a time: a bad byte is found at every position of words and
+ * tails, and every other byte (tabs and bytes above 0x7f among them) passes. */
+static void test_bad_byte_found_anywhere(void) {
+    static const char bad[] = {'\r', '\n', '\0'};
+    char v[40];
+    CHECK_INT(lux_log_open("/dev/null", 0), 0); /* a refusal is logged: thousands of them here */
+    for (size_t len = 1; len <= sizeof v; len++) {
+        memset(v, 'a', len);
+        lux_req r = new_req();
+        CHECK_INT(lux_resp_header(&r, "X-Ok", 4, v, len), 0);
+        for (size_t at = 0; at < len; at++) {
+            for (size_t b = 0; b < sizeof bad; b++) {
+                v[at] = bad[b];
+                CHECK_INT(lux_resp_header(&r, "X-Bad", 5, v, len), -1);
+            }
+            v[at] = at % 2 ? '\t' : (char)0xe9;
+            CHECK_INT(lux_resp_header(&r, "X-Ok", 4, v, len), 0);
+            v[at] = 'a';
+        }
+    }
+    lux_log_close();
+}
+
 static void test_names_must_be_tokens(void) {
     lux_req r = new_req();
     CHECK_INT(add(&r, "", "v"), -1);
@@ -50,6 +75,17 @@ static void test_names_must_be_tokens(void) {
     CHECK_INT(r.nresp_headers, 0);
     CHECK_INT(add(&r, "X-Ok_1.~!#$%&'*+^`|", "v"), 0);
     CHECK_INT(r.nresp_headers, 1);
+}
+
+/* Every byte value as a one-byte name: taken exactly when it is a tchar. */
+static void test_name_bytes_are_tchars(void) {
+    CHECK_INT(lux_log_open("/dev/null", 0), 0);
+    for (int c = 0; c < 256; c++) {
+        lux_req r = new_req();
+        char name = (char)c;
+        CHECK_INT(lux_resp_header(&r, &name, 1, "v", 1), IS_TCHAR(c) ? 0 : -1);
+    }
+    lux_log_close();
 }
 
 static void test_framing_headers_are_the_servers(void) {
@@ -127,7 +163,9 @@ int main(void) {
     lux_pool_init(&pool, 4096);
     worker.loop = lux_loop_new();
     RUN(test_line_breaks_and_nul_are_refused);
+    RUN(test_bad_byte_found_anywhere);
     RUN(test_names_must_be_tokens);
+    RUN(test_name_bytes_are_tchars);
     RUN(test_framing_headers_are_the_servers);
     RUN(test_tunnel_head_has_no_framing);
     RUN(test_largest_head_fits);

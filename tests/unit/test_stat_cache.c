@@ -167,6 +167,34 @@ static void test_hit_needs_no_lookup_within_a_second(void) {
     lux_stat_cache_free(c);
 }
 
+/* A file's ETag is made once per flags and is what lux_etag_make makes of its attributes; a
+ * changed file is a new entry with its own. */
+static void test_etag_kept_per_flags(void) {
+    lux_stat_cache *c = lux_stat_cache_new();
+    write_file("flood/tagged", "one\n");
+    lux_file *f = get(c, 100, at("flood/tagged"), 1);
+    char want[LUX_ETAG_MAX + 1];
+    const char *tag;
+    for (unsigned flags = 0; flags < 8; flags++) {
+        size_t n = lux_etag_make(want, flags, f->ino, f->mtime, f->mtime_nsec, f->size);
+        CHECK_INT(lux_file_etag(f, flags, &tag), n);
+        CHECK(memcmp(tag, want, n) == 0);
+        CHECK_INT(lux_file_etag(f, flags, &tag), n); /* the kept one */
+        CHECK(memcmp(tag, want, n) == 0);
+    }
+    size_t n = lux_file_etag(f, LUX_ETAG_USE_SIZE, &tag);
+    char before[LUX_ETAG_MAX + 1];
+    memcpy(before, tag, n);
+    write_file("flood/tagged", "two, longer\n");
+    lux_file *g = get(c, 101, at("flood/tagged"), 1);
+    CHECK(g != f);
+    CHECK_INT(lux_file_etag(g, LUX_ETAG_USE_SIZE, &tag), n);
+    CHECK(memcmp(tag, before, n) != 0);
+    lux_file_unref(f);
+    lux_file_unref(g);
+    lux_stat_cache_free(c);
+}
+
 static void test_expire_is_incremental(void) {
     lux_stat_cache *c = lux_stat_cache_new();
     char rel[64];
@@ -249,6 +277,7 @@ int main(void) {
     RUN(test_misses_are_not_cached);
     RUN(test_inline_bytes_bounded);
     RUN(test_hit_needs_no_lookup_within_a_second);
+    RUN(test_etag_kept_per_flags);
     RUN(test_expire_is_incremental);
     RUN(test_follow_disabled_refuses_links_anywhere);
     RUN(test_walk_matches_openat2);

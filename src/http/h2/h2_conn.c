@@ -319,25 +319,26 @@ static void release(void *user, void *hold) {
 static const lux_h2_callbacks codec_cb = {on_request, on_data, on_end, on_close,
                                           body,       framed,  release};
 
-/* Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2). */
-static int connection_specific(const lux_str *name) {
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-                                        "transfer-encoding", "upgrade"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (strlen(names[i]) == name->len && strncasecmp(names[i], name->ptr, name->len) == 0)
-            return 1;
-    return 0;
+/* Is the field `name` (any case) `lit` (lower-case, `len` bytes)? The length first: most
+ * names are told apart by it alone. */
+static int is_named(const lux_str *name, const char *lit, size_t len) {
+    return name->len == len && strncasecmp(name->ptr, lit, len) == 0;
 }
 
-/* Field names go lower-case on HTTP/2 (RFC 9113 8.2.1). */
-static lux_str lower(lux_req *r, const lux_str *s) {
-    char *p = lux_pool_alloc(r->pool, s->len + 1);
-    if (!p)
-        return (lux_str){NULL, 0};
-    for (size_t i = 0; i < s->len; i++)
-        p[i] = (char)(s->ptr[i] >= 'A' && s->ptr[i] <= 'Z' ? s->ptr[i] + 32 : s->ptr[i]);
-    p[s->len] = '\0';
-    return (lux_str){p, s->len};
+/* Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2). */
+static int connection_specific(const lux_str *name) {
+    switch (name->len) {
+    case 7:
+        return is_named(name, "upgrade", 7);
+    case 10:
+        return is_named(name, "connection", 10) || is_named(name, "keep-alive", 10);
+    case 16:
+        return is_named(name, "proxy-connection", 16);
+    case 17:
+        return is_named(name, "transfer-encoding", 17);
+    default:
+        return 0;
+    }
 }
 
 /* Decimal digits of v, in the request's pool: a Content-Length per response is worth more
@@ -357,13 +358,9 @@ static lux_str decimal(lux_req *r, uint64_t v) {
     return (lux_str){p, n};
 }
 
-static int is_named(const lux_str *lowered, const char *name, size_t len) {
-    return lowered->len == len && memcmp(lowered->ptr, name, len) == 0;
-}
-
 /* The response fields: the request's own, then what the server adds as for HTTP/1 (Content-
- * Length, Date, Server). One pass lowers the names and notes whether Date and Server are set.
- * NULL when out of memory. */
+ * Length, Date, Server). Names go as the request has them: the codec copies them lower-cased
+ * (RFC 9113 8.2.1), so they are not lowered here first. NULL when out of memory. */
 static lux_header *response_fields(lux_req *r, int bodyless, size_t *n) {
     const lux_core_conf *core = r->confs ? r->confs[0] : r->gen->core;
     lux_header *f = lux_pool_alloc(r->pool, (r->nresp_headers + 3) * sizeof *f);
@@ -375,12 +372,9 @@ static lux_header *response_fields(lux_req *r, int bodyless, size_t *n) {
         const lux_header *h = &r->resp_headers[i];
         if (connection_specific(&h->name))
             continue;
-        f[k] = (lux_header){lower(r, &h->name), h->value};
-        if (!f[k].name.ptr)
-            return NULL;
-        has_date |= is_named(&f[k].name, "date", 4);
-        has_server |= is_named(&f[k].name, "server", 6);
-        k++;
+        f[k++] = *h;
+        has_date |= is_named(&h->name, "date", 4);
+        has_server |= is_named(&h->name, "server", 6);
     }
     /* A streamed body's length is known only when the handler said it. */
     int64_t length = !r->streaming ? (int64_t)r->body_len : r->stream_length;

@@ -36,16 +36,21 @@ typedef struct {
     uint32_t burst, rate;
 } bucket;
 
+/* A string of the request head: its offset + 1 in the head buffer (0: absent), and length. */
+typedef struct {
+    size_t at, len;
+} head_span;
+
 typedef struct h2_stream {
     struct h2_stream *prev, *next;
     int32_t id;
     void *user;
-    /* the head while it arrives: "name\0value\0" pairs in hbuf, offsets in fields */
+    /* the head while it arrives: "name\0value\0" pairs in hbuf, where spans find them */
     char *hbuf;
     size_t hlen, hcap;
-    size_t *offs; /* 2 per field: name, value */
-    size_t noffs, offs_cap;
-    size_t pseudo[5]; /* offsets+1 of :method :scheme :authority :path :protocol values */
+    head_span *spans; /* 2 per field: name, value */
+    size_t nspans, spans_cap;
+    head_span pseudo[5]; /* values of :method :scheme :authority :path :protocol */
     size_t header_bytes;
     unsigned too_large : 1, requested : 1, responding : 1, deferred : 1, out_blocked : 1;
     unsigned ended : 1; /* the request is complete (END_STREAM seen) */
@@ -261,8 +266,10 @@ static h2_stream *stream_of(lux_h2_session *s, int32_t id) {
     return nghttp2_session_get_stream_user_data(s->ng, id);
 }
 
+/* A stream's state and its head buffers come from the session's block cache (h2_mem.c), as
+ * nghttp2's own do: a request costs them a malloc and a free each otherwise. */
 static h2_stream *stream_new(lux_h2_session *s, int32_t id) {
-    h2_stream *st = calloc(1, sizeof *st);
+    h2_stream *st = lux_h2_mem_calloc(1, sizeof *st, &s->mem);
     if (!st)
         return NULL;
     st->id = id;
@@ -274,12 +281,12 @@ static h2_stream *stream_new(lux_h2_session *s, int32_t id) {
     return st;
 }
 
-static void head_free(h2_stream *st) {
-    free(st->hbuf);
-    free(st->offs);
+static void head_free(lux_h2_session *s, h2_stream *st) {
+    lux_h2_mem_free(st->hbuf, &s->mem);
+    lux_h2_mem_free(st->spans, &s->mem);
     st->hbuf = NULL;
-    st->offs = NULL;
-    st->hlen = st->hcap = st->noffs = st->offs_cap = 0;
+    st->spans = NULL;
+    st->hlen = st->hcap = st->nspans = st->spans_cap = 0;
 }
 
 static void stream_free(lux_h2_session *s, h2_stream *st) {
@@ -290,19 +297,19 @@ static void stream_free(lux_h2_session *s, h2_stream *st) {
     if (st->next)
         st->next->prev = st->prev;
     s->nstreams--;
-    head_free(st);
-    free(st);
+    head_free(s, st);
+    lux_h2_mem_free(st, &s->mem);
 }
 
-/* Copy len bytes and a NUL into the head buffer; the offset, or (size_t)-1. */
-static size_t head_put(h2_stream *st, const uint8_t *p, size_t len) {
+/* Copy len bytes and a NUL into the head buffer; where they are ({0, 0} when out of memory). */
+static head_span head_put(lux_h2_session *s, h2_stream *st, const uint8_t *p, size_t len) {
     if (st->hlen + len + 1 > st->hcap) {
         size_t cap = st->hcap ? st->hcap : 512;
         while (cap < st->hlen + len + 1)
             cap *= 2;
-        char *nb = realloc(st->hbuf, cap);
+        char *nb = lux_h2_mem_realloc(st->hbuf, cap, &s->mem);
         if (!nb)
-            return (size_t)-1;
+            return (head_span){0, 0};
         st->hbuf = nb;
         st->hcap = cap;
     }
@@ -310,45 +317,51 @@ static size_t head_put(h2_stream *st, const uint8_t *p, size_t len) {
     memcpy(st->hbuf + at, p, len);
     st->hbuf[at + len] = '\0';
     st->hlen += len + 1;
-    return at;
+    return (head_span){at + 1, len};
 }
 
-static int head_field(h2_stream *st, const uint8_t *name, size_t nlen, const uint8_t *value,
-                      size_t vlen) {
-    if (st->noffs + 2 > st->offs_cap) {
-        size_t cap = st->offs_cap ? st->offs_cap * 2 : 32;
-        size_t *no = realloc(st->offs, cap * sizeof *no);
-        if (!no)
+static int head_field(lux_h2_session *s, h2_stream *st, const uint8_t *name, size_t nlen,
+                      const uint8_t *value, size_t vlen) {
+    if (st->nspans + 2 > st->spans_cap) {
+        size_t cap = st->spans_cap ? st->spans_cap * 2 : 16;
+        head_span *ns = lux_h2_mem_realloc(st->spans, cap * sizeof *ns, &s->mem);
+        if (!ns)
             return -1;
-        st->offs = no;
-        st->offs_cap = cap;
+        st->spans = ns;
+        st->spans_cap = cap;
     }
-    size_t n = head_put(st, name, nlen), v = head_put(st, value, vlen);
-    if (n == (size_t)-1 || v == (size_t)-1)
+    head_span n = head_put(s, st, name, nlen), v = head_put(s, st, value, vlen);
+    if (!n.at || !v.at)
         return -1;
-    st->offs[st->noffs++] = n;
-    st->offs[st->noffs++] = v;
+    st->spans[st->nspans++] = n;
+    st->spans[st->nspans++] = v;
     return 0;
 }
 
+/* The pseudo-header's slot in h2_stream.pseudo, -1 for any other name. Told apart by length
+ * first: every request carries four of them. */
 static int pseudo_index(const uint8_t *name, size_t len) {
-    static const char *const names[] = {":method", ":scheme", ":authority", ":path", ":protocol"};
-    for (int i = 0; i < 5; i++)
-        if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
-            return i;
-    return -1;
+    switch (len) {
+    case 5:
+        return memcmp(name, ":path", 5) == 0 ? 3 : -1;
+    case 7:
+        return memcmp(name, ":method", 7) == 0 ? 0 : memcmp(name, ":scheme", 7) == 0 ? 1 : -1;
+    case 9:
+        return memcmp(name, ":protocol", 9) == 0 ? 4 : -1;
+    case 10:
+        return memcmp(name, ":authority", 10) == 0 ? 2 : -1;
+    default:
+        return -1;
+    }
 }
 
-static lux_str head_str(const h2_stream *st, size_t off_plus_one) {
-    if (!off_plus_one)
-        return (lux_str){NULL, 0};
-    const char *p = st->hbuf + off_plus_one - 1;
-    return (lux_str){p, strlen(p)};
+static lux_str head_str(const h2_stream *st, head_span sp) {
+    return sp.at ? (lux_str){st->hbuf + sp.at - 1, sp.len} : (lux_str){NULL, 0};
 }
 
 /* The complete head goes up; the stream is refused when the user does not take it. */
 static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
-    size_t nf = st->noffs / 2;
+    size_t nf = st->nspans / 2;
     lux_header on_stack[FIELDS_ON_STACK];
     lux_header *fields = nf <= FIELDS_ON_STACK ? on_stack : calloc(nf, sizeof *fields);
     if (!fields) {
@@ -356,8 +369,8 @@ static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
         return;
     }
     for (size_t i = 0; i < nf; i++) {
-        fields[i].name = head_str(st, st->offs[2 * i] + 1);
-        fields[i].value = head_str(st, st->offs[2 * i + 1] + 1);
+        fields[i].name = head_str(st, st->spans[2 * i]);
+        fields[i].value = head_str(st, st->spans[2 * i + 1]);
     }
     lux_h2_request req = {
         .method = head_str(st, st->pseudo[0]),
@@ -375,7 +388,7 @@ static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
     st->user = s->cb.on_request(s->user, st->id, &req);
     if (fields != on_stack)
         free(fields);
-    head_free(st);
+    head_free(s, st);
     if (!st->user)
         nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
     else if (end_stream)
@@ -570,13 +583,11 @@ static int header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint
         return 0;
     int pi = nlen && name[0] == ':' ? pseudo_index(name, nlen) : -1;
     if (pi >= 0) {
-        size_t at = head_put(st, value, vlen);
-        if (at == (size_t)-1)
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-        st->pseudo[pi] = at + 1;
-        return 0;
+        st->pseudo[pi] = head_put(s, st, value, vlen);
+        return st->pseudo[pi].at ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    return head_field(st, name, nlen, value, vlen) < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+    return head_field(s, st, name, nlen, value, vlen) < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+                                                          : 0;
 }
 
 /* Rapid Reset (CVE-2023-44487): a client that opens streams and resets them at once makes the
@@ -895,9 +906,11 @@ int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_
     code[2] = (char)('0' + status % 10);
     code[3] = '\0';
     nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    /* Names are copied, and lower-cased on the way; values stay where the caller keeps them
+     * (nghttp2 reads them only to encode the HEADERS frame, never once the stream is gone). */
     for (size_t i = 0; i < n; i++)
         nv[i + 1] = (nghttp2_nv){(uint8_t *)h[i].name.ptr, (uint8_t *)h[i].value.ptr, h[i].name.len,
-                                 h[i].value.len, NGHTTP2_NV_FLAG_NONE};
+                                 h[i].value.len, NGHTTP2_NV_FLAG_NO_COPY_VALUE};
     nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = read_cb};
     st->responding = !end_stream;
     int rc = nghttp2_submit_response(s->ng, id, nv, n + 1, end_stream ? NULL : &prd);
