@@ -539,14 +539,39 @@ static int emit_field(void *arg, const char *name, size_t nlen, const char *valu
     return 0;
 }
 
+/* The fields that go on, from the one parse of the head both passes of the rewrite share (a
+ * head with more of them is parsed again for each pass). */
+#define KEPT_FIELDS 64
+typedef struct {
+    struct {
+        const char *name, *value;
+        size_t nlen, vlen;
+    } f[KEPT_FIELDS];
+    size_t n;
+    int overflow;
+} kept_fields;
+
+static int collect_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
+    kept_fields *k = arg;
+    if (k->n == KEPT_FIELDS)
+        k->overflow = 1;
+    else
+        k->f[k->n++] = (__typeof__(k->f[0])){name, value, nlen, vlen};
+    return 0;
+}
+
 /* The head as a CGI head; a 101 keeps the protocol it switches to (Upgrade, which the parser
  * drops as hop-by-hop). */
-static void emit_head(rewrite *w, size_t end, const lux_http_resp *h) {
+static void emit_head(rewrite *w, size_t end, const lux_http_resp *h, const kept_fields *k) {
     char line[16];
     int n = snprintf(line, sizeof line, "Status: %d\n", h->status);
     lux_http_resp parsed;
     emit(w, line, (size_t)n);
-    lux_http_resp_parse(w->st->head, end, &parsed, emit_field, w);
+    if (k->overflow)
+        lux_http_resp_parse(w->st->head, end, &parsed, emit_field, w);
+    else
+        for (size_t i = 0; i < k->n; i++)
+            emit_field(w, k->f[i].name, k->f[i].nlen, k->f[i].value, k->f[i].vlen);
     if (h->status == 101 && h->upgrade_len) {
         emit(w, "Upgrade:", 8);
         emit(w, h->upgrade, h->upgrade_len);
@@ -565,7 +590,9 @@ static void declare_length(proxy_state *st, const lux_http_resp *h) {
 /* The head is complete: choose the framing, hand on a CGI head; LUX_GW_MORE for a 1xx. */
 static lux_gw_ev head_done(proxy_state *st, size_t end, const char **data, size_t *dlen) {
     lux_http_resp h;
-    if (lux_http_resp_parse(st->head, end, &h, NULL, NULL) < 0)
+    kept_fields k;
+    k.n = 0, k.overflow = 0;
+    if (lux_http_resp_parse(st->head, end, &h, collect_field, &k) < 0)
         return LUX_GW_ERROR;
     int switching = h.status == 101 && st->upgrade_sent; /* the tunnel's bytes follow */
     if (h.status < 200 && !switching) {                  /* interim: wait for the final one */
@@ -573,11 +600,11 @@ static lux_gw_ev head_done(proxy_state *st, size_t end, const char **data, size_
         return LUX_GW_MORE;
     }
     rewrite w = {st, NULL, 0, 0};
-    emit_head(&w, end, &h);
+    emit_head(&w, end, &h, &k);
     w = (rewrite){st, lux_req_alloc(st->r, w.len), 0, w.len};
     if (!w.dst)
         return LUX_GW_ERROR;
-    emit_head(&w, end, &h);
+    emit_head(&w, end, &h, &k);
     st->keep = h.keep_alive && !st->force_http10;
     if (switching) {
         st->state = P_CLOSE;

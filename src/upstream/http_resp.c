@@ -64,6 +64,9 @@ static int is(const field *f, const char *name) {
     return f->nlen == strlen(name) && !strncasecmp(f->name, name, f->nlen);
 }
 
+/* The same for a literal name, with no strlen per field and name compared. */
+#define IS(f, lit) ((f)->nlen == sizeof(lit) - 1 && !strncasecmp((f)->name, lit, sizeof(lit) - 1))
+
 /* Does the comma-separated list v hold token t (case-insensitive)? */
 static int has_token(const char *v, size_t vlen, const char *t) {
     size_t tl = strlen(t), i = 0;
@@ -134,17 +137,17 @@ static int framing(const char *buf, size_t end, size_t pos, lux_http_resp *h, fi
         field f;
         if (parse_field(l, len, &f) < 0)
             return -1;
-        if (is(&f, "Content-Length") && content_length(&f, h) < 0)
+        if (IS(&f, "Content-Length") && content_length(&f, h) < 0)
             return -1;
-        if (is(&f, "Transfer-Encoding")) {
+        if (IS(&f, "Transfer-Encoding")) {
             te = 1;
             h->chunked = ends_chunked(f.value, f.vlen);
         }
-        if (is(&f, "Upgrade")) {
+        if (IS(&f, "Upgrade")) {
             h->upgrade = f.value;
             h->upgrade_len = f.vlen;
         }
-        if (is(&f, "Connection")) {
+        if (IS(&f, "Connection")) {
             close |= has_token(f.value, f.vlen, "close");
             keep |= has_token(f.value, f.vlen, "keep-alive");
             if (*nconn < MAX_CONN_TOKENS)
