@@ -13,9 +13,10 @@ long lux_cgi_head_end(const char *buf, size_t len, size_t max) {
         return 1;
     if (limit >= 2 && buf[0] == '\r' && buf[1] == '\n')
         return 2;
-    for (size_t i = 0; i < limit; i++) {
-        if (buf[i] != '\n')
-            continue;
+    /* from line end to line end: memchr skips a line's bytes many at a time */
+    for (const char *nl = memchr(buf, '\n', limit); nl;
+         nl = memchr(nl + 1, '\n', limit - (size_t)(nl + 1 - buf))) {
+        size_t i = (size_t)(nl - buf);
         if (i + 1 < limit && buf[i + 1] == '\n')
             return (long)(i + 2);
         if (i + 2 < limit && buf[i + 1] == '\r' && buf[i + 2] == '\n')
