@@ -605,8 +605,11 @@ static int body_short(const lux_gw *g) {
 static int answer(lux_gw *g, size_t end) {
     lux_req *r = g->r;
     lux_cgi_head h;
-    if (lux_cgi_head_parse(g->head, end, &h, NULL, NULL) < 0) {
+    head_fields hf = {g, {NULL, 0}};
+    /* One parse: the status, the framing and the fields for the response at once. */
+    if (lux_cgi_head_parse(g->head, end, &h, add_field, &hf) < 0) {
         lux_log(LUX_LOG_ERR, "(%s) %s: a broken response header", g->proto->name, g->backend->name);
+        r->nresp_headers = 0;
         fail(g, 502);
         return -1;
     }
@@ -617,17 +620,12 @@ static int answer(lux_gw *g, size_t end) {
         count_error(g, LUX_STATS_BACKEND_5XX);
     if (g->conf.authorizer && r->status == 200) {
         r->status = 0;
+        r->nresp_headers = 0; /* none of an allowing authorizer's fields reach the client */
         authorized(g, end);
         return -1;
     }
     g->declared = h.content_length;
     g->body_got = g->head_len - end;
-    head_fields hf = {g, {NULL, 0}};
-    if (lux_cgi_head_parse(g->head, end, &h, add_field, &hf) < 0) {
-        r->nresp_headers = 0;
-        fail(g, 502);
-        return -1;
-    }
     if (hf.sendfile.ptr) {
         answer_with_file(g, &hf.sendfile);
         return -1;
