@@ -241,6 +241,7 @@ static void websocket_answered(h2_stream *st) {
         r->status = 200; /* RFC 8441 5: the stream switches with a 200 */
     st->tunnel = 1;
     st->body_closed = 0;
+    r->tunnel_in += st->wait_len; /* what came before the answer is the tunnel's too */
     st->idle.cb = on_tunnel_idle;
     lux_h2_set_tunnel(s, st->id);
     tunnel_touch(st);
@@ -391,7 +392,7 @@ static void on_data(void *user, void *stream, const uint8_t *p, size_t len) {
         lux_h2_consume(h->s, st->id, len); /* nobody reads it any more: dropped */
         return;
     }
-    if (st->tunnel || st->tunnel_pending) {
+    if (st->tunnel) {
         st->r->tunnel_in += len;
         tunnel_touch(st);
     }
