@@ -40,12 +40,13 @@ typedef struct h2_conn {
     int64_t idle_since; /* loop ms the last stream ended (or the session began) */
     const char *pre;    /* the 101 of an h2c Upgrade: written before any frame */
     size_t pre_len;
-    unsigned goaway : 1;       /* a graceful GOAWAY went out: no new streams */
-    unsigned over : 1;         /* the session ended: write what is queued, then close */
-    unsigned held : 1;         /* input waits that the codec cannot take yet: do not read more */
-    unsigned read_on : 1;      /* the read budget ran out with bytes left: the kick reads on */
-    unsigned heads_due;        /* streams whose head the core has not made ready yet */
-    struct h2_stream *orphans; /* tunnels whose stream closed before their handler let go */
+    unsigned goaway : 1;  /* a graceful GOAWAY went out: no new streams */
+    unsigned over : 1;    /* the session ended: write what is queued, then close */
+    unsigned held : 1;    /* input waits that the codec cannot take yet: do not read more */
+    unsigned read_on : 1; /* the read budget ran out with bytes left: the kick reads on */
+    unsigned heads_due;   /* streams whose head the core has not made ready yet */
+    /* Tunnels whose stream closed before their handler let go. */
+    struct h2_stream *orphans;
 } h2_conn;
 
 /* One stream, in its request's pool. */

@@ -48,8 +48,9 @@ typedef struct h2_stream {
     size_t pseudo[5]; /* offsets+1 of :method :scheme :authority :path :protocol values */
     size_t header_bytes;
     unsigned too_large : 1, requested : 1, responding : 1, deferred : 1, out_blocked : 1;
-    unsigned ended : 1;  /* the request is complete (END_STREAM seen) */
-    unsigned tunnel : 1; /* the stream carries a tunnel: its request body is the tunnel's input */
+    unsigned ended : 1; /* the request is complete (END_STREAM seen) */
+    /* The stream carries a tunnel: the client's DATA go on after the response ends. */
+    unsigned tunnel : 1;
 } h2_stream;
 
 typedef struct {
