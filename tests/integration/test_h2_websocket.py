@@ -6,8 +6,10 @@ served beside a tunnel, the client's END_STREAM and RST_STREAM ending it, the id
 :protocol values that are not tunnelled."""
 
 import os
+import socket
 import struct
 import sys
+import threading
 import time
 
 import harness
@@ -291,6 +293,64 @@ def test_client_end_stream_ends_the_tunnel():
         eq(ws.response().reset, None, "ended, not reset")
         harness.wait_no_connections(b.port, TIMEOUT)
         eq(conn.get("/page.txt").status, 200, "the connection serves on")
+
+
+class FirstToEnd:
+    """A WebSocket backend that answers the handshake, says "bye" and half-closes at once, then
+    reads the client's bytes to their end: what it read is `heard`."""
+
+    def __init__(self):
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(4)
+        self.lsock.settimeout(TIMEOUT)
+        self.port = self.lsock.getsockname()[1]
+        self.heard = None
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            sock, _ = self.lsock.accept()
+        except OSError:
+            return
+        with sock:
+            sock.settimeout(TIMEOUT)
+            _, fields, rest = ws_backend.read_head(sock)
+            sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+                         ws_backend.accept_key(fields.get(b"sec-websocket-key", b"")) +
+                         b"\r\n\r\nbye")
+            sock.shutdown(socket.SHUT_WR)
+            got = rest
+            while True:
+                piece = sock.recv(65536)
+                if not piece:
+                    break
+                got += piece
+            self.heard = got
+
+    def close(self):
+        self.lsock.close()
+        self.thread.join(TIMEOUT)
+
+
+@lux_only("lighttpd 1.4.69 drops the client's bytes that come after its own END_STREAM")
+def test_client_bytes_after_the_servers_end_reach_the_backend():
+    b = FirstToEnd()
+    try:
+        with Server(proxy_conf(b.port), files=FILES) as s, open_conn(s) as conn:
+            ws = opened(conn)
+            eq(ws.recv(3), b"bye", "the backend's bytes")
+            check(ws.ended(), "END_STREAM after the backend's end")
+            # the client's last bytes close the stream on both sides: the backend still
+            # gets them, and its end of input after them
+            ws.send_bytes(b"last words", end=True)
+            harness.poll(lambda: b.heard is not None, TIMEOUT, what="the backend's end of input")
+            eq(b.heard, b"last words", "what the backend read")
+            eq(conn.get("/page.txt").status, 200, "the connection serves on")
+    finally:
+        b.close()
 
 
 def test_client_rst_stream_ends_the_tunnel():
