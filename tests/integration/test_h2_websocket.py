@@ -71,6 +71,13 @@ class H2WebSocket:
     def response(self):
         return self.conn.responses.setdefault(self.sid, h2.Response(self.sid))
 
+    def wait(self, cond, timeout=TIMEOUT):
+        """conn.wait in short reads: a read there lasts its whole slice even when frames came."""
+        deadline = time.monotonic() + timeout
+        while not cond() and not self.conn.closed and time.monotonic() < deadline:
+            self.conn.read_frames(0.002)
+        return cond()
+
     def _note_windows(self):
         for f in self.conn.frames[self.seen:]:
             if f.type == h2.WINDOW_UPDATE:
@@ -81,6 +88,9 @@ class H2WebSocket:
                     self.stream_window += inc
         self.seen = len(self.conn.frames)
 
+    def _window_grew(self):
+        return any(f.type == h2.WINDOW_UPDATE for f in self.conn.frames[self.seen:])
+
     def send_bytes(self, data, end=False):
         while data:
             self._note_windows()
@@ -88,7 +98,7 @@ class H2WebSocket:
             if room <= 0:
                 check(not self.conn.closed and self.response().reset is None,
                       "the stream ended while sending")
-                self.conn.read_frames(0.05)
+                self.wait(lambda: self._window_grew(), 0.5)
                 continue
             self.conn.send(h2.data(self.sid, data[:room], end=end and room == len(data)))
             self.conn_window -= room
@@ -105,7 +115,7 @@ class H2WebSocket:
         """The next n bytes of the stream's DATA."""
         def have():
             return len(self.response().body) - self.at >= n
-        check(self.conn.wait(have, timeout), f"{n} bytes did not come "
+        check(self.wait(have, timeout), f"{n} bytes did not come "
               f"(have {len(self.response().body) - self.at}, reset {self.response().reset})")
         out = self.response().body[self.at:self.at + n]
         self.at += n
