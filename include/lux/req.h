@@ -240,8 +240,11 @@ void lux_req_body_notify(lux_req *r, void (*fn)(lux_req *r, void *arg), void *ar
  * end, the tunnel closes well; called before, it is cut (the client's connection closes). The
  * client leaving, or the tunnel idle for server.max-read-idle, aborts it (lux_req_on_abort).
  * The request's access-log line is written when the tunnel ends, with the bytes both ways.
- * Returns 0, or -1 when the request's protocol cannot tunnel (HTTP/2 for now) or its head went
- * out already.
+ * Over HTTP/2 only a WebSocket request (RFC 8441 extended CONNECT, which modules see as a GET
+ * with "Upgrade: websocket") tunnels: its stream carries the bytes as DATA frames, a 101 goes
+ * out as :status 200, lux_resp_end and the client's end are END_STREAM, and lux_tunnel_done
+ * ends the stream.
+ * Returns 0, or -1 when the request's protocol cannot tunnel it or its head went out already.
  */
 int lux_resp_tunnel(lux_req *r);
 void lux_tunnel_done(lux_req *r);

@@ -307,7 +307,9 @@ int lux_resp_stream(lux_req *r) {
 }
 
 int lux_resp_tunnel(lux_req *r) {
-    if (r->version == 20 || !r->streaming || r->stream->head_out || r->filters)
+    if (r->ops->can_tunnel && !r->ops->can_tunnel(r))
+        return -1;
+    if (!r->streaming || r->stream->head_out || r->filters)
         return -1;
     if (lux_body_open_tunnel(r) < 0)
         return -1;

@@ -18,6 +18,8 @@ typedef struct lux_stream_ops {
     void (*head_ready)(lux_req *r);  /* status and headers final: send the head */
     void (*body_ready)(lux_req *r);  /* more body (or its end) can be taken */
     void (*body_wanted)(lux_req *r); /* the core has room for more request body again */
+    /* May r's stream carry a tunnel (lux_resp_tunnel)? NULL: any request may (HTTP/1). */
+    int (*can_tunnel)(const lux_req *r);
 } lux_stream_ops;
 
 /* A request with its own pool (from the worker's block cache), its settings at the global

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 /* Section 1.3: the GUID a server appends to the key before hashing it. */
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -40,6 +41,13 @@ int lux_ws_accept(const char *key, size_t len, char out[LUX_WS_ACCEPT_LEN + 1]) 
     if (!EVP_Digest(joined, 24 + sizeof ws_guid - 1, digest, &dlen, EVP_sha1(), NULL) || dlen != 20)
         return -1;
     return EVP_EncodeBlock((unsigned char *)out, digest, 20) == LUX_WS_ACCEPT_LEN ? 0 : -1;
+}
+
+int lux_ws_new_key(char out[LUX_WS_KEY_LEN + 1]) {
+    unsigned char nonce[16];
+    if (RAND_bytes(nonce, sizeof nonce) != 1)
+        return -1;
+    return EVP_EncodeBlock((unsigned char *)out, nonce, sizeof nonce) == LUX_WS_KEY_LEN ? 0 : -1;
 }
 
 size_t lux_ws_head(uint8_t out[LUX_WS_HEAD_MAX], int opcode, int fin, uint64_t len) {

@@ -41,6 +41,12 @@ enum {
  * LUX_WS_ACCEPT_LEN characters and a NUL. */
 int lux_ws_accept(const char *key, size_t len, char out[LUX_WS_ACCEPT_LEN + 1]);
 
+/* A client's Sec-WebSocket-Key (base64 of 16 random bytes), for a gateway that opens the
+ * handshake toward its backend itself: 0, or -1 when no random bytes were to be had. out gets
+ * LUX_WS_KEY_LEN characters and a NUL. */
+#define LUX_WS_KEY_LEN 24
+int lux_ws_new_key(char out[LUX_WS_KEY_LEN + 1]);
+
 /* The head of an unmasked frame carrying len payload bytes: its length in out. */
 size_t lux_ws_head(uint8_t out[LUX_WS_HEAD_MAX], int opcode, int fin, uint64_t len);
 

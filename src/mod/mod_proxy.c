@@ -33,6 +33,8 @@
 #include "http/body.h"
 #include "http/h1/chunked.h"
 #include "http/request.h"
+#include "http/ws_frame.h"
+#include "lux/log.h"
 #include "lux/req.h"
 #include "net/conn.h"
 #include "upstream/gw_conf.h"
@@ -189,7 +191,10 @@ typedef struct {
     int chunked_done;              /* P_CHUNKED: the last chunk came */
     int map_request, map_response; /* proxy.header maps apply that way */
     int force_http10;
-    int upgrade_sent;      /* the request asked the backend to switch protocols */
+    int upgrade_sent; /* the request asked the backend to switch protocols */
+    /* An HTTP/2 WebSocket (RFC 8441): the key the backend's handshake answers, which lux checks
+     * in the client's stead (it expects no accept); empty otherwise. */
+    char ws_key[LUX_WS_KEY_LEN + 1];
     lux_proxy_remap remap; /* what the request was mapped with, to map the response back */
     lux_chunked_decoder chunks;
     size_t head_len;
@@ -449,16 +454,40 @@ static int names_upgrade(const lux_str *conn) {
     return 0;
 }
 
+/*
+ * An HTTP/2 WebSocket goes to the backend as the HTTP/1.1 handshake it stands for (RFC 8441
+ * carries no key): the client's key if it sent one, else a new one, and version 13 unless the
+ * client named one. The backend's accept is checked against the key (head_done).
+ */
+static int websocket_key_fields(lux_req *r, proxy_state *st, lux_ups_buf *out) {
+    const lux_str *key = lux_req_header(r, "Sec-WebSocket-Key", 17);
+    int rc = 0;
+    if (key && key->len == LUX_WS_KEY_LEN) {
+        memcpy(st->ws_key, key->ptr, LUX_WS_KEY_LEN);
+    } else if (key || lux_ws_new_key(st->ws_key) < 0) {
+        return -1;
+    } else {
+        rc |= put_field(out, "Sec-WebSocket-Key", st->ws_key, LUX_WS_KEY_LEN);
+    }
+    st->ws_key[LUX_WS_KEY_LEN] = '\0';
+    if (!lux_req_header(r, "Sec-WebSocket-Version", 21))
+        rc |= put_str(out, "Sec-WebSocket-Version: 13\r\n");
+    return rc;
+}
+
 /* With proxy.header "upgrade", a request that asks to switch protocols (Upgrade named in
- * Connection) asks the backend too; the rest of its Connection stays hop-by-hop. */
+ * Connection) asks the backend too; the rest of its Connection stays hop-by-hop. Over HTTP/2
+ * only a WebSocket request (RFC 8441) carries Upgrade: the stream core adds it. */
 static int upgrade_fields(lux_req *r, const proxy_conf *c, proxy_state *st, lux_ups_buf *out) {
     const lux_str *up = lux_req_header(r, "Upgrade", 7);
     const lux_str *conn = lux_req_header(r, "Connection", 10);
-    if (!c->header.upgrade || st->force_http10 || !up || !conn || r->version != 11 ||
-        !names_upgrade(conn))
+    if (!c->header.upgrade || st->force_http10 || !up || !conn ||
+        (r->version != 11 && r->version != 20) || !names_upgrade(conn))
         return 0;
     st->upgrade_sent = 1;
-    return put_field(out, "Upgrade", up->ptr, up->len) | put_str(out, "Connection: upgrade\r\n");
+    int rc = r->version == 20 ? websocket_key_fields(r, st, out) : 0;
+    return rc | put_field(out, "Upgrade", up->ptr, up->len) |
+           put_str(out, "Connection: upgrade\r\n");
 }
 
 static int proxy_begin(lux_gw *g, lux_req *r, lux_ups_buf *out) {
@@ -532,6 +561,9 @@ static void emit_value(rewrite *w, const char *name, size_t nlen, const char *v,
 /* "name:value\n" */
 static int emit_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
     rewrite *w = arg;
+    lux_str n = {name, nlen};
+    if (w->st->ws_key[0] && name_is(&n, "Sec-WebSocket-Accept"))
+        return 0; /* checked by lux; an HTTP/2 client expects none */
     emit(w, name, nlen);
     emit(w, ":", 1);
     emit_value(w, name, nlen, value, vlen);
@@ -587,6 +619,35 @@ static void declare_length(proxy_state *st, const lux_http_resp *h) {
         lux_resp_content_length(st->r, (uint64_t)h->content_length);
 }
 
+/* The backend's Sec-WebSocket-Accept, when it is the one the key asks for. */
+typedef struct {
+    const char *want;
+    int ok;
+} accept_check;
+
+static int check_accept(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
+    accept_check *a = arg;
+    lux_str n = {name, nlen};
+    while (vlen && (*value == ' ' || *value == '\t'))
+        value++, vlen--;
+    while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+        vlen--;
+    if (name_is(&n, "Sec-WebSocket-Accept"))
+        a->ok = vlen == LUX_WS_ACCEPT_LEN && memcmp(value, a->want, vlen) == 0;
+    return 0;
+}
+
+/* Did the backend answer the handshake lux opened for an HTTP/2 WebSocket (RFC 6455 4.1)? */
+static int backend_accepted(proxy_state *st, size_t end) {
+    char want[LUX_WS_ACCEPT_LEN + 1];
+    lux_http_resp parsed;
+    if (lux_ws_accept(st->ws_key, LUX_WS_KEY_LEN, want) < 0)
+        return 0;
+    accept_check a = {want, 0};
+    lux_http_resp_parse(st->head, end, &parsed, check_accept, &a);
+    return a.ok;
+}
+
 /* The head is complete: choose the framing, hand on a CGI head; LUX_GW_MORE for a 1xx. */
 static lux_gw_ev head_done(proxy_state *st, size_t end, const char **data, size_t *dlen) {
     lux_http_resp h;
@@ -598,6 +659,13 @@ static lux_gw_ev head_done(proxy_state *st, size_t end, const char **data, size_
     if (h.status < 200 && !switching) {                  /* interim: wait for the final one */
         st->head_len = 0;
         return LUX_GW_MORE;
+    }
+    if (switching && st->ws_key[0] && !backend_accepted(st, end)) {
+        lux_log(LUX_LOG_ERR,
+                "(mod_proxy) %s: the backend's Sec-WebSocket-Accept does not answer "
+                "the key",
+                st->r->uri.ptr);
+        return LUX_GW_ERROR;
     }
     rewrite w = {st, NULL, 0, 0};
     emit_head(&w, end, &h, &k);

@@ -8,8 +8,9 @@
  *   wstunnel.ping-interval = 30               seconds between pings to the client; 0: none
  *   wstunnel.balance, wstunnel.debug, wstunnel.map-extensions   as for mod_proxy
  *
- * A GET over HTTP/1.1 that asks to upgrade to websocket on a matching path is checked (version
- * 13, a proper key, the origin), then a backend is connected and only then does the client get
+ * A GET over HTTP/1.1 that asks to upgrade to websocket on a matching path (or an HTTP/2
+ * extended CONNECT for websocket, RFC 8441) is checked (version 13, a proper key over HTTP/1.1,
+ * the origin), then a backend is connected and only then does the client get
  * its 101: a backend that cannot be reached is a 503, as for any gateway. From then on the
  * backend reads the payload of the client's text and binary messages, in order, with no framing
  * and no HTTP, and what it writes goes back as one frame per read. lux answers pings, returns a
@@ -97,9 +98,10 @@ static int lists_token(const lux_str *v, const char *token) {
     return 0;
 }
 
-/* A request that asks for a WebSocket: anything else is not this module's. */
+/* A request that asks for a WebSocket: anything else is not this module's. Over HTTP/2 that
+ * is an extended CONNECT (RFC 8441), which the stream core presents as this same GET. */
 static int asks_for_websocket(lux_req *r) {
-    return r->method == LUX_M_GET && r->version == 11 &&
+    return r->method == LUX_M_GET && (r->version == 11 || r->version == 20) &&
            lists_token(lux_req_header(r, "Upgrade", 7), "websocket") &&
            lists_token(lux_req_header(r, "Connection", 10), "upgrade");
 }
@@ -137,8 +139,8 @@ static int check_handshake(lux_req *r, const wstunnel_conf *c) {
         return 426; /* RFC 6455 4.4: the versions lux speaks go with the answer */
     lux_str key = key_of(r);
     char accept[LUX_WS_ACCEPT_LEN + 1];
-    if (lux_ws_accept(key.ptr, key.len, accept) < 0)
-        return 400;
+    if (r->version != 20 && lux_ws_accept(key.ptr, key.len, accept) < 0)
+        return 400; /* RFC 8441 has no key: the stream itself is the proof */
     if (c->origins && c->origins->n) {
         const lux_str *origin = lux_req_header(r, "Origin", 6);
         if (!origin)
@@ -192,16 +194,19 @@ static int ws_now(lux_gw *g, const lux_req *r) {
     return 1;
 }
 
-/* The 101 that opens the tunnel (core adds "Connection: upgrade"). */
+/* The 101 that opens the tunnel (core adds "Connection: upgrade"); over HTTP/2 the stream
+ * answers 200 with no accept (RFC 8441 5). */
 static int ws_head(lux_gw *g, lux_req *r) {
     const ws_state *st = lux_gw_state(g);
-    lux_str key = key_of(r);
-    char accept[LUX_WS_ACCEPT_LEN + 1];
-    if (lux_ws_accept(key.ptr, key.len, accept) < 0)
-        return -1;
     r->status = 101;
-    int rc = lux_resp_header(r, "Upgrade", 7, "websocket", 9) |
-             lux_resp_header(r, "Sec-WebSocket-Accept", 20, accept, LUX_WS_ACCEPT_LEN);
+    int rc = lux_resp_header(r, "Upgrade", 7, "websocket", 9);
+    if (r->version != 20) {
+        lux_str key = key_of(r);
+        char accept[LUX_WS_ACCEPT_LEN + 1];
+        if (lux_ws_accept(key.ptr, key.len, accept) < 0)
+            return -1;
+        rc |= lux_resp_header(r, "Sec-WebSocket-Accept", 20, accept, LUX_WS_ACCEPT_LEN);
+    }
     if (st->subprotocol)
         rc |= lux_resp_header(r, "Sec-WebSocket-Protocol", 22, "binary", 6);
     return rc ? -1 : 0;

@@ -108,6 +108,17 @@ static void test_accept_refuses_keys_not_of_16_bytes(void) {
         CHECK_INT(lux_ws_accept(bad[i], strlen(bad[i]), out), -1);
 }
 
+/* A key lux makes for a backend is one a server accepts, and not the same twice. */
+static void test_new_keys_are_valid_and_differ(void) {
+    char a[LUX_WS_KEY_LEN + 1], b[LUX_WS_KEY_LEN + 1], out[LUX_WS_ACCEPT_LEN + 1];
+    CHECK_INT(lux_ws_new_key(a), 0);
+    CHECK_INT(lux_ws_new_key(b), 0);
+    CHECK_INT((int)strlen(a), LUX_WS_KEY_LEN);
+    CHECK_INT(lux_ws_accept(a, strlen(a), out), 0);
+    CHECK_INT(lux_ws_accept(b, strlen(b), out), 0);
+    CHECK_INT(strcmp(a, b) != 0, 1);
+}
+
 static void test_head_length_forms(void) {
     uint8_t h[LUX_WS_HEAD_MAX];
     CHECK_INT(lux_ws_head(h, LUX_WS_TEXT, 1, 0), 2);
@@ -274,6 +285,7 @@ static void test_error_is_final(void) {
 int main(void) {
     RUN(test_accept_of_the_rfc_example);
     RUN(test_accept_refuses_keys_not_of_16_bytes);
+    RUN(test_new_keys_are_valid_and_differ);
     RUN(test_head_length_forms);
     RUN(test_rfc_single_masked_text_frame);
     RUN(test_fragments_with_a_ping_between);

@@ -45,10 +45,12 @@ typedef struct h2_conn {
     unsigned held : 1;    /* input waits that the codec cannot take yet: do not read more */
     unsigned read_on : 1; /* the read budget ran out with bytes left: the kick reads on */
     unsigned heads_due;   /* streams whose head the core has not made ready yet */
+    /* Tunnels whose stream closed before their handler let go. */
+    struct h2_stream *orphans;
 } h2_conn;
 
 /* One stream, in its request's pool. */
-typedef struct {
+typedef struct h2_stream {
     h2_conn *h;
     lux_req *r;
     int32_t id;
@@ -64,6 +66,16 @@ typedef struct {
     unsigned body_seen_end : 1; /* END_STREAM arrived */
     unsigned body_closed : 1;   /* the core heard the end (or the failure) */
     unsigned body_refused : 1;  /* the core took no more (over the limit): the rest is dropped */
+    /* RFC 8441: a WebSocket request, whose DATA wait until its answer says whether the stream
+     * becomes a tunnel (see "tunnels" below). */
+    unsigned websocket : 1;
+    unsigned tunnel_pending : 1; /* not answered yet: its DATA wait, unfed */
+    unsigned tunnel : 1;         /* the stream carries a tunnel */
+    unsigned end_given : 1;      /* the tunnel's last response piece went into a frame */
+    unsigned end_reset : 1;      /* the stream was reset once its handler let go */
+    unsigned orphan : 1;         /* closed well while the handler still held the tunnel */
+    lux_timer idle;              /* a tunnel's server.max-read-idle */
+    struct h2_stream *next_orphan;
 } h2_stream;
 
 enum { GO_ON, FREED };
@@ -71,7 +83,8 @@ enum { GO_ON, FREED };
 static void head_ready(lux_req *r);
 static void body_ready(lux_req *r);
 static void body_wanted(lux_req *r);
-static const lux_stream_ops h2_ops = {head_ready, body_ready, body_wanted};
+static int can_tunnel(const lux_req *r);
+static const lux_stream_ops h2_ops = {head_ready, body_ready, body_wanted, can_tunnel};
 
 static h2_conn *h2(const lux_conn *c) {
     return c->proto_data;
@@ -126,6 +139,159 @@ static int body_too_large(const lux_req *r) {
     return core->max_request_size > 0 && r->content_length > core->max_request_size * 1024;
 }
 
+/* ---- tunnels: WebSockets over streams (RFC 8441) ----
+ *
+ * An extended CONNECT with :protocol "websocket" reaches the modules as the HTTP/1.1 Upgrade
+ * request it stands for: GET, with "Upgrade: websocket" and "Connection: upgrade". Its DATA wait
+ * unfed (within the stream's window) until the answer: a tunnel (lux_resp_tunnel, its 101 sent
+ * as :status 200) feeds them to the core as the tunnel's input, END_STREAM its end; any other
+ * answer drops them. The response's bytes go out as DATA, lux_resp_end is END_STREAM. A
+ * stream that closes well (both ends sent) before the handler let go stays the handler's as an
+ * orphan until lux_tunnel_done, so that the client's last bytes still reach it. */
+
+static void feed_body(h2_stream *st);
+
+static int is_token(const lux_str *s, const char *token) {
+    size_t len = strlen(token);
+    return s->len == len && strncasecmp(s->ptr, token, len) == 0;
+}
+
+/* The request fields of a WebSocket's extended CONNECT, as HTTP/1.1 would send them. 0, or the
+ * status that refuses the stream: 501 for a protocol lux does not tunnel. */
+static int websocket_request(h2_stream *st, const lux_h2_request *q) {
+    static const lux_str get = {"GET", 3};
+    lux_req *r = st->r;
+    if (!q->method.ptr || !is_token(&q->method, "CONNECT"))
+        return 400; /* nghttp2 allows :protocol only there */
+    if (!is_token(&q->protocol, "websocket"))
+        return 501;
+    lux_header *f = lux_pool_alloc(r->pool, (q->nfields + 2) * sizeof *f);
+    if (!f)
+        return 500;
+    for (size_t i = 0; i < q->nfields; i++)
+        f[i] = q->fields[i];
+    f[q->nfields] = (lux_header){{"Upgrade", 7}, {"websocket", 9}};
+    f[q->nfields + 1] = (lux_header){{"Connection", 10}, {"upgrade", 7}};
+    int status =
+        lux_req_from_fields(r, &get, &q->scheme, &q->authority, &q->path, f, q->nfields + 2);
+    st->websocket = status == 0;
+    return status;
+}
+
+/* The request itself has no body (as an Upgrade GET): the pipeline runs at once, and the DATA
+ * wait for the answer. */
+static void websocket_body_waits(h2_stream *st) {
+    st->tunnel_pending = 1;
+    st->body_closed = 1;
+    lux_req_body_end(st->r, 1);
+}
+
+static int can_tunnel(const lux_req *r) {
+    const h2_stream *st = r->proto_data;
+    return st && st->websocket && st->tunnel_pending;
+}
+
+/* Bytes moved either way: the tunnel's idle limit starts again. */
+static void tunnel_touch(h2_stream *st) {
+    const lux_core_conf *core = st->r->confs[0];
+    lux_loop *loop = st->h->c->w->loop;
+    if (core->max_read_idle > 0)
+        lux_loop_timer_arm(loop, &st->idle, lux_loop_now_ms(loop) + core->max_read_idle * 1000);
+}
+
+/* An orphan leaves: well once its handler let go (ok), else cut. */
+static void orphan_free(h2_stream *st, int ok) {
+    h2_conn *h = st->h;
+    lux_req *r = st->r;
+    for (h2_stream **p = &h->orphans; *p; p = &(*p)->next_orphan)
+        if (*p == st) {
+            *p = st->next_orphan;
+            break;
+        }
+    lux_loop_timer_cancel(h->c->w->loop, &st->idle);
+    free(st->wait);
+    r->complete = ok;
+    if (ok)
+        h->c->requests++;
+    else
+        lux_req_abort(r);
+    lux_req_free(r);
+}
+
+static void on_tunnel_idle(lux_timer *t) {
+    h2_stream *st = (h2_stream *)((char *)t - offsetof(h2_stream, idle));
+    if (st->orphan) {
+        orphan_free(st, 0);
+        return;
+    }
+    lux_h2_reset(st->h->s, st->id, LUX_H2_CANCEL); /* on_close aborts the handler */
+    kick_soon(st->h);
+}
+
+/* The answer to a WebSocket request is ready: a tunnel starts, anything else drops the DATA. */
+static void websocket_answered(h2_stream *st) {
+    lux_req *r = st->r;
+    lux_h2_session *s = st->h->s;
+    st->tunnel_pending = 0;
+    if (!r->tunnel) {
+        lux_h2_consume(s, st->id, st->wait_len);
+        st->wait_len = 0;
+        return;
+    }
+    if (r->status == 101)
+        r->status = 200; /* RFC 8441 5: the stream switches with a 200 */
+    st->tunnel = 1;
+    st->body_closed = 0;
+    r->tunnel_in += st->wait_len; /* what came before the answer is the tunnel's too */
+    st->idle.cb = on_tunnel_idle;
+    lux_h2_set_tunnel(s, st->id);
+    tunnel_touch(st);
+    feed_body(st);
+}
+
+/* The handler let go after its response ended while the client still sends: the stream ends
+ * (RST_STREAM NO_ERROR, RFC 9113 8.1) instead of waiting for the client's END_STREAM. */
+static void tunnel_end_if_released(h2_stream *st) {
+    if (st->end_given && !st->body_seen_end && !st->end_reset && !lux_req_held(st->r)) {
+        st->end_reset = 1;
+        lux_h2_reset(st->h->s, st->id, LUX_H2_NO_ERROR);
+        kick_soon(st->h);
+    }
+}
+
+/* What body() gave for a tunnel's DATA. */
+static void tunnel_gave(h2_stream *st, int rc) {
+    if (rc != LUX_H2_BODY_PIECE && rc != LUX_H2_BODY_LAST)
+        return;
+    tunnel_touch(st);
+    if (rc == LUX_H2_BODY_LAST) {
+        st->end_given = 1;
+        tunnel_end_if_released(st);
+    }
+}
+
+/* body_ready of a tunnel: an orphan whose handler let go is done; 1 when nothing more is due. */
+static int tunnel_released(h2_stream *st) {
+    if (st->orphan) {
+        if (!lux_req_held(st->r))
+            orphan_free(st, 1);
+        return 1;
+    }
+    tunnel_end_if_released(st);
+    return 0;
+}
+
+/* The stream closed well while the handler still holds its tunnel (it has not read the client's
+ * last bytes yet): the request stays, without its stream, until the handler lets go. */
+static int orphan_kept(h2_stream *st, uint32_t error) {
+    if (!st->tunnel || error != LUX_H2_NO_ERROR || !lux_req_held(st->r))
+        return 0;
+    st->orphan = 1;
+    st->next_orphan = st->h->orphans;
+    st->h->orphans = st;
+    return 1;
+}
+
 static void *on_request(void *user, int32_t id, const lux_h2_request *q) {
     h2_conn *h = user;
     lux_req *r = lux_req_new(h->c, &h2_ops, NULL);
@@ -139,12 +305,10 @@ static void *on_request(void *user, int32_t id, const lux_h2_request *q) {
     lux_stats_h2_stream_opened(h->c->w->id);
     r->proto_data = st;
     h->heads_due++;
-    int status = q->too_large ? 431
-                              : lux_req_from_fields(r, &q->method, &q->scheme, &q->authority,
-                                                    &q->path, q->fields, q->nfields);
-    /* Extended CONNECT (RFC 8441) is not offered, so :protocol has no business here. */
-    if (!status && q->protocol.ptr)
-        status = 400;
+    int status = q->too_large      ? 431
+                 : q->protocol.ptr ? websocket_request(st, q)
+                                   : lux_req_from_fields(r, &q->method, &q->scheme, &q->authority,
+                                                         &q->path, q->fields, q->nfields);
     /* The settings of this request (stream-request-body, the size limit) before its body. */
     if (!status && lux_req_patch_conf(r) < 0)
         status = 500;
@@ -157,6 +321,8 @@ static void *on_request(void *user, int32_t id, const lux_h2_request *q) {
         lux_req_body_end(r, 0);
         lux_req_start_error(r, status);
     } else {
+        if (st->websocket)
+            websocket_body_waits(st);
         lux_req_start(r);
     }
     return st;
@@ -179,6 +345,8 @@ static void body_refused(h2_stream *st, int status) {
  * went in; the stream's window reopens by what the core took (or what is dropped). */
 static void feed_body(h2_stream *st) {
     lux_h2_session *s = st->h->s;
+    if (st->tunnel_pending)
+        return; /* head_ready decides */
     while (st->wait_len && !st->body_refused) {
         size_t room = lux_req_body_room(st->r);
         size_t n = st->wait_len < room ? st->wait_len : room;
@@ -221,9 +389,13 @@ static int wait_more(h2_stream *st, const uint8_t *p, size_t len) {
 static void on_data(void *user, void *stream, const uint8_t *p, size_t len) {
     h2_conn *h = user;
     h2_stream *st = stream;
-    if (st->body_closed || st->body_refused) {
+    if (!st->tunnel_pending && (st->body_closed || st->body_refused)) {
         lux_h2_consume(h->s, st->id, len); /* nobody reads it any more: dropped */
         return;
+    }
+    if (st->tunnel) {
+        st->r->tunnel_in += len;
+        tunnel_touch(st);
     }
     if (wait_more(st, p, len) < 0) {
         lux_h2_reset(h->s, st->id, LUX_H2_INTERNAL_ERROR);
@@ -239,13 +411,9 @@ static void on_end(void *user, void *stream) {
 }
 
 /* The stream is over: the request goes back to the core (request_done runs). */
-static void on_close(void *user, void *stream, uint32_t error) {
-    h2_conn *h = user;
-    h2_stream *st = stream;
+static void request_over(h2_conn *h, h2_stream *st, uint32_t error) {
     lux_req *r = st->r;
-    lux_stats_h2_stream_closed(h->c->w->id);
-    if (!st->head_ready)
-        h->heads_due--;
+    lux_loop_timer_cancel(h->c->w->loop, &st->idle);
     if (!st->body_closed)
         lux_req_body_end(r, 0); /* the stream went before its body ended */
     free(st->wait);
@@ -255,6 +423,16 @@ static void on_close(void *user, void *stream, uint32_t error) {
     else
         lux_req_abort(r); /* reset, or the connection went: a handler still at work lets go */
     lux_req_free(r);
+}
+
+static void on_close(void *user, void *stream, uint32_t error) {
+    h2_conn *h = user;
+    h2_stream *st = stream;
+    lux_stats_h2_stream_closed(h->c->w->id);
+    if (!st->head_ready)
+        h->heads_due--;
+    if (!orphan_kept(st, error))
+        request_over(h, st, error);
     if (lux_h2_streams(h->s) <= 1)
         h->idle_since = lux_conn_now_ms(h->c);
     if (h->c->in && h->c->in_off < h->c->in_len)
@@ -276,8 +454,7 @@ static int next_taken(h2_stream *st) {
 }
 
 /* The next piece of the body for one DATA frame: part of one chunk. */
-static int body(void *user, void *stream, size_t max, lux_h2_piece *pc) {
-    h2_stream *st = stream;
+static int body_piece(h2_stream *st, size_t max, lux_h2_piece *pc) {
     if (!next_taken(st)) {
         if (!st->taken_end)
             return LUX_H2_BODY_DEFERRED;
@@ -303,6 +480,14 @@ static int body(void *user, void *stream, size_t max, lux_h2_piece *pc) {
     }
     return !st->taken && st->taken_end && !st->r->resp_aborted ? LUX_H2_BODY_LAST
                                                                : LUX_H2_BODY_PIECE;
+}
+
+static int body(void *user, void *stream, size_t max, lux_h2_piece *pc) {
+    h2_stream *st = stream;
+    int rc = body_piece(st, max, pc);
+    if (st->tunnel)
+        tunnel_gave(st, rc);
+    return rc;
 }
 
 /* The piece is framed: the core may let go of it (a streamed copy is freed at once). */
@@ -398,6 +583,8 @@ static void head_ready(lux_req *r) {
     h2_conn *h = st->h;
     st->head_ready = 1;
     h->heads_due--;
+    if (st->tunnel_pending)
+        websocket_answered(st);
     int bodyless = r->status < 200 || r->status == 204 || r->status == 304;
     size_t n = 0;
     lux_header *f = response_fields(r, bodyless, &n);
@@ -413,6 +600,8 @@ static void head_ready(lux_req *r) {
 /* The core: more body can be taken. */
 static void body_ready(lux_req *r) {
     h2_stream *st = r->proto_data;
+    if (st->tunnel && tunnel_released(st))
+        return;
     lux_h2_resume(st->h->s, st->id);
     kick_soon(st->h);
 }
@@ -632,6 +821,8 @@ static void h2_close(lux_conn *c) {
     h2_conn *h = h2(c);
     goaway_before_close(h);
     lux_h2_session_free(h->s); /* every open stream's request is freed through on_close */
+    while (h->orphans)
+        orphan_free(h->orphans, 0);
     /* only now: a stream closing above may have armed it (input was waiting for it) */
     lux_loop_timer_cancel(c->w->loop, &h->kick);
     free(h);

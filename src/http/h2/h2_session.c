@@ -54,6 +54,8 @@ typedef struct h2_stream {
     size_t header_bytes;
     unsigned too_large : 1, requested : 1, responding : 1, deferred : 1, out_blocked : 1;
     unsigned ended : 1; /* the request is complete (END_STREAM seen) */
+    /* The stream carries a tunnel: the client's DATA go on after the response ends. */
+    unsigned tunnel : 1;
 } h2_stream;
 
 typedef struct {
@@ -658,7 +660,7 @@ static void stop_request_body(lux_h2_session *s, const nghttp2_frame *frame) {
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return;
     h2_stream *st = stream_of(s, frame->hd.stream_id);
-    if (st && !st->ended)
+    if (st && !st->ended && !st->tunnel)
         nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
 }
 
@@ -740,6 +742,8 @@ static int submit_settings(lux_h2_session *s) {
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, l->stream_window},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, l->max_header_list},
         {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+        /* RFC 8441: WebSockets over streams (extended CONNECT with :protocol) */
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
     };
     if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof *iv) != 0)
         return -1;
@@ -925,6 +929,12 @@ void lux_h2_resume(lux_h2_session *s, int32_t id) {
         st->deferred = 0;
         nghttp2_session_resume_data(s->ng, id);
     }
+}
+
+void lux_h2_set_tunnel(lux_h2_session *s, int32_t id) {
+    h2_stream *st = stream_of(s, id);
+    if (st)
+        st->tunnel = 1;
 }
 
 void lux_h2_reset(lux_h2_session *s, int32_t id, uint32_t error) {

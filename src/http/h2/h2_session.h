@@ -124,6 +124,9 @@ int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_
                            int end_stream);
 /* More body is available for a stream whose body() answered DEFERRED. */
 void lux_h2_resume(lux_h2_session *s, int32_t id);
+/* The stream became a tunnel (RFC 8441): the end of its response does not stop the client's
+ * DATA, which go on to their own END_STREAM. */
+void lux_h2_set_tunnel(lux_h2_session *s, int32_t id);
 /* Reset a stream (CANCEL, INTERNAL_ERROR, ...). */
 void lux_h2_reset(lux_h2_session *s, int32_t id, uint32_t error);
 /* Request body bytes of a stream were taken: let the client send as many again. */
