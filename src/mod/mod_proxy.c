@@ -48,7 +48,7 @@ typedef struct {
     lux_proxy_maps maps;
     int https_remap;  /* http:// to https:// in mapped URIs when the client came over TLS */
     int force_http10; /* HTTP/1.0 to the backend, a connection per request */
-    /* Stored for tunnelling (Upgrade: and CONNECT to the backend). */
+    /* Tunnels: an Upgrade answered 101, and CONNECT, go on to the backend (gateway.h). */
     int upgrade;
     int connect;
 } proxy_header;
