@@ -674,6 +674,22 @@ void lux_gen_unref(lux_gen *g) {
     free(g);
 }
 
+void lux_gen_listener_conf(const lux_gen *g, unsigned m, const char *listener, void *out,
+                           size_t size) {
+    memcpy(out, g->global_conf[m], size);
+    for (size_t i = 0; i < g->nblocks; i++) {
+        const lux_conf_block *b = g->blocks[i].block;
+        if (b->field != LUX_COND_SOCKET || b->op != LUX_OP_EQ || b->depth != 1 ||
+            strcmp(b->pattern, listener) != 0)
+            continue;
+        for (size_t k = 0; k < g->blocks[i].npatches; k++) {
+            const lux_patch *p = &g->blocks[i].patches[k];
+            if (p->module == m)
+                memcpy((char *)out + p->dir->offset, p->value, lux_directive_size(p->dir));
+        }
+    }
+}
+
 int lux_gen_module_index(const lux_gen *g, const lux_module *m) {
     for (size_t i = 0; i < g->nmodules; i++)
         if (g->modules[i] == m)

@@ -95,6 +95,10 @@ void lux_gen_watch(lux_gen *g);
 
 /* Index of module m in g, or -1 if not enabled. */
 int lux_gen_module_index(const lux_gen *g, const lux_module *m);
+/* Module m's settings (size bytes) for connections on `listener`, before any request: the
+ * global ones, patched by the $SERVER["socket"] blocks naming it, in config order. */
+void lux_gen_listener_conf(const lux_gen *g, unsigned m, const char *listener, void *out,
+                           size_t size);
 
 /* The modules lux knows, built in. */
 extern const lux_module *const lux_builtin_modules[];

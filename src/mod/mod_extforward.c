@@ -201,24 +201,6 @@ static int peer_trusted(lux_req *r, const forwarder_table *t) {
     return ip && xf_parse_addr(ip, strlen(ip), &a) == 0 && trusted(t, &a);
 }
 
-/* The settings of connections on listener `listener`: the global ones, patched by the
- * $SERVER["socket"] blocks naming it, in config order (a connection has no request yet). */
-static void listener_conf(const lux_gen *g, unsigned m, const char *listener,
-                          extforward_conf *out) {
-    memcpy(out, g->global_conf[m], sizeof *out);
-    for (size_t i = 0; i < g->nblocks; i++) {
-        const lux_conf_block *b = g->blocks[i].block;
-        if (b->field != LUX_COND_SOCKET || b->op != LUX_OP_EQ || b->depth != 1 ||
-            strcmp(b->pattern, listener) != 0)
-            continue;
-        for (size_t k = 0; k < g->blocks[i].npatches; k++) {
-            const lux_patch *p = &g->blocks[i].patches[k];
-            if (p->module == m)
-                memcpy((char *)out + p->dir->offset, p->value, lux_directive_size(p->dir));
-        }
-    }
-}
-
 /* A socket peer as a forwarder table sees it; unix peers only match "all". */
 static int sockaddr_trusted(const forwarder_table *t, const struct sockaddr *sa) {
     if (t->all)
@@ -242,7 +224,7 @@ int lux_extforward_proxy_expected(const lux_gen *g, const char *listener,
     if (m < 0)
         return 0;
     extforward_conf c;
-    listener_conf(g, (unsigned)m, listener, &c);
+    lux_gen_listener_conf(g, (unsigned)m, listener, &c, sizeof c);
     return c.hap_proxy && c.forwarders && sockaddr_trusted(c.forwarders, peer);
 }
 

@@ -34,30 +34,12 @@ static const lux_directive sockproxy_directives[] = {
     {NULL, 0, 0, 0},
 };
 
-/* The settings of connections on `listener`: the global ones, patched by the
- * $SERVER["socket"] blocks naming it, in config order (a connection has no request yet). */
-static void listener_conf(const lux_gen *g, unsigned m, const char *listener,
-                          lux_gw_settings *out) {
-    memcpy(out, g->global_conf[m], sizeof *out);
-    for (size_t i = 0; i < g->nblocks; i++) {
-        const lux_conf_block *b = g->blocks[i].block;
-        if (b->field != LUX_COND_SOCKET || b->op != LUX_OP_EQ || b->depth != 1 ||
-            strcmp(b->pattern, listener) != 0)
-            continue;
-        for (size_t k = 0; k < g->blocks[i].npatches; k++) {
-            const lux_patch *p = &g->blocks[i].patches[k];
-            if (p->module == m)
-                memcpy((char *)out + p->dir->offset, p->value, lux_directive_size(p->dir));
-        }
-    }
-}
-
 int lux_sockproxy_wanted(const lux_gen *g, const char *listener) {
     int m = listener ? lux_gen_module_index(g, &lux_mod_sockproxy) : -1;
     if (m < 0)
         return 0;
     lux_gw_settings c;
-    listener_conf(g, (unsigned)m, listener, &c);
+    lux_gen_listener_conf(g, (unsigned)m, listener, &c, sizeof c);
     return c.servers.n > 0;
 }
 
