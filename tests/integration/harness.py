@@ -253,6 +253,29 @@ def track(proc):
     return proc
 
 
+class ReadyApp:
+    """A helper program of the tests (a backend), waited for until it prints "ready" and killed
+    by PID when the test is done with it (stop, or the end of a with block)."""
+
+    def __init__(self, argv):
+        self.proc = track(subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                           stderr=subprocess.DEVNULL))
+        line = self.proc.stdout.readline()
+        check(line.strip() == b"ready", f"{os.path.basename(argv[1])} did not start: {line!r}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
 def kill_strays():
     """Kill (by PID) every tracked process still running; returns their PIDs."""
     stray = []

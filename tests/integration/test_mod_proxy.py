@@ -4,7 +4,6 @@ keep-alive to the backend, a backend that is down."""
 
 import os
 import shutil
-import subprocess
 import sys
 
 import harness
@@ -14,23 +13,10 @@ PYTHON = shutil.which("python3") or sys.executable
 APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "http_backend.py")
 
 
-class Backend:
+class Backend(harness.ReadyApp):
     def __init__(self, name="b"):
         self.port = harness.free_port()
-        self.proc = harness.track(subprocess.Popen(
-            [PYTHON, APP, name, str(self.port)], stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL))
-        line = self.proc.stdout.readline()
-        check(line.strip() == b"ready", f"the backend did not start: {line!r}")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
+        super().__init__([PYTHON, APP, name, str(self.port)])
 
 
 def conf(port, extra=""):

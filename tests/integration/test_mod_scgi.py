@@ -3,7 +3,6 @@ bodies, a backend that is down."""
 
 import os
 import shutil
-import subprocess
 import sys
 
 import harness
@@ -14,20 +13,10 @@ PYTHON = shutil.which("python3") or sys.executable
 APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scgi_app.py")
 
 
-class App:
+class App(harness.ReadyApp):
     def __init__(self, proto):
         self.port = harness.free_port()
-        self.proc = harness.track(subprocess.Popen(
-            [PYTHON, APP, "s", proto, f"tcp:{self.port}"], stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL))
-        line = self.proc.stdout.readline()
-        check(line.strip() == b"ready", f"the app did not start: {line!r}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
+        super().__init__([PYTHON, APP, "s", proto, f"tcp:{self.port}"])
 
 
 def conf(port, proto):

@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import ssl
-import subprocess
 import sys
 import time
 
@@ -24,25 +23,12 @@ CERT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "certs")
 TIMEOUT = 30
 
 
-class Backend:
-    """ws_backend.py in the given mode on a free port, killed by PID at the end."""
+class Backend(harness.ReadyApp):
+    """ws_backend.py in the given mode on a free port."""
 
     def __init__(self, mode="ws"):
         self.port = harness.free_port()
-        self.proc = harness.track(subprocess.Popen(
-            [PYTHON, APP, mode, str(self.port)], stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL))
-        line = self.proc.stdout.readline()
-        check(line.strip() == b"ready", f"the backend did not start: {line!r}")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
+        super().__init__([PYTHON, APP, mode, str(self.port)])
 
 
 def proxy_conf(port, header='"upgrade" => "enable"', extra=""):
