@@ -26,6 +26,7 @@
 #include "lux/log.h"
 #include "lux/req.h"
 #include "upstream/gw_conf.h"
+#include "http/token_list.h"
 
 extern const lux_module lux_mod_wstunnel;
 
@@ -80,30 +81,17 @@ static const lux_directive wstunnel_directives[] = {
 
 /* ---- the opening handshake ------------------------------------------------------------------- */
 
-/* Does the comma-separated list name token (case-insensitive)? */
-static int lists_token(const lux_str *v, const char *token) {
-    size_t tlen = strlen(token), i = 0;
-    while (v && i < v->len) {
-        while (i < v->len && (v->ptr[i] == ' ' || v->ptr[i] == '\t' || v->ptr[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < v->len && v->ptr[i] != ',')
-            i++;
-        size_t end = i;
-        while (end > start && (v->ptr[end - 1] == ' ' || v->ptr[end - 1] == '\t'))
-            end--;
-        if (end - start == tlen && !strncasecmp(v->ptr + start, token, tlen))
-            return 1;
-    }
-    return 0;
+/* Does r's field `name` hold token in its list? */
+static int field_lists(lux_req *r, const char *name, size_t nlen, const char *token) {
+    const lux_str *v = lux_req_header(r, name, nlen);
+    return v && lux_list_has_token(v->ptr, v->len, token);
 }
 
 /* A request that asks for a WebSocket: anything else is not this module's. Over HTTP/2 that
  * is an extended CONNECT (RFC 8441), which the stream core presents as this same GET. */
 static int asks_for_websocket(lux_req *r) {
     return r->method == LUX_M_GET && (r->version == 11 || r->version == 20) &&
-           lists_token(lux_req_header(r, "Upgrade", 7), "websocket") &&
-           lists_token(lux_req_header(r, "Connection", 10), "upgrade");
+           field_lists(r, "Upgrade", 7, "websocket") && field_lists(r, "Connection", 10, "upgrade");
 }
 
 /* The key with its surrounding blanks trimmed. */
@@ -155,7 +143,7 @@ static int check_handshake(lux_req *r, const wstunnel_conf *c) {
 
 /* "binary" among the subprotocols the client offers: binary frames, and say so. */
 static int offers_binary(lux_req *r) {
-    return lists_token(lux_req_header(r, "Sec-WebSocket-Protocol", 22), "binary");
+    return field_lists(r, "Sec-WebSocket-Protocol", 22, "binary");
 }
 
 /* ---- the tunnel ------------------------------------------------------------------------------ */

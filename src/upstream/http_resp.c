@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "http/h1/charclass.h"
+#include "http/token_list.h"
 
 #define MAX_CONN_TOKENS 8
 
@@ -67,24 +68,6 @@ static int is(const field *f, const char *name) {
 /* The same for a literal name, with no strlen per field and name compared. */
 #define IS(f, lit) ((f)->nlen == sizeof(lit) - 1 && !strncasecmp((f)->name, lit, sizeof(lit) - 1))
 
-/* Does the comma-separated list v hold token t (case-insensitive)? */
-static int has_token(const char *v, size_t vlen, const char *t) {
-    size_t tl = strlen(t), i = 0;
-    while (i < vlen) {
-        while (i < vlen && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t s = i;
-        while (i < vlen && v[i] != ',')
-            i++;
-        size_t e = i;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-            e--;
-        if (e - s == tl && !strncasecmp(v + s, t, tl))
-            return 1;
-    }
-    return 0;
-}
-
 /* The last coding of a Transfer-Encoding list is chunked? */
 static int ends_chunked(const char *v, size_t vlen) {
     while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
@@ -120,7 +103,7 @@ static int hop_by_hop(const field *f, const field *conn, size_t nconn) {
         if (f->nlen < sizeof name) {
             memcpy(name, f->name, f->nlen);
             name[f->nlen] = '\0';
-            if (has_token(conn[i].value, conn[i].vlen, name))
+            if (lux_list_has_token(conn[i].value, conn[i].vlen, name))
                 return 1;
         }
     }
@@ -148,8 +131,8 @@ static int framing(const char *buf, size_t end, size_t pos, lux_http_resp *h, fi
             h->upgrade_len = f.vlen;
         }
         if (IS(&f, "Connection")) {
-            close |= has_token(f.value, f.vlen, "close");
-            keep |= has_token(f.value, f.vlen, "keep-alive");
+            close |= lux_list_has_token(f.value, f.vlen, "close");
+            keep |= lux_list_has_token(f.value, f.vlen, "keep-alive");
             if (*nconn < MAX_CONN_TOKENS)
                 conn[(*nconn)++] = f;
         }

@@ -7,28 +7,10 @@
 
 #include "core/pool.h"
 #include "http/request.h"
+#include "http/token_list.h"
 
 static int name_is(const lux_header *h, const char *name, size_t len) {
     return h->name.len == len && strncasecmp(h->name.ptr, name, len) == 0;
-}
-
-/* Does a comma-separated token list contain token (case-insensitive)? */
-static int has_token(const char *v, size_t len, const char *token) {
-    size_t tl = strlen(token);
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < len && v[i] != ',')
-            i++;
-        size_t end = i;
-        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-            end--;
-        if (end - start == tl && strncasecmp(v + start, token, tl) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 typedef struct {
@@ -43,8 +25,8 @@ static int check_h1_field(lux_req *r, const lux_header *f, h1_fields *seen, lux_
             return r->version == 10 ? 400 : 501;
         seen->te = 1;
     } else if (name_is(f, "connection", 10)) {
-        seen->conn_close |= has_token(f->value.ptr, f->value.len, "close");
-        seen->conn_keep |= has_token(f->value.ptr, f->value.len, "keep-alive");
+        seen->conn_close |= lux_list_has_token(f->value.ptr, f->value.len, "close");
+        seen->conn_keep |= lux_list_has_token(f->value.ptr, f->value.len, "keep-alive");
     } else if (name_is(f, "expect", 6)) {
         if (f->value.len != 12 || strncasecmp(f->value.ptr, "100-continue", 12) != 0)
             return 417;

@@ -28,6 +28,7 @@
 #include "lux/log.h"
 #include "net/server.h"
 #include "net/stats.h"
+#include "http/token_list.h"
 
 /* Bytes read and written per event before the loop serves the other connections. */
 #define READ_BUDGET (256 * 1024)
@@ -893,26 +894,6 @@ int lux_h2_take_preface(lux_conn *c) {
     return 0;
 }
 
-/* Does a comma-separated field hold `token` (case-insensitively)? */
-static int has_token(const lux_str *v, const char *token) {
-    size_t tl = strlen(token);
-    const char *p = v->ptr, *end = v->ptr + v->len;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            p++;
-        const char *q = p;
-        while (q < end && *q != ',')
-            q++;
-        const char *e = q;
-        while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - p) == tl && strncasecmp(p, token, tl) == 0)
-            return 1;
-        p = q;
-    }
-    return 0;
-}
-
 /* HTTP2-Settings is base64url without padding (RFC 7540 3.2.1). Its length, or -1. */
 static ssize_t base64url_decode(const lux_str *in, uint8_t *out, size_t cap) {
     uint32_t acc = 0;
@@ -948,8 +929,10 @@ int lux_h2_take_upgrade(lux_conn *c, lux_req *r) {
     const lux_str *conn = lux_req_header(r, "Connection", 10);
     const lux_str *hs = lux_req_header(r, "HTTP2-Settings", 14);
     /* Only on cleartext (RFC 9113 3.2: h2c over TLS does not exist) and on HTTP/1.1. */
-    if (!up || !conn || !hs || r->version != 11 || c->tls.ssl || !has_token(up, "h2c") ||
-        !has_token(conn, "Upgrade") || !has_token(conn, "HTTP2-Settings") || !lux_h2c_allowed(c))
+    if (!up || !conn || !hs || r->version != 11 || c->tls.ssl ||
+        !lux_list_has_token(up->ptr, up->len, "h2c") ||
+        !lux_list_has_token(conn->ptr, conn->len, "Upgrade") ||
+        !lux_list_has_token(conn->ptr, conn->len, "HTTP2-Settings") || !lux_h2c_allowed(c))
         return 0;
     uint8_t settings[256];
     ssize_t n = base64url_decode(hs, settings, sizeof settings);
