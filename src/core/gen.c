@@ -433,7 +433,7 @@ static const lux_module *module_of_key(const char *key) {
 }
 
 /* The module a guarded key belongs to, or NULL when the key guards nothing. */
-static const char *guarding_module(const char *key) {
+const char *lux_gen_guarding_module(const char *key) {
     for (size_t i = 0; i < sizeof guarded_keys / sizeof guarded_keys[0]; i++) {
         const char *prefix = guarded_keys[i].prefix;
         size_t plen = strlen(prefix);
@@ -446,7 +446,7 @@ static const char *guarding_module(const char *key) {
 /* A key nobody enabled knows: an error when it guards something, else a warning that says which
  * module would know it, as lighttpd users expect. */
 static void unhandled_key(const lux_gen *g, const lux_conf_kv *kv, gen_errors *errs) {
-    const char *module = guarding_module(kv->key);
+    const char *module = lux_gen_guarding_module(kv->key);
     if (module) {
         const lux_module *m = find_builtin(module);
         if (m && lux_gen_module_index(g, m) >= 0)
@@ -507,7 +507,7 @@ static int apply_block(lux_gen *g, const lux_conf_block *b, gen_errors *errs) {
                          : in_socket_block(b) && b->depth == 1 ? LUX_SCOPE_SOCKET
                                                                : LUX_SCOPE_COND;
         if (!(d->scope & scope)) {
-            if (guarding_module(kv->key))
+            if (lux_gen_guarding_module(kv->key))
                 add_error(errs, kv->file, kv->line,
                           "%s is not supported here in this version of lux (only globally%s)",
                           kv->key, d->scope & LUX_SCOPE_SOCKET ? " or in $SERVER[\"socket\"]" : "");
