@@ -169,3 +169,16 @@ def test_containerfile_build_stage_installs_every_library_lux_links():
     missing = sorted(f"{what} ({pkg})" for what, pkg in development_files().items()
                      if pkg not in installed)
     eq(missing, [], "libraries the Makefile links whose -dev package the build stage lacks")
+
+
+@harness.lux_only(IMAGE)
+def test_rootfs_paths_follow_the_merged_usr_layout():
+    """Debian's base images (and this build host) have /lib, /lib64, /bin and /sbin as symlinks
+    into /usr. An image layer holding a real /lib directory replaces that symlink, and the
+    base's libraries behind it (bash's, for the HEALTHCHECK) are gone: every file the image adds
+    must sit where no directory on its way is a symlink."""
+    with harness.TempDir() as t:
+        files = build_rootfs(os.path.join(t.path, "rootfs"))
+    through_links = [f for f in files
+                     if os.path.realpath(os.path.dirname(f)) != os.path.dirname(f)]
+    eq(through_links, [], "files placed under a directory that is a symlink in the base image")
