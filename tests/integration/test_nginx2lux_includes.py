@@ -41,6 +41,8 @@ events {
     worker_connections 768;
 }
 http {
+    client_body_temp_path /var/lib/nginx/body 1 2;
+    proxy_temp_path /var/lib/nginx/proxy;
     include mime.types;
     include conf.d/*.conf;
     include sites-enabled/*;
@@ -111,6 +113,7 @@ def test_nginx2lux_follows_nginx_conf_includes():
         rc, out, summary = run_tool([os.path.join(root, "nginx.conf")])
         eq(rc, 0, f"nginx2lux exit status ({summary.strip()})")
         for want in ('server.username = "www-data"', 'server.pid-file = "/run/nginx.pid"',
+                     'server.upload-dirs = ( "/var/lib/nginx/body" )',
                      'server.document-root = "/var/www/html"',
                      'fastcgi.server = ( ".php" => ( ( "socket" => "/run/php/php-fpm.sock" ) ) )',
                      'setenv.add-environment += ( "APP_ENV" => "production" )'):
