@@ -7,6 +7,7 @@
 #include "core/conf_lint.h"
 
 #include "core/conf_internal.h"
+#include "core/core_conf.h"
 #include "core/gen.h"
 
 #include <stdarg.h>
@@ -104,9 +105,6 @@ static const char *list_item_text(const lux_value *e) {
     return e->type == LUX_V_STRING && !e->key ? e->u.str.ptr : NULL;
 }
 
-/* Modules lux enables whether server.modules names them or not. */
-static const char *const always_enabled[] = {"mod_indexfile", "mod_dirlisting", "mod_staticfile"};
-
 /* What the whole configuration decides about modules, for checking each key against. */
 typedef struct {
     const lux_conf_kv *modules; /* server.modules of the global block, or NULL */
@@ -151,7 +149,16 @@ static int module_listed(const module_set *ms, const char *name) {
     return 0;
 }
 
-static int module_enabled(const module_set *ms, const lux_module *m);
+/* As a generation enables modules: the core, the listed ones, mod_openssl for any ssl.* key,
+ * and the defaults. */
+static int module_enabled(const module_set *ms, const lux_module *m) {
+    if (m == &lux_core_module || (ms->tls && strcmp(m->name, "mod_openssl") == 0))
+        return 1;
+    for (size_t i = 0; lux_gen_default_modules[i]; i++)
+        if (strcmp(m->name, lux_gen_default_modules[i]) == 0)
+            return 1;
+    return module_listed(ms, m->name);
+}
 
 /* Whether any enabled module takes the key (mod_compress shares mod_deflate's directives). */
 static int directive_enabled(const module_set *ms, const char *key) {
@@ -160,15 +167,6 @@ static int directive_enabled(const module_set *ms, const char *key) {
             if (strcasecmp(d->name, key) == 0 && module_enabled(ms, *m))
                 return 1;
     return 0;
-}
-
-static int module_enabled(const module_set *ms, const lux_module *m) {
-    if (m == lux_builtin_modules[0] || (ms->tls && strncmp(m->name, "mod_openssl", 12) == 0))
-        return 1;
-    for (size_t i = 0; i < sizeof always_enabled / sizeof always_enabled[0]; i++)
-        if (strcmp(m->name, always_enabled[i]) == 0)
-            return 1;
-    return module_listed(ms, m->name);
 }
 
 /* A key named after a listed module lux does not have built in ("kv.size" for mod_kv): that

@@ -27,8 +27,8 @@ static const char *const lighttpd_only_modules[] = {
 };
 
 /* Always enabled, after the listed ones (lighttpd does the same). */
-static const char *const default_modules[] = {"mod_indexfile", "mod_dirlisting", "mod_staticfile",
-                                              NULL};
+const char *const lux_gen_default_modules[] = {"mod_indexfile", "mod_dirlisting", "mod_staticfile",
+                                               NULL};
 
 struct lux_gen_cleanup {
     lux_gen_cleanup *next;
@@ -389,8 +389,8 @@ static int enable_modules(lux_gen *g, const lux_conf_block *global, gen_errors *
         add_error(errs, NULL, 0, "%s", msg);
         return -1;
     }
-    for (size_t i = 0; default_modules[i]; i++)
-        if (enable_module(g, find_builtin(default_modules[i]), msg, sizeof msg) < 0) {
+    for (size_t i = 0; lux_gen_default_modules[i]; i++)
+        if (enable_module(g, find_builtin(lux_gen_default_modules[i]), msg, sizeof msg) < 0) {
             add_error(errs, NULL, 0, "%s", msg);
             return -1;
         }
