@@ -167,10 +167,12 @@ UNITDIR    ?= $(LIBDIR)/systemd/system
 VERSION    := $(shell sed -n 's/^\#define LUX_VERSION "\(.*\)"/\1/p' src/core/version.h)
 SUBST_PATHS = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
     -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
-# lux.conf(5)'s directive list is generated from docs/configuration.md, so the two never differ.
-# $(1) the output file.
+# lux.conf(5)'s directive list is generated from the directive tables of docs/configuration.md
+# and docs/modules.md, so they never differ (tests/unit/test_directive_docs.c checks the tables
+# against the directives lux's modules take). $(1) the output file.
+DIRECTIVE_DOCS := docs/configuration.md docs/modules.md
 define man_conf
-	awk -f man/directives.awk docs/configuration.md > $(1).directives
+	awk -f man/directives.awk $(DIRECTIVE_DOCS) > $(1).directives
 	$(SUBST_PATHS) man/lux.conf.5.in | sed -e '/@DIRECTIVES@/{r $(1).directives' -e 'd' -e '}' > $(1)
 	rm -f $(1).directives
 endef
@@ -179,7 +181,7 @@ man: build/man/lux.8 build/man/lux.conf.5
 build/man/lux.8: man/lux.8.in src/core/version.h
 	@mkdir -p $(dir $@)
 	$(SUBST_PATHS) $< > $@
-build/man/lux.conf.5: man/lux.conf.5.in man/directives.awk docs/configuration.md src/core/version.h
+build/man/lux.conf.5: man/lux.conf.5.in man/directives.awk $(DIRECTIVE_DOCS) src/core/version.h
 	@mkdir -p $(dir $@)
 	$(call man_conf,$@)
 

@@ -1,6 +1,6 @@
-# The DIRECTIVES section of lux.conf(5), from the tables of docs/configuration.md: each "##"
-# heading with a table becomes a subsection, each row a tagged paragraph. The man page is thus
-# never out of step with the reference it is generated from.
+# The DIRECTIVES section of lux.conf(5), from the directive tables of docs/configuration.md and
+# docs/modules.md: each "##" heading with a table becomes a subsection, each row a tagged
+# paragraph. The man page is thus never out of step with the reference it is generated from.
 
 # Markdown inline text to roff: backslashes escaped, `code` in bold, **x** and [x](link)
 # dropped to x, the em dash named.
@@ -32,35 +32,59 @@ function roff(s,    out, parts, n, i, link) {
     next
 }
 
-/^\| *directive *\|/ {
-    ncols = split($0, cols, "|") - 2
-    scope_col = ($0 ~ /\| *scope *\|/)
+# A directive table's head names its columns: "directive", then "default" and "scope" where the
+# table has them (modules.md's have neither); the columns after those are the notes.
+tolower($0) ~ /^\| *directive *\|/ {
+    ncols = split(tolower($0), cols, "|")
+    default_col = 0; scope_col = 0; notes_col = 3
+    for (i = 3; i < ncols; i++) {
+        gsub(/^ +| +$/, "", cols[i])
+        if (cols[i] == "default") { default_col = i; notes_col = i + 1 }
+        if (cols[i] == "scope") { scope_col = i; notes_col = i + 1 }
+    }
     in_table = 1
     next
 }
 
 in_table && /^\|[-| ]+\|$/ { next }
 
+# A row whose directives an earlier table listed already (modules.md repeats some of
+# configuration.md's) is left out: each directive once, its first description.
+function seen_before(cell,    parts, n, i, all_seen) {
+    n = split(cell, parts, "`")
+    all_seen = 1
+    for (i = 2; i <= n; i += 2)
+        if (!(parts[i] in seen)) {
+            all_seen = 0
+            seen[parts[i]] = 1
+        }
+    return all_seen
+}
+
 in_table && /^\|/ {
+    split($0, f, "|")
+    if (seen_before(f[2]))
+        next
     if (!printed) {
         print ".SS \"" heading "\""
         printed = 1
     }
     n = split($0, f, "|")
-    name = roff(f[2]); dflt = roff(f[3])
-    scope = scope_col ? roff(f[4]) : ""
+    name = roff(f[2])
+    dflt = default_col ? roff(f[default_col]) : ""
+    scope = scope_col ? roff(f[scope_col]) : ""
     # The notes are the rest of the row: a "|" inside them (`"|command"`) is no column break.
-    first = scope_col ? 5 : 4
-    notes = f[first]
-    for (i = first + 1; i < n; i++)
+    notes = f[notes_col]
+    for (i = notes_col + 1; i < n; i++)
         notes = notes "|" f[i]
     notes = roff(notes)
     print ".TP"
     print name
-    line = "Default: " (dflt == "" ? "none" : dflt) "."
+    line = default_col ? "Default: " (dflt == "" ? "none" : dflt) "." : ""
     if (scope != "")
-        line = line " Scope: " scope "."
-    print line
+        line = line (line == "" ? "" : " ") "Scope: " scope "."
+    if (line != "")
+        print line
     if (notes != "")
         print notes
     next

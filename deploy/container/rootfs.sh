@@ -32,9 +32,17 @@ if echo "$libs" | grep -q "not found"; then
     exit 1
 fi
 
+# Each library goes where its directory really is: on a merged-/usr system (Debian's images)
+# ldd names /lib/x86_64-linux-gnu/..., and /lib is a symlink to usr/lib there; a real /lib in
+# the image's layer would replace that symlink and hide the base's own libraries. The file name
+# stays the one the loader looks for.
+canonical() {
+    echo "$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")"
+}
+
 place "$bin" /usr/sbin/lux 0755
 echo "$libs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
-    sort -u | while read -r lib; do
+    while read -r lib; do canonical "$lib"; done | sort -u | while read -r lib; do
         place "$lib" "$lib" 0755
     done
 place "$here/lux.conf" /etc/lux/lux.conf

@@ -7,6 +7,7 @@
 #include "core/conf_lint.h"
 
 #include "core/conf_internal.h"
+#include "core/core_conf.h"
 #include "core/gen.h"
 
 #include <stdarg.h>
@@ -92,19 +93,125 @@ static const struct {
     {"server.error-handler", "not run for requests refused while their head is read"},
     {"expire.url", "a year is 365 days (lighttpd: 360)"},
     {"expire.mimetypes", "a year is 365 days (lighttpd: 360)"},
-    {"ssi.exec", "off by default (lighttpd runs #exec unless disabled); bounded in count, output and time"},
+    {"ssi.exec",
+     "off by default (lighttpd runs #exec unless disabled); bounded in count, output and time"},
     {"dir-listing.activate", "a listing stops at 10,000 entries"},
     {"deflate.allowed-encodings", "unset offers every coding (1.4.69: none)"},
     {"setenv.add-response-header", "Content-Length, Transfer-Encoding and Connection are dropped"},
     {"ssl.verifyclient.activate", "not inside $HTTP[\"host\"]"},
 };
 
-static const lux_directive *builtin_directive(const char *key) {
+static const char *list_item_text(const lux_value *e) {
+    return e->type == LUX_V_STRING && !e->key ? e->u.str.ptr : NULL;
+}
+
+/* What the whole configuration decides about modules, for checking each key against. */
+typedef struct {
+    const lux_conf_kv *modules; /* server.modules of the global block, or NULL */
+    int tls;                    /* an ssl.* key anywhere enables mod_openssl by itself */
+} module_set;
+
+static const lux_directive *builtin_directive(const char *key, const lux_module **owner) {
     for (const lux_module *const *m = lux_builtin_modules; *m; m++)
         for (const lux_directive *d = (*m)->directives; d && d->name; d++)
-            if (strcasecmp(d->name, key) == 0)
+            if (strcasecmp(d->name, key) == 0) {
+                *owner = *m;
                 return d;
+            }
     return NULL;
+}
+
+static int is_builtin_module(const char *name) {
+    for (const lux_module *const *m = lux_builtin_modules; *m; m++)
+        if (strcmp((*m)->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static size_t module_count(const module_set *ms) {
+    if (!ms->modules)
+        return 0;
+    const lux_value *v = ms->modules->value;
+    return v->type == LUX_V_ARRAY ? v->u.arr.len : 1;
+}
+
+static const lux_value *module_entry(const module_set *ms, size_t i) {
+    const lux_value *v = ms->modules->value;
+    return v->type == LUX_V_ARRAY ? v->u.arr.items[i] : v;
+}
+
+static int module_listed(const module_set *ms, const char *name) {
+    for (size_t i = 0; i < module_count(ms); i++) {
+        const char *s = list_item_text(module_entry(ms, i));
+        if (s && strcmp(s, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* As a generation enables modules: the core, the listed ones, mod_openssl for any ssl.* key,
+ * and the defaults. */
+static int module_enabled(const module_set *ms, const lux_module *m) {
+    if (m == &lux_core_module || (ms->tls && strcmp(m->name, "mod_openssl") == 0))
+        return 1;
+    for (size_t i = 0; lux_gen_default_modules[i]; i++)
+        if (strcmp(m->name, lux_gen_default_modules[i]) == 0)
+            return 1;
+    return module_listed(ms, m->name);
+}
+
+/* Whether any enabled module takes the key (mod_compress shares mod_deflate's directives). */
+static int directive_enabled(const module_set *ms, const char *key) {
+    for (const lux_module *const *m = lux_builtin_modules; *m; m++)
+        for (const lux_directive *d = (*m)->directives; d && d->name; d++)
+            if (strcasecmp(d->name, key) == 0 && module_enabled(ms, *m))
+                return 1;
+    return 0;
+}
+
+/* A key named after a listed module lux does not have built in ("kv.size" for mod_kv): that
+ * module, loaded from the module directory, knows its own keys. */
+static int key_of_loadable_module(const module_set *ms, const char *key) {
+    for (size_t i = 0; i < module_count(ms); i++) {
+        const char *s = list_item_text(module_entry(ms, i));
+        if (!s || strncmp(s, "mod_", 4) != 0 || is_builtin_module(s))
+            continue;
+        size_t n = strlen(s + 4);
+        if (strncasecmp(key, s + 4, n) == 0 && key[n] == '.')
+            return 1;
+    }
+    return 0;
+}
+
+/* What lux -t only warns about (or stops on, for a key that would guard access or TLS): a key
+ * no module has, and a key whose module server.modules does not load. Returns whether a loaded
+ * module takes the key. */
+static int check_module_of_key(findings *f, const module_set *ms, const lux_conf_kv *kv) {
+    const lux_module *owner = NULL;
+    const lux_directive *d = builtin_directive(kv->key, &owner);
+    const char *guard = lux_gen_guarding_module(kv->key);
+    if (!d && !key_of_loadable_module(ms, kv->key)) {
+        if (guard)
+            add(f, kv->file, kv->line,
+                "unsupported: %s is not a directive lux knows; lux refuses to start with it "
+                "(it would guard access)",
+                kv->key);
+        else
+            add(f, kv->file, kv->line, "ignored: %s is not a directive lux knows", kv->key);
+        return 0;
+    }
+    if (d && !directive_enabled(ms, kv->key)) {
+        if (guard)
+            add(f, kv->file, kv->line,
+                "unsupported: %s needs %s in server.modules; lux refuses to start without it "
+                "(it would guard access)",
+                kv->key, owner->name);
+        else
+            add(f, kv->file, kv->line, "ignored: %s needs %s in server.modules", kv->key,
+                owner->name);
+        return 0;
+    }
+    return 1;
 }
 
 /* ---- what the parser reports ---- */
@@ -134,10 +241,6 @@ static void on_replaced(void *arg, const lux_conf_kv *earlier, const char *file,
 
 /* ---- the tree ---- */
 
-static const char *list_item_text(const lux_value *e) {
-    return e->type == LUX_V_STRING && !e->key ? e->u.str.ptr : NULL;
-}
-
 /* An unkeyed string listed twice in one list (server.modules, index-file.names, ...). */
 static void check_repeats(findings *f, const lux_conf_kv *kv) {
     const lux_value *v = kv->value;
@@ -163,19 +266,29 @@ static void check_modules(findings *f, const lux_conf_kv *kv) {
     for (size_t i = 0; i < kv->value->u.arr.len; i++) {
         const lux_value *e = kv->value->u.arr.items[i];
         const char *s = list_item_text(e);
+        const char *file = e->file ? e->file : kv->file;
+        int line = e->file ? e->line : kv->line;
         if (s && strcmp(s, "mod_compress") == 0)
-            add(f, e->file ? e->file : kv->file, e->file ? e->line : kv->line,
-                "deprecated: mod_compress: use mod_deflate");
+            add(f, file, line, "deprecated: mod_compress: use mod_deflate");
+        else if (s && !is_builtin_module(s))
+            add(f, file, line,
+                "unsupported: %s is not built into lux; start-up needs %s.so in the module "
+                "directory",
+                s, s);
     }
 }
 
-static void check_key(findings *f, const lux_conf_block *b, const lux_conf_kv *kv) {
+static void check_key(findings *f, const module_set *ms, const lux_conf_block *b,
+                      const lux_conf_kv *kv) {
     if (strncmp(kv->key, "var.", 4) == 0 || strncmp(kv->key, "env.", 4) == 0)
         return;
     for (size_t i = 0; i < sizeof deprecated / sizeof deprecated[0]; i++)
         if (strcasecmp(kv->key, deprecated[i].key) == 0)
             add(f, kv->file, kv->line, "deprecated: %s: %s", kv->key, deprecated[i].instead);
-    const lux_directive *d = builtin_directive(kv->key);
+    if (!check_module_of_key(f, ms, kv))
+        return;
+    const lux_module *owner = NULL;
+    const lux_directive *d = builtin_directive(kv->key, &owner);
     if (d && d->type == LUX_D_IGNORED)
         add(f, kv->file, kv->line, "ignored: %s has no effect in lux", kv->key);
     else if (d && b->id != 0 && !(d->scope & (LUX_SCOPE_COND | LUX_SCOPE_SOCKET)))
@@ -187,6 +300,19 @@ static void check_key(findings *f, const lux_conf_block *b, const lux_conf_kv *k
                 differs[i].how);
     check_modules(f, kv);
     check_repeats(f, kv);
+}
+
+static module_set modules_of(const lux_conf_tree *tree) {
+    module_set ms = {0};
+    for (size_t i = 0; i < tree->nblocks; i++)
+        for (size_t k = 0; k < tree->blocks[i]->nkvs; k++) {
+            const lux_conf_kv *kv = &tree->blocks[i]->kvs[k];
+            if (strncasecmp(kv->key, "ssl.", 4) == 0)
+                ms.tls = 1;
+            if (tree->blocks[i]->id == 0 && strcasecmp(kv->key, "server.modules") == 0)
+                ms.modules = kv;
+        }
+    return ms;
 }
 
 static int by_place(const void *a, const void *b) {
@@ -208,9 +334,10 @@ long lux_conf_lint(const char *path, FILE *out, FILE *err) {
     if (!tree) {
         fprintf(err, "%s\n", msg);
     } else {
+        module_set ms = modules_of(tree);
         for (size_t i = 0; i < tree->nblocks; i++)
             for (size_t k = 0; k < tree->blocks[i]->nkvs; k++)
-                check_key(&f, tree->blocks[i], &tree->blocks[i]->kvs[k]);
+                check_key(&f, &ms, tree->blocks[i], &tree->blocks[i]->kvs[k]);
         if (f.n)
             qsort(f.v, f.n, sizeof *f.v, by_place);
         for (size_t i = 0; i < f.n; i++)

@@ -27,8 +27,8 @@ static const char *const lighttpd_only_modules[] = {
 };
 
 /* Always enabled, after the listed ones (lighttpd does the same). */
-static const char *const default_modules[] = {"mod_indexfile", "mod_dirlisting", "mod_staticfile",
-                                              NULL};
+const char *const lux_gen_default_modules[] = {"mod_indexfile", "mod_dirlisting", "mod_staticfile",
+                                               NULL};
 
 struct lux_gen_cleanup {
     lux_gen_cleanup *next;
@@ -389,8 +389,8 @@ static int enable_modules(lux_gen *g, const lux_conf_block *global, gen_errors *
         add_error(errs, NULL, 0, "%s", msg);
         return -1;
     }
-    for (size_t i = 0; default_modules[i]; i++)
-        if (enable_module(g, find_builtin(default_modules[i]), msg, sizeof msg) < 0) {
+    for (size_t i = 0; lux_gen_default_modules[i]; i++)
+        if (enable_module(g, find_builtin(lux_gen_default_modules[i]), msg, sizeof msg) < 0) {
             add_error(errs, NULL, 0, "%s", msg);
             return -1;
         }
@@ -433,7 +433,7 @@ static const lux_module *module_of_key(const char *key) {
 }
 
 /* The module a guarded key belongs to, or NULL when the key guards nothing. */
-static const char *guarding_module(const char *key) {
+const char *lux_gen_guarding_module(const char *key) {
     for (size_t i = 0; i < sizeof guarded_keys / sizeof guarded_keys[0]; i++) {
         const char *prefix = guarded_keys[i].prefix;
         size_t plen = strlen(prefix);
@@ -446,7 +446,7 @@ static const char *guarding_module(const char *key) {
 /* A key nobody enabled knows: an error when it guards something, else a warning that says which
  * module would know it, as lighttpd users expect. */
 static void unhandled_key(const lux_gen *g, const lux_conf_kv *kv, gen_errors *errs) {
-    const char *module = guarding_module(kv->key);
+    const char *module = lux_gen_guarding_module(kv->key);
     if (module) {
         const lux_module *m = find_builtin(module);
         if (m && lux_gen_module_index(g, m) >= 0)
@@ -507,7 +507,7 @@ static int apply_block(lux_gen *g, const lux_conf_block *b, gen_errors *errs) {
                          : in_socket_block(b) && b->depth == 1 ? LUX_SCOPE_SOCKET
                                                                : LUX_SCOPE_COND;
         if (!(d->scope & scope)) {
-            if (guarding_module(kv->key))
+            if (lux_gen_guarding_module(kv->key))
                 add_error(errs, kv->file, kv->line,
                           "%s is not supported here in this version of lux (only globally%s)",
                           kv->key, d->scope & LUX_SCOPE_SOCKET ? " or in $SERVER[\"socket\"]" : "");

@@ -100,6 +100,12 @@ int lux_gen_module_index(const lux_gen *g, const lux_module *m);
 void lux_gen_listener_conf(const lux_gen *g, unsigned m, const char *listener, void *out,
                            size_t size);
 
+/* Modules every generation enables after the listed ones, NULL-terminated. */
+extern const char *const lux_gen_default_modules[];
+/* The module a key guards access or TLS for (lux stops when that module does not take the key),
+ * or NULL when the key guards nothing. */
+const char *lux_gen_guarding_module(const char *key);
+
 /* The modules lux knows, built in. */
 extern const lux_module *const lux_builtin_modules[];
 /* Modules a binary links in beside the built-in ones, NULL-terminated: the test binary's test

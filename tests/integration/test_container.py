@@ -6,6 +6,7 @@ HEALTHCHECK."""
 import glob
 import os
 import re
+import shutil
 import subprocess
 
 import harness
@@ -112,3 +113,72 @@ def test_containerfile_agrees_with_the_image_config():
     check(int(user[0][0]) != 0, "the image runs as root")
     cp = harness.run_bin(["-t", "-f", os.path.join(ROOT, "deploy/container/lux.conf")])
     eq(cp.returncode, 0, f"lux -t of the image's configuration ({cp.stderr.strip()})")
+
+
+def makefile_libraries():
+    """The pkg-config modules and -l libraries the Makefile links lux with."""
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        text = f.read()
+    pkgs = re.search(r"^PKGS\s*:=\s*(.*)$", text, re.M).group(1).split()
+    libs = re.findall(r"-l(\w+)", re.search(r"^LIBS\s*:=\s*(.*)$", text, re.M).group(1))
+    return pkgs, libs
+
+
+def owning_package(path):
+    cp = subprocess.run(["dpkg", "-S", os.path.normpath(path)], capture_output=True, text=True,
+                        timeout=30)
+    eq(cp.returncode, 0, f"dpkg -S {path} ({cp.stderr.strip()})")
+    return cp.stdout.split(":")[0]
+
+
+def development_files():
+    """{what the Makefile names: the Debian package holding its .pc file or its .so}"""
+    if not shutil.which("dpkg") or not shutil.which("pkg-config"):
+        raise harness.Skip("dpkg and pkg-config are needed to map libraries to packages")
+    pkgs, libs = makefile_libraries()
+    owners = {}
+    for pkg in pkgs:
+        cp = subprocess.run(["pkg-config", "--path", pkg], capture_output=True, text=True,
+                            timeout=30)
+        eq(cp.returncode, 0, f"pkg-config --path {pkg}")
+        owners[pkg] = owning_package(cp.stdout.strip())
+    for lib in libs:
+        owners["-l" + lib] = owning_package(library_file(lib))
+    return owners
+
+
+def library_file(lib):
+    """The file the linker takes for -lLIB (glibc 2.34 keeps only an empty libdl.a and
+    libpthread.a: their functions are in libc)."""
+    for name in (f"lib{lib}.so", f"lib{lib}.a"):
+        cp = subprocess.run(["cc", f"-print-file-name={name}"], capture_output=True, text=True,
+                            timeout=30)
+        if os.path.isabs(cp.stdout.strip()):
+            return cp.stdout.strip()
+    raise harness.TestFailure(f"the C compiler finds no library for -l{lib}")
+
+
+@harness.lux_only(IMAGE)
+def test_containerfile_build_stage_installs_every_library_lux_links():
+    with open(CONTAINERFILE) as f:
+        build_stage = re.split(r"^FROM ", f.read(), flags=re.M)[1]
+    installed = set(re.findall(r"[a-z0-9][a-z0-9.+-]+", build_stage.split("apt-get install")[1]
+                               .split("&&")[0]))
+    # build-essential brings the C library's own development files (libpthread, libdl).
+    installed.add("libc6-dev")
+    missing = sorted(f"{what} ({pkg})" for what, pkg in development_files().items()
+                     if pkg not in installed)
+    eq(missing, [], "libraries the Makefile links whose -dev package the build stage lacks")
+
+
+@harness.lux_only(IMAGE)
+def test_rootfs_paths_follow_the_merged_usr_layout():
+    """Debian's base images (and this build host) have /lib, /lib64, /bin and /sbin as symlinks
+    into /usr. An image layer holding a real /lib directory replaces that symlink, and the
+    base's libraries behind it (bash's, for the HEALTHCHECK) are gone: every file the image adds
+    must sit where no directory on its way is a symlink."""
+    with harness.TempDir() as t:
+        files = build_rootfs(os.path.join(t.path, "rootfs"))
+    through_links = [f for f in files
+                     if os.path.realpath(os.path.dirname(f)) != os.path.dirname(f)]
+    eq(through_links, [], "files placed under a directory that is a symlink in the base image")
