@@ -18,6 +18,8 @@
 void magnet_api_open(lua_State *L);
 /* Register lighty.c (magnet_lib.c) into the table on top of the stack. */
 void magnet_lib_open(lua_State *L);
+/* Register lighty.c's text codecs (magnet_codec.c) into the table on top of the stack. */
+void magnet_codec_open(lua_State *L);
 
 /* Bind r (NULL: none) for the scripts about to run. */
 void magnet_api_bind(lux_req *r);

@@ -1,0 +1,179 @@
+"""mod_magnet's script API name by name against lighttpd 1.4.69: lighty.c's codecs byte for
+byte, lighty.r's tables and their fields, lighty.server. The expected values are what
+lighttpd 1.4.69 answers; every test not marked lux_only passes against it too."""
+
+import contextlib
+
+import harness
+from harness import Server, eq, get
+
+
+@contextlib.contextmanager
+def magnet(lua, conf=""):
+    with harness.TempDir() as tmp:
+        tmp.write("t.lua", lua)
+        conf = ('server.modules += ("mod_magnet")\n'
+                'magnet.attract-physical-path-to = ("@TMP@/t.lua")\n' + conf)
+        with Server(conf, files={"a.txt": "a\n"}, tmp=tmp.path) as s:
+            yield s
+
+
+def lit(b):
+    """A Lua string literal for the bytes b."""
+    if isinstance(b, str):
+        b = b.encode("latin-1")
+    return '"' + "".join(f"\\{c:03d}" for c in b) + '"'
+
+
+RUNNER = """
+local c = lighty.c
+local function show(v)
+    if type(v) == "string" then return c.hexenc(v) end
+    if type(v) ~= "table" then return tostring(v) end
+    local t = {}
+    for i, s in ipairs(v) do t[i] = c.hexenc(s) end
+    return "{" .. table.concat(t, ",") .. "}"
+end
+local out = {}
+for i, f in ipairs(CASES) do
+    local ok, v = pcall(f)
+    out[i] = ok and show(v) or "error"
+end
+lighty.r.resp_body:set(table.concat(out, "\\n"))
+return 200
+"""
+
+
+def evaluate(exprs):
+    """The value of each Lua expression (c is lighty.c) as bytes, None for nil, a list of
+    bytes for an array of strings, or "error"."""
+    cases = ",\n".join(f"function() return {e} end" for e in exprs)
+    with magnet(f"local c = lighty.c\nlocal CASES = {{\n{cases}\n}}\n" + RUNNER) as s:
+        r = get(s.port, "/a.txt")
+        eq(r.status, 200, "status")
+    results = []
+    for line in r.body.decode().split("\n"):
+        if line == "nil" or line == "error":
+            results.append(None if line == "nil" else line)
+        elif line.startswith("{"):
+            results.append([bytes.fromhex(h) for h in line[1:-1].split(",") if h])
+        else:
+            results.append(bytes.fromhex(line))
+    return results
+
+
+def check_calls(fn, cases):
+    """cases: (argument, expected) pairs for lighty.c[fn]."""
+    got = evaluate([f"c.{fn}({lit(arg)})" for arg, _ in cases])
+    for (arg, want), have in zip(cases, got):
+        eq(have, want, f"lighty.c.{fn}({arg!r})")
+
+
+ALL_BYTES = bytes(range(256))
+
+
+def pct(keep):
+    """Percent-encoding that keeps letters, digits and keep."""
+    def enc(b):
+        return b"".join(bytes([c]) if chr(c).isalnum() and c < 128 or chr(c) in keep
+                        else b"%%%02X" % c for c in b)
+    return enc
+
+
+def test_urlenc_and_xmlenc_encode_what_lighttpd_does():
+    got = evaluate([f"c.urlenc({lit(ALL_BYTES)})", f"c.xmlenc({lit(ALL_BYTES)})"])
+    eq(got[0], pct("!()*-./_~")(ALL_BYTES), "urlenc of every byte")
+    want = b"".join(b"&#x%02X;" % c if c < 0x20 or c == 0x7f or chr(c) in "&<>\"'`"
+                    else bytes([c]) for c in ALL_BYTES)
+    eq(got[1], want, "xmlenc of every byte")
+
+
+def test_quoted_strings():
+    check_calls("quotedenc", [("", b""), ("a b", b'"a b"'), ('a"b\\c', b'"a\\"b\\\\c"')])
+    check_calls("quoteddec", [
+        ("", b""), ("x", b"x"), ('"', None), ('""', b""), ('"a b"', b"a b"),
+        ('"a\\"b\\\\c"', b'a"b\\c'), ('"unterminated', None), ("noquote", b"noquote"),
+        ('"a"b', None), ('"\\', None), (' "a"', b' "a"')])
+
+
+def test_backslash_escapes():
+    controls = b"".join(b"\\u%04X" % c if c not in range(7, 14) else b"\\" + b"abtnvfr"[c - 7:c - 6]
+                        for c in range(32))
+    tail = bytes(range(32, 256)).replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    got = evaluate([f"c.bsenc({lit(ALL_BYTES)})", f"c.bsenc_json({lit(ALL_BYTES)})"])
+    eq(got[0], controls + tail, "bsenc of every byte")
+    json_tail = b"".join(b"\\x%02X" % c if c >= 0x7f else bytes([c]) for c in tail)
+    eq(got[1], controls.replace(b"\\u00", b"\\x") + json_tail, "bsenc_json of every byte")
+    check_calls("bsdec", [
+        ("", b""), ("\\", b"\\"), ("a\\nb", b"a\nb"), ("\\x4", b"x4"), ("\\x41\\x4g", b"Ax4g"),
+        ("\\u00e9\\u20ac", "é€".encode()), ("\\uD83D\\uDE00", b"=D83D\x00DE00"),
+        ("\\t\\r\\f\\b\\v\\a\\0\\\"\\\\\\/\\q", b't\r\x0c\x08\x0b\x07\x00"\\/q'),
+        ("\\101\\1010", b"AA0"), ("\\377\\400", b"\xff400"), ("\\U0001F600", b"U0001F600"),
+        ("end\\", b"end\\"), ("\\u00", b"u00"), ("\\u0000", b"\x00"),
+        ("\\u007f\\u0080\\u07FF\\u0800\\uFFFF", b"\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf"),
+        ("\\x7f\\xff\\xFF", b"\x7f\xff\xff"), ("\\8", b"8")])
+
+
+def test_fspath_simplify():
+    check_calls("fspath_simplify", [
+        ("", b""), ("/", b"/"), (".", b""), ("..", b""), ("a/../..", b"/"),
+        ("/a/b/../../..", b"/"), ("//a//b/", b"/a/b/"), ("/./", b"/"), ("a/./b", b"a/b"),
+        ("/a/b/.", b"/a/b/"), ("/a/b/..", b"/a/"), ("/a%2e/..", b"/"), ("rel/../x", b"/x"),
+        ("./a", b"/a"), ("../a", b"/a"), (" /a", b" /a"), ("a/..", b"/"), ("/..", b"/"),
+        ("a/b/../../../c", b"/c"), ("/a/./../b", b"/b"), ("/a/.b/..c/...", b"/a/.b/..c/..."),
+        ("a//b", b"a/b"), ("/a\\..\\b", b"/a\\..\\b"), (ALL_BYTES, ALL_BYTES)])
+
+
+def test_urlenc_normalize():
+    check_calls("urlenc_normalize", [
+        ("", b""), ("a", b"a"), ("/", b"/"), ("/a%2fb", b"/a/b"), ("/%41%42", b"/AB"),
+        ("/a b", b"/a%20b"), ("/%7E%7e", b"/~~"), ("/a?b c&d=%2F", b"/a?b+c&d=/"),
+        ("/%zz", b"/%25zz"), ("/a/../b", b"/b"), ("/%2e%2e/x", b"/x"),
+        ("http://x/y", b"http:/x/y"), ("/%00", b"/%00"), ("/é".encode(), b"/%C3%A9"),
+        ("/a#frag", b"/a"), ("/a//b", b"/a/b"), ("/a?%41%2f%20+", b"/a?A/++"),
+        ("/A%2a%21", b"/A*!"), ("/%7f", b"/%7F"), ("?x", b"?x"), ("/a/%2e%2e", b"/"),
+        ("/x%252F", b"/x%252F"), ("/a?%3D%26", b"/a?%3D%26")])
+    keep = "!$&'()*+,-./:;=?@_~"
+    no_hash = bytes(c for c in range(256) if c not in b"#?")
+    eq(evaluate([f"c.urlenc_normalize({lit(b'/' + no_hash)})"])[0],
+       b"/" + pct(keep)(no_hash), "every byte in a path")
+    encoded = "".join("%%%02x" % c for c in range(256))
+    got = evaluate([f"c.urlenc_normalize({lit('/' + encoded)})",
+                    f"c.urlenc_normalize({lit('/?' + encoded)})"])
+
+    def decoded(c, stays):
+        kept = (chr(c).isalnum() and c < 128 or chr(c) in keep) and chr(c) not in stays
+        return b"+" if stays != "?" and c == 32 else bytes([c]) if kept else b"%%%02X" % c
+
+    eq(got[0], b"/" + b"".join(decoded(c, "?") for c in range(256)), "%XX in a path")
+    eq(got[1], b"/?" + b"".join(decoded(c, "&+;=") for c in range(256)), "%XX in a query")
+
+
+def test_header_tokens():
+    got = evaluate([f"c.header_tokens({lit(s)})" for s in (
+        "", "a", "a, b", " a ,b;q=1", '"x,y", z', 'a=b; c="d e"', 'text/html;charset="utf-8"',
+        "a,,b", "\ta\t", '"esc\\"q"', "x y")])
+    eq(got, [[], [b"a"], [b"a", b",", b"b"], [b"a", b",", b"b", b";", b"q", b"=", b"1"],
+             [b'"x,y"', b",", b"z"], [b"a", b"=", b"b", b";", b"c", b"=", b'"d e"'],
+             [b"text/html", b";", b"charset", b"=", b'"utf-8"'], [b"a", b",", b",", b"b"],
+             [b"a"], [b'"esc\\"q"'], [b"x", b"y"]], "tokens")
+
+
+def test_urlenc_query():
+    key_keep = "!$(),-./:?@_~*"
+    got = evaluate(['c.urlenc_query({a = "1 2"})', 'c.urlenc_query({k = ""})',
+                    'c.urlenc_query({["k="] = "v=&+#%"})', 'c.urlenc_query("str")',
+                    "c.urlenc_query()", f"c.urlenc_query({{[{lit(ALL_BYTES)}] = 'x'}})",
+                    f"c.urlenc_query({{k = {lit(ALL_BYTES)}}})"])
+    eq(got[:5], [b"a=1+2", b"k=", b"k%3D=v=%26%2B%23%25", b"", b""], "pairs")
+    enc = pct(key_keep)
+    eq(got[5], enc(ALL_BYTES).replace(b"%20", b"+") + b"=x", "every byte in a key")
+    eq(got[6], b"k=" + pct(key_keep + "=")(ALL_BYTES).replace(b"%20", b"+"),
+       "every byte in a value")
+
+
+def test_smaller_helpers():
+    got = evaluate(['c.b64dec("YQ==YQ")', 'c.b64dec("!!")', 'c.hexdec("zz")',
+                    'c.hexdec("414")', 'c.cookie_tokens(\' a = 1 ;b;c="2";;d=%41\').b',
+                    'c.cookie_tokens(\' a = 1 ;b;c="2";;d=%41\').a'])
+    eq(got, [b"a", None, None, None, b"", b"1"], "results")
