@@ -380,20 +380,20 @@ static void push_attr(lua_State *L, lux_req *r, int which) {
     case A_REMOTE_ADDR:
         lua_pushstring(L, lux_req_remote_ip(r));
         break;
-    case A_REMOTE_PORT:
-        lua_pushinteger(L, lux_req_remote_port(r));
+    case A_REMOTE_PORT: /* strings, as lighttpd gives them */
+        lua_pushfstring(L, "%d", lux_req_remote_port(r));
         break;
     case A_SERVER_ADDR:
         push_local_addr(L, r);
         break;
     case A_SERVER_PORT:
-        lua_pushinteger(L, lux_req_local_port(r));
+        lua_pushfstring(L, "%d", lux_req_local_port(r));
         break;
     case A_PROTOCOL:
         lua_pushstring(L, lux_req_protocol(r));
         break;
-    case A_STAGE:
-        lua_pushnil(L);
+    case A_STAGE: /* every hook of mod_magnet runs while lighttpd is in this stage */
+        lua_pushliteral(L, "handle-req");
         break;
     case A_STATUS:
         lua_pushinteger(L, r->status);
@@ -533,6 +533,62 @@ static void fill_attrs(lua_State *L) {
 
 static int req_attr_pairs(lua_State *L) {
     return pairs_of(L, fill_attrs);
+}
+
+/* lighty.r.req_item: facts about the request and its connection. */
+
+/* The request head's size as it came: its line, its fields and the blank line (HTTP/1
+ * spelling; what lighttpd counts for HTTP/2 differs by the compression). */
+static lua_Integer head_length(const lux_req *r) {
+    if (!r->method_str.ptr)
+        return 0;
+    lua_Integer n = (lua_Integer)(r->method_str.len + 1 + r->target.len + 1 + 8 + 2 + 2);
+    for (size_t i = 0; i < r->nheaders; i++)
+        n += (lua_Integer)(r->headers[i].name.len + 2 + r->headers[i].value.len + 2);
+    return n;
+}
+
+static int start_time_fn(lua_State *L) {
+    lux_req *r = req(L);
+    lua_pushinteger(L, (lua_Integer)r->start.tv_sec);
+    lua_pushinteger(L, (lua_Integer)r->start.tv_nsec);
+    return 2;
+}
+
+static int req_item_get(lua_State *L) {
+    lux_req *r = req(L);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "keep_alive") == 0)
+        lua_pushinteger(L, !r->conn_closes);
+    else if (strcmp(k, "bytes_in") == 0 || strcmp(k, "req_header_len") == 0)
+        lua_pushinteger(L, head_length(r));
+    else if (strcmp(k, "bytes_out") == 0)
+        lua_pushinteger(L, (lua_Integer)r->bytes_sent);
+    else if (strcmp(k, "resp_header_len") == 0)
+        lua_pushinteger(L, (lua_Integer)(r->bytes_sent - r->body_sent));
+    else if (strcmp(k, "req_count") == 0) /* this request counts while it runs */
+        lua_pushinteger(L, (lua_Integer)lux_req_conn_requests(r) + !r->complete);
+    else if (strcmp(k, "stream_id") == 0 && r->version < 20) /* HTTP/1: none */
+        lua_pushinteger(L, 0);
+    else if (strcmp(k, "stream_id") == 0)
+        return luaL_error(L,
+                          "r.req_item['stream_id'] of an HTTP/2 request is not available in lux");
+    else if (strcmp(k, "start_time") == 0)
+        lua_pushcfunction(L, start_time_fn);
+    else
+        return luaL_error(L, "r.req_item['%s'] invalid", k);
+    return 1;
+}
+
+/* Only keep_alive can be set: 0 closes the connection after this response. */
+static int req_item_set(lua_State *L) {
+    lux_req *r = req(L);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "keep_alive") != 0)
+        return luaL_error(L, "r.req_item['%s'] invalid or read-only", k);
+    if (luaL_checkinteger(L, 3) == 0)
+        r->conn_closes = 1;
+    return 0;
 }
 
 /* lighty.r.resp_body */
@@ -732,7 +788,7 @@ void magnet_api_open(lua_State *L) {
     lua_setfield(L, -2, "resp_body");
     push_unavailable(L, "lighty.r.req_body");
     lua_setfield(L, -2, "req_body");
-    push_unavailable(L, "lighty.r.req_item");
+    push_proxy(L, req_item_get, req_item_set, NULL);
     lua_setfield(L, -2, "req_item");
     lua_setfield(L, lighty, "r");
 

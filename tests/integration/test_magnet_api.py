@@ -5,7 +5,7 @@ lighttpd 1.4.69 answers; every test not marked lux_only passes against it too.""
 import contextlib
 
 import harness
-from harness import Server, eq, get
+from harness import Server, check, contains, eq, get, poll
 
 
 @contextlib.contextmanager
@@ -177,3 +177,47 @@ def test_smaller_helpers():
                     'c.hexdec("414")', 'c.cookie_tokens(\' a = 1 ;b;c="2";;d=%41\').b',
                     'c.cookie_tokens(\' a = 1 ;b;c="2";;d=%41\').a'])
     eq(got, [b"a", None, None, None, b"", b"1"], "results")
+
+
+def test_req_attr_ports_are_strings_and_stage_is_named():
+    lua = """
+local a = lighty.r.req_attr
+lighty.r.resp_body:set(table.concat({type(a["request.remote-port"]),
+    type(a["request.server-port"]), a["request.server-port"], a["request.stage"]}, " "))
+return 200
+"""
+    with magnet(lua) as s:
+        eq(get(s.port, "/a.txt").body.decode(), f"string string {s.port} handle-req", "attrs")
+
+
+def test_req_item():
+    lua = """
+local it = lighty.r.req_item
+local sec, nsec = it.start_time()
+local ok, err = pcall(function() it.bytes_in = 1 end)
+lighty.r.resp_body:set(table.concat({it.keep_alive, it.req_count, it.bytes_in,
+    it.req_header_len, it.bytes_out, it.resp_header_len, it.stream_id,
+    tostring(math.abs(sec - lighty.c.time()) < 60), math.type(nsec), tostring(ok),
+    tostring(pcall(function() return it.nonesuch end))}, " "))
+if lighty.r.req_header["X-Close"] then it.keep_alive = 0 end
+return 200
+"""
+    with magnet(lua) as s, harness.Conn(s.port) as c:
+        head = "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        r = c.request("/a.txt")
+        eq(r.body.decode(), f"1 1 {len(head)} {len(head)} 0 0 0 true integer false false",
+           "the first request's items")
+        r = c.request("/a.txt", headers={"X-Close": "1"})
+        eq(r.body.decode().split(" ")[:2], ["1", "2"], "keep_alive and req_count")
+        eq(r.header("Connection"), "close", "keep_alive = 0 closes the connection")
+        check(c.closed_by_server(), "the connection closed")
+
+
+def test_print_goes_to_the_error_log():
+    lua = 'print("from the script\\nsecond line", "ignored") print(nil)\n'
+    with magnet(lua) as s:
+        eq(get(s.port, "/a.txt").status, 200, "status")
+        poll(lambda: "(lua-print) from the script\\nsecond line" in s.errorlog, timeout=10,
+             what="print's line in the error log")
+        contains(s.errorlog, "(lua-print) (null)", "nil")
+        check("ignored" not in s.errorlog, "only the first argument is printed")
