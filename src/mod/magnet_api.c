@@ -707,25 +707,23 @@ static int body_add_fn(lua_State *L) {
     return 0;
 }
 
-static int body_get_fn(lua_State *L) {
-    push_body(L, req(L));
-    return 1;
-}
-
+/* .get is the body itself and .len its length (fields, not methods, as in lighttpd);
+ * .bytes_in counts what the response produced, .bytes_out what was sent of it. */
 static int resp_body_get(lua_State *L) {
+    lux_req *r = req(L);
     const char *k = luaL_checkstring(L, 2);
-    if (strcmp(k, "len") == 0) {
-        lux_req *r = req(L);
+    if (strcmp(k, "get") == 0)
+        push_body(L, r);
+    else if (strcmp(k, "len") == 0 || strcmp(k, "bytes_in") == 0)
         lua_pushinteger(L, (lua_Integer)r->body_len);
-    } else if (strcmp(k, "set") == 0) {
+    else if (strcmp(k, "bytes_out") == 0)
+        lua_pushinteger(L, (lua_Integer)r->body_sent);
+    else if (strcmp(k, "set") == 0)
         lua_pushcfunction(L, body_set_fn);
-    } else if (strcmp(k, "add") == 0) {
+    else if (strcmp(k, "add") == 0)
         lua_pushcfunction(L, body_add_fn);
-    } else if (strcmp(k, "get") == 0) {
-        lua_pushcfunction(L, body_get_fn);
-    } else {
-        return luaL_error(L, "lighty.r.resp_body.%s is not available in lux", k);
-    }
+    else
+        return luaL_error(L, "r.resp_body invalid method or param \"%s\"", k);
     return 1;
 }
 

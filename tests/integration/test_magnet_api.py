@@ -221,3 +221,19 @@ def test_print_goes_to_the_error_log():
              what="print's line in the error log")
         contains(s.errorlog, "(lua-print) (null)", "nil")
         check("ignored" not in s.errorlog, "only the first argument is printed")
+
+
+def test_resp_body_get_and_len_are_fields():
+    lua = """
+local b = lighty.r.resp_body
+lighty.r.resp_header["X-Body"] = type(b.get) .. " " .. lighty.c.hexenc(b.get) .. " " .. b.len
+    .. " " .. b.bytes_out .. " " .. tostring(pcall(function() return b.nonesuch end))
+"""
+    with harness.TempDir() as tmp:
+        tmp.write("rs.lua", lua)
+        conf = ('server.modules += ("mod_magnet")\n'
+                'magnet.attract-response-start-to = ("@TMP@/rs.lua")\n')
+        with Server(conf, files={"a.txt": "abc\n"}, tmp=tmp.path) as s:
+            r = get(s.port, "/a.txt")
+            eq(r.header("X-Body"), "string 6162630A 4 0 false", "the static file's body")
+            eq(r.body, b"abc\n", "the body itself")
