@@ -15,7 +15,9 @@
 #include "core/core_conf.h"
 #include "core/pool.h"
 #include "http/request.h"
+#include "http/etag.h"
 #include "http/stat_cache.h"
+#include "mod/staticfile_send.h"
 
 static _Thread_local lux_req *bound;
 static _Thread_local int body_set;
@@ -725,6 +727,61 @@ static int resp_body_get(lua_State *L) {
     else
         return luaL_error(L, "r.resp_body invalid method or param \"%s\"", k);
     return 1;
+}
+
+/* lighty.c.stat's request fields */
+
+/* Reading stat(path)["http-response-send-file"] answers with the file as mod_staticfile would
+ * (validators, ranges, Content-Type) and gives the status, nil when the file cannot be sent. */
+static int stat_send_file(lua_State *L) {
+    lux_req *r = req(L);
+    if (strcmp(luaL_checkstring(L, 2), "http-response-send-file") != 0)
+        return 0;
+    size_t n;
+    const char *path = lua_tolstring(L, lua_upvalueindex(1), &n);
+    const lux_core_conf *core = r->confs[0];
+    lux_file *f = path ? lux_stat_cache_open(r->worker, path, n, core->follow_symlink) : NULL;
+    if (!f || !S_ISREG(f->mode)) {
+        lux_file_unref(f);
+        lua_pushnil(L);
+        return 1;
+    }
+    lux_resp_body_reset(r);
+    lux_static_answer(r, f, &(lux_str){path, n}, 0);
+    lux_file_unref(f);
+    body_set = 1;
+    lua_pushinteger(L, r->status);
+    return 1;
+}
+
+void magnet_stat_request_fields(lua_State *L, const char *path, const struct stat *st) {
+    lux_req *r = bound;
+    if (!r)
+        return;
+    const lux_core_conf *core = r->confs[0];
+    unsigned flags = (core->etag_use_inode ? LUX_ETAG_USE_INODE : 0) |
+                     (core->etag_use_mtime ? LUX_ETAG_USE_MTIME : 0) |
+                     (core->etag_use_size ? LUX_ETAG_USE_SIZE : 0);
+    char etag[LUX_ETAG_MAX + 1];
+    size_t len = lux_etag_make(etag, flags, st->st_ino, st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+                               (uint64_t)st->st_size);
+    if (len) {
+        lua_pushlstring(L, etag, len);
+        lua_setfield(L, -2, "etag");
+    }
+    const char *type =
+        S_ISREG(st->st_mode)
+            ? lux_mimetype_lookup(core->mimetypes.items, core->mimetypes.n, path, strlen(path))
+            : NULL;
+    if (type && *type) {
+        lua_pushstring(L, type);
+        lua_setfield(L, -2, "content-type");
+    }
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, path);
+    lua_pushcclosure(L, stat_send_file, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
 }
 
 static int read_only(lua_State *L) {

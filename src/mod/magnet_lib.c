@@ -116,7 +116,22 @@ static void set_int(lua_State *L, const char *k, lua_Integer v) {
     lua_setfield(L, -2, k);
 }
 
-/* lighty.c.stat(path): a table of the file's attributes, nil when it does not exist. */
+/* st_mtim() and its kin: seconds and nanoseconds. */
+static int timespec_fn(lua_State *L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(2));
+    return 2;
+}
+
+static void set_timespec(lua_State *L, const char *k, struct timespec ts) {
+    lua_pushinteger(L, (lua_Integer)ts.tv_sec);
+    lua_pushinteger(L, (lua_Integer)ts.tv_nsec);
+    lua_pushcclosure(L, timespec_fn, 2);
+    lua_setfield(L, -2, k);
+}
+
+/* lighty.c.stat(path): a table of the file's attributes, nil when it does not exist; the
+ * request's view of it (etag, content-type, http-response-send-file) from magnet_api.c. */
 static int c_stat(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     struct stat st, lst;
@@ -140,6 +155,10 @@ static int c_stat(lua_State *L) {
     set_int(L, "st_size", st.st_size);
     set_int(L, "st_ino", (lua_Integer)st.st_ino);
     set_int(L, "st_mode", st.st_mode);
+    set_timespec(L, "st_mtim", st.st_mtim);
+    set_timespec(L, "st_ctim", st.st_ctim);
+    set_timespec(L, "st_atim", st.st_atim);
+    magnet_stat_request_fields(L, path, &st);
     return 1;
 }
 

@@ -237,3 +237,30 @@ lighty.r.resp_header["X-Body"] = type(b.get) .. " " .. lighty.c.hexenc(b.get) ..
             r = get(s.port, "/a.txt")
             eq(r.header("X-Body"), "string 6162630A 4 0 false", "the static file's body")
             eq(r.body, b"abc\n", "the body itself")
+
+
+def test_stat_fields_of_the_request():
+    lua = """
+local root = lighty.r.req_attr["physical.doc-root"]
+local st = lighty.c.stat(root .. "/a.txt")
+local sec, nsec = st.st_mtim()
+lighty.r.resp_header["X-Stat"] = table.concat({st.etag, st["content-type"], math.type(sec),
+    math.type(nsec), tostring(sec == st.st_mtime), tostring(lighty.c.stat(root)["content-type"])},
+    " ")
+if lighty.r.req_attr["uri.path"] == "/send" then
+    return lighty.c.stat(root .. "/b.html")["http-response-send-file"]
+end
+"""
+    with harness.TempDir() as tmp:
+        tmp.write("st.lua", lua)
+        conf = ('server.modules += ("mod_magnet")\n'
+                '$HTTP["url"] != "/a.txt" { magnet.attract-physical-path-to = ("@TMP@/st.lua") }\n')
+        with Server(conf, files={"a.txt": "abc\n", "b.html": "<p>b</p>\n"}, tmp=tmp.path) as s:
+            etag = get(s.port, "/a.txt").header("ETag")
+            check(etag, "a static answer has an ETag")
+            r = get(s.port, "/b.html")
+            eq(r.header("X-Stat"), f"{etag} text/plain integer integer true nil", "the fields")
+            r = get(s.port, "/send")
+            eq((r.status, r.body, r.header("Content-Type")), (200, b"<p>b</p>\n", "text/html"),
+               "http-response-send-file answers with the file")
+            eq(r.header("ETag"), get(s.port, "/b.html").header("ETag"), "its validator")
