@@ -5,6 +5,7 @@
  */
 #include "mod/magnet_api.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "core/core_conf.h"
 #include "core/pool.h"
 #include "http/request.h"
+#include "http/body.h"
 #include "http/etag.h"
 #include "http/stat_cache.h"
 #include "mod/staticfile_send.h"
@@ -593,6 +595,47 @@ static int req_item_set(lua_State *L) {
     return 0;
 }
 
+/* lighty.r.req_body: the request body as far as it came and no handler took it yet. */
+
+static void push_req_body(lua_State *L, const lux_req *r) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (uint64_t off = 0;;) {
+        char *dst = luaL_prepbuffsize(&b, LUAL_BUFFERSIZE);
+        ssize_t n = lux_body_peek(r, off, dst, LUAL_BUFFERSIZE);
+        if (n < 0)
+            luaL_error(L, "cannot read the request body: %s", strerror(errno));
+        if (n <= 0)
+            break;
+        luaL_addsize(&b, (size_t)n);
+        off += (uint64_t)n;
+    }
+    luaL_pushresult(&b);
+}
+
+/* .len is the body's length (-1 while unknown), .collect whether all of it is here, .get the
+ * body once it is (nil before), .bytes_in what came, .bytes_out what a handler took. With
+ * server.stream-request-body = 0, the default, the body is complete before any script runs. */
+static int req_body_get(lua_State *L) {
+    lux_req *r = req(L);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "len") == 0)
+        lua_pushinteger(L, (lua_Integer)lux_body_length(r));
+    else if (strcmp(k, "collect") == 0)
+        lua_pushboolean(L, lux_body_complete(r));
+    else if (strcmp(k, "get") == 0 && lux_body_complete(r))
+        push_req_body(L, r);
+    else if (strcmp(k, "get") == 0)
+        lua_pushnil(L);
+    else if (strcmp(k, "bytes_in") == 0)
+        lua_pushinteger(L, (lua_Integer)lux_body_received(r));
+    else if (strcmp(k, "bytes_out") == 0)
+        lua_pushinteger(L, (lua_Integer)lux_body_taken(r));
+    else
+        return luaL_error(L, "r.req_body invalid method or param \"%s\"", k);
+    return 1;
+}
+
 /* lighty.r.resp_body */
 
 static void push_body(lua_State *L, const lux_req *r) {
@@ -841,7 +884,7 @@ void magnet_api_open(lua_State *L) {
     lua_setfield(L, -2, "resp_header");
     push_proxy(L, resp_body_get, NULL, NULL);
     lua_setfield(L, -2, "resp_body");
-    push_unavailable(L, "lighty.r.req_body");
+    push_proxy(L, req_body_get, NULL, NULL);
     lua_setfield(L, -2, "req_body");
     push_proxy(L, req_item_get, req_item_set, NULL);
     lua_setfield(L, -2, "req_item");

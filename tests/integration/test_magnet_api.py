@@ -5,7 +5,7 @@ lighttpd 1.4.69 answers; every test not marked lux_only passes against it too.""
 import contextlib
 
 import harness
-from harness import Server, check, contains, eq, get, poll
+from harness import Server, check, contains, eq, get, lux_only, poll
 
 
 @contextlib.contextmanager
@@ -264,3 +264,27 @@ end
             eq((r.status, r.body, r.header("Content-Type")), (200, b"<p>b</p>\n", "text/html"),
                "http-response-send-file answers with the file")
             eq(r.header("ETag"), get(s.port, "/b.html").header("ETag"), "its validator")
+
+
+@lux_only("lighttpd 1.4.69 gathers the body only once a script asked (it runs the script again), "
+          "and its req_body.get then holds the request head too")
+def test_req_body_read_by_two_scripts():
+    lua = """
+local b = lighty.r.req_body
+lighty.r.resp_body:add(table.concat({b.len, tostring(b.collect), b.bytes_in,
+    lighty.c.md("sha256", b.get), ""}, " "))
+"""
+    last = "lighty.r.resp_body:add(lighty.r.req_body.get:sub(1, 3)) return 200\n"
+    with harness.TempDir() as tmp:
+        tmp.write("b.lua", lua)
+        tmp.write("last.lua", last)
+        conf = ('server.modules += ("mod_magnet")\n'
+                'magnet.attract-physical-path-to = ("@TMP@/b.lua", "@TMP@/b.lua", '
+                '"@TMP@/last.lua")\n')
+        with Server(conf, files={"a.txt": "a\n"}, tmp=tmp.path) as s:
+            for size in (0, 10, 300 * 1024):
+                body = bytes(i % 251 for i in range(size))
+                r = get(s.port, "/a.txt", method="POST", body=body,
+                        headers={"Content-Length": str(size)})
+                one = f"{size} true {size} {harness.sha256(body).upper()} "
+                eq(r.body, (one * 2).encode() + body[:3], f"a body of {size} bytes, twice")
