@@ -18,8 +18,10 @@
 #include "http/request.h"
 #include "http/body.h"
 #include "http/etag.h"
+#include "core/version.h"
 #include "http/stat_cache.h"
 #include "mod/staticfile_send.h"
+#include "net/stats.h"
 
 static _Thread_local lux_req *bound;
 static _Thread_local int body_set;
@@ -827,6 +829,27 @@ void magnet_stat_request_fields(lua_State *L, const char *path, const struct sta
     lua_setmetatable(L, -2);
 }
 
+/* lighty.server.stats: the server's age in seconds, its name and version, the connections
+ * open on all workers. */
+static int server_stats_get(lua_State *L) {
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "uptime") == 0) {
+        lua_pushinteger(L, (lua_Integer)(lux_req_now(req(L)) - lux_stats_start_time()));
+    } else if (strcmp(k, "version") == 0) {
+        lua_pushliteral(L, "lux/" LUX_VERSION);
+    } else if (strcmp(k, "clients_open") == 0) {
+        lux_stats_totals t;
+        lux_stats_sum(&t);
+        int64_t open = 0;
+        for (int i = 0; i < LUX_STATS_NSTATES; i++)
+            open += t.conns[i];
+        lua_pushinteger(L, (lua_Integer)open);
+    } else {
+        return luaL_error(L, "server.stats['%s'] invalid", k);
+    }
+    return 1;
+}
+
 static int read_only(lua_State *L) {
     return luaL_error(L, "this table cannot be assigned to");
 }
@@ -896,7 +919,14 @@ void magnet_api_open(lua_State *L) {
     lua_setfield(L, lighty, "stat");
     lua_setfield(L, lighty, "c");
 
-    push_unavailable(L, "lighty.server");
+    lua_newtable(L); /* lighty.server */
+    push_proxy(L, server_stats_get, NULL, NULL);
+    lua_setfield(L, -2, "stats");
+    push_unavailable(L, "lighty.server.plugin_stats");
+    lua_setfield(L, -2, "plugin_stats");
+    lua_pushliteral(L, "lighty.server.irequests");
+    lua_pushcclosure(L, unavailable, 1);
+    lua_setfield(L, -2, "irequests");
     lua_setfield(L, lighty, "server");
     push_unavailable(L, "lighty.status");
     lua_setfield(L, lighty, "status");

@@ -288,3 +288,17 @@ lighty.r.resp_body:add(table.concat({b.len, tostring(b.collect), b.bytes_in,
                         headers={"Content-Length": str(size)})
                 one = f"{size} true {size} {harness.sha256(body).upper()} "
                 eq(r.body, (one * 2).encode() + body[:3], f"a body of {size} bytes, twice")
+
+
+def test_server_stats():
+    lua = """
+local st = lighty.server.stats
+lighty.r.resp_body:set(table.concat({math.type(st.uptime), tostring(st.uptime >= 0),
+    st.version, tostring(st.clients_open >= 1), tostring(pcall(function() return st.x end))},
+    " "))
+return 200
+"""
+    with magnet(lua) as s:
+        kind, nonneg, version, open_, bad = get(s.port, "/a.txt").body.decode().split(" ")
+        eq((kind, nonneg, open_, bad), ("integer", "true", "true", "false"), "the stats")
+        check(version.startswith(("lux/", "lighttpd/")), f"the server's name: {version}")

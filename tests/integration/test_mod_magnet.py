@@ -399,13 +399,13 @@ def test_memory_bomb_stopped():
     contains(log, "not enough memory", "the reason in the error log")
 
 
-@lux_only("lighttpd 1.4.69 has lighty.server")
+@lux_only("lighttpd 1.4.69 has lighty.server.irequests")
 def test_unavailable_names_raise():
-    lua = 'lighty.r.resp_body:set(tostring(lighty.server.stats)) return 200\n'
+    lua = 'for r in lighty.server.irequests() do end return 200\n'
     conf = 'magnet.attract-raw-url-to = ("@TMP@/q.lua")\n'
     with magnet(conf, {"q.lua": lua}) as s:
         eq(get(s.port, "/").status, 500, "status")
-        contains(s.errorlog, "lighty.server is not available in lux", "named")
+        contains(s.errorlog, "lighty.server.irequests is not available in lux", "named")
 
 
 @lux_only("lux refuses header injection from scripts")
