@@ -302,3 +302,37 @@ return 200
         kind, nonneg, version, open_, bad = get(s.port, "/a.txt").body.decode().split(" ")
         eq((kind, nonneg, open_, bad), ("integer", "true", "true", "false"), "the stats")
         check(version.startswith(("lux/", "lighttpd/")), f"the server's name: {version}")
+
+
+def test_documented_example_webp_negotiation_and_bot_block():
+    """Two recipes from lighttpd's mod_magnet documentation: serve image.webp for image.png to
+    clients that accept WebP, and refuse a user agent."""
+    lua = """
+local r = lighty.r
+local ua = r.req_header["User-Agent"]
+if ua and ua:find("BadBot", 1, true) then
+    return 403
+end
+local accept = r.req_header["Accept"] or ""
+local path = r.req_attr["physical.path"]
+if path:sub(-4) == ".png" and accept:find("image/webp", 1, true) then
+    local webp = path:sub(1, -5) .. ".webp"
+    if lighty.c.stat(webp) then
+        r.req_attr["physical.path"] = webp
+        r.resp_header["Vary"] = "Accept"
+    end
+end
+"""
+    with harness.TempDir() as tmp:
+        tmp.write("t.lua", lua)
+        conf = ('server.modules += ("mod_magnet")\n'
+                'mimetype.assign += (".webp" => "image/webp")\n'
+                'magnet.attract-physical-path-to = ("@TMP@/t.lua")\n')
+        files = {"i.png": "png bytes", "i.webp": "webp bytes"}
+        with Server(conf, files=files, tmp=tmp.path) as s:
+            r = get(s.port, "/i.png", headers={"Accept": "image/webp,*/*"})
+            eq((r.status, r.body, r.header("Vary")), (200, b"webp bytes", "Accept"), "WebP")
+            eq(r.header("Content-Type"), "image/webp", "its type")
+            r = get(s.port, "/i.png", headers={"Accept": "*/*"})
+            eq((r.status, r.body), (200, b"png bytes"), "PNG for the others")
+            eq(get(s.port, "/i.png", headers={"User-Agent": "x BadBot/1"}).status, 403, "bot")
