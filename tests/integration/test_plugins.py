@@ -286,3 +286,22 @@ def test_plugins_symbol_that_is_not_a_table_refused():
         build_module(tmp, "mod_tiny", "int mod_tiny_module = 2;\n")
         check_refused(tmp, "mod_tiny", r"mod_tiny\.so is not a lux module: it does not export "
                       r"mod_tiny_module as a lux_module table")
+
+
+@lux_only(ONLY)
+def test_plugins_reload_hands_the_module_its_new_settings():
+    """A loaded module's directives change with a reload; a reload its conf_finish refuses
+    fails with its message and the running generation keeps its settings."""
+    def code(s, *args):
+        return curl(["-o", "/dev/null", "-w", "%{http_code}"] + list(args)).stdout.decode()
+
+    with Server(kv_conf("kv.max-value-size = 4\n"), args=["-m", plugin_dir()]) as s:
+        eq(code(s, "-X", "PUT", "--data-binary", "123456", s.url("/api/kv/k")), "413",
+           "over kv.max-value-size = 4")
+        s.reload(kv_conf('kv.max-value-size = 100\nkv.prefix = "/store/"\n'))
+        eq(code(s, "-X", "PUT", "--data-binary", "123456", s.url("/store/k")), "201",
+           "the new size and prefix")
+        eq(code(s, s.url("/api/kv/k")), "404", "the old prefix is gone")
+        s.reload(kv_conf('kv.prefix = "no-slash"\n'))
+        contains(s.errorlog, "kv.prefix must start and end with '/'", "the module's message")
+        eq(code(s, s.url("/store/k")), "200", "the running settings stay")
