@@ -115,9 +115,18 @@ static int log_print(lua_State *L) {
     return 0;
 }
 
+/* A script's os.exit would end the whole server, every worker's connections with it. */
+static int refuse_exit(lua_State *L) {
+    return luaL_error(L, "os.exit would stop the server: not available to mod_magnet scripts");
+}
+
 static int open_state(lua_State *L) {
     luaL_openlibs(L);
     lua_register(L, "print", log_print);
+    lua_getglobal(L, "os");
+    lua_pushcfunction(L, refuse_exit);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
     magnet_api_open(L);
     return 0;
 }

@@ -427,3 +427,13 @@ def test_limits_refuse_negative_values():
             text = text.replace("@PORT@", "80")
             r = harness.run_bin(["-tt", "-f", tmp.write("lux.conf", text)])
             check(r.returncode != 0, f"{key} = -1 refused")
+
+
+@lux_only("lighttpd ends when a script calls os.exit")
+def test_os_exit_does_not_stop_the_server():
+    conf = 'magnet.attract-raw-url-to = ("@TMP@/exit.lua")\n'
+    lua = 'if lighty.r.req_attr["uri.path"] == "/exit" then os.exit(3) end\n'
+    with magnet(conf, {"exit.lua": lua}) as s:
+        eq(get(s.port, "/exit").status, 500, "the script's request")
+        contains(s.errorlog, "os.exit would stop the server", "the reason in the error log")
+        eq(get(s.port, "/a.txt").status, 200, "the server serves on")
