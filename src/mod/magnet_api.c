@@ -581,6 +581,8 @@ static int req_item_get(lua_State *L) {
                           "r.req_item['stream_id'] of an HTTP/2 request is not available in lux");
     else if (strcmp(k, "start_time") == 0)
         lua_pushcfunction(L, start_time_fn);
+    else if (strcmp(k, "http_status") == 0) /* 0 until the response has one */
+        lua_pushinteger(L, r->status);
     else
         return luaL_error(L, "r.req_item['%s'] invalid", k);
     return 1;

@@ -213,6 +213,19 @@ return 200
         check(c.closed_by_server(), "the connection closed")
 
 
+def test_req_item_http_status():
+    with harness.TempDir() as tmp:
+        tmp.write("p.lua", 'lighty.r.resp_header["X-P"] = lighty.r.req_item.http_status\n')
+        tmp.write("rs.lua", 'lighty.r.resp_header["X-RS"] = lighty.r.req_item.http_status\n')
+        conf = ('server.modules += ("mod_magnet")\n'
+                'magnet.attract-physical-path-to = ("@TMP@/p.lua")\n'
+                'magnet.attract-response-start-to = ("@TMP@/rs.lua")\n')
+        with Server(conf, files={"a.txt": "a\n"}, tmp=tmp.path) as s:
+            r = get(s.port, "/a.txt")
+            eq((r.header("X-P"), r.header("X-RS")), ("0", "200"), "before and at the response")
+            eq(get(s.port, "/none").header("X-RS"), "404", "an error's status")
+
+
 def test_print_goes_to_the_error_log():
     lua = 'print("from the script\\nsecond line", "ignored") print(nil)\n'
     with magnet(lua) as s:
