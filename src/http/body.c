@@ -243,6 +243,34 @@ int lux_req_body_feed(lux_req *r, const void *p, size_t len) {
     return 0;
 }
 
+static void forget_contents(lux_req_body *b) {
+    b->mem_off = b->mem_len = 0;
+    if (b->fd >= 0)
+        close(b->fd);
+    b->fd = -1;
+    b->file_off = b->file_len = 0;
+    b->received = 0;
+}
+
+int lux_body_replace(lux_req *r, const void *p, size_t len, int append) {
+    lux_req_body *b = body_of(r);
+    if (!b || b->state != BODY_DONE || lux_body_taken(r)) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (!append)
+        forget_contents(b);
+    if (len && !keep_in_memory(b, p, len) && spool(r, b, p, len) < 0) {
+        forget_contents(b);
+        errno = EIO;
+        return -1;
+    }
+    b->received += len;
+    r->req_body_empty = b->received == 0;
+    r->content_length = (int64_t)b->received;
+    return 0;
+}
+
 void lux_req_body_end(lux_req *r, int ok) {
     if (!r->req_body && ok) { /* no byte came: nothing to keep, nothing to tell a reader */
         r->req_body_empty = 1;

@@ -42,6 +42,10 @@ uint64_t lux_body_taken(const lux_req *r);
  * them from the handler. Returns the bytes copied, 0 past the end, -1 (errno) when the spool
  * file cannot be read. */
 ssize_t lux_body_peek(const lux_req *r, uint64_t off, void *buf, size_t len);
+/* Replace a complete body that no handler read yet with len bytes at p, or with append add
+ * them after it; its length becomes what it holds. 0, or -1 with errno EBUSY (the body is not
+ * complete, or a handler read some of it) or EIO (the spool file failed). */
+int lux_body_replace(lux_req *r, const void *p, size_t len, int append);
 /* Close the spool file and free the memory; at lux_req_free. */
 void lux_body_release(lux_req *r);
 

@@ -617,6 +617,52 @@ static void push_req_body(lua_State *L, const lux_req *r) {
     luaL_pushresult(&b);
 }
 
+/* Methods take the body object first (resp_body:set(x)); a dot call passes only x. */
+static int first_arg(lua_State *L) {
+    return lua_gettop(L) >= 2 ? 2 : 1;
+}
+
+static void replace_req_body(lua_State *L, lux_req *r, const char *s, size_t n, int append) {
+    if (lux_body_replace(r, s, n, append) < 0)
+        luaL_error(L, "cannot change the request body: %s",
+                   errno == EBUSY ? "it is not complete, or a handler read it" : strerror(errno));
+}
+
+static void put_req_body_piece(lua_State *L, lux_req *r, int i, int append) {
+    size_t n;
+    const char *s = lua_tolstring(L, i, &n);
+    if (!s)
+        luaL_error(L, "r.req_body pieces must be strings, not %s", luaL_typename(L, i));
+    replace_req_body(L, r, s, n, append);
+}
+
+/* A string or an array of strings; set starts afresh, add appends. */
+static int req_body_change(lua_State *L, int append) {
+    lux_req *r = req(L);
+    int i = first_arg(L);
+    if (lua_type(L, i) != LUA_TTABLE) {
+        put_req_body_piece(L, r, i, append);
+        return 0;
+    }
+    if (!append)
+        replace_req_body(L, r, "", 0, 0);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, i);
+    for (lua_Integer k = 1; k <= n; k++) {
+        lua_rawgeti(L, i, k);
+        put_req_body_piece(L, r, lua_gettop(L), 1);
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int req_body_set_fn(lua_State *L) {
+    return req_body_change(L, 0);
+}
+
+static int req_body_add_fn(lua_State *L) {
+    return req_body_change(L, 1);
+}
+
 /* .len is the body's length (-1 while unknown), .collect whether all of it is here, .get the
  * body once it is (nil before), .bytes_in what came, .bytes_out what a handler took. With
  * server.stream-request-body = 0, the default, the body is complete before any script runs. */
@@ -635,6 +681,10 @@ static int req_body_get(lua_State *L) {
         lua_pushinteger(L, (lua_Integer)lux_body_received(r));
     else if (strcmp(k, "bytes_out") == 0)
         lua_pushinteger(L, (lua_Integer)lux_body_taken(r));
+    else if (strcmp(k, "set") == 0)
+        lua_pushcfunction(L, req_body_set_fn);
+    else if (strcmp(k, "add") == 0)
+        lua_pushcfunction(L, req_body_add_fn);
     else
         return luaL_error(L, "r.req_body invalid method or param \"%s\"", k);
     return 1;
@@ -737,11 +787,6 @@ static void add_pieces(lua_State *L, lux_req *r, int i) {
     }
     r->has_content_length = 1;
     body_set = 1;
-}
-
-/* Methods take the body object first (resp_body:set(x)); a dot call passes only x. */
-static int first_arg(lua_State *L) {
-    return lua_gettop(L) >= 2 ? 2 : 1;
 }
 
 static int body_set_fn(lua_State *L) {

@@ -349,3 +349,31 @@ end
             r = get(s.port, "/i.png", headers={"Accept": "*/*"})
             eq((r.status, r.body), (200, b"png bytes"), "PNG for the others")
             eq(get(s.port, "/i.png", headers={"User-Agent": "x BadBot/1"}).status, 403, "bot")
+
+
+@lux_only("lighttpd 1.4.69 changes a body only once a script gathered it (collect, then a rerun)")
+def test_req_body_set_and_add_reach_the_handler():
+    lua = """
+local b = lighty.r.req_body
+local how = lighty.r.req_header["X-How"]
+if how == "set" then b:set("replaced") end
+if how == "add" then b:add({ "+", "more" }) end
+if how == "set-table" then b.set({ "a", "b", "c" }) end
+"""
+    cgi = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\necho \"$CONTENT_LENGTH\"\ncat\n"
+    with harness.TempDir() as tmp:
+        tmp.write("t.lua", lua)
+        conf = ('server.modules += ("mod_magnet", "mod_cgi")\n'
+                'cgi.assign = (".sh" => "/bin/sh")\n'
+                'magnet.attract-physical-path-to = ("@TMP@/t.lua")\n')
+        with Server(conf, files={"echo.sh": cgi}, tmp=tmp.path) as s:
+            def post(how, body):
+                r = get(s.port, "/echo.sh", method="POST", body=body, headers={"X-How": how})
+                eq(r.status, 200, f"status ({how})")
+                return r.body
+            eq(post("none", b"original"), b"8\noriginal", "untouched")
+            eq(post("set", b"original"), b"8\nreplaced", "set")
+            eq(post("add", b"original"), b"13\noriginal+more", "add")
+            eq(post("set-table", b"x" * 200000), b"3\nabc", "set replaces a spooled body")
+            big = bytes(i % 251 for i in range(100000))
+            eq(post("add", big), b"100005\n" + big + b"+more", "add after a spooled body")
