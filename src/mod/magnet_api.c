@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/core_conf.h"
+#include "core/plugin_stats.h"
 #include "core/pool.h"
 #include "http/request.h"
 #include "http/body.h"
@@ -897,11 +898,49 @@ static int server_stats_get(lua_State *L) {
     return 1;
 }
 
+/* lighty.server.plugin_stats (and its old name lighty.status): the server's named counters.
+ * Reading a name makes it, at 0, as in lighttpd; values are integers. */
+static int plugin_stat_of(lua_State *L) {
+    size_t n;
+    const char *name = luaL_checklstring(L, 2, &n);
+    int id = lux_plugin_stat(name, n);
+    if (id < 0)
+        luaL_error(L, "plugin_stats[\"%s\"]: empty, longer than %d bytes, or no room for more",
+                   name, LUX_PLUGIN_STAT_NAME_MAX);
+    return id;
+}
+
+static int plugin_stats_get(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)lux_plugin_stat_get(plugin_stat_of(L)));
+    return 1;
+}
+
+static int plugin_stats_set(lua_State *L) {
+    int id = plugin_stat_of(L);
+    if (!lua_isinteger(L, 3))
+        return luaL_error(L, "plugin_stats values are integers, not %s", luaL_typename(L, 3));
+    lux_plugin_stat_set(id, (int64_t)lua_tointeger(L, 3));
+    return 0;
+}
+
+static void fill_plugin_stats(lua_State *L) {
+    size_t n = lux_plugin_stats_count();
+    lua_createtable(L, 0, (int)n);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushinteger(L, (lua_Integer)lux_plugin_stat_get((int)i));
+        lua_setfield(L, -2, lux_plugin_stat_name((int)i));
+    }
+}
+
+static int plugin_stats_pairs(lua_State *L) {
+    return pairs_of(L, fill_plugin_stats);
+}
+
 static int read_only(lua_State *L) {
     return luaL_error(L, "this table cannot be assigned to");
 }
 
-/* Tables of lighttpd's that lux does not provide: any use names them. */
+/* What lighttpd has and lux does not (lighty.server.irequests): a call names it. */
 static int unavailable(lua_State *L) {
     return luaL_error(L, "%s is not available in lux", lua_tostring(L, lua_upvalueindex(1)));
 }
@@ -919,17 +958,6 @@ static void push_proxy(lua_State *L, lua_CFunction get, lua_CFunction set, lua_C
     }
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);
-}
-
-static void push_unavailable(lua_State *L, const char *name) {
-    lua_newtable(L);
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, name);
-    lua_pushcclosure(L, unavailable, 1);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "__index");
-    lua_setfield(L, -2, "__newindex");
     lua_setmetatable(L, -2);
 }
 
@@ -969,14 +997,14 @@ void magnet_api_open(lua_State *L) {
     lua_newtable(L); /* lighty.server */
     push_proxy(L, server_stats_get, NULL, NULL);
     lua_setfield(L, -2, "stats");
-    push_unavailable(L, "lighty.server.plugin_stats");
+    push_proxy(L, plugin_stats_get, plugin_stats_set, plugin_stats_pairs);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, lighty, "status");
     lua_setfield(L, -2, "plugin_stats");
     lua_pushliteral(L, "lighty.server.irequests");
     lua_pushcclosure(L, unavailable, 1);
     lua_setfield(L, -2, "irequests");
     lua_setfield(L, lighty, "server");
-    push_unavailable(L, "lighty.status");
-    lua_setfield(L, lighty, "status");
     lua_pushinteger(L, MAGNET_RESTART_REQUEST);
     lua_setfield(L, lighty, "RESTART_REQUEST");
     lua_setglobal(L, "lighty");

@@ -377,3 +377,28 @@ if how == "set-table" then b.set({ "a", "b", "c" }) end
             eq(post("set-table", b"x" * 200000), b"3\nabc", "set replaces a spooled body")
             big = bytes(i % 251 for i in range(100000))
             eq(post("add", big), b"100005\n" + big + b"+more", "add after a spooled body")
+
+
+def test_plugin_stats_count_and_mod_status_lists_them():
+    lua = """
+local ps = lighty.server.plugin_stats
+ps["magnet.hits"] = ps["magnet.hits"] + 1
+lighty.status["magnet.fixed"] = 7
+lighty.r.resp_header["X-PS"] = table.concat({ps["magnet.hits"], ps["magnet.fresh"],
+    tostring(pcall(function() ps["magnet.bad"] = "x" end)),
+    tostring(pcall(function() ps["magnet.bad"] = 2.5 end))}, " ")
+"""
+    with harness.TempDir() as tmp:
+        tmp.write("ps.lua", lua)
+        conf = ('server.modules += ("mod_magnet", "mod_status")\n'
+                'status.statistics-url = "/stats"\n'
+                '$HTTP["url"] != "/stats" { magnet.attract-physical-path-to = ("@TMP@/ps.lua") }\n')
+        with Server(conf + "server.max-worker = 2\n" * (not harness.is_lighttpd()),
+                    files={"a.txt": "a\n"}, tmp=tmp.path) as s:
+            for i in range(1, 4):
+                eq(get(s.port, "/a.txt").header("X-PS"), f"{i} 0 false false", f"request {i}")
+            r = get(s.port, "/stats")
+            eq((r.status, r.header("Content-Type")), (200, "text/plain"), "the statistics page")
+            lines = set(r.body.decode().splitlines())
+            check({"magnet.hits: 3", "magnet.fixed: 7", "magnet.fresh: 0"} <= lines,
+                  f"the counters listed: {sorted(lines)}")
