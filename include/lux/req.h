@@ -66,7 +66,8 @@ struct lux_req {
     size_t nheaders;
     int64_t content_length; /* -1 when absent or unknown (chunked, HTTP/2 without one) */
     unsigned head_only : 1;
-    unsigned conn_closes : 1; /* the connection closes after this response (HTTP/1) */
+    /* The connection closes after this response (HTTP/1); a hook may set it to ask for that. */
+    unsigned conn_closes : 1;
 
     /* Config evaluation: per-block condition cache and captures, per-module settings. */
     uint8_t *cond_state;     /* [gen nblocks]: 0 unknown, 1 true, 2 false */

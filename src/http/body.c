@@ -68,6 +68,47 @@ int lux_body_settled(lux_req *r) {
     return b->mode != 0 || b->state != BODY_OPEN;
 }
 
+int lux_body_complete(const lux_req *r) {
+    const lux_req_body *b = r->req_body;
+    if (!b)
+        return r->req_body_empty || r->content_length == 0;
+    return b->state == BODY_DONE;
+}
+
+uint64_t lux_body_received(const lux_req *r) {
+    return r->req_body ? r->req_body->received : 0;
+}
+
+static uint32_t mem_unread(const lux_req_body *b);
+
+uint64_t lux_body_taken(const lux_req *r) {
+    const lux_req_body *b = r->req_body;
+    if (!b)
+        return 0;
+    return b->received - mem_unread(b) - (b->file_len - b->file_off);
+}
+
+ssize_t lux_body_peek(const lux_req *r, uint64_t off, void *buf, size_t len) {
+    const lux_req_body *b = r->req_body;
+    if (!b)
+        return 0;
+    size_t n = 0;
+    if (off < mem_unread(b)) {
+        n = mem_unread(b) - off < len ? mem_unread(b) - (size_t)off : len;
+        memcpy(buf, b->mem + b->mem_off + off, n);
+    }
+    uint64_t file_at = b->file_off + (off > mem_unread(b) ? off - mem_unread(b) : 0);
+    if (n < len && b->fd >= 0 && file_at < b->file_len) {
+        uint64_t left = b->file_len - file_at;
+        ssize_t f =
+            pread(b->fd, (char *)buf + n, left < len - n ? (size_t)left : len - n, (off_t)file_at);
+        if (f < 0 && !n)
+            return -1;
+        n += f > 0 ? (size_t)f : 0;
+    }
+    return (ssize_t)n;
+}
+
 void lux_body_release(lux_req *r) {
     lux_req_body *b = r->req_body;
     if (!b)
@@ -199,6 +240,34 @@ int lux_req_body_feed(lux_req *r, const void *p, size_t len) {
     }
     if (len)
         readable(r, b);
+    return 0;
+}
+
+static void forget_contents(lux_req_body *b) {
+    b->mem_off = b->mem_len = 0;
+    if (b->fd >= 0)
+        close(b->fd);
+    b->fd = -1;
+    b->file_off = b->file_len = 0;
+    b->received = 0;
+}
+
+int lux_body_replace(lux_req *r, const void *p, size_t len, int append) {
+    lux_req_body *b = body_of(r);
+    if (!b || b->state != BODY_DONE || lux_body_taken(r)) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (!append)
+        forget_contents(b);
+    if (len && !keep_in_memory(b, p, len) && spool(r, b, p, len) < 0) {
+        forget_contents(b);
+        errno = EIO;
+        return -1;
+    }
+    b->received += len;
+    r->req_body_empty = b->received == 0;
+    r->content_length = (int64_t)b->received;
     return 0;
 }
 

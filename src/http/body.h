@@ -8,6 +8,7 @@
 #define LUX_BODY_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lux/req.h"
 
@@ -32,6 +33,19 @@ void lux_body_forget_notify(lux_req *r);
  * the request had, never spooled (the protocol stops at LUX_REQ_BODY_MEM unread), and not
  * counted against server.max-request-size. 0 or -1 (out of memory). */
 int lux_body_open_tunnel(lux_req *r);
+/* Is the whole body here (ended well, or there is none)? */
+int lux_body_complete(const lux_req *r);
+/* Body bytes received so far, and how many of them a handler has read. */
+uint64_t lux_body_received(const lux_req *r);
+uint64_t lux_body_taken(const lux_req *r);
+/* Copy up to len of the unread bytes, from off bytes past the first of them, without taking
+ * them from the handler. Returns the bytes copied, 0 past the end, -1 (errno) when the spool
+ * file cannot be read. */
+ssize_t lux_body_peek(const lux_req *r, uint64_t off, void *buf, size_t len);
+/* Replace a complete body that no handler read yet with len bytes at p, or with append add
+ * them after it; its length becomes what it holds. 0, or -1 with errno EBUSY (the body is not
+ * complete, or a handler read some of it) or EIO (the spool file failed). */
+int lux_body_replace(lux_req *r, const void *p, size_t len, int append);
 /* Close the spool file and free the memory; at lux_req_free. */
 void lux_body_release(lux_req *r);
 

@@ -5,6 +5,7 @@
  */
 #include "mod/magnet_api.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,9 +14,15 @@
 #include <unistd.h>
 
 #include "core/core_conf.h"
+#include "core/plugin_stats.h"
 #include "core/pool.h"
 #include "http/request.h"
+#include "http/body.h"
+#include "http/etag.h"
+#include "core/version.h"
 #include "http/stat_cache.h"
+#include "mod/staticfile_send.h"
+#include "net/stats.h"
 
 static _Thread_local lux_req *bound;
 static _Thread_local int body_set;
@@ -380,20 +387,20 @@ static void push_attr(lua_State *L, lux_req *r, int which) {
     case A_REMOTE_ADDR:
         lua_pushstring(L, lux_req_remote_ip(r));
         break;
-    case A_REMOTE_PORT:
-        lua_pushinteger(L, lux_req_remote_port(r));
+    case A_REMOTE_PORT: /* strings, as lighttpd gives them */
+        lua_pushfstring(L, "%d", lux_req_remote_port(r));
         break;
     case A_SERVER_ADDR:
         push_local_addr(L, r);
         break;
     case A_SERVER_PORT:
-        lua_pushinteger(L, lux_req_local_port(r));
+        lua_pushfstring(L, "%d", lux_req_local_port(r));
         break;
     case A_PROTOCOL:
         lua_pushstring(L, lux_req_protocol(r));
         break;
-    case A_STAGE:
-        lua_pushnil(L);
+    case A_STAGE: /* every hook of mod_magnet runs while lighttpd is in this stage */
+        lua_pushliteral(L, "handle-req");
         break;
     case A_STATUS:
         lua_pushinteger(L, r->status);
@@ -535,6 +542,155 @@ static int req_attr_pairs(lua_State *L) {
     return pairs_of(L, fill_attrs);
 }
 
+/* lighty.r.req_item: facts about the request and its connection. */
+
+/* The request head's size as it came: its line, its fields and the blank line (HTTP/1
+ * spelling; what lighttpd counts for HTTP/2 differs by the compression). */
+static lua_Integer head_length(const lux_req *r) {
+    if (!r->method_str.ptr)
+        return 0;
+    lua_Integer n = (lua_Integer)(r->method_str.len + 1 + r->target.len + 1 + 8 + 2 + 2);
+    for (size_t i = 0; i < r->nheaders; i++)
+        n += (lua_Integer)(r->headers[i].name.len + 2 + r->headers[i].value.len + 2);
+    return n;
+}
+
+static int start_time_fn(lua_State *L) {
+    lux_req *r = req(L);
+    lua_pushinteger(L, (lua_Integer)r->start.tv_sec);
+    lua_pushinteger(L, (lua_Integer)r->start.tv_nsec);
+    return 2;
+}
+
+static int req_item_get(lua_State *L) {
+    lux_req *r = req(L);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "keep_alive") == 0)
+        lua_pushinteger(L, !r->conn_closes);
+    else if (strcmp(k, "bytes_in") == 0 || strcmp(k, "req_header_len") == 0)
+        lua_pushinteger(L, head_length(r));
+    else if (strcmp(k, "bytes_out") == 0)
+        lua_pushinteger(L, (lua_Integer)r->bytes_sent);
+    else if (strcmp(k, "resp_header_len") == 0)
+        lua_pushinteger(L, (lua_Integer)(r->bytes_sent - r->body_sent));
+    else if (strcmp(k, "req_count") == 0) /* this request counts while it runs */
+        lua_pushinteger(L, (lua_Integer)lux_req_conn_requests(r) + !r->complete);
+    else if (strcmp(k, "stream_id") == 0 && r->version < 20) /* HTTP/1: none */
+        lua_pushinteger(L, 0);
+    else if (strcmp(k, "stream_id") == 0)
+        return luaL_error(L,
+                          "r.req_item['stream_id'] of an HTTP/2 request is not available in lux");
+    else if (strcmp(k, "start_time") == 0)
+        lua_pushcfunction(L, start_time_fn);
+    else if (strcmp(k, "http_status") == 0) /* 0 until the response has one */
+        lua_pushinteger(L, r->status);
+    else
+        return luaL_error(L, "r.req_item['%s'] invalid", k);
+    return 1;
+}
+
+/* Only keep_alive can be set: 0 closes the connection after this response. */
+static int req_item_set(lua_State *L) {
+    lux_req *r = req(L);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "keep_alive") != 0)
+        return luaL_error(L, "r.req_item['%s'] invalid or read-only", k);
+    if (luaL_checkinteger(L, 3) == 0)
+        r->conn_closes = 1;
+    return 0;
+}
+
+/* lighty.r.req_body: the request body as far as it came and no handler took it yet. */
+
+static void push_req_body(lua_State *L, const lux_req *r) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (uint64_t off = 0;;) {
+        char *dst = luaL_prepbuffsize(&b, LUAL_BUFFERSIZE);
+        ssize_t n = lux_body_peek(r, off, dst, LUAL_BUFFERSIZE);
+        if (n < 0)
+            luaL_error(L, "cannot read the request body: %s", strerror(errno));
+        if (n <= 0)
+            break;
+        luaL_addsize(&b, (size_t)n);
+        off += (uint64_t)n;
+    }
+    luaL_pushresult(&b);
+}
+
+/* Methods take the body object first (resp_body:set(x)); a dot call passes only x. */
+static int first_arg(lua_State *L) {
+    return lua_gettop(L) >= 2 ? 2 : 1;
+}
+
+static void replace_req_body(lua_State *L, lux_req *r, const char *s, size_t n, int append) {
+    if (lux_body_replace(r, s, n, append) < 0)
+        luaL_error(L, "cannot change the request body: %s",
+                   errno == EBUSY ? "it is not complete, or a handler read it" : strerror(errno));
+}
+
+static void put_req_body_piece(lua_State *L, lux_req *r, int i, int append) {
+    size_t n;
+    const char *s = lua_tolstring(L, i, &n);
+    if (!s)
+        luaL_error(L, "r.req_body pieces must be strings, not %s", luaL_typename(L, i));
+    replace_req_body(L, r, s, n, append);
+}
+
+/* A string or an array of strings; set starts afresh, add appends. */
+static int req_body_change(lua_State *L, int append) {
+    lux_req *r = req(L);
+    int i = first_arg(L);
+    if (lua_type(L, i) != LUA_TTABLE) {
+        put_req_body_piece(L, r, i, append);
+        return 0;
+    }
+    if (!append)
+        replace_req_body(L, r, "", 0, 0);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, i);
+    for (lua_Integer k = 1; k <= n; k++) {
+        lua_rawgeti(L, i, k);
+        put_req_body_piece(L, r, lua_gettop(L), 1);
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int req_body_set_fn(lua_State *L) {
+    return req_body_change(L, 0);
+}
+
+static int req_body_add_fn(lua_State *L) {
+    return req_body_change(L, 1);
+}
+
+/* .len is the body's length (-1 while unknown), .collect whether all of it is here, .get the
+ * body once it is (nil before), .bytes_in what came, .bytes_out what a handler took. With
+ * server.stream-request-body = 0, the default, the body is complete before any script runs. */
+static int req_body_get(lua_State *L) {
+    lux_req *r = req(L);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "len") == 0)
+        lua_pushinteger(L, (lua_Integer)lux_body_length(r));
+    else if (strcmp(k, "collect") == 0)
+        lua_pushboolean(L, lux_body_complete(r));
+    else if (strcmp(k, "get") == 0 && lux_body_complete(r))
+        push_req_body(L, r);
+    else if (strcmp(k, "get") == 0)
+        lua_pushnil(L);
+    else if (strcmp(k, "bytes_in") == 0)
+        lua_pushinteger(L, (lua_Integer)lux_body_received(r));
+    else if (strcmp(k, "bytes_out") == 0)
+        lua_pushinteger(L, (lua_Integer)lux_body_taken(r));
+    else if (strcmp(k, "set") == 0)
+        lua_pushcfunction(L, req_body_set_fn);
+    else if (strcmp(k, "add") == 0)
+        lua_pushcfunction(L, req_body_add_fn);
+    else
+        return luaL_error(L, "r.req_body invalid method or param \"%s\"", k);
+    return 1;
+}
+
 /* lighty.r.resp_body */
 
 static void push_body(lua_State *L, const lux_req *r) {
@@ -634,11 +790,6 @@ static void add_pieces(lua_State *L, lux_req *r, int i) {
     body_set = 1;
 }
 
-/* Methods take the body object first (resp_body:set(x)); a dot call passes only x. */
-static int first_arg(lua_State *L) {
-    return lua_gettop(L) >= 2 ? 2 : 1;
-}
-
 static int body_set_fn(lua_State *L) {
     lux_req *r = req(L);
     lux_resp_body_reset(r);
@@ -651,33 +802,145 @@ static int body_add_fn(lua_State *L) {
     return 0;
 }
 
-static int body_get_fn(lua_State *L) {
-    push_body(L, req(L));
+/* .get is the body itself and .len its length (fields, not methods, as in lighttpd);
+ * .bytes_in counts what the response produced, .bytes_out what was sent of it. */
+static int resp_body_get(lua_State *L) {
+    lux_req *r = req(L);
+    const char *k = luaL_checkstring(L, 2);
+    if (strcmp(k, "get") == 0)
+        push_body(L, r);
+    else if (strcmp(k, "len") == 0 || strcmp(k, "bytes_in") == 0)
+        lua_pushinteger(L, (lua_Integer)r->body_len);
+    else if (strcmp(k, "bytes_out") == 0)
+        lua_pushinteger(L, (lua_Integer)r->body_sent);
+    else if (strcmp(k, "set") == 0)
+        lua_pushcfunction(L, body_set_fn);
+    else if (strcmp(k, "add") == 0)
+        lua_pushcfunction(L, body_add_fn);
+    else
+        return luaL_error(L, "r.resp_body invalid method or param \"%s\"", k);
     return 1;
 }
 
-static int resp_body_get(lua_State *L) {
+/* lighty.c.stat's request fields */
+
+/* Reading stat(path)["http-response-send-file"] answers with the file as mod_staticfile would
+ * (validators, ranges, Content-Type) and gives the status, nil when the file cannot be sent. */
+static int stat_send_file(lua_State *L) {
+    lux_req *r = req(L);
+    if (strcmp(luaL_checkstring(L, 2), "http-response-send-file") != 0)
+        return 0;
+    size_t n;
+    const char *path = lua_tolstring(L, lua_upvalueindex(1), &n);
+    const lux_core_conf *core = r->confs[0];
+    lux_file *f = path ? lux_stat_cache_open(r->worker, path, n, core->follow_symlink) : NULL;
+    if (!f || !S_ISREG(f->mode)) {
+        lux_file_unref(f);
+        lua_pushnil(L);
+        return 1;
+    }
+    lux_resp_body_reset(r);
+    lux_static_answer(r, f, &(lux_str){path, n}, 0);
+    lux_file_unref(f);
+    body_set = 1;
+    lua_pushinteger(L, r->status);
+    return 1;
+}
+
+void magnet_stat_request_fields(lua_State *L, const char *path, const struct stat *st) {
+    lux_req *r = bound;
+    if (!r)
+        return;
+    const lux_core_conf *core = r->confs[0];
+    unsigned flags = (core->etag_use_inode ? LUX_ETAG_USE_INODE : 0) |
+                     (core->etag_use_mtime ? LUX_ETAG_USE_MTIME : 0) |
+                     (core->etag_use_size ? LUX_ETAG_USE_SIZE : 0);
+    char etag[LUX_ETAG_MAX + 1];
+    size_t len = lux_etag_make(etag, flags, st->st_ino, st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+                               (uint64_t)st->st_size);
+    if (len) {
+        lua_pushlstring(L, etag, len);
+        lua_setfield(L, -2, "etag");
+    }
+    const char *type =
+        S_ISREG(st->st_mode)
+            ? lux_mimetype_lookup(core->mimetypes.items, core->mimetypes.n, path, strlen(path))
+            : NULL;
+    if (type && *type) {
+        lua_pushstring(L, type);
+        lua_setfield(L, -2, "content-type");
+    }
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, path);
+    lua_pushcclosure(L, stat_send_file, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+}
+
+/* lighty.server.stats: the server's age in seconds, its name and version, the connections
+ * open on all workers. */
+static int server_stats_get(lua_State *L) {
     const char *k = luaL_checkstring(L, 2);
-    if (strcmp(k, "len") == 0) {
-        lux_req *r = req(L);
-        lua_pushinteger(L, (lua_Integer)r->body_len);
-    } else if (strcmp(k, "set") == 0) {
-        lua_pushcfunction(L, body_set_fn);
-    } else if (strcmp(k, "add") == 0) {
-        lua_pushcfunction(L, body_add_fn);
-    } else if (strcmp(k, "get") == 0) {
-        lua_pushcfunction(L, body_get_fn);
+    if (strcmp(k, "uptime") == 0) {
+        lua_pushinteger(L, (lua_Integer)(lux_req_now(req(L)) - lux_stats_start_time()));
+    } else if (strcmp(k, "version") == 0) {
+        lua_pushliteral(L, "lux/" LUX_VERSION);
+    } else if (strcmp(k, "clients_open") == 0) {
+        lux_stats_totals t;
+        lux_stats_sum(&t);
+        int64_t open = 0;
+        for (int i = 0; i < LUX_STATS_NSTATES; i++)
+            open += t.conns[i];
+        lua_pushinteger(L, (lua_Integer)open);
     } else {
-        return luaL_error(L, "lighty.r.resp_body.%s is not available in lux", k);
+        return luaL_error(L, "server.stats['%s'] invalid", k);
     }
     return 1;
+}
+
+/* lighty.server.plugin_stats (and its old name lighty.status): the server's named counters.
+ * Reading a name makes it, at 0, as in lighttpd; values are integers. */
+static int plugin_stat_of(lua_State *L) {
+    size_t n;
+    const char *name = luaL_checklstring(L, 2, &n);
+    int id = lux_plugin_stat(name, n);
+    if (id < 0)
+        luaL_error(L, "plugin_stats[\"%s\"]: empty, longer than %d bytes, or no room for more",
+                   name, LUX_PLUGIN_STAT_NAME_MAX);
+    return id;
+}
+
+static int plugin_stats_get(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)lux_plugin_stat_get(plugin_stat_of(L)));
+    return 1;
+}
+
+static int plugin_stats_set(lua_State *L) {
+    int id = plugin_stat_of(L);
+    if (!lua_isinteger(L, 3))
+        return luaL_error(L, "plugin_stats values are integers, not %s", luaL_typename(L, 3));
+    lux_plugin_stat_set(id, (int64_t)lua_tointeger(L, 3));
+    return 0;
+}
+
+static void fill_plugin_stats(lua_State *L) {
+    size_t n = lux_plugin_stats_count();
+    lua_createtable(L, 0, (int)n);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushinteger(L, (lua_Integer)lux_plugin_stat_get((int)i));
+        lua_setfield(L, -2, lux_plugin_stat_name((int)i));
+    }
+}
+
+static int plugin_stats_pairs(lua_State *L) {
+    return pairs_of(L, fill_plugin_stats);
 }
 
 static int read_only(lua_State *L) {
     return luaL_error(L, "this table cannot be assigned to");
 }
 
-/* Tables of lighttpd's that lux does not provide: any use names them. */
+/* What lighttpd has and lux does not (lighty.server.irequests): a call names it. */
 static int unavailable(lua_State *L) {
     return luaL_error(L, "%s is not available in lux", lua_tostring(L, lua_upvalueindex(1)));
 }
@@ -695,17 +958,6 @@ static void push_proxy(lua_State *L, lua_CFunction get, lua_CFunction set, lua_C
     }
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);
-}
-
-static void push_unavailable(lua_State *L, const char *name) {
-    lua_newtable(L);
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, name);
-    lua_pushcclosure(L, unavailable, 1);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "__index");
-    lua_setfield(L, -2, "__newindex");
     lua_setmetatable(L, -2);
 }
 
@@ -730,9 +982,9 @@ void magnet_api_open(lua_State *L) {
     lua_setfield(L, -2, "resp_header");
     push_proxy(L, resp_body_get, NULL, NULL);
     lua_setfield(L, -2, "resp_body");
-    push_unavailable(L, "lighty.r.req_body");
+    push_proxy(L, req_body_get, NULL, NULL);
     lua_setfield(L, -2, "req_body");
-    push_unavailable(L, "lighty.r.req_item");
+    push_proxy(L, req_item_get, req_item_set, NULL);
     lua_setfield(L, -2, "req_item");
     lua_setfield(L, lighty, "r");
 
@@ -742,10 +994,17 @@ void magnet_api_open(lua_State *L) {
     lua_setfield(L, lighty, "stat");
     lua_setfield(L, lighty, "c");
 
-    push_unavailable(L, "lighty.server");
-    lua_setfield(L, lighty, "server");
-    push_unavailable(L, "lighty.status");
+    lua_newtable(L); /* lighty.server */
+    push_proxy(L, server_stats_get, NULL, NULL);
+    lua_setfield(L, -2, "stats");
+    push_proxy(L, plugin_stats_get, plugin_stats_set, plugin_stats_pairs);
+    lua_pushvalue(L, -1);
     lua_setfield(L, lighty, "status");
+    lua_setfield(L, -2, "plugin_stats");
+    lua_pushliteral(L, "lighty.server.irequests");
+    lua_pushcclosure(L, unavailable, 1);
+    lua_setfield(L, -2, "irequests");
+    lua_setfield(L, lighty, "server");
     lua_pushinteger(L, MAGNET_RESTART_REQUEST);
     lua_setfield(L, lighty, "RESTART_REQUEST");
     lua_setglobal(L, "lighty");

@@ -18,6 +18,14 @@
 void magnet_api_open(lua_State *L);
 /* Register lighty.c (magnet_lib.c) into the table on top of the stack. */
 void magnet_lib_open(lua_State *L);
+/* Register lighty.c's text codecs (magnet_codec.c) into the table on top of the stack. */
+void magnet_codec_open(lua_State *L);
+
+struct stat;
+/* Add to the lighty.c.stat table on top of the stack what depends on the bound request's
+ * settings: etag and content-type as a static answer would send them, and the field
+ * http-response-send-file, whose reading answers the request with the file (its status). */
+void magnet_stat_request_fields(lua_State *L, const char *path, const struct stat *st);
 
 /* Bind r (NULL: none) for the scripts about to run. */
 void magnet_api_bind(lux_req *r);

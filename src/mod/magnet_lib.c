@@ -1,7 +1,7 @@
 /*
  * lighty.c: the helper functions of lighttpd 1.4.69's mod_magnet. Digests and HMACs come from
- * OpenSSL and are returned in upper-case hex, as lighttpd returns them. Helpers lux leaves out
- * raise an error that names them.
+ * OpenSSL and are returned in upper-case hex, as lighttpd returns them; the text codecs are in
+ * magnet_codec.c.
  */
 #include <dirent.h>
 #include <lauxlib.h>
@@ -116,7 +116,22 @@ static void set_int(lua_State *L, const char *k, lua_Integer v) {
     lua_setfield(L, -2, k);
 }
 
-/* lighty.c.stat(path): a table of the file's attributes, nil when it does not exist. */
+/* st_mtim() and its kin: seconds and nanoseconds. */
+static int timespec_fn(lua_State *L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, lua_upvalueindex(2));
+    return 2;
+}
+
+static void set_timespec(lua_State *L, const char *k, struct timespec ts) {
+    lua_pushinteger(L, (lua_Integer)ts.tv_sec);
+    lua_pushinteger(L, (lua_Integer)ts.tv_nsec);
+    lua_pushcclosure(L, timespec_fn, 2);
+    lua_setfield(L, -2, k);
+}
+
+/* lighty.c.stat(path): a table of the file's attributes, nil when it does not exist; the
+ * request's view of it (etag, content-type, http-response-send-file) from magnet_api.c. */
 static int c_stat(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     struct stat st, lst;
@@ -140,6 +155,10 @@ static int c_stat(lua_State *L) {
     set_int(L, "st_size", st.st_size);
     set_int(L, "st_ino", (lua_Integer)st.st_ino);
     set_int(L, "st_mode", st.st_mode);
+    set_timespec(L, "st_mtim", st.st_mtim);
+    set_timespec(L, "st_ctim", st.st_ctim);
+    set_timespec(L, "st_atim", st.st_atim);
+    magnet_stat_request_fields(L, path, &st);
     return 1;
 }
 
@@ -198,12 +217,14 @@ static int b64enc(lua_State *L, const char *alpha) {
     return 1;
 }
 
-/* Either alphabet is accepted, padding optional; anything else gives nil. */
+/* Either alphabet is accepted, padding optional (decoding ends at the first '=');
+ * anything else gives nil. */
 static int b64dec(lua_State *L) {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    while (n && s[n - 1] == '=')
-        n--;
+    const char *pad = memchr(s, '=', n);
+    if (pad)
+        n = (size_t)(pad - s);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     unsigned acc = 0;
@@ -237,39 +258,30 @@ static int c_b64urlenc(lua_State *L) {
     return b64enc(L, b64url);
 }
 
+/* Markup characters, '`' and control characters as &#xHH; (bytes from 0x80 pass through). */
 static int c_xmlenc(lua_State *L) {
+    static const char hex[] = "0123456789ABCDEF";
     size_t n;
-    const char *s = luaL_checklstring(L, 1, &n);
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (size_t i = 0; i < n; i++) {
-        switch (s[i]) {
-        case '&':
-            luaL_addstring(&b, "&#x26;");
-            break;
-        case '<':
-            luaL_addstring(&b, "&#x3C;");
-            break;
-        case '>':
-            luaL_addstring(&b, "&#x3E;");
-            break;
-        case '"':
-            luaL_addstring(&b, "&#x22;");
-            break;
-        case '\'':
-            luaL_addstring(&b, "&#x27;");
-            break;
-        default:
-            luaL_addchar(&b, s[i]);
-            break;
+        unsigned char c = s[i];
+        if (c < 0x20 || c == 0x7f || (c && strchr("&<>\"'`", c))) {
+            luaL_addstring(&b, "&#x");
+            luaL_addchar(&b, hex[c >> 4]);
+            luaL_addchar(&b, hex[c & 15]);
+            luaL_addchar(&b, ';');
+        } else {
+            luaL_addchar(&b, (char)c);
         }
     }
     luaL_pushresult(&b);
     return 1;
 }
 
-/* Percent-encode all but RFC 3986's unreserved characters; in a query, space becomes '+'. */
-static int urlenc(lua_State *L, int query) {
+/* Percent-encode all but letters, digits and "!()*-./_~", as lighttpd does. */
+static int c_urlenc(lua_State *L) {
     static const char hex[] = "0123456789ABCDEF";
     size_t n;
     const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
@@ -278,10 +290,8 @@ static int urlenc(lua_State *L, int query) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = s[i];
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~' || (!query && c == '/')) {
+            (c && strchr("!()*-./_~", c))) {
             luaL_addchar(&b, (char)c);
-        } else if (query && c == ' ') {
-            luaL_addchar(&b, '+');
         } else {
             luaL_addchar(&b, '%');
             luaL_addchar(&b, hex[c >> 4]);
@@ -307,10 +317,6 @@ static void push_urldec(lua_State *L, const char *s, size_t n, int query) {
         }
     }
     luaL_pushresult(&b);
-}
-
-static int c_urlenc(lua_State *L) {
-    return urlenc(L, 0);
 }
 
 static int c_urldec(lua_State *L) {
@@ -342,7 +348,15 @@ static int c_urldec_query(lua_State *L) {
     return 1;
 }
 
-/* Cookie: "a=1; b=2" becomes { a = "1", b = "2" } (values as sent, quotes kept). */
+static void push_trimmed(lua_State *L, const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    lua_pushlstring(L, p, (size_t)(end - p));
+}
+
+/* Cookie: "a=1; b=2; c" becomes { a = "1", b = "2", c = "" } (values as sent, quotes kept). */
 static int c_cookie_tokens(lua_State *L) {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
@@ -350,20 +364,17 @@ static int c_cookie_tokens(lua_State *L) {
     for (const char *p = s, *end = s + n; p < end;) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == ';'))
             p++;
+        if (p == end)
+            break;
         const char *semi = memchr(p, ';', (size_t)(end - p));
         const char *stop = semi ? semi : end;
         const char *eq = memchr(p, '=', (size_t)(stop - p));
-        if (eq && eq > p) {
-            const char *ne = eq;
-            while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
-                ne--;
-            const char *v = eq + 1, *ve = stop;
-            while (v < ve && (*v == ' ' || *v == '\t'))
-                v++;
-            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            lua_pushlstring(L, p, (size_t)(ne - p));
-            lua_pushlstring(L, v, (size_t)(ve - v));
+        if (stop > p && eq != p) {
+            push_trimmed(L, p, eq ? eq : stop);
+            if (eq)
+                push_trimmed(L, eq + 1, stop);
+            else
+                lua_pushliteral(L, "");
             lua_settable(L, -3);
         }
         p = stop + 1;
@@ -413,20 +424,6 @@ static int c_readdir(lua_State *L) {
     return 1;
 }
 
-static int not_in_lux(lua_State *L) {
-    return luaL_error(L, "lighty.c.%s is not available in lux",
-                      lua_tostring(L, lua_upvalueindex(1)));
-}
-
-/* lighttpd's helpers that lux does not implement (see docs/modules.md). */
-static const char *const missing[] = {
-    "urlenc_query",    "urlenc_normalize",
-    "fspath_simplify", "header_tokens",
-    "quoteddec",       "quotedenc",
-    "bsdec",           "bsenc",
-    "bsenc_json",      NULL,
-};
-
 void magnet_lib_open(lua_State *L) {
     static const luaL_Reg fns[] = {
         {"stat", c_stat},
@@ -452,9 +449,5 @@ void magnet_lib_open(lua_State *L) {
         {NULL, NULL},
     };
     luaL_setfuncs(L, fns, 0);
-    for (int i = 0; missing[i]; i++) {
-        lua_pushstring(L, missing[i]);
-        lua_pushcclosure(L, not_in_lux, 1);
-        lua_setfield(L, -2, missing[i]);
-    }
+    magnet_codec_open(L);
 }

@@ -84,8 +84,49 @@ static void state_key_create(void) {
     state_key_ok = pthread_key_create(&state_key, state_free) == 0;
 }
 
+/* print() writes its first argument to the error log, as lighttpd's does, instead of to a
+ * stdout nobody reads; control characters are escaped so that one call stays one line. */
+static int log_print(lua_State *L) {
+    size_t n = 0;
+    const char *s = lua_tolstring(L, 1, &n);
+    if (!s) {
+        s = "(null)";
+        n = 6;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n')
+            luaL_addstring(&b, "\\n");
+        else if (c == '\r')
+            luaL_addstring(&b, "\\r");
+        else if (c == '\t')
+            luaL_addstring(&b, "\\t");
+        else if (c < 0x20 || c == 0x7f) {
+            luaL_addstring(&b, "\\x");
+            luaL_addchar(&b, "0123456789ABCDEF"[c >> 4]);
+            luaL_addchar(&b, "0123456789ABCDEF"[c & 15]);
+        } else
+            luaL_addchar(&b, (char)c);
+    }
+    luaL_pushresult(&b);
+    lux_log(LUX_LOG_ERR, "mod_magnet: (lua-print) %s", lua_tostring(L, -1));
+    return 0;
+}
+
+/* A script's os.exit would end the whole server, every worker's connections with it. */
+static int refuse_exit(lua_State *L) {
+    return luaL_error(L, "os.exit would stop the server: not available to mod_magnet scripts");
+}
+
 static int open_state(lua_State *L) {
     luaL_openlibs(L);
+    lua_register(L, "print", log_print);
+    lua_getglobal(L, "os");
+    lua_pushcfunction(L, refuse_exit);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
     magnet_api_open(L);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/gen.h"
+#include "core/plugin_stats.h"
 #include "core/version.h"
 #include "lux/req.h"
 #include "mod/status_dashboard.h"
@@ -94,7 +95,7 @@ static int snapshot(lux_req *r, lux_status_snapshot *s) {
     /* A request answered at once leaves its connection counted as idle; one that came with a
      * body, or waited for something, as reading. */
     int state = s->sum.conns[LUX_STATS_IDLE] > 0 && r->content_length <= 0 ? LUX_STATS_IDLE
-                                                                          : LUX_STATS_READING;
+                                                                           : LUX_STATS_READING;
     if (s->sum.conns[state] > 0) {
         s->sum.conns[state]--;
         s->handling = 1;
@@ -186,11 +187,20 @@ static lux_result config_page(lux_req *r) {
     return send_text(r, &b, "text/html");
 }
 
-/* No lux module keeps statistics of its own (lighttpd's gateways do): nothing to list, which
- * lighttpd answers with 204. */
+/* The named counters modules and scripts keep (core/plugin_stats.h), "name: value" per line
+ * as lighttpd lists its plugin statistics; none is a 204. */
 static lux_result statistics_page(lux_req *r) {
-    r->status = 204;
-    return lux_resp_header(r, "Content-Type", 12, "text/plain", 10) < 0 ? LUX_ERROR : LUX_HANDLED;
+    size_t n = lux_plugin_stats_count();
+    if (!n) {
+        r->status = 204;
+        return lux_resp_header(r, "Content-Type", 12, "text/plain", 10) < 0 ? LUX_ERROR
+                                                                            : LUX_HANDLED;
+    }
+    lux_sbuf b = {0};
+    for (size_t i = 0; i < n; i++)
+        lux_sbuf_printf(&b, "%s: %lld\n", lux_plugin_stat_name((int)i),
+                        (long long)lux_plugin_stat_get((int)i));
+    return send_text(r, &b, "text/plain");
 }
 
 static lux_result dashboard_page(lux_req *r) {

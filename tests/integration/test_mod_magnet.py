@@ -399,13 +399,13 @@ def test_memory_bomb_stopped():
     contains(log, "not enough memory", "the reason in the error log")
 
 
-@lux_only("lighttpd 1.4.69 has neither lighty.r.req_body nor lighty.server")
+@lux_only("lighttpd 1.4.69 has lighty.server.irequests")
 def test_unavailable_names_raise():
-    lua = 'lighty.r.resp_body:set(lighty.c.quoteddec("x")) return 200\n'
+    lua = 'for r in lighty.server.irequests() do end return 200\n'
     conf = 'magnet.attract-raw-url-to = ("@TMP@/q.lua")\n'
     with magnet(conf, {"q.lua": lua}) as s:
         eq(get(s.port, "/").status, 500, "status")
-        contains(s.errorlog, "lighty.c.quoteddec is not available in lux", "named")
+        contains(s.errorlog, "lighty.server.irequests is not available in lux", "named")
 
 
 @lux_only("lux refuses header injection from scripts")
@@ -427,3 +427,13 @@ def test_limits_refuse_negative_values():
             text = text.replace("@PORT@", "80")
             r = harness.run_bin(["-tt", "-f", tmp.write("lux.conf", text)])
             check(r.returncode != 0, f"{key} = -1 refused")
+
+
+@lux_only("lighttpd ends when a script calls os.exit")
+def test_os_exit_does_not_stop_the_server():
+    conf = 'magnet.attract-raw-url-to = ("@TMP@/exit.lua")\n'
+    lua = 'if lighty.r.req_attr["uri.path"] == "/exit" then os.exit(3) end\n'
+    with magnet(conf, {"exit.lua": lua}) as s:
+        eq(get(s.port, "/exit").status, 500, "the script's request")
+        contains(s.errorlog, "os.exit would stop the server", "the reason in the error log")
+        eq(get(s.port, "/a.txt").status, 200, "the server serves on")

@@ -5,6 +5,7 @@ examples/plugins/ (built by `make plugins` into build/plugins/) over HTTP/1."""
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -286,3 +287,51 @@ def test_plugins_symbol_that_is_not_a_table_refused():
         build_module(tmp, "mod_tiny", "int mod_tiny_module = 2;\n")
         check_refused(tmp, "mod_tiny", r"mod_tiny\.so is not a lux module: it does not export "
                       r"mod_tiny_module as a lux_module table")
+
+
+@lux_only(ONLY)
+def test_plugins_reload_hands_the_module_its_new_settings():
+    """A loaded module's directives change with a reload; a reload its conf_finish refuses
+    fails with its message and the running generation keeps its settings."""
+    def code(s, *args):
+        return curl(["-o", "/dev/null", "-w", "%{http_code}"] + list(args)).stdout.decode()
+
+    with Server(kv_conf("kv.max-value-size = 4\n"), args=["-m", plugin_dir()]) as s:
+        eq(code(s, "-X", "PUT", "--data-binary", "123456", s.url("/api/kv/k")), "413",
+           "over kv.max-value-size = 4")
+        s.reload(kv_conf('kv.max-value-size = 100\nkv.prefix = "/store/"\n'))
+        eq(code(s, "-X", "PUT", "--data-binary", "123456", s.url("/store/k")), "201",
+           "the new size and prefix")
+        eq(code(s, s.url("/api/kv/k")), "404", "the old prefix is gone")
+        s.reload(kv_conf('kv.prefix = "no-slash"\n'))
+        contains(s.errorlog, "kv.prefix must start and end with '/'", "the module's message")
+        eq(code(s, s.url("/store/k")), "200", "the running settings stay")
+
+
+@lux_only(ONLY)
+def test_plugins_installed_kit_builds_a_module():
+    """`make install-dev` installs the headers and lux.pc; the module's source built with
+    `cc $(pkg-config --cflags lux) -shared -fPIC` alone (no path into the source tree) loads."""
+    if not shutil.which("pkg-config"):
+        raise Skip("no pkg-config")
+    with TempDir() as tmp:
+        dest = os.path.join(tmp.path, "root")
+        cp = subprocess.run(["make", "-s", "-C", ROOT, "install-dev", "DESTDIR=" + dest,
+                             "PREFIX=/usr"], capture_output=True, text=True, timeout=120)
+        eq(cp.returncode, 0, f"make install-dev: {cp.stderr}")
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(dest, "usr", "lib", "pkgconfig"),
+                   PKG_CONFIG_SYSROOT_DIR=dest)
+        cflags = subprocess.run(["pkg-config", "--cflags", "lux"], env=env, capture_output=True,
+                                text=True, timeout=30)
+        eq(cflags.returncode, 0, f"pkg-config: {cflags.stderr}")
+        check(dest in cflags.stdout, f"the installed headers: {cflags.stdout!r}")
+        src = os.path.join(ROOT, "examples", "plugins", "mod_kv", "mod_kv.c")
+        out = os.path.join(tmp.path, "mod_kv.so")
+        cc = subprocess.run(["cc", "-std=c17", *cflags.stdout.split(), "-shared", "-fPIC",
+                             src, "-o", out], cwd=tmp.path, capture_output=True, text=True,
+                            timeout=120)
+        eq(cc.returncode, 0, f"cc: {cc.stderr}")
+        with Server(kv_conf(), args=["-m", tmp.path]) as s:
+            cp = curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary",
+                       "1", s.url("/api/kv/a")])
+            eq(cp.stdout, b"201", "the module built from the kit answers")

@@ -249,8 +249,8 @@ static char *serialise_head(lux_conn *c, lux_req *r, size_t *hlen) {
     const lux_core_conf *core = core_of(c);
     /* No idle time allowed means no keep-alive, as in lighttpd: a connection kept open only to
      * time out a millisecond later would race the client's next request. */
-    if (!h->framing.keep_alive || w->srv->state != LUX_RUNNING || c->peer_closed ||
-        c->requests + 1 >= (unsigned long)core->max_keep_alive_requests ||
+    if (!h->framing.keep_alive || r->conn_closes || w->srv->state != LUX_RUNNING ||
+        c->peer_closed || c->requests + 1 >= (unsigned long)core->max_keep_alive_requests ||
         core->max_keep_alive_idle <= 0)
         h->keep_alive = 0;
     /* A streamed body of unknown length on HTTP/1.0 ends with the connection. */
