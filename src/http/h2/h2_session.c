@@ -85,6 +85,9 @@ struct lux_h2_session {
     out_seg *segs;
     size_t seg_head, seg_len, seg_cap;
     size_t queued;
+    /* the stream whose header block is being decoded: found once per block, not per field
+     * (blocks never interleave, RFC 9113 6.10) */
+    h2_stream *decoding;
     /* the DATA piece between read_cb and send_data_cb */
     int32_t piece_stream;
     lux_h2_piece piece;
@@ -299,6 +302,8 @@ static void stream_free(lux_h2_session *s, h2_stream *st) {
     if (st->next)
         st->next->prev = st->prev;
     s->nstreams--;
+    if (s->decoding == st)
+        s->decoding = NULL;
     head_free(s, st);
     lux_h2_mem_free(st, &s->mem);
 }
@@ -552,13 +557,23 @@ static int begin_frame_cb(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
 
 static int begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *arg) {
     lux_h2_session *s = arg;
-    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
-        return 0; /* trailers: their fields are counted and dropped */
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+        /* trailers: their fields are counted and dropped */
+        s->decoding = stream_of(s, frame->hd.stream_id);
+        return 0;
+    }
     h2_stream *st = stream_new(s, frame->hd.stream_id);
+    s->decoding = st;
     if (!st)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     nghttp2_session_set_stream_user_data(ng, st->id, st);
     return 0;
+}
+
+/* The stream a field of this header block belongs to. */
+static h2_stream *decoding_stream(lux_h2_session *s, const nghttp2_frame *frame) {
+    h2_stream *st = s->decoding;
+    return st && st->id == frame->hd.stream_id ? st : stream_of(s, frame->hd.stream_id);
 }
 
 /*
@@ -571,7 +586,7 @@ static int begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, voi
 static int header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
                      size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *arg) {
     lux_h2_session *s = arg;
-    h2_stream *st = stream_of(s, frame->hd.stream_id);
+    h2_stream *st = decoding_stream(s, frame);
     if (!st)
         return 0;
     st->header_bytes += nlen + vlen + 32;
