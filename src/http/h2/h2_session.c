@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,9 @@
 #define MAX_CONTINUATIONS 8
 /* Fields of a request or response head that fit on the stack; more take the heap. */
 #define FIELDS_ON_STACK 32
+/* A stream keeps its head buffer up to this size once the request is up: the response's
+ * field names are lowered into it. A larger one goes back at once. */
+#define HEAD_KEEP 1024
 
 typedef struct {
     double tokens;
@@ -56,6 +60,7 @@ typedef struct h2_stream {
     unsigned ended : 1; /* the request is complete (END_STREAM seen) */
     /* The stream carries a tunnel: the client's DATA go on after the response ends. */
     unsigned tunnel : 1;
+    unsigned named : 1; /* the response's names are in hbuf (nghttp2 points at them) */
 } h2_stream;
 
 typedef struct {
@@ -395,7 +400,12 @@ static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
     st->user = s->cb.on_request(s->user, st->id, &req);
     if (fields != on_stack)
         free(fields);
-    head_free(s, st);
+    lux_h2_mem_free(st->spans, &s->mem);
+    st->spans = NULL;
+    st->nspans = st->spans_cap = 0;
+    if (st->hcap > HEAD_KEEP)
+        head_free(s, st);
+    st->hlen = 0; /* the buffer is the response's names' now */
     if (!st->user)
         nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
     else if (end_stream)
@@ -910,6 +920,79 @@ void lux_h2_produce(lux_h2_session *s) {
         s->dead = 1;
 }
 
+/* Eight bytes lowered at once: the ASCII upper-case letters gain 0x20, no other byte changes. */
+static uint64_t lower8(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101u;
+    uint64_t ascii = ~w & 0x80 * ones;
+    uint64_t low7 = w & 0x7f * ones;
+    uint64_t from_a = low7 + (0x80 - 'A') * ones; /* high bit: the byte is 'A' or above */
+    uint64_t past_z = low7 + (0x7f - 'Z') * ones; /* high bit: the byte is above 'Z' */
+    return w | (ascii & from_a & ~past_z) >> 2;
+}
+
+static void lower_word8(char *dst, const char *src) {
+    uint64_t w;
+    memcpy(&w, src, 8);
+    w = lower8(w);
+    memcpy(dst, &w, 8);
+}
+
+static void lower_word4(char *dst, const char *src) {
+    uint32_t w;
+    memcpy(&w, src, 4);
+    w = (uint32_t)lower8(w);
+    memcpy(dst, &w, 4);
+}
+
+/* A name lowered into dst in whole words: the last word overlaps the one before it rather than
+ * going a byte at a time (names are short: most take one or two words). */
+static void lower_copy(char *dst, const char *src, size_t len) {
+    if (len >= 8) {
+        for (size_t i = 0; i + 8 < len; i += 8)
+            lower_word8(dst + i, src + i);
+        lower_word8(dst + len - 8, src + len - 8);
+    } else if (len >= 4) {
+        lower_word4(dst, src);
+        lower_word4(dst + len - 4, src + len - 4);
+    } else {
+        for (size_t i = 0; i < len; i++)
+            dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] | 0x20 : src[i]);
+    }
+}
+
+/*
+ * Lower-cased copies of the response's names (RFC 9113 8.2.1) in the stream's head buffer,
+ * which the request no longer uses: nghttp2 takes them as they are (NO_COPY_NAME) instead of
+ * copying and lowering each name itself, a byte at a time. They stay until the stream is freed,
+ * as the values do. 0, or -1 when out of memory (or the stream was answered before).
+ */
+static int lower_names(lux_h2_session *s, h2_stream *st, nghttp2_nv *nv, const lux_header *h,
+                       size_t n) {
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        need += h[i].name.len + 1;
+    if (st->named || need > st->hcap) {
+        if (st->named)
+            return -1;
+        char *nb = lux_h2_mem_realloc(st->hbuf, need, &s->mem);
+        if (!nb)
+            return -1;
+        st->hbuf = nb;
+        st->hcap = need;
+    }
+    char *p = st->hbuf;
+    for (size_t i = 0; i < n; i++) {
+        lower_copy(p, h[i].name.ptr, h[i].name.len);
+        p[h[i].name.len] = '\0';
+        nv[i].name = (uint8_t *)p;
+        nv[i].flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
+        p += h[i].name.len + 1;
+    }
+    st->hlen = need;
+    st->named = 1;
+    return 0;
+}
+
 int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_header *h, size_t n,
                            int end_stream) {
     h2_stream *st = stream_of(s, id);
@@ -924,12 +1007,14 @@ int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_
     code[1] = (char)('0' + status / 10 % 10);
     code[2] = (char)('0' + status % 10);
     code[3] = '\0';
-    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
-    /* Names are copied, and lower-cased on the way; values stay where the caller keeps them
-     * (nghttp2 reads them only to encode the HEADERS frame, never once the stream is gone). */
+    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NO_COPY_NAME};
+    /* Values stay where the caller keeps them (nghttp2 reads them only to encode the HEADERS
+     * frame, never once the stream is gone); names are lowered into the stream's buffer, or
+     * copied and lowered by nghttp2 when that fails. */
     for (size_t i = 0; i < n; i++)
         nv[i + 1] = (nghttp2_nv){(uint8_t *)h[i].name.ptr, (uint8_t *)h[i].value.ptr, h[i].name.len,
                                  h[i].value.len, NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    lower_names(s, st, nv + 1, h, n);
     nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = read_cb};
     st->responding = !end_stream;
     int rc = nghttp2_submit_response(s->ng, id, nv, n + 1, end_stream ? NULL : &prd);
