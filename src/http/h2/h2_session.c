@@ -10,6 +10,7 @@
  */
 #include "http/h2/h2_session.h"
 
+#include "http/h2/h2_fields.h"
 #include "http/h2/h2_mem.h"
 
 #include <errno.h>
@@ -56,11 +57,18 @@ typedef struct h2_stream {
     size_t nspans, spans_cap;
     head_span pseudo[5]; /* values of :method :scheme :authority :path :protocol */
     size_t header_bytes;
+    int64_t content_length; /* the request's Content-Length, -1 without one */
+    uint64_t data_len;      /* request body bytes in DATA so far */
+    uint32_t urgency;       /* RFC 9218, from a Priority field */
+    int incremental;
     unsigned too_large : 1, requested : 1, responding : 1, deferred : 1, out_blocked : 1;
     unsigned ended : 1; /* the request is complete (END_STREAM seen) */
     /* The stream carries a tunnel: the client's DATA go on after the response ends. */
     unsigned tunnel : 1;
-    unsigned named : 1; /* the response's names are in hbuf (nghttp2 points at them) */
+    unsigned named : 1;       /* the response's names are in hbuf (nghttp2 points at them) */
+    unsigned regular : 1;     /* a regular field came: no pseudo-header field may follow */
+    unsigned malformed : 1;   /* RFC 9113 8.1.1: reset with PROTOCOL_ERROR, never delivered */
+    unsigned prioritised : 1; /* the head had a Priority field that parsed */
 } h2_stream;
 
 typedef struct {
@@ -283,6 +291,8 @@ static h2_stream *stream_new(lux_h2_session *s, int32_t id) {
     if (!st)
         return NULL;
     st->id = id;
+    st->content_length = -1;
+    st->urgency = NGHTTP2_EXTPRI_DEFAULT_URGENCY;
     st->next = s->streams;
     if (s->streams)
         s->streams->prev = st;
@@ -586,6 +596,121 @@ static h2_stream *decoding_stream(lux_h2_session *s, const nghttp2_frame *frame)
     return st && st->id == frame->hd.stream_id ? st : stream_of(s, frame->hd.stream_id);
 }
 
+/* ---- the request's fields (RFC 9113 8.2, 8.3) ----
+ *
+ * nghttp2's HTTP messaging is off (make_options): it checked every field once more beside
+ * lux's own pass. Its rules are kept here: a request that breaks one is malformed, its stream
+ * reset with PROTOCOL_ERROR and never delivered (a reset that counts as the client's, see
+ * counts_as_client_reset). */
+
+/* The stream is malformed: reset once. */
+static void malformed(lux_h2_session *s, h2_stream *st) {
+    if (st->malformed)
+        return;
+    st->malformed = 1;
+    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_PROTOCOL_ERROR);
+}
+
+/* A pseudo-header field of the head: known, once, before every regular field, its value
+ * well-formed for what it names. 0 or -1 (malformed). */
+static int pseudo_ok(const h2_stream *st, int pi, const uint8_t *v, size_t vlen) {
+    if (pi < 0 || st->regular || st->pseudo[pi].at)
+        return -1;
+    switch (pi) {
+    case 0:
+        return lux_h2_method_ok(v, vlen) ? 0 : -1;
+    case 2:
+        return lux_h2_authority_ok(v, vlen) ? 0 : -1;
+    case 3:
+        return lux_h2_path_ok(v, vlen) ? 0 : -1;
+    default:
+        return lux_h2_value_ok(v, vlen) ? 0 : -1;
+    }
+}
+
+/* A regular field of the head or the trailers. 0 or -1 (malformed). */
+static int regular_ok(h2_stream *st, const uint8_t *name, size_t nlen, const uint8_t *v,
+                      size_t vlen) {
+    if (!lux_h2_name_ok(name, nlen) || !lux_h2_value_ok(v, vlen))
+        return -1;
+    switch (lux_h2_field_kind(name, nlen)) {
+    case LUX_H2_FIELD_FORBIDDEN:
+        return -1;
+    case LUX_H2_FIELD_TE:
+        return vlen == 8 && strncasecmp((const char *)v, "trailers", 8) == 0 ? 0 : -1;
+    case LUX_H2_FIELD_HOST:
+        return lux_h2_authority_ok(v, vlen) ? 0 : -1;
+    case LUX_H2_FIELD_PRIORITY:
+        /* one that does not parse is ignored, as RFC 9218 4 asks */
+        if (lux_h2_parse_priority(v, vlen, &st->urgency, &st->incremental) == 0)
+            st->prioritised = 1;
+        return 0;
+    case LUX_H2_FIELD_CONTENT_LENGTH:
+        if (st->content_length >= 0)
+            return -1;
+        st->content_length = lux_h2_content_length(v, vlen);
+        return st->content_length >= 0 ? 0 : -1;
+    default:
+        return 0;
+    }
+}
+
+/* One field of a stream's head or trailers, checked; a head's is kept. 0, or an nghttp2 error
+ * when out of memory. */
+static int take_field(lux_h2_session *s, h2_stream *st, int trailer, const uint8_t *name,
+                      size_t nlen, const uint8_t *value, size_t vlen) {
+    if (nlen && name[0] == ':') {
+        int pi = trailer ? -1 : pseudo_index(name, nlen);
+        if (pseudo_ok(st, pi, value, vlen) < 0) {
+            malformed(s, st);
+            return 0;
+        }
+        st->pseudo[pi] = head_put(s, st, value, vlen);
+        return st->pseudo[pi].at ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    st->regular = 1;
+    if (regular_ok(st, name, nlen, value, vlen) < 0) {
+        malformed(s, st);
+        return 0;
+    }
+    if (trailer)
+        return 0; /* trailers are checked and dropped */
+    return head_field(s, st, name, nlen, value, vlen) < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+                                                          : 0;
+}
+
+static int is_connect(const h2_stream *st) {
+    return st->pseudo[0].len == 7 && memcmp(st->hbuf + st->pseudo[0].at - 1, "CONNECT", 7) == 0;
+}
+
+/* The complete head names what a request must (RFC 9113 8.3.1, 8.5; RFC 8441 4): :method;
+ * :scheme and :path, except for a CONNECT, which names :authority alone; :protocol only on a
+ * CONNECT, which then names all four. A head that ends the stream announces no body. */
+static int head_complete(const h2_stream *st, int end_stream) {
+    const head_span *p = st->pseudo;
+    if (!p[0].at || (end_stream && st->content_length > 0))
+        return 0;
+    if (!is_connect(st))
+        return p[1].at && p[3].at && !p[4].at;
+    if (p[4].at)
+        return p[1].at && p[2].at && p[3].at;
+    return p[2].at && !p[1].at && !p[3].at;
+}
+
+/* The urgency and incremental flag the head asked for (RFC 9218): nghttp2's scheduler serves
+ * streams of one urgency in turn when incremental, one after the other otherwise. */
+static void apply_priority(lux_h2_session *s, const h2_stream *st) {
+    if (!st->prioritised)
+        return;
+    nghttp2_extpri pri = {.urgency = st->urgency, .inc = st->incremental};
+    nghttp2_session_change_extpri_stream_priority(s->ng, st->id, &pri, 0);
+}
+
+/* The request body ended (END_STREAM on DATA or trailers): as long as it said it would be. */
+static int body_length_ok(const h2_stream *st) {
+    return st->content_length < 0 || st->data_len == (uint64_t)st->content_length;
+}
+
 /*
  * Fields are counted as RFC 7541 sizes them (name + value + 32) against max_header_list
  * (server.max-request-field-size, as lighttpd bounds a whole head). Past it the request is
@@ -606,15 +731,10 @@ static int header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     }
     if (st->header_bytes > s->lim.max_header_list)
         st->too_large = 1;
-    if (st->too_large || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    int trailer = frame->headers.cat != NGHTTP2_HCAT_REQUEST;
+    if (st->malformed || (st->too_large && !trailer))
         return 0;
-    int pi = nlen && name[0] == ':' ? pseudo_index(name, nlen) : -1;
-    if (pi >= 0) {
-        st->pseudo[pi] = head_put(s, st, value, vlen);
-        return st->pseudo[pi].at ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    }
-    return head_field(s, st, name, nlen, value, vlen) < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
-                                                          : 0;
+    return take_field(s, st, trailer, name, nlen, value, vlen);
 }
 
 /* Rapid Reset (CVE-2023-44487): a client that opens streams and resets them at once makes the
@@ -629,17 +749,32 @@ static int frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *
         if (!st)
             break;
         if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-            deliver_request(s, st, end);
+            if (!st->too_large && !st->malformed && !head_complete(st, end))
+                malformed(s, st);
+            if (!st->malformed)
+                apply_priority(s, st);
+            if (!st->malformed)
+                deliver_request(s, st, end);
             break;
         }
-        st->ended |= end;
-        if (end && st->user)
+        /* trailers end the request (RFC 9113 8.1) */
+        if (!end || !body_length_ok(st))
+            malformed(s, st);
+        if (st->malformed)
+            break;
+        st->ended = 1;
+        if (st->user)
             s->cb.on_end(s->user, st->user);
         break;
     case NGHTTP2_DATA:
-        if (st)
-            st->ended |= end;
-        if (st && st->user && end)
+        if (!st || st->malformed)
+            break;
+        if (end && !body_length_ok(st)) {
+            malformed(s, st);
+            break;
+        }
+        st->ended |= end;
+        if (st->user && end)
             s->cb.on_end(s->user, st->user);
         break;
     case NGHTTP2_SETTINGS:
@@ -662,7 +797,12 @@ static int data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     h2_stream *st = stream_of(s, id);
     /* The connection window reopens at once: each stream's own window bounds what it holds. */
     nghttp2_session_consume_connection(ng, len);
-    if (st && st->user)
+    if (st && !st->malformed) {
+        st->data_len += len;
+        if (st->content_length >= 0 && st->data_len > (uint64_t)st->content_length)
+            malformed(s, st); /* more than it announced (RFC 9113 8.1.1) */
+    }
+    if (st && st->user && !st->malformed)
         s->cb.on_data(s->user, st->user, data, len);
     else
         nghttp2_session_consume_stream(ng, id, len);
@@ -756,6 +896,8 @@ static nghttp2_option *make_options(const lux_h2_limits *l) {
                                                (uint64_t)l->reset_rate * 2 + 1);
     /* closed streams kept for the priority tree are memory a client can make us hold */
     nghttp2_option_set_no_closed_streams(opt, 1);
+    /* the request's fields are checked once, by header_cb (RFC 9113 8.2, 8.3) */
+    nghttp2_option_set_no_http_messaging(opt, 1);
     return opt;
 }
 
