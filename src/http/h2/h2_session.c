@@ -95,6 +95,7 @@ struct lux_h2_session {
     /* the output queue */
     char *buf;
     size_t buf_off, buf_len, buf_cap;
+    size_t buf_last_cap; /* what the buffer grew to before it was given back */
     out_seg *segs;
     size_t seg_head, seg_len, seg_cap;
     size_t queued;
@@ -159,7 +160,9 @@ static int buf_reserve(lux_h2_session *s, size_t n) {
         s->buf_off = 0;
         return 0;
     }
-    size_t cap = s->buf_cap ? s->buf_cap : 4096;
+    /* A buffer given back after a burst (a tunnel, a large body) starts as large as it grew
+     * then: growing it again would copy what it holds at each step. */
+    size_t cap = s->buf_cap ? s->buf_cap : s->buf_last_cap > 4096 ? s->buf_last_cap : 4096;
     while (cap < s->buf_len + n)
         cap *= 2;
     char *nb = realloc(s->buf, cap);
@@ -265,6 +268,7 @@ void lux_h2_sent(lux_h2_session *s, size_t n) {
         s->seg_head = 0;
         s->buf_off = s->buf_len = 0;
         if (s->buf_cap > OUT_KEEP) {
+            s->buf_last_cap = s->buf_cap;
             free(s->buf);
             s->buf = NULL;
             s->buf_cap = 0;
