@@ -440,7 +440,7 @@ static ssize_t send_cb(nghttp2_session *ng, const uint8_t *data, size_t len, int
 static ssize_t read_cb(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t max, uint32_t *flags,
                        nghttp2_data_source *src, void *arg) {
     lux_h2_session *s = arg;
-    h2_stream *st = stream_of(s, id);
+    h2_stream *st = src->ptr; /* lux_h2_submit_response's: nghttp2 drops it with the stream */
     if (!st || !st->user)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     if (s->queued >= OUT_HIGH) {
@@ -746,10 +746,11 @@ static int header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 static int frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *arg) {
     lux_h2_session *s = arg;
     int32_t id = frame->hd.stream_id;
-    h2_stream *st = id ? stream_of(s, id) : NULL;
+    h2_stream *st;
     int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
+        st = decoding_stream(s, frame); /* the block just decoded */
         if (!st)
             break;
         if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
@@ -771,6 +772,7 @@ static int frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *
             s->cb.on_end(s->user, st->user);
         break;
     case NGHTTP2_DATA:
+        st = stream_of(s, id);
         if (!st || st->malformed)
             break;
         if (end && !body_length_ok(st)) {
