@@ -260,6 +260,48 @@ static ptrdiff_t split_absolute(const unsigned char *s, size_t n, lux_uri *out) 
     return (ptrdiff_t)e;
 }
 
+/*
+ * The length of the path at the start of s when it is plain: characters that are neither
+ * decoded, rejected nor encoded in any mode (no '%', no controls, nothing that must be escaped)
+ * and no '/' followed by '/' or '.' (no empty or dot segment). Such a path normalises to itself,
+ * as the path and as the uri. 0 when it is not plain.
+ */
+static size_t plain_path_len(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    for (; i < n && s[i] != '?'; i++) {
+        if (ucls[s[i]] & U_REQUIRED)
+            return 0;
+        if (s[i] == '/' && i + 1 < n && (s[i + 1] == '/' || s[i + 1] == '.'))
+            return 0;
+    }
+    return i;
+}
+
+/* The path part of the target from s[i] into the rewriter's uri_buf, and decoded and simplified
+ * into path_buf. Returns where it stopped (as rewrite_part), or -1 for a 400. */
+static ptrdiff_t normalise_path(rewriter *rw, const unsigned char *s, size_t i, size_t n,
+                                char *uri_buf, lux_uri *out, char *path_buf) {
+    unsigned opts = rw->opts;
+    ptrdiff_t stop = rewrite_part(rw, s, i, n);
+    if (stop < 0)
+        return -1;
+    size_t upath_len = (size_t)(rw->w - uri_buf);
+
+    out->path = path_buf;
+    out->path_len = decode_path(uri_buf, upath_len, path_buf, opts);
+    if ((opts & LUX_URI_PATH_DOTSEG_REJECT) && has_dot_segment(path_buf, out->path_len))
+        return -1;
+    out->path_len = simplify(path_buf, out->path_len);
+    path_buf[out->path_len] = '\0';
+
+    if ((opts & (LUX_URI_PATH_DOTSEG_REMOVE | LUX_URI_PATH_DOTSEG_REJECT)) ==
+        LUX_URI_PATH_DOTSEG_REMOVE) {
+        upath_len = simplify(uri_buf, upath_len);
+        rw->w = uri_buf + upath_len;
+    }
+    return stop;
+}
+
 int lux_uri_parse(const char *target, size_t target_len, unsigned opts, lux_uri *out, char *uri_buf,
                   char *path_buf) {
     const unsigned char *s = (const unsigned char *)target;
@@ -281,22 +323,22 @@ int lux_uri_parse(const char *target, size_t target_len, unsigned opts, lux_uri 
             *rw.w++ = '/';
     }
 
-    ptrdiff_t stop = rewrite_part(&rw, s, i, n);
-    if (stop < 0)
-        return 400;
-    size_t upath_len = (size_t)(rw.w - uri_buf);
-
-    out->path = path_buf;
-    out->path_len = decode_path(uri_buf, upath_len, path_buf, opts);
-    if ((opts & LUX_URI_PATH_DOTSEG_REJECT) && has_dot_segment(path_buf, out->path_len))
-        return 400;
-    out->path_len = simplify(path_buf, out->path_len);
-    path_buf[out->path_len] = '\0';
-
-    if ((opts & (LUX_URI_PATH_DOTSEG_REMOVE | LUX_URI_PATH_DOTSEG_REJECT)) ==
-        LUX_URI_PATH_DOTSEG_REMOVE) {
-        upath_len = simplify(uri_buf, upath_len);
-        rw.w = uri_buf + upath_len;
+    /* Most targets are plain paths: copied as they are instead of rewritten, decoded and
+     * simplified into themselves. */
+    size_t plain = rw.w == uri_buf ? plain_path_len(s + i, n - i) : 0;
+    ptrdiff_t stop;
+    if (plain) {
+        memcpy(uri_buf, s + i, plain);
+        memcpy(path_buf, s + i, plain);
+        path_buf[plain] = '\0';
+        out->path = path_buf;
+        out->path_len = plain;
+        rw.w = uri_buf + plain;
+        stop = (ptrdiff_t)(i + plain);
+    } else {
+        stop = normalise_path(&rw, s, i, n, uri_buf, out, path_buf);
+        if (stop < 0)
+            return 400;
     }
 
     if ((size_t)stop < n && s[stop] == '?') {

@@ -406,6 +406,38 @@ static void test_response_names_lowered(void) {
     lux_h2_session_free(a.s);
 }
 
+/* Names of every length class the codec lowers in (bytes, half words, whole and overlapping
+ * words), with upper-case letters at both ends and characters beside the letters' range. */
+static void test_response_names_lowered_any_length(void) {
+    static const char *names[][2] = {
+        {"X", "x"},
+        {"A^Z", "a^z"},
+        {"ETag", "etag"},
+        {"`Ab-Z|", "`ab-z|"},
+        {"Server-X", "server-x"},
+        {"Last-Modified", "last-modified"},
+        {"X-Sixteen-BytesZ", "x-sixteen-bytesz"},
+        {"X-A-Longer-Name-Than-Two-Words-Q", "x-a-longer-name-than-two-words-q"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        app a;
+        client c;
+        app_init(&a, NULL);
+        a.respond = 1;
+        a.body = "x";
+        a.resp_name = names[i][0];
+        client_init(&c, NULL, 0);
+        int32_t id = get(&c, "/");
+        CHECK_INT(pump(&c, &a), 0);
+        CHECK_INT(c.status[id / 2], 200);
+        char want[80];
+        snprintf(want, sizeof want, "%s=text/plain", names[i][1]);
+        CHECK_STR(c.field, want);
+        nghttp2_session_del(c.ng);
+        lux_h2_session_free(a.s);
+    }
+}
+
 static void test_two_streams_interleave(void) {
     app a;
     client c;
@@ -955,6 +987,7 @@ static void test_free_with_streams_open(void) {
 int main(void) {
     RUN(test_request_and_response);
     RUN(test_response_names_lowered);
+    RUN(test_response_names_lowered_any_length);
     RUN(test_two_streams_interleave);
     RUN(test_ten_mib_sendfile);
     RUN(test_ten_mib_inline);

@@ -63,10 +63,10 @@ typedef struct h2_stream {
     /* The request body: bytes the core has no room for yet wait here (within the stream's
      * window, which reopens only for bytes the core took), then the end. */
     char *wait;
-    size_t wait_len, wait_cap;
-    unsigned body_seen_end : 1; /* END_STREAM arrived */
-    unsigned body_closed : 1;   /* the core heard the end (or the failure) */
-    unsigned body_refused : 1;  /* the core took no more (over the limit): the rest is dropped */
+    size_t wait_off, wait_len, wait_cap; /* the waiting bytes start at wait + wait_off */
+    unsigned body_seen_end : 1;          /* END_STREAM arrived */
+    unsigned body_closed : 1;            /* the core heard the end (or the failure) */
+    unsigned body_refused : 1; /* the core took no more (over the limit): the rest is dropped */
     /* RFC 8441: a WebSocket request, whose DATA wait until its answer says whether the stream
      * becomes a tunnel (see "tunnels" below). */
     unsigned websocket : 1;
@@ -236,7 +236,7 @@ static void websocket_answered(h2_stream *st) {
     st->tunnel_pending = 0;
     if (!r->tunnel) {
         lux_h2_consume(s, st->id, st->wait_len);
-        st->wait_len = 0;
+        st->wait_len = st->wait_off = 0;
         return;
     }
     if (r->status == 101)
@@ -353,11 +353,11 @@ static void feed_body(h2_stream *st) {
         size_t n = st->wait_len < room ? st->wait_len : room;
         if (!n)
             return; /* body_wanted brings it back */
-        if (lux_req_body_feed(st->r, st->wait, n) < 0) {
+        if (lux_req_body_feed(st->r, st->wait + st->wait_off, n) < 0) {
             body_refused(st, errno == EFBIG ? 413 : 500);
             break;
         }
-        memmove(st->wait, st->wait + n, st->wait_len - n);
+        st->wait_off += n;
         st->wait_len -= n;
         lux_h2_consume(s, st->id, n);
     }
@@ -365,6 +365,8 @@ static void feed_body(h2_stream *st) {
         lux_h2_consume(s, st->id, st->wait_len);
         st->wait_len = 0;
     }
+    if (!st->wait_len)
+        st->wait_off = 0;
     if (st->body_seen_end && !st->wait_len && !st->body_closed) {
         st->body_closed = 1;
         lux_req_body_end(st->r, !st->body_refused);
@@ -372,6 +374,10 @@ static void feed_body(h2_stream *st) {
 }
 
 static int wait_more(h2_stream *st, const uint8_t *p, size_t len) {
+    if (st->wait_off && st->wait_off + st->wait_len + len > st->wait_cap) {
+        memmove(st->wait, st->wait + st->wait_off, st->wait_len); /* room at the front first */
+        st->wait_off = 0;
+    }
     if (st->wait_len + len > st->wait_cap) {
         size_t cap = st->wait_cap ? st->wait_cap : 16384;
         while (cap < st->wait_len + len)
@@ -382,9 +388,28 @@ static int wait_more(h2_stream *st, const uint8_t *p, size_t len) {
         st->wait = n;
         st->wait_cap = cap;
     }
-    memcpy(st->wait + st->wait_len, p, len);
+    memcpy(st->wait + st->wait_off + st->wait_len, p, len);
     st->wait_len += len;
     return 0;
+}
+
+/* Bytes that arrive while none wait go to the core straight from the frame, as many as it has
+ * room for: only the rest is copied to wait (a tunnel's data would be copied twice otherwise).
+ * How many it took. */
+static size_t feed_direct(h2_stream *st, const uint8_t *p, size_t len) {
+    if (st->wait_len || st->tunnel_pending || st->body_refused)
+        return 0;
+    size_t room = lux_req_body_room(st->r);
+    size_t n = len < room ? len : room;
+    if (!n)
+        return 0;
+    if (lux_req_body_feed(st->r, p, n) < 0) {
+        body_refused(st, errno == EFBIG ? 413 : 500);
+        lux_h2_consume(st->h->s, st->id, len);
+        return len; /* the rest is dropped with it */
+    }
+    lux_h2_consume(st->h->s, st->id, n);
+    return n;
 }
 
 static void on_data(void *user, void *stream, const uint8_t *p, size_t len) {
@@ -398,7 +423,8 @@ static void on_data(void *user, void *stream, const uint8_t *p, size_t len) {
         st->r->tunnel_in += len;
         tunnel_touch(st);
     }
-    if (wait_more(st, p, len) < 0) {
+    size_t fed = feed_direct(st, p, len);
+    if (fed < len && wait_more(st, p + fed, len - fed) < 0) {
         lux_h2_reset(h->s, st->id, LUX_H2_INTERNAL_ERROR);
         return;
     }

@@ -10,10 +10,12 @@
  */
 #include "http/h2/h2_session.h"
 
+#include "http/h2/h2_fields.h"
 #include "http/h2/h2_mem.h"
 
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +31,9 @@
 #define MAX_CONTINUATIONS 8
 /* Fields of a request or response head that fit on the stack; more take the heap. */
 #define FIELDS_ON_STACK 32
+/* A stream keeps its head buffer up to this size once the request is up: the response's
+ * field names are lowered into it. A larger one goes back at once. */
+#define HEAD_KEEP 1024
 
 typedef struct {
     double tokens;
@@ -52,10 +57,18 @@ typedef struct h2_stream {
     size_t nspans, spans_cap;
     head_span pseudo[5]; /* values of :method :scheme :authority :path :protocol */
     size_t header_bytes;
+    int64_t content_length; /* the request's Content-Length, -1 without one */
+    uint64_t data_len;      /* request body bytes in DATA so far */
+    uint32_t urgency;       /* RFC 9218, from a Priority field */
+    int incremental;
     unsigned too_large : 1, requested : 1, responding : 1, deferred : 1, out_blocked : 1;
     unsigned ended : 1; /* the request is complete (END_STREAM seen) */
     /* The stream carries a tunnel: the client's DATA go on after the response ends. */
     unsigned tunnel : 1;
+    unsigned named : 1;       /* the response's names are in hbuf (nghttp2 points at them) */
+    unsigned regular : 1;     /* a regular field came: no pseudo-header field may follow */
+    unsigned malformed : 1;   /* RFC 9113 8.1.1: reset with PROTOCOL_ERROR, never delivered */
+    unsigned prioritised : 1; /* the head had a Priority field that parsed */
 } h2_stream;
 
 typedef struct {
@@ -82,9 +95,13 @@ struct lux_h2_session {
     /* the output queue */
     char *buf;
     size_t buf_off, buf_len, buf_cap;
+    size_t buf_last_cap; /* what the buffer grew to before it was given back */
     out_seg *segs;
     size_t seg_head, seg_len, seg_cap;
     size_t queued;
+    /* the stream whose header block is being decoded: found once per block, not per field
+     * (blocks never interleave, RFC 9113 6.10) */
+    h2_stream *decoding;
     /* the DATA piece between read_cb and send_data_cb */
     int32_t piece_stream;
     lux_h2_piece piece;
@@ -143,7 +160,9 @@ static int buf_reserve(lux_h2_session *s, size_t n) {
         s->buf_off = 0;
         return 0;
     }
-    size_t cap = s->buf_cap ? s->buf_cap : 4096;
+    /* A buffer given back after a burst (a tunnel, a large body) starts as large as it grew
+     * then: growing it again would copy what it holds at each step. */
+    size_t cap = s->buf_cap ? s->buf_cap : s->buf_last_cap > 4096 ? s->buf_last_cap : 4096;
     while (cap < s->buf_len + n)
         cap *= 2;
     char *nb = realloc(s->buf, cap);
@@ -249,6 +268,7 @@ void lux_h2_sent(lux_h2_session *s, size_t n) {
         s->seg_head = 0;
         s->buf_off = s->buf_len = 0;
         if (s->buf_cap > OUT_KEEP) {
+            s->buf_last_cap = s->buf_cap;
             free(s->buf);
             s->buf = NULL;
             s->buf_cap = 0;
@@ -275,6 +295,8 @@ static h2_stream *stream_new(lux_h2_session *s, int32_t id) {
     if (!st)
         return NULL;
     st->id = id;
+    st->content_length = -1;
+    st->urgency = NGHTTP2_EXTPRI_DEFAULT_URGENCY;
     st->next = s->streams;
     if (s->streams)
         s->streams->prev = st;
@@ -299,6 +321,8 @@ static void stream_free(lux_h2_session *s, h2_stream *st) {
     if (st->next)
         st->next->prev = st->prev;
     s->nstreams--;
+    if (s->decoding == st)
+        s->decoding = NULL;
     head_free(s, st);
     lux_h2_mem_free(st, &s->mem);
 }
@@ -390,7 +414,12 @@ static void deliver_request(lux_h2_session *s, h2_stream *st, int end_stream) {
     st->user = s->cb.on_request(s->user, st->id, &req);
     if (fields != on_stack)
         free(fields);
-    head_free(s, st);
+    lux_h2_mem_free(st->spans, &s->mem);
+    st->spans = NULL;
+    st->nspans = st->spans_cap = 0;
+    if (st->hcap > HEAD_KEEP)
+        head_free(s, st);
+    st->hlen = 0; /* the buffer is the response's names' now */
     if (!st->user)
         nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_REFUSED_STREAM);
     else if (end_stream)
@@ -411,7 +440,7 @@ static ssize_t send_cb(nghttp2_session *ng, const uint8_t *data, size_t len, int
 static ssize_t read_cb(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t max, uint32_t *flags,
                        nghttp2_data_source *src, void *arg) {
     lux_h2_session *s = arg;
-    h2_stream *st = stream_of(s, id);
+    h2_stream *st = src->ptr; /* lux_h2_submit_response's: nghttp2 drops it with the stream */
     if (!st || !st->user)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     if (s->queued >= OUT_HIGH) {
@@ -552,13 +581,138 @@ static int begin_frame_cb(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
 
 static int begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *arg) {
     lux_h2_session *s = arg;
-    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
-        return 0; /* trailers: their fields are counted and dropped */
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+        /* trailers: their fields are counted and dropped */
+        s->decoding = stream_of(s, frame->hd.stream_id);
+        return 0;
+    }
     h2_stream *st = stream_new(s, frame->hd.stream_id);
+    s->decoding = st;
     if (!st)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     nghttp2_session_set_stream_user_data(ng, st->id, st);
     return 0;
+}
+
+/* The stream a field of this header block belongs to. */
+static h2_stream *decoding_stream(lux_h2_session *s, const nghttp2_frame *frame) {
+    h2_stream *st = s->decoding;
+    return st && st->id == frame->hd.stream_id ? st : stream_of(s, frame->hd.stream_id);
+}
+
+/* ---- the request's fields (RFC 9113 8.2, 8.3) ----
+ *
+ * nghttp2's HTTP messaging is off (make_options): it checked every field once more beside
+ * lux's own pass. Its rules are kept here: a request that breaks one is malformed, its stream
+ * reset with PROTOCOL_ERROR and never delivered (a reset that counts as the client's, see
+ * counts_as_client_reset). */
+
+/* The stream is malformed: reset once. */
+static void malformed(lux_h2_session *s, h2_stream *st) {
+    if (st->malformed)
+        return;
+    st->malformed = 1;
+    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_PROTOCOL_ERROR);
+}
+
+/* A pseudo-header field of the head: known, once, before every regular field, its value
+ * well-formed for what it names. 0 or -1 (malformed). */
+static int pseudo_ok(const h2_stream *st, int pi, const uint8_t *v, size_t vlen) {
+    if (pi < 0 || st->regular || st->pseudo[pi].at)
+        return -1;
+    switch (pi) {
+    case 0:
+        return lux_h2_method_ok(v, vlen) ? 0 : -1;
+    case 2:
+        return lux_h2_authority_ok(v, vlen) ? 0 : -1;
+    case 3:
+        return lux_h2_path_ok(v, vlen) ? 0 : -1;
+    default:
+        return lux_h2_value_ok(v, vlen) ? 0 : -1;
+    }
+}
+
+/* A regular field of the head or the trailers. 0 or -1 (malformed). */
+static int regular_ok(h2_stream *st, const uint8_t *name, size_t nlen, const uint8_t *v,
+                      size_t vlen) {
+    if (!lux_h2_name_ok(name, nlen) || !lux_h2_value_ok(v, vlen))
+        return -1;
+    switch (lux_h2_field_kind(name, nlen)) {
+    case LUX_H2_FIELD_FORBIDDEN:
+        return -1;
+    case LUX_H2_FIELD_TE:
+        return vlen == 8 && strncasecmp((const char *)v, "trailers", 8) == 0 ? 0 : -1;
+    case LUX_H2_FIELD_HOST:
+        return lux_h2_authority_ok(v, vlen) ? 0 : -1;
+    case LUX_H2_FIELD_PRIORITY:
+        /* one that does not parse is ignored, as RFC 9218 4 asks */
+        if (lux_h2_parse_priority(v, vlen, &st->urgency, &st->incremental) == 0)
+            st->prioritised = 1;
+        return 0;
+    case LUX_H2_FIELD_CONTENT_LENGTH:
+        if (st->content_length >= 0)
+            return -1;
+        st->content_length = lux_h2_content_length(v, vlen);
+        return st->content_length >= 0 ? 0 : -1;
+    default:
+        return 0;
+    }
+}
+
+/* One field of a stream's head or trailers, checked; a head's is kept. 0, or an nghttp2 error
+ * when out of memory. */
+static int take_field(lux_h2_session *s, h2_stream *st, int trailer, const uint8_t *name,
+                      size_t nlen, const uint8_t *value, size_t vlen) {
+    if (nlen && name[0] == ':') {
+        int pi = trailer ? -1 : pseudo_index(name, nlen);
+        if (pseudo_ok(st, pi, value, vlen) < 0) {
+            malformed(s, st);
+            return 0;
+        }
+        st->pseudo[pi] = head_put(s, st, value, vlen);
+        return st->pseudo[pi].at ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    st->regular = 1;
+    if (regular_ok(st, name, nlen, value, vlen) < 0) {
+        malformed(s, st);
+        return 0;
+    }
+    if (trailer)
+        return 0; /* trailers are checked and dropped */
+    return head_field(s, st, name, nlen, value, vlen) < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+                                                          : 0;
+}
+
+static int is_connect(const h2_stream *st) {
+    return st->pseudo[0].len == 7 && memcmp(st->hbuf + st->pseudo[0].at - 1, "CONNECT", 7) == 0;
+}
+
+/* The complete head names what a request must (RFC 9113 8.3.1, 8.5; RFC 8441 4): :method;
+ * :scheme and :path, except for a CONNECT, which names :authority alone; :protocol only on a
+ * CONNECT, which then names all four. A head that ends the stream announces no body. */
+static int head_complete(const h2_stream *st, int end_stream) {
+    const head_span *p = st->pseudo;
+    if (!p[0].at || (end_stream && st->content_length > 0))
+        return 0;
+    if (!is_connect(st))
+        return p[1].at && p[3].at && !p[4].at;
+    if (p[4].at)
+        return p[1].at && p[2].at && p[3].at;
+    return p[2].at && !p[1].at && !p[3].at;
+}
+
+/* The urgency and incremental flag the head asked for (RFC 9218): nghttp2's scheduler serves
+ * streams of one urgency in turn when incremental, one after the other otherwise. */
+static void apply_priority(lux_h2_session *s, const h2_stream *st) {
+    if (!st->prioritised)
+        return;
+    nghttp2_extpri pri = {.urgency = st->urgency, .inc = st->incremental};
+    nghttp2_session_change_extpri_stream_priority(s->ng, st->id, &pri, 0);
+}
+
+/* The request body ended (END_STREAM on DATA or trailers): as long as it said it would be. */
+static int body_length_ok(const h2_stream *st) {
+    return st->content_length < 0 || st->data_len == (uint64_t)st->content_length;
 }
 
 /*
@@ -571,7 +725,7 @@ static int begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, voi
 static int header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
                      size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *arg) {
     lux_h2_session *s = arg;
-    h2_stream *st = stream_of(s, frame->hd.stream_id);
+    h2_stream *st = decoding_stream(s, frame);
     if (!st)
         return 0;
     st->header_bytes += nlen + vlen + 32;
@@ -581,15 +735,10 @@ static int header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     }
     if (st->header_bytes > s->lim.max_header_list)
         st->too_large = 1;
-    if (st->too_large || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    int trailer = frame->headers.cat != NGHTTP2_HCAT_REQUEST;
+    if (st->malformed || (st->too_large && !trailer))
         return 0;
-    int pi = nlen && name[0] == ':' ? pseudo_index(name, nlen) : -1;
-    if (pi >= 0) {
-        st->pseudo[pi] = head_put(s, st, value, vlen);
-        return st->pseudo[pi].at ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    }
-    return head_field(s, st, name, nlen, value, vlen) < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
-                                                          : 0;
+    return take_field(s, st, trailer, name, nlen, value, vlen);
 }
 
 /* Rapid Reset (CVE-2023-44487): a client that opens streams and resets them at once makes the
@@ -597,24 +746,41 @@ static int header_cb(nghttp2_session *ng, const nghttp2_frame *frame, const uint
 static int frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *frame, void *arg) {
     lux_h2_session *s = arg;
     int32_t id = frame->hd.stream_id;
-    h2_stream *st = id ? stream_of(s, id) : NULL;
+    h2_stream *st;
     int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
+        st = decoding_stream(s, frame); /* the block just decoded */
         if (!st)
             break;
         if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-            deliver_request(s, st, end);
+            if (!st->too_large && !st->malformed && !head_complete(st, end))
+                malformed(s, st);
+            if (!st->malformed)
+                apply_priority(s, st);
+            if (!st->malformed)
+                deliver_request(s, st, end);
             break;
         }
-        st->ended |= end;
-        if (end && st->user)
+        /* trailers end the request (RFC 9113 8.1) */
+        if (!end || !body_length_ok(st))
+            malformed(s, st);
+        if (st->malformed)
+            break;
+        st->ended = 1;
+        if (st->user)
             s->cb.on_end(s->user, st->user);
         break;
     case NGHTTP2_DATA:
-        if (st)
-            st->ended |= end;
-        if (st && st->user && end)
+        st = stream_of(s, id);
+        if (!st || st->malformed)
+            break;
+        if (end && !body_length_ok(st)) {
+            malformed(s, st);
+            break;
+        }
+        st->ended |= end;
+        if (st->user && end)
             s->cb.on_end(s->user, st->user);
         break;
     case NGHTTP2_SETTINGS:
@@ -637,7 +803,12 @@ static int data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     h2_stream *st = stream_of(s, id);
     /* The connection window reopens at once: each stream's own window bounds what it holds. */
     nghttp2_session_consume_connection(ng, len);
-    if (st && st->user)
+    if (st && !st->malformed) {
+        st->data_len += len;
+        if (st->content_length >= 0 && st->data_len > (uint64_t)st->content_length)
+            malformed(s, st); /* more than it announced (RFC 9113 8.1.1) */
+    }
+    if (st && st->user && !st->malformed)
         s->cb.on_data(s->user, st->user, data, len);
     else
         nghttp2_session_consume_stream(ng, id, len);
@@ -731,6 +902,8 @@ static nghttp2_option *make_options(const lux_h2_limits *l) {
                                                (uint64_t)l->reset_rate * 2 + 1);
     /* closed streams kept for the priority tree are memory a client can make us hold */
     nghttp2_option_set_no_closed_streams(opt, 1);
+    /* the request's fields are checked once, by header_cb (RFC 9113 8.2, 8.3) */
+    nghttp2_option_set_no_http_messaging(opt, 1);
     return opt;
 }
 
@@ -895,6 +1068,79 @@ void lux_h2_produce(lux_h2_session *s) {
         s->dead = 1;
 }
 
+/* Eight bytes lowered at once: the ASCII upper-case letters gain 0x20, no other byte changes. */
+static uint64_t lower8(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101u;
+    uint64_t ascii = ~w & 0x80 * ones;
+    uint64_t low7 = w & 0x7f * ones;
+    uint64_t from_a = low7 + (0x80 - 'A') * ones; /* high bit: the byte is 'A' or above */
+    uint64_t past_z = low7 + (0x7f - 'Z') * ones; /* high bit: the byte is above 'Z' */
+    return w | (ascii & from_a & ~past_z) >> 2;
+}
+
+static void lower_word8(char *dst, const char *src) {
+    uint64_t w;
+    memcpy(&w, src, 8);
+    w = lower8(w);
+    memcpy(dst, &w, 8);
+}
+
+static void lower_word4(char *dst, const char *src) {
+    uint32_t w;
+    memcpy(&w, src, 4);
+    w = (uint32_t)lower8(w);
+    memcpy(dst, &w, 4);
+}
+
+/* A name lowered into dst in whole words: the last word overlaps the one before it rather than
+ * going a byte at a time (names are short: most take one or two words). */
+static void lower_copy(char *dst, const char *src, size_t len) {
+    if (len >= 8) {
+        for (size_t i = 0; i + 8 < len; i += 8)
+            lower_word8(dst + i, src + i);
+        lower_word8(dst + len - 8, src + len - 8);
+    } else if (len >= 4) {
+        lower_word4(dst, src);
+        lower_word4(dst + len - 4, src + len - 4);
+    } else {
+        for (size_t i = 0; i < len; i++)
+            dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] | 0x20 : src[i]);
+    }
+}
+
+/*
+ * Lower-cased copies of the response's names (RFC 9113 8.2.1) in the stream's head buffer,
+ * which the request no longer uses: nghttp2 takes them as they are (NO_COPY_NAME) instead of
+ * copying and lowering each name itself, a byte at a time. They stay until the stream is freed,
+ * as the values do. 0, or -1 when out of memory (or the stream was answered before).
+ */
+static int lower_names(lux_h2_session *s, h2_stream *st, nghttp2_nv *nv, const lux_header *h,
+                       size_t n) {
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        need += h[i].name.len + 1;
+    if (st->named || need > st->hcap) {
+        if (st->named)
+            return -1;
+        char *nb = lux_h2_mem_realloc(st->hbuf, need, &s->mem);
+        if (!nb)
+            return -1;
+        st->hbuf = nb;
+        st->hcap = need;
+    }
+    char *p = st->hbuf;
+    for (size_t i = 0; i < n; i++) {
+        lower_copy(p, h[i].name.ptr, h[i].name.len);
+        p[h[i].name.len] = '\0';
+        nv[i].name = (uint8_t *)p;
+        nv[i].flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
+        p += h[i].name.len + 1;
+    }
+    st->hlen = need;
+    st->named = 1;
+    return 0;
+}
+
 int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_header *h, size_t n,
                            int end_stream) {
     h2_stream *st = stream_of(s, id);
@@ -909,12 +1155,14 @@ int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_
     code[1] = (char)('0' + status / 10 % 10);
     code[2] = (char)('0' + status % 10);
     code[3] = '\0';
-    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
-    /* Names are copied, and lower-cased on the way; values stay where the caller keeps them
-     * (nghttp2 reads them only to encode the HEADERS frame, never once the stream is gone). */
+    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NO_COPY_NAME};
+    /* Values stay where the caller keeps them (nghttp2 reads them only to encode the HEADERS
+     * frame, never once the stream is gone); names are lowered into the stream's buffer, or
+     * copied and lowered by nghttp2 when that fails. */
     for (size_t i = 0; i < n; i++)
         nv[i + 1] = (nghttp2_nv){(uint8_t *)h[i].name.ptr, (uint8_t *)h[i].value.ptr, h[i].name.len,
                                  h[i].value.len, NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    lower_names(s, st, nv + 1, h, n);
     nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = read_cb};
     st->responding = !end_stream;
     int rc = nghttp2_submit_response(s->ng, id, nv, n + 1, end_stream ? NULL : &prd);
