@@ -55,7 +55,7 @@ static const lux_directive scgi_directives[] = {
 
 static int begin(lux_gw *g, lux_req *r, lux_ups_buf *out, int uwsgi) {
     lux_cgi_env env;
-    if (lux_gw_env(g, r, lux_gw_target_of(r, &lux_mod_scgi), &env) < 0)
+    if (lux_gw_env(g, r, &env) < 0)
         return -1;
     lux_gw_debug_params(g, env.vars, env.n);
     if (uwsgi)

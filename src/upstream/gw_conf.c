@@ -119,6 +119,27 @@ static int strlist_opt(lux_gen *gen, const lux_value *e, const lux_strlist **out
     return 0;
 }
 
+/* "strip-request-uri" => "/app": lighttpd's URL path prefix, kept without its trailing "/" as
+ * lighttpd keeps it. Anything but a path is refused: lighttpd would take "enable" as a prefix
+ * that never matches, which is never what its author meant. */
+static int strip_opt(const lux_value *e, lux_str *out, char *err, size_t el) {
+    const char *s;
+    if (str_opt(e, &s, err, el) < 0)
+        return -1;
+    size_t len = strlen(s);
+    if (len && s[0] != '/') {
+        snprintf(err, el,
+                 "\"strip-request-uri\" needs a URL path prefix such as \"/app\", not "
+                 "\"%s\"",
+                 s);
+        return -1;
+    }
+    if (len && s[len - 1] == '/')
+        len--;
+    *out = len ? (lux_str){s, len} : (lux_str){NULL, 0};
+    return 0;
+}
+
 /* Options that say how lux starts the backend itself (bin-path). */
 static int spawn_option(lux_gen *gen, const lux_value *e, host_opts *h, char *err, size_t el) {
     const char *k = e->key;
@@ -210,8 +231,9 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
     /* x-sendfile, like the timeouts, is the key's: the last host entry to set it wins */
     if (!strcmp(k, "x-sendfile-docroot"))
         return strlist_opt(gen, e, &t->gw.xsendfile_docroot, err, el);
+    if (!strcmp(k, "strip-request-uri"))
+        return strip_opt(e, &h->opts->strip_request_uri, err, el);
     int *flag = !strcmp(k, "check-local")           ? &h->opts->check_local
-                : !strcmp(k, "strip-request-uri")   ? &h->opts->strip_request_uri
                 : !strcmp(k, "fix-root-scriptname") ? &h->opts->fix_root_scriptname
                 : !strcmp(k, "x-sendfile")          ? &t->gw.xsendfile
                 : !strcmp(k, "allow-x-send-file")   ? &t->gw.xsendfile /* its older name */
@@ -411,7 +433,17 @@ int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char
     return 0;
 }
 
-int lux_gw_env(const lux_gw *g, lux_req *r, const lux_gw_target *t, lux_cgi_env *env) {
+/* REQUEST_URI without the host entry's strip-request-uri prefix, as lighttpd strips it: only
+ * where a "/" follows the prefix, so "/app" leaves "/application" and "/app?q" alone. */
+static int strip_request_uri(lux_req *r, const lux_str *strip, lux_cgi_env *env) {
+    const lux_str *t = &r->target;
+    if (!strip->ptr || t->len <= strip->len || memcmp(t->ptr, strip->ptr, strip->len) ||
+        t->ptr[strip->len] != '/')
+        return 0;
+    return lux_cgi_env_set(r, env, "REQUEST_URI", 11, t->ptr + strip->len, t->len - strip->len);
+}
+
+int lux_gw_env(const lux_gw *g, lux_req *r, lux_cgi_env *env) {
     if (lux_cgi_env_build(r, env) < 0 || lux_setenv_apply_env(r, env) < 0 ||
         lux_fastcgi_apply_env(r, env) < 0)
         return -1;
@@ -425,13 +457,7 @@ int lux_gw_env(const lux_gw *g, lux_req *r, const lux_gw_target *t, lux_cgi_env 
         rc |= lux_cgi_env_set(r, env, "DOCUMENT_ROOT", 13, h->docroot.ptr, h->docroot.len);
         rc |= fn ? lux_cgi_env_set(r, env, "SCRIPT_FILENAME", 15, fn, strlen(fn)) : -1;
     }
-    if (t->prefix && h->strip_request_uri && r->target.len >= t->match.len &&
-        !memcmp(r->target.ptr, t->match.ptr, t->match.len)) {
-        size_t skip = t->match.len - (t->match.ptr[t->match.len - 1] == '/');
-        rc |=
-            lux_cgi_env_set(r, env, "REQUEST_URI", 11, r->target.ptr + skip, r->target.len - skip);
-    }
-    return rc;
+    return rc | strip_request_uri(r, &h->strip_request_uri, env);
 }
 
 static int ends_with(const lux_str *s, const char *suffix, size_t len) {
