@@ -281,8 +281,9 @@ static void retry_or_fail(lux_gw *g, int connect_failed) {
 
 /* ---- timeouts -------------------------------------------------------------------------------- */
 
+/* The timeouts are those of the host entry the backend at hand came from. */
 static void arm_timer(lux_gw *g) {
-    const lux_gw_conf *c = &g->conf;
+    const lux_ups_timeouts *c = &g->backend->timeouts;
     int64_t due = INT64_MAX;
     if (g->tunnel) { /* the client's connection times a tunnel (server.max-read-idle) */
         const lux_gw_tunnel_codec *codec = g->proto->codec;
@@ -293,14 +294,13 @@ static void arm_timer(lux_gw *g) {
             lux_loop_timer_arm(g->loop, &g->timer, lux_loop_now_ms(g->loop) + tick);
         return;
     }
-    if (g->connecting && c->connect_timeout > 0)
-        due = g->last_write + c->connect_timeout * 1000;
+    if (g->connecting && c->connect > 0)
+        due = g->last_write + c->connect * 1000;
     else if (!g->connecting) {
-        if (c->read_timeout > 0 && !g->paused)
-            due = g->last_read + c->read_timeout * 1000;
-        if (c->write_timeout > 0 && lux_ups_buf_pending(&g->out) &&
-            g->last_write + c->write_timeout * 1000 < due)
-            due = g->last_write + c->write_timeout * 1000;
+        if (c->read > 0 && !g->paused)
+            due = g->last_read + c->read * 1000;
+        if (c->write > 0 && lux_ups_buf_pending(&g->out) && g->last_write + c->write * 1000 < due)
+            due = g->last_write + c->write * 1000;
     }
     if (due != INT64_MAX)
         lux_loop_timer_arm(g->loop, &g->timer, due);
@@ -319,9 +319,9 @@ static void on_timer(lux_timer *t) {
         return;
     }
     int64_t now = lux_loop_now_ms(g->loop);
-    const lux_gw_conf *c = &g->conf;
+    const lux_ups_timeouts *c = &g->backend->timeouts;
     if (g->connecting) {
-        if (now - g->last_write < c->connect_timeout * 1000) {
+        if (now - g->last_write < c->connect * 1000) {
             arm_timer(g);
             return;
         }
@@ -329,17 +329,15 @@ static void on_timer(lux_timer *t) {
         retry_or_fail(g, 1);
         return;
     }
-    int read_late =
-        c->read_timeout > 0 && !g->paused && now - g->last_read >= c->read_timeout * 1000;
-    int write_late = c->write_timeout > 0 && lux_ups_buf_pending(&g->out) &&
-                     now - g->last_write >= c->write_timeout * 1000;
+    int read_late = c->read > 0 && !g->paused && now - g->last_read >= c->read * 1000;
+    int write_late =
+        c->write > 0 && lux_ups_buf_pending(&g->out) && now - g->last_write >= c->write * 1000;
     if (!read_late && !write_late) {
         arm_timer(g);
         return;
     }
     lux_log(LUX_LOG_ERR, "(%s) %s: no %s for %ld s", g->proto->name, g->backend->name,
-            read_late ? "response" : "request taken",
-            read_late ? c->read_timeout : c->write_timeout);
+            read_late ? "response" : "request taken", read_late ? c->read : c->write);
     count_error(g, LUX_STATS_BACKEND_TIMEOUT);
     fail(g, 504);
 }

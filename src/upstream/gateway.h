@@ -95,7 +95,6 @@ typedef struct {
 
 typedef struct {
     lux_ups_pool pool;
-    long connect_timeout, read_timeout, write_timeout; /* seconds, 0: none */
     int debug;
     int xsendfile;                        /* answer X-Sendfile with its file (mod/xsendfile.h) */
     const lux_strlist *xsendfile_docroot; /* ... under these directories only */

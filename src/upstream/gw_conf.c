@@ -84,6 +84,7 @@ static const gw_kind PROXY = {"mod_proxy", LUX_HC_HTTP, 1u << LUX_HC_HTTP | 1u <
 typedef struct {
     const char *host, *socket, *mode;
     long port, disable_time;
+    lux_ups_timeouts timeouts;
     lux_ups_procs_conf procs;
     lux_gw_host *opts; /* in the generation's pool: the backends point to it */
     const gw_kind *kind;
@@ -193,7 +194,7 @@ static int tls_option(const lux_value *e, host_opts *h, char *err, size_t el) {
     return -1;
 }
 
-/* One option of a host entry (the timeouts are the target's). */
+/* One option of a host entry (x-sendfile and its docroots are the target's). */
 static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_target *t, char *err,
                        size_t el) {
     const char *k = e->key;
@@ -217,18 +218,18 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
         return lux_hc_conf_parse(e, h->kind->probe, h->kind->probes, h->health, err, el);
     }
     if (!strcmp(k, "connect-timeout"))
-        return int_opt(e, &t->gw.connect_timeout, err, el);
+        return int_opt(e, &h->timeouts.connect, err, el);
     if (!strcmp(k, "read-timeout"))
-        return int_opt(e, &t->gw.read_timeout, err, el);
+        return int_opt(e, &h->timeouts.read, err, el);
     if (!strcmp(k, "write-timeout"))
-        return int_opt(e, &t->gw.write_timeout, err, el);
+        return int_opt(e, &h->timeouts.write, err, el);
     if (!strcmp(k, "docroot")) {
         if (str_opt(e, &s, err, el) < 0)
             return -1;
         h->opts->docroot = (lux_str){s, strlen(s)};
         return 0;
     }
-    /* x-sendfile, like the timeouts, is the key's: the last host entry to set it wins */
+    /* x-sendfile is the key's: the last host entry to set it wins */
     if (!strcmp(k, "x-sendfile-docroot"))
         return strlist_opt(gen, e, &t->gw.xsendfile_docroot, err, el);
     if (!strcmp(k, "strip-request-uri"))
@@ -255,8 +256,11 @@ static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_
         snprintf(err, el, "a backend must be ( \"host\" => ..., ... )");
         return -1;
     }
-    *h = (host_opts){
-        .disable_time = 1, .procs = {.nprocs = 4}, .kind = kind, .tls_conf = {.verify = 1}};
+    *h = (host_opts){.disable_time = 1,
+                     .timeouts = {.connect = DEFAULT_CONNECT_TIMEOUT},
+                     .procs = {.nprocs = 4},
+                     .kind = kind,
+                     .tls_conf = {.verify = 1}};
     if (!(h->opts = lux_pool_alloc(&gen->pool, sizeof *h->opts))) {
         snprintf(err, el, "out of memory");
         return -1;
@@ -317,6 +321,7 @@ static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, lu
         return -1;
     for (long i = 0; i < n; i++) {
         b[i].disable_time = h.disable_time;
+        b[i].timeouts = h.timeouts;
         b[i].opts = h.opts;
         if (h.health && lux_health_add(gen, &b[i], h.health, kind->module, err, el) < 0)
             return -1;
@@ -346,7 +351,6 @@ static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, cons
     }
     t->match = (lux_str){v->key, v->key_len};
     t->prefix = v->key[0] == '/';
-    t->gw.connect_timeout = DEFAULT_CONNECT_TIMEOUT;
     size_t total = 0;
     for (size_t i = 0; i < v->u.arr.len; i++)
         total += backends_of(v->u.arr.items[i]);

@@ -12,9 +12,9 @@
  *                                "max-procs" => 2 ) ) )
  *
  * A key starting with "/" matches URL paths with that prefix, any other key paths ending with
- * it. As in lighttpd, check-local, docroot, strip-request-uri and fix-root-scriptname belong to
- * each host entry: a request follows those of the backend it goes to. The timeouts are the
- * key's (the last host entry that sets one).
+ * it. As in lighttpd, check-local, docroot, strip-request-uri, fix-root-scriptname and the
+ * connect, read and write timeouts belong to each host entry: a request follows those of the
+ * backend it goes to.
  */
 #ifndef LUX_GW_CONF_H
 #define LUX_GW_CONF_H
