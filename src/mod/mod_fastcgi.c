@@ -132,6 +132,7 @@ static const lux_gw_proto fcgi_proto = {
     .input = fcgi_input,
     .keep_variable = keep_variable,
     .older_sendfile_name = 1,
+    .length_first = 1, /* php-cgi reads CONTENT_LENGTH bytes of STDIN, none without it */
 };
 
 int lux_fastcgi_apply_env(lux_req *r, lux_cgi_env *env) {

@@ -864,6 +864,30 @@ static void on_conn_event(lux_io *io, unsigned events) {
 
 /* ---- starting -------------------------------------------------------------------------------- */
 
+/* No backend took the request: 503. */
+static void no_backend(lux_gw *g) {
+    lux_log(LUX_LOG_ERR, "(%s) no backend available for %s", g->proto->name, g->r->uri.ptr);
+    fail(g, 503);
+}
+
+/* A body kept whole for a length_first protocol came on: once it is complete, the request
+ * starts on a backend. A body that fails aborts the request (on_abort). */
+static void body_spooled(lux_req *r, void *arg) {
+    lux_gw *g = arg;
+    if (lux_body_length(r) < 0)
+        return;
+    lux_req_body_notify(r, NULL, NULL);
+    debug(g, 1, "the body of %.*s is complete: %lld bytes", (int)r->uri.len, r->uri.ptr,
+          (long long)lux_body_length(r));
+    if (connect_some(g, NULL) < 0)
+        no_backend(g);
+}
+
+/* Does the protocol need r's body whole before it starts? */
+static int waits_for_length(const lux_gw *g) {
+    return g->proto->length_first && !g->conf.authorizer && lux_body_length(g->r) < 0;
+}
+
 lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf *conf,
                         size_t state_size) {
     /* The protocol's state is cleared as far as it asks: mod_proxy's holds a 64 KiB head
@@ -879,6 +903,16 @@ lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf
     g->loop = r->worker->loop;
     g->worker = r->worker->id;
     g->timer.cb = on_timer;
+    if (waits_for_length(g)) {
+        if (lux_body_spool_whole(r) < 0) {
+            g->r = NULL;
+            finish(g, 0);
+            return LUX_ERROR;
+        }
+        lux_req_on_abort(r, on_abort, g);
+        lux_req_body_notify(r, body_spooled, g);
+        return LUX_ASYNC;
+    }
     if (connect_some(g, NULL) < 0) {
         if (g->conn)
             drop_conn(g, 0);

@@ -91,6 +91,11 @@ typedef struct {
      * request sent? NULL: never. */
     int (*tunnels_at_connect)(lux_gw *g, const lux_req *r);
     const lux_gw_tunnel_codec *codec; /* NULL: a tunnel's bytes pass as they are */
+    /* The backend must be told the body's length before the body (SCGI's CONTENT_LENGTH comes
+     * first; FastCGI and uwsgi apps read CONTENT_LENGTH bytes): a body still streaming in
+     * without one (chunked, with server.stream-request-body 1 or 2) is kept whole first, as
+     * with server.stream-request-body 0, and the backend is chosen once it is complete. */
+    int length_first;
 } lux_gw_proto;
 
 typedef struct {
