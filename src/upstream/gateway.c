@@ -37,6 +37,7 @@ struct lux_gw {
     int body_done;    /* the end of the body is encoded */
     int body_started; /* body bytes were taken from the client: no retry */
     int got_bytes;    /* the backend sent something on this connection */
+    int wrote;        /* request bytes went out on this connection: it may have acted on them */
     int retried;      /* on another backend */
     int replaced;     /* a dead kept-alive connection by a new one */
     int answered;     /* the head went to the core: the body streams */
@@ -201,8 +202,10 @@ static int write_ahead(lux_gw *g) {
         return -1; /* no body: its end is encoded now (FastCGI's empty STDIN) */
     size_t pending = lux_ups_buf_pending(&g->out);
     ssize_t n = pending ? lux_ups_write(g->conn, g->out.data + g->out.off, pending) : 0;
-    if (n > 0)
+    if (n > 0) {
+        g->wrote = 1;
         lux_ups_buf_consume(&g->out, (size_t)n);
+    }
     int more = lux_ups_buf_pending(&g->out) || !g->body_done || n < 0;
     return lux_loop_mod(g->loop, &g->conn->io, LUX_EV_READ | (more ? LUX_EV_WRITE : 0));
 }
@@ -226,6 +229,7 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
     debug(g, 1, "%.*s goes to %s (%s connection)", (int)g->r->uri.len, g->r->uri.ptr,
           g->backend->name, g->conn->reused ? "a kept-alive" : "a new");
     g->got_bytes = 0;
+    g->wrote = 0;
     g->connecting = !g->conn->reused;
     lux_ups_buf_free(&g->out);
     g->body_done = g->conf.authorizer; /* the body stays for the handler after it */
@@ -242,12 +246,22 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
     return 0;
 }
 
-/* A request the backend may receive twice without harm (RFC 9110 9.2.2), and without a body
- * that would have to be read again. */
+/* A method whose request the backend may receive twice without harm (RFC 9110 9.2.2). */
+static int idempotent(lux_method m) {
+    return m == LUX_M_GET || m == LUX_M_HEAD || m == LUX_M_OPTIONS || m == LUX_M_PUT ||
+           m == LUX_M_DELETE || m == LUX_M_TRACE;
+}
+
+/* An idempotent request without a body that would have to be read again. */
 static int repeatable(const lux_req *r) {
-    lux_method m = r->method;
-    return r->content_length <= 0 && (m == LUX_M_GET || m == LUX_M_HEAD || m == LUX_M_OPTIONS ||
-                                      m == LUX_M_PUT || m == LUX_M_DELETE || m == LUX_M_TRACE);
+    return r->content_length <= 0 && idempotent(r->method);
+}
+
+/* A kept-alive connection broke before an answer: may the request go again on a new one?
+ * Not once any of it was written, unless it is idempotent (as nginx decides): the backend may
+ * have acted on it before it closed. */
+static int replayable(const lux_gw *g) {
+    return !g->wrote || idempotent(g->r->method);
 }
 
 /* The connection broke before the backend said anything: try again where that is safe. */
@@ -262,7 +276,7 @@ static void retry_or_fail(lux_gw *g, int connect_failed) {
     int safe = !g->body_started && !g->answered && !g->got_bytes;
     debug(g, 1, "%s: the connection broke before an answer (%s)", failed->name,
           safe ? "trying again where that is safe" : "not repeatable");
-    if (safe && reused && !g->replaced) {
+    if (safe && reused && !g->replaced && replayable(g)) {
         g->replaced = 1; /* the backend closed an idle connection: not its fault */
         if (connect_some(g, NULL) == 0)
             return;
@@ -390,6 +404,7 @@ static void send_more(lux_gw *g) {
         if (pending) {
             ssize_t n = lux_ups_write(g->conn, g->out.data + g->out.off, pending);
             if (n > 0) {
+                g->wrote = 1;
                 lux_ups_buf_consume(&g->out, (size_t)n);
                 g->last_write = lux_loop_now_ms(g->loop);
                 continue;

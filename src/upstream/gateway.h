@@ -8,8 +8,10 @@
  *
  * Failures: no usable backend, or none that accepts a connection, is 503; a connect is retried
  * once on another backend (the failed one is disabled for its disable-time); a kept-alive
- * connection the backend closed meanwhile is replaced by a new one; a request without a body
- * whose connection broke before any response byte is retried once on another backend. A
+ * connection the backend closed meanwhile is replaced by a new one, but once a request went
+ * out on it only an idempotent one is sent again (the backend may have acted on a POST); a
+ * request without a body whose connection broke before any response byte is retried once on
+ * another backend. A
  * backend that stops mid-response (a reset, or a body short of its head's Content-Length)
  * aborts the client's response, or is a 502 while nothing has gone out yet: never a short
  * answer passed as whole. One that never answers properly is 502, one too slow 504.

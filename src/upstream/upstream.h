@@ -114,7 +114,7 @@ typedef struct lux_ups_conn {
 int lux_ups_socket(const lux_ups_backend *b);
 
 /*
- * A connection to b with io.cb = cb: an idle one (reused, ready now) or a new one whose
+ * A connection to b with io.cb = cb: an idle one still open (reused, ready now) or a new one whose
  * non-blocking connect is in progress: the io is registered for writing, and cb then calls
  * lux_ups_connected. NULL with errno when even starting failed (the backend is disabled).
  */
