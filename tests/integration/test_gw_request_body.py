@@ -1,6 +1,6 @@
 """A chunked request body (no length yet) with server.stream-request-body 1 or 2 reaches a
-backend that must be told its length first (SCGI, uwsgi, FastCGI's CONTENT_LENGTH): the body is
-kept whole, as with server.stream-request-body 0, then sent with its length."""
+backend that must be told its length first (SCGI, uwsgi, FastCGI's and CGI's CONTENT_LENGTH):
+the body is kept whole, as with server.stream-request-body 0, then sent with its length."""
 
 import os
 import subprocess
@@ -12,7 +12,8 @@ from test_mod_fastcgi import Setup, env_of, one_pool
 from test_h2 import need
 
 BODY = 300 * 1024  # beyond the 64 KiB the core holds in memory: spooled to a file
-LIGHTTPD_411 = "lighttpd 1.4.69 answers 411 to a chunked body it would stream to a backend"
+LIGHTTPD_411 = ("lighttpd 1.4.69 answers 411 to a chunked body it would stream to a backend, "
+                "unless the whole body came in with the head")
 
 
 def chunked_post(s, path, body, piece=30000, headers=""):
@@ -113,3 +114,24 @@ def test_chunked_body_over_the_limit_never_reaches_the_backend():
             check("mod_scgi" not in s.errorlog, f"no backend was asked:\n{s.errorlog[-1500:]}")
     finally:
         app.stop()
+
+
+LEN_PY = """\
+import hashlib, os, sys
+n = int(os.environ.get("CONTENT_LENGTH", "-1"))
+data = sys.stdin.buffer.read(n) if n >= 0 else b""
+sys.stdout.write("Content-Type: text/plain\\r\\n\\r\\n%d %s\\n" % (n, hashlib.sha256(data).hexdigest()))
+"""
+
+
+@lux_only(LIGHTTPD_411)
+def test_cgi_chunked_body_comes_with_its_length():
+    """A CGI script reads CONTENT_LENGTH bytes of stdin (RFC 3875 4.1.2)."""
+    conf = (f'server.modules = ("mod_cgi")\nserver.max-worker = 1\n'
+            f'cgi.assign = ( ".py" => "{scgi.PYTHON}" )\n' + modes_conf())
+    with harness.Server(conf, files={"m1/len.py": LEN_PY, "m2/len.py": LEN_PY}) as s:
+        for mode in (1, 2):
+            body = os.urandom(BODY)
+            r = chunked_post(s, f"/m{mode}/len.py", body)
+            eq((r.status, r.body.decode().split()), (200, [str(len(body)), harness.sha256(body)]),
+               f"stream-request-body {mode}: the body and its length\n{s.errorlog[-1500:]}")
