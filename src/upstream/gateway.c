@@ -614,37 +614,23 @@ static int body_short(const lux_gw *g) {
     return !bodiless && g->declared >= 0 && g->body_got < (uint64_t)g->declared;
 }
 
-/* The head is complete at end: answer the request from it; 0, or -1 when r is gone. */
-static int answer(lux_gw *g, size_t end) {
+/* The response starts, with what came of its head: r->status is set, its fields are in
+ * (sendfile: an X-Sendfile path), declared is its Content-Length (-1: none), rest[0, len) the
+ * body bytes that came with the head. 0, or -1 when r is gone. */
+static int start_response(lux_gw *g, int64_t declared, const lux_str *sendfile, const char *rest,
+                          size_t len) {
     lux_req *r = g->r;
-    lux_cgi_head h;
-    head_fields hf = {g, {NULL, 0}};
-    /* One parse: the status, the framing and the fields for the response at once. */
-    if (lux_cgi_head_parse(g->head, end, &h, add_field, &hf) < 0) {
-        lux_log(LUX_LOG_ERR, "(%s) %s: a broken response header", g->proto->name, g->backend->name);
-        r->nresp_headers = 0;
-        fail(g, 502);
-        return -1;
-    }
-    r->status = h.status ? h.status : h.location.ptr ? 302 : 200;
     debug(g, 1, "%s answered %d for %.*s", g->backend->name, r->status, (int)r->uri.len,
           r->uri.ptr);
     if (r->status >= 500)
         count_error(g, LUX_STATS_BACKEND_5XX);
-    if (g->conf.authorizer && r->status == 200) {
-        r->status = 0;
-        r->nresp_headers = 0; /* none of an allowing authorizer's fields reach the client */
-        authorized(g, end);
+    g->declared = declared;
+    g->body_got = len;
+    if (sendfile->ptr) {
+        answer_with_file(g, sendfile);
         return -1;
     }
-    g->declared = h.content_length;
-    g->body_got = g->head_len - end;
-    if (hf.sendfile.ptr) {
-        answer_with_file(g, &hf.sendfile);
-        return -1;
-    }
-    if (lux_resp_stream(r) < 0 ||
-        (g->head_len > end && lux_resp_body_copy(r, g->head + end, g->head_len - end) < 0)) {
+    if (lux_resp_stream(r) < 0 || (len && lux_resp_body_copy(r, rest, len) < 0)) {
         r->nresp_headers = 0;
         fail(g, 502);
         return -1;
@@ -659,6 +645,47 @@ static int answer(lux_gw *g, size_t end) {
     }
     lux_req_resume(r, LUX_HANDLED);
     return g->r ? 0 : -1;
+}
+
+/* A head that is not one: 502. */
+static void broken_head(lux_gw *g) {
+    lux_log(LUX_LOG_ERR, "(%s) %s: a broken response header", g->proto->name, g->backend->name);
+    g->r->nresp_headers = 0;
+    fail(g, 502);
+}
+
+/* The CGI head is complete at end: answer the request from it; 0, or -1 when r is gone. */
+static int answer(lux_gw *g, size_t end) {
+    lux_req *r = g->r;
+    lux_cgi_head h;
+    head_fields hf = {g, {NULL, 0}};
+    /* One parse: the status, the framing and the fields for the response at once. */
+    if (lux_cgi_head_parse(g->head, end, &h, add_field, &hf) < 0) {
+        broken_head(g);
+        return -1;
+    }
+    r->status = h.status ? h.status : h.location.ptr ? 302 : 200;
+    if (g->conf.authorizer && r->status == 200) {
+        r->status = 0;
+        r->nresp_headers = 0; /* none of an allowing authorizer's fields reach the client */
+        authorized(g, end);
+        return -1;
+    }
+    return start_response(g, h.content_length, &hf.sendfile, g->head + end, g->head_len - end);
+}
+
+/* The protocol parsed the head itself: answer the request from it; 0, or -1 when r is gone. */
+static int answer_parsed(lux_gw *g, const lux_gw_head *h) {
+    head_fields hf = {g, {NULL, 0}};
+    for (size_t i = 0; i < h->nfields; i++) {
+        const lux_gw_field *f = &h->fields[i];
+        if (add_field(&hf, f->name, f->nlen, f->value, f->vlen) < 0) {
+            broken_head(g);
+            return -1;
+        }
+    }
+    g->r->status = h->status;
+    return start_response(g, h->content_length, &hf.sendfile, NULL, 0);
 }
 
 /* Response bytes from the backend; 0, or -1 when the request is gone. */
@@ -740,6 +767,8 @@ static int feed(lux_gw *g, char *buf, size_t len) {
         buf += used;
         len -= used;
         if (ev == LUX_GW_DATA && response_data(g, data, dlen) < 0)
+            return -1;
+        if (ev == LUX_GW_HEAD && answer_parsed(g, g->proto->parsed_head(g)) < 0)
             return -1;
         if (ev == LUX_GW_STDERR)
             log_stderr(g, data, dlen, 0);

@@ -54,9 +54,25 @@ typedef struct {
     void (*tick)(lux_gw *g);
 } lux_gw_tunnel_codec;
 
+/* One field of a response head a protocol parsed itself. */
+typedef struct {
+    const char *name, *value;
+    size_t nlen, vlen;
+} lux_gw_field;
+
+/* A response head a protocol parsed itself (LUX_GW_HEAD): what a CGI head would say, without
+ * writing one out for the gateway to parse again. Not for authorizers. */
+typedef struct {
+    int status;
+    int64_t content_length; /* as announced (checked against the body); -1: none */
+    const lux_gw_field *fields;
+    size_t nfields;
+} lux_gw_head;
+
 typedef enum {
     LUX_GW_MORE,   /* every byte given was taken */
     LUX_GW_DATA,   /* response bytes: the head, then the body */
+    LUX_GW_HEAD,   /* the head, parsed: proto->parsed_head has it; body bytes follow as DATA */
     LUX_GW_STDERR, /* error output of the backend: to the error log */
     LUX_GW_END,    /* the response is complete */
     LUX_GW_ERROR,  /* the backend broke the protocol */
@@ -75,6 +91,9 @@ typedef struct {
      * len 0 once the bytes are used up, until it says MORE. */
     lux_gw_ev (*input)(lux_gw *g, char *buf, size_t len, size_t *used, const char **data,
                        size_t *dlen, int *keep);
+    /* The head that input's LUX_GW_HEAD announced (it stays valid until input is called
+     * again). NULL: the protocol hands its heads on as DATA. */
+    const lux_gw_head *(*parsed_head)(lux_gw *g);
     /* Does the backend closing the connection now end the response well? NULL: never. */
     int (*eof_ends)(lux_gw *g);
     /* An authorizer allowed r: keep one `Variable-NAME: value` of its answer for the
