@@ -210,6 +210,18 @@ static int write_ahead(lux_gw *g) {
     return lux_loop_mod(g->loop, &g->conn->io, LUX_EV_READ | (more ? LUX_EV_WRITE : 0));
 }
 
+/* A method whose request the backend may receive twice without harm (RFC 9110 9.2.2). */
+static int idempotent(lux_method m) {
+    return m == LUX_M_GET || m == LUX_M_HEAD || m == LUX_M_OPTIONS || m == LUX_M_PUT ||
+           m == LUX_M_DELETE || m == LUX_M_TRACE;
+}
+
+/* May r go again on a new connection when a kept-alive one turns out dead under it? Then
+ * that connection need not be checked before it is used. */
+static int replay_safe(const lux_req *r) {
+    return idempotent(r->method) && lux_body_length(r) == 0;
+}
+
 /* Start (or start again) on a backend; 0, or -1 when no backend can be reached. */
 static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
     for (;;) {
@@ -217,7 +229,7 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
         if (!g->backend)
             return -1;
         g->stats_id = lux_ups_stats_id(g->loop, g->backend, g->proto->name);
-        g->conn = lux_ups_open(g->loop, g->backend, on_conn_event, g);
+        g->conn = lux_ups_open(g->loop, g->backend, on_conn_event, g, !replay_safe(g->r));
         if (g->conn)
             break;
         count_connect_failed(g, g->backend);
@@ -244,12 +256,6 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
         return -1;
     arm_timer(g);
     return 0;
-}
-
-/* A method whose request the backend may receive twice without harm (RFC 9110 9.2.2). */
-static int idempotent(lux_method m) {
-    return m == LUX_M_GET || m == LUX_M_HEAD || m == LUX_M_OPTIONS || m == LUX_M_PUT ||
-           m == LUX_M_DELETE || m == LUX_M_TRACE;
 }
 
 /* An idempotent request without a body that would have to be read again. */

@@ -114,11 +114,15 @@ typedef struct lux_ups_conn {
 int lux_ups_socket(const lux_ups_backend *b);
 
 /*
- * A connection to b with io.cb = cb: an idle one still open (reused, ready now) or a new one whose
+ * A connection to b with io.cb = cb: an idle one (reused, ready now) or a new one whose
  * non-blocking connect is in progress: the io is registered for writing, and cb then calls
- * lux_ups_connected. NULL with errno when even starting failed (the backend is disabled).
+ * lux_ups_connected. With verify, an idle one is first checked to be still open (a peek; one
+ * the backend closed is closed and the next taken): for a request that must not be sent on a
+ * connection that turns out dead, since it cannot be sent again. NULL with errno when even
+ * starting failed (the backend is disabled).
  */
-lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb cb, void *user);
+lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb cb, void *user,
+                           int verify);
 typedef enum {
     LUX_UPS_READY = 0,           /* connected (and the TLS handshake done): the user may write */
     LUX_UPS_WAIT = 1,            /* the TLS handshake goes on: call again on the next event */
