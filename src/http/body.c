@@ -139,6 +139,19 @@ static uint32_t mem_unread(const lux_req_body *b) {
     return b->mem_len - b->mem_off;
 }
 
+int lux_body_spool_whole(lux_req *r) {
+    lux_req_body *b = body_of(r);
+    if (!b)
+        return -1;
+    if (b->mode == 2)
+        b->mode = 1; /* spooled as it comes, never read before it is complete */
+    if (b->wanted) { /* the protocol stopped for room: it reads on */
+        b->wanted = 0;
+        lux_stream_later(r, LUX_SEV_WANTED);
+    }
+    return 0;
+}
+
 /* More to read, or the end: the handler hears of it from the loop. */
 static void readable(lux_req *r, lux_req_body *b) {
     if (b->notify_fn)

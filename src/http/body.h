@@ -25,6 +25,10 @@ typedef struct lux_req_body lux_req_body;
 int64_t lux_body_length(const lux_req *r);
 /* Is the body complete (or failed), so that mode 0 may run the pipeline? */
 int lux_body_settled(lux_req *r);
+/* Keep the whole body before the handler reads any of it, as server.stream-request-body 0
+ * does: for a handler whose backend must be told the length first. With mode 2 the body is
+ * spooled from now on instead of holding the protocol back. 0, or -1 out of memory. */
+int lux_body_spool_whole(lux_req *r);
 /* The handler's notify callback, from the loop (the stream core delivers it). */
 void lux_body_run_notify(lux_req *r);
 /* The handler let go: its notify callback is not called again. */

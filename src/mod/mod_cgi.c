@@ -13,9 +13,9 @@
  *
  * Everything happens in the worker's loop: the script's stdin, stdout and stderr are
  * non-blocking pipes, its exit is a pidfd. The request body is copied to stdin as the script
- * takes it; stdout's head is parsed (http/cgi_headers.h) and the rest streamed to the client,
- * reading no more while the client has LUX_RESP_HIGH_WATER bytes waiting; stderr goes to the
- * error log a line at a time.
+ * takes it (a chunked one still coming in is kept whole first, for CONTENT_LENGTH); stdout's head
+ * is parsed (http/cgi_headers.h) and the rest streamed to the client, reading no more while the
+ * client has LUX_RESP_HIGH_WATER bytes waiting; stderr goes to the error log a line at a time.
  *
  * cgi.upgrade: for a request that asks to switch protocols, stdin stays open after the request
  * body until the script answers; a 101 makes the response a tunnel (lux_resp_tunnel): what the
@@ -44,6 +44,7 @@
 #include "core/pool.h"
 #include "core/spawn.h"
 #include "event/loop.h"
+#include "http/body.h"
 #include "http/cgi_env.h"
 #include "http/cgi_headers.h"
 #include "http/stat_cache.h"
@@ -795,15 +796,8 @@ static int asks_upgrade(const lux_req *r) {
     return 0;
 }
 
-static lux_result cgi_handle(lux_req *r, const void *conf) {
-    const cgi_conf *c = conf;
-    if (!c->assign.n || !r->file || !S_ISREG(r->file->mode))
-        return LUX_GO_ON;
-    const lux_keyval *kv = assigned(c, &r->physical);
-    if (!kv)
-        return LUX_GO_ON;
-    if (c->execute_x_only && !(r->file->mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
-        return LUX_GO_ON;
+/* Run the script kv says for r; what a handler returns. */
+static lux_result run_script(lux_req *r, const cgi_conf *c, const lux_keyval *kv) {
     char **envp, *argv[3], *dir;
     if (exec_args(r, kv, &envp, argv, &dir) < 0)
         return LUX_ERROR;
@@ -821,6 +815,49 @@ static lux_result cgi_handle(lux_req *r, const void *conf) {
     pump_in(p);
     arm_timeouts(p);
     return LUX_ASYNC;
+}
+
+/* A request whose script waits for the whole body. */
+typedef struct {
+    const cgi_conf *conf;
+    const lux_keyval *kv;
+} body_wait;
+
+/* More of a body kept whole came: once it is complete, the script runs. (A body that fails
+ * aborts the request, and the core forgets this callback.) */
+static void body_kept(lux_req *r, void *arg) {
+    const body_wait *w = arg;
+    if (lux_body_length(r) < 0)
+        return;
+    lux_req_body_notify(r, NULL, NULL);
+    lux_result res = run_script(r, w->conf, w->kv);
+    if (res == LUX_ASYNC)
+        return;
+    lux_req_resume(r, res == LUX_ERROR ? lux_resp_error(r, 500) : res);
+}
+
+/* A chunked body still coming in (server.stream-request-body 1 or 2) has no length yet, and
+ * a script must get CONTENT_LENGTH with its body (RFC 3875 4.1.2): the body is kept whole
+ * first, as with server.stream-request-body 0. */
+static lux_result run_after_body(lux_req *r, const cgi_conf *c, const lux_keyval *kv) {
+    body_wait *w = lux_req_alloc(r, sizeof *w);
+    if (!w || lux_body_spool_whole(r) < 0)
+        return LUX_ERROR;
+    *w = (body_wait){c, kv};
+    lux_req_body_notify(r, body_kept, w);
+    return LUX_ASYNC;
+}
+
+static lux_result cgi_handle(lux_req *r, const void *conf) {
+    const cgi_conf *c = conf;
+    if (!c->assign.n || !r->file || !S_ISREG(r->file->mode))
+        return LUX_GO_ON;
+    const lux_keyval *kv = assigned(c, &r->physical);
+    if (!kv)
+        return LUX_GO_ON;
+    if (c->execute_x_only && !(r->file->mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
+        return LUX_GO_ON;
+    return lux_body_length(r) < 0 ? run_after_body(r, c, kv) : run_script(r, c, kv);
 }
 
 const lux_module lux_mod_cgi = {

@@ -85,7 +85,7 @@ static int fcgi_begin(lux_gw *g, lux_req *r, lux_ups_buf *out) {
     lux_fcgi_parser_init(lux_gw_state(g), REQUEST_ID);
     const lux_gw_target *t = lux_gw_target_of(r, &lux_mod_fastcgi);
     lux_cgi_env env;
-    if (lux_gw_env(g, r, t, &env) < 0)
+    if (lux_gw_env(g, r, &env) < 0)
         return -1;
     int role = t->gw.authorizer ? LUX_FCGI_AUTHORIZER : LUX_FCGI_RESPONDER;
     if (lux_fcgi_begin(out, REQUEST_ID, role, 1) < 0)
@@ -132,6 +132,7 @@ static const lux_gw_proto fcgi_proto = {
     .input = fcgi_input,
     .keep_variable = keep_variable,
     .older_sendfile_name = 1,
+    .length_first = 1, /* php-cgi reads CONTENT_LENGTH bytes of STDIN, none without it */
 };
 
 int lux_fastcgi_apply_env(lux_req *r, lux_cgi_env *env) {

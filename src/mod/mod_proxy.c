@@ -181,6 +181,9 @@ static const lux_directive proxy_directives[] = {
 
 enum { P_HEAD, P_LENGTH, P_CHUNKED, P_CLOSE, P_END };
 
+/* Fields of a response head kept in the state; a head with more takes room from the pool. */
+#define HEAD_FIELDS 32
+
 typedef struct {
     lux_req *r; /* while the gateway calls the protocol, the request is there */
     int state;
@@ -197,8 +200,13 @@ typedef struct {
     char ws_key[LUX_WS_KEY_LEN + 1];
     lux_proxy_remap remap; /* what the request was mapped with, to map the response back */
     lux_chunked_decoder chunks;
+    lux_gw_head parsed;   /* the final head, as the gateway takes it (parsed_head) */
+    lux_gw_field *fields; /* the head's fields: first_fields, or room from the pool */
+    size_t nfields, fields_cap;
+    lux_str ws_accept; /* the backend's Sec-WebSocket-Accept, which lux checks */
     size_t head_len;
     char head[LUX_CGI_HEAD_MAX];
+    lux_gw_field first_fields[HEAD_FIELDS]; /* set before they are read: not cleared */
 } proxy_state;
 
 static int put(lux_ups_buf *out, const char *s, size_t len) {
@@ -530,86 +538,49 @@ static int proxy_body(lux_gw *g, lux_ups_buf *out, const char *p, size_t len) {
 
 /* ---- the response ---------------------------------------------------------------------------- */
 
-/* The head handed on as a CGI head: written twice, once to measure it, once into memory of
- * that size (mapped fields may grow). */
-typedef struct {
-    proxy_state *st;
-    char *dst; /* NULL: only measure */
-    size_t len, cap;
-} rewrite;
-
-static void emit(rewrite *w, const char *s, size_t n) {
-    if (w->dst && n <= w->cap - w->len)
-        memcpy(w->dst + w->len, s, n);
-    w->len += n;
-}
-
-/* A field's value, mapped toward the client where proxy.header says so. */
-static void emit_value(rewrite *w, const char *name, size_t nlen, const char *v, size_t vlen) {
-    proxy_state *st = w->st;
-    lux_str n = {name, nlen};
-    size_t room = w->dst && w->len < w->cap ? w->cap - w->len : 0;
-    char *at = room ? w->dst + w->len : NULL;
-    if (st->map_response && (name_is(&n, "Location") || name_is(&n, "Content-Location")))
-        w->len += lux_proxy_map_uri(&st->remap, 0, v, vlen, at, room);
-    else if (st->map_response && name_is(&n, "Set-Cookie"))
-        w->len += lux_proxy_map_set_cookie(&st->remap, v, vlen, at, room);
-    else
-        emit(w, v, vlen);
-}
-
-/* "name:value\n" */
-static int emit_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
-    rewrite *w = arg;
-    lux_str n = {name, nlen};
-    if (w->st->ws_key[0] && name_is(&n, "Sec-WebSocket-Accept"))
-        return 0; /* checked by lux; an HTTP/2 client expects none */
-    emit(w, name, nlen);
-    emit(w, ":", 1);
-    emit_value(w, name, nlen, value, vlen);
-    emit(w, "\n", 1);
-    return 0;
-}
-
-/* The fields that go on, from the one parse of the head both passes of the rewrite share (a
- * head with more of them is parsed again for each pass). */
-#define KEPT_FIELDS 64
-typedef struct {
-    struct {
-        const char *name, *value;
-        size_t nlen, vlen;
-    } f[KEPT_FIELDS];
-    size_t n;
-    int overflow;
-} kept_fields;
-
-static int collect_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
-    kept_fields *k = arg;
-    if (k->n == KEPT_FIELDS)
-        k->overflow = 1;
-    else
-        k->f[k->n++] = (__typeof__(k->f[0])){name, value, nlen, vlen};
-    return 0;
-}
-
-/* The head as a CGI head; a 101 keeps the protocol it switches to (Upgrade, which the parser
- * drops as hop-by-hop). */
-static void emit_head(rewrite *w, size_t end, const lux_http_resp *h, const kept_fields *k) {
-    char line[16];
-    int n = snprintf(line, sizeof line, "Status: %d\n", h->status);
-    lux_http_resp parsed;
-    emit(w, line, (size_t)n);
-    if (k->overflow)
-        lux_http_resp_parse(w->st->head, end, &parsed, emit_field, w);
-    else
-        for (size_t i = 0; i < k->n; i++)
-            emit_field(w, k->f[i].name, k->f[i].nlen, k->f[i].value, k->f[i].vlen);
-    if (h->status == 101 && h->upgrade_len) {
-        emit(w, "Upgrade:", 8);
-        emit(w, h->upgrade, h->upgrade_len);
-        emit(w, "\n", 1);
+/* One more field for the client's head; 0 or -1 (out of memory). */
+static int add_field(proxy_state *st, const char *name, size_t nlen, const char *v, size_t vlen) {
+    if (st->nfields == st->fields_cap) {
+        lux_gw_field *more = lux_req_alloc(st->r, 2 * st->fields_cap * sizeof *more);
+        if (!more)
+            return -1;
+        memcpy(more, st->fields, st->nfields * sizeof *more);
+        st->fields = more;
+        st->fields_cap *= 2;
     }
-    emit(w, "\n", 1);
+    st->fields[st->nfields++] = (lux_gw_field){name, v, nlen, vlen};
+    return 0;
+}
+
+/* A field's value mapped toward the client (a URI, or a Set-Cookie value), in the pool. */
+static const char *mapped_value(proxy_state *st, int cookie, const char *v, size_t vlen,
+                                size_t *len) {
+    size_t n = cookie ? lux_proxy_map_set_cookie(&st->remap, v, vlen, NULL, 0)
+                      : lux_proxy_map_uri(&st->remap, 0, v, vlen, NULL, 0);
+    char *out = lux_req_alloc(st->r, n ? n : 1);
+    if (!out)
+        return NULL;
+    *len = cookie ? lux_proxy_map_set_cookie(&st->remap, v, vlen, out, n)
+                  : lux_proxy_map_uri(&st->remap, 0, v, vlen, out, n);
+    return out;
+}
+
+/* An end-to-end field of the backend's head (lux_cgi_field_fn): on to the client, mapped where
+ * proxy.header says so; 0 or -1. */
+static int keep_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
+    proxy_state *st = arg;
+    lux_str n = {name, nlen};
+    if (st->ws_key[0] && name_is(&n, "Sec-WebSocket-Accept")) {
+        st->ws_accept = (lux_str){value, vlen}; /* checked by lux; an HTTP/2 client expects none */
+        return 0;
+    }
+    int cookie = name_is(&n, "Set-Cookie");
+    if (st->map_response &&
+        (cookie || name_is(&n, "Location") || name_is(&n, "Content-Location"))) {
+        if (!(value = mapped_value(st, cookie, value, vlen, &vlen)))
+            return -1;
+    }
+    return add_field(st, name, nlen, value, vlen);
 }
 
 /* The backend's length goes on to the client (no chunking) wherever a body has one: HEAD
@@ -619,67 +590,47 @@ static void declare_length(proxy_state *st, const lux_http_resp *h) {
         lux_resp_content_length(st->r, (uint64_t)h->content_length);
 }
 
-/* The backend's Sec-WebSocket-Accept, when it is the one the key asks for. */
-typedef struct {
-    const char *want;
-    int ok;
-} accept_check;
-
-static int check_accept(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
-    accept_check *a = arg;
-    lux_str n = {name, nlen};
-    while (vlen && (*value == ' ' || *value == '\t'))
-        value++, vlen--;
-    while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
-        vlen--;
-    if (name_is(&n, "Sec-WebSocket-Accept"))
-        a->ok = vlen == LUX_WS_ACCEPT_LEN && memcmp(value, a->want, vlen) == 0;
-    return 0;
-}
-
 /* Did the backend answer the handshake lux opened for an HTTP/2 WebSocket (RFC 6455 4.1)? */
-static int backend_accepted(proxy_state *st, size_t end) {
+static int backend_accepted(const proxy_state *st) {
     char want[LUX_WS_ACCEPT_LEN + 1];
-    lux_http_resp parsed;
     if (lux_ws_accept(st->ws_key, LUX_WS_KEY_LEN, want) < 0)
         return 0;
-    accept_check a = {want, 0};
-    lux_http_resp_parse(st->head, end, &parsed, check_accept, &a);
-    return a.ok;
+    return st->ws_accept.len == LUX_WS_ACCEPT_LEN &&
+           !memcmp(st->ws_accept.ptr, want, LUX_WS_ACCEPT_LEN);
 }
 
-/* The head is complete: choose the framing, hand on a CGI head; LUX_GW_MORE for a 1xx. */
-static lux_gw_ev head_done(proxy_state *st, size_t end, const char **data, size_t *dlen) {
+/* The head is complete: choose the framing and hand the head on parsed (LUX_GW_HEAD), with
+ * its fields where they lie in st->head or mapped in the pool; LUX_GW_MORE for a 1xx. */
+static lux_gw_ev head_done(proxy_state *st, size_t end) {
     lux_http_resp h;
-    kept_fields k;
-    k.n = 0, k.overflow = 0;
-    if (lux_http_resp_parse(st->head, end, &h, collect_field, &k) < 0)
+    st->fields = st->first_fields;
+    st->nfields = 0;
+    st->fields_cap = HEAD_FIELDS;
+    st->ws_accept = (lux_str){NULL, 0};
+    if (lux_http_resp_parse(st->head, end, &h, keep_field, st) < 0)
         return LUX_GW_ERROR;
     int switching = h.status == 101 && st->upgrade_sent; /* the tunnel's bytes follow */
     if (h.status < 200 && !switching) {                  /* interim: wait for the final one */
         st->head_len = 0;
         return LUX_GW_MORE;
     }
-    if (switching && st->ws_key[0] && !backend_accepted(st, end)) {
+    if (switching && st->ws_key[0] && !backend_accepted(st)) {
         lux_log(LUX_LOG_ERR,
                 "(mod_proxy) %s: the backend's Sec-WebSocket-Accept does not answer "
                 "the key",
                 st->r->uri.ptr);
         return LUX_GW_ERROR;
     }
-    rewrite w = {st, NULL, 0, 0};
-    emit_head(&w, end, &h, &k);
-    w = (rewrite){st, lux_req_alloc(st->r, w.len), 0, w.len};
-    if (!w.dst)
+    /* a 101 keeps the protocol it switches to, which the parser drops as hop-by-hop */
+    if (h.status == 101 && h.upgrade_len && add_field(st, "Upgrade", 7, h.upgrade, h.upgrade_len))
         return LUX_GW_ERROR;
-    emit_head(&w, end, &h, &k);
+    /* the gateway checks no length: the body is counted here (P_LENGTH) */
+    st->parsed = (lux_gw_head){h.status, -1, st->fields, st->nfields};
     st->keep = h.keep_alive && !st->force_http10;
     if (switching) {
         st->state = P_CLOSE;
         st->keep = 0;
-        *data = w.dst;
-        *dlen = w.len;
-        return LUX_GW_DATA;
+        return LUX_GW_HEAD;
     }
     if (st->no_body || h.status == 204 || h.status == 304 || h.content_length == 0) {
         st->state = P_END;
@@ -693,14 +644,11 @@ static lux_gw_ev head_done(proxy_state *st, size_t end, const char **data, size_
         st->keep = 0;
     }
     declare_length(st, &h);
-    *data = w.dst;
-    *dlen = w.len;
-    return LUX_GW_DATA;
+    return LUX_GW_HEAD;
 }
 
 /* Collect the head; interim (1xx) heads are read and dropped. */
-static lux_gw_ev read_head(proxy_state *st, const char *buf, size_t len, size_t *used,
-                           const char **data, size_t *dlen) {
+static lux_gw_ev read_head(proxy_state *st, const char *buf, size_t len, size_t *used) {
     *used = 0;
     while (*used < len) {
         size_t room = sizeof st->head - st->head_len, n = len - *used < room ? len - *used : room;
@@ -715,7 +663,7 @@ static lux_gw_ev read_head(proxy_state *st, const char *buf, size_t len, size_t 
         }
         *used += n - (st->head_len - (size_t)end); /* what follows the head is not the head's */
         st->head_len = (size_t)end;
-        lux_gw_ev ev = head_done(st, (size_t)end, data, dlen);
+        lux_gw_ev ev = head_done(st, (size_t)end);
         if (ev != LUX_GW_MORE)
             return ev;
     }
@@ -728,7 +676,7 @@ static lux_gw_ev proxy_input(lux_gw *g, char *buf, size_t len, size_t *used, con
     *used = 0;
     switch (st->state) {
     case P_HEAD:
-        return len ? read_head(st, buf, len, used, data, dlen) : LUX_GW_MORE;
+        return len ? read_head(st, buf, len, used) : LUX_GW_MORE;
     case P_LENGTH:
         if (!st->left)
             break;
@@ -770,6 +718,11 @@ static lux_gw_ev proxy_input(lux_gw *g, char *buf, size_t len, size_t *used, con
     return LUX_GW_END;
 }
 
+static const lux_gw_head *parsed_head(lux_gw *g) {
+    const proxy_state *st = lux_gw_state(g);
+    return &st->parsed;
+}
+
 static int eof_ends(lux_gw *g) {
     proxy_state *st = lux_gw_state(g);
     return st->state == P_CLOSE;
@@ -790,6 +743,7 @@ static const lux_gw_proto proxy_proto = {
     .begin = proxy_begin,
     .body = proxy_body,
     .input = proxy_input,
+    .parsed_head = parsed_head,
     .eof_ends = eof_ends,
     .tunnels = tunnels,
     .tunnels_at_connect = tunnels_at_connect,

@@ -55,14 +55,14 @@ static const lux_directive scgi_directives[] = {
 
 static int begin(lux_gw *g, lux_req *r, lux_ups_buf *out, int uwsgi) {
     lux_cgi_env env;
-    if (lux_gw_env(g, r, lux_gw_target_of(r, &lux_mod_scgi), &env) < 0)
+    if (lux_gw_env(g, r, &env) < 0)
         return -1;
     lux_gw_debug_params(g, env.vars, env.n);
     if (uwsgi)
         return lux_uwsgi_head(out, env.vars, env.n);
     int64_t len = lux_body_length(r);
     if (len < 0)
-        return -1; /* SCGI must say the length first: a body still streaming in has none */
+        return -1; /* never: the gateway keeps such a body whole first (length_first) */
     return lux_scgi_head(out, env.vars, env.n, (uint64_t)len);
 }
 
@@ -100,6 +100,7 @@ static const lux_gw_proto scgi_proto = {
     .body = raw_body,
     .input = raw_input,
     .eof_ends = eof_ends,
+    .length_first = 1,
 };
 
 static const lux_gw_proto uwsgi_proto = {
@@ -108,6 +109,7 @@ static const lux_gw_proto uwsgi_proto = {
     .body = raw_body,
     .input = raw_input,
     .eof_ends = eof_ends,
+    .length_first = 1,
 };
 
 static lux_result scgi_handle(lux_req *r, const void *conf) {

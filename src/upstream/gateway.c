@@ -37,6 +37,7 @@ struct lux_gw {
     int body_done;    /* the end of the body is encoded */
     int body_started; /* body bytes were taken from the client: no retry */
     int got_bytes;    /* the backend sent something on this connection */
+    int wrote;        /* request bytes went out on this connection: it may have acted on them */
     int retried;      /* on another backend */
     int replaced;     /* a dead kept-alive connection by a new one */
     int answered;     /* the head went to the core: the body streams */
@@ -201,10 +202,24 @@ static int write_ahead(lux_gw *g) {
         return -1; /* no body: its end is encoded now (FastCGI's empty STDIN) */
     size_t pending = lux_ups_buf_pending(&g->out);
     ssize_t n = pending ? lux_ups_write(g->conn, g->out.data + g->out.off, pending) : 0;
-    if (n > 0)
+    if (n > 0) {
+        g->wrote = 1;
         lux_ups_buf_consume(&g->out, (size_t)n);
+    }
     int more = lux_ups_buf_pending(&g->out) || !g->body_done || n < 0;
     return lux_loop_mod(g->loop, &g->conn->io, LUX_EV_READ | (more ? LUX_EV_WRITE : 0));
+}
+
+/* A method whose request the backend may receive twice without harm (RFC 9110 9.2.2). */
+static int idempotent(lux_method m) {
+    return m == LUX_M_GET || m == LUX_M_HEAD || m == LUX_M_OPTIONS || m == LUX_M_PUT ||
+           m == LUX_M_DELETE || m == LUX_M_TRACE;
+}
+
+/* May r go again on a new connection when a kept-alive one turns out dead under it? Then
+ * that connection need not be checked before it is used. */
+static int replay_safe(const lux_req *r) {
+    return idempotent(r->method) && lux_body_length(r) == 0;
 }
 
 /* Start (or start again) on a backend; 0, or -1 when no backend can be reached. */
@@ -214,7 +229,7 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
         if (!g->backend)
             return -1;
         g->stats_id = lux_ups_stats_id(g->loop, g->backend, g->proto->name);
-        g->conn = lux_ups_open(g->loop, g->backend, on_conn_event, g);
+        g->conn = lux_ups_open(g->loop, g->backend, on_conn_event, g, !replay_safe(g->r));
         if (g->conn)
             break;
         count_connect_failed(g, g->backend);
@@ -226,6 +241,7 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
     debug(g, 1, "%.*s goes to %s (%s connection)", (int)g->r->uri.len, g->r->uri.ptr,
           g->backend->name, g->conn->reused ? "a kept-alive" : "a new");
     g->got_bytes = 0;
+    g->wrote = 0;
     g->connecting = !g->conn->reused;
     lux_ups_buf_free(&g->out);
     g->body_done = g->conf.authorizer; /* the body stays for the handler after it */
@@ -242,12 +258,16 @@ static int connect_some(lux_gw *g, const lux_ups_backend *skip) {
     return 0;
 }
 
-/* A request the backend may receive twice without harm (RFC 9110 9.2.2), and without a body
- * that would have to be read again. */
+/* An idempotent request without a body that would have to be read again. */
 static int repeatable(const lux_req *r) {
-    lux_method m = r->method;
-    return r->content_length <= 0 && (m == LUX_M_GET || m == LUX_M_HEAD || m == LUX_M_OPTIONS ||
-                                      m == LUX_M_PUT || m == LUX_M_DELETE || m == LUX_M_TRACE);
+    return r->content_length <= 0 && idempotent(r->method);
+}
+
+/* A kept-alive connection broke before an answer: may the request go again on a new one?
+ * Not once any of it was written, unless it is idempotent (as nginx decides): the backend may
+ * have acted on it before it closed. */
+static int replayable(const lux_gw *g) {
+    return !g->wrote || idempotent(g->r->method);
 }
 
 /* The connection broke before the backend said anything: try again where that is safe. */
@@ -262,7 +282,7 @@ static void retry_or_fail(lux_gw *g, int connect_failed) {
     int safe = !g->body_started && !g->answered && !g->got_bytes;
     debug(g, 1, "%s: the connection broke before an answer (%s)", failed->name,
           safe ? "trying again where that is safe" : "not repeatable");
-    if (safe && reused && !g->replaced) {
+    if (safe && reused && !g->replaced && replayable(g)) {
         g->replaced = 1; /* the backend closed an idle connection: not its fault */
         if (connect_some(g, NULL) == 0)
             return;
@@ -281,8 +301,9 @@ static void retry_or_fail(lux_gw *g, int connect_failed) {
 
 /* ---- timeouts -------------------------------------------------------------------------------- */
 
+/* The timeouts are those of the host entry the backend at hand came from. */
 static void arm_timer(lux_gw *g) {
-    const lux_gw_conf *c = &g->conf;
+    const lux_ups_timeouts *c = &g->backend->timeouts;
     int64_t due = INT64_MAX;
     if (g->tunnel) { /* the client's connection times a tunnel (server.max-read-idle) */
         const lux_gw_tunnel_codec *codec = g->proto->codec;
@@ -293,14 +314,13 @@ static void arm_timer(lux_gw *g) {
             lux_loop_timer_arm(g->loop, &g->timer, lux_loop_now_ms(g->loop) + tick);
         return;
     }
-    if (g->connecting && c->connect_timeout > 0)
-        due = g->last_write + c->connect_timeout * 1000;
+    if (g->connecting && c->connect > 0)
+        due = g->last_write + c->connect * 1000;
     else if (!g->connecting) {
-        if (c->read_timeout > 0 && !g->paused)
-            due = g->last_read + c->read_timeout * 1000;
-        if (c->write_timeout > 0 && lux_ups_buf_pending(&g->out) &&
-            g->last_write + c->write_timeout * 1000 < due)
-            due = g->last_write + c->write_timeout * 1000;
+        if (c->read > 0 && !g->paused)
+            due = g->last_read + c->read * 1000;
+        if (c->write > 0 && lux_ups_buf_pending(&g->out) && g->last_write + c->write * 1000 < due)
+            due = g->last_write + c->write * 1000;
     }
     if (due != INT64_MAX)
         lux_loop_timer_arm(g->loop, &g->timer, due);
@@ -319,9 +339,9 @@ static void on_timer(lux_timer *t) {
         return;
     }
     int64_t now = lux_loop_now_ms(g->loop);
-    const lux_gw_conf *c = &g->conf;
+    const lux_ups_timeouts *c = &g->backend->timeouts;
     if (g->connecting) {
-        if (now - g->last_write < c->connect_timeout * 1000) {
+        if (now - g->last_write < c->connect * 1000) {
             arm_timer(g);
             return;
         }
@@ -329,17 +349,15 @@ static void on_timer(lux_timer *t) {
         retry_or_fail(g, 1);
         return;
     }
-    int read_late =
-        c->read_timeout > 0 && !g->paused && now - g->last_read >= c->read_timeout * 1000;
-    int write_late = c->write_timeout > 0 && lux_ups_buf_pending(&g->out) &&
-                     now - g->last_write >= c->write_timeout * 1000;
+    int read_late = c->read > 0 && !g->paused && now - g->last_read >= c->read * 1000;
+    int write_late =
+        c->write > 0 && lux_ups_buf_pending(&g->out) && now - g->last_write >= c->write * 1000;
     if (!read_late && !write_late) {
         arm_timer(g);
         return;
     }
     lux_log(LUX_LOG_ERR, "(%s) %s: no %s for %ld s", g->proto->name, g->backend->name,
-            read_late ? "response" : "request taken",
-            read_late ? c->read_timeout : c->write_timeout);
+            read_late ? "response" : "request taken", read_late ? c->read : c->write);
     count_error(g, LUX_STATS_BACKEND_TIMEOUT);
     fail(g, 504);
 }
@@ -392,6 +410,7 @@ static void send_more(lux_gw *g) {
         if (pending) {
             ssize_t n = lux_ups_write(g->conn, g->out.data + g->out.off, pending);
             if (n > 0) {
+                g->wrote = 1;
                 lux_ups_buf_consume(&g->out, (size_t)n);
                 g->last_write = lux_loop_now_ms(g->loop);
                 continue;
@@ -601,37 +620,23 @@ static int body_short(const lux_gw *g) {
     return !bodiless && g->declared >= 0 && g->body_got < (uint64_t)g->declared;
 }
 
-/* The head is complete at end: answer the request from it; 0, or -1 when r is gone. */
-static int answer(lux_gw *g, size_t end) {
+/* The response starts, with what came of its head: r->status is set, its fields are in
+ * (sendfile: an X-Sendfile path), declared is its Content-Length (-1: none), rest[0, len) the
+ * body bytes that came with the head. 0, or -1 when r is gone. */
+static int start_response(lux_gw *g, int64_t declared, const lux_str *sendfile, const char *rest,
+                          size_t len) {
     lux_req *r = g->r;
-    lux_cgi_head h;
-    head_fields hf = {g, {NULL, 0}};
-    /* One parse: the status, the framing and the fields for the response at once. */
-    if (lux_cgi_head_parse(g->head, end, &h, add_field, &hf) < 0) {
-        lux_log(LUX_LOG_ERR, "(%s) %s: a broken response header", g->proto->name, g->backend->name);
-        r->nresp_headers = 0;
-        fail(g, 502);
-        return -1;
-    }
-    r->status = h.status ? h.status : h.location.ptr ? 302 : 200;
     debug(g, 1, "%s answered %d for %.*s", g->backend->name, r->status, (int)r->uri.len,
           r->uri.ptr);
     if (r->status >= 500)
         count_error(g, LUX_STATS_BACKEND_5XX);
-    if (g->conf.authorizer && r->status == 200) {
-        r->status = 0;
-        r->nresp_headers = 0; /* none of an allowing authorizer's fields reach the client */
-        authorized(g, end);
+    g->declared = declared;
+    g->body_got = len;
+    if (sendfile->ptr) {
+        answer_with_file(g, sendfile);
         return -1;
     }
-    g->declared = h.content_length;
-    g->body_got = g->head_len - end;
-    if (hf.sendfile.ptr) {
-        answer_with_file(g, &hf.sendfile);
-        return -1;
-    }
-    if (lux_resp_stream(r) < 0 ||
-        (g->head_len > end && lux_resp_body_copy(r, g->head + end, g->head_len - end) < 0)) {
+    if (lux_resp_stream(r) < 0 || (len && lux_resp_body_copy(r, rest, len) < 0)) {
         r->nresp_headers = 0;
         fail(g, 502);
         return -1;
@@ -646,6 +651,47 @@ static int answer(lux_gw *g, size_t end) {
     }
     lux_req_resume(r, LUX_HANDLED);
     return g->r ? 0 : -1;
+}
+
+/* A head that is not one: 502. */
+static void broken_head(lux_gw *g) {
+    lux_log(LUX_LOG_ERR, "(%s) %s: a broken response header", g->proto->name, g->backend->name);
+    g->r->nresp_headers = 0;
+    fail(g, 502);
+}
+
+/* The CGI head is complete at end: answer the request from it; 0, or -1 when r is gone. */
+static int answer(lux_gw *g, size_t end) {
+    lux_req *r = g->r;
+    lux_cgi_head h;
+    head_fields hf = {g, {NULL, 0}};
+    /* One parse: the status, the framing and the fields for the response at once. */
+    if (lux_cgi_head_parse(g->head, end, &h, add_field, &hf) < 0) {
+        broken_head(g);
+        return -1;
+    }
+    r->status = h.status ? h.status : h.location.ptr ? 302 : 200;
+    if (g->conf.authorizer && r->status == 200) {
+        r->status = 0;
+        r->nresp_headers = 0; /* none of an allowing authorizer's fields reach the client */
+        authorized(g, end);
+        return -1;
+    }
+    return start_response(g, h.content_length, &hf.sendfile, g->head + end, g->head_len - end);
+}
+
+/* The protocol parsed the head itself: answer the request from it; 0, or -1 when r is gone. */
+static int answer_parsed(lux_gw *g, const lux_gw_head *h) {
+    head_fields hf = {g, {NULL, 0}};
+    for (size_t i = 0; i < h->nfields; i++) {
+        const lux_gw_field *f = &h->fields[i];
+        if (add_field(&hf, f->name, f->nlen, f->value, f->vlen) < 0) {
+            broken_head(g);
+            return -1;
+        }
+    }
+    g->r->status = h->status;
+    return start_response(g, h->content_length, &hf.sendfile, NULL, 0);
 }
 
 /* Response bytes from the backend; 0, or -1 when the request is gone. */
@@ -727,6 +773,8 @@ static int feed(lux_gw *g, char *buf, size_t len) {
         buf += used;
         len -= used;
         if (ev == LUX_GW_DATA && response_data(g, data, dlen) < 0)
+            return -1;
+        if (ev == LUX_GW_HEAD && answer_parsed(g, g->proto->parsed_head(g)) < 0)
             return -1;
         if (ev == LUX_GW_STDERR)
             log_stderr(g, data, dlen, 0);
@@ -866,6 +914,30 @@ static void on_conn_event(lux_io *io, unsigned events) {
 
 /* ---- starting -------------------------------------------------------------------------------- */
 
+/* No backend took the request: 503. */
+static void no_backend(lux_gw *g) {
+    lux_log(LUX_LOG_ERR, "(%s) no backend available for %s", g->proto->name, g->r->uri.ptr);
+    fail(g, 503);
+}
+
+/* A body kept whole for a length_first protocol came on: once it is complete, the request
+ * starts on a backend. A body that fails aborts the request (on_abort). */
+static void body_spooled(lux_req *r, void *arg) {
+    lux_gw *g = arg;
+    if (lux_body_length(r) < 0)
+        return;
+    lux_req_body_notify(r, NULL, NULL);
+    debug(g, 1, "the body of %.*s is complete: %lld bytes", (int)r->uri.len, r->uri.ptr,
+          (long long)lux_body_length(r));
+    if (connect_some(g, NULL) < 0)
+        no_backend(g);
+}
+
+/* Does the protocol need r's body whole before it starts? */
+static int waits_for_length(const lux_gw *g) {
+    return g->proto->length_first && !g->conf.authorizer && lux_body_length(g->r) < 0;
+}
+
 lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf *conf,
                         size_t state_size) {
     /* The protocol's state is cleared as far as it asks: mod_proxy's holds a 64 KiB head
@@ -881,6 +953,16 @@ lux_result lux_gw_start(lux_req *r, const lux_gw_proto *proto, const lux_gw_conf
     g->loop = r->worker->loop;
     g->worker = r->worker->id;
     g->timer.cb = on_timer;
+    if (waits_for_length(g)) {
+        if (lux_body_spool_whole(r) < 0) {
+            g->r = NULL;
+            finish(g, 0);
+            return LUX_ERROR;
+        }
+        lux_req_on_abort(r, on_abort, g);
+        lux_req_body_notify(r, body_spooled, g);
+        return LUX_ASYNC;
+    }
     if (connect_some(g, NULL) < 0) {
         if (g->conn)
             drop_conn(g, 0);

@@ -8,8 +8,10 @@
  *
  * Failures: no usable backend, or none that accepts a connection, is 503; a connect is retried
  * once on another backend (the failed one is disabled for its disable-time); a kept-alive
- * connection the backend closed meanwhile is replaced by a new one; a request without a body
- * whose connection broke before any response byte is retried once on another backend. A
+ * connection the backend closed meanwhile is replaced by a new one, but once a request went
+ * out on it only an idempotent one is sent again (the backend may have acted on a POST); a
+ * request without a body whose connection broke before any response byte is retried once on
+ * another backend. A
  * backend that stops mid-response (a reset, or a body short of its head's Content-Length)
  * aborts the client's response, or is a 502 while nothing has gone out yet: never a short
  * answer passed as whole. One that never answers properly is 502, one too slow 504.
@@ -52,9 +54,25 @@ typedef struct {
     void (*tick)(lux_gw *g);
 } lux_gw_tunnel_codec;
 
+/* One field of a response head a protocol parsed itself. */
+typedef struct {
+    const char *name, *value;
+    size_t nlen, vlen;
+} lux_gw_field;
+
+/* A response head a protocol parsed itself (LUX_GW_HEAD): what a CGI head would say, without
+ * writing one out for the gateway to parse again. Not for authorizers. */
+typedef struct {
+    int status;
+    int64_t content_length; /* as announced (checked against the body); -1: none */
+    const lux_gw_field *fields;
+    size_t nfields;
+} lux_gw_head;
+
 typedef enum {
     LUX_GW_MORE,   /* every byte given was taken */
     LUX_GW_DATA,   /* response bytes: the head, then the body */
+    LUX_GW_HEAD,   /* the head, parsed: proto->parsed_head has it; body bytes follow as DATA */
     LUX_GW_STDERR, /* error output of the backend: to the error log */
     LUX_GW_END,    /* the response is complete */
     LUX_GW_ERROR,  /* the backend broke the protocol */
@@ -73,6 +91,9 @@ typedef struct {
      * len 0 once the bytes are used up, until it says MORE. */
     lux_gw_ev (*input)(lux_gw *g, char *buf, size_t len, size_t *used, const char **data,
                        size_t *dlen, int *keep);
+    /* The head that input's LUX_GW_HEAD announced (it stays valid until input is called
+     * again). NULL: the protocol hands its heads on as DATA. */
+    const lux_gw_head *(*parsed_head)(lux_gw *g);
     /* Does the backend closing the connection now end the response well? NULL: never. */
     int (*eof_ends)(lux_gw *g);
     /* An authorizer allowed r: keep one `Variable-NAME: value` of its answer for the
@@ -91,11 +112,15 @@ typedef struct {
      * request sent? NULL: never. */
     int (*tunnels_at_connect)(lux_gw *g, const lux_req *r);
     const lux_gw_tunnel_codec *codec; /* NULL: a tunnel's bytes pass as they are */
+    /* The backend must be told the body's length before the body (SCGI's CONTENT_LENGTH comes
+     * first; FastCGI and uwsgi apps read CONTENT_LENGTH bytes): a body still streaming in
+     * without one (chunked, with server.stream-request-body 1 or 2) is kept whole first, as
+     * with server.stream-request-body 0, and the backend is chosen once it is complete. */
+    int length_first;
 } lux_gw_proto;
 
 typedef struct {
     lux_ups_pool pool;
-    long connect_timeout, read_timeout, write_timeout; /* seconds, 0: none */
     int debug;
     int xsendfile;                        /* answer X-Sendfile with its file (mod/xsendfile.h) */
     const lux_strlist *xsendfile_docroot; /* ... under these directories only */

@@ -84,6 +84,7 @@ static const gw_kind PROXY = {"mod_proxy", LUX_HC_HTTP, 1u << LUX_HC_HTTP | 1u <
 typedef struct {
     const char *host, *socket, *mode;
     long port, disable_time;
+    lux_ups_timeouts timeouts;
     lux_ups_procs_conf procs;
     lux_gw_host *opts; /* in the generation's pool: the backends point to it */
     const gw_kind *kind;
@@ -116,6 +117,27 @@ static int strlist_opt(lux_gen *gen, const lux_value *e, const lux_strlist **out
         return -1;
     }
     *out = l;
+    return 0;
+}
+
+/* "strip-request-uri" => "/app": lighttpd's URL path prefix, kept without its trailing "/" as
+ * lighttpd keeps it. Anything but a path is refused: lighttpd would take "enable" as a prefix
+ * that never matches, which is never what its author meant. */
+static int strip_opt(const lux_value *e, lux_str *out, char *err, size_t el) {
+    const char *s;
+    if (str_opt(e, &s, err, el) < 0)
+        return -1;
+    size_t len = strlen(s);
+    if (len && s[0] != '/') {
+        snprintf(err, el,
+                 "\"strip-request-uri\" needs a URL path prefix such as \"/app\", not "
+                 "\"%s\"",
+                 s);
+        return -1;
+    }
+    if (len && s[len - 1] == '/')
+        len--;
+    *out = len ? (lux_str){s, len} : (lux_str){NULL, 0};
     return 0;
 }
 
@@ -172,7 +194,7 @@ static int tls_option(const lux_value *e, host_opts *h, char *err, size_t el) {
     return -1;
 }
 
-/* One option of a host entry (the timeouts are the target's). */
+/* One option of a host entry (x-sendfile and its docroots are the target's). */
 static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_target *t, char *err,
                        size_t el) {
     const char *k = e->key;
@@ -196,22 +218,23 @@ static int host_option(lux_gen *gen, const lux_value *e, host_opts *h, lux_gw_ta
         return lux_hc_conf_parse(e, h->kind->probe, h->kind->probes, h->health, err, el);
     }
     if (!strcmp(k, "connect-timeout"))
-        return int_opt(e, &t->gw.connect_timeout, err, el);
+        return int_opt(e, &h->timeouts.connect, err, el);
     if (!strcmp(k, "read-timeout"))
-        return int_opt(e, &t->gw.read_timeout, err, el);
+        return int_opt(e, &h->timeouts.read, err, el);
     if (!strcmp(k, "write-timeout"))
-        return int_opt(e, &t->gw.write_timeout, err, el);
+        return int_opt(e, &h->timeouts.write, err, el);
     if (!strcmp(k, "docroot")) {
         if (str_opt(e, &s, err, el) < 0)
             return -1;
         h->opts->docroot = (lux_str){s, strlen(s)};
         return 0;
     }
-    /* x-sendfile, like the timeouts, is the key's: the last host entry to set it wins */
+    /* x-sendfile is the key's: the last host entry to set it wins */
     if (!strcmp(k, "x-sendfile-docroot"))
         return strlist_opt(gen, e, &t->gw.xsendfile_docroot, err, el);
+    if (!strcmp(k, "strip-request-uri"))
+        return strip_opt(e, &h->opts->strip_request_uri, err, el);
     int *flag = !strcmp(k, "check-local")           ? &h->opts->check_local
-                : !strcmp(k, "strip-request-uri")   ? &h->opts->strip_request_uri
                 : !strcmp(k, "fix-root-scriptname") ? &h->opts->fix_root_scriptname
                 : !strcmp(k, "x-sendfile")          ? &t->gw.xsendfile
                 : !strcmp(k, "allow-x-send-file")   ? &t->gw.xsendfile /* its older name */
@@ -233,8 +256,11 @@ static int host_opts_of(lux_gen *gen, const lux_value *hv, host_opts *h, lux_gw_
         snprintf(err, el, "a backend must be ( \"host\" => ..., ... )");
         return -1;
     }
-    *h = (host_opts){
-        .disable_time = 1, .procs = {.nprocs = 4}, .kind = kind, .tls_conf = {.verify = 1}};
+    *h = (host_opts){.disable_time = 1,
+                     .timeouts = {.connect = DEFAULT_CONNECT_TIMEOUT},
+                     .procs = {.nprocs = 4},
+                     .kind = kind,
+                     .tls_conf = {.verify = 1}};
     if (!(h->opts = lux_pool_alloc(&gen->pool, sizeof *h->opts))) {
         snprintf(err, el, "out of memory");
         return -1;
@@ -295,6 +321,7 @@ static long parse_host(lux_gen *gen, const lux_value *hv, lux_ups_backend *b, lu
         return -1;
     for (long i = 0; i < n; i++) {
         b[i].disable_time = h.disable_time;
+        b[i].timeouts = h.timeouts;
         b[i].opts = h.opts;
         if (h.health && lux_health_add(gen, &b[i], h.health, kind->module, err, el) < 0)
             return -1;
@@ -324,7 +351,6 @@ static int parse_target(lux_gen *gen, const lux_value *v, lux_gw_target *t, cons
     }
     t->match = (lux_str){v->key, v->key_len};
     t->prefix = v->key[0] == '/';
-    t->gw.connect_timeout = DEFAULT_CONNECT_TIMEOUT;
     size_t total = 0;
     for (size_t i = 0; i < v->u.arr.len; i++)
         total += backends_of(v->u.arr.items[i]);
@@ -411,7 +437,17 @@ int lux_gw_settings_finish(const lux_gw_settings *c, const char *directive, char
     return 0;
 }
 
-int lux_gw_env(const lux_gw *g, lux_req *r, const lux_gw_target *t, lux_cgi_env *env) {
+/* REQUEST_URI without the host entry's strip-request-uri prefix, as lighttpd strips it: only
+ * where a "/" follows the prefix, so "/app" leaves "/application" and "/app?q" alone. */
+static int strip_request_uri(lux_req *r, const lux_str *strip, lux_cgi_env *env) {
+    const lux_str *t = &r->target;
+    if (!strip->ptr || t->len <= strip->len || memcmp(t->ptr, strip->ptr, strip->len) ||
+        t->ptr[strip->len] != '/')
+        return 0;
+    return lux_cgi_env_set(r, env, "REQUEST_URI", 11, t->ptr + strip->len, t->len - strip->len);
+}
+
+int lux_gw_env(const lux_gw *g, lux_req *r, lux_cgi_env *env) {
     if (lux_cgi_env_build(r, env) < 0 || lux_setenv_apply_env(r, env) < 0 ||
         lux_fastcgi_apply_env(r, env) < 0)
         return -1;
@@ -425,13 +461,7 @@ int lux_gw_env(const lux_gw *g, lux_req *r, const lux_gw_target *t, lux_cgi_env 
         rc |= lux_cgi_env_set(r, env, "DOCUMENT_ROOT", 13, h->docroot.ptr, h->docroot.len);
         rc |= fn ? lux_cgi_env_set(r, env, "SCRIPT_FILENAME", 15, fn, strlen(fn)) : -1;
     }
-    if (t->prefix && h->strip_request_uri && r->target.len >= t->match.len &&
-        !memcmp(r->target.ptr, t->match.ptr, t->match.len)) {
-        size_t skip = t->match.len - (t->match.ptr[t->match.len - 1] == '/');
-        rc |=
-            lux_cgi_env_set(r, env, "REQUEST_URI", 11, r->target.ptr + skip, r->target.len - skip);
-    }
-    return rc;
+    return rc | strip_request_uri(r, &h->strip_request_uri, env);
 }
 
 static int ends_with(const lux_str *s, const char *suffix, size_t len) {

@@ -12,9 +12,9 @@
  *                                "max-procs" => 2 ) ) )
  *
  * A key starting with "/" matches URL paths with that prefix, any other key paths ending with
- * it. As in lighttpd, check-local, docroot, strip-request-uri and fix-root-scriptname belong to
- * each host entry: a request follows those of the backend it goes to. The timeouts are the
- * key's (the last host entry that sets one).
+ * it. As in lighttpd, check-local, docroot, strip-request-uri, fix-root-scriptname and the
+ * connect, read and write timeouts belong to each host entry: a request follows those of the
+ * backend it goes to.
  */
 #ifndef LUX_GW_CONF_H
 #define LUX_GW_CONF_H
@@ -26,7 +26,7 @@
 /* The options of one host entry; each of its backends points to them (lux_ups_backend.opts). */
 typedef struct lux_gw_host {
     int check_local;
-    int strip_request_uri;
+    lux_str strip_request_uri; /* a REQUEST_URI prefix the backend does not see; ptr NULL: none */
     int fix_root_scriptname;
     lux_str docroot; /* ptr NULL: the request's */
 } lux_gw_host;
@@ -101,7 +101,7 @@ int lux_gw_keep_variable(lux_req *r, const lux_module *m, const char *name, size
                          const char *value, size_t vlen);
 int lux_gw_apply_variables(lux_req *r, const lux_module *m, lux_cgi_env *env);
 /* r's CGI/1.1 environment with mod_setenv's additions, adjusted as the options of the backend
- * g is going to ask (t: the target r matched). 0 or -1. */
-int lux_gw_env(const lux_gw *g, lux_req *r, const lux_gw_target *t, lux_cgi_env *env);
+ * g is going to ask. 0 or -1. */
+int lux_gw_env(const lux_gw *g, lux_req *r, lux_cgi_env *env);
 
 #endif

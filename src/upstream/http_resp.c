@@ -7,6 +7,8 @@
 #include "http/token_list.h"
 
 #define MAX_CONN_TOKENS 8
+/* Fields one pass keeps for the callback; a head with more is read again. */
+#define MAX_FIELDS 64
 
 typedef struct {
     const char *name, *value;
@@ -53,16 +55,12 @@ static int parse_field(const char *l, size_t len, field *f) {
         v++;
     while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
         e--;
-    for (const char *p = v; p < e; p++)
-        if (*p == '\0' || *p == '\r')
-            return -1;
+    /* memchr scans a word at a time: most of a head's bytes are its values */
+    if (memchr(v, '\0', (size_t)(e - v)) || memchr(v, '\r', (size_t)(e - v)))
+        return -1;
     f->value = v;
     f->vlen = (size_t)(e - v);
     return 0;
-}
-
-static int is(const field *f, const char *name) {
-    return f->nlen == strlen(name) && !strncasecmp(f->name, name, f->nlen);
 }
 
 /* The same for a literal name, with no strlen per field and name compared. */
@@ -92,12 +90,10 @@ static int content_length(const field *f, lux_http_resp *h) {
 }
 
 static int hop_by_hop(const field *f, const field *conn, size_t nconn) {
-    static const char *const hop[] = {"Connection", "Keep-Alive",    "Proxy-Connection",
-                                      "TE",         "Trailer",       "Transfer-Encoding",
-                                      "Upgrade",    "Content-Length"};
-    for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
-        if (is(f, hop[i]))
-            return 1;
+    if (IS(f, "Connection") || IS(f, "Keep-Alive") || IS(f, "Proxy-Connection") || IS(f, "TE") ||
+        IS(f, "Trailer") || IS(f, "Transfer-Encoding") || IS(f, "Upgrade") ||
+        IS(f, "Content-Length"))
+        return 1;
     for (size_t i = 0; i < nconn; i++) {
         char name[64];
         if (f->nlen < sizeof name) {
@@ -110,40 +106,55 @@ static int hop_by_hop(const field *f, const field *conn, size_t nconn) {
     return 0;
 }
 
-/* First pass: framing, Connection; 0 or -1. */
-static int framing(const char *buf, size_t end, size_t pos, lux_http_resp *h, field *conn,
-                   size_t *nconn) {
-    int close = 0, keep = 0, te = 0;
+/* What the fields say of the framing and the connection, as they are read. */
+typedef struct {
+    int close, keep, te;
+    field conn[MAX_CONN_TOKENS];
+    size_t nconn;
+} framing;
+
+static int frame_field(const field *f, lux_http_resp *h, framing *fr) {
+    if (IS(f, "Content-Length") && content_length(f, h) < 0)
+        return -1;
+    if (IS(f, "Transfer-Encoding")) {
+        fr->te = 1;
+        h->chunked = ends_chunked(f->value, f->vlen);
+    }
+    if (IS(f, "Upgrade")) {
+        h->upgrade = f->value;
+        h->upgrade_len = f->vlen;
+    }
+    if (IS(f, "Connection")) {
+        fr->close |= lux_list_has_token(f->value, f->vlen, "close");
+        fr->keep |= lux_list_has_token(f->value, f->vlen, "keep-alive");
+        if (fr->nconn < MAX_CONN_TOKENS)
+            fr->conn[fr->nconn++] = *f;
+    }
+    return 0;
+}
+
+static int framing_done(lux_http_resp *h, const framing *fr) {
+    if (fr->te && !h->chunked)
+        return -1; /* a coding lux cannot frame: the length is unknowable */
+    int close = fr->close || (fr->te && h->content_length >= 0); /* maybe a split response */
+    if (fr->te)
+        h->content_length = -1;
+    h->keep_alive = !close && (h->minor == 1 || fr->keep);
+    return 0;
+}
+
+/* Hand the end-to-end fields of buf[pos, end) to fn, parsing them again (a head with more
+ * fields than one pass keeps). */
+static int emit_again(const char *buf, size_t end, size_t pos, const framing *fr,
+                      lux_cgi_field_fn fn, void *arg) {
     const char *l;
     size_t len;
     while (pos < end && (len = next_line(buf, end, &pos, &l)) > 0) {
         field f;
-        if (parse_field(l, len, &f) < 0)
+        parse_field(l, len, &f);
+        if (!hop_by_hop(&f, fr->conn, fr->nconn) && fn(arg, f.name, f.nlen, f.value, f.vlen) < 0)
             return -1;
-        if (IS(&f, "Content-Length") && content_length(&f, h) < 0)
-            return -1;
-        if (IS(&f, "Transfer-Encoding")) {
-            te = 1;
-            h->chunked = ends_chunked(f.value, f.vlen);
-        }
-        if (IS(&f, "Upgrade")) {
-            h->upgrade = f.value;
-            h->upgrade_len = f.vlen;
-        }
-        if (IS(&f, "Connection")) {
-            close |= lux_list_has_token(f.value, f.vlen, "close");
-            keep |= lux_list_has_token(f.value, f.vlen, "keep-alive");
-            if (*nconn < MAX_CONN_TOKENS)
-                conn[(*nconn)++] = f;
-        }
     }
-    if (te && !h->chunked)
-        return -1; /* a coding lux cannot frame: the length is unknowable */
-    if (te && h->content_length >= 0)
-        close = 1; /* both framings: maybe a split response; the connection is not reused */
-    if (te)
-        h->content_length = -1;
-    h->keep_alive = !close && (h->minor == 1 || keep);
     return 0;
 }
 
@@ -156,14 +167,28 @@ int lux_http_resp_parse(const char *buf, size_t end, lux_http_resp *h, lux_cgi_f
     size_t len = next_line(buf, end, &pos, &l);
     if (parse_status(l, len, h) < 0)
         return -1;
-    field conn[MAX_CONN_TOKENS];
-    size_t nconn = 0;
-    if (framing(buf, end, pos, h, conn, &nconn) < 0)
-        return -1;
+    /* One pass reads the fields and the framing; the end-to-end fields go to fn after it,
+     * once Connection has named every hop-by-hop one. */
+    framing fr = {0};
+    field fields[MAX_FIELDS];
+    size_t n = 0, first = pos;
     while (pos < end && (len = next_line(buf, end, &pos, &l)) > 0) {
         field f;
-        parse_field(l, len, &f);
-        if (!hop_by_hop(&f, conn, nconn) && fn && fn(arg, f.name, f.nlen, f.value, f.vlen) < 0)
+        if (parse_field(l, len, &f) < 0 || frame_field(&f, h, &fr) < 0)
+            return -1;
+        if (n < MAX_FIELDS)
+            fields[n] = f;
+        n++;
+    }
+    if (framing_done(h, &fr) < 0)
+        return -1;
+    if (!fn)
+        return 0;
+    if (n > MAX_FIELDS)
+        return emit_again(buf, end, first, &fr, fn, arg);
+    for (size_t i = 0; i < n; i++) {
+        const field *f = &fields[i];
+        if (!hop_by_hop(f, fr.conn, fr.nconn) && fn(arg, f->name, f->nlen, f->value, f->vlen) < 0)
             return -1;
     }
     return 0;

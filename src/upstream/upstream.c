@@ -353,12 +353,31 @@ static void on_idle_event(lux_io *io, unsigned events) {
     close_conn(c);
 }
 
-static lux_ups_conn *take_idle(lux_ups_state *st, lux_io_cb cb) {
-    lux_ups_conn *c = st->idle;
-    if (!c)
-        return NULL;
-    st->idle = c->next;
-    st->nidle--;
+/* Is an idle connection still open? The backend may have closed it since the loop last
+ * looked (its event still pending in this batch, or not yet polled): a peek sees the end
+ * without taking anything, so a request that cannot be sent again never goes into one gone. */
+static int still_open(lux_ups_conn *c) {
+    if (c->ssl)
+        return lux_ups_tls_idle_ok(c->ssl);
+    char byte;
+    ssize_t n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* The newest idle connection (with verify, the newest still open; those found closed are
+ * closed here). */
+static lux_ups_conn *take_idle(lux_ups_state *st, lux_io_cb cb, int verify) {
+    lux_ups_conn *c;
+    for (;;) {
+        c = st->idle;
+        if (!c)
+            return NULL;
+        st->idle = c->next;
+        st->nidle--;
+        if (c->io.fd >= 0 && (!verify || still_open(c)))
+            break;
+        close_conn(c); /* EOF, an error, or bytes out of turn */
+    }
     c->next = NULL;
     c->reused = 1;
     c->io.cb = cb;
@@ -383,13 +402,14 @@ int lux_ups_socket(const lux_ups_backend *b) {
     return fd;
 }
 
-lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb cb, void *user) {
+lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb cb, void *user,
+                           int verify) {
     lux_ups_state *st = state_of(loop, b->name);
     if (!st) {
         errno = ENOMEM;
         return NULL;
     }
-    lux_ups_conn *c = take_idle(st, cb);
+    lux_ups_conn *c = take_idle(st, cb, verify);
     if (c) {
         c->user = user;
         return c;

@@ -25,12 +25,20 @@ struct lux_gw_host;
 typedef struct lux_health lux_health;   /* upstream/health.h */
 typedef struct lux_ups_tls lux_ups_tls; /* upstream/ups_tls.h */
 
+/* How long a request waits on its backend, in seconds; 0: for ever. */
+typedef struct {
+    long connect; /* for the connection (and its TLS handshake) */
+    long read;    /* for the next byte of the response */
+    long write;   /* for the backend to take more of the request */
+} lux_ups_timeouts;
+
 typedef struct {
     char name[128]; /* "127.0.0.1:9000", "[::1]:9000" or "unix:/run/app.sock": logs, state key */
     char host[128]; /* the host as configured; empty for a unix socket */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     long disable_time;              /* seconds a backend that failed to connect is left alone */
+    lux_ups_timeouts timeouts;      /* its host entry's */
     const struct lux_gw_host *opts; /* the gateway's options of the host entry it came from */
     lux_health *health;             /* its active health check; NULL: none */
     lux_ups_tls *tls;               /* TLS to it; NULL: plain */
@@ -108,9 +116,13 @@ int lux_ups_socket(const lux_ups_backend *b);
 /*
  * A connection to b with io.cb = cb: an idle one (reused, ready now) or a new one whose
  * non-blocking connect is in progress: the io is registered for writing, and cb then calls
- * lux_ups_connected. NULL with errno when even starting failed (the backend is disabled).
+ * lux_ups_connected. With verify, an idle one is first checked to be still open (a peek; one
+ * the backend closed is closed and the next taken): for a request that must not be sent on a
+ * connection that turns out dead, since it cannot be sent again. NULL with errno when even
+ * starting failed (the backend is disabled).
  */
-lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb cb, void *user);
+lux_ups_conn *lux_ups_open(lux_loop *loop, const lux_ups_backend *b, lux_io_cb cb, void *user,
+                           int verify);
 typedef enum {
     LUX_UPS_READY = 0,           /* connected (and the TLS handshake done): the user may write */
     LUX_UPS_WAIT = 1,            /* the TLS handshake goes on: call again on the next event */

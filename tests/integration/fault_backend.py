@@ -10,6 +10,8 @@ backend that dies keeps its address and the next connections wait in the backlog
 What happens to a request is chosen by its path, [/PREFIX]/fault/NAME[/...][?n=BYTES]:
   ok                 a complete answer of n bytes (default 3), anything not /fault/ too
   slow-ok            the same after 0.2 s
+  ok-then-close      a complete answer framed to keep the connection, and the close in the
+                     same segment (TCP_CORK), so that the peer has both when it reads the answer
   close-before-head  the request is read, the connection closed without a byte
   reset-before-head  the request is read, the connection reset (RST)
   reset-reading-body the request's head is read, the connection reset before its body
@@ -22,11 +24,12 @@ What happens to a request is chosen by its path, [/PREFIX]/fault/NAME[/...][?n=B
   exit               the request is read, then the server process exits (others in flight die)
 
 The body of an answer is fill(n): its bytes say where they are, so a short or shifted body
-shows; its head says in X-Got how many request body bytes came. --serial serves one connection at a time and closes it after one request (a backend
-that can take one connection: one that is never let go blocks every later request). LOGDIR
-gets "events": a line per connection and per fault ("stall-end closed 0.03" says the peer
-closed a stalled connection after 0.03 s); with --raw every connection's bytes as received,
-in LOGDIR/raw/PID-N.
+shows; its head says in X-Got how many request body bytes came. --serial serves one connection
+at a time and closes it after one request (a backend that can take one connection: one that is
+never let go blocks every later request). LOGDIR gets "events": a line per connection, per
+request read ("request POST ok": its method and fault, to count what reached the backend) and
+per fault ("stall-end closed 0.03" says the peer closed a stalled connection after 0.03 s);
+with --raw every connection's bytes as received, in LOGDIR/raw/PID-N.
 """
 import os
 import signal
@@ -320,6 +323,11 @@ def serve_one(peer, p, fault, n):
     if fault == "ok":
         sock.sendall(p.answer(n))
         return p.keep
+    if fault == "ok-then-close":
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)  # held until the close
+        sock.sendall(p.answer(n))
+        peer.close()
+        return False
     if fault == "slow-ok":
         time.sleep(0.2)
         sock.sendall(p.answer(n))
@@ -372,6 +380,7 @@ def serve(sock, seq):
                 peer.reset()
                 break
             p.read_body()
+            event(f"request {p.method} {fault}")
             if not serve_one(peer, p, fault, n):
                 break
     except (EOFError, ValueError, OSError, struct.error, IndexError):

@@ -71,6 +71,22 @@ static void test_hop_by_hop_dropped(void) {
     CHECK_STR(f.text, "X-Pub=b;");
 }
 
+/* Connection names its hop-by-hop fields after them too, in a head of any length. */
+static void test_connection_named_after_the_field(void) {
+    lux_http_resp h;
+    fields f;
+    CHECK_INT(
+        parse("HTTP/1.1 200 OK\r\nX-Priv: a\r\nX-Pub: b\r\nConnection: X-Priv\r\n\r\n", &h, &f), 0);
+    CHECK_STR(f.text, "X-Pub=b;");
+    char head[4096] = "HTTP/1.1 200 OK\r\nX-Priv: a\r\n";
+    for (int i = 0; i < 70; i++)
+        snprintf(head + strlen(head), sizeof head - strlen(head), "X-%d: %d\r\n", i, i);
+    snprintf(head + strlen(head), sizeof head - strlen(head), "Connection: X-Priv\r\n\r\n");
+    CHECK_INT(parse(head, &h, &f), 0);
+    CHECK_INT(f.n, 70);
+    CHECK_INT(strncmp(f.text, "X-0=0;X-1=1;", 12), 0);
+}
+
 /* A 101's protocol is dropped as a field like any Upgrade, but kept aside for a tunnel. */
 static void test_upgrade_value_kept(void) {
     lux_http_resp h;
@@ -108,6 +124,7 @@ int main(void) {
     RUN(test_chunked_wins_over_length);
     RUN(test_hop_by_hop_dropped);
     RUN(test_upgrade_value_kept);
+    RUN(test_connection_named_after_the_field);
     RUN(test_broken_heads);
     T_EXIT();
 }
