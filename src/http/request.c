@@ -14,6 +14,7 @@
 #include "http/uri.h"
 #include "lux/log.h"
 #include "net/conn.h"
+#include "net/proxy_protocol.h"
 #include "net/tls.h"
 #include "net/worker.h"
 
@@ -231,6 +232,9 @@ lux_client_cert lux_req_client_cert(const lux_req *r) {
 lux_str lux_req_remote_user(lux_req *r) {
     if (r->auth_user.ptr)
         return r->auth_user;
+    const char *proxied = r->conn && !r->conn->tls.ssl ? lux_extforward_verified_user(r) : NULL;
+    if (proxied)
+        return (lux_str){proxied, strlen(proxied)};
     char name[256]; /* X.509 bounds subject fields well below this (CN: 64) */
     int n = r->conn ? lux_tls_client_user(r->conn, name, sizeof name) : -1;
     char *copy = n >= 0 ? lux_pool_alloc(r->pool, (size_t)n + 1) : NULL;

@@ -10,8 +10,12 @@
  *
  * The HAProxy PROXY protocol (extforward.hap-PROXY, globally or per $SERVER["socket"]) is read
  * by the connection before TLS and HTTP (src/net/conn.c); this module only tells it which
- * listeners and peers use it: lux_extforward_proxy_expected. Not here: remote_user= and
- * extforward.hap-PROXY-ssl-client-verify; a config enabling either is refused.
+ * listeners and peers use it: lux_extforward_proxy_expected. What a v2 header says of the
+ * client's TLS (kept by the connection) reaches requests through lux_req_tls_env and
+ * lux_req_remote_user, which ask lux_extforward_tls_env and lux_extforward_verified_user:
+ * with extforward.hap-PROXY-ssl-client-verify, the proxy's verdict on the client's certificate
+ * is passed on as mod_openssl passes on its own. Not here: remote_user=; a config enabling it is
+ * refused.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@
 #include "lux/log.h"
 #include "lux/req.h"
 #include "mod/extforward_parse.h"
+#include "net/conn.h"
 #include "net/proxy_protocol.h"
 
 /* An entry of extforward.forwarder. */
@@ -45,6 +50,7 @@ typedef struct {
     const lux_strlist *headers;
     int forwarded_host; /* extforward.params host */
     int hap_proxy;      /* extforward.hap-PROXY */
+    int hap_verify;     /* extforward.hap-PROXY-ssl-client-verify */
 } extforward_conf;
 
 extern const lux_module lux_mod_extforward;
@@ -152,13 +158,10 @@ static int parse_hap_proxy(lux_gen *gen, const lux_value *v, void *dst, char *er
     return 0;
 }
 
-/* Passing the proxy's verdict on the client's certificate on to requests is not implemented:
- * refuse rather than pretend. */
-static int parse_hap_client_verify(lux_gen *gen, const lux_value *v, void *dst, char *err,
-                                   size_t el) {
-    int on;
-    if (enabled(v, &on) < 0 || on) {
-        snprintf(err, el, "extforward.hap-PROXY-ssl-client-verify is not supported by lux yet");
+static int parse_hap_verify(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    if (enabled(v, (int *)dst) < 0) {
+        snprintf(err, el,
+                 "extforward.hap-PROXY-ssl-client-verify: expected \"enable\" or \"disable\"");
         return -1;
     }
     return 0;
@@ -173,8 +176,8 @@ static const lux_directive extforward_directives[] = {
      sizeof(int)},
     {"extforward.hap-PROXY", LUX_D_CUSTOM, OFF(hap_proxy), LUX_SCOPE_GLOBAL | LUX_SCOPE_SOCKET,
      parse_hap_proxy, sizeof(int)},
-    {"extforward.hap-PROXY-ssl-client-verify", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY,
-     parse_hap_client_verify, 0},
+    {"extforward.hap-PROXY-ssl-client-verify", LUX_D_CUSTOM, OFF(hap_verify), LUX_SCOPE_ANY,
+     parse_hap_verify, sizeof(int)},
     {NULL, 0, 0, 0},
 };
 #undef OFF
@@ -226,6 +229,45 @@ int lux_extforward_proxy_expected(const lux_gen *g, const char *listener,
     extforward_conf c;
     lux_gen_listener_conf(g, (unsigned)m, listener, &c, sizeof c);
     return c.hap_proxy && c.forwarders && sockaddr_trusted(c.forwarders, peer);
+}
+
+/* The request's settings, or NULL without mod_extforward. */
+static const extforward_conf *conf_of(const lux_req *r) {
+    int m = r->gen ? lux_gen_module_index(r->gen, &lux_mod_extforward) : -1;
+    return m < 0 || !r->confs ? NULL : r->confs[m];
+}
+
+/* Does r pass the proxy's verdict on the client's certificate on? */
+static int verdict_asked(const lux_req *r) {
+    const extforward_conf *c = conf_of(r);
+    return c && c->hap_verify;
+}
+
+/* A certificate counts, as in lighttpd, when the proxy verified it and it names a CN. */
+const char *lux_extforward_verified_user(const lux_req *r) {
+    const lux_pp_tls *t = r->conn ? r->conn->proxied_tls : NULL;
+    const char *cn = t && t->cert_verified ? t->facts[LUX_PP_SSL_CN] : NULL;
+    return cn && cn[0] && verdict_asked(r) ? cn : NULL;
+}
+
+static void emit(lux_env_fn fn, void *arg, const char *name, const char *value) {
+    fn(arg, name, strlen(name), value, strlen(value));
+}
+
+/* As lighttpd, the verdict is "NONE" on every request that asks for it and has no verified
+ * certificate from a proxy, whether or not the connection began with a PROXY header. */
+void lux_extforward_tls_env(const lux_req *r, lux_env_fn fn, void *arg) {
+    const lux_pp_tls *t = r->conn ? r->conn->proxied_tls : NULL;
+    if (t)
+        lux_pp_tls_env(t, fn, arg);
+    if (!verdict_asked(r))
+        return;
+    const char *user = lux_extforward_verified_user(r);
+    emit(fn, arg, "SSL_CLIENT_VERIFY", user ? "SUCCESS" : "NONE");
+    if (user) {
+        emit(fn, arg, "REMOTE_USER", user);
+        emit(fn, arg, "AUTH_TYPE", "SSL_CLIENT_VERIFY");
+    }
 }
 
 static const lux_str *first_header(lux_req *r, const lux_strlist *names, const char **which) {

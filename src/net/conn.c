@@ -204,9 +204,14 @@ static void proxy_set_peer(lux_conn *c, const lux_pp_header *h) {
     c->peer.sin6_family = h->src.ss_family;
 }
 
-/* The header is in: the connection goes on as it would have from accept. */
+/* The header is in: the connection goes on as it would have from accept. Out of memory for
+ * what it says of the client's TLS, the connection closes rather than pass for plain HTTP. */
 static void proxy_done(lux_conn *c, const lux_pp_header *h) {
     proxy_set_peer(c, h);
+    if (lux_pp_tls_keep(h, &c->proxied_tls) < 0) {
+        lux_conn_close(c);
+        return;
+    }
     lux_conn_release_input(c);
     c->last_io = lux_conn_now_ms(c);
     struct ssl_ctx_st *tls = c->gen->has_tls ? lux_tls_ctx_for(c->gen, c->listener->name) : NULL;
@@ -352,6 +357,7 @@ void lux_conn_close(lux_conn *c) {
         lux_worker_buf_put(w, c->tls.buf);
         c->tls.buf = NULL;
     }
+    free(c->proxied_tls);
     if (c->prev)
         c->prev->next = c->next;
     else
