@@ -96,8 +96,10 @@ int lux_extforward_proxy_expected(const struct lux_gen *g, const char *listener,
  * extforward.hap-PROXY-ssl-client-verify in force for r, the proxy's verdict on the client's
  * certificate (SSL_CLIENT_VERIFY "SUCCESS" with REMOTE_USER and AUTH_TYPE, or "NONE"). */
 void lux_extforward_tls_env(const lux_req *r, lux_env_fn fn, void *arg);
-/* The CN of the client certificate the proxy verified, when r has
- * extforward.hap-PROXY-ssl-client-verify in force; NULL otherwise. */
-const char *lux_extforward_verified_user(const lux_req *r);
+/* The user a trusted proxy named for r: the remote_user= of its Forwarded header (with
+ * extforward.params remote_user; *auth_type NULL), else the CN of the client certificate the
+ * proxy verified (with extforward.hap-PROXY-ssl-client-verify; *auth_type
+ * "SSL_CLIENT_VERIFY"); NULL when none. */
+const char *lux_extforward_remote_user(const lux_req *r, const char **auth_type);
 
 #endif
