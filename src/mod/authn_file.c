@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -148,12 +149,27 @@ int authn_file_lookup(const char *path, authn_backend kind, const lux_str *user,
     return found;
 }
 
+/* lighttpd accepts a group file for the plain backend but never reads it, so that a
+ * "group=" requirement admits nobody; lux takes the key as lighttpd does, and says so. */
+static int parse_groupfile(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    if (v->type != LUX_V_STRING) {
+        snprintf(err, el, "auth.backend.plain.groupfile: expected a file name");
+        return -1;
+    }
+    lux_log(LUX_LOG_WARN,
+            "auth.backend.plain.groupfile \"%s\" is not read (nor by lighttpd): "
+            "require \"group=...\" admits nobody",
+            v->u.str.ptr);
+    return 0;
+}
+
 static const lux_directive authn_file_directives[] = {
     {"auth.backend.htpasswd.userfile", LUX_D_STRING, offsetof(authn_file_conf, htpasswd),
      LUX_SCOPE_ANY},
     {"auth.backend.htdigest.userfile", LUX_D_STRING, offsetof(authn_file_conf, htdigest),
      LUX_SCOPE_ANY},
     {"auth.backend.plain.userfile", LUX_D_STRING, offsetof(authn_file_conf, plain), LUX_SCOPE_ANY},
+    {"auth.backend.plain.groupfile", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, parse_groupfile, 0},
     {NULL, 0, 0, 0},
 };
 
