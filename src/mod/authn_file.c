@@ -119,32 +119,38 @@ static const char *match_line(const char *p, const char *end, authn_backend kind
     return rest;
 }
 
+/* A secret with a NUL inside is no one's: cut there as a C string, "abc\0junk" would let the
+ * password "abc" in. */
 static int copy_secret(const char *s, const char *end, char *out, size_t outlen) {
     size_t n = (size_t)(end - s);
-    if (n >= outlen)
+    if (n >= outlen || memchr(s, '\0', n))
         return 0;
     memcpy(out, s, n);
     out[n] = '\0';
     return 1;
 }
 
-int authn_file_lookup(const char *path, authn_backend kind, const lux_str *user,
-                      const lux_str *realm, size_t hexlen, char *out, size_t outlen) {
-    pthread_mutex_lock(&files_lock);
-    authn_file *f = file_entry_locked(path);
-    int found = f && refresh_locked(f) == 0 ? 0 : -1;
-    for (const char *p = found == 0 ? f->data : NULL, *fend = p + (p ? f->len : 0);
-         p && p < fend;) {
+int authn_lines_find(const char *data, size_t len, authn_backend kind, const lux_str *user,
+                     const lux_str *realm, size_t hexlen, char *out, size_t outlen) {
+    for (const char *p = data, *fend = data + len; p < fend;) {
         const char *nl = memchr(p, '\n', (size_t)(fend - p));
         const char *end = nl ? nl : fend;
         const char *line_end = end > p && end[-1] == '\r' ? end - 1 : end;
         const char *secret = match_line(p, line_end, kind, user, realm, hexlen);
-        if (secret) {
-            found = copy_secret(secret, line_end, out, outlen);
-            break;
-        }
+        if (secret)
+            return copy_secret(secret, line_end, out, outlen);
         p = nl ? nl + 1 : fend;
     }
+    return 0;
+}
+
+int authn_file_lookup(const char *path, authn_backend kind, const lux_str *user,
+                      const lux_str *realm, size_t hexlen, char *out, size_t outlen) {
+    pthread_mutex_lock(&files_lock);
+    authn_file *f = file_entry_locked(path);
+    int found = f && refresh_locked(f) == 0
+                    ? authn_lines_find(f->data, f->len, kind, user, realm, hexlen, out, outlen)
+                    : -1;
     pthread_mutex_unlock(&files_lock);
     return found;
 }
