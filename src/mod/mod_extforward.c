@@ -298,8 +298,15 @@ void lux_extforward_tls_env(const lux_req *r, lux_env_fn fn, void *arg) {
     }
 }
 
-static const lux_str *first_header(lux_req *r, const lux_strlist *names, const char **which) {
+/* The first of extforward.headers the request has. Without the setting, X-Forwarded-For and
+ * Forwarded-For, except where the PROXY protocol already names the client: a proxy relaying
+ * the client's bytes would pass on whatever X-Forwarded-For the client wrote (lighttpd drops
+ * the defaults for a global extforward.hap-PROXY; lux wherever it is on). */
+static const lux_str *first_header(lux_req *r, const extforward_conf *c, const char **which) {
     static const lux_str defaults[] = {{"X-Forwarded-For", 15}, {"Forwarded-For", 13}};
+    const lux_strlist *names = c->headers;
+    if ((!names || !names->n) && c->hap_proxy)
+        return NULL;
     const lux_str *list = names && names->n ? names->items : defaults;
     size_t n = names && names->n ? names->n : 2;
     for (size_t i = 0; i < n; i++) {
@@ -438,7 +445,7 @@ static lux_result extforward_uri_raw(lux_req *r, const void *conf) {
     if (!peer_trusted(r, c->forwarders))
         return LUX_GO_ON;
     const char *which = NULL;
-    const lux_str *v = first_header(r, c->headers, &which);
+    const lux_str *v = first_header(r, c, &which);
     if (!v)
         return LUX_GO_ON;
     lux_str scheme = r->scheme, host = r->host;
