@@ -138,8 +138,8 @@ static void log_refused_header(const lux_conn *c, const char *why) {
  * mod_evasive's 403 or 302) and closed; on a TLS listener it is closed without an answer, as a
  * handshake would spend what the limit is there to save.
  */
-static void limit_of(const lux_gen *g, lux_peer_limit *out) {
-    lux_evasive_limit(g, out);
+static void limit_of(const lux_gen *g, const lux_listener *l, lux_peer_limit *out) {
+    lux_evasive_limit(g, l->name, out);
     if (!out->max && g->core->max_connections_per_ip > 0)
         *out = (lux_peer_limit){(unsigned long)g->core->max_connections_per_ip, 503, NULL, 0};
 }
@@ -167,7 +167,7 @@ static void answer_over_limit(lux_conn *c, const lux_peer_limit *lim) {
 static int admit(lux_conn *c, int tls) {
     static refusal_log rl;
     lux_peer_limit lim;
-    limit_of(c->gen, &lim);
+    limit_of(c->gen, c->listener, &lim);
     if (!lim.max || lux_peer_key_of((const struct sockaddr *)&c->peer, &c->peer_key) < 0)
         return 1;
     int rc = lux_peer_conn_acquire(&c->peer_key, lim.max);
