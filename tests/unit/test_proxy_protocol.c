@@ -199,9 +199,11 @@ static void test_v2_refused(void) {
     CHECK_INT(lux_pp_parse(buf, 4, &h), -1);
 }
 
-/* A v2 INET header whose TLVs are `tlvs`, parsed into h. */
+/* A v2 INET header whose TLVs are `tlvs`, parsed into h; h's strings point into the header,
+ * which stays until the next call. */
 static void parse_tlvs(const uint8_t *tlvs, size_t n, lux_pp_header *h) {
-    uint8_t body[256], buf[300];
+    static uint8_t buf[300];
+    uint8_t body[256];
     memcpy(body, inet4, 12);
     if (n)
         memcpy(body + 12, tlvs, n);
