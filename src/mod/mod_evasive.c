@@ -50,8 +50,9 @@ void lux_evasive_limit(const lux_gen *g, const char *listener, lux_peer_limit *o
     int m = lux_gen_module_index(g, &lux_mod_evasive);
     if (m < 0)
         return;
-    evasive_conf c;
-    lux_gen_listener_conf(g, (unsigned)m, listener, &c, sizeof c);
+    evasive_conf c = *(const evasive_conf *)g->global_conf[m];
+    if (listener)
+        lux_gen_listener_conf(g, (unsigned)m, listener, &c, sizeof c);
     if (c.max_conns <= 0)
         return;
     out->max = (unsigned long)c.max_conns;

@@ -139,7 +139,7 @@ static void log_refused_header(const lux_conn *c, const char *why) {
  * handshake would spend what the limit is there to save.
  */
 static void limit_of(const lux_gen *g, const lux_listener *l, lux_peer_limit *out) {
-    lux_evasive_limit(g, l->name, out);
+    lux_evasive_limit(g, l ? l->name : NULL, out); /* none for lux -i's one connection */
     if (!out->max && g->core->max_connections_per_ip > 0)
         *out = (lux_peer_limit){(unsigned long)g->core->max_connections_per_ip, 503, NULL, 0};
 }
