@@ -293,8 +293,9 @@ typedef enum {
 } lux_client_cert;
 lux_client_cert lux_req_client_cert(const lux_req *r);
 /* The authenticated user: r->auth_user once mod_auth set it, else the field of a verified
- * client certificate that ssl.verifyclient.username names, in r->pool. ptr NULL when there is
- * none. */
+ * client certificate that ssl.verifyclient.username names, in r->pool, or behind a PROXY
+ * header the CN of the certificate the proxy verified (extforward.hap-PROXY-ssl-client-verify).
+ * ptr NULL when there is none. */
 lux_str lux_req_remote_user(lux_req *r);
 /*
  * The TLS facts of the request's connection, named as lighttpd names them in the environment
@@ -305,7 +306,9 @@ lux_str lux_req_remote_user(lux_req *r);
  * SSL_CLIENT_M_SERIAL, SSL_CLIENT_V_START, SSL_CLIENT_V_END, REMOTE_USER and AUTH_TYPE (with
  * ssl.verifyclient.username) and SSL_CLIENT_CERT in PEM (with ssl.verifyclient.exportcert).
  * fn is called once per variable, in that order; the strings are valid only during the call.
- * Nothing is called for plain HTTP. Returns 0, or -1 when memory ran out part way.
+ * Behind a PROXY header whose client spoke TLS to the proxy, the variables the header gave
+ * (mod_extforward). Nothing is called for plain HTTP. Returns 0, or -1 when memory ran out
+ * part way.
  */
 typedef void (*lux_env_fn)(void *arg, const char *name, size_t nlen, const char *value,
                            size_t vlen);

@@ -153,11 +153,12 @@ static int client_vars(lux_req *r, lux_cgi_env *env) {
     int port = lux_req_remote_port(r);
     if (port >= 0)
         rc |= set_int(r, env, "REMOTE_PORT", port);
-    lux_str user = lux_req_remote_user(r);
-    if (user.ptr) {
+    const char *type;
+    lux_str user = lux_req_remote_user_of(r, &type);
+    if (user.ptr)
         rc |= set_str(r, env, "REMOTE_USER", &user);
-        rc |= set(r, env, "AUTH_TYPE", r->auth_type ? r->auth_type : "SSL_CLIENT_VERIFY");
-    }
+    if (user.ptr && type)
+        rc |= set(r, env, "AUTH_TYPE", type);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "http/uri.h"
 #include "lux/log.h"
 #include "net/conn.h"
+#include "net/proxy_protocol.h"
 #include "net/tls.h"
 #include "net/worker.h"
 
@@ -229,15 +230,25 @@ lux_client_cert lux_req_client_cert(const lux_req *r) {
 }
 
 lux_str lux_req_remote_user(lux_req *r) {
+    const char *type;
+    return lux_req_remote_user_of(r, &type);
+}
+
+/* What lux checked itself (mod_auth, its own TLS) outranks what a proxy says. */
+lux_str lux_req_remote_user_of(lux_req *r, const char **auth_type) {
+    *auth_type = r->auth_type;
     if (r->auth_user.ptr)
         return r->auth_user;
     char name[256]; /* X.509 bounds subject fields well below this (CN: 64) */
     int n = r->conn ? lux_tls_client_user(r->conn, name, sizeof name) : -1;
     char *copy = n >= 0 ? lux_pool_alloc(r->pool, (size_t)n + 1) : NULL;
-    if (!copy)
-        return (lux_str){NULL, 0};
-    memcpy(copy, name, (size_t)n + 1);
-    return (lux_str){copy, (size_t)n};
+    if (copy) {
+        memcpy(copy, name, (size_t)n + 1);
+        *auth_type = "SSL_CLIENT_VERIFY";
+        return (lux_str){copy, (size_t)n};
+    }
+    const char *proxied = lux_extforward_remote_user(r, auth_type);
+    return proxied ? (lux_str){proxied, strlen(proxied)} : (lux_str){NULL, 0};
 }
 
 time_t lux_req_now(lux_req *r) {

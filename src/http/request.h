@@ -31,6 +31,9 @@ void lux_req_forget_conditions(lux_req *r);
 int lux_req_cond(lux_req *r, const lux_conf_block *b);
 /* The peer's address as text ("127.0.0.1", "::1", "unix"); in the request pool. */
 const char *lux_req_remote_ip(lux_req *r);
+/* lux_req_remote_user, and how the user was authenticated: AUTH_TYPE ("Basic", "Digest",
+ * "SSL_CLIENT_VERIFY"), or NULL when a proxy named the user without saying how. */
+lux_str lux_req_remote_user_of(lux_req *r, const char **auth_type);
 /* Where blocking work done for r off its worker's loop comes back (core/offload.h). */
 struct lux_offload_inbox *lux_req_offload(const lux_req *r);
 

@@ -21,6 +21,7 @@
 #include "http/stat_cache.h"
 #include "lux/log.h"
 #include "net/conn.h"
+#include "net/proxy_protocol.h"
 #include "net/stats.h"
 
 /* Worker pool blocks are this size (see lux_worker_block_get). */
@@ -82,8 +83,10 @@ lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     r->content_length = -1;
     r->stream_length = -1;
     /* The scheme is the transport's (RFC 9112 3.2.2: an absolute-form target names it too,
-     * but a client on a plain port cannot make its request https). */
-    r->scheme = c->tls.ssl ? (lux_str){"https", 5} : (lux_str){"http", 4};
+     * but a client on a plain port cannot make its request https), or, behind a PROXY header,
+     * the transport's the client had to the proxy. */
+    int tls = c->tls.ssl || (c->proxied_tls && c->proxied_tls->ssl);
+    r->scheme = tls ? (lux_str){"https", 5} : (lux_str){"http", 4};
     clock_gettime(CLOCK_REALTIME, &r->start);
     r->cond_state = cond_state;
     r->cond_caps = caps;

@@ -26,6 +26,12 @@ extern const lux_module lux_mod_authn_file;
 int authn_file_lookup(const char *path, authn_backend kind, const lux_str *user,
                       const lux_str *realm, size_t hexlen, char *out, size_t outlen);
 
+/* The same over a user file's bytes (len of them at data, not NUL-terminated): the first line
+ * (LF or CRLF ended) that is the user's. 1 found, 0 not (or its secret does not fit out). A
+ * pure function, for the fuzz driver. */
+int authn_lines_find(const char *data, size_t len, authn_backend kind, const lux_str *user,
+                     const lux_str *realm, size_t hexlen, char *out, size_t outlen);
+
 /* Does checking a password against this htpasswd hash cost enough to leave the event loop
  * (everything crypt(3) computes)? {SHA} and $apr1$ are computed here, cheaply. */
 int authn_hash_is_costly(const char *hash);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -118,34 +119,54 @@ static const char *match_line(const char *p, const char *end, authn_backend kind
     return rest;
 }
 
+/* A secret with a NUL inside is no one's: cut there as a C string, "abc\0junk" would let the
+ * password "abc" in. */
 static int copy_secret(const char *s, const char *end, char *out, size_t outlen) {
     size_t n = (size_t)(end - s);
-    if (n >= outlen)
+    if (n >= outlen || memchr(s, '\0', n))
         return 0;
     memcpy(out, s, n);
     out[n] = '\0';
     return 1;
 }
 
-int authn_file_lookup(const char *path, authn_backend kind, const lux_str *user,
-                      const lux_str *realm, size_t hexlen, char *out, size_t outlen) {
-    pthread_mutex_lock(&files_lock);
-    authn_file *f = file_entry_locked(path);
-    int found = f && refresh_locked(f) == 0 ? 0 : -1;
-    for (const char *p = found == 0 ? f->data : NULL, *fend = p + (p ? f->len : 0);
-         p && p < fend;) {
+int authn_lines_find(const char *data, size_t len, authn_backend kind, const lux_str *user,
+                     const lux_str *realm, size_t hexlen, char *out, size_t outlen) {
+    for (const char *p = data, *fend = data + len; p < fend;) {
         const char *nl = memchr(p, '\n', (size_t)(fend - p));
         const char *end = nl ? nl : fend;
         const char *line_end = end > p && end[-1] == '\r' ? end - 1 : end;
         const char *secret = match_line(p, line_end, kind, user, realm, hexlen);
-        if (secret) {
-            found = copy_secret(secret, line_end, out, outlen);
-            break;
-        }
+        if (secret)
+            return copy_secret(secret, line_end, out, outlen);
         p = nl ? nl + 1 : fend;
     }
+    return 0;
+}
+
+int authn_file_lookup(const char *path, authn_backend kind, const lux_str *user,
+                      const lux_str *realm, size_t hexlen, char *out, size_t outlen) {
+    pthread_mutex_lock(&files_lock);
+    authn_file *f = file_entry_locked(path);
+    int found = f && refresh_locked(f) == 0
+                    ? authn_lines_find(f->data, f->len, kind, user, realm, hexlen, out, outlen)
+                    : -1;
     pthread_mutex_unlock(&files_lock);
     return found;
+}
+
+/* lighttpd accepts a group file for the plain backend but never reads it, so that a
+ * "group=" requirement admits nobody; lux takes the key as lighttpd does, and says so. */
+static int parse_groupfile(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    if (v->type != LUX_V_STRING) {
+        snprintf(err, el, "auth.backend.plain.groupfile: expected a file name");
+        return -1;
+    }
+    lux_log(LUX_LOG_WARN,
+            "auth.backend.plain.groupfile \"%s\" is not read (nor by lighttpd): "
+            "require \"group=...\" admits nobody",
+            v->u.str.ptr);
+    return 0;
 }
 
 static const lux_directive authn_file_directives[] = {
@@ -154,6 +175,7 @@ static const lux_directive authn_file_directives[] = {
     {"auth.backend.htdigest.userfile", LUX_D_STRING, offsetof(authn_file_conf, htdigest),
      LUX_SCOPE_ANY},
     {"auth.backend.plain.userfile", LUX_D_STRING, offsetof(authn_file_conf, plain), LUX_SCOPE_ANY},
+    {"auth.backend.plain.groupfile", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY, parse_groupfile, 0},
     {NULL, 0, 0, 0},
 };
 

@@ -160,6 +160,8 @@ static void keep_param(xf_forwarded *e, const char *k, size_t klen, xf_str val) 
         e->proto = val;
     else if (klen == 4 && strncasecmp(k, "host", 4) == 0)
         e->host = val;
+    else if (klen == 11 && strncasecmp(k, "remote_user", 11) == 0)
+        e->remote_user = val;
 }
 
 int xf_forwarded_parse(const char *v, size_t len, char *scratch, xf_forwarded *out) {

@@ -42,6 +42,7 @@ typedef struct {
     xf_str for_; /* the address with brackets and port removed, or "unknown", "_obf" */
     xf_str proto;
     xf_str host;
+    xf_str remote_user; /* the user the proxy authenticated */
 } xf_forwarded;
 
 #define XF_FORWARDED_MAX 32

@@ -4,8 +4,9 @@
  * The connection is checked once, when it is admitted (after a PROXY header names the
  * client), not per request; a connection past the limit is answered as lighttpd 1.4.69's
  * mod_evasive answers, 403, or a 302 to evasive.location, and closed. evasive.silent keeps
- * the refusals out of the error log. Global settings only: a limit that changed per request
- * could not be held when the connection is admitted.
+ * the refusals out of the error log. The settings hold globally or per $SERVER["socket"], what
+ * is known when a connection is admitted; a limit that changed per request could not be held
+ * then, so other conditions are refused with a warning.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -24,9 +25,9 @@ extern const lux_module lux_mod_evasive;
 
 #define OFF(f) offsetof(evasive_conf, f)
 static const lux_directive evasive_directives[] = {
-    {"evasive.max-conns-per-ip", LUX_D_INT, OFF(max_conns), LUX_SCOPE_GLOBAL},
-    {"evasive.silent", LUX_D_BOOL, OFF(silent), LUX_SCOPE_GLOBAL},
-    {"evasive.location", LUX_D_STRING, OFF(location), LUX_SCOPE_GLOBAL},
+    {"evasive.max-conns-per-ip", LUX_D_INT, OFF(max_conns), LUX_SCOPE_GLOBAL | LUX_SCOPE_SOCKET},
+    {"evasive.silent", LUX_D_BOOL, OFF(silent), LUX_SCOPE_GLOBAL | LUX_SCOPE_SOCKET},
+    {"evasive.location", LUX_D_STRING, OFF(location), LUX_SCOPE_GLOBAL | LUX_SCOPE_SOCKET},
     {NULL, 0, 0, 0},
 };
 #undef OFF
@@ -44,18 +45,20 @@ static int evasive_finish(lux_gen *gen, void *conf, char *err, size_t el) {
     return 0;
 }
 
-void lux_evasive_limit(const lux_gen *g, lux_peer_limit *out) {
+void lux_evasive_limit(const lux_gen *g, const char *listener, lux_peer_limit *out) {
     *out = (lux_peer_limit){0};
     int m = lux_gen_module_index(g, &lux_mod_evasive);
     if (m < 0)
         return;
-    const evasive_conf *c = g->global_conf[m];
-    if (c->max_conns <= 0)
+    evasive_conf c = *(const evasive_conf *)g->global_conf[m];
+    if (listener)
+        lux_gen_listener_conf(g, (unsigned)m, listener, &c, sizeof c);
+    if (c.max_conns <= 0)
         return;
-    out->max = (unsigned long)c->max_conns;
-    out->status = c->location.len ? 302 : 403;
-    out->location = c->location.len ? c->location.ptr : NULL;
-    out->silent = c->silent;
+    out->max = (unsigned long)c.max_conns;
+    out->status = c.location.len ? 302 : 403;
+    out->location = c.location.len ? c.location.ptr : NULL; /* the generation's: outlives c */
+    out->silent = c.silent;
 }
 
 const lux_module lux_mod_evasive = {

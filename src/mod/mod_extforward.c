@@ -4,14 +4,19 @@
  * extforward.headers the request has names the client: in X-Forwarded-For (or any header in
  * that form) the rightmost address that is not itself a trusted proxy wins, as in lighttpd;
  * in Forwarded (RFC 7239) the rightmost for= that is not trusted, with its proto= (and host=
- * with extforward.params = ( "host" => "enable" )). The new address is what $HTTP["remoteip"],
+ * with extforward.params = ( "host" => "enable" ), and the remote_user= of the proxy nearest
+ * to lux from there on with "remote_user" => "enable"). The new address is what $HTTP["remoteip"],
  * the access log and later modules see; X-Forwarded-Proto (or proto=) "http" or "https" sets
  * the scheme. A Forwarded header that cannot be read safely is answered with 400.
  *
  * The HAProxy PROXY protocol (extforward.hap-PROXY, globally or per $SERVER["socket"]) is read
  * by the connection before TLS and HTTP (src/net/conn.c); this module only tells it which
- * listeners and peers use it: lux_extforward_proxy_expected. Not here: remote_user= and
- * extforward.hap-PROXY-ssl-client-verify; a config enabling either is refused.
+ * listeners and peers use it: lux_extforward_proxy_expected. What a v2 header says of the
+ * client's TLS (kept by the connection) reaches requests through lux_req_tls_env and
+ * lux_req_remote_user, which ask lux_extforward_tls_env and lux_extforward_verified_user:
+ * with extforward.hap-PROXY-ssl-client-verify, the proxy's verdict on the client's certificate
+ * is passed on as mod_openssl passes on its own. Both users a proxy may name reach
+ * lux_req_remote_user through lux_extforward_remote_user.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -26,6 +31,7 @@
 #include "lux/log.h"
 #include "lux/req.h"
 #include "mod/extforward_parse.h"
+#include "net/conn.h"
 #include "net/proxy_protocol.h"
 
 /* An entry of extforward.forwarder. */
@@ -43,11 +49,19 @@ typedef struct {
 typedef struct {
     const forwarder_table *forwarders;
     const lux_strlist *headers;
-    int forwarded_host; /* extforward.params host */
-    int hap_proxy;      /* extforward.hap-PROXY */
+    unsigned params; /* extforward.params: PARAM_* */
+    int hap_proxy;   /* extforward.hap-PROXY */
+    int hap_verify;  /* extforward.hap-PROXY-ssl-client-verify */
 } extforward_conf;
 
 extern const lux_module lux_mod_extforward;
+
+/* The parameters of a Forwarded header that extforward.params enables. */
+enum { PARAM_HOST = 1, PARAM_REMOTE_USER = 2 };
+
+/* A request's slot (lux_req_mod_data): NULL until uri_raw saw the request, then the user a
+ * trusted proxy named in Forwarded remote_user=, or &seen when it named none. */
+static char seen;
 
 static int parse_trust(const lux_str *v, int *trust, char *err, size_t el) {
     if (strcasecmp(v->ptr, "trust") == 0)
@@ -115,8 +129,9 @@ static int enabled(const lux_value *v, int *on) {
 }
 
 static int parse_params(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
-    static const char usage[] = "extforward.params: expected ( \"host\" => \"enable\" )";
-    int host = 0;
+    static const char usage[] = "extforward.params: expected ( \"host\" => \"enable\", "
+                                "\"remote_user\" => \"enable\" )";
+    unsigned params = 0;
     if (v->type != LUX_V_ARRAY) {
         snprintf(err, el, "%s", usage);
         return -1;
@@ -128,19 +143,18 @@ static int parse_params(lux_gen *gen, const lux_value *v, void *dst, char *err, 
             snprintf(err, el, "%s", usage);
             return -1;
         }
+        unsigned bit;
         if (strcmp(e->key, "host") == 0) {
-            host = on;
+            bit = PARAM_HOST;
         } else if (strcmp(e->key, "remote_user") == 0) {
-            if (on) {
-                snprintf(err, el, "extforward.params: remote_user is not supported by lux");
-                return -1;
-            }
+            bit = PARAM_REMOTE_USER;
         } else {
             snprintf(err, el, "extforward.params keys must be one of: host, remote_user");
             return -1;
         }
+        params = on ? params | bit : params & ~bit;
     }
-    *(int *)dst = host;
+    *(unsigned *)dst = params;
     return 0;
 }
 
@@ -152,13 +166,10 @@ static int parse_hap_proxy(lux_gen *gen, const lux_value *v, void *dst, char *er
     return 0;
 }
 
-/* Passing the proxy's verdict on the client's certificate on to requests is not implemented:
- * refuse rather than pretend. */
-static int parse_hap_client_verify(lux_gen *gen, const lux_value *v, void *dst, char *err,
-                                   size_t el) {
-    int on;
-    if (enabled(v, &on) < 0 || on) {
-        snprintf(err, el, "extforward.hap-PROXY-ssl-client-verify is not supported by lux yet");
+static int parse_hap_verify(lux_gen *gen, const lux_value *v, void *dst, char *err, size_t el) {
+    if (enabled(v, (int *)dst) < 0) {
+        snprintf(err, el,
+                 "extforward.hap-PROXY-ssl-client-verify: expected \"enable\" or \"disable\"");
         return -1;
     }
     return 0;
@@ -169,12 +180,11 @@ static const lux_directive extforward_directives[] = {
     {"extforward.forwarder", LUX_D_CUSTOM, OFF(forwarders), LUX_SCOPE_ANY, parse_forwarders,
      sizeof(const forwarder_table *)},
     {"extforward.headers", LUX_D_STRLIST, OFF(headers), LUX_SCOPE_ANY},
-    {"extforward.params", LUX_D_CUSTOM, OFF(forwarded_host), LUX_SCOPE_ANY, parse_params,
-     sizeof(int)},
+    {"extforward.params", LUX_D_CUSTOM, OFF(params), LUX_SCOPE_ANY, parse_params, sizeof(unsigned)},
     {"extforward.hap-PROXY", LUX_D_CUSTOM, OFF(hap_proxy), LUX_SCOPE_GLOBAL | LUX_SCOPE_SOCKET,
      parse_hap_proxy, sizeof(int)},
-    {"extforward.hap-PROXY-ssl-client-verify", LUX_D_CUSTOM, 0, LUX_SCOPE_ANY,
-     parse_hap_client_verify, 0},
+    {"extforward.hap-PROXY-ssl-client-verify", LUX_D_CUSTOM, OFF(hap_verify), LUX_SCOPE_ANY,
+     parse_hap_verify, sizeof(int)},
     {NULL, 0, 0, 0},
 };
 #undef OFF
@@ -228,8 +238,75 @@ int lux_extforward_proxy_expected(const lux_gen *g, const char *listener,
     return c.hap_proxy && c.forwarders && sockaddr_trusted(c.forwarders, peer);
 }
 
-static const lux_str *first_header(lux_req *r, const lux_strlist *names, const char **which) {
+/* The request's settings, or NULL without mod_extforward. */
+static const extforward_conf *conf_of(const lux_req *r) {
+    int m = r->gen ? lux_gen_module_index(r->gen, &lux_mod_extforward) : -1;
+    return m < 0 || !r->confs ? NULL : r->confs[m];
+}
+
+/* Does r pass the proxy's verdict on the client's certificate on? */
+static int verdict_asked(const lux_req *r) {
+    const extforward_conf *c = conf_of(r);
+    return c && c->hap_verify;
+}
+
+/* A certificate counts, as in lighttpd, when the proxy verified it and it names a CN; only on
+ * a connection without TLS of its own. */
+static const char *verified_cn(const lux_req *r) {
+    const lux_pp_tls *t = r->conn && !r->conn->tls.ssl ? r->conn->proxied_tls : NULL;
+    const char *cn = t && t->cert_verified ? t->facts[LUX_PP_SSL_CN] : NULL;
+    return cn && cn[0] && verdict_asked(r) ? cn : NULL;
+}
+
+/* The remote_user= that uri_raw kept for r, or NULL. */
+static const char *forwarded_user(const lux_req *r) {
+    int m = r->gen ? lux_gen_module_index(r->gen, &lux_mod_extforward) : -1;
+    const char *u = m >= 0 && r->mod_data ? r->mod_data[m] : NULL;
+    return u == &seen ? NULL : u;
+}
+
+/* As lighttpd, the remote_user= a proxy named comes after (and so replaces) the certificate's
+ * CN. */
+const char *lux_extforward_remote_user(const lux_req *r, const char **auth_type) {
+    const char *user = forwarded_user(r);
+    *auth_type = NULL;
+    if (user)
+        return user;
+    user = verified_cn(r);
+    if (user)
+        *auth_type = "SSL_CLIENT_VERIFY";
+    return user;
+}
+
+static void emit(lux_env_fn fn, void *arg, const char *name, const char *value) {
+    fn(arg, name, strlen(name), value, strlen(value));
+}
+
+/* As lighttpd, the verdict is "NONE" on every request that asks for it and has no verified
+ * certificate from a proxy, whether or not the connection began with a PROXY header. */
+void lux_extforward_tls_env(const lux_req *r, lux_env_fn fn, void *arg) {
+    const lux_pp_tls *t = r->conn ? r->conn->proxied_tls : NULL;
+    if (t)
+        lux_pp_tls_env(t, fn, arg);
+    if (!verdict_asked(r))
+        return;
+    const char *user = verified_cn(r);
+    emit(fn, arg, "SSL_CLIENT_VERIFY", user ? "SUCCESS" : "NONE");
+    if (user) {
+        emit(fn, arg, "REMOTE_USER", user);
+        emit(fn, arg, "AUTH_TYPE", "SSL_CLIENT_VERIFY");
+    }
+}
+
+/* The first of extforward.headers the request has. Without the setting, X-Forwarded-For and
+ * Forwarded-For, except where the PROXY protocol already names the client: a proxy relaying
+ * the client's bytes would pass on whatever X-Forwarded-For the client wrote (lighttpd drops
+ * the defaults for a global extforward.hap-PROXY; lux wherever it is on). */
+static const lux_str *first_header(lux_req *r, const extforward_conf *c, const char **which) {
     static const lux_str defaults[] = {{"X-Forwarded-For", 15}, {"Forwarded-For", 13}};
+    const lux_strlist *names = c->headers;
+    if ((!names || !names->n) && c->hap_proxy)
+        return NULL;
     const lux_str *list = names && names->n ? names->items : defaults;
     size_t n = names && names->n ? names->n : 2;
     for (size_t i = 0; i < n; i++) {
@@ -298,6 +375,35 @@ static int set_host(lux_req *r, const xf_forwarded *els, int from, int n) {
     return 0;
 }
 
+/* A user name a variable and the access log can carry: no control byte. */
+static int user_printable(const xf_str *u) {
+    for (size_t i = 0; i < u->len; i++)
+        if ((unsigned char)u->ptr[i] < 0x20 || u->ptr[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* The remote_user= of the proxy nearest to lux, from the chosen element on, kept in the
+ * request's slot for lux_extforward_remote_user; 0, or the status to answer. */
+static int keep_remote_user(lux_req *r, const xf_forwarded *els, int from, int n) {
+    for (int i = n - 1; i >= from; i--) {
+        const xf_str *u = &els[i].remote_user;
+        if (!u->ptr)
+            continue;
+        if (!u->len)
+            return 0;
+        if (!user_printable(u))
+            return 400;
+        char *copy = lux_pool_strndup(r->pool, u->ptr, u->len);
+        void **slot = lux_req_mod_data(r, &lux_mod_extforward);
+        if (!copy || !slot)
+            return 500;
+        *slot = copy;
+        return 0;
+    }
+    return 0;
+}
+
 /*
  * Forwarded: walking from the right past trusted proxies, the first untrusted for= names the
  * client; when that one is hidden ("unknown", "_name"), the real address nearest to it does.
@@ -324,7 +430,10 @@ static int from_forwarded(lux_req *r, const extforward_conf *c, const lux_str *v
         return 0;
     if (els[chosen].proto.ptr)
         set_scheme(r, els[chosen].proto.ptr, els[chosen].proto.len);
-    return c->forwarded_host ? set_host(r, els, chosen, n) : 0;
+    int status = c->params & PARAM_HOST ? set_host(r, els, chosen, n) : 0;
+    if (!status && (c->params & PARAM_REMOTE_USER))
+        status = keep_remote_user(r, els, chosen, n);
+    return status;
 }
 
 static lux_result extforward_uri_raw(lux_req *r, const void *conf) {
@@ -332,11 +441,11 @@ static lux_result extforward_uri_raw(lux_req *r, const void *conf) {
     void **done = lux_req_mod_data(r, &lux_mod_extforward);
     if (!c->forwarders || !done || *done)
         return LUX_GO_ON; /* once per request: a restart keeps what was found */
-    *done = r;
+    *done = (void *)&seen;
     if (!peer_trusted(r, c->forwarders))
         return LUX_GO_ON;
     const char *which = NULL;
-    const lux_str *v = first_header(r, c->headers, &which);
+    const lux_str *v = first_header(r, c, &which);
     if (!v)
         return LUX_GO_ON;
     lux_str scheme = r->scheme, host = r->host;

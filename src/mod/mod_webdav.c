@@ -36,6 +36,7 @@ static int parse_opts(lux_gen *gen, const lux_value *v, void *dst, char *err, si
         {"deprecated-unsafe-partial-put", WEBDAV_OPT_PARTIAL_PUT},
         {"propfind-depth-infinity", WEBDAV_OPT_PROPFIND_INFINITY},
         {"unsafe-propfind-follow-symlink", WEBDAV_OPT_PROPFIND_FOLLOW_LINKS},
+        {"partial-put-copy-modify", WEBDAV_OPT_PARTIAL_PUT_COPY},
     };
     size_t n;
     const lux_keyval *kv = lux_conf_keyvals(
@@ -319,12 +320,22 @@ static int put_begin(dav_req *d) {
     const lux_str *cr = lux_req_header(d->r, "Content-Range", 13);
     if (cr) {
         int64_t off = content_range_start(cr);
-        if (!(d->c->opts & WEBDAV_OPT_PARTIAL_PUT) || off < 0)
+        unsigned partial = d->c->opts & (WEBDAV_OPT_PARTIAL_PUT | WEBDAV_OPT_PARTIAL_PUT_COPY);
+        if (!partial || off < 0)
             return 400; /* RFC 9110 14.5: a server must not apply a partial PUT it ignores */
-        d->put_partial = 1;
         d->put_offset = (uint64_t)off;
-        d->put_fd =
-            openat(d->res.dirfd, d->res.name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (partial & WEBDAV_OPT_PARTIAL_PUT_COPY) {
+            /* Readers see the old file or the new one, never a half-written range; as in
+             * lighttpd, there must be a file to modify. */
+            if (!exists)
+                return 404;
+            d->put_fd =
+                webdav_tmpfile_copy(d->res.dirfd, d->res.name, d->put_tmp, sizeof d->put_tmp);
+        } else {
+            d->put_partial = 1;
+            d->put_fd = openat(d->res.dirfd, d->res.name,
+                               O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        }
     } else {
         d->put_fd = webdav_tmpfile(d->res.dirfd, d->put_tmp, sizeof d->put_tmp);
     }

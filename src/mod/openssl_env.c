@@ -13,6 +13,7 @@
 
 #include "lux/req.h"
 #include "net/conn.h"
+#include "net/proxy_protocol.h"
 #include "net/tls.h"
 
 typedef struct {
@@ -148,6 +149,8 @@ static void emit_session(const env_out *o, SSL *ssl) {
 
 int lux_req_tls_env(const lux_req *r, lux_env_fn fn, void *arg) {
     const lux_conn *c = r->conn;
+    if (c && !c->tls.ssl)
+        lux_extforward_tls_env(r, fn, arg); /* the client's TLS, if any, ended at a proxy */
     if (!c || !c->tls.ssl)
         return 0;
     env_out o = {fn, arg};

@@ -120,6 +120,40 @@ int webdav_tmpfile(int dirfd, char *tmp, size_t tmplen) {
     return -1;
 }
 
+/* Copy what remains of in into out, then in's permissions. 0, or -1 with errno. */
+static int copy_contents(int in, int out) {
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0)
+                return -1;
+            off += w;
+        }
+    struct stat st;
+    if (n < 0 || fstat(in, &st) < 0)
+        return -1;
+    fchmod(out, st.st_mode & 07777);
+    return 0;
+}
+
+int webdav_tmpfile_copy(int dirfd, const char *name, char *tmp, size_t tmplen) {
+    int in = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = webdav_tmpfile(dirfd, tmp, tmplen);
+    if (out >= 0 && copy_contents(in, out) < 0) {
+        int saved = errno;
+        close(out);
+        unlinkat(dirfd, tmp, 0);
+        errno = saved;
+        out = -1;
+    }
+    close(in);
+    return out;
+}
+
 static int copy_file(int sdir, const char *sname, int ddir, const char *dname) {
     int in = openat(sdir, sname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0)
@@ -130,23 +164,7 @@ static int copy_file(int sdir, const char *sname, int ddir, const char *dname) {
         close(in);
         return -1;
     }
-    char buf[65536];
-    ssize_t n;
-    int rc = 0;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0) {
-                rc = -1;
-                break;
-            }
-            off += w;
-        }
-    if (n < 0)
-        rc = -1;
-    struct stat st;
-    if (rc == 0 && fstat(in, &st) == 0)
-        fchmod(out, st.st_mode & 07777);
+    int rc = copy_contents(in, out);
     close(in);
     if (close(out) < 0)
         rc = -1;

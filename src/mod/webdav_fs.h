@@ -45,5 +45,9 @@ int webdav_copy_tree(int sdir, const char *sname, int ddir, const char *dname, i
 /* Create a uniquely named temporary file in dirfd for a replacement of `name`; its name goes to
  * tmp (≥ 64 bytes). Returns the fd or -1. */
 int webdav_tmpfile(int dirfd, char *tmp, size_t tmplen);
+/* The same, holding a copy of the regular file `name` in dirfd (and its permissions), open for
+ * writing: a partial PUT modifies the copy, then renames it over the original. Returns the fd
+ * or -1 with errno. */
+int webdav_tmpfile_copy(int dirfd, const char *name, char *tmp, size_t tmplen);
 
 #endif

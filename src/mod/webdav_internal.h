@@ -18,6 +18,7 @@ enum {
     WEBDAV_OPT_PARTIAL_PUT = 1,           /* deprecated-unsafe-partial-put */
     WEBDAV_OPT_PROPFIND_INFINITY = 2,     /* propfind-depth-infinity */
     WEBDAV_OPT_PROPFIND_FOLLOW_LINKS = 4, /* unsafe-propfind-follow-symlink */
+    WEBDAV_OPT_PARTIAL_PUT_COPY = 8,      /* partial-put-copy-modify */
 };
 
 typedef struct {

@@ -138,8 +138,8 @@ static void log_refused_header(const lux_conn *c, const char *why) {
  * mod_evasive's 403 or 302) and closed; on a TLS listener it is closed without an answer, as a
  * handshake would spend what the limit is there to save.
  */
-static void limit_of(const lux_gen *g, lux_peer_limit *out) {
-    lux_evasive_limit(g, out);
+static void limit_of(const lux_gen *g, const lux_listener *l, lux_peer_limit *out) {
+    lux_evasive_limit(g, l ? l->name : NULL, out); /* none for lux -i's one connection */
     if (!out->max && g->core->max_connections_per_ip > 0)
         *out = (lux_peer_limit){(unsigned long)g->core->max_connections_per_ip, 503, NULL, 0};
 }
@@ -167,7 +167,7 @@ static void answer_over_limit(lux_conn *c, const lux_peer_limit *lim) {
 static int admit(lux_conn *c, int tls) {
     static refusal_log rl;
     lux_peer_limit lim;
-    limit_of(c->gen, &lim);
+    limit_of(c->gen, c->listener, &lim);
     if (!lim.max || lux_peer_key_of((const struct sockaddr *)&c->peer, &c->peer_key) < 0)
         return 1;
     int rc = lux_peer_conn_acquire(&c->peer_key, lim.max);
@@ -204,9 +204,14 @@ static void proxy_set_peer(lux_conn *c, const lux_pp_header *h) {
     c->peer.sin6_family = h->src.ss_family;
 }
 
-/* The header is in: the connection goes on as it would have from accept. */
+/* The header is in: the connection goes on as it would have from accept. Out of memory for
+ * what it says of the client's TLS, the connection closes rather than pass for plain HTTP. */
 static void proxy_done(lux_conn *c, const lux_pp_header *h) {
     proxy_set_peer(c, h);
+    if (lux_pp_tls_keep(h, &c->proxied_tls) < 0) {
+        lux_conn_close(c);
+        return;
+    }
     lux_conn_release_input(c);
     c->last_io = lux_conn_now_ms(c);
     struct ssl_ctx_st *tls = c->gen->has_tls ? lux_tls_ctx_for(c->gen, c->listener->name) : NULL;
@@ -352,6 +357,7 @@ void lux_conn_close(lux_conn *c) {
         lux_worker_buf_put(w, c->tls.buf);
         c->tls.buf = NULL;
     }
+    free(c->proxied_tls);
     if (c->prev)
         c->prev->next = c->next;
     else

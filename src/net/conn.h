@@ -84,6 +84,8 @@ struct lux_conn {
     void *proto_data;
     lux_conn_tls tls;
     lux_peer_key peer_key;
+    /* What the PROXY header said of the client's TLS to the proxy; NULL without one. */
+    struct lux_pp_tls *proxied_tls;
 };
 
 extern const lux_transport lux_plain_transport;

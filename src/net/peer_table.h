@@ -36,8 +36,9 @@ typedef struct {
     int silent;           /* evasive.silent: do not log refusals */
 } lux_peer_limit;
 
-/* Implemented by mod_evasive: its evasive.max-conns-per-ip in g, if loaded and set (max 0
+/* Implemented by mod_evasive: its evasive.max-conns-per-ip in g for a connection accepted on
+ * `listener` (global, or that $SERVER["socket"]'s; NULL: global), if loaded and set (max 0
  * otherwise). */
-void lux_evasive_limit(const struct lux_gen *g, lux_peer_limit *out);
+void lux_evasive_limit(const struct lux_gen *g, const char *listener, lux_peer_limit *out);
 
 #endif

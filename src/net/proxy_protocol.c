@@ -3,12 +3,14 @@
  * strictly (single spaces, numeric addresses of the named family, decimal ports without leading
  * zeros) because a lax reader of a line that names the client is a spoofing aid; version 2's
  * TLVs must tile the header exactly. The CRC32C TLV is not verified: the header arrives over
- * a stream a trusted proxy opened.
+ * a stream a trusted proxy opened. What a header says of the client's TLS outlives the bytes it
+ * was read from in a copy the connection keeps (lux_pp_tls_keep).
  */
 #include "net/proxy_protocol.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -25,10 +27,20 @@ enum {
     PP2_AF_UNIX = 0x3,
     PP2_TRANS_UNSPEC = 0x0,
     PP2_TRANS_STREAM = 0x1,
+    PP2_TYPE_UNIQUE_ID = 0x05,
     PP2_TYPE_SSL = 0x20,
     PP2_SUBTYPE_SSL_VERSION = 0x21,
     PP2_SUBTYPE_SSL_CN = 0x22,
+    PP2_SUBTYPE_SSL_CIPHER = 0x23,
+    PP2_SUBTYPE_SSL_SIG_ALG = 0x24,
+    PP2_SUBTYPE_SSL_KEY_ALG = 0x25,
     PP2_UNIX_ADDR_LEN = 108,
+};
+
+const char *const lux_pp_fact_names[LUX_PP_NFACTS] = {
+    [LUX_PP_SSL_PROTOCOL] = "SSL_PROTOCOL",    [LUX_PP_SSL_CN] = "SSL_CLIENT_S_DN_CN",
+    [LUX_PP_SSL_CIPHER] = "SSL_CIPHER",        [LUX_PP_SSL_SIG_ALG] = "SSL_SERVER_A_SIG",
+    [LUX_PP_SSL_KEY_ALG] = "SSL_SERVER_A_KEY", [LUX_PP_UNIQUE_ID] = "PP2_UNIQUE_ID",
 };
 
 /* Do the first len bytes agree with the signature sig of n bytes as far as they go? */
@@ -166,7 +178,26 @@ static long v2_addresses(int fam, const uint8_t *p, size_t len, lux_pp_header *o
     return 2 * PP2_UNIX_ADDR_LEN;
 }
 
-/* The sub-TLVs of PP2_TYPE_SSL (after its client byte and verify word). 0 or -1. */
+/* Which fact a sub-TLV of PP2_TYPE_SSL holds; -1 for one that is not kept. */
+static int ssl_fact(uint8_t type) {
+    switch (type) {
+    case PP2_SUBTYPE_SSL_VERSION:
+        return LUX_PP_SSL_PROTOCOL;
+    case PP2_SUBTYPE_SSL_CN:
+        return LUX_PP_SSL_CN;
+    case PP2_SUBTYPE_SSL_CIPHER:
+        return LUX_PP_SSL_CIPHER;
+    case PP2_SUBTYPE_SSL_SIG_ALG:
+        return LUX_PP_SSL_SIG_ALG;
+    case PP2_SUBTYPE_SSL_KEY_ALG:
+        return LUX_PP_SSL_KEY_ALG;
+    default:
+        return -1;
+    }
+}
+
+/* The sub-TLVs of PP2_TYPE_SSL, right after its client byte and its verify word (packed, as
+ * proxy-protocol.txt lays them out). 0 or -1. */
 static int v2_ssl(const uint8_t *p, size_t len, lux_pp_header *out) {
     if (len < 5)
         return -1;
@@ -177,14 +208,9 @@ static int v2_ssl(const uint8_t *p, size_t len, lux_pp_header *out) {
         if (len - i < 3 || len - i - 3 < be16(p + i + 1))
             return -1;
         size_t vlen = be16(p + i + 1);
-        const char *v = (const char *)p + i + 3;
-        if (p[i] == PP2_SUBTYPE_SSL_VERSION) {
-            out->ssl_version = v;
-            out->ssl_version_len = vlen;
-        } else if (p[i] == PP2_SUBTYPE_SSL_CN) {
-            out->ssl_cn = v;
-            out->ssl_cn_len = vlen;
-        }
+        int fact = ssl_fact(p[i]);
+        if (fact >= 0)
+            out->facts[fact] = (lux_pp_str){(const char *)p + i + 3, vlen};
         i += 3 + vlen;
     }
     return 0;
@@ -198,6 +224,8 @@ static int v2_tlvs(const uint8_t *p, size_t len, lux_pp_header *out) {
         size_t vlen = be16(p + i + 1);
         if (p[i] == PP2_TYPE_SSL && v2_ssl(p + i + 3, vlen, out) < 0)
             return -1;
+        if (p[i] == PP2_TYPE_UNIQUE_ID)
+            out->facts[LUX_PP_UNIQUE_ID] = (lux_pp_str){(const char *)p + i + 3, vlen};
         i += 3 + vlen;
     }
     return 0;
@@ -238,4 +266,53 @@ long lux_pp_parse(const uint8_t *buf, size_t len, lux_pp_header *out) {
     if (prefix_of(buf, len, v1_sig, sizeof v1_sig))
         return len < sizeof v1_sig ? 0 : parse_v1(buf, len, out);
     return -1;
+}
+
+/* ---- what the connection keeps ---- */
+
+/* Text a variable may carry: no NUL, no other control byte. */
+static int printable(const lux_pp_str *s) {
+    for (size_t i = 0; i < s->len; i++)
+        if ((unsigned char)s->ptr[i] < 0x20 || s->ptr[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+int lux_pp_tls_keep(const lux_pp_header *h, lux_pp_tls **out) {
+    *out = NULL;
+    size_t size = sizeof(lux_pp_tls);
+    int any = h->ssl;
+    for (int i = 0; i < LUX_PP_NFACTS; i++) {
+        any |= h->facts[i].ptr != NULL;
+        if (h->facts[i].ptr && printable(&h->facts[i]))
+            size += h->facts[i].len + 1;
+    }
+    if (!any)
+        return 0;
+    lux_pp_tls *t = calloc(1, size);
+    if (!t)
+        return -1;
+    t->ssl = h->ssl && (h->ssl_client & LUX_PP_CLIENT_SSL);
+    t->cert_verified = h->ssl &&
+                       (h->ssl_client & (LUX_PP_CLIENT_CERT_CONN | LUX_PP_CLIENT_CERT_SESS)) &&
+                       h->ssl_verify == 0;
+    char *p = (char *)(t + 1);
+    for (int i = 0; i < LUX_PP_NFACTS; i++) {
+        const lux_pp_str *f = &h->facts[i];
+        if (!f->ptr || !printable(f))
+            continue;
+        memcpy(p, f->ptr, f->len);
+        p[f->len] = '\0';
+        t->facts[i] = p;
+        p += f->len + 1;
+    }
+    *out = t;
+    return 0;
+}
+
+void lux_pp_tls_env(const lux_pp_tls *t, lux_env_fn fn, void *arg) {
+    for (int i = 0; i < LUX_PP_NFACTS; i++)
+        if (t->facts[i])
+            fn(arg, lux_pp_fact_names[i], strlen(lux_pp_fact_names[i]), t->facts[i],
+               strlen(t->facts[i]));
 }

@@ -191,14 +191,3 @@ def test_slow_header_is_cut_off():
             elapsed = time.monotonic() - start
         check(closed, f"still open after {elapsed:.1f} s of a byte every 0.4 s")
         check(elapsed >= 1.5, f"closed after {elapsed:.1f} s, before the limit")
-
-
-@lux_only("lux refuses a setting it does not implement")
-def test_client_verify_refused():
-    with harness.TempDir() as tmp:
-        text = harness.BASE_CONF + conf(extra='extforward.hap-PROXY-ssl-client-verify = "enable"\n')
-        text = text.replace("@TMP@", tmp.path).replace("@DOCROOT@", tmp.path)
-        text = text.replace("@PORT@", "80")
-        r = harness.run_bin(["-tt", "-f", tmp.write("lux.conf", text)])
-        check(r.returncode != 0, "refused")
-        contains(r.stderr + r.stdout, "hap-PROXY-ssl-client-verify", "message")

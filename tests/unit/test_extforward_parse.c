@@ -114,6 +114,10 @@ static void test_forwarded(void) {
     CHECK(is(&els[0].for_, "2001:db8:cafe::17"));
     CHECK(is(&els[1].for_, "192.0.2.43"));
     CHECK(is(&els[1].host, "a.b"));
+    CHECK(!els[1].remote_user.ptr);
+    CHECK_INT(parse("for=192.0.2.1;remote_user=\"a\\\"b\", for=192.0.2.2;REMOTE_USER=bob", els), 2);
+    CHECK(is(&els[0].remote_user, "a\"b"));
+    CHECK(is(&els[1].remote_user, "bob"));
     CHECK_INT(parse("for=\"192.0.2.60:80\"", els), 1);
     CHECK(is(&els[0].for_, "192.0.2.60"));
     CHECK_INT(parse("for=\"[::1]\"", els), 1);

@@ -1,6 +1,9 @@
-/* The PROXY protocol parser: version 1 lines, version 2 headers with TLVs, and what is refused. */
+/* The PROXY protocol parser: version 1 lines, version 2 headers with TLVs, and what is refused;
+ * the copy of a header's TLS facts a connection keeps. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/proxy_protocol.h"
@@ -159,9 +162,10 @@ static void test_v2_tlvs(void) {
     CHECK_INT(h.ssl, 1);
     CHECK_INT(h.ssl_client, 7);
     CHECK_INT(h.ssl_verify, 0);
-    CHECK_INT(h.ssl_version_len, 7);
-    CHECK(h.ssl_version && memcmp(h.ssl_version, "TLSv1.3", 7) == 0);
-    CHECK_INT(h.ssl_cn_len, 4);
+    CHECK_INT(h.facts[LUX_PP_SSL_PROTOCOL].len, 7);
+    CHECK(h.facts[LUX_PP_SSL_PROTOCOL].ptr &&
+          memcmp(h.facts[LUX_PP_SSL_PROTOCOL].ptr, "TLSv1.3", 7) == 0);
+    CHECK_INT(h.facts[LUX_PP_SSL_CN].len, 4);
     /* A TLV running past the header, or a stray byte after the last one */
     total = v2(buf, 0x21, 0x11, body, n - 1);
     CHECK_INT(lux_pp_parse(buf, total, &h), -1);
@@ -195,6 +199,93 @@ static void test_v2_refused(void) {
     CHECK_INT(lux_pp_parse(buf, 4, &h), -1);
 }
 
+/* A v2 INET header whose TLVs are `tlvs`, parsed into h; h's strings point into the header,
+ * which stays until the next call. */
+static void parse_tlvs(const uint8_t *tlvs, size_t n, lux_pp_header *h) {
+    static uint8_t buf[300];
+    uint8_t body[256];
+    memcpy(body, inet4, 12);
+    if (n)
+        memcpy(body + 12, tlvs, n);
+    size_t total = v2(buf, 0x21, 0x11, body, 12 + n);
+    CHECK_INT(lux_pp_parse(buf, total, h), (long)total);
+}
+
+typedef struct {
+    char seen[512];
+} env_text;
+
+static void collect(void *arg, const char *name, size_t nlen, const char *value, size_t vlen) {
+    env_text *e = arg;
+    size_t at = strlen(e->seen);
+    snprintf(e->seen + at, sizeof e->seen - at, "%.*s=%.*s;", (int)nlen, name, (int)vlen, value);
+}
+
+static void test_v2_ssl_facts_kept(void) {
+    /* haproxy's layout: the sub-TLVs right after the verify word */
+    const uint8_t tlvs[] = {0x05, 0x00, 0x02, 'i',  'd',                          /* unique ID */
+                            0x20, 0x00, 0x27, 0x03, 0,   0,   0,   0,             /* SSL, CONN */
+                            0x21, 0x00, 0x07, 'T',  'L', 'S', 'v', '1', '.', '3', /* version */
+                            0x22, 0x00, 0x05, 'a',  'l', 'i', 'c', 'e',           /* CN */
+                            0x23, 0x00, 0x03, 'A',  'E', 'S',                     /* cipher */
+                            0x24, 0x00, 0x02, 's',  '1',                          /* sig alg */
+                            0x25, 0x00, 0x02, 'k',  '1'};                         /* key alg */
+    lux_pp_header h;
+    parse_tlvs(tlvs, sizeof tlvs, &h);
+    lux_pp_tls *t = NULL;
+    CHECK_INT(lux_pp_tls_keep(&h, &t), 0);
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    CHECK_INT(t->ssl, 1);
+    CHECK_INT(t->cert_verified, 1);
+    env_text e = {{0}};
+    lux_pp_tls_env(t, collect, &e);
+    CHECK_STR(e.seen, "SSL_PROTOCOL=TLSv1.3;SSL_CLIENT_S_DN_CN=alice;SSL_CIPHER=AES;"
+                      "SSL_SERVER_A_SIG=s1;SSL_SERVER_A_KEY=k1;PP2_UNIQUE_ID=id;");
+    free(t);
+}
+
+static void test_v2_ssl_verdict(void) {
+    lux_pp_header h;
+    lux_pp_tls *t;
+    /* A certificate that failed verification (verify word 18), one of the session (CERT_SESS),
+     * none at all */
+    const uint8_t failed[] = {0x20, 0x00, 0x05, 0x03, 0, 0, 0, 18};
+    const uint8_t sess[] = {0x20, 0x00, 0x05, 0x05, 0, 0, 0, 0};
+    const uint8_t none[] = {0x20, 0x00, 0x05, 0x01, 0, 0, 0, 0};
+    const struct {
+        const uint8_t *tlvs;
+        size_t n;
+        int verified;
+    } cases[] = {{failed, sizeof failed, 0}, {sess, sizeof sess, 1}, {none, sizeof none, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        parse_tlvs(cases[i].tlvs, cases[i].n, &h);
+        CHECK_INT(lux_pp_tls_keep(&h, &t), 0);
+        CHECK(t && t->ssl);
+        CHECK_INT(t ? t->cert_verified : -1, cases[i].verified);
+        free(t);
+    }
+    /* No SSL TLV and no unique ID: nothing to keep */
+    parse_tlvs(NULL, 0, &h);
+    t = (lux_pp_tls *)&h;
+    CHECK_INT(lux_pp_tls_keep(&h, &t), 0);
+    CHECK(t == NULL);
+}
+
+static void test_v2_control_bytes_dropped(void) {
+    const uint8_t tlvs[] = {0x20, 0x00, 0x15, 0x03, 0,    0,    0,   0,             /* SSL, CONN */
+                            0x22, 0x00, 0x07, 'a',  'l',  0x00, 'e', 'v', 'i', 'l', /* CN */
+                            0x23, 0x00, 0x03, 'A',  '\r', '\n'};                    /* cipher */
+    lux_pp_header h;
+    parse_tlvs(tlvs, sizeof tlvs, &h);
+    CHECK_INT(h.facts[LUX_PP_SSL_CN].len, 7);
+    lux_pp_tls *t = NULL;
+    CHECK_INT(lux_pp_tls_keep(&h, &t), 0);
+    CHECK(t && !t->facts[LUX_PP_SSL_CN] && !t->facts[LUX_PP_SSL_CIPHER]);
+    free(t);
+}
+
 int main(void) {
     RUN(test_v1);
     RUN(test_v1_incomplete);
@@ -203,5 +294,8 @@ int main(void) {
     RUN(test_v2_local_unspec_unix);
     RUN(test_v2_tlvs);
     RUN(test_v2_refused);
+    RUN(test_v2_ssl_facts_kept);
+    RUN(test_v2_ssl_verdict);
+    RUN(test_v2_control_bytes_dropped);
     T_EXIT();
 }
