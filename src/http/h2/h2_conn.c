@@ -85,7 +85,8 @@ static void head_ready(lux_req *r);
 static void body_ready(lux_req *r);
 static void body_wanted(lux_req *r);
 static int can_tunnel(const lux_req *r);
-static const lux_stream_ops h2_ops = {head_ready, body_ready, body_wanted, can_tunnel};
+static uint32_t stream_id(const lux_req *r);
+static const lux_stream_ops h2_ops = {head_ready, body_ready, body_wanted, can_tunnel, stream_id};
 
 static h2_conn *h2(const lux_conn *c) {
     return c->proto_data;
@@ -291,6 +292,11 @@ static int orphan_kept(h2_stream *st, uint32_t error) {
     st->next_orphan = st->h->orphans;
     st->h->orphans = st;
     return 1;
+}
+
+static uint32_t stream_id(const lux_req *r) {
+    const h2_stream *st = r->proto_data;
+    return st ? (uint32_t)st->id : 0;
 }
 
 static void *on_request(void *user, int32_t id, const lux_h2_request *q) {
