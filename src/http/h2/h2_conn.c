@@ -539,8 +539,11 @@ static const lux_h2_callbacks codec_cb = {on_request, on_data, on_end, on_close,
 
 /* Is the field `name` (any case) `lit` (lower-case, `len` bytes)? The length first: most
  * names are told apart by it alone. */
+/* lit is lower case. The first letters are compared before the call: most names that have
+ * the length of one sought (ETag beside date) differ there. */
 static int is_named(const lux_str *name, const char *lit, size_t len) {
-    return name->len == len && strncasecmp(name->ptr, lit, len) == 0;
+    return name->len == len && (name->ptr[0] | 0x20) == lit[0] &&
+           strncasecmp(name->ptr, lit, len) == 0;
 }
 
 /* Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2). */
