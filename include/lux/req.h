@@ -315,6 +315,8 @@ typedef void (*lux_env_fn)(void *arg, const char *name, size_t nlen, const char 
 int lux_req_tls_env(const lux_req *r, lux_env_fn fn, void *arg);
 /* Requests completed on the request's connection so far (this one counts once it is done). */
 unsigned lux_req_conn_requests(const lux_req *r);
+/* The HTTP/2 stream the request came on; 0 for HTTP/1 (lighttpd's r->h2id). */
+uint32_t lux_req_stream_id(const lux_req *r);
 /* Has the server begun to stop (gracefully or not)? Requests in flight still finish. */
 int lux_req_server_stopping(const lux_req *r);
 /* The worker's clock: the second the Date header of the response shows. */

@@ -34,15 +34,40 @@ static const unsigned char tchar[256] = {
     ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
 };
 
+static uint64_t load8(const char *s) {
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+/* The last 4 to 8 bytes of s[0, len) (len >= 4) as one word: the last eight, or the first four
+ * and the last four, which overlap below eight. A byte seen twice is checked twice. */
+static uint64_t load_last(const char *s, size_t len) {
+    if (len >= 8)
+        return load8(s + len - 8);
+    uint32_t first, last;
+    memcpy(&first, s, sizeof first);
+    memcpy(&last, s + len - 4, sizeof last);
+    return (uint64_t)last << 32 | first;
+}
+
+/* Without an early exit: names are short, and nearly all of them pass. */
 static int is_token(const char *s, size_t len) {
+    unsigned char ok = len > 0;
     for (size_t i = 0; i < len; i++)
-        if (!tchar[(unsigned char)s[i]])
-            return 0;
-    return len > 0;
+        ok &= tchar[(unsigned char)s[i]];
+    return ok;
 }
 
 static int is_field_value_byte(unsigned char c) {
     return !(c <= '\r' && (c == '\r' || c == '\n' || c == '\0'));
+}
+
+static int bytes_are_field_value(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (!is_field_value_byte((unsigned char)s[i]))
+            return 0;
+    return 1;
 }
 
 /* Does any byte of the word lie below '\r' + 1? Exact for presence (a borrow only starts at
@@ -56,31 +81,29 @@ static int word_has_low_byte(uint64_t w) {
  * All three are below '\r' + 1, which eight bytes at a time rule out at once; only a word
  * that holds such a byte (a tab, say) is looked at byte by byte. */
 static int is_field_value(const char *s, size_t len) {
+    if (len < 4)
+        return bytes_are_field_value(s, len);
     size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, sizeof w);
-        if (!word_has_low_byte(w))
-            continue;
-        for (size_t k = i; k < i + 8; k++)
-            if (!is_field_value_byte((unsigned char)s[k]))
-                return 0;
-    }
-    for (; i < len; i++)
-        if (!is_field_value_byte((unsigned char)s[i]))
+    for (; i + 8 < len; i += 8)
+        if (word_has_low_byte(load8(s + i)) && !bytes_are_field_value(s + i, 8))
             return 0;
-    return 1;
+    return !word_has_low_byte(load_last(s, len)) || bytes_are_field_value(s + i, len - i);
 }
 
 /* The headers that frame the message on the wire: the serialiser alone writes them, from what
- * it knows of the body and the connection. */
+ * it knows of the body and the connection. Told apart by length first: most names have none of
+ * these lengths. */
 static int is_framing(const char *name, size_t len) {
-    static const lux_str framing[] = {
-        {"Content-Length", 14}, {"Transfer-Encoding", 17}, {"Connection", 10}};
-    for (size_t i = 0; i < sizeof framing / sizeof *framing; i++)
-        if (len == framing[i].len && strncasecmp(name, framing[i].ptr, len) == 0)
-            return 1;
-    return 0;
+    switch (len) {
+    case 10:
+        return strncasecmp(name, "Connection", 10) == 0;
+    case 14:
+        return strncasecmp(name, "Content-Length", 14) == 0;
+    case 17:
+        return strncasecmp(name, "Transfer-Encoding", 17) == 0;
+    default:
+        return 0;
+    }
 }
 
 int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen) {

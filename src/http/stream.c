@@ -129,6 +129,10 @@ int lux_req_held(const lux_req *r) {
     return handler_holds(r);
 }
 
+uint32_t lux_req_stream_id(const lux_req *r) {
+    return r->ops && r->ops->stream_id ? r->ops->stream_id(r) : 0;
+}
+
 /* The handler's abort callback, once, while it holds the request. */
 static void run_abort(lux_req *r) {
     lux_stream_state *st = r->stream;

@@ -20,6 +20,8 @@ typedef struct lux_stream_ops {
     void (*body_wanted)(lux_req *r); /* the core has room for more request body again */
     /* May r's stream carry a tunnel (lux_resp_tunnel)? NULL: any request may (HTTP/1). */
     int (*can_tunnel)(const lux_req *r);
+    /* The protocol's number for r's stream (lux_req_stream_id). NULL: none (HTTP/1). */
+    uint32_t (*stream_id)(const lux_req *r);
 } lux_stream_ops;
 
 /* A request with its own pool (from the worker's block cache), its settings at the global

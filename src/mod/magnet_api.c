@@ -575,11 +575,8 @@ static int req_item_get(lua_State *L) {
         lua_pushinteger(L, (lua_Integer)(r->bytes_sent - r->body_sent));
     else if (strcmp(k, "req_count") == 0) /* this request counts while it runs */
         lua_pushinteger(L, (lua_Integer)lux_req_conn_requests(r) + !r->complete);
-    else if (strcmp(k, "stream_id") == 0 && r->version < 20) /* HTTP/1: none */
-        lua_pushinteger(L, 0);
-    else if (strcmp(k, "stream_id") == 0)
-        return luaL_error(L,
-                          "r.req_item['stream_id'] of an HTTP/2 request is not available in lux");
+    else if (strcmp(k, "stream_id") == 0) /* HTTP/1: 0 */
+        lua_pushinteger(L, (lua_Integer)lux_req_stream_id(r));
     else if (strcmp(k, "start_time") == 0)
         lua_pushcfunction(L, start_time_fn);
     else if (strcmp(k, "http_status") == 0) /* 0 until the response has one */

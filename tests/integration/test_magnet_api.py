@@ -4,6 +4,7 @@ lighttpd 1.4.69 answers; every test not marked lux_only passes against it too.""
 
 import contextlib
 
+import h2client
 import harness
 from harness import Server, check, contains, eq, get, lux_only, poll
 
@@ -211,6 +212,14 @@ return 200
         eq(r.body.decode().split(" ")[:2], ["1", "2"], "keep_alive and req_count")
         eq(r.header("Connection"), "close", "keep_alive = 0 closes the connection")
         check(c.closed_by_server(), "the connection closed")
+
+
+def test_req_item_stream_id_over_h2c():
+    lua = 'lighty.r.resp_body:set(tostring(lighty.r.req_item.stream_id))\nreturn 200\n'
+    with magnet(lua) as s, h2client.H2Conn.open(s.port) as c:
+        bodies = [c.get("/a.txt", timeout=10).body.decode() for _ in range(2)]
+        eq(bodies, ["1", "3"], "the ids of two streams on one connection")
+        eq(get(s.port, "/a.txt").body.decode(), "0", "HTTP/1 has none")
 
 
 def test_req_item_http_status():

@@ -38,6 +38,7 @@ typedef struct {
     int respond; /* answer each request at once with `body` */
     const char *body;
     const char *resp_name; /* the response field's name (default content-type) */
+    int resp_lowered;      /* the name is lower case already: submitted as the server's own */
     int file_fd;
     size_t file_len;
     int defer_all;
@@ -72,7 +73,8 @@ static void *on_request(void *user, int32_t id, const lux_h2_request *req) {
     if (a->respond) {
         const char *name = a->resp_name ? a->resp_name : "content-type";
         lux_header h = {{name, strlen(name)}, {"text/plain", 10}};
-        lux_h2_submit_response(a->s, id, req->too_large ? 431 : 200, &h, 1, 0);
+        lux_h2_submit_response(a->s, id, req->too_large ? 431 : 200, &h, 1, (size_t)a->resp_lowered,
+                               0);
     }
     return st;
 }
@@ -402,6 +404,24 @@ static void test_response_names_lowered(void) {
     CHECK_INT(pump(&c, &a), 0);
     CHECK_INT(c.status[id / 2], 200);
     CHECK_STR(c.field, "content-type=text/plain");
+    nghttp2_session_del(c.ng);
+    lux_h2_session_free(a.s);
+}
+
+/* A field the caller says is lower case already (the server's own) goes out as it is. */
+static void test_response_name_lowered_by_caller(void) {
+    app a;
+    client c;
+    app_init(&a, NULL);
+    a.respond = 1;
+    a.body = "x";
+    a.resp_name = "x-server-own";
+    a.resp_lowered = 1;
+    client_init(&c, NULL, 0);
+    int32_t id = get(&c, "/");
+    CHECK_INT(pump(&c, &a), 0);
+    CHECK_INT(c.status[id / 2], 200);
+    CHECK_STR(c.field, "x-server-own=text/plain");
     nghttp2_session_del(c.ng);
     lux_h2_session_free(a.s);
 }
@@ -946,7 +966,7 @@ static void test_upgrade_stream_one(void) {
     *st = (app_stream){.id = 1, .fd = -1, .body = "upgraded", .len = 8};
     lux_h2_set_stream(a.s, 1, st);
     lux_header h = {{"content-type", 12}, {"text/plain", 10}};
-    CHECK_INT(lux_h2_submit_response(a.s, 1, 200, &h, 1, 0), 0);
+    CHECK_INT(lux_h2_submit_response(a.s, 1, 200, &h, 1, 0, 0), 0);
     client c;
     client_init(&c, NULL, 0);
     CHECK_INT(nghttp2_session_upgrade2(c.ng, settings, sizeof settings, 0, NULL), 0);
@@ -987,6 +1007,7 @@ static void test_free_with_streams_open(void) {
 int main(void) {
     RUN(test_request_and_response);
     RUN(test_response_names_lowered);
+    RUN(test_response_name_lowered_by_caller);
     RUN(test_response_names_lowered_any_length);
     RUN(test_two_streams_interleave);
     RUN(test_ten_mib_sendfile);

@@ -85,7 +85,8 @@ static void head_ready(lux_req *r);
 static void body_ready(lux_req *r);
 static void body_wanted(lux_req *r);
 static int can_tunnel(const lux_req *r);
-static const lux_stream_ops h2_ops = {head_ready, body_ready, body_wanted, can_tunnel};
+static uint32_t stream_id(const lux_req *r);
+static const lux_stream_ops h2_ops = {head_ready, body_ready, body_wanted, can_tunnel, stream_id};
 
 static h2_conn *h2(const lux_conn *c) {
     return c->proto_data;
@@ -291,6 +292,11 @@ static int orphan_kept(h2_stream *st, uint32_t error) {
     st->next_orphan = st->h->orphans;
     st->h->orphans = st;
     return 1;
+}
+
+static uint32_t stream_id(const lux_req *r) {
+    const h2_stream *st = r->proto_data;
+    return st ? (uint32_t)st->id : 0;
 }
 
 static void *on_request(void *user, int32_t id, const lux_h2_request *q) {
@@ -533,8 +539,11 @@ static const lux_h2_callbacks codec_cb = {on_request, on_data, on_end, on_close,
 
 /* Is the field `name` (any case) `lit` (lower-case, `len` bytes)? The length first: most
  * names are told apart by it alone. */
+/* lit is lower case. The first letters are compared before the call: most names that have
+ * the length of one sought (ETag beside date) differ there. */
 static int is_named(const lux_str *name, const char *lit, size_t len) {
-    return name->len == len && strncasecmp(name->ptr, lit, len) == 0;
+    return name->len == len && (name->ptr[0] | 0x20) == lit[0] &&
+           strncasecmp(name->ptr, lit, len) == 0;
 }
 
 /* Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2). */
@@ -571,9 +580,10 @@ static lux_str decimal(lux_req *r, uint64_t v) {
 }
 
 /* The response fields: the request's own, then what the server adds as for HTTP/1 (Content-
- * Length, Date, Server). Names go as the request has them: the codec copies them lower-cased
- * (RFC 9113 8.2.1), so they are not lowered here first. NULL when out of memory. */
-static lux_header *response_fields(lux_req *r, int bodyless, size_t *n) {
+ * Length, Date, Server). Names go as the request has them: the codec lowers them (RFC 9113
+ * 8.2.1), all but the server's own, the last *added, which are lower case already. NULL when out
+ * of memory. */
+static lux_header *response_fields(lux_req *r, int bodyless, size_t *n, size_t *added) {
     const lux_core_conf *core = r->confs ? r->confs[0] : r->gen->core;
     lux_header *f = lux_pool_alloc(r->pool, (r->nresp_headers + 3) * sizeof *f);
     if (!f)
@@ -588,6 +598,7 @@ static lux_header *response_fields(lux_req *r, int bodyless, size_t *n) {
         has_date |= is_named(&h->name, "date", 4);
         has_server |= is_named(&h->name, "server", 6);
     }
+    size_t own = k;
     /* A streamed body's length is known only when the handler said it. */
     int64_t length = !r->streaming ? (int64_t)r->body_len : r->stream_length;
     if (!bodyless && length >= 0) {
@@ -600,6 +611,7 @@ static lux_header *response_fields(lux_req *r, int bodyless, size_t *n) {
         f[k++] = (lux_header){{"date", 4}, {lux_worker_date(r->worker), LUX_HTTP_DATE_LEN}};
     if (core->tag.len && !has_server)
         f[k++] = (lux_header){{"server", 6}, core->tag};
+    *added = k - own;
     *n = k;
     return f;
 }
@@ -613,11 +625,11 @@ static void head_ready(lux_req *r) {
     if (st->tunnel_pending)
         websocket_answered(st);
     int bodyless = r->status < 200 || r->status == 204 || r->status == 304;
-    size_t n = 0;
-    lux_header *f = response_fields(r, bodyless, &n);
+    size_t n = 0, added = 0;
+    lux_header *f = response_fields(r, bodyless, &n, &added);
     /* No DATA at all for HEAD, 204, 304, or an empty body that is complete. */
     int end = bodyless || r->head_only || (!r->streaming && r->body_len == 0 && !r->body);
-    if (!f || lux_h2_submit_response(h->s, st->id, r->status, f, n, end) < 0)
+    if (!f || lux_h2_submit_response(h->s, st->id, r->status, f, n, added, end) < 0)
         lux_h2_reset(h->s, st->id, LUX_H2_INTERNAL_ERROR);
     else
         st->head_sent = 1;

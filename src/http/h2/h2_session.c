@@ -1142,7 +1142,7 @@ static int lower_names(lux_h2_session *s, h2_stream *st, nghttp2_nv *nv, const l
 }
 
 int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_header *h, size_t n,
-                           int end_stream) {
+                           size_t lowered, int end_stream) {
     h2_stream *st = stream_of(s, id);
     if (!st)
         return -1;
@@ -1159,10 +1159,15 @@ int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_
     /* Values stay where the caller keeps them (nghttp2 reads them only to encode the HEADERS
      * frame, never once the stream is gone); names are lowered into the stream's buffer, or
      * copied and lowered by nghttp2 when that fails. */
-    for (size_t i = 0; i < n; i++)
+    size_t to_lower = lowered < n ? n - lowered : 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+        if (i >= to_lower)
+            flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
         nv[i + 1] = (nghttp2_nv){(uint8_t *)h[i].name.ptr, (uint8_t *)h[i].value.ptr, h[i].name.len,
-                                 h[i].value.len, NGHTTP2_NV_FLAG_NO_COPY_VALUE};
-    lower_names(s, st, nv + 1, h, n);
+                                 h[i].value.len, flags};
+    }
+    lower_names(s, st, nv + 1, h, to_lower);
     nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = read_cb};
     st->responding = !end_stream;
     int rc = nghttp2_submit_response(s->ng, id, nv, n + 1, end_stream ? NULL : &prd);
