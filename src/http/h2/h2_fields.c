@@ -1,6 +1,8 @@
 /* RFC 9113 8.2-8.3 checks of one request field (see h2_fields.h). */
 #include "http/h2/h2_fields.h"
 
+#include "http/h1/charclass.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -12,21 +14,15 @@ enum {
     F_AUTH = 1 << 4,  /* unreserved, sub-delims, ':', '@', '[', ']', '%' */
 };
 
-#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 #define IS_LOWER(c) ((c) >= 'a' && (c) <= 'z')
 #define IS_UPPER(c) ((c) >= 'A' && (c) <= 'Z')
-#define IS_TSYM(c)                                                                                 \
-    ((c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || (c) == '&' || (c) == '\'' ||          \
-     (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' || (c) == '^' || (c) == '_' ||           \
-     (c) == '`' || (c) == '|' || (c) == '~')
 #define IS_AUTH(c)                                                                                 \
-    (IS_DIGIT(c) || IS_LOWER(c) || IS_UPPER(c) || (c) == '-' || (c) == '.' || (c) == '_' ||        \
-     (c) == '~' || (c) == '!' || (c) == '$' || (c) == '&' || (c) == '\'' || (c) == '(' ||          \
-     (c) == ')' || (c) == '*' || (c) == '+' || (c) == ',' || (c) == ';' || (c) == '=' ||           \
-     (c) == ':' || (c) == '@' || (c) == '[' || (c) == ']' || (c) == '%')
+    (IS_DIGIT(c) || IS_ALPHA(c) || (c) == '-' || (c) == '.' || (c) == '_' || (c) == '~' ||         \
+     (c) == '!' || (c) == '$' || (c) == '&' || (c) == '\'' || (c) == '(' || (c) == ')' ||          \
+     (c) == '*' || (c) == '+' || (c) == ',' || (c) == ';' || (c) == '=' || (c) == ':' ||           \
+     (c) == '@' || (c) == '[' || (c) == ']' || (c) == '%')
 #define FCLS(c)                                                                                    \
-    ((IS_DIGIT(c) || IS_LOWER(c) || IS_TSYM(c) ? F_NAME : 0) |                                     \
-     (IS_DIGIT(c) || IS_LOWER(c) || IS_UPPER(c) || IS_TSYM(c) ? F_TOKEN : 0) |                     \
+    ((IS_TCHAR(c) && !IS_UPPER(c) ? F_NAME : 0) | (IS_TCHAR(c) ? F_TOKEN : 0) |                    \
      ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f) ? F_VALUE : 0) |                                 \
      ((c) > 0x20 && (c) != 0x7f ? F_PATH : 0) | (IS_AUTH(c) ? F_AUTH : 0))
 #define FCLS4(c) FCLS(c), FCLS((c) + 1), FCLS((c) + 2), FCLS((c) + 3)
