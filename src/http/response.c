@@ -13,6 +13,7 @@
 #include "core/gen.h"
 #include "core/pool.h"
 #include "http/filter.h"
+#include "http/h1/charclass.h"
 #include "http/request.h"
 #include "http/stat_cache.h"
 #include "http/status.h"
@@ -21,18 +22,10 @@
 
 /* tchar (RFC 9110 5.6.2) by byte value: every response header name passes here, a table
  * lookup per byte is cheaper than the class's comparisons. */
-static const unsigned char tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['A'] = 1,
-    ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,  ['H'] = 1, ['I'] = 1,
-    ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1,  ['P'] = 1, ['Q'] = 1,
-    ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,  ['X'] = 1, ['Y'] = 1,
-    ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1,
-    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1,  ['n'] = 1, ['o'] = 1,
-    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,  ['v'] = 1, ['w'] = 1,
-    ['x'] = 1, ['y'] = 1, ['z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,  ['3'] = 1, ['4'] = 1,
-    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-};
+#define TCH4(c) IS_TCHAR(c), IS_TCHAR((c) + 1), IS_TCHAR((c) + 2), IS_TCHAR((c) + 3)
+#define TCH16(c) TCH4(c), TCH4((c) + 4), TCH4((c) + 8), TCH4((c) + 12)
+#define TCH64(c) TCH16(c), TCH16((c) + 16), TCH16((c) + 32), TCH16((c) + 48)
+static const unsigned char tchar[256] = {TCH64(0), TCH64(64), TCH64(128), TCH64(192)};
 
 static uint64_t load8(const char *s) {
     uint64_t w;
