@@ -31,6 +31,10 @@
 #define MAX_CONTINUATIONS 8
 /* Fields of a request or response head that fit on the stack; more take the heap. */
 #define FIELDS_ON_STACK 32
+/* Streams found by id in one look (a slot per id modulo this, checked by id), before the list:
+ * the ids a client opens at once are consecutive odd numbers, so they never share a slot
+ * while no more than this many are open. */
+#define STREAM_SLOTS 32
 /* A stream keeps its head buffer up to this size once the request is up: the response's
  * field names are lowered into it. A larger one goes back at once. */
 #define HEAD_KEEP 1024
@@ -85,6 +89,7 @@ struct lux_h2_session {
     void *user;
     h2_stream *streams;
     size_t nstreams;
+    h2_stream *slot[STREAM_SLOTS]; /* the last stream opened with each slot's ids */
     bucket resets, control;
     int64_t now_ms;
     int dead;                /* a defence or a fatal error ended the session */
@@ -284,8 +289,21 @@ size_t lux_h2_queued(const lux_h2_session *s) {
 
 /* ---- streams ---- */
 
+static h2_stream **slot_of(lux_h2_session *s, int32_t id) {
+    return &s->slot[((uint32_t)id >> 1) % STREAM_SLOTS];
+}
+
+/* The codec's state of stream id, NULL once it closed (or before it opened). nghttp2's own
+ * lookup is a hash map behind a library call; streams are few and their slot almost always
+ * names them. */
 static h2_stream *stream_of(lux_h2_session *s, int32_t id) {
-    return nghttp2_session_get_stream_user_data(s->ng, id);
+    h2_stream *st = *slot_of(s, id);
+    if (st && st->id == id)
+        return st;
+    for (st = s->streams; st; st = st->next)
+        if (st->id == id)
+            return st;
+    return NULL;
 }
 
 /* A stream's state and its head buffers come from the session's block cache (h2_mem.c), as
@@ -297,6 +315,7 @@ static h2_stream *stream_new(lux_h2_session *s, int32_t id) {
     st->id = id;
     st->content_length = -1;
     st->urgency = NGHTTP2_EXTPRI_DEFAULT_URGENCY;
+    *slot_of(s, id) = st;
     st->next = s->streams;
     if (s->streams)
         s->streams->prev = st;
@@ -321,24 +340,31 @@ static void stream_free(lux_h2_session *s, h2_stream *st) {
     if (st->next)
         st->next->prev = st->prev;
     s->nstreams--;
+    if (*slot_of(s, st->id) == st)
+        *slot_of(s, st->id) = NULL;
     if (s->decoding == st)
         s->decoding = NULL;
     head_free(s, st);
     lux_h2_mem_free(st, &s->mem);
 }
 
-/* Copy len bytes and a NUL into the head buffer; where they are ({0, 0} when out of memory). */
-static head_span head_put(lux_h2_session *s, h2_stream *st, const uint8_t *p, size_t len) {
-    if (st->hlen + len + 1 > st->hcap) {
-        size_t cap = st->hcap ? st->hcap : 512;
-        while (cap < st->hlen + len + 1)
-            cap *= 2;
-        char *nb = lux_h2_mem_realloc(st->hbuf, cap, &s->mem);
-        if (!nb)
-            return (head_span){0, 0};
-        st->hbuf = nb;
-        st->hcap = cap;
-    }
+/* Room for `need` more bytes in the head buffer; -1 when out of memory. */
+static int head_reserve(lux_h2_session *s, h2_stream *st, size_t need) {
+    if (st->hlen + need <= st->hcap)
+        return 0;
+    size_t cap = st->hcap ? st->hcap : 512;
+    while (cap < st->hlen + need)
+        cap *= 2;
+    char *nb = lux_h2_mem_realloc(st->hbuf, cap, &s->mem);
+    if (!nb)
+        return -1;
+    st->hbuf = nb;
+    st->hcap = cap;
+    return 0;
+}
+
+/* Copy len bytes and a NUL into the head buffer, which has room for them; where they are. */
+static head_span head_put(h2_stream *st, const uint8_t *p, size_t len) {
     size_t at = st->hlen;
     memcpy(st->hbuf + at, p, len);
     st->hbuf[at + len] = '\0';
@@ -356,11 +382,10 @@ static int head_field(lux_h2_session *s, h2_stream *st, const uint8_t *name, siz
         st->spans = ns;
         st->spans_cap = cap;
     }
-    head_span n = head_put(s, st, name, nlen), v = head_put(s, st, value, vlen);
-    if (!n.at || !v.at)
+    if (head_reserve(s, st, nlen + vlen + 2) < 0)
         return -1;
-    st->spans[st->nspans++] = n;
-    st->spans[st->nspans++] = v;
+    st->spans[st->nspans++] = head_put(st, name, nlen);
+    st->spans[st->nspans++] = head_put(st, value, vlen);
     return 0;
 }
 
@@ -492,17 +517,17 @@ static int send_data_cb(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
     lux_h2_piece pc = s->piece;
     s->piece = (lux_h2_piece){.fd = -1};
     s->piece_stream = 0;
-    char *hd = out_mem(s, 9);
+    /* bytes in memory go out behind the frame header in one piece of the queue */
+    size_t inline_len = pc.mem ? length : 0;
+    char *hd = out_mem(s, 9 + inline_len);
     int rc = hd ? 0 : -1;
-    if (hd)
+    if (hd) {
         memcpy(hd, framehd, 9);
-    if (rc == 0 && length) {
-        if (pc.mem) {
-            char *p = out_mem(s, length);
-            if (p)
-                memcpy(p, pc.mem, length);
-            rc = p ? 0 : -1;
-        } else if (s->lim.file_inline) {
+        if (inline_len)
+            memcpy(hd + 9, pc.mem, inline_len);
+    }
+    if (rc == 0 && length && !pc.mem) {
+        if (s->lim.file_inline) {
             rc = pread_into_queue(s, &pc);
         } else {
             rc = out_file(s, &pc);
@@ -588,10 +613,7 @@ static int begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, voi
     }
     h2_stream *st = stream_new(s, frame->hd.stream_id);
     s->decoding = st;
-    if (!st)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    nghttp2_session_set_stream_user_data(ng, st->id, st);
-    return 0;
+    return st ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
 /* The stream a field of this header block belongs to. */
@@ -669,8 +691,10 @@ static int take_field(lux_h2_session *s, h2_stream *st, int trailer, const uint8
             malformed(s, st);
             return 0;
         }
-        st->pseudo[pi] = head_put(s, st, value, vlen);
-        return st->pseudo[pi].at ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        if (head_reserve(s, st, vlen + 1) < 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        st->pseudo[pi] = head_put(st, value, vlen);
+        return 0;
     }
     st->regular = 1;
     if (regular_ok(st, name, nlen, value, vlen) < 0) {
@@ -859,7 +883,6 @@ static int stream_close_cb(nghttp2_session *ng, int32_t id, uint32_t error, void
     }
     if (!st)
         return 0;
-    nghttp2_session_set_stream_user_data(ng, id, NULL);
     if (st->user)
         s->cb.on_close(s->user, st->user, error);
     stream_free(s, st);
@@ -957,12 +980,10 @@ lux_h2_session *lux_h2_session_new(const lux_h2_limits *limits, const lux_h2_cal
     if (upgrade_settings) {
         h2_stream *st = stream_new(s, 1);
         if (!st || nghttp2_session_upgrade2(s->ng, upgrade_settings, upgrade_len,
-                                            upgrade_head_request, st) != 0) {
+                                            upgrade_head_request, NULL) != 0) {
             lux_h2_session_free(s);
             return NULL;
         }
-        /* nghttp2 1.52 drops the user data upgrade2 was given: attach it again */
-        nghttp2_session_set_stream_user_data(s->ng, 1, st);
         st->ended = 1; /* the upgraded request came whole over HTTP/1.1 */
         st->requested = 1;
     }
@@ -987,8 +1008,6 @@ void lux_h2_session_free(lux_h2_session *s) {
         h2_stream *st = s->streams;
         if (st->user)
             s->cb.on_close(s->user, st->user, NGHTTP2_CANCEL);
-        if (s->ng)
-            nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
         stream_free(s, st);
     }
     release(s, s->piece.hold);
