@@ -1127,46 +1127,32 @@ static void lower_copy(char *dst, const char *src, size_t len) {
     }
 }
 
-/*
- * Lower-cased copies of the response's names (RFC 9113 8.2.1) in the stream's head buffer,
- * which the request no longer uses: nghttp2 takes them as they are (NO_COPY_NAME) instead of
- * copying and lowering each name itself, a byte at a time. They stay until the stream is freed,
- * as the values do. 0, or -1 when out of memory (or the stream was answered before).
- */
-static int lower_names(lux_h2_session *s, h2_stream *st, nghttp2_nv *nv, const lux_header *h,
-                       size_t n) {
+/* Room for the response's names in the stream's head buffer, which the request no longer
+ * uses. -1 when out of memory or when the stream was answered before. */
+static int names_room(lux_h2_session *s, h2_stream *st, const lux_header *h, size_t n) {
     size_t need = 0;
     for (size_t i = 0; i < n; i++)
         need += h[i].name.len + 1;
-    if (st->named || need > st->hcap) {
-        if (st->named)
-            return -1;
+    if (st->named)
+        return -1;
+    if (need > st->hcap) {
         char *nb = lux_h2_mem_realloc(st->hbuf, need, &s->mem);
         if (!nb)
             return -1;
         st->hbuf = nb;
         st->hcap = need;
     }
-    char *p = st->hbuf;
-    for (size_t i = 0; i < n; i++) {
-        lower_copy(p, h[i].name.ptr, h[i].name.len);
-        p[h[i].name.len] = '\0';
-        nv[i].name = (uint8_t *)p;
-        nv[i].flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
-        p += h[i].name.len + 1;
-    }
-    st->hlen = need;
-    st->named = 1;
     return 0;
 }
 
 int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_header *h, size_t n,
-                           size_t lowered, int end_stream) {
+                           const lux_header *lowered, size_t nlowered, int end_stream) {
     h2_stream *st = stream_of(s, id);
-    if (!st)
+    if (!st || names_room(s, st, h, n) < 0)
         return -1;
+    size_t total = 1 + n + nlowered;
     nghttp2_nv on_stack[FIELDS_ON_STACK];
-    nghttp2_nv *nv = n + 1 <= FIELDS_ON_STACK ? on_stack : calloc(n + 1, sizeof *nv);
+    nghttp2_nv *nv = total <= FIELDS_ON_STACK ? on_stack : calloc(total, sizeof *nv);
     if (!nv)
         return -1;
     char code[4];
@@ -1174,22 +1160,32 @@ int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_
     code[1] = (char)('0' + status / 10 % 10);
     code[2] = (char)('0' + status % 10);
     code[3] = '\0';
+    const uint8_t no_copy = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
     nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NO_COPY_NAME};
-    /* Values stay where the caller keeps them (nghttp2 reads them only to encode the HEADERS
-     * frame, never once the stream is gone); names are lowered into the stream's buffer, or
-     * copied and lowered by nghttp2 when that fails. */
-    size_t to_lower = lowered < n ? n - lowered : 0;
+    size_t k = 1;
+    /* Names lowered into the stream's buffer (RFC 9113 8.2.1) go to nghttp2 as they are,
+     * instead of being copied and lowered there a byte at a time; connection-specific fields
+     * are left out (8.2.2). Names and values stay until the stream is freed: nghttp2 reads them
+     * only to encode the HEADERS frame. */
+    char *p = st->hbuf;
     for (size_t i = 0; i < n; i++) {
-        uint8_t flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE;
-        if (i >= to_lower)
-            flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
-        nv[i + 1] = (nghttp2_nv){(uint8_t *)h[i].name.ptr, (uint8_t *)h[i].value.ptr, h[i].name.len,
-                                 h[i].value.len, flags};
+        size_t len = h[i].name.len;
+        lower_copy(p, h[i].name.ptr, len);
+        p[len] = '\0';
+        if (lux_h2_field_kind((const uint8_t *)p, len) == LUX_H2_FIELD_FORBIDDEN)
+            continue;
+        nv[k++] =
+            (nghttp2_nv){(uint8_t *)p, (uint8_t *)h[i].value.ptr, len, h[i].value.len, no_copy};
+        p += len + 1;
     }
-    lower_names(s, st, nv + 1, h, to_lower);
+    st->hlen = n ? (size_t)(p - st->hbuf) : 0; /* hbuf may be NULL with no names */
+    st->named = 1;
+    for (size_t i = 0; i < nlowered; i++)
+        nv[k++] = (nghttp2_nv){(uint8_t *)lowered[i].name.ptr, (uint8_t *)lowered[i].value.ptr,
+                               lowered[i].name.len, lowered[i].value.len, no_copy};
     nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = read_cb};
     st->responding = !end_stream;
-    int rc = nghttp2_submit_response(s->ng, id, nv, n + 1, end_stream ? NULL : &prd);
+    int rc = nghttp2_submit_response(s->ng, id, nv, k, end_stream ? NULL : &prd);
     if (nv != on_stack)
         free(nv);
     return rc == 0 ? 0 : -1;
