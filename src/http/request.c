@@ -134,18 +134,32 @@ int lux_req_resolve_target(lux_req *r, const lux_str *authority, const lux_heade
     return 0;
 }
 
+/* len bytes of s and a NUL at p; where the next string goes. */
+static char *put_nul_terminated(char *p, const char *s, size_t len) {
+    if (len)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    return p + len + 1;
+}
+
 /* Copy header fields into the pool and check the ones every protocol understands. */
 static int copy_fields(lux_req *r, const lux_header *headers, size_t n, const lux_header **host) {
-    r->headers = lux_pool_alloc(r->pool, (n + 1) * sizeof *r->headers);
+    /* one piece of the pool for the array and every name and value (each NUL-terminated) */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += headers[i].name.len + headers[i].value.len + 2;
+    size_t array = (n + 1) * sizeof *r->headers;
+    r->headers = lux_pool_alloc(r->pool, array + bytes);
     if (!r->headers)
         return 500;
+    char *p = (char *)r->headers + array;
     for (size_t i = 0; i < n; i++) {
         const lux_header *f = &headers[i];
         lux_header *d = &r->headers[i];
-        d->name = (lux_str){lux_pool_strndup(r->pool, f->name.ptr, f->name.len), f->name.len};
-        d->value = (lux_str){lux_pool_strndup(r->pool, f->value.ptr, f->value.len), f->value.len};
-        if (!d->name.ptr || !d->value.ptr)
-            return 500;
+        d->name = (lux_str){p, f->name.len};
+        p = put_nul_terminated(p, f->name.ptr, f->name.len);
+        d->value = (lux_str){p, f->value.len};
+        p = put_nul_terminated(p, f->value.ptr, f->value.len);
     }
     r->nheaders = n;
     for (size_t i = 0; i < n; i++) {

@@ -26,7 +26,7 @@ static void *on_request(void *user, int32_t id, const lux_h2_request *req) {
     a->streams++;
     lux_header h = {{"content-type", 12}, {"text/plain", 10}};
     int head = req->method.ptr && strcmp(req->method.ptr, "HEAD") == 0;
-    lux_h2_submit_response(a->s, id, req->too_large ? 431 : 200, &h, 1, 0, head);
+    lux_h2_submit_response(a->s, id, req->too_large ? 431 : 200, &h, 1, NULL, 0, head);
     if (a->nd < 8 && (id & 2))
         a->ids[a->nd++] = id;
     return &a->streams;

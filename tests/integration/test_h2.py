@@ -192,6 +192,23 @@ def test_h2_response_fields_lowercase_no_connection_fields():
             check(bad not in text.lower(), f"connection-specific field {bad} in an h2 response")
 
 
+@lux_only("lighttpd 1.4.69 sends a module's Keep-Alive over HTTP/2, and clients reset the stream")
+def test_h2_module_connection_fields_left_out():
+    """Connection-specific fields a module adds (RFC 9113 8.2.2) stay out of an h2 response;
+    the module's other fields go out, lower-cased."""
+    need("nghttp")
+    conf = ('server.modules += ( "mod_setenv" )\n'
+            'setenv.add-response-header = ( "Keep-Alive" => "timeout=5", "Upgrade" => "h2c", '
+            '"Proxy-Connection" => "close", "X-Kept" => "yes" )\n')
+    with Server(conf, files=FILES) as s:
+        out = subprocess.run(["nghttp", "-v", s.url("/f.txt")], capture_output=True, timeout=20)
+        text = out.stdout.decode("utf-8", "replace").lower()
+        contains(text, ":status: 200")
+        contains(text, "x-kept: yes")
+        for bad in ("keep-alive:", "upgrade:", "proxy-connection:"):
+            check(bad not in text, f"connection-specific field {bad} in an h2 response")
+
+
 # ---- the modules over HTTP/2 ----------------------------------------------------------------
 
 def test_h2_redirect():

@@ -537,29 +537,11 @@ static void release(void *user, void *hold) {
 static const lux_h2_callbacks codec_cb = {on_request, on_data, on_end, on_close,
                                           body,       framed,  release};
 
-/* Is the field `name` (any case) `lit` (lower-case, `len` bytes)? The length first: most
- * names are told apart by it alone. */
-/* lit is lower case. The first letters are compared before the call: most names that have
- * the length of one sought (ETag beside date) differ there. */
+/* Is the field `name` (any case) `lit` (lower-case, `len` bytes)? The length first, then the
+ * first letter: most names are told apart by them alone. */
 static int is_named(const lux_str *name, const char *lit, size_t len) {
     return name->len == len && (name->ptr[0] | 0x20) == lit[0] &&
            strncasecmp(name->ptr, lit, len) == 0;
-}
-
-/* Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2). */
-static int connection_specific(const lux_str *name) {
-    switch (name->len) {
-    case 7:
-        return is_named(name, "upgrade", 7);
-    case 10:
-        return is_named(name, "connection", 10) || is_named(name, "keep-alive", 10);
-    case 16:
-        return is_named(name, "proxy-connection", 16);
-    case 17:
-        return is_named(name, "transfer-encoding", 17);
-    default:
-        return 0;
-    }
 }
 
 /* Decimal digits of v, in the request's pool: a Content-Length per response is worth more
@@ -579,41 +561,30 @@ static lux_str decimal(lux_req *r, uint64_t v) {
     return (lux_str){p, n};
 }
 
-/* The response fields: the request's own, then what the server adds as for HTTP/1 (Content-
- * Length, Date, Server). Names go as the request has them: the codec lowers them (RFC 9113
- * 8.2.1), all but the server's own, the last *added, which are lower case already. NULL when out
- * of memory. */
-static lux_header *response_fields(lux_req *r, int bodyless, size_t *n, size_t *added) {
+/* What the server adds to the response's own fields, as for HTTP/1 (Content-Length, Date,
+ * Server), lower case, into `f` (room for 3): how many. -1 when out of memory. */
+static int server_fields(lux_req *r, int bodyless, lux_header *f) {
     const lux_core_conf *core = r->confs ? r->confs[0] : r->gen->core;
-    lux_header *f = lux_pool_alloc(r->pool, (r->nresp_headers + 3) * sizeof *f);
-    if (!f)
-        return NULL;
-    size_t k = 0;
     int has_date = 0, has_server = 0;
     for (size_t i = 0; i < r->nresp_headers; i++) {
-        const lux_header *h = &r->resp_headers[i];
-        if (connection_specific(&h->name))
-            continue;
-        f[k++] = *h;
-        has_date |= is_named(&h->name, "date", 4);
-        has_server |= is_named(&h->name, "server", 6);
+        const lux_str *name = &r->resp_headers[i].name;
+        has_date |= is_named(name, "date", 4);
+        has_server |= is_named(name, "server", 6);
     }
-    size_t own = k;
+    int k = 0;
     /* A streamed body's length is known only when the handler said it. */
     int64_t length = !r->streaming ? (int64_t)r->body_len : r->stream_length;
     if (!bodyless && length >= 0) {
         lux_str len = decimal(r, (uint64_t)length);
         if (!len.ptr)
-            return NULL;
+            return -1;
         f[k++] = (lux_header){{"content-length", 14}, len};
     }
     if (!has_date)
         f[k++] = (lux_header){{"date", 4}, {lux_worker_date(r->worker), LUX_HTTP_DATE_LEN}};
     if (core->tag.len && !has_server)
         f[k++] = (lux_header){{"server", 6}, core->tag};
-    *added = k - own;
-    *n = k;
-    return f;
+    return k;
 }
 
 /* The core: r's status and headers are final. */
@@ -625,11 +596,12 @@ static void head_ready(lux_req *r) {
     if (st->tunnel_pending)
         websocket_answered(st);
     int bodyless = r->status < 200 || r->status == 204 || r->status == 304;
-    size_t n = 0, added = 0;
-    lux_header *f = response_fields(r, bodyless, &n, &added);
+    lux_header added[3];
+    int nadded = server_fields(r, bodyless, added);
     /* No DATA at all for HEAD, 204, 304, or an empty body that is complete. */
     int end = bodyless || r->head_only || (!r->streaming && r->body_len == 0 && !r->body);
-    if (!f || lux_h2_submit_response(h->s, st->id, r->status, f, n, added, end) < 0)
+    if (nadded < 0 || lux_h2_submit_response(h->s, st->id, r->status, r->resp_headers,
+                                             r->nresp_headers, added, (size_t)nadded, end) < 0)
         lux_h2_reset(h->s, st->id, LUX_H2_INTERNAL_ERROR);
     else
         st->head_sent = 1;

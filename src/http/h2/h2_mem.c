@@ -25,11 +25,14 @@ struct lux_h2_mem_block {
     };
 };
 
+/* The smallest class that holds `usable` bytes (64 << class), -1 for none. */
 static int class_of(size_t usable) {
-    for (int i = 0; i < LUX_H2_MEM_CLASSES; i++)
-        if (usable <= class_size[i])
-            return i;
-    return -1;
+    if (usable <= class_size[0])
+        return 0;
+    if (usable > class_size[LUX_H2_MEM_CLASSES - 1])
+        return -1;
+    /* usable - 1 has its highest bit at 6 (65..128) up to 8 (257..512) */
+    return (int)(sizeof(unsigned long) * 8) - __builtin_clzl((unsigned long)(usable - 1)) - 6;
 }
 
 static void *payload(lux_h2_mem_block *b) {

@@ -31,6 +31,10 @@
 #define MAX_CONTINUATIONS 8
 /* Fields of a request or response head that fit on the stack; more take the heap. */
 #define FIELDS_ON_STACK 32
+/* Streams found by id in one look (a slot per id modulo this, checked by id), before the list:
+ * the ids a client opens at once are consecutive odd numbers, so they never share a slot
+ * while no more than this many are open. */
+#define STREAM_SLOTS 32
 /* A stream keeps its head buffer up to this size once the request is up: the response's
  * field names are lowered into it. A larger one goes back at once. */
 #define HEAD_KEEP 1024
@@ -85,6 +89,7 @@ struct lux_h2_session {
     void *user;
     h2_stream *streams;
     size_t nstreams;
+    h2_stream *slot[STREAM_SLOTS]; /* the last stream opened with each slot's ids */
     bucket resets, control;
     int64_t now_ms;
     int dead;                /* a defence or a fatal error ended the session */
@@ -284,8 +289,21 @@ size_t lux_h2_queued(const lux_h2_session *s) {
 
 /* ---- streams ---- */
 
+static h2_stream **slot_of(lux_h2_session *s, int32_t id) {
+    return &s->slot[((uint32_t)id >> 1) % STREAM_SLOTS];
+}
+
+/* The codec's state of stream id, NULL once it closed (or before it opened). nghttp2's own
+ * lookup is a hash map behind a library call; streams are few and their slot almost always
+ * names them. */
 static h2_stream *stream_of(lux_h2_session *s, int32_t id) {
-    return nghttp2_session_get_stream_user_data(s->ng, id);
+    h2_stream *st = *slot_of(s, id);
+    if (st && st->id == id)
+        return st;
+    for (st = s->streams; st; st = st->next)
+        if (st->id == id)
+            return st;
+    return NULL;
 }
 
 /* A stream's state and its head buffers come from the session's block cache (h2_mem.c), as
@@ -297,6 +315,7 @@ static h2_stream *stream_new(lux_h2_session *s, int32_t id) {
     st->id = id;
     st->content_length = -1;
     st->urgency = NGHTTP2_EXTPRI_DEFAULT_URGENCY;
+    *slot_of(s, id) = st;
     st->next = s->streams;
     if (s->streams)
         s->streams->prev = st;
@@ -321,24 +340,31 @@ static void stream_free(lux_h2_session *s, h2_stream *st) {
     if (st->next)
         st->next->prev = st->prev;
     s->nstreams--;
+    if (*slot_of(s, st->id) == st)
+        *slot_of(s, st->id) = NULL;
     if (s->decoding == st)
         s->decoding = NULL;
     head_free(s, st);
     lux_h2_mem_free(st, &s->mem);
 }
 
-/* Copy len bytes and a NUL into the head buffer; where they are ({0, 0} when out of memory). */
-static head_span head_put(lux_h2_session *s, h2_stream *st, const uint8_t *p, size_t len) {
-    if (st->hlen + len + 1 > st->hcap) {
-        size_t cap = st->hcap ? st->hcap : 512;
-        while (cap < st->hlen + len + 1)
-            cap *= 2;
-        char *nb = lux_h2_mem_realloc(st->hbuf, cap, &s->mem);
-        if (!nb)
-            return (head_span){0, 0};
-        st->hbuf = nb;
-        st->hcap = cap;
-    }
+/* Room for `need` more bytes in the head buffer; -1 when out of memory. */
+static int head_reserve(lux_h2_session *s, h2_stream *st, size_t need) {
+    if (st->hlen + need <= st->hcap)
+        return 0;
+    size_t cap = st->hcap ? st->hcap : 512;
+    while (cap < st->hlen + need)
+        cap *= 2;
+    char *nb = lux_h2_mem_realloc(st->hbuf, cap, &s->mem);
+    if (!nb)
+        return -1;
+    st->hbuf = nb;
+    st->hcap = cap;
+    return 0;
+}
+
+/* Copy len bytes and a NUL into the head buffer, which has room for them; where they are. */
+static head_span head_put(h2_stream *st, const uint8_t *p, size_t len) {
     size_t at = st->hlen;
     memcpy(st->hbuf + at, p, len);
     st->hbuf[at + len] = '\0';
@@ -356,11 +382,10 @@ static int head_field(lux_h2_session *s, h2_stream *st, const uint8_t *name, siz
         st->spans = ns;
         st->spans_cap = cap;
     }
-    head_span n = head_put(s, st, name, nlen), v = head_put(s, st, value, vlen);
-    if (!n.at || !v.at)
+    if (head_reserve(s, st, nlen + vlen + 2) < 0)
         return -1;
-    st->spans[st->nspans++] = n;
-    st->spans[st->nspans++] = v;
+    st->spans[st->nspans++] = head_put(st, name, nlen);
+    st->spans[st->nspans++] = head_put(st, value, vlen);
     return 0;
 }
 
@@ -492,17 +517,17 @@ static int send_data_cb(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
     lux_h2_piece pc = s->piece;
     s->piece = (lux_h2_piece){.fd = -1};
     s->piece_stream = 0;
-    char *hd = out_mem(s, 9);
+    /* bytes in memory go out behind the frame header in one piece of the queue */
+    size_t inline_len = pc.mem ? length : 0;
+    char *hd = out_mem(s, 9 + inline_len);
     int rc = hd ? 0 : -1;
-    if (hd)
+    if (hd) {
         memcpy(hd, framehd, 9);
-    if (rc == 0 && length) {
-        if (pc.mem) {
-            char *p = out_mem(s, length);
-            if (p)
-                memcpy(p, pc.mem, length);
-            rc = p ? 0 : -1;
-        } else if (s->lim.file_inline) {
+        if (inline_len)
+            memcpy(hd + 9, pc.mem, inline_len);
+    }
+    if (rc == 0 && length && !pc.mem) {
+        if (s->lim.file_inline) {
             rc = pread_into_queue(s, &pc);
         } else {
             rc = out_file(s, &pc);
@@ -588,10 +613,7 @@ static int begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *frame, voi
     }
     h2_stream *st = stream_new(s, frame->hd.stream_id);
     s->decoding = st;
-    if (!st)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    nghttp2_session_set_stream_user_data(ng, st->id, st);
-    return 0;
+    return st ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
 /* The stream a field of this header block belongs to. */
@@ -669,8 +691,10 @@ static int take_field(lux_h2_session *s, h2_stream *st, int trailer, const uint8
             malformed(s, st);
             return 0;
         }
-        st->pseudo[pi] = head_put(s, st, value, vlen);
-        return st->pseudo[pi].at ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        if (head_reserve(s, st, vlen + 1) < 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        st->pseudo[pi] = head_put(st, value, vlen);
+        return 0;
     }
     st->regular = 1;
     if (regular_ok(st, name, nlen, value, vlen) < 0) {
@@ -859,7 +883,6 @@ static int stream_close_cb(nghttp2_session *ng, int32_t id, uint32_t error, void
     }
     if (!st)
         return 0;
-    nghttp2_session_set_stream_user_data(ng, id, NULL);
     if (st->user)
         s->cb.on_close(s->user, st->user, error);
     stream_free(s, st);
@@ -957,12 +980,10 @@ lux_h2_session *lux_h2_session_new(const lux_h2_limits *limits, const lux_h2_cal
     if (upgrade_settings) {
         h2_stream *st = stream_new(s, 1);
         if (!st || nghttp2_session_upgrade2(s->ng, upgrade_settings, upgrade_len,
-                                            upgrade_head_request, st) != 0) {
+                                            upgrade_head_request, NULL) != 0) {
             lux_h2_session_free(s);
             return NULL;
         }
-        /* nghttp2 1.52 drops the user data upgrade2 was given: attach it again */
-        nghttp2_session_set_stream_user_data(s->ng, 1, st);
         st->ended = 1; /* the upgraded request came whole over HTTP/1.1 */
         st->requested = 1;
     }
@@ -987,8 +1008,6 @@ void lux_h2_session_free(lux_h2_session *s) {
         h2_stream *st = s->streams;
         if (st->user)
             s->cb.on_close(s->user, st->user, NGHTTP2_CANCEL);
-        if (s->ng)
-            nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
         stream_free(s, st);
     }
     release(s, s->piece.hold);
@@ -1108,46 +1127,32 @@ static void lower_copy(char *dst, const char *src, size_t len) {
     }
 }
 
-/*
- * Lower-cased copies of the response's names (RFC 9113 8.2.1) in the stream's head buffer,
- * which the request no longer uses: nghttp2 takes them as they are (NO_COPY_NAME) instead of
- * copying and lowering each name itself, a byte at a time. They stay until the stream is freed,
- * as the values do. 0, or -1 when out of memory (or the stream was answered before).
- */
-static int lower_names(lux_h2_session *s, h2_stream *st, nghttp2_nv *nv, const lux_header *h,
-                       size_t n) {
+/* Room for the response's names in the stream's head buffer, which the request no longer
+ * uses. -1 when out of memory or when the stream was answered before. */
+static int names_room(lux_h2_session *s, h2_stream *st, const lux_header *h, size_t n) {
     size_t need = 0;
     for (size_t i = 0; i < n; i++)
         need += h[i].name.len + 1;
-    if (st->named || need > st->hcap) {
-        if (st->named)
-            return -1;
+    if (st->named)
+        return -1;
+    if (need > st->hcap) {
         char *nb = lux_h2_mem_realloc(st->hbuf, need, &s->mem);
         if (!nb)
             return -1;
         st->hbuf = nb;
         st->hcap = need;
     }
-    char *p = st->hbuf;
-    for (size_t i = 0; i < n; i++) {
-        lower_copy(p, h[i].name.ptr, h[i].name.len);
-        p[h[i].name.len] = '\0';
-        nv[i].name = (uint8_t *)p;
-        nv[i].flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
-        p += h[i].name.len + 1;
-    }
-    st->hlen = need;
-    st->named = 1;
     return 0;
 }
 
 int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_header *h, size_t n,
-                           size_t lowered, int end_stream) {
+                           const lux_header *lowered, size_t nlowered, int end_stream) {
     h2_stream *st = stream_of(s, id);
-    if (!st)
+    if (!st || names_room(s, st, h, n) < 0)
         return -1;
+    size_t total = 1 + n + nlowered;
     nghttp2_nv on_stack[FIELDS_ON_STACK];
-    nghttp2_nv *nv = n + 1 <= FIELDS_ON_STACK ? on_stack : calloc(n + 1, sizeof *nv);
+    nghttp2_nv *nv = total <= FIELDS_ON_STACK ? on_stack : calloc(total, sizeof *nv);
     if (!nv)
         return -1;
     char code[4];
@@ -1155,22 +1160,32 @@ int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_
     code[1] = (char)('0' + status / 10 % 10);
     code[2] = (char)('0' + status % 10);
     code[3] = '\0';
+    const uint8_t no_copy = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
     nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NO_COPY_NAME};
-    /* Values stay where the caller keeps them (nghttp2 reads them only to encode the HEADERS
-     * frame, never once the stream is gone); names are lowered into the stream's buffer, or
-     * copied and lowered by nghttp2 when that fails. */
-    size_t to_lower = lowered < n ? n - lowered : 0;
+    size_t k = 1;
+    /* Names lowered into the stream's buffer (RFC 9113 8.2.1) go to nghttp2 as they are,
+     * instead of being copied and lowered there a byte at a time; connection-specific fields
+     * are left out (8.2.2). Names and values stay until the stream is freed: nghttp2 reads them
+     * only to encode the HEADERS frame. */
+    char *p = st->hbuf;
     for (size_t i = 0; i < n; i++) {
-        uint8_t flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE;
-        if (i >= to_lower)
-            flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
-        nv[i + 1] = (nghttp2_nv){(uint8_t *)h[i].name.ptr, (uint8_t *)h[i].value.ptr, h[i].name.len,
-                                 h[i].value.len, flags};
+        size_t len = h[i].name.len;
+        lower_copy(p, h[i].name.ptr, len);
+        p[len] = '\0';
+        if (lux_h2_field_kind((const uint8_t *)p, len) == LUX_H2_FIELD_FORBIDDEN)
+            continue;
+        nv[k++] =
+            (nghttp2_nv){(uint8_t *)p, (uint8_t *)h[i].value.ptr, len, h[i].value.len, no_copy};
+        p += len + 1;
     }
-    lower_names(s, st, nv + 1, h, to_lower);
+    st->hlen = n ? (size_t)(p - st->hbuf) : 0; /* hbuf may be NULL with no names */
+    st->named = 1;
+    for (size_t i = 0; i < nlowered; i++)
+        nv[k++] = (nghttp2_nv){(uint8_t *)lowered[i].name.ptr, (uint8_t *)lowered[i].value.ptr,
+                               lowered[i].name.len, lowered[i].value.len, no_copy};
     nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = read_cb};
     st->responding = !end_stream;
-    int rc = nghttp2_submit_response(s->ng, id, nv, n + 1, end_stream ? NULL : &prd);
+    int rc = nghttp2_submit_response(s->ng, id, nv, k, end_stream ? NULL : &prd);
     if (nv != on_stack)
         free(nv);
     return rc == 0 ? 0 : -1;

@@ -117,12 +117,13 @@ void lux_h2_set_stream(lux_h2_session *s, int32_t id, void *stream);
 ssize_t lux_h2_recv(lux_h2_session *s, const uint8_t *p, size_t len, int64_t now_ms);
 
 /* Submit a response head; `end_stream` for a response without body (HEAD, 204, 304). The
- * body is then pulled through the body callback, once a stream. Field names may be in any case
- * (they go out lower-cased) and are copied, except those of the last `lowered` fields, which are
- * lower case already (the server's own, literals) and are not; values are not copied: they must
- * stay valid until the stream closes (on_close) or the session is freed. 0 or -1. */
+ * body is then pulled through the body callback, once a stream. The n fields of h have names in
+ * any case (they go out lower-cased; connection-specific ones are left out, RFC 9113 8.2.2);
+ * the `nlowered` of `lowered` (the server's own) are lower case already and go out as they are.
+ * Values are not copied, nor are the names of `lowered`: they must stay valid until the stream
+ * closes (on_close) or the session is freed. 0 or -1. */
 int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_header *h, size_t n,
-                           size_t lowered, int end_stream);
+                           const lux_header *lowered, size_t nlowered, int end_stream);
 /* More body is available for a stream whose body() answered DEFERRED. */
 void lux_h2_resume(lux_h2_session *s, int32_t id);
 /* The stream became a tunnel (RFC 8441): the end of its response does not stop the client's
