@@ -15,6 +15,7 @@
 #include "http/filter.h"
 #include "http/h1/charclass.h"
 #include "http/request.h"
+#include "http/response.h"
 #include "http/stat_cache.h"
 #include "http/status.h"
 #include "lux/log.h"
@@ -99,6 +100,21 @@ static int is_framing(const char *name, size_t len) {
     }
 }
 
+/* Room for one more response header, or NULL when out of memory. */
+static lux_header *new_header_slot(lux_req *r) {
+    if (r->nresp_headers == r->resp_headers_cap) {
+        size_t cap = r->resp_headers_cap ? r->resp_headers_cap * 2 : 8;
+        lux_header *h = lux_pool_alloc(r->pool, cap * sizeof *h);
+        if (!h)
+            return NULL;
+        if (r->nresp_headers)
+            memcpy(h, r->resp_headers, r->nresp_headers * sizeof *h);
+        r->resp_headers = h;
+        r->resp_headers_cap = cap;
+    }
+    return &r->resp_headers[r->nresp_headers];
+}
+
 int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen) {
     if (!is_token(name, nlen)) {
         lux_log(LUX_LOG_ERR, "a response header with an invalid name was refused (uri %.*s)",
@@ -115,18 +131,9 @@ int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value
                 (int)nlen, name);
         return 0;
     }
-    if (r->nresp_headers == r->resp_headers_cap) {
-        size_t cap = r->resp_headers_cap ? r->resp_headers_cap * 2 : 8;
-        lux_header *h = lux_pool_alloc(r->pool, cap * sizeof *h);
-        if (!h)
-            return -1;
-        if (r->nresp_headers)
-            memcpy(h, r->resp_headers, r->nresp_headers * sizeof *h);
-        r->resp_headers = h;
-        r->resp_headers_cap = cap;
-    }
+    lux_header *slot = new_header_slot(r);
     /* name and value in one piece of the pool, each NUL-terminated */
-    char *n = lux_pool_alloc(r->pool, nlen + 1 + vlen + 1);
+    char *n = slot ? lux_pool_alloc(r->pool, nlen + 1 + vlen + 1) : NULL;
     if (!n)
         return -1;
     char *v = n + nlen + 1;
@@ -134,8 +141,26 @@ int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value
     n[nlen] = '\0';
     memcpy(v, value, vlen);
     v[vlen] = '\0';
-    r->resp_headers[r->nresp_headers++] = (lux_header){{n, nlen}, {v, vlen}};
+    *slot = (lux_header){{n, nlen}, {v, vlen}};
+    r->nresp_headers++;
     return 0;
+}
+
+int lux_resp_header_trusted(lux_req *r, const char *name, size_t nlen, const char *value,
+                            size_t vlen) {
+    lux_header *slot = new_header_slot(r);
+    char *v = slot ? lux_pool_alloc(r->pool, vlen + 1) : NULL;
+    if (!v)
+        return -1;
+    memcpy(v, value, vlen);
+    v[vlen] = '\0';
+    *slot = (lux_header){{name, nlen}, {v, vlen}};
+    r->nresp_headers++;
+    return 0;
+}
+
+int lux_resp_value_ok(const char *value, size_t len) {
+    return is_field_value(value, len);
 }
 
 /* A body piece. A streamed body's pieces live on the heap and go as soon as they are sent, so
@@ -291,7 +316,7 @@ lux_result lux_resp_error(lux_req *r, int status) {
     if (status == 304 || status < 200 || status == 204)
         return LUX_HANDLED;
     if (errorfile(r, status)) {
-        lux_resp_header(r, "Content-Type", 12, "text/html", 9);
+        lux_resp_header_trusted(r, "Content-Type", 12, "text/html", 9);
         return LUX_HANDLED;
     }
     size_t n;
@@ -302,7 +327,7 @@ lux_result lux_resp_error(lux_req *r, int status) {
     else if (page)
         lux_resp_body_mem(r, page, lux_status_page(status, page, 512));
     static const char ct[] = "text/html; charset=utf-8";
-    lux_resp_header(r, "Content-Type", 12, ct, sizeof ct - 1);
+    lux_resp_header_trusted(r, "Content-Type", 12, ct, sizeof ct - 1);
     return LUX_HANDLED;
 }
 

@@ -13,6 +13,7 @@
 #include "http/etag.h"
 #include "http/http_date.h"
 #include "http/range.h"
+#include "http/response.h"
 #include "http/stat_cache.h"
 #include "lux/req.h"
 #include "mod/staticfile_send.h"
@@ -195,14 +196,16 @@ lux_result lux_static_answer(lux_req *r, lux_file *f, const lux_str *name, int f
         not_modified(r);
     else if (!from_backend || !r->status)
         r->status = 200;
+    /* The validators and Accept-Ranges are lux's own making (a quoted hash, an HTTP date, a
+     * constant): nothing in them for lux_resp_header's checks to find. */
     if (etag_len)
-        lux_resp_header(r, "ETag", 4, etag, etag_len);
-    lux_resp_header(r, "Last-Modified", 13, f->last_modified, LUX_HTTP_DATE_LEN);
+        lux_resp_header_trusted(r, "ETag", 4, etag, etag_len);
+    lux_resp_header_trusted(r, "Last-Modified", 13, f->last_modified, LUX_HTTP_DATE_LEN);
     if (st == 304)
         return LUX_HANDLED;
     const char *type = type_of(r, name, from_backend);
     if (core->range_requests)
-        lux_resp_header(r, "Accept-Ranges", 13, "bytes", 5);
+        lux_resp_header_trusted(r, "Accept-Ranges", 13, "bytes", 5);
 
     const lux_str *range = lux_req_header(r, "Range", 5);
     /* server.error-handler's page goes out whole with the error's status: a range of it would
