@@ -15,15 +15,9 @@
 
 /* Modules lighttpd has that lux does not provide yet: named in a clear error. */
 static const char *const lighttpd_only_modules[] = {
-    "mod_ajp13",
-    "mod_gnutls",
-    "mod_maxminddb",
-    "mod_mbedtls",
-    "mod_rrdtool",
-    "mod_uploadprogress",
-    "mod_usertrack",
-    "mod_vhostdb",
-    NULL, /* one name a line: a module that arrives removes one line */
+    "mod_ajp13",          "mod_gnutls",    "mod_maxminddb", "mod_mbedtls", "mod_rrdtool",
+    "mod_uploadprogress", "mod_usertrack", "mod_vhostdb",   NULL, /* one name a line: a module that
+                                                                     arrives removes one line */
 };
 
 /* Always enabled, after the listed ones (lighttpd does the same). */
@@ -610,6 +604,8 @@ lux_gen *lux_gen_build(lux_conf_tree *tree, unsigned flags, char *err, size_t el
     }
     atomic_init(&g->refs, 1);
     g->flags = flags;
+    static _Atomic uint64_t last_serial;
+    g->serial = atomic_fetch_add_explicit(&last_serial, 1, memory_order_relaxed) + 1;
     g->tree = tree;
     lux_pool_init(&g->pool, 16384);
     const lux_conf_block *global = tree->blocks[0];

@@ -326,10 +326,14 @@ static void read_small_file(lux_file *f, int fd) {
 
 /* A file with the attributes st; a regular file is opened, and then described by what was
  * opened (O_NONBLOCK: should it have become a FIFO meanwhile, the open must not wait). */
-static lux_file *load_file(const char *path, int follow, const struct stat *st) {
-    lux_file *f = calloc(1, sizeof *f);
+static lux_file *load_file(const char *path, size_t len, int follow, const struct stat *st) {
+    lux_file *f = calloc(1, sizeof *f + len + 1);
     if (!f)
         return NULL;
+    char *own_path = (char *)(f + 1);
+    memcpy(own_path, path, len);
+    f->path = own_path;
+    f->path_len = len;
     f->refs = 1;
     f->fd = -1;
     set_attrs(f, st);
@@ -429,7 +433,7 @@ lux_file *lux_stat_cache_get(lux_stat_cache *c, time_t now, const char *path, si
         errno = err;
         return NULL;
     }
-    lux_file *f = load_file(path, follow, &st);
+    lux_file *f = load_file(path, len, follow, &st);
     if (f)
         remember(c, now, epoch, path, len, h, follow, f);
     return f;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "core/core_conf.h"
+#include "core/gen.h"
 #include "core/pool.h"
 #include "http/etag.h"
 #include "http/http_date.h"
@@ -162,16 +163,53 @@ static const char *take_backend_type(lux_req *r) {
     return NULL;
 }
 
-/* The Content-Type: a backend's, else by the name's suffix (mimetype.assign). */
-static const char *type_of(lux_req *r, const lux_str *name, int from_backend) {
-    const char *type = from_backend ? take_backend_type(r) : NULL;
-    if (type)
-        return type;
+/* Is name the path the stat cache opened f by? */
+static int named_by(const lux_file *f, const lux_str *name) {
+    return f->path && f->path_len == name->len && memcmp(f->path, name->ptr, name->len) == 0;
+}
+
+/* Does f keep the type mimetype.assign gives name, found under r's generation and table? */
+static int type_kept(const lux_req *r, const lux_file *f, const lux_str *name) {
     const lux_core_conf *core = r->confs[0];
-    type = lux_mimetype_lookup(core->mimetypes.items, core->mimetypes.n, name->ptr, name->len);
+    const lux_file_type *t = &f->type;
+    return t->gen == r->gen->serial && t->table == core->mimetypes.items &&
+           t->n == core->mimetypes.n && named_by(f, name);
+}
+
+/* The type by the name's suffix (mimetype.assign), searched in the table. */
+static lux_file_type find_type(const lux_req *r, const lux_str *name) {
+    const lux_core_conf *core = r->confs[0];
+    const char *type =
+        lux_mimetype_lookup(core->mimetypes.items, core->mimetypes.n, name->ptr, name->len);
     if (!type || !*type) /* unknown, or assigned "" (lighttpd's way of saying "no type") */
         type = "application/octet-stream";
-    return type;
+    size_t len = strlen(type);
+    return (lux_file_type){r->gen->serial,
+                           core->mimetypes.items,
+                           core->mimetypes.n,
+                           type,
+                           len,
+                           lux_resp_value_ok(type, len)};
+}
+
+/* The type by the name's suffix: kept in f for the next request when name is the path f was
+ * opened by, the one name the next request for f can reach it by through the stat cache. */
+static lux_file_type suffix_type(lux_req *r, lux_file *f, const lux_str *name) {
+    if (type_kept(r, f, name))
+        return f->type;
+    lux_file_type t = find_type(r, name);
+    if (named_by(f, name))
+        f->type = t;
+    return t;
+}
+
+/* The Content-Type: a backend's, else by the name's suffix. Only a value lux has checked is
+ * marked clean; a backend's goes through lux_resp_header's checks again. */
+static lux_file_type type_of(lux_req *r, lux_file *f, const lux_str *name, int from_backend) {
+    const char *type = from_backend ? take_backend_type(r) : NULL;
+    if (type)
+        return (lux_file_type){0, NULL, 0, type, strlen(type), 0};
+    return suffix_type(r, f, name);
 }
 
 /* 304: the headers set so far stay (a backend's, with x-sendfile); the validators follow. */
@@ -203,7 +241,7 @@ lux_result lux_static_answer(lux_req *r, lux_file *f, const lux_str *name, int f
     lux_resp_header_trusted(r, "Last-Modified", 13, f->last_modified, LUX_HTTP_DATE_LEN);
     if (st == 304)
         return LUX_HANDLED;
-    const char *type = type_of(r, name, from_backend);
+    lux_file_type type = type_of(r, f, name, from_backend);
     if (core->range_requests)
         lux_resp_header_trusted(r, "Accept-Ranges", 13, "bytes", 5);
 
@@ -217,7 +255,7 @@ lux_result lux_static_answer(lux_req *r, lux_file *f, const lux_str *name, int f
         size_t n = 0;
         switch (lux_range_parse(range->ptr, range->len, f->size, rg, LUX_RANGE_MAX, &n)) {
         case LUX_RANGE_OK:
-            return send_ranges(r, f, rg, n, type);
+            return send_ranges(r, f, rg, n, type.value);
         case LUX_RANGE_UNSATISFIABLE: {
             lux_resp_error(r, 416);
             char *cr = lux_req_printf(r, "bytes */%llu", (unsigned long long)f->size);
@@ -229,7 +267,9 @@ lux_result lux_static_answer(lux_req *r, lux_file *f, const lux_str *name, int f
             break;
         }
     }
-    if (lux_resp_header(r, "Content-Type", 12, type, strlen(type)) < 0)
+    int added = type.clean ? lux_resp_header_trusted(r, "Content-Type", 12, type.value, type.len)
+                           : lux_resp_header(r, "Content-Type", 12, type.value, type.len);
+    if (added < 0)
         return LUX_ERROR;
     return lux_resp_body_file(r, f, 0, f->size) < 0 ? LUX_ERROR : LUX_HANDLED;
 }
