@@ -100,19 +100,24 @@ static int is_framing(const char *name, size_t len) {
     }
 }
 
+/* new_header_slot when the array is full: one twice as large, the headers so far moved in. */
+static lux_header *grow_header_slots(lux_req *r) {
+    size_t cap = r->resp_headers_cap ? r->resp_headers_cap * 2 : 8;
+    lux_header *h = lux_pool_alloc(r->pool, cap * sizeof *h);
+    if (!h)
+        return NULL;
+    if (r->nresp_headers)
+        memcpy(h, r->resp_headers, r->nresp_headers * sizeof *h);
+    r->resp_headers = h;
+    r->resp_headers_cap = cap;
+    return &h[r->nresp_headers];
+}
+
 /* Room for one more response header, or NULL when out of memory. */
-static lux_header *new_header_slot(lux_req *r) {
-    if (r->nresp_headers == r->resp_headers_cap) {
-        size_t cap = r->resp_headers_cap ? r->resp_headers_cap * 2 : 8;
-        lux_header *h = lux_pool_alloc(r->pool, cap * sizeof *h);
-        if (!h)
-            return NULL;
-        if (r->nresp_headers)
-            memcpy(h, r->resp_headers, r->nresp_headers * sizeof *h);
-        r->resp_headers = h;
-        r->resp_headers_cap = cap;
-    }
-    return &r->resp_headers[r->nresp_headers];
+static inline lux_header *new_header_slot(lux_req *r) {
+    if (r->nresp_headers < r->resp_headers_cap)
+        return &r->resp_headers[r->nresp_headers];
+    return grow_header_slots(r);
 }
 
 int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen) {
@@ -155,6 +160,16 @@ int lux_resp_header_trusted(lux_req *r, const char *name, size_t nlen, const cha
     memcpy(v, value, vlen);
     v[vlen] = '\0';
     *slot = (lux_header){{name, nlen}, {v, vlen}};
+    r->nresp_headers++;
+    return 0;
+}
+
+int lux_resp_header_static(lux_req *r, const char *name, size_t nlen, const char *value,
+                           size_t vlen) {
+    lux_header *slot = new_header_slot(r);
+    if (!slot)
+        return -1;
+    *slot = (lux_header){{name, nlen}, {value, vlen}};
     r->nresp_headers++;
     return 0;
 }
@@ -316,7 +331,7 @@ lux_result lux_resp_error(lux_req *r, int status) {
     if (status == 304 || status < 200 || status == 204)
         return LUX_HANDLED;
     if (errorfile(r, status)) {
-        lux_resp_header_trusted(r, "Content-Type", 12, "text/html", 9);
+        lux_resp_header_static(r, "Content-Type", 12, "text/html", 9);
         return LUX_HANDLED;
     }
     size_t n;
@@ -327,7 +342,7 @@ lux_result lux_resp_error(lux_req *r, int status) {
     else if (page)
         lux_resp_body_mem(r, page, lux_status_page(status, page, 512));
     static const char ct[] = "text/html; charset=utf-8";
-    lux_resp_header_trusted(r, "Content-Type", 12, ct, sizeof ct - 1);
+    lux_resp_header_static(r, "Content-Type", 12, ct, sizeof ct - 1);
     return LUX_HANDLED;
 }
 

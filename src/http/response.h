@@ -20,6 +20,11 @@
 int lux_resp_header_trusted(lux_req *r, const char *name, size_t nlen, const char *value,
                             size_t vlen);
 
+/* lux_resp_header_trusted for a value that outlives the request as it is (a string literal, a
+ * value of the request's config generation, NUL-terminated): kept by reference, not copied. */
+int lux_resp_header_static(lux_req *r, const char *name, size_t nlen, const char *value,
+                           size_t vlen);
+
 /* Would lux_resp_header take value as a field value (RFC 9110 5.5: no CR, LF or NUL)? */
 int lux_resp_value_ok(const char *value, size_t len);
 

@@ -53,6 +53,25 @@ static int excluded(const staticfile_conf *c, const lux_str *path) {
     return 0;
 }
 
+/* The lengths of the request header names an answer depends on, as a mask: Range (5), If-Match
+ * and If-Range (8), If-None-Match (13), If-Modified-Since (17), If-Unmodified-Since (19). */
+#define ANSWER_HEADER_LENGTHS ((1u << 5) | (1u << 8) | (1u << 13) | (1u << 17) | (1u << 19))
+
+/* Might r carry a header the answer depends on? Told by the name's length and first letter (I or
+ * R, in either case), without comparing names: most requests carry none of them, and then none
+ * is looked up. */
+static int may_have_answer_headers(const lux_req *r) {
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const lux_str *n = &r->headers[i].name;
+        if (n->len < 32 && (ANSWER_HEADER_LENGTHS >> n->len & 1)) {
+            char first = (char)(n->ptr[0] | 0x20);
+            if (first == 'i' || first == 'r')
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* RFC 9110 13.2.2: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since. */
 static int preconditions(lux_req *r, const lux_file *f, const char *etag, size_t etag_len) {
     const lux_str *h;
@@ -118,33 +137,6 @@ static lux_result send_ranges(lux_req *r, lux_file *f, const lux_range *rg, size
     }
     char *end = lux_req_printf(r, "\r\n--%s--\r\n", boundary);
     return end && lux_resp_body_mem(r, end, strlen(end)) == 0 ? LUX_HANDLED : LUX_ERROR;
-}
-
-static lux_result staticfile_handle(lux_req *r, const void *conf) {
-    const staticfile_conf *c = conf;
-    if (!r->file) {
-        int e = r->file_errno;
-        return lux_resp_error(r, e == EACCES || e == ELOOP ? 403 : 404);
-    }
-    lux_file *f = r->file;
-    if (S_ISDIR(f->mode) || !S_ISREG(f->mode))
-        return lux_resp_error(r, 403);
-    if (excluded(c, &r->physical))
-        return lux_resp_error(r, 403);
-    if (r->pathinfo.len && c->disable_pathinfo)
-        return lux_resp_error(r, 403); /* lighttpd's answer */
-    if (r->method == LUX_M_OPTIONS) {
-        r->status = 200;
-        lux_resp_header(r, "Allow", 5, "GET, HEAD, OPTIONS", 18);
-        return LUX_HANDLED;
-    }
-    /* POST to a static file answers with the file, as lighttpd does. */
-    if (r->method != LUX_M_GET && r->method != LUX_M_HEAD && r->method != LUX_M_POST) {
-        lux_resp_error(r, 405);
-        lux_resp_header(r, "Allow", 5, "GET, HEAD, OPTIONS", 18);
-        return LUX_HANDLED;
-    }
-    return lux_static_answer(r, f, &r->physical, 0);
 }
 
 /* A backend's Content-Type, taken out of the response headers (the answer adds it back where
@@ -219,15 +211,17 @@ static void not_modified(lux_req *r) {
     r->nresp_headers = keep;
 }
 
-lux_result lux_static_answer(lux_req *r, lux_file *f, const lux_str *name, int from_backend) {
+/* lux_static_answer with the module's settings for r at hand. */
+static lux_result answer(lux_req *r, const staticfile_conf *c, lux_file *f, const lux_str *name,
+                         int from_backend) {
     const lux_core_conf *core = r->confs[0];
-    const staticfile_conf *c = lux_req_conf(r, &lux_mod_staticfile);
     const char *etag = "";
     unsigned flags = (core->etag_use_inode ? LUX_ETAG_USE_INODE : 0) |
                      (core->etag_use_mtime ? LUX_ETAG_USE_MTIME : 0) |
                      (core->etag_use_size ? LUX_ETAG_USE_SIZE : 0);
     size_t etag_len = c->etags ? lux_file_etag(f, flags, &etag) : 0;
-    int st = preconditions(r, f, etag, etag_len);
+    int may_depend = may_have_answer_headers(r);
+    int st = may_depend ? preconditions(r, f, etag, etag_len) : 0;
     if (st == 412)
         return lux_resp_error(r, st);
     if (st == 304)
@@ -243,9 +237,9 @@ lux_result lux_static_answer(lux_req *r, lux_file *f, const lux_str *name, int f
         return LUX_HANDLED;
     lux_file_type type = type_of(r, f, name, from_backend);
     if (core->range_requests)
-        lux_resp_header_trusted(r, "Accept-Ranges", 13, "bytes", 5);
+        lux_resp_header_static(r, "Accept-Ranges", 13, "bytes", 5);
 
-    const lux_str *range = lux_req_header(r, "Range", 5);
+    const lux_str *range = may_depend ? lux_req_header(r, "Range", 5) : NULL;
     /* server.error-handler's page goes out whole with the error's status: a range of it would
      * be meaningless (server.error-handler-404's answer is an ordinary 200, as in lighttpd). */
     int error_page = r->error_status && !r->error_handler_404;
@@ -267,11 +261,43 @@ lux_result lux_static_answer(lux_req *r, lux_file *f, const lux_str *name, int f
             break;
         }
     }
-    int added = type.clean ? lux_resp_header_trusted(r, "Content-Type", 12, type.value, type.len)
+    /* A clean type is a string of r's generation (mimetype.assign) or a literal. */
+    int added = type.clean ? lux_resp_header_static(r, "Content-Type", 12, type.value, type.len)
                            : lux_resp_header(r, "Content-Type", 12, type.value, type.len);
     if (added < 0)
         return LUX_ERROR;
     return lux_resp_body_file(r, f, 0, f->size) < 0 ? LUX_ERROR : LUX_HANDLED;
+}
+
+lux_result lux_static_answer(lux_req *r, lux_file *f, const lux_str *name, int from_backend) {
+    return answer(r, lux_req_conf(r, &lux_mod_staticfile), f, name, from_backend);
+}
+
+static lux_result staticfile_handle(lux_req *r, const void *conf) {
+    const staticfile_conf *c = conf;
+    if (!r->file) {
+        int e = r->file_errno;
+        return lux_resp_error(r, e == EACCES || e == ELOOP ? 403 : 404);
+    }
+    lux_file *f = r->file;
+    if (S_ISDIR(f->mode) || !S_ISREG(f->mode))
+        return lux_resp_error(r, 403);
+    if (excluded(c, &r->physical))
+        return lux_resp_error(r, 403);
+    if (r->pathinfo.len && c->disable_pathinfo)
+        return lux_resp_error(r, 403); /* lighttpd's answer */
+    if (r->method == LUX_M_OPTIONS) {
+        r->status = 200;
+        lux_resp_header(r, "Allow", 5, "GET, HEAD, OPTIONS", 18);
+        return LUX_HANDLED;
+    }
+    /* POST to a static file answers with the file, as lighttpd does. */
+    if (r->method != LUX_M_GET && r->method != LUX_M_HEAD && r->method != LUX_M_POST) {
+        lux_resp_error(r, 405);
+        lux_resp_header(r, "Allow", 5, "GET, HEAD, OPTIONS", 18);
+        return LUX_HANDLED;
+    }
+    return answer(r, c, f, &r->physical, 0);
 }
 
 const lux_module lux_mod_staticfile = {
