@@ -177,6 +177,25 @@ static inline void sipround(uint64_t v[4]) {
     v[2] = ROTL(v[2], 32);
 }
 
+/* The last t (< 8) bytes of a message, the first in the lowest byte as SipHash packs them: two
+ * loads that overlap instead of a byte at a time (the same word on a little-endian machine; on
+ * another the hash is as good, only different). */
+static uint64_t tail_bytes(const char *s, size_t t) {
+    if (t >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, sizeof lo);
+        memcpy(&hi, s + t - 4, sizeof hi);
+        return lo | (uint64_t)hi << (8 * (t - 4));
+    }
+    if (t >= 2) {
+        uint16_t lo, hi;
+        memcpy(&lo, s, sizeof lo);
+        memcpy(&hi, s + t - 2, sizeof hi);
+        return lo | (uint64_t)hi << (8 * (t - 2));
+    }
+    return t ? (unsigned char)s[0] : 0;
+}
+
 static uint64_t hash_path(const uint64_t key[2], const char *s, size_t len) {
     uint64_t v[4] = {key[0] ^ 0x736f6d6570736575ULL, key[1] ^ 0x646f72616e646f6dULL,
                      key[0] ^ 0x6c7967656e657261ULL, key[1] ^ 0x7465646279746573ULL};
@@ -188,9 +207,7 @@ static uint64_t hash_path(const uint64_t key[2], const char *s, size_t len) {
         sipround(v);
         v[0] ^= m;
     }
-    uint64_t last = (uint64_t)len << 56;
-    for (size_t j = 0; i + j < len; j++)
-        last |= (uint64_t)(unsigned char)s[i + j] << (8 * j);
+    uint64_t last = (uint64_t)len << 56 | tail_bytes(s + i, len - i);
     v[3] ^= last;
     sipround(v);
     v[0] ^= last;
