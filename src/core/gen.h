@@ -7,6 +7,7 @@
 #define LUX_GEN_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "core/pool.h"
 #include "lux/conf.h"
@@ -55,6 +56,9 @@ enum { LUX_GEN_TEST_ONLY = 1 };
 struct lux_gen {
     _Atomic long refs;
     unsigned flags;
+    /* Unique among the generations of this process, from 1: tells what was cached under one
+     * generation apart from any other, even one built later at the same address. */
+    uint64_t serial;
     lux_conf_tree *tree;
     lux_pool pool;
     const lux_module *modules[LUX_MAX_MODULES];

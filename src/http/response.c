@@ -15,6 +15,7 @@
 #include "http/filter.h"
 #include "http/h1/charclass.h"
 #include "http/request.h"
+#include "http/response.h"
 #include "http/stat_cache.h"
 #include "http/status.h"
 #include "lux/log.h"
@@ -99,6 +100,26 @@ static int is_framing(const char *name, size_t len) {
     }
 }
 
+/* new_header_slot when the array is full: one twice as large, the headers so far moved in. */
+static lux_header *grow_header_slots(lux_req *r) {
+    size_t cap = r->resp_headers_cap ? r->resp_headers_cap * 2 : 8;
+    lux_header *h = lux_pool_alloc(r->pool, cap * sizeof *h);
+    if (!h)
+        return NULL;
+    if (r->nresp_headers)
+        memcpy(h, r->resp_headers, r->nresp_headers * sizeof *h);
+    r->resp_headers = h;
+    r->resp_headers_cap = cap;
+    return &h[r->nresp_headers];
+}
+
+/* Room for one more response header, or NULL when out of memory. */
+static inline lux_header *new_header_slot(lux_req *r) {
+    if (r->nresp_headers < r->resp_headers_cap)
+        return &r->resp_headers[r->nresp_headers];
+    return grow_header_slots(r);
+}
+
 int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen) {
     if (!is_token(name, nlen)) {
         lux_log(LUX_LOG_ERR, "a response header with an invalid name was refused (uri %.*s)",
@@ -115,18 +136,9 @@ int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value
                 (int)nlen, name);
         return 0;
     }
-    if (r->nresp_headers == r->resp_headers_cap) {
-        size_t cap = r->resp_headers_cap ? r->resp_headers_cap * 2 : 8;
-        lux_header *h = lux_pool_alloc(r->pool, cap * sizeof *h);
-        if (!h)
-            return -1;
-        if (r->nresp_headers)
-            memcpy(h, r->resp_headers, r->nresp_headers * sizeof *h);
-        r->resp_headers = h;
-        r->resp_headers_cap = cap;
-    }
+    lux_header *slot = new_header_slot(r);
     /* name and value in one piece of the pool, each NUL-terminated */
-    char *n = lux_pool_alloc(r->pool, nlen + 1 + vlen + 1);
+    char *n = slot ? lux_pool_alloc(r->pool, nlen + 1 + vlen + 1) : NULL;
     if (!n)
         return -1;
     char *v = n + nlen + 1;
@@ -134,8 +146,36 @@ int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value
     n[nlen] = '\0';
     memcpy(v, value, vlen);
     v[vlen] = '\0';
-    r->resp_headers[r->nresp_headers++] = (lux_header){{n, nlen}, {v, vlen}};
+    *slot = (lux_header){{n, nlen}, {v, vlen}};
+    r->nresp_headers++;
     return 0;
+}
+
+int lux_resp_header_trusted(lux_req *r, const char *name, size_t nlen, const char *value,
+                            size_t vlen) {
+    lux_header *slot = new_header_slot(r);
+    char *v = slot ? lux_pool_alloc(r->pool, vlen + 1) : NULL;
+    if (!v)
+        return -1;
+    memcpy(v, value, vlen);
+    v[vlen] = '\0';
+    *slot = (lux_header){{name, nlen}, {v, vlen}};
+    r->nresp_headers++;
+    return 0;
+}
+
+int lux_resp_header_static(lux_req *r, const char *name, size_t nlen, const char *value,
+                           size_t vlen) {
+    lux_header *slot = new_header_slot(r);
+    if (!slot)
+        return -1;
+    *slot = (lux_header){{name, nlen}, {value, vlen}};
+    r->nresp_headers++;
+    return 0;
+}
+
+int lux_resp_value_ok(const char *value, size_t len) {
+    return is_field_value(value, len);
 }
 
 /* A body piece. A streamed body's pieces live on the heap and go as soon as they are sent, so
@@ -291,7 +331,7 @@ lux_result lux_resp_error(lux_req *r, int status) {
     if (status == 304 || status < 200 || status == 204)
         return LUX_HANDLED;
     if (errorfile(r, status)) {
-        lux_resp_header(r, "Content-Type", 12, "text/html", 9);
+        lux_resp_header_static(r, "Content-Type", 12, "text/html", 9);
         return LUX_HANDLED;
     }
     size_t n;
@@ -302,19 +342,19 @@ lux_result lux_resp_error(lux_req *r, int status) {
     else if (page)
         lux_resp_body_mem(r, page, lux_status_page(status, page, 512));
     static const char ct[] = "text/html; charset=utf-8";
-    lux_resp_header(r, "Content-Type", 12, ct, sizeof ct - 1);
+    lux_resp_header_static(r, "Content-Type", 12, ct, sizeof ct - 1);
     return LUX_HANDLED;
 }
 
-static int resp_has(const lux_req *r, const char *name, size_t len) {
-    for (size_t i = 0; i < r->nresp_headers; i++)
-        if (r->resp_headers[i].name.len == len &&
-            strncasecmp(r->resp_headers[i].name.ptr, name, len) == 0)
-            return 1;
-    return 0;
+/* Is h named `name` (len bytes, starting with a letter), in any case? The length and the first
+ * letter first: most names differ in one of them (ETag has Date's length). */
+static int is_named(const lux_header *h, const char *name, size_t len) {
+    return h->name.len == len && (h->name.ptr[0] | 0x20) == (name[0] | 0x20) &&
+           strncasecmp(h->name.ptr, name, len) == 0;
 }
 
-static char *put(char *p, const char *s, size_t n) {
+/* Inline: most pieces are literals, copied without a call when their length is known. */
+static inline char *put(char *p, const char *s, size_t n) {
     memcpy(p, s, n);
     return p + n;
 }
@@ -342,9 +382,9 @@ static char *put_u64(char *p, uint64_t v) {
 #define SERVER_FIXED (LIT_LEN("Server: ") + 2)
 
 /* The most bytes lux_resp_head can write for r: every optional line counted as present. */
-static size_t head_size_max(const lux_req *r, const char *reason, const lux_str *tag) {
-    size_t n = STATUS_LINE_FIXED + strlen(reason) + CONTENT_LENGTH_MAX + CONNECTION_MAX +
-               DATE_LINE + SERVER_FIXED + tag->len + 2;
+static size_t head_size_max(const lux_req *r, size_t reason_len, const lux_str *tag) {
+    size_t n = STATUS_LINE_FIXED + reason_len + CONTENT_LENGTH_MAX + CONNECTION_MAX + DATE_LINE +
+               SERVER_FIXED + tag->len + 2;
     for (size_t i = 0; i < r->nresp_headers; i++)
         n += r->resp_headers[i].name.len + 2 + r->resp_headers[i].value.len + 2;
     return n;
@@ -359,7 +399,8 @@ int lux_resp_chunked(const lux_req *r) {
 char *lux_resp_head(lux_req *r, size_t *len) {
     const lux_core_conf *core = r->confs ? r->confs[0] : r->gen->core;
     const char *reason = lux_status_reason(r->status);
-    size_t need = head_size_max(r, reason, &core->tag);
+    size_t reason_len = strlen(reason);
+    size_t need = head_size_max(r, reason_len, &core->tag);
     char *head = lux_pool_alloc(r->pool, need);
     if (!head)
         return NULL;
@@ -370,14 +411,18 @@ char *lux_resp_head(lux_req *r, size_t *len) {
     *p++ = (char)('0' + st / 10 % 10);
     *p++ = (char)('0' + st % 10);
     *p++ = ' ';
-    p = put(p, reason, strlen(reason));
+    p = put(p, reason, reason_len);
     p = PUTS(p, "\r\n");
+    /* A module may have set Date or Server itself (setenv.set-response-header): its value wins. */
+    int has_date = 0, has_server = 0;
     for (size_t i = 0; i < r->nresp_headers; i++) {
         const lux_header *h = &r->resp_headers[i];
         p = put(p, h->name.ptr, h->name.len);
         p = PUTS(p, ": ");
         p = put(p, h->value.ptr, h->value.len);
         p = PUTS(p, "\r\n");
+        has_date |= is_named(h, "Date", 4);
+        has_server |= is_named(h, "Server", 6);
     }
     /* 1xx, 204 and 304 carry no Content-Length framing (RFC 9110 8.6). A streamed body has
      * the length it announced, or none: chunked on HTTP/1.1, the connection's end on 1.0. */
@@ -397,14 +442,12 @@ char *lux_resp_head(lux_req *r, size_t *len) {
         p = PUTS(p, "Connection: close\r\n");
     else if (r->version == 10 && !r->tunnel)
         p = PUTS(p, "Connection: keep-alive\r\n");
-    /* A module may have set Date or Server itself (setenv.set-response-header): its value wins. */
-    int own = r->nresp_headers > 0;
-    if (!own || !resp_has(r, "Date", 4)) {
+    if (!has_date) {
         p = PUTS(p, "Date: ");
         p = put(p, lux_worker_date(r->worker), LUX_HTTP_DATE_LEN);
         p = PUTS(p, "\r\n");
     }
-    if (core->tag.len && (!own || !resp_has(r, "Server", 6))) {
+    if (core->tag.len && !has_server) {
         p = PUTS(p, "Server: ");
         p = put(p, core->tag.ptr, core->tag.len);
         p = PUTS(p, "\r\n");

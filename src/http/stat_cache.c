@@ -177,6 +177,25 @@ static inline void sipround(uint64_t v[4]) {
     v[2] = ROTL(v[2], 32);
 }
 
+/* The last t (< 8) bytes of a message, the first in the lowest byte as SipHash packs them: two
+ * loads that overlap instead of a byte at a time (the same word on a little-endian machine; on
+ * another the hash is as good, only different). */
+static uint64_t tail_bytes(const char *s, size_t t) {
+    if (t >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, sizeof lo);
+        memcpy(&hi, s + t - 4, sizeof hi);
+        return lo | (uint64_t)hi << (8 * (t - 4));
+    }
+    if (t >= 2) {
+        uint16_t lo, hi;
+        memcpy(&lo, s, sizeof lo);
+        memcpy(&hi, s + t - 2, sizeof hi);
+        return lo | (uint64_t)hi << (8 * (t - 2));
+    }
+    return t ? (unsigned char)s[0] : 0;
+}
+
 static uint64_t hash_path(const uint64_t key[2], const char *s, size_t len) {
     uint64_t v[4] = {key[0] ^ 0x736f6d6570736575ULL, key[1] ^ 0x646f72616e646f6dULL,
                      key[0] ^ 0x6c7967656e657261ULL, key[1] ^ 0x7465646279746573ULL};
@@ -188,9 +207,7 @@ static uint64_t hash_path(const uint64_t key[2], const char *s, size_t len) {
         sipround(v);
         v[0] ^= m;
     }
-    uint64_t last = (uint64_t)len << 56;
-    for (size_t j = 0; i + j < len; j++)
-        last |= (uint64_t)(unsigned char)s[i + j] << (8 * j);
+    uint64_t last = (uint64_t)len << 56 | tail_bytes(s + i, len - i);
     v[3] ^= last;
     sipround(v);
     v[0] ^= last;
@@ -326,10 +343,14 @@ static void read_small_file(lux_file *f, int fd) {
 
 /* A file with the attributes st; a regular file is opened, and then described by what was
  * opened (O_NONBLOCK: should it have become a FIFO meanwhile, the open must not wait). */
-static lux_file *load_file(const char *path, int follow, const struct stat *st) {
-    lux_file *f = calloc(1, sizeof *f);
+static lux_file *load_file(const char *path, size_t len, int follow, const struct stat *st) {
+    lux_file *f = calloc(1, sizeof *f + len + 1);
     if (!f)
         return NULL;
+    char *own_path = (char *)(f + 1);
+    memcpy(own_path, path, len);
+    f->path = own_path;
+    f->path_len = len;
     f->refs = 1;
     f->fd = -1;
     set_attrs(f, st);
@@ -429,7 +450,7 @@ lux_file *lux_stat_cache_get(lux_stat_cache *c, time_t now, const char *path, si
         errno = err;
         return NULL;
     }
-    lux_file *f = load_file(path, follow, &st);
+    lux_file *f = load_file(path, len, follow, &st);
     if (f)
         remember(c, now, epoch, path, len, h, follow, f);
     return f;

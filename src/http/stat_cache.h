@@ -18,6 +18,21 @@
 #include "http/etag.h"
 #include "net/worker.h"
 
+/*
+ * The Content-Type mimetype.assign gives a file's path, kept with the file so that the table is
+ * searched once per file instead of once per request. It holds for the generation numbered gen
+ * (a table never changes within one) and that generation's table `table` of n entries; it points
+ * into that generation's memory, so only a request of the same generation may use it.
+ */
+typedef struct {
+    uint64_t gen; /* lux_gen.serial; 0: nothing found yet */
+    const void *table;
+    size_t n;
+    const char *value; /* the header value: NUL-terminated, never NULL once found */
+    size_t len;
+    int clean; /* a valid field value (no CR, LF or NUL) */
+} lux_file_type;
+
 typedef struct lux_file {
     int refs;
     int fd;        /* -1 for directories and for files held in memory */
@@ -31,6 +46,10 @@ typedef struct lux_file {
     unsigned etag_flags;
     unsigned char etag_len; /* 0: none made yet */
     char etag[LUX_ETAG_MAX + 1];
+    /* The path the stat cache opened it by (NUL-terminated); NULL for a file made elsewhere. */
+    const char *path;
+    size_t path_len;
+    lux_file_type type;
 } lux_file;
 
 /* Small files up to this size are served from memory. */

@@ -1,5 +1,6 @@
 /* Response headers: what lux_resp_header accepts, and the head lux_resp_head writes. */
 #include <string.h>
+#include <strings.h>
 
 #include "core/core_conf.h"
 #include "core/pool.h"
@@ -159,6 +160,52 @@ static void test_largest_head_fits(void) {
     core.tag = (lux_str){NULL, 0};
 }
 
+/* How many lines of head[0, len) start with name (any case) followed by ':'. */
+static int lines_named(const char *head, size_t len, const char *name) {
+    size_t n = strlen(name);
+    int count = 0;
+    for (const char *p = head, *end = head + len; p < end;) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+        if (!eol)
+            break;
+        if ((size_t)(eol - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0)
+            count++;
+        p = eol + 2;
+    }
+    return count;
+}
+
+/* Date and Server are the head's own unless a module set them, in whatever case; a name of the
+ * same length or the same first letter is not theirs. */
+static void test_module_date_and_server_win(void) {
+    static const struct {
+        const char *name;
+        int own_date, own_server;
+    } cases[] = {
+        {"Date", 1, 0},   {"date", 1, 0}, {"dATE", 1, 0}, {"Server", 0, 1},  {"SERVER", 0, 1},
+        {"sErVeR", 0, 1}, {"ETag", 0, 0}, {"Data", 0, 0}, {"Dates", 0, 0},   {"Serves", 0, 0},
+        {"Xerver", 0, 0}, {"D", 0, 0},    {"Tate", 0, 0}, {"Servers", 0, 0},
+    };
+    core.tag = (lux_str){"lux", 3};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lux_req r = new_req();
+        CHECK_INT(add(&r, cases[i].name, "mine"), 0);
+        size_t len;
+        char *head = lux_resp_head(&r, &len);
+        CHECK(head != NULL);
+        if (!head)
+            continue;
+        CHECK_INT(lines_named(head, len, "Date"), 1);
+        CHECK_INT(lines_named(head, len, "Server"), 1);
+        CHECK_INT(memmem(head, len, "Date: mine\r\n", 12) != NULL ||
+                      memmem(head, len, "date: mine\r\n", 12) != NULL ||
+                      memmem(head, len, "dATE: mine\r\n", 12) != NULL,
+                  cases[i].own_date);
+        CHECK_INT(memmem(head, len, "Server: lux\r\n", 13) == NULL, cases[i].own_server);
+    }
+    core.tag = (lux_str){NULL, 0};
+}
+
 int main(void) {
     lux_pool_init(&pool, 4096);
     worker.loop = lux_loop_new();
@@ -169,6 +216,7 @@ int main(void) {
     RUN(test_framing_headers_are_the_servers);
     RUN(test_tunnel_head_has_no_framing);
     RUN(test_largest_head_fits);
+    RUN(test_module_date_and_server_win);
     lux_loop_free(worker.loop);
     lux_pool_free(&pool);
     T_EXIT();

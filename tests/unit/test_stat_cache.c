@@ -195,6 +195,23 @@ static void test_etag_kept_per_flags(void) {
     lux_stat_cache_free(c);
 }
 
+/* A file knows the path it was opened by: what a type kept with it was found for. With and
+ * without following links the same path gives two files, each with its own copy. */
+static void test_file_knows_its_path(void) {
+    lux_stat_cache *c = lux_stat_cache_new();
+    const char *path = at("d/sub/f.txt");
+    lux_file *f = get(c, 100, path, 1);
+    lux_file *g = get(c, 100, path, 0);
+    CHECK(f && g && f != g);
+    CHECK_INT(f->path_len, strlen(path));
+    CHECK(f->path && strcmp(f->path, path) == 0);
+    CHECK(g->path && g->path != f->path && strcmp(g->path, path) == 0);
+    CHECK(f->type.gen == 0 && g->type.gen == 0); /* no type found yet */
+    lux_file_unref(f);
+    lux_file_unref(g);
+    lux_stat_cache_free(c);
+}
+
 static void test_expire_is_incremental(void) {
     lux_stat_cache *c = lux_stat_cache_new();
     char rel[64];
@@ -278,6 +295,7 @@ int main(void) {
     RUN(test_inline_bytes_bounded);
     RUN(test_hit_needs_no_lookup_within_a_second);
     RUN(test_etag_kept_per_flags);
+    RUN(test_file_knows_its_path);
     RUN(test_expire_is_incremental);
     RUN(test_follow_disabled_refuses_links_anywhere);
     RUN(test_walk_matches_openat2);
