@@ -1,9 +1,9 @@
 /*
  * The stream core: a request's life apart from its connection. A request owns a pool of its
  * own; the protocol creates it (lux_req_new), starts it, pulls the response body and frees it.
- * The core tells the protocol what happened through lux_stream_ops, always from the loop: a
- * zero-delay timer of the request delivers the pending events after the current batch, so no
- * callback ever runs inside a call the protocol (or a handler) made.
+ * The core tells the protocol what happened through lux_stream_ops, always from the loop: the
+ * request's run-soon entry (event/soon.h) delivers the pending events after the current batch,
+ * so no callback ever runs inside a call the protocol (or a handler) made.
  */
 #include "http/stream.h"
 
@@ -29,7 +29,7 @@
 
 typedef struct lux_stream_state {
     lux_req *owner;
-    lux_timer defer;   /* zero-delay: delivers `pending` from the loop */
+    lux_soon defer;    /* run soon: delivers `pending` from the loop */
     unsigned pending;  /* LUX_SEV_* not delivered yet */
     int delivering;    /* inside an ops callback: lux_req_free waits for it to return */
     int free_asked;    /* lux_req_free was called during delivery */
@@ -44,7 +44,7 @@ typedef struct lux_stream_state {
     void *abort_arg;
 } lux_stream_state;
 
-static void on_defer(lux_timer *t);
+static void on_defer(lux_soon *s);
 
 lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     lux_pool pool;
@@ -102,12 +102,8 @@ lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
 void lux_stream_later(lux_req *r, unsigned ev) {
     lux_stream_state *st = r->stream;
     st->pending |= ev;
-    if (lux_timer_armed(&st->defer) || st->delivering)
-        return; /* on_defer looks at `pending` again before it returns */
-    lux_loop *loop = r->worker->loop;
-    if (lux_loop_timer_arm(loop, &st->defer, lux_loop_now_ms(loop)) < 0)
-        lux_log(LUX_LOG_ERR, "out of memory: a response for %.*s cannot be scheduled",
-                (int)r->uri.len, r->uri.ptr ? r->uri.ptr : "");
+    if (!st->delivering) /* else on_defer looks at `pending` again before it returns */
+        lux_loop_soon(r->worker->loop, &st->defer);
 }
 
 static void release_taken(lux_stream_state *st) {
@@ -153,7 +149,7 @@ static void release_pool(lux_req *r) {
 
 void lux_req_free(lux_req *r) {
     lux_stream_state *st = r->stream;
-    lux_loop_timer_cancel(r->worker->loop, &st->defer);
+    lux_soon_cancel(&st->defer);
     st->pending = 0;
     run_abort(r); /* freed under a handler that holds it: the client or the server gave up */
     /* request_done runs now, while the connection the request names is still there. */
@@ -202,8 +198,8 @@ static unsigned next_event(lux_stream_state *st) {
 
 /* Deliver the pending events one at a time; a callback may cause more (they are delivered in
  * the same run) or free the request (done once the callback has returned). */
-static void on_defer(lux_timer *t) {
-    lux_stream_state *st = (lux_stream_state *)((char *)t - offsetof(lux_stream_state, defer));
+static void on_defer(lux_soon *s) {
+    lux_stream_state *st = (lux_stream_state *)((char *)s - offsetof(lux_stream_state, defer));
     lux_req *r = st->owner;
     st->delivering = 1;
     for (unsigned ev; !st->free_asked && (ev = next_event(st));) {
