@@ -46,28 +46,53 @@ typedef struct lux_stream_state {
 
 static void on_defer(lux_soon *s);
 
+/* What every request takes from its pool first, in one allocation zeroed at once. */
+typedef struct {
+    lux_req req;
+    lux_stream_state st;
+    lux_pool pool; /* the request's pool, living in its own first block */
+} req_head;
+
+/* The request's tables sized by its generation, in one allocation: the settings it starts
+ * from (a copy of the global ones), then what starts zeroed (no condition decided, no capture,
+ * every module's settings from the global block), widest elements first so each stays
+ * aligned. */
+static int alloc_tables(lux_req *r, lux_pool *pool, const lux_gen *g) {
+    size_t nb = g->tree->nblocks, nm = g->nmodules;
+    size_t confs_size = nm * sizeof *r->confs;
+    size_t zeroed_size = nb * sizeof *r->cond_caps + nm * sizeof *r->conf_block + nb;
+    char *p = lux_pool_alloc(pool, confs_size + zeroed_size);
+    if (!p)
+        return -1;
+    r->confs = memcpy(p, g->global_conf, confs_size);
+    char *z = memset(p + confs_size, 0, zeroed_size);
+    r->cond_caps = (lux_cond_captures **)(void *)z;
+    r->conf_block = (unsigned *)(void *)(z + nb * sizeof *r->cond_caps);
+    r->cond_state = (uint8_t *)(z + nb * sizeof *r->cond_caps + nm * sizeof *r->conf_block);
+    return 0;
+}
+
 lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     lux_pool pool;
     lux_pool_init(&pool, REQ_POOL_BLOCK);
     void *block = lux_worker_block_get(c->w);
     if (block)
         lux_pool_attach(&pool, block);
-    lux_req *r = lux_pool_alloc(&pool, sizeof *r);
-    lux_pool *own = lux_pool_alloc(&pool, sizeof *own);
-    lux_stream_state *st = lux_pool_alloc(&pool, sizeof *st);
-    lux_gen *g = c->gen;
-    size_t nb = g->tree->nblocks;
-    uint8_t *cond_state = lux_pool_alloc(&pool, nb);
-    lux_cond_captures **caps = lux_pool_alloc(&pool, nb * sizeof *caps);
-    const void **confs = lux_pool_alloc(&pool, g->nmodules * sizeof *confs);
-    unsigned *conf_block = lux_pool_alloc(&pool, g->nmodules * sizeof *conf_block);
-    if (!r || !own || !st || !cond_state || !caps || !confs || !conf_block) {
+    req_head *h = lux_pool_alloc(&pool, sizeof *h);
+    if (!h) {
         lux_pool_free(&pool);
         return NULL;
     }
-    *own = pool; /* the pool lives in its own first block from here on */
-    memset(r, 0, sizeof *r);
-    memset(st, 0, sizeof *st);
+    /* Zeroed, the request has decided no condition (lux_req_forget_conditions' state). */
+    memset(h, 0, offsetof(req_head, pool));
+    lux_req *r = &h->req;
+    lux_stream_state *st = &h->st;
+    lux_gen *g = c->gen;
+    if (alloc_tables(r, &pool, g) < 0) {
+        lux_pool_free(&pool);
+        return NULL;
+    }
+    h->pool = pool; /* the pool lives in its own first block from here on */
     st->owner = r;
     st->defer.cb = on_defer;
     st->sent_tail = &st->sent_head;
@@ -76,7 +101,7 @@ lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     r->proto_data = proto_data;
     r->conn = c;
     r->worker = c->w;
-    r->pool = own;
+    r->pool = &h->pool;
     r->gen = g;
     r->version = 11;
     r->body_tail = &r->body;
@@ -88,14 +113,6 @@ lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     int tls = c->tls.ssl || (c->proxied_tls && c->proxied_tls->ssl);
     r->scheme = tls ? (lux_str){"https", 5} : (lux_str){"http", 4};
     clock_gettime(CLOCK_REALTIME, &r->start);
-    r->cond_state = cond_state;
-    r->cond_caps = caps;
-    r->confs = confs;
-    r->conf_block = conf_block;
-    memset(conf_block, 0, g->nmodules * sizeof *conf_block);
-    lux_req_forget_conditions(r);
-    for (size_t i = 0; i < g->nmodules; i++)
-        confs[i] = g->global_conf[i];
     return r;
 }
 
