@@ -168,14 +168,20 @@ void lux_req_free(lux_req *r) {
     lux_stream_state *st = r->stream;
     lux_soon_cancel(&st->defer);
     st->pending = 0;
-    run_abort(r); /* freed under a handler that holds it: the client or the server gave up */
+    /* Freed under a handler that holds it: the client or the server gave up. A request that
+     * registered no callback and has no body has nothing for run_abort to clear or call. */
+    if (st->abort_fn || st->writable_fn || r->req_body)
+        run_abort(r);
     /* request_done runs now, while the connection the request names is still there. */
     lux_stats_request_done(r->worker->id, r);
     lux_gen_run_hook(r, LUX_HOOK_REQUEST_DONE);
-    lux_filter_release(r);
+    /* No output filter, no request body (the common answer): nothing for their release. */
+    if (r->filters)
+        lux_filter_release(r);
     lux_resp_body_reset(r);
     release_taken(st);
-    lux_body_release(r);
+    if (r->req_body)
+        lux_body_release(r);
     lux_file_unref(r->file);
     r->file = NULL;
     if (st->delivering)
