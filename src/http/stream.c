@@ -207,16 +207,25 @@ static void run_filters(lux_req *r) {
         r->stream->pending |= LUX_SEV_WRITABLE;
 }
 
-/* The next event to deliver, in the order a response happens. */
+/* The next event to deliver, in the order a response happens: abort, head, filter, body,
+ * wanted, writable, body in. The lower bit goes first but for the filter run, whose bit is the
+ * highest and which goes right after the head. */
+#define ONE_BIT(ev) ((ev) && !((ev) & ((ev)-1)))
+_Static_assert(ONE_BIT(LUX_SEV_ABORT) && ONE_BIT(LUX_SEV_HEAD) && ONE_BIT(LUX_SEV_FILTER) &&
+                   ONE_BIT(LUX_SEV_BODY) && ONE_BIT(LUX_SEV_WANTED) && ONE_BIT(LUX_SEV_WRITABLE) &&
+                   ONE_BIT(LUX_SEV_BODY_IN),
+               "each event is a bit of `pending`");
+_Static_assert(LUX_SEV_ABORT < LUX_SEV_HEAD && LUX_SEV_HEAD < LUX_SEV_BODY &&
+                   LUX_SEV_BODY < LUX_SEV_WANTED && LUX_SEV_WANTED < LUX_SEV_WRITABLE &&
+                   LUX_SEV_WRITABLE < LUX_SEV_BODY_IN && LUX_SEV_BODY_IN < LUX_SEV_FILTER,
+               "next_event takes the events by their bits");
 static unsigned next_event(lux_stream_state *st) {
-    static const unsigned order[] = {LUX_SEV_ABORT,  LUX_SEV_HEAD,     LUX_SEV_FILTER, LUX_SEV_BODY,
-                                     LUX_SEV_WANTED, LUX_SEV_WRITABLE, LUX_SEV_BODY_IN};
-    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
-        if (st->pending & order[i]) {
-            st->pending &= ~order[i];
-            return order[i];
-        }
-    return 0;
+    unsigned p = st->pending;
+    unsigned ev = p & (LUX_SEV_ABORT | LUX_SEV_HEAD) ? p & -p
+                  : p & LUX_SEV_FILTER               ? LUX_SEV_FILTER
+                                                     : p & -p;
+    st->pending = p & ~ev;
+    return ev;
 }
 
 /* Deliver the pending events one at a time; a callback may cause more (they are delivered in
