@@ -34,20 +34,19 @@ const char *const lux_stats_enc_names[LUX_STATS_NENCS] = {"gzip", "deflate", "br
 /* The histogram's bounds in seconds, once: the table the pages print and its microsecond twin
  * the request path compares with come from the same list. */
 #define BUCKET_BOUNDS(X)                                                                           \
-    X(0.0001)                                                                                      \
-    X(0.00025) X(0.0005) X(0.001) X(0.0025) X(0.005) X(0.01) X(0.025) X(0.05) X(0.1) X(0.25)       \
-        X(0.5) X(1) X(2.5) X(5)
+    X(0.0001), X(0.00025), X(0.0005), X(0.001), X(0.0025), X(0.005), X(0.01), X(0.025), X(0.05),   \
+        X(0.1), X(0.25), X(0.5), X(1), X(2.5), X(5)
 
-#define AS_SECONDS(b) b,
+#define AS_SECONDS(b) b
 const double lux_stats_bucket_bounds[LUX_STATS_NBUCKETS] = {BUCKET_BOUNDS(AS_SECONDS)};
 
 /* A whole number of microseconds us is above a bound b exactly when it is above floor(b * 1e6)
  * (the product computed in double, as the comparison of (double)us with it would), so the
  * request path compares integers. The last entry stands for +Inf: no us is above it, which
  * makes the table 16 long for the search in lux_stats_bucket_of. */
-#define AS_MICROSECONDS(b) (uint64_t)((b)*1e6),
-static const uint64_t bucket_bounds_us[LUX_STATS_NBUCKETS + 1] = {BUCKET_BOUNDS(AS_MICROSECONDS)
-                                                                      UINT64_MAX};
+#define AS_MICROSECONDS(b) (uint64_t)((b)*1e6)
+static const uint64_t bucket_bounds_us[LUX_STATS_NBUCKETS + 1] = {BUCKET_BOUNDS(AS_MICROSECONDS),
+                                                                  UINT64_MAX};
 _Static_assert(LUX_STATS_NBUCKETS + 1 == 16, "lux_stats_bucket_of searches 16 entries");
 
 /* One worker's counters of one backend. */
