@@ -2,7 +2,6 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 struct lux_pool_block {
     lux_pool_block *next;
@@ -63,15 +62,6 @@ void *lux_pool_alloc_block(lux_pool *p, size_t n) {
     use_block(p, nb);
     p->cur += n;
     return nb->data;
-}
-
-char *lux_pool_strndup(lux_pool *p, const char *s, size_t n) {
-    char *d = lux_pool_alloc(p, n + 1);
-    if (!d)
-        return NULL;
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
 }
 
 void *lux_pool_detach(lux_pool *p) {

@@ -6,6 +6,7 @@
 #define LUX_POOL_H
 
 #include <stddef.h>
+#include <string.h>
 
 typedef struct lux_pool_block lux_pool_block;
 typedef struct lux_pool {
@@ -32,7 +33,16 @@ static inline void *lux_pool_alloc(lux_pool *p, size_t n) {
     }
     return lux_pool_alloc_block(p, n);
 }
-char *lux_pool_strndup(lux_pool *p, const char *s, size_t n);
+/* A NUL-terminated copy of n bytes of s, or NULL when out of memory. Inline: a request makes
+ * several, and the call cost a third of the work. */
+static inline char *lux_pool_strndup(lux_pool *p, const char *s, size_t n) {
+    char *d = lux_pool_alloc(p, n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
 /*
  * Take the pool's one remaining block (after lux_pool_reset) out, leaving the pool empty, or put
  * such a block back: lets an idle connection hand its block to a per-worker free list.

@@ -5,10 +5,11 @@
  * touched by its own thread.
  *
  * One iteration: refresh the clocks, run the tick if a second has passed, run the timers that
- * are due, write out buffered log lines, wait for events (no longer than the nearest timer or
- * the next tick), then dispatch the batch of events. Tick and timers run between batches, never
- * inside one, so they may close any object without leaving an event of this batch pointing at
- * freed memory.
+ * are due and the "run soon" queue (event/soon.h), write out buffered log lines, wait for events
+ * (no longer than the nearest timer or the next tick), then dispatch the batch of events. Tick and
+ * timers run between batches, never inside one, so they may close any object without leaving an
+ * event of this batch pointing at freed memory. The same holds for the run-soon callbacks, which
+ * run right after the due timers.
  */
 #ifndef LUX_LOOP_H
 #define LUX_LOOP_H
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "event/soon.h"
 #include "event/timer.h"
 
 typedef struct lux_loop lux_loop;
@@ -60,5 +62,10 @@ int64_t lux_loop_now_ms(const lux_loop *l);
  * an armed timer for later is O(1) (see event/timer.h); 0, or -1 out of memory. */
 int lux_loop_timer_arm(lux_loop *l, lux_timer *t, int64_t due_ms);
 void lux_loop_timer_cancel(lux_loop *l, lux_timer *t);
+/* Run s->cb from the loop after the batch of events at hand, where the due timers run and
+ * right after them, in the order of queueing; a callback queued by a timer or by another
+ * run-soon callback runs before the loop waits again. Queueing a queued entry does nothing;
+ * lux_soon_cancel takes it out (O(1)); the owner cancels it before freeing it. */
+void lux_loop_soon(lux_loop *l, lux_soon *s);
 
 #endif

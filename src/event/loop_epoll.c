@@ -20,6 +20,7 @@ struct lux_loop {
     void (*tick)(void *);
     void *tick_arg;
     lux_timers timers;
+    lux_soon_queue soon;
 };
 
 static void refresh_clocks(lux_loop *l) {
@@ -41,6 +42,7 @@ lux_loop *lux_loop_new(void) {
         return NULL;
     }
     lux_timers_init(&l->timers);
+    lux_soon_queue_init(&l->soon);
     refresh_clocks(l);
     return l;
 }
@@ -50,6 +52,8 @@ void lux_loop_free(lux_loop *l) {
         return;
     close(l->epfd);
     lux_timers_free(&l->timers);
+    while (lux_soon_pending(&l->soon))
+        lux_soon_cancel(l->soon.head.next);
     free(l);
 }
 
@@ -118,9 +122,15 @@ void lux_loop_timer_cancel(lux_loop *l, lux_timer *t) {
     lux_timers_cancel(&l->timers, t);
 }
 
+void lux_loop_soon(lux_loop *l, lux_soon *s) {
+    lux_soon_push(&l->soon, s);
+}
+
 /* Sleep until the nearest timer, or the next wall-clock second for the tick, whichever comes
- * first. */
+ * first; not at all while a run-soon callback waits. */
 static int wait_ms(const lux_loop *l) {
+    if (lux_soon_pending(&l->soon))
+        return 0;
     int64_t wait = 1000 - l->wall_ms;
     int64_t next = lux_timers_next(&l->timers);
     if (next - l->now_ms < wait)
@@ -142,6 +152,15 @@ static void dispatch(struct epoll_event *ev, int n) {
     }
 }
 
+/* The due timers, then the run-soon queue, until neither has anything left for now: either
+ * may queue or arm for the other. */
+static void run_due(lux_loop *l) {
+    do {
+        lux_timers_run(&l->timers, l->now_ms);
+        lux_soon_run(&l->soon);
+    } while (!l->stop && lux_timers_next(&l->timers) <= l->now_ms);
+}
+
 void lux_loop_run(lux_loop *l) {
     struct epoll_event ev[MAX_EVENTS];
     l->stop = 0;
@@ -155,8 +174,9 @@ void lux_loop_run(lux_loop *l) {
             if (l->stop)
                 break;
         }
-        /* After the previous batch: a timer may close an object whose event was in it. */
-        lux_timers_run(&l->timers, l->now_ms);
+        /* After the previous batch: a timer or a run-soon callback may close an object whose
+         * event was in it. */
+        run_due(l);
         if (l->stop)
             break;
         /* Log lines are buffered per thread (core/log_sink.h): what this batch of events, the

@@ -57,11 +57,10 @@ static int grow(lux_timers *h) {
     return 0;
 }
 
-int lux_timers_arm(lux_timers *h, lux_timer *t, int64_t due) {
+int lux_timers_place(lux_timers *h, lux_timer *t, int64_t due) {
     t->due = due;
     if (t->pos) {
-        /* Later: leave the heap alone, lux_timers_run moves it when its key comes up. */
-        if (due >= t->key)
+        if (due >= t->key) /* later: see lux_timers_arm */
             return 0;
         t->key = due;
         sift_up(h, t->pos - 1);

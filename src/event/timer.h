@@ -23,8 +23,19 @@ typedef struct {
 
 void lux_timers_init(lux_timers *h);
 void lux_timers_free(lux_timers *h);
-/* Arm (or re-arm) t to run its callback once `due` has come. 0, or -1 out of memory. */
-int lux_timers_arm(lux_timers *h, lux_timer *t, int64_t due);
+/* lux_timers_arm for a timer that is not armed, or moves earlier: it goes into the heap. */
+int lux_timers_place(lux_timers *h, lux_timer *t, int64_t due);
+/* Arm (or re-arm) t to run its callback once `due` has come. 0, or -1 out of memory. Inline
+ * for the common case, an armed timer moved later (a connection's timeout after each
+ * request), which only records the new due time. */
+static inline int lux_timers_arm(lux_timers *h, lux_timer *t, int64_t due) {
+    if (t->pos && due >= t->key) {
+        /* Later: leave the heap alone, lux_timers_run moves it when its key comes up. */
+        t->due = due;
+        return 0;
+    }
+    return lux_timers_place(h, t, due);
+}
 void lux_timers_cancel(lux_timers *h, lux_timer *t);
 static inline int lux_timer_armed(const lux_timer *t) {
     return t->pos != 0;

@@ -155,10 +155,16 @@ int lux_req_patch_conf(lux_req *r) {
         return 0;
     lux_gen *g = r->gen;
     r->cond_undecided = 0;
-    for (size_t i = 0; i < g->nmodules; i++) {
-        r->confs[i] = g->global_conf[i];
-        r->conf_block[i] = 0;
-    }
+    /* A module's settings differ from the global ones only where a block patched them, and
+     * then its conf_block names that block (ids start at 1): only those go back before the
+     * blocks are decided again. No block patches anything in a configuration without
+     * conditional settings, so nothing differs. */
+    if (g->nblocks)
+        for (size_t i = 0; i < g->nmodules; i++)
+            if (r->conf_block[i]) {
+                r->confs[i] = g->global_conf[i];
+                r->conf_block[i] = 0;
+            }
     for (size_t i = 0; i < g->nblocks; i++) {
         const lux_block_patches *bp = &g->blocks[i];
         if (!lux_req_cond(r, bp->block))

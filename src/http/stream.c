@@ -1,9 +1,9 @@
 /*
  * The stream core: a request's life apart from its connection. A request owns a pool of its
  * own; the protocol creates it (lux_req_new), starts it, pulls the response body and frees it.
- * The core tells the protocol what happened through lux_stream_ops, always from the loop: a
- * zero-delay timer of the request delivers the pending events after the current batch, so no
- * callback ever runs inside a call the protocol (or a handler) made.
+ * The core tells the protocol what happened through lux_stream_ops, always from the loop: the
+ * request's run-soon entry (event/soon.h) delivers the pending events after the current batch,
+ * so no callback ever runs inside a call the protocol (or a handler) made.
  */
 #include "http/stream.h"
 
@@ -29,7 +29,7 @@
 
 typedef struct lux_stream_state {
     lux_req *owner;
-    lux_timer defer;   /* zero-delay: delivers `pending` from the loop */
+    lux_soon defer;    /* run soon: delivers `pending` from the loop */
     unsigned pending;  /* LUX_SEV_* not delivered yet */
     int delivering;    /* inside an ops callback: lux_req_free waits for it to return */
     int free_asked;    /* lux_req_free was called during delivery */
@@ -44,7 +44,33 @@ typedef struct lux_stream_state {
     void *abort_arg;
 } lux_stream_state;
 
-static void on_defer(lux_timer *t);
+static void on_defer(lux_soon *s);
+
+/* What every request takes from its pool first, in one allocation zeroed at once. */
+typedef struct {
+    lux_req req;
+    lux_stream_state st;
+    lux_pool pool; /* the request's pool, living in its own first block */
+} req_head;
+
+/* The request's tables sized by its generation, in one allocation: the settings it starts
+ * from (a copy of the global ones), then what starts zeroed (no condition decided, no capture,
+ * every module's settings from the global block), widest elements first so each stays
+ * aligned. */
+static int alloc_tables(lux_req *r, lux_pool *pool, const lux_gen *g) {
+    size_t nb = g->tree->nblocks, nm = g->nmodules;
+    size_t confs_size = nm * sizeof *r->confs;
+    size_t zeroed_size = nb * sizeof *r->cond_caps + nm * sizeof *r->conf_block + nb;
+    char *p = lux_pool_alloc(pool, confs_size + zeroed_size);
+    if (!p)
+        return -1;
+    r->confs = memcpy(p, g->global_conf, confs_size);
+    char *z = memset(p + confs_size, 0, zeroed_size);
+    r->cond_caps = (lux_cond_captures **)(void *)z;
+    r->conf_block = (unsigned *)(void *)(z + nb * sizeof *r->cond_caps);
+    r->cond_state = (uint8_t *)(z + nb * sizeof *r->cond_caps + nm * sizeof *r->conf_block);
+    return 0;
+}
 
 lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     lux_pool pool;
@@ -52,22 +78,21 @@ lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     void *block = lux_worker_block_get(c->w);
     if (block)
         lux_pool_attach(&pool, block);
-    lux_req *r = lux_pool_alloc(&pool, sizeof *r);
-    lux_pool *own = lux_pool_alloc(&pool, sizeof *own);
-    lux_stream_state *st = lux_pool_alloc(&pool, sizeof *st);
-    lux_gen *g = c->gen;
-    size_t nb = g->tree->nblocks;
-    uint8_t *cond_state = lux_pool_alloc(&pool, nb);
-    lux_cond_captures **caps = lux_pool_alloc(&pool, nb * sizeof *caps);
-    const void **confs = lux_pool_alloc(&pool, g->nmodules * sizeof *confs);
-    unsigned *conf_block = lux_pool_alloc(&pool, g->nmodules * sizeof *conf_block);
-    if (!r || !own || !st || !cond_state || !caps || !confs || !conf_block) {
+    req_head *h = lux_pool_alloc(&pool, sizeof *h);
+    if (!h) {
         lux_pool_free(&pool);
         return NULL;
     }
-    *own = pool; /* the pool lives in its own first block from here on */
-    memset(r, 0, sizeof *r);
-    memset(st, 0, sizeof *st);
+    /* Zeroed, the request has decided no condition (lux_req_forget_conditions' state). */
+    memset(h, 0, offsetof(req_head, pool));
+    lux_req *r = &h->req;
+    lux_stream_state *st = &h->st;
+    lux_gen *g = c->gen;
+    if (alloc_tables(r, &pool, g) < 0) {
+        lux_pool_free(&pool);
+        return NULL;
+    }
+    h->pool = pool; /* the pool lives in its own first block from here on */
     st->owner = r;
     st->defer.cb = on_defer;
     st->sent_tail = &st->sent_head;
@@ -76,7 +101,7 @@ lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     r->proto_data = proto_data;
     r->conn = c;
     r->worker = c->w;
-    r->pool = own;
+    r->pool = &h->pool;
     r->gen = g;
     r->version = 11;
     r->body_tail = &r->body;
@@ -88,26 +113,14 @@ lux_req *lux_req_new(lux_conn *c, const lux_stream_ops *ops, void *proto_data) {
     int tls = c->tls.ssl || (c->proxied_tls && c->proxied_tls->ssl);
     r->scheme = tls ? (lux_str){"https", 5} : (lux_str){"http", 4};
     clock_gettime(CLOCK_REALTIME, &r->start);
-    r->cond_state = cond_state;
-    r->cond_caps = caps;
-    r->confs = confs;
-    r->conf_block = conf_block;
-    memset(conf_block, 0, g->nmodules * sizeof *conf_block);
-    lux_req_forget_conditions(r);
-    for (size_t i = 0; i < g->nmodules; i++)
-        confs[i] = g->global_conf[i];
     return r;
 }
 
 void lux_stream_later(lux_req *r, unsigned ev) {
     lux_stream_state *st = r->stream;
     st->pending |= ev;
-    if (lux_timer_armed(&st->defer) || st->delivering)
-        return; /* on_defer looks at `pending` again before it returns */
-    lux_loop *loop = r->worker->loop;
-    if (lux_loop_timer_arm(loop, &st->defer, lux_loop_now_ms(loop)) < 0)
-        lux_log(LUX_LOG_ERR, "out of memory: a response for %.*s cannot be scheduled",
-                (int)r->uri.len, r->uri.ptr ? r->uri.ptr : "");
+    if (!st->delivering) /* else on_defer looks at `pending` again before it returns */
+        lux_loop_soon(r->worker->loop, &st->defer);
 }
 
 static void release_taken(lux_stream_state *st) {
@@ -153,16 +166,22 @@ static void release_pool(lux_req *r) {
 
 void lux_req_free(lux_req *r) {
     lux_stream_state *st = r->stream;
-    lux_loop_timer_cancel(r->worker->loop, &st->defer);
+    lux_soon_cancel(&st->defer);
     st->pending = 0;
-    run_abort(r); /* freed under a handler that holds it: the client or the server gave up */
+    /* Freed under a handler that holds it: the client or the server gave up. A request that
+     * registered no callback and has no body has nothing for run_abort to clear or call. */
+    if (st->abort_fn || st->writable_fn || r->req_body)
+        run_abort(r);
     /* request_done runs now, while the connection the request names is still there. */
     lux_stats_request_done(r->worker->id, r);
     lux_gen_run_hook(r, LUX_HOOK_REQUEST_DONE);
-    lux_filter_release(r);
+    /* No output filter, no request body (the common answer): nothing for their release. */
+    if (r->filters)
+        lux_filter_release(r);
     lux_resp_body_reset(r);
     release_taken(st);
-    lux_body_release(r);
+    if (r->req_body)
+        lux_body_release(r);
     lux_file_unref(r->file);
     r->file = NULL;
     if (st->delivering)
@@ -188,22 +207,31 @@ static void run_filters(lux_req *r) {
         r->stream->pending |= LUX_SEV_WRITABLE;
 }
 
-/* The next event to deliver, in the order a response happens. */
+/* The next event to deliver, in the order a response happens: abort, head, filter, body,
+ * wanted, writable, body in. The lower bit goes first but for the filter run, whose bit is the
+ * highest and which goes right after the head. */
+#define ONE_BIT(ev) ((ev) && !((ev) & ((ev)-1)))
+_Static_assert(ONE_BIT(LUX_SEV_ABORT) && ONE_BIT(LUX_SEV_HEAD) && ONE_BIT(LUX_SEV_FILTER) &&
+                   ONE_BIT(LUX_SEV_BODY) && ONE_BIT(LUX_SEV_WANTED) && ONE_BIT(LUX_SEV_WRITABLE) &&
+                   ONE_BIT(LUX_SEV_BODY_IN),
+               "each event is a bit of `pending`");
+_Static_assert(LUX_SEV_ABORT < LUX_SEV_HEAD && LUX_SEV_HEAD < LUX_SEV_BODY &&
+                   LUX_SEV_BODY < LUX_SEV_WANTED && LUX_SEV_WANTED < LUX_SEV_WRITABLE &&
+                   LUX_SEV_WRITABLE < LUX_SEV_BODY_IN && LUX_SEV_BODY_IN < LUX_SEV_FILTER,
+               "next_event takes the events by their bits");
 static unsigned next_event(lux_stream_state *st) {
-    static const unsigned order[] = {LUX_SEV_ABORT,  LUX_SEV_HEAD,     LUX_SEV_FILTER, LUX_SEV_BODY,
-                                     LUX_SEV_WANTED, LUX_SEV_WRITABLE, LUX_SEV_BODY_IN};
-    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
-        if (st->pending & order[i]) {
-            st->pending &= ~order[i];
-            return order[i];
-        }
-    return 0;
+    unsigned p = st->pending;
+    unsigned ev = p & (LUX_SEV_ABORT | LUX_SEV_HEAD) ? p & -p
+                  : p & LUX_SEV_FILTER               ? LUX_SEV_FILTER
+                                                     : p & -p;
+    st->pending = p & ~ev;
+    return ev;
 }
 
 /* Deliver the pending events one at a time; a callback may cause more (they are delivered in
  * the same run) or free the request (done once the callback has returned). */
-static void on_defer(lux_timer *t) {
-    lux_stream_state *st = (lux_stream_state *)((char *)t - offsetof(lux_stream_state, defer));
+static void on_defer(lux_soon *s) {
+    lux_stream_state *st = (lux_stream_state *)((char *)s - offsetof(lux_stream_state, defer));
     lux_req *r = st->owner;
     st->delivering = 1;
     for (unsigned ev; !st->free_asked && (ev = next_event(st));) {

@@ -100,6 +100,27 @@ static void test_buckets(void) {
     CHECK_INT(lux_stats_bucket_of(1000), 3);
     CHECK_INT(lux_stats_bucket_of(5000000), LUX_STATS_NBUCKETS - 1);
     CHECK_INT(lux_stats_bucket_of(5000001), LUX_STATS_NBUCKETS);
+    CHECK_INT(lux_stats_bucket_of(UINT64_MAX), LUX_STATS_NBUCKETS);
+}
+
+/* The bucket is the first whose bound in seconds the duration does not exceed, compared in
+ * double as the pages print the bounds: every microsecond around every bound lands where that
+ * comparison says. */
+static size_t bucket_by_seconds(uint64_t us) {
+    size_t i = 0;
+    while (i < LUX_STATS_NBUCKETS && (double)us > lux_stats_bucket_bounds[i] * 1e6)
+        i++;
+    return i;
+}
+
+static void test_buckets_match_the_bounds(void) {
+    for (size_t k = 0; k < LUX_STATS_NBUCKETS; k++) {
+        uint64_t at = (uint64_t)(lux_stats_bucket_bounds[k] * 1e6);
+        for (uint64_t us = at > 3 ? at - 3 : 0; us <= at + 3; us++)
+            CHECK_INT(lux_stats_bucket_of(us), bucket_by_seconds(us));
+    }
+    for (uint64_t us = 0; us < 20000; us += 7)
+        CHECK_INT(lux_stats_bucket_of(us), bucket_by_seconds(us));
 }
 
 static void test_quantiles(void) {
@@ -145,6 +166,7 @@ int main(void) {
     RUN(test_connection_states);
     RUN(test_no_registry);
     RUN(test_buckets);
+    RUN(test_buckets_match_the_bounds);
     RUN(test_quantiles);
     RUN(test_concurrent_writers);
     T_EXIT();
