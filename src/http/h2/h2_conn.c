@@ -37,7 +37,7 @@
 typedef struct h2_conn {
     lux_conn *c;
     lux_h2_session *s;
-    lux_timer kick; /* zero-delay: the core's news, a stop or a reload, acted on from the loop */
+    lux_soon kick;      /* run soon: the core's news, a stop or a reload, acted on from the loop */
     int64_t idle_since; /* loop ms the last stream ended (or the session began) */
     const char *pre;    /* the 101 of an h2c Upgrade: written before any frame */
     size_t pre_len;
@@ -131,8 +131,8 @@ int lux_h2c_allowed(const lux_conn *c) {
 static void kick_soon(h2_conn *h) {
     lux_loop *loop = h->c->w->loop;
     /* a lingering connection only drains what the client still sends, then closes */
-    if (!lux_timer_armed(&h->kick) && !h->c->lingering)
-        lux_loop_timer_arm(loop, &h->kick, lux_loop_now_ms(loop));
+    if (!h->c->lingering)
+        lux_loop_soon(loop, &h->kick);
 }
 
 /* A Content-Length over server.max-request-size is refused before a byte of it is read. */
@@ -783,7 +783,7 @@ static int run(h2_conn *h, int readable) {
     int done = h->over || !lux_h2_alive(h->s) || (h->goaway && !lux_h2_streams(h->s));
     if (done && wrc == 0 && !lux_h2_queued(h->s)) {
         /* the GOAWAY is out; the client may still be sending: linger so it is not lost */
-        lux_loop_timer_cancel(c->w->loop, &h->kick);
+        lux_soon_cancel(&h->kick);
         lux_conn_linger(c, !c->peer_closed);
         return FREED;
     }
@@ -796,7 +796,7 @@ static int run(h2_conn *h, int readable) {
     return GO_ON;
 }
 
-static void on_kick(lux_timer *t) {
+static void on_kick(lux_soon *t) {
     h2_conn *h = (h2_conn *)((char *)t - offsetof(h2_conn, kick));
     int read_on = h->read_on;
     h->read_on = 0;
@@ -835,7 +835,7 @@ static void h2_close(lux_conn *c) {
     while (h->orphans)
         orphan_free(h->orphans, 0);
     /* only now: a stream closing above may have armed it (input was waiting for it) */
-    lux_loop_timer_cancel(c->w->loop, &h->kick);
+    lux_soon_cancel(&h->kick);
     free(h);
     c->proto_data = NULL;
 }
