@@ -110,6 +110,11 @@ int lux_req_resolve_target(lux_req *r, const lux_str *authority, const lux_heade
         if (r->method != LUX_M_OPTIONS)
             return 400;
         r->uri = r->path = (lux_str){"*", 1};
+    } else if (lux_uri_is_plain(target, len)) {
+        /* What lux_uri_parse makes of a plain target is the target itself, as uri and as path:
+         * the pool copy already made of it serves as both. */
+        r->uri = r->path = r->target;
+        r->query = (lux_str){NULL, 0};
     } else {
         char *ubuf = lux_pool_alloc(r->pool, 3 * len + 2);
         char *pbuf = lux_pool_alloc(r->pool, 3 * len + 2);

@@ -17,6 +17,7 @@ enum {
     U_BAD_UTF8 = 1 << 4,   /* never valid in UTF-8: C0, C1, F5-FF */
     U_HOST = 1 << 5,       /* reg-name characters accepted in Host (before lower-casing) */
     U_HOST_LOWER = 1 << 6, /* reg-name characters that normalising leaves alone */
+    U_PATH_LOOK = 1 << 7,  /* where a plain path needs a closer look: '/', '?' or U_REQUIRED */
 };
 
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
@@ -33,7 +34,8 @@ enum {
      ((c) < 0x20 || (c) == 0x7f ? U_CTL : 0) |                                                     \
      ((c) == 0xc0 || (c) == 0xc1 || (c) >= 0xf5 ? U_BAD_UTF8 : 0) |                                \
      (IS_DIGIT(c) || IS_ALPHA(c) || (c) == '-' || (c) == '_' ? U_HOST : 0) |                       \
-     (IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'z') || (c) == '-' || (c) == '_' ? U_HOST_LOWER : 0))
+     (IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'z') || (c) == '-' || (c) == '_' ? U_HOST_LOWER : 0) |  \
+     ((c) == '/' || (c) == '?' || IS_REQD(c) ? U_PATH_LOOK : 0))
 #define UCLS4(c) UCLS(c), UCLS((c) + 1), UCLS((c) + 2), UCLS((c) + 3)
 #define UCLS16(c) UCLS4(c), UCLS4((c) + 4), UCLS4((c) + 8), UCLS4((c) + 12)
 #define UCLS64(c) UCLS16(c), UCLS16((c) + 16), UCLS16((c) + 32), UCLS16((c) + 48)
@@ -270,13 +272,21 @@ static ptrdiff_t split_absolute(const unsigned char *s, size_t n, lux_uri *out) 
  */
 static size_t plain_path_len(const unsigned char *s, size_t n) {
     size_t i = 0;
-    for (; i < n && s[i] != '?'; i++) {
-        if (ucls[s[i]] & U_REQUIRED)
-            return 0;
-        if (s[i] == '/' && i + 1 < n && (s[i + 1] == '/' || s[i + 1] == '.'))
+    for (; i < n; i++) {
+        unsigned c = s[i];
+        if (!(ucls[c] & U_PATH_LOOK))
+            continue;
+        if (c == '?')
+            break;
+        if (c != '/' || (i + 1 < n && (s[i + 1] == '/' || s[i + 1] == '.')))
             return 0;
     }
     return i;
+}
+
+int lux_uri_is_plain(const char *target, size_t len) {
+    const unsigned char *s = (const unsigned char *)target;
+    return len > 0 && s[0] == '/' && plain_path_len(s, len) == len;
 }
 
 /* The path part of the target from s[i] into the rewriter's uri_buf, and decoded and simplified

@@ -1,5 +1,5 @@
 /*
- * The shortcuts for common values (an already normal Host, a plain path) against the full
+ * The shortcuts for common values (an already normal Host, a plain target) against the full
  * rules: values one step away from the common case must not take them, and are answered as
  * the full rules answer them.
  */
@@ -96,9 +96,41 @@ static void test_host_name_limit(void) {
     CHECK_INT(lux_host_normalize(b, 261), -1);
 }
 
+/* Plain targets are their own uri and path under any options; the rest are not plain. */
+static void test_plain_targets(void) {
+    static const char *const plain[] = {"/",   "/f1k.bin", "/a/b.c-d_e~f", "/a/b/",
+                                        "/a.", "/a..b",    "/a/b.",        "/!$&'()*+,;=:@"};
+    static const char *const other[] = {
+        "",      "a",    "*",   "http://h/x", "/a?",  "/a?x",    "/a#f",      "//a",   "/a//b",
+        "/.",    "/..",  "/.a", "/a/./b",     "/a/.", "/a/../b", "/%41",      "/a b",  "/a\\b",
+        "/a\"b", "/a<b", "/a{", "/a^b",       "/a`b", "/a|b",    "/\xc3\xa9", "/\x7f", "/a\x01",
+    };
+    static const unsigned opts[] = {LUX_URI_DEFAULT_OPTS, 0,
+                                    LUX_URI_DEFAULT_OPTS | LUX_URI_PATH_DOTSEG_REJECT |
+                                        LUX_URI_PATH_BACKSLASH_TRANS | LUX_URI_PATH_2F_DECODE};
+    for (size_t i = 0; i < sizeof plain / sizeof *plain; i++) {
+        size_t n = strlen(plain[i]);
+        CHECK(lux_uri_is_plain(plain[i], n));
+        for (size_t k = 0; k < sizeof opts / sizeof *opts; k++) {
+            char ub[64], pb[64];
+            lux_uri u;
+            CHECK_INT(lux_uri_parse(plain[i], n, opts[k], &u, ub, pb), 0);
+            CHECK_STR(u.uri, plain[i]);
+            CHECK_STR(u.path, plain[i]);
+            CHECK(u.query == NULL);
+        }
+    }
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+        if (lux_uri_is_plain(other[i], strlen(other[i])))
+            fprintf(stderr, "  \"%s\" taken for plain\n", other[i]);
+        CHECK(!lux_uri_is_plain(other[i], strlen(other[i])));
+    }
+}
+
 int main(void) {
     RUN(test_normal_hosts);
     RUN(test_other_hosts);
     RUN(test_host_name_limit);
+    RUN(test_plain_targets);
     T_EXIT();
 }
