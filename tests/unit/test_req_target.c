@@ -174,12 +174,51 @@ static void test_hosts(void) {
     lux_gen_unref(gen);
 }
 
+/* Field names found whatever their case; names whose bytes differ by 0x20 without being letters
+ * ('^' and '~', '@' and '`') or that differ after the first byte are not the same name. */
+static void test_header_lookup(void) {
+    lux_gen *gen = gen_of("server.document-root = \"/srv\"\n");
+    int st;
+    lux_req r = from_head(gen, "GET", "/", "a.example\r\nX-Custom: 1\r\n^a: 2\r\n_b: 3", &st);
+    CHECK_INT(st, 0);
+    static const struct {
+        const char *name, *value; /* value NULL: not found */
+    } cases[] = {
+        {"X-Custom", "1"},
+        {"x-custom", "1"},
+        {"X-CUSTOM", "1"},
+        {"x-Custon", NULL},
+        {"Y-Custom", NULL},
+        {"^a", "2"},
+        {"^A", "2"},
+        {"~a", NULL},
+        {"_b", "3"},
+        {"\x7f"
+         "b",
+         NULL},
+        {"Host", "a.example"},
+        {"HOST", "a.example"},
+        {"Hos", NULL},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const lux_str *v = lux_req_header(&r, cases[i].name, strlen(cases[i].name));
+        if ((v != NULL) != (cases[i].value != NULL))
+            fprintf(stderr, "  field \"%s\"\n", cases[i].name);
+        CHECK_INT(v != NULL, cases[i].value != NULL);
+        if (v && cases[i].value)
+            CHECK_STR(v->ptr, cases[i].value);
+    }
+    lux_gen_unref(gen);
+}
+
 int main(void) {
     lux_pool_init(&pool, 4096);
     RUN(test_targets_default);
     RUN(test_targets_strict);
     RUN(test_asterisk);
     RUN(test_hosts);
+    RUN(test_header_lookup);
     lux_pool_free(&pool);
     T_EXIT();
 }
