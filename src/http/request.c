@@ -29,6 +29,9 @@ static const struct {
 };
 
 static lux_method method_id(const char *s, size_t len) {
+    /* GET first, compared inline (a constant length): most requests are one. */
+    if (len == 3 && memcmp(s, "GET", 3) == 0)
+        return LUX_M_GET;
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
         if (methods[i].len == len && memcmp(methods[i].name, s, len) == 0)
             return methods[i].m;
@@ -37,10 +40,17 @@ static lux_method method_id(const char *s, size_t len) {
 
 int lux_req_set_request_line(lux_req *r, const char *method, size_t mlen, const char *target,
                              size_t tlen) {
-    r->method_str = (lux_str){lux_pool_strndup(r->pool, method, mlen), mlen};
-    r->target = (lux_str){lux_pool_strndup(r->pool, target, tlen), tlen};
-    if (!r->method_str.ptr || !r->target.ptr)
+    /* Both strings in one piece of the pool, each NUL-terminated: one allocation, not two. */
+    char *m = lux_pool_alloc(r->pool, mlen + 1 + tlen + 1);
+    if (!m)
         return 500;
+    char *t = m + mlen + 1;
+    memcpy(m, method, mlen);
+    m[mlen] = '\0';
+    memcpy(t, target, tlen);
+    t[tlen] = '\0';
+    r->method_str = (lux_str){m, mlen};
+    r->target = (lux_str){t, tlen};
     r->method = method_id(method, mlen);
     r->head_only = r->method == LUX_M_HEAD;
     return 0;

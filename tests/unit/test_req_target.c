@@ -212,6 +212,32 @@ static void test_header_lookup(void) {
     lux_gen_unref(gen);
 }
 
+/* The method and target as sent, each a C string of its own; only "GET" is GET. */
+static void test_request_line(void) {
+    lux_gen *gen = gen_of("server.document-root = \"/srv\"\n");
+    static const struct {
+        const char *method;
+        lux_method m;
+    } cases[] = {
+        {"GET", LUX_M_GET},         {"get", LUX_M_OTHER}, {"GETS", LUX_M_OTHER},
+        {"GE", LUX_M_OTHER},        {"GeT", LUX_M_OTHER}, {"HEAD", LUX_M_HEAD},
+        {"POST", LUX_M_POST},       {"PUT", LUX_M_PUT},   {"PATCH", LUX_M_PATCH},
+        {"OPTIONS", LUX_M_OPTIONS},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int st;
+        lux_req r = from_head(gen, cases[i].method, "/x?y", "a.example", &st);
+        CHECK_INT(st, 0);
+        CHECK_INT(r.method, cases[i].m);
+        CHECK_INT(r.head_only, cases[i].m == LUX_M_HEAD);
+        CHECK_STR(r.method_str.ptr, cases[i].method);
+        CHECK_INT(r.method_str.len, strlen(cases[i].method));
+        CHECK_STR(r.target.ptr, "/x?y");
+        CHECK_INT(r.target.len, 4);
+    }
+    lux_gen_unref(gen);
+}
+
 int main(void) {
     lux_pool_init(&pool, 4096);
     RUN(test_targets_default);
@@ -219,6 +245,7 @@ int main(void) {
     RUN(test_asterisk);
     RUN(test_hosts);
     RUN(test_header_lookup);
+    RUN(test_request_line);
     lux_pool_free(&pool);
     T_EXIT();
 }
