@@ -89,8 +89,14 @@ int lux_req_check_field(lux_req *r, const lux_header *f, const lux_header **host
     return 0;
 }
 
-/* Normalise a host name (authority or Host field) into r->host; 0 or 400. */
-static int set_host(lux_req *r, const char *v, size_t len, int allow_empty) {
+/* Normalise a host name (authority or Host field) into r->host; 0 or 400. A value that lives as
+ * long as the request (`stays`: one of its fields, a NUL-terminated lux_str) and is already
+ * normal is used where it is: the copy would be the same bytes. */
+static int set_host(lux_req *r, const char *v, size_t len, int allow_empty, int stays) {
+    if (stays && lux_host_is_normal(v, len)) {
+        r->host = (lux_str){v, len};
+        return 0;
+    }
     char *a = lux_pool_strndup(r->pool, v, len);
     int n = a ? lux_host_normalize(a, len) : -1;
     if (n < 0 || (n == 0 && !allow_empty))
@@ -104,7 +110,7 @@ static int set_host(lux_req *r, const char *v, size_t len, int allow_empty) {
 static int connect_target(lux_req *r) {
     const char *colon = memrchr(r->target.ptr, ':', r->target.len);
     if (!r->target.len || r->target.ptr[0] == '/' || !colon || colon[1] == '\0' ||
-        set_host(r, r->target.ptr, r->target.len, 0) != 0)
+        set_host(r, r->target.ptr, r->target.len, 0, 0) != 0)
         return 400;
     r->uri = r->path = (lux_str){"/", 1};
     return 0;
@@ -139,13 +145,14 @@ int lux_req_resolve_target(lux_req *r, const lux_str *authority, const lux_heade
         r->query = (lux_str){u.query, u.query_len};
         /* absolute-form: the target's authority overrides Host (RFC 9112 3.2.2). The target's
          * scheme is not believed: the transport says what it is. */
-        if (u.authority && set_host(r, u.authority, u.authority_len, 1) != 0)
+        if (u.authority && set_host(r, u.authority, u.authority_len, 1, 0) != 0)
             return 400;
     }
     if (!r->host.ptr && authority && authority->ptr)
-        return set_host(r, authority->ptr, authority->len, 0);
+        return set_host(r, authority->ptr, authority->len, 0, 0);
     if (!r->host.ptr && host)
-        return set_host(r, host->value.ptr, host->value.len, r->version < 11);
+        return set_host(r, host->value.ptr, host->value.len, r->version < 11,
+                        1 /* a field in the request's pool, kept by lux_req_check_field */);
     return 0;
 }
 
