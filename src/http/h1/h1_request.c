@@ -9,8 +9,12 @@
 #include "http/request.h"
 #include "http/token_list.h"
 
+/* A first byte that differs from name's in more than the 0x20 bit (all that tells a letter's
+ * cases apart) rules the field out before the case-blind call. */
 static int name_is(const lux_header *h, const char *name, size_t len) {
-    return h->name.len == len && strncasecmp(h->name.ptr, name, len) == 0;
+    return h->name.len == len &&
+           (((unsigned char)h->name.ptr[0] ^ (unsigned char)name[0]) & ~0x20) == 0 &&
+           strncasecmp(h->name.ptr, name, len) == 0;
 }
 
 typedef struct {
