@@ -29,6 +29,9 @@ static const struct {
 };
 
 static lux_method method_id(const char *s, size_t len) {
+    /* GET first, compared inline (a constant length): most requests are one. */
+    if (len == 3 && memcmp(s, "GET", 3) == 0)
+        return LUX_M_GET;
     for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
         if (methods[i].len == len && memcmp(methods[i].name, s, len) == 0)
             return methods[i].m;
@@ -37,10 +40,17 @@ static lux_method method_id(const char *s, size_t len) {
 
 int lux_req_set_request_line(lux_req *r, const char *method, size_t mlen, const char *target,
                              size_t tlen) {
-    r->method_str = (lux_str){lux_pool_strndup(r->pool, method, mlen), mlen};
-    r->target = (lux_str){lux_pool_strndup(r->pool, target, tlen), tlen};
-    if (!r->method_str.ptr || !r->target.ptr)
+    /* Both strings in one piece of the pool, each NUL-terminated: one allocation, not two. */
+    char *m = lux_pool_alloc(r->pool, mlen + 1 + tlen + 1);
+    if (!m)
         return 500;
+    char *t = m + mlen + 1;
+    memcpy(m, method, mlen);
+    m[mlen] = '\0';
+    memcpy(t, target, tlen);
+    t[tlen] = '\0';
+    r->method_str = (lux_str){m, mlen};
+    r->target = (lux_str){t, tlen};
     r->method = method_id(method, mlen);
     r->head_only = r->method == LUX_M_HEAD;
     return 0;
@@ -79,8 +89,14 @@ int lux_req_check_field(lux_req *r, const lux_header *f, const lux_header **host
     return 0;
 }
 
-/* Normalise a host name (authority or Host field) into r->host; 0 or 400. */
-static int set_host(lux_req *r, const char *v, size_t len, int allow_empty) {
+/* Normalise a host name (authority or Host field) into r->host; 0 or 400. A value that lives as
+ * long as the request (`stays`: one of its fields, a NUL-terminated lux_str) and is already
+ * normal is used where it is: the copy would be the same bytes. */
+static int set_host(lux_req *r, const char *v, size_t len, int allow_empty, int stays) {
+    if (stays && lux_host_is_normal(v, len)) {
+        r->host = (lux_str){v, len};
+        return 0;
+    }
     char *a = lux_pool_strndup(r->pool, v, len);
     int n = a ? lux_host_normalize(a, len) : -1;
     if (n < 0 || (n == 0 && !allow_empty))
@@ -94,7 +110,7 @@ static int set_host(lux_req *r, const char *v, size_t len, int allow_empty) {
 static int connect_target(lux_req *r) {
     const char *colon = memrchr(r->target.ptr, ':', r->target.len);
     if (!r->target.len || r->target.ptr[0] == '/' || !colon || colon[1] == '\0' ||
-        set_host(r, r->target.ptr, r->target.len, 0) != 0)
+        set_host(r, r->target.ptr, r->target.len, 0, 0) != 0)
         return 400;
     r->uri = r->path = (lux_str){"/", 1};
     return 0;
@@ -110,6 +126,11 @@ int lux_req_resolve_target(lux_req *r, const lux_str *authority, const lux_heade
         if (r->method != LUX_M_OPTIONS)
             return 400;
         r->uri = r->path = (lux_str){"*", 1};
+    } else if (lux_uri_is_plain(target, len)) {
+        /* What lux_uri_parse makes of a plain target is the target itself, as uri and as path:
+         * the pool copy already made of it serves as both. */
+        r->uri = r->path = r->target;
+        r->query = (lux_str){NULL, 0};
     } else {
         char *ubuf = lux_pool_alloc(r->pool, 3 * len + 2);
         char *pbuf = lux_pool_alloc(r->pool, 3 * len + 2);
@@ -124,13 +145,14 @@ int lux_req_resolve_target(lux_req *r, const lux_str *authority, const lux_heade
         r->query = (lux_str){u.query, u.query_len};
         /* absolute-form: the target's authority overrides Host (RFC 9112 3.2.2). The target's
          * scheme is not believed: the transport says what it is. */
-        if (u.authority && set_host(r, u.authority, u.authority_len, 1) != 0)
+        if (u.authority && set_host(r, u.authority, u.authority_len, 1, 0) != 0)
             return 400;
     }
     if (!r->host.ptr && authority && authority->ptr)
-        return set_host(r, authority->ptr, authority->len, 0);
+        return set_host(r, authority->ptr, authority->len, 0, 0);
     if (!r->host.ptr && host)
-        return set_host(r, host->value.ptr, host->value.len, r->version < 11);
+        return set_host(r, host->value.ptr, host->value.len, r->version < 11,
+                        1 /* a field in the request's pool, kept by lux_req_check_field */);
     return 0;
 }
 
@@ -201,10 +223,22 @@ const char *lux_req_protocol(const lux_req *r) {
     return r->version == 10 ? "HTTP/1.0" : r->version == 20 ? "HTTP/2.0" : "HTTP/1.1";
 }
 
+/* Whether two bytes can be equal ignoring case: equal but for the 0x20 bit, which is all that
+ * tells an upper-case letter from its lower-case one. Cheaper than strncasecmp, which decides. */
+static int may_match_blind(unsigned char a, unsigned char b) {
+    return ((a ^ b) & ~0x20) == 0;
+}
+
 const lux_str *lux_req_header(const lux_req *r, const char *name, size_t len) {
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (r->headers[i].name.len == len && strncasecmp(r->headers[i].name.ptr, name, len) == 0)
-            return &r->headers[i].value;
+    /* Most fields asked for are absent, and a present field of the same length mostly differs
+     * in its first byte already: the call is kept for the rest. */
+    for (size_t i = 0, n = r->nheaders; i < n; i++) {
+        const lux_header *h = &r->headers[i];
+        if (h->name.len == len &&
+            (len == 0 || may_match_blind((unsigned char)h->name.ptr[0], (unsigned char)name[0])) &&
+            strncasecmp(h->name.ptr, name, len) == 0)
+            return &h->value;
+    }
     return NULL;
 }
 

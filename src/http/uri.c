@@ -13,9 +13,11 @@ enum {
     U_UNRESERVED = 1 << 0, /* ALPHA DIGIT - . _ ~ */
     U_REQUIRED = 1 << 1,   /* must be percent-encoded anywhere in a URI */
     U_HEX = 1 << 2,
-    U_CTL = 1 << 3,      /* 0x00-0x1f, 0x7f */
-    U_BAD_UTF8 = 1 << 4, /* never valid in UTF-8: C0, C1, F5-FF */
-    U_HOST = 1 << 5,     /* reg-name characters accepted in Host (before lower-casing) */
+    U_CTL = 1 << 3,        /* 0x00-0x1f, 0x7f */
+    U_BAD_UTF8 = 1 << 4,   /* never valid in UTF-8: C0, C1, F5-FF */
+    U_HOST = 1 << 5,       /* reg-name characters accepted in Host (before lower-casing) */
+    U_HOST_LOWER = 1 << 6, /* reg-name characters that normalising leaves alone */
+    U_PATH_LOOK = 1 << 7,  /* where a plain path needs a closer look: '/', '?' or U_REQUIRED */
 };
 
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
@@ -31,7 +33,9 @@ enum {
     ((IS_UNRES(c) ? U_UNRESERVED : 0) | (IS_REQD(c) ? U_REQUIRED : 0) | (IS_HEXC(c) ? U_HEX : 0) | \
      ((c) < 0x20 || (c) == 0x7f ? U_CTL : 0) |                                                     \
      ((c) == 0xc0 || (c) == 0xc1 || (c) >= 0xf5 ? U_BAD_UTF8 : 0) |                                \
-     (IS_DIGIT(c) || IS_ALPHA(c) || (c) == '-' || (c) == '_' ? U_HOST : 0))
+     (IS_DIGIT(c) || IS_ALPHA(c) || (c) == '-' || (c) == '_' ? U_HOST : 0) |                       \
+     (IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'z') || (c) == '-' || (c) == '_' ? U_HOST_LOWER : 0) |  \
+     ((c) == '/' || (c) == '?' || IS_REQD(c) ? U_PATH_LOOK : 0))
 #define UCLS4(c) UCLS(c), UCLS((c) + 1), UCLS((c) + 2), UCLS((c) + 3)
 #define UCLS16(c) UCLS4(c), UCLS4((c) + 4), UCLS4((c) + 8), UCLS4((c) + 12)
 #define UCLS64(c) UCLS16(c), UCLS16((c) + 16), UCLS16((c) + 32), UCLS16((c) + 48)
@@ -268,13 +272,21 @@ static ptrdiff_t split_absolute(const unsigned char *s, size_t n, lux_uri *out) 
  */
 static size_t plain_path_len(const unsigned char *s, size_t n) {
     size_t i = 0;
-    for (; i < n && s[i] != '?'; i++) {
-        if (ucls[s[i]] & U_REQUIRED)
-            return 0;
-        if (s[i] == '/' && i + 1 < n && (s[i + 1] == '/' || s[i + 1] == '.'))
+    for (; i < n; i++) {
+        unsigned c = s[i];
+        if (!(ucls[c] & U_PATH_LOOK))
+            continue;
+        if (c == '?')
+            break;
+        if (c != '/' || (i + 1 < n && (s[i + 1] == '/' || s[i + 1] == '.')))
             return 0;
     }
     return i;
+}
+
+int lux_uri_is_plain(const char *target, size_t len) {
+    const unsigned char *s = (const unsigned char *)target;
+    return len > 0 && s[0] == '/' && plain_path_len(s, len) == len;
 }
 
 /* The path part of the target from s[i] into the rewriter's uri_buf, and decoded and simplified
@@ -404,9 +416,60 @@ static int terminate(char *host, size_t len, size_t orig_len) {
     return (int)len;
 }
 
+/* A port that normalising keeps as it is: 1-5 digits, at most 65535. */
+static int port_is_normal(const unsigned char *p, size_t n) {
+    if (n == 0 || n > 5)
+        return 0;
+    unsigned port = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)p[i] - '0';
+        if (d > 9)
+            return 0;
+        port = port * 10 + d;
+    }
+    return port <= 65535;
+}
+
+/* The end of the label starting at h[i]: four bytes at a time while there is room, since most
+ * labels are longer than that. */
+static size_t label_end(const unsigned char *h, size_t i, size_t len) {
+    for (; len - i >= 4; i += 4) {
+        if (!(ucls[h[i]] & U_HOST_LOWER))
+            return i;
+        if (!(ucls[h[i + 1]] & U_HOST_LOWER))
+            return i + 1;
+        if (!(ucls[h[i + 2]] & U_HOST_LOWER))
+            return i + 2;
+        if (!(ucls[h[i + 3]] & U_HOST_LOWER))
+            return i + 3;
+    }
+    while (i < len && (ucls[h[i]] & U_HOST_LOWER))
+        i++;
+    return i;
+}
+
+int lux_host_is_normal(const char *host, size_t len) {
+    const unsigned char *h = (const unsigned char *)host;
+    size_t i = 0;
+    for (;;) {
+        size_t label = i;
+        i = label_end(h, i, len);
+        if (i == label) /* empty: a leading, doubled or trailing dot, or nothing at all */
+            return 0;
+        if (i == len || h[i] != '.')
+            break;
+        i++;
+    }
+    if (i > 255)
+        return 0;
+    return i == len || (h[i] == ':' && port_is_normal(h + i + 1, len - i - 1));
+}
+
 int lux_host_normalize(char *host, size_t len) {
     size_t end, name_len = 0, orig_len = len;
     ptrdiff_t r;
+    if (lux_host_is_normal(host, len))
+        return (int)len;
     if (len == 0 || len > 255 + 1 + 6) /* name, a trailing dot, ":port" */
         return -1;
     if (host[0] == '[') {

@@ -56,6 +56,20 @@ int lux_uri_parse(const char *target, size_t target_len, unsigned opts, lux_uri 
                   char *path_buf);
 
 /*
+ * Whether a target is a plain origin-form path without a query: nothing to decode, reject or
+ * encode under any options, and no empty or dot segment. lux_uri_parse returns such a target
+ * unchanged as both uri and path, with no query.
+ */
+int lux_uri_is_plain(const char *target, size_t len);
+
+/*
+ * Whether a Host value is already normal, as most are ("example.com", "127.0.0.1:8080"):
+ * non-empty labels of [a-z0-9_-] without a trailing dot, a name of at most 255 bytes, and no
+ * port or 1-5 digits up to 65535. lux_host_normalize returns such a value unchanged.
+ */
+int lux_host_is_normal(const char *host, size_t len);
+
+/*
  * Validate and normalise a Host value in place (lower-case, strip a trailing '.', check the
  * port digits, bracketed IPv6). Returns the new length, or -1 if invalid.
  * Names are labels of letters, digits, '-' and '_'; an empty port ("host:") loses its ':'.

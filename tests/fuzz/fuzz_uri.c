@@ -2,7 +2,9 @@
  * Request-target normalisation and Host validation. A normalised path always starts with '/',
  * has no dot-segments, no "//" and no NUL; the normalised uri parses back to itself; a path
  * survives lux_uri_encode_path and parsing again; a plain path matches a segment-stack model of
- * dot-segment removal; Host normalisation is idempotent.
+ * dot-segment removal; Host normalisation is idempotent; a target lux_uri_is_plain accepts
+ * parses to itself, and lux_host_is_normal accepts exactly the hosts a model of the normal
+ * shape does, which normalising leaves alone.
  * The first two bytes pick the parse options.
  */
 #include <stdint.h>
@@ -11,18 +13,15 @@
 
 #include "http/uri.h"
 
-static void fail(void)
-{
+static void fail(void) {
     abort();
 }
 
-static int contains(const char *s, size_t n, const char *needle)
-{
+static int contains(const char *s, size_t n, const char *needle) {
     return memmem(s, n, needle, strlen(needle)) != NULL;
 }
 
-static void check_path(const char *p, size_t n)
-{
+static void check_path(const char *p, size_t n) {
     if (n == 0 || p[0] != '/' || p[n] != '\0' || memchr(p, 0, n))
         fail();
     if (contains(p, n, "/../") || contains(p, n, "/./") || contains(p, n, "//"))
@@ -31,8 +30,7 @@ static void check_path(const char *p, size_t n)
         fail();
 }
 
-static int parse(const char *t, size_t n, unsigned opts, lux_uri *u, char **ub, char **pb)
-{
+static int parse(const char *t, size_t n, unsigned opts, lux_uri *u, char **ub, char **pb) {
     *ub = malloc(3 * n + 2);
     *pb = malloc(3 * n + 2);
     if (!*ub || !*pb)
@@ -40,8 +38,7 @@ static int parse(const char *t, size_t n, unsigned opts, lux_uri *u, char **ub, 
     return lux_uri_parse(t, n, opts, u, *ub, *pb);
 }
 
-static void check_uri(const char *t, size_t n, unsigned opts)
-{
+static void check_uri(const char *t, size_t n, unsigned opts) {
     lux_uri u;
     char *ub, *pb;
     int r = parse(t, n, opts, &u, &ub, &pb);
@@ -95,8 +92,7 @@ static void check_uri(const char *t, size_t n, unsigned opts)
  * Model for targets that decode to themselves: push segments, ".." pops, "" and "." vanish;
  * a final "", "." or ".." leaves a trailing '/'.
  */
-static void check_model(const char *t, size_t n)
-{
+static void check_model(const char *t, size_t n) {
     if (n == 0 || t[0] != '/')
         return;
     for (size_t i = 0; i < n; i++) {
@@ -149,8 +145,7 @@ static void check_model(const char *t, size_t n)
     free(want);
 }
 
-static void check_host(const char *t, size_t n)
-{
+static void check_host(const char *t, size_t n) {
     char *h = malloc(n ? n : 1);
     if (!h)
         abort();
@@ -170,8 +165,66 @@ static void check_host(const char *t, size_t n)
     free(h);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+/* A plain target is its own uri and path under these options, with no query. */
+static void check_plain(const char *t, size_t n, unsigned opts) {
+    if (!lux_uri_is_plain(t, n))
+        return;
+    lux_uri u;
+    char *ub, *pb;
+    if (parse(t, n, opts, &u, &ub, &pb) != 0)
+        fail();
+    if (u.uri_len != n || memcmp(u.uri, t, n) != 0 || u.path_len != n || memcmp(u.path, t, n) != 0)
+        fail();
+    if (u.query || u.authority)
+        fail();
+    free(ub);
+    free(pb);
+}
+
+/* The already-normal Host shape, written out on its own: [a-z0-9_-] labels joined by single
+ * dots, at most 255 bytes, then nothing or ':' and 1-5 digits up to 65535. */
+static int normal_host_model(const char *h, size_t n) {
+    const char *colon = memchr(h, ':', n);
+    size_t name = colon ? (size_t)(colon - h) : n;
+    if (name == 0 || name > 255 || h[0] == '.' || h[name - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < name; i++) {
+        char c = h[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                 (c == '.' && h[i + 1] != '.');
+        if (!ok)
+            return 0;
+    }
+    if (!colon)
+        return 1;
+    size_t digits = n - name - 1;
+    if (digits == 0 || digits > 5)
+        return 0;
+    unsigned port = 0;
+    for (size_t i = name + 1; i < n; i++) {
+        if (h[i] < '0' || h[i] > '9')
+            return 0;
+        port = port * 10 + (unsigned)(h[i] - '0');
+    }
+    return port <= 65535;
+}
+
+/* The shortcut takes exactly what the model calls normal, and returns it untouched. */
+static void check_normal_host(const char *t, size_t n) {
+    if (lux_host_is_normal(t, n) != normal_host_model(t, n))
+        fail();
+    if (!normal_host_model(t, n))
+        return;
+    char *h = malloc(n ? n : 1);
+    if (!h)
+        abort();
+    memcpy(h, t, n);
+    if (lux_host_normalize(h, n) != (int)n || memcmp(h, t, n) != 0)
+        fail();
+    free(h);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2)
         return 0;
     unsigned opts = (unsigned)(data[0] | (data[1] & 1) << 8);
@@ -181,5 +234,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_uri(t, n, LUX_URI_DEFAULT_OPTS);
     check_model(t, n);
     check_host(t, n);
+    check_plain(t, n, opts);
+    check_plain(t, n, LUX_URI_DEFAULT_OPTS);
+    check_normal_host(t, n);
     return 0;
 }

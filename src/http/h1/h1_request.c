@@ -9,8 +9,12 @@
 #include "http/request.h"
 #include "http/token_list.h"
 
+/* A first byte that differs from name's in more than the 0x20 bit (all that tells a letter's
+ * cases apart) rules the field out before the case-blind call. */
 static int name_is(const lux_header *h, const char *name, size_t len) {
-    return h->name.len == len && strncasecmp(h->name.ptr, name, len) == 0;
+    return h->name.len == len &&
+           (((unsigned char)h->name.ptr[0] ^ (unsigned char)name[0]) & ~0x20) == 0 &&
+           strncasecmp(h->name.ptr, name, len) == 0;
 }
 
 typedef struct {
@@ -35,24 +39,41 @@ static int check_h1_field(lux_req *r, const lux_header *f, h1_fields *seen, lux_
     return 0;
 }
 
-/* Copy the head's fields into the pool (all of them: the access log shows a refused request's
- * headers too), then check them in the order they came. */
-static int scan_fields(lux_req *r, const lux_h1_request *h, const lux_header **host,
-                       lux_h1_framing *fr) {
-    lux_pool *p = r->pool;
-    r->headers = lux_pool_alloc(p, (h->num_headers + 1) * sizeof *r->headers);
-    if (!r->headers)
+/* s[0..n) and a NUL at *w; returns the copy and moves *w past it. */
+static const char *put_str(char **w, const char *s, size_t n) {
+    char *d = *w;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    *w = d + n + 1;
+    return d;
+}
+
+/* Copy the head's fields into the pool, every name and value a C string, all of them in one
+ * allocation (all fields: the access log shows a refused request's headers too). */
+static int copy_h1_fields(lux_req *r, const lux_h1_request *h) {
+    size_t n = h->num_headers, bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += h->headers[i].name_len + h->headers[i].value_len + 2;
+    r->headers = lux_pool_alloc(r->pool, (n + 1) * sizeof *r->headers);
+    char *w = lux_pool_alloc(r->pool, bytes);
+    if (!r->headers || (bytes && !w))
         return 500;
-    h1_fields seen = {0, 0, 0};
-    for (size_t i = 0; i < h->num_headers; i++) {
+    for (size_t i = 0; i < n; i++) {
         const lux_h1_header *f = &h->headers[i];
         lux_header *d = &r->headers[i];
-        d->name = (lux_str){lux_pool_strndup(p, f->name, f->name_len), f->name_len};
-        d->value = (lux_str){lux_pool_strndup(p, f->value, f->value_len), f->value_len};
-        if (!d->name.ptr || !d->value.ptr)
-            return 500;
+        d->name = (lux_str){put_str(&w, f->name, f->name_len), f->name_len};
+        d->value = (lux_str){put_str(&w, f->value, f->value_len), f->value_len};
     }
-    r->nheaders = h->num_headers;
+    r->nheaders = n;
+    return 0;
+}
+
+/* The head's fields into the pool, then checked in the order they came. */
+static int scan_fields(lux_req *r, const lux_h1_request *h, const lux_header **host,
+                       lux_h1_framing *fr) {
+    if (copy_h1_fields(r, h))
+        return 500;
+    h1_fields seen = {0, 0, 0};
     for (size_t i = 0; i < h->num_headers; i++) {
         int st = lux_req_check_field(r, &r->headers[i], host);
         if (!st)
