@@ -59,6 +59,10 @@ static void openssl_conf_init(void *conf) {
     tc->disable_client_renegotiation = 1;
     tc->verify_enforce = 1; /* as lighttpd: activate alone requires a valid certificate */
     tc->verify_depth = 9;
+    /* lighttpd's default is off: OpenSSL then reads each record with two system calls (its
+     * header, then the rest) and a read ends at a record, so a client's pipelined requests or
+     * HTTP/2 frames come one record per loop turn. On, one read takes what the socket holds. */
+    tc->read_ahead = 1;
 }
 
 static const lux_directive openssl_directives[] = {

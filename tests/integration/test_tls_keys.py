@@ -97,11 +97,11 @@ def test_tls_keys_verifyclient_ca_file_alone():
         check(cp.returncode != 0, "a client without a certificate was let in")
 
 
-def test_tls_keys_read_ahead_pipelined():
-    """With ssl.read-ahead, requests pipelined in one write are all answered: none waits for a
-    socket event that already came."""
+def pipelined_over_tls(extra):
+    """Requests pipelined in one write are all answered: none waits for a socket event that
+    already came (with read-ahead, OpenSSL holds records the socket will not announce again)."""
     need_tls()
-    with Server(tls_conf(extra='ssl.read-ahead = "enable"\n'), files=FILES) as s:
+    with Server(tls_conf(extra=extra), files=FILES) as s:
         sock = tls_connect(s.port)
         try:
             req = b"GET /f.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -113,6 +113,18 @@ def test_tls_keys_read_ahead_pipelined():
         check(closed, "the server closed after the last response")
         eq(data.count(b"HTTP/1.1 200 OK"), 6, "responses")
         check(data.endswith(b"hello keys\n"), "the last response is complete")
+
+
+def test_tls_keys_read_ahead_pipelined():
+    pipelined_over_tls('ssl.read-ahead = "enable"\n')
+
+
+def test_tls_keys_no_read_ahead_pipelined():
+    pipelined_over_tls('ssl.read-ahead = "disable"\n')
+
+
+def test_tls_keys_default_pipelined():
+    pipelined_over_tls("")
 
 
 def test_tls_keys_obsolete_accepted_with_warning():
