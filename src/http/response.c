@@ -360,17 +360,31 @@ static inline char *put(char *p, const char *s, size_t n) {
 }
 #define PUTS(p, lit) put(p, lit, sizeof lit - 1)
 
-/* Decimal digits of v at p (printf is a measurable share of a small response's user time). */
+/* How many decimal digits v has: compared with the powers of ten, no division. */
+static int decimal_digits(uint64_t v) {
+    int n = 1;
+    for (uint64_t bound = 10; n < 20 && v >= bound; bound *= 10)
+        n++;
+    return n;
+}
+
+/* Decimal digits of v at p, two at a time from the end (printf is a measurable share of a
+ * small response's user time, and so was a division per digit). */
 static char *put_u64(char *p, uint64_t v) {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
+    static const char pairs[] =
+        "000102030405060708091011121314151617181920212223242526272829303132333435363738394041424344"
+        "454647484950515253545556575859606162636465666768697071727374757677787980818283848586878889"
+        "90919293949596979899";
+    char *end = p + decimal_digits(v), *q = end;
+    for (; v >= 100; v /= 100) {
+        q -= 2;
+        memcpy(q, &pairs[2 * (v % 100)], 2);
+    }
+    if (v >= 10)
+        memcpy(q - 2, &pairs[2 * v], 2);
+    else
+        q[-1] = (char)('0' + v);
+    return end;
 }
 
 /* The fixed parts of a head, as the serialiser below writes them. */

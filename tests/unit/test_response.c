@@ -1,4 +1,5 @@
 /* Response headers: what lux_resp_header accepts, and the head lux_resp_head writes. */
+#include <inttypes.h>
 #include <string.h>
 #include <strings.h>
 
@@ -206,6 +207,40 @@ static void test_module_date_and_server_win(void) {
     core.tag = (lux_str){NULL, 0};
 }
 
+/* The Content-Length line of a head for a body of len bytes is the length as printf writes it:
+ * every count of digits, both sides of each power of ten, and spread values between. */
+static int content_length_is(uint64_t len) {
+    lux_req r = new_req();
+    r.body_len = len;
+    size_t hl;
+    char *head = lux_resp_head(&r, &hl);
+    char want[64];
+    int n = snprintf(want, sizeof want, "\r\nContent-Length: %" PRIu64 "\r\n", len);
+    return head && memmem(head, hl, want, (size_t)n) != NULL;
+}
+
+static void test_content_length_digits(void) {
+    uint64_t pow10 = 1;
+    for (int k = 0; k < 20; k++, pow10 *= 10) {
+        CHECK(content_length_is(pow10));
+        CHECK(content_length_is(pow10 - 1));
+        CHECK(content_length_is(pow10 + 1));
+        CHECK(content_length_is(pow10 * 2 - 1));
+    }
+    for (uint64_t v = 0; v < 1000; v++)
+        CHECK(content_length_is(v));
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 1000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t v = x >> (i % 64);
+        if (!content_length_is(v)) {
+            fprintf(stderr, "  Content-Length %" PRIu64 " written wrong\n", v);
+            CHECK(content_length_is(v));
+        }
+    }
+    CHECK(content_length_is(UINT64_MAX));
+}
+
 int main(void) {
     lux_pool_init(&pool, 4096);
     worker.loop = lux_loop_new();
@@ -217,6 +252,7 @@ int main(void) {
     RUN(test_tunnel_head_has_no_framing);
     RUN(test_largest_head_fits);
     RUN(test_module_date_and_server_win);
+    RUN(test_content_length_digits);
     lux_loop_free(worker.loop);
     lux_pool_free(&pool);
     T_EXIT();
