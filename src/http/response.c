@@ -360,6 +360,28 @@ static inline char *put(char *p, const char *s, size_t n) {
 }
 #define PUTS(p, lit) put(p, lit, sizeof lit - 1)
 
+/* A piece whose length is not known here: names, values, the reason, the tag. Most are short,
+ * and up to 32 bytes go in two moves of a fixed size that may overlap (each within the piece)
+ * instead of a call. */
+static inline char *put_var(char *p, const char *s, size_t n) {
+    if (n > 32) {
+        memcpy(p, s, n);
+    } else if (n >= 16) {
+        memcpy(p, s, 16);
+        memcpy(p + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(p, s, 8);
+        memcpy(p + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(p, s, 4);
+        memcpy(p + n - 4, s + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            p[i] = s[i];
+    }
+    return p + n;
+}
+
 /* How many decimal digits v has: compared with the powers of ten, no division. */
 static int decimal_digits(uint64_t v) {
     int n = 1;
@@ -425,15 +447,15 @@ char *lux_resp_head(lux_req *r, size_t *len) {
     *p++ = (char)('0' + st / 10 % 10);
     *p++ = (char)('0' + st % 10);
     *p++ = ' ';
-    p = put(p, reason, reason_len);
+    p = put_var(p, reason, reason_len);
     p = PUTS(p, "\r\n");
     /* A module may have set Date or Server itself (setenv.set-response-header): its value wins. */
     int has_date = 0, has_server = 0;
     for (size_t i = 0; i < r->nresp_headers; i++) {
         const lux_header *h = &r->resp_headers[i];
-        p = put(p, h->name.ptr, h->name.len);
+        p = put_var(p, h->name.ptr, h->name.len);
         p = PUTS(p, ": ");
-        p = put(p, h->value.ptr, h->value.len);
+        p = put_var(p, h->value.ptr, h->value.len);
         p = PUTS(p, "\r\n");
         has_date |= is_named(h, "Date", 4);
         has_server |= is_named(h, "Server", 6);
@@ -463,7 +485,7 @@ char *lux_resp_head(lux_req *r, size_t *len) {
     }
     if (core->tag.len && !has_server) {
         p = PUTS(p, "Server: ");
-        p = put(p, core->tag.ptr, core->tag.len);
+        p = put_var(p, core->tag.ptr, core->tag.len);
         p = PUTS(p, "\r\n");
     }
     p = PUTS(p, "\r\n");

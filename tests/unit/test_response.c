@@ -241,6 +241,36 @@ static void test_content_length_digits(void) {
     CHECK(content_length_is(UINT64_MAX));
 }
 
+/* Names and values of every length from 1 to 70 (and an empty value), the tag too: each line
+ * of the head is exactly what was given, with nothing lost or doubled where pieces meet. */
+static void test_pieces_of_every_length(void) {
+    char name[80], value[80], want[200];
+    for (size_t n = 1; n <= 70; n++) {
+        for (size_t i = 0; i < n; i++) {
+            name[i] = (char)('a' + (i * 7 + n) % 26);
+            value[i] = (char)('A' + (i * 5 + n) % 26);
+        }
+        name[n] = value[n] = '\0';
+        for (size_t vlen = 0; vlen <= n; vlen += n) {
+            core.tag = (lux_str){value, n};
+            lux_req r = new_req();
+            CHECK_INT(lux_resp_header(&r, name, n, value, vlen), 0);
+            size_t len;
+            char *head = lux_resp_head(&r, &len);
+            CHECK(head != NULL);
+            if (!head)
+                continue;
+            int wl = snprintf(want, sizeof want, "\r\n%s: %.*s\r\n", name, (int)vlen, value);
+            CHECK(memmem(head, len, want, (size_t)wl) != NULL);
+            wl = snprintf(want, sizeof want, "\r\nServer: %s\r\n", value);
+            CHECK(memmem(head, len, want, (size_t)wl) != NULL);
+            CHECK(strncmp(head, "HTTP/1.1 200 OK\r\n", 17) == 0);
+            CHECK(memcmp(head + len - 4, "\r\n\r\n", 4) == 0);
+        }
+    }
+    core.tag = (lux_str){NULL, 0};
+}
+
 int main(void) {
     lux_pool_init(&pool, 4096);
     worker.loop = lux_loop_new();
@@ -253,6 +283,7 @@ int main(void) {
     RUN(test_largest_head_fits);
     RUN(test_module_date_and_server_win);
     RUN(test_content_length_digits);
+    RUN(test_pieces_of_every_length);
     lux_loop_free(worker.loop);
     lux_pool_free(&pool);
     T_EXIT();
