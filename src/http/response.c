@@ -120,6 +120,28 @@ static inline lux_header *new_header_slot(lux_req *r) {
     return grow_header_slots(r);
 }
 
+/* n bytes of s at p, for a length not known at compile time: header names and values, the
+ * reason, the tag. Most are short, and up to 32 bytes go in two moves of a fixed size that may
+ * overlap (each within the piece) instead of a call. */
+static inline char *put_var(char *p, const char *s, size_t n) {
+    if (n > 32) {
+        memcpy(p, s, n);
+    } else if (n >= 16) {
+        memcpy(p, s, 16);
+        memcpy(p + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(p, s, 8);
+        memcpy(p + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(p, s, 4);
+        memcpy(p + n - 4, s + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            p[i] = s[i];
+    }
+    return p + n;
+}
+
 int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value, size_t vlen) {
     if (!is_token(name, nlen)) {
         lux_log(LUX_LOG_ERR, "a response header with an invalid name was refused (uri %.*s)",
@@ -157,8 +179,7 @@ int lux_resp_header_trusted(lux_req *r, const char *name, size_t nlen, const cha
     char *v = slot ? lux_pool_alloc(r->pool, vlen + 1) : NULL;
     if (!v)
         return -1;
-    memcpy(v, value, vlen);
-    v[vlen] = '\0';
+    *put_var(v, value, vlen) = '\0';
     *slot = (lux_header){{name, nlen}, {v, vlen}};
     r->nresp_headers++;
     return 0;
@@ -359,28 +380,6 @@ static inline char *put(char *p, const char *s, size_t n) {
     return p + n;
 }
 #define PUTS(p, lit) put(p, lit, sizeof lit - 1)
-
-/* A piece whose length is not known here: names, values, the reason, the tag. Most are short,
- * and up to 32 bytes go in two moves of a fixed size that may overlap (each within the piece)
- * instead of a call. */
-static inline char *put_var(char *p, const char *s, size_t n) {
-    if (n > 32) {
-        memcpy(p, s, n);
-    } else if (n >= 16) {
-        memcpy(p, s, 16);
-        memcpy(p + n - 16, s + n - 16, 16);
-    } else if (n >= 8) {
-        memcpy(p, s, 8);
-        memcpy(p + n - 8, s + n - 8, 8);
-    } else if (n >= 4) {
-        memcpy(p, s, 4);
-        memcpy(p + n - 4, s + n - 4, 4);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            p[i] = s[i];
-    }
-    return p + n;
-}
 
 /* How many decimal digits v has: compared with the powers of ten, no division. */
 static int decimal_digits(uint64_t v) {

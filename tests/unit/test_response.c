@@ -7,6 +7,7 @@
 #include "core/pool.h"
 #include "http/h1/charclass.h"
 #include "http/request.h"
+#include "http/response.h"
 #include "lux/log.h"
 #include "net/worker.h"
 
@@ -271,6 +272,26 @@ static void test_pieces_of_every_length(void) {
     core.tag = (lux_str){NULL, 0};
 }
 
+/* A trusted value of every length from 0 to 70 is kept as a NUL-terminated copy of itself. */
+static void test_trusted_value_copied_whole(void) {
+    char value[80];
+    for (size_t n = 0; n <= 70; n++) {
+        for (size_t i = 0; i < n; i++)
+            value[i] = (char)('a' + (i * 3 + n) % 26);
+        value[n] = 'X'; /* not part of the value: must not be copied */
+        lux_req r = new_req();
+        CHECK_INT(lux_resp_header_trusted(&r, "ETag", 4, value, n), 0);
+        CHECK_INT(r.nresp_headers, 1);
+        if (r.nresp_headers != 1)
+            continue;
+        const lux_str *v = &r.resp_headers[0].value;
+        CHECK_INT(v->len, n);
+        CHECK(v->ptr != value);
+        CHECK(memcmp(v->ptr, value, n) == 0);
+        CHECK(v->ptr[n] == '\0');
+    }
+}
+
 int main(void) {
     lux_pool_init(&pool, 4096);
     worker.loop = lux_loop_new();
@@ -284,6 +305,7 @@ int main(void) {
     RUN(test_module_date_and_server_win);
     RUN(test_content_length_digits);
     RUN(test_pieces_of_every_length);
+    RUN(test_trusted_value_copied_whole);
     lux_loop_free(worker.loop);
     lux_pool_free(&pool);
     T_EXIT();
