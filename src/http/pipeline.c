@@ -192,10 +192,10 @@ static inline lux_result run_hook(lux_req *r, lux_hook h) {
     return lux_gen_run_hook_from(r, h, &r->run_pos);
 }
 
-/* Run the hook of the current step from r->run_pos, then what follows it within the step. */
-static lux_result run_step(lux_req *r) {
+/* Run the hook of step from r->run_pos, then what follows it within the step. */
+static lux_result run_step(lux_req *r, unsigned step) {
     lux_result res;
-    switch (r->run_step) {
+    switch (step) {
     case STEP_BEGIN:
         return begin_pass(r);
     case STEP_URI_RAW:
@@ -223,15 +223,19 @@ static lux_result run_step(lux_req *r) {
 }
 
 /* One pass through the phases, from where it stands. LUX_RESTART: a module changed the URI,
- * run again; LUX_ASYNC: a hook took the request. */
+ * run again; LUX_ASYNC: a hook took the request. The step is counted in a register and
+ * r->run_step written when the pass stops (nothing reads it while a step runs). */
 static lux_result run_phases(lux_req *r) {
-    while (r->run_step < STEP_RESPONSE_START) {
-        lux_result res = run_step(r);
-        if (res != LUX_GO_ON)
+    unsigned step = r->run_step;
+    for (; step < STEP_RESPONSE_START; step++) {
+        lux_result res = run_step(r, step);
+        if (res != LUX_GO_ON) {
+            r->run_step = step;
             return res;
-        r->run_step++;
+        }
         r->run_pos = 0;
     }
+    r->run_step = step;
     return LUX_HANDLED;
 }
 
