@@ -184,46 +184,58 @@ static lux_result physical_path(lux_req *r) {
     return lux_req_patch_conf(r) < 0 ? LUX_ERROR : LUX_GO_ON;
 }
 
-/* Run the hook of the current step from r->run_pos, then what follows it within the step. */
-static lux_result run_step(lux_req *r) {
+/* The hooks of h from r->run_pos on. Most phases have no hook in most configs: that is told
+ * here, without a call. */
+static inline lux_result run_hook(lux_req *r, lux_hook h) {
+    if (r->run_pos >= r->gen->nhooks[h])
+        return LUX_GO_ON;
+    return lux_gen_run_hook_from(r, h, &r->run_pos);
+}
+
+/* Run the hook of step from r->run_pos, then what follows it within the step. */
+static lux_result run_step(lux_req *r, unsigned step) {
     lux_result res;
-    switch (r->run_step) {
+    switch (step) {
     case STEP_BEGIN:
         return begin_pass(r);
     case STEP_URI_RAW:
-        res = lux_gen_run_hook_from(r, LUX_HOOK_URI_RAW, &r->run_pos);
+        res = run_hook(r, LUX_HOOK_URI_RAW);
         if (res == LUX_GO_ON && r->path.len == 1 && r->path.ptr[0] == '*') {
             handle_options_star(r);
             return LUX_HANDLED;
         }
         return res;
     case STEP_URI_CLEAN:
-        return lux_gen_run_hook_from(r, LUX_HOOK_URI_CLEAN, &r->run_pos);
+        return run_hook(r, LUX_HOOK_URI_CLEAN);
     case STEP_DOCROOT:
-        res = lux_gen_run_hook_from(r, LUX_HOOK_DOCROOT, &r->run_pos);
+        res = run_hook(r, LUX_HOOK_DOCROOT);
         return res == LUX_GO_ON ? physical_path(r) : res;
     case STEP_PHYSICAL:
-        res = lux_gen_run_hook_from(r, LUX_HOOK_PHYSICAL, &r->run_pos);
+        res = run_hook(r, LUX_HOOK_PHYSICAL);
         return res == LUX_GO_ON ? physical_check(r) : res;
     case STEP_PREPARE:
-        return lux_gen_run_hook_from(r, LUX_HOOK_PREPARE, &r->run_pos);
+        return run_hook(r, LUX_HOOK_PREPARE);
     case STEP_HANDLE:
-        res = lux_gen_run_hook_from(r, LUX_HOOK_HANDLE, &r->run_pos);
+        res = run_hook(r, LUX_HOOK_HANDLE);
         return res == LUX_GO_ON ? lux_resp_error(r, 404) : res;
     }
     return LUX_ERROR;
 }
 
 /* One pass through the phases, from where it stands. LUX_RESTART: a module changed the URI,
- * run again; LUX_ASYNC: a hook took the request. */
+ * run again; LUX_ASYNC: a hook took the request. The step is counted in a register and
+ * r->run_step written when the pass stops (nothing reads it while a step runs). */
 static lux_result run_phases(lux_req *r) {
-    while (r->run_step < STEP_RESPONSE_START) {
-        lux_result res = run_step(r);
-        if (res != LUX_GO_ON)
+    unsigned step = r->run_step;
+    for (; step < STEP_RESPONSE_START; step++) {
+        lux_result res = run_step(r, step);
+        if (res != LUX_GO_ON) {
+            r->run_step = step;
             return res;
-        r->run_step++;
+        }
         r->run_pos = 0;
     }
+    r->run_step = step;
     return LUX_HANDLED;
 }
 
@@ -349,7 +361,7 @@ static lux_result drive(lux_req *r, lux_result res) {
     if (r->run_step == STEP_RESPONSE_START) {
         /* The hook's results are ignored, but LUX_ASYNC: it continues later. */
         if (res == LUX_GO_ON)
-            res = lux_gen_run_hook_from(r, LUX_HOOK_RESPONSE_START, &r->run_pos);
+            res = run_hook(r, LUX_HOOK_RESPONSE_START);
         if (res == LUX_ASYNC)
             return LUX_ASYNC;
         r->run_step = STEP_DONE;

@@ -56,8 +56,34 @@ int lux_req_set_request_line(lux_req *r, const char *method, size_t mlen, const 
     return 0;
 }
 
-static int name_is(const lux_header *h, const char *name, size_t len) {
-    return h->name.len == len && strncasecmp(h->name.ptr, name, len) == 0;
+/* n bytes (4 or 8) of p in a word, in memory order. */
+static uint64_t load_word(const char *p, size_t n) {
+    if (n == 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        return w;
+    }
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* Do n bytes (4 or 8) of name equal those of lower (lower-case letters and '-') in any case?
+ * Bit 6 marks the letters of lower (not '-'); only there is bit 5, the case bit, forced, so a
+ * byte passes for a letter only as that letter, and for '-' only as itself. */
+static int word_is(const char *name, const char *lower, size_t n) {
+    uint64_t want = load_word(lower, n);
+    uint64_t case_bits = (want >> 1) & 0x2020202020202020ULL;
+    return (load_word(name, n) | case_bits) == want;
+}
+
+/* The field's name is `lower` (4 to 16 lower-case letters and '-') in any case: what
+ * strncasecmp tells, a word or two at a time (the second may overlap the first). */
+static int name_is(const lux_header *h, const char *lower, size_t len) {
+    if (h->name.len != len)
+        return 0;
+    size_t n = len >= 8 ? 8 : 4;
+    return word_is(h->name.ptr, lower, n) && word_is(h->name.ptr + len - n, lower + len - n, n);
 }
 
 static int parse_content_length(const char *v, size_t len, int64_t *out) {

@@ -172,9 +172,11 @@ void lux_req_free(lux_req *r) {
      * registered no callback and has no body has nothing for run_abort to clear or call. */
     if (st->abort_fn || st->writable_fn || r->req_body)
         run_abort(r);
-    /* request_done runs now, while the connection the request names is still there. */
+    /* request_done runs now, while the connection the request names is still there (told
+     * without a call when no module has the hook). */
     lux_stats_request_done(r->worker->id, r);
-    lux_gen_run_hook(r, LUX_HOOK_REQUEST_DONE);
+    if (r->gen->nhooks[LUX_HOOK_REQUEST_DONE])
+        lux_gen_run_hook(r, LUX_HOOK_REQUEST_DONE);
     /* No output filter, no request body (the common answer): nothing for their release. */
     if (r->filters)
         lux_filter_release(r);

@@ -1,4 +1,5 @@
 /* Response headers: what lux_resp_header accepts, and the head lux_resp_head writes. */
+#include <inttypes.h>
 #include <string.h>
 #include <strings.h>
 
@@ -6,6 +7,7 @@
 #include "core/pool.h"
 #include "http/h1/charclass.h"
 #include "http/request.h"
+#include "http/response.h"
 #include "lux/log.h"
 #include "net/worker.h"
 
@@ -206,6 +208,90 @@ static void test_module_date_and_server_win(void) {
     core.tag = (lux_str){NULL, 0};
 }
 
+/* The Content-Length line of a head for a body of len bytes is the length as printf writes it:
+ * every count of digits, both sides of each power of ten, and spread values between. */
+static int content_length_is(uint64_t len) {
+    lux_req r = new_req();
+    r.body_len = len;
+    size_t hl;
+    char *head = lux_resp_head(&r, &hl);
+    char want[64];
+    int n = snprintf(want, sizeof want, "\r\nContent-Length: %" PRIu64 "\r\n", len);
+    return head && memmem(head, hl, want, (size_t)n) != NULL;
+}
+
+static void test_content_length_digits(void) {
+    uint64_t pow10 = 1;
+    for (int k = 0; k < 20; k++, pow10 *= 10) {
+        CHECK(content_length_is(pow10));
+        CHECK(content_length_is(pow10 - 1));
+        CHECK(content_length_is(pow10 + 1));
+        CHECK(content_length_is(pow10 * 2 - 1));
+    }
+    for (uint64_t v = 0; v < 1000; v++)
+        CHECK(content_length_is(v));
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 1000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t v = x >> (i % 64);
+        if (!content_length_is(v)) {
+            fprintf(stderr, "  Content-Length %" PRIu64 " written wrong\n", v);
+            CHECK(content_length_is(v));
+        }
+    }
+    CHECK(content_length_is(UINT64_MAX));
+}
+
+/* Names and values of every length from 1 to 70 (and an empty value), the tag too: each line
+ * of the head is exactly what was given, with nothing lost or doubled where pieces meet. */
+static void test_pieces_of_every_length(void) {
+    char name[80], value[80], want[200];
+    for (size_t n = 1; n <= 70; n++) {
+        for (size_t i = 0; i < n; i++) {
+            name[i] = (char)('a' + (i * 7 + n) % 26);
+            value[i] = (char)('A' + (i * 5 + n) % 26);
+        }
+        name[n] = value[n] = '\0';
+        for (size_t vlen = 0; vlen <= n; vlen += n) {
+            core.tag = (lux_str){value, n};
+            lux_req r = new_req();
+            CHECK_INT(lux_resp_header(&r, name, n, value, vlen), 0);
+            size_t len;
+            char *head = lux_resp_head(&r, &len);
+            CHECK(head != NULL);
+            if (!head)
+                continue;
+            int wl = snprintf(want, sizeof want, "\r\n%s: %.*s\r\n", name, (int)vlen, value);
+            CHECK(memmem(head, len, want, (size_t)wl) != NULL);
+            wl = snprintf(want, sizeof want, "\r\nServer: %s\r\n", value);
+            CHECK(memmem(head, len, want, (size_t)wl) != NULL);
+            CHECK(strncmp(head, "HTTP/1.1 200 OK\r\n", 17) == 0);
+            CHECK(memcmp(head + len - 4, "\r\n\r\n", 4) == 0);
+        }
+    }
+    core.tag = (lux_str){NULL, 0};
+}
+
+/* A trusted value of every length from 0 to 70 is kept as a NUL-terminated copy of itself. */
+static void test_trusted_value_copied_whole(void) {
+    char value[80];
+    for (size_t n = 0; n <= 70; n++) {
+        for (size_t i = 0; i < n; i++)
+            value[i] = (char)('a' + (i * 3 + n) % 26);
+        value[n] = 'X'; /* not part of the value: must not be copied */
+        lux_req r = new_req();
+        CHECK_INT(lux_resp_header_trusted(&r, "ETag", 4, value, n), 0);
+        CHECK_INT(r.nresp_headers, 1);
+        if (r.nresp_headers != 1)
+            continue;
+        const lux_str *v = &r.resp_headers[0].value;
+        CHECK_INT(v->len, n);
+        CHECK(v->ptr != value);
+        CHECK(memcmp(v->ptr, value, n) == 0);
+        CHECK(v->ptr[n] == '\0');
+    }
+}
+
 int main(void) {
     lux_pool_init(&pool, 4096);
     worker.loop = lux_loop_new();
@@ -217,6 +303,9 @@ int main(void) {
     RUN(test_tunnel_head_has_no_framing);
     RUN(test_largest_head_fits);
     RUN(test_module_date_and_server_win);
+    RUN(test_content_length_digits);
+    RUN(test_pieces_of_every_length);
+    RUN(test_trusted_value_copied_whole);
     lux_loop_free(worker.loop);
     lux_pool_free(&pool);
     T_EXIT();
