@@ -935,12 +935,16 @@ static ssize_t base64url_decode(const lux_str *in, uint8_t *out, size_t cap) {
 }
 
 int lux_h2_take_upgrade(lux_conn *c, lux_req *r) {
+    /* Only on cleartext (RFC 9113 3.2: h2c over TLS does not exist) and on HTTP/1.1; the
+     * Upgrade field first, as nearly every request has none. */
+    if (r->version != 11 || c->tls.ssl)
+        return 0;
     const lux_str *up = lux_req_header(r, "Upgrade", 7);
+    if (!up)
+        return 0;
     const lux_str *conn = lux_req_header(r, "Connection", 10);
     const lux_str *hs = lux_req_header(r, "HTTP2-Settings", 14);
-    /* Only on cleartext (RFC 9113 3.2: h2c over TLS does not exist) and on HTTP/1.1. */
-    if (!up || !conn || !hs || r->version != 11 || c->tls.ssl ||
-        !lux_list_has_token(up->ptr, up->len, "h2c") ||
+    if (!conn || !hs || !lux_list_has_token(up->ptr, up->len, "h2c") ||
         !lux_list_has_token(conn->ptr, conn->len, "Upgrade") ||
         !lux_list_has_token(conn->ptr, conn->len, "HTTP2-Settings") || !lux_h2c_allowed(c))
         return 0;
