@@ -5,7 +5,7 @@
 set -e
 BUILD="make gcc pkg-config libpcre2-dev libssl-dev libnghttp2-dev zlib1g-dev libbrotli-dev libzstd-dev libbz2-dev libcrypt-dev liblua5.4-dev libsqlite3-dev"
 TEST="clang libclang-rt-14-dev curl python3 procps openssl nghttp2-client chromium brotli zstd php-cgi litmus prometheus systemd man-db nodejs"
-BENCH="lighttpd lighttpd-mod-openssl lighttpd-mod-deflate lighttpd-mod-magnet lighttpd-mod-webdav nginx h2o wrk util-linux nghttp2-client php-cgi brotli"
+BENCH="lighttpd lighttpd-mod-openssl lighttpd-mod-deflate lighttpd-mod-magnet lighttpd-mod-webdav nginx h2o wrk util-linux nghttp2-client php-cgi brotli valgrind"
 
 case "$1" in
 run) want="$BUILD" ;;
