@@ -14,11 +14,19 @@
 #include "net/tls.h"
 
 /* Modules lighttpd has that lux does not provide yet: named in a clear error. */
+/* clang-format off */
 static const char *const lighttpd_only_modules[] = {
-    "mod_ajp13",          "mod_gnutls",    "mod_maxminddb", "mod_mbedtls", "mod_rrdtool",
-    "mod_uploadprogress", "mod_usertrack", "mod_vhostdb",   NULL, /* one name a line: a module that
-                                                                     arrives removes one line */
+    "mod_ajp13",
+    "mod_gnutls",
+    "mod_maxminddb",
+    "mod_mbedtls",
+    "mod_rrdtool",
+    "mod_uploadprogress",
+    "mod_usertrack",
+    "mod_vhostdb",
+    NULL, /* one name a line: a module that arrives removes one line */
 };
+/* clang-format on */
 
 /* Always enabled, after the listed ones (lighttpd does the same). */
 const char *const lux_gen_default_modules[] = {"mod_indexfile", "mod_dirlisting", "mod_staticfile",
