@@ -173,18 +173,6 @@ int lux_resp_header(lux_req *r, const char *name, size_t nlen, const char *value
     return 0;
 }
 
-int lux_resp_header_trusted(lux_req *r, const char *name, size_t nlen, const char *value,
-                            size_t vlen) {
-    lux_header *slot = new_header_slot(r);
-    char *v = slot ? lux_pool_alloc(r->pool, vlen + 1) : NULL;
-    if (!v)
-        return -1;
-    *put_var(v, value, vlen) = '\0';
-    *slot = (lux_header){{name, nlen}, {v, vlen}};
-    r->nresp_headers++;
-    return 0;
-}
-
 int lux_resp_header_static(lux_req *r, const char *name, size_t nlen, const char *value,
                            size_t vlen) {
     lux_header *slot = new_header_slot(r);
@@ -193,6 +181,15 @@ int lux_resp_header_static(lux_req *r, const char *name, size_t nlen, const char
     *slot = (lux_header){{name, nlen}, {value, vlen}};
     r->nresp_headers++;
     return 0;
+}
+
+int lux_resp_header_trusted(lux_req *r, const char *name, size_t nlen, const char *value,
+                            size_t vlen) {
+    char *v = lux_pool_alloc(r->pool, vlen + 1);
+    if (!v)
+        return -1;
+    *put_var(v, value, vlen) = '\0';
+    return lux_resp_header_static(r, name, nlen, v, vlen);
 }
 
 int lux_resp_value_ok(const char *value, size_t len) {
