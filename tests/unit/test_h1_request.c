@@ -12,17 +12,14 @@
 #include "lux/req.h"
 
 #include "t.h"
+#include "t_req.h"
 
 static lux_gen *gen;
 static lux_pool pool;
 
 /* The request a head makes; its status in *st and its framing in *f. */
 static lux_req from_head(const char *head, int *st, lux_h1_framing *f) {
-    lux_req r;
-    memset(&r, 0, sizeof r);
-    r.pool = &pool;
-    r.gen = gen;
-    r.content_length = -1;
+    lux_req r = t_bare_req(&pool, gen);
     lux_h1_header hh[16];
     lux_h1_request hr = {.headers = hh, .num_headers = 16};
     int len = (int)strlen(head);
@@ -108,14 +105,9 @@ static void test_no_fields(void) {
 }
 
 int main(void) {
-    char err[256];
-    static const char conf[] = "server.document-root = \"/srv\"\n";
-    lux_conf_tree *t = lux_conf_load_string(conf, strlen(conf), "test.conf", err, sizeof err);
-    gen = t ? lux_gen_build(t, 0, err, sizeof err) : NULL;
-    if (!gen) {
-        fprintf(stderr, "config: %s\n", err);
+    gen = t_gen_of("server.document-root = \"/srv\"\n");
+    if (!gen)
         return 1;
-    }
     lux_pool_init(&pool, 4096);
     RUN(test_h1_fields_any_case);
     RUN(test_fields_copied);

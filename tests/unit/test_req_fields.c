@@ -10,17 +10,13 @@
 #include "http/stream.h"
 
 #include "t.h"
+#include "t_req.h"
 
 static lux_gen *gen;
 static lux_pool pool;
 
 static lux_req new_req(void) {
-    lux_req r;
-    memset(&r, 0, sizeof r);
-    r.pool = &pool;
-    r.gen = gen;
-    r.content_length = -1;
-    return r;
+    return t_bare_req(&pool, gen);
 }
 
 static lux_str s(const char *p) {
@@ -122,14 +118,9 @@ static void test_content_length(void) {
 }
 
 int main(void) {
-    char err[256];
-    static const char conf[] = "server.document-root = \"/srv\"\n";
-    lux_conf_tree *t = lux_conf_load_string(conf, strlen(conf), "test.conf", err, sizeof err);
-    gen = t ? lux_gen_build(t, 0, err, sizeof err) : NULL;
-    if (!gen) {
-        fprintf(stderr, "config: %s\n", err);
+    gen = t_gen_of("server.document-root = \"/srv\"\n");
+    if (!gen)
         return 1;
-    }
     lux_pool_init(&pool, 4096);
     RUN(test_same_normalisation_as_http1);
     RUN(test_authority_and_host);

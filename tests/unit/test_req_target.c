@@ -13,6 +13,7 @@
 #include "lux/req.h"
 
 #include "t.h"
+#include "t_req.h"
 
 static lux_pool pool;
 
@@ -59,23 +60,10 @@ static const struct tcase strict_cases[] = {
     {"/%7e", 0, "/%7e", "/~", NULL},
 };
 
-static lux_gen *gen_of(const char *conf) {
-    char err[256];
-    lux_conf_tree *t = lux_conf_load_string(conf, strlen(conf), "test.conf", err, sizeof err);
-    lux_gen *g = t ? lux_gen_build(t, 0, err, sizeof err) : NULL;
-    if (!g)
-        fprintf(stderr, "config: %s\n", err);
-    return g;
-}
-
 /* The request an HTTP/1.1 head makes; the status lux_req_from_h1 gave in *status. */
 static lux_req from_head(lux_gen *gen, const char *method, const char *target, const char *host,
                          int *status) {
-    lux_req r;
-    memset(&r, 0, sizeof r);
-    r.pool = &pool;
-    r.gen = gen;
-    r.content_length = -1;
+    lux_req r = t_bare_req(&pool, gen);
     char head[512];
     int len =
         snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", method, target, host);
@@ -110,7 +98,7 @@ static void check_targets(lux_gen *gen, const struct tcase *cases, size_t n) {
 }
 
 static void test_targets_default(void) {
-    lux_gen *gen = gen_of("server.document-root = \"/srv\"\n");
+    lux_gen *gen = t_gen_of("server.document-root = \"/srv\"\n");
     CHECK(gen != NULL);
     if (gen)
         check_targets(gen, default_cases, sizeof default_cases / sizeof *default_cases);
@@ -118,10 +106,10 @@ static void test_targets_default(void) {
 }
 
 static void test_targets_strict(void) {
-    lux_gen *gen = gen_of("server.document-root = \"/srv\"\n"
-                          "server.http-parseopts = ( \"url-path-dotseg-reject\" => \"enable\",\n"
-                          "  \"url-normalize-unreserved\" => \"disable\",\n"
-                          "  \"url-normalize-required\" => \"disable\" )\n");
+    lux_gen *gen = t_gen_of("server.document-root = \"/srv\"\n"
+                            "server.http-parseopts = ( \"url-path-dotseg-reject\" => \"enable\",\n"
+                            "  \"url-normalize-unreserved\" => \"disable\",\n"
+                            "  \"url-normalize-required\" => \"disable\" )\n");
     CHECK(gen != NULL);
     if (gen)
         check_targets(gen, strict_cases, sizeof strict_cases / sizeof *strict_cases);
@@ -129,7 +117,7 @@ static void test_targets_strict(void) {
 }
 
 static void test_asterisk(void) {
-    lux_gen *gen = gen_of("server.document-root = \"/srv\"\n");
+    lux_gen *gen = t_gen_of("server.document-root = \"/srv\"\n");
     int st;
     lux_req r = from_head(gen, "OPTIONS", "*", "a.example", &st);
     CHECK_INT(st, 0);
@@ -156,7 +144,7 @@ static void test_hosts(void) {
         {"a.example:65536", NULL},
         {"a..example", NULL},
     };
-    lux_gen *gen = gen_of("server.document-root = \"/srv\"\n");
+    lux_gen *gen = t_gen_of("server.document-root = \"/srv\"\n");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int st;
         lux_req r = from_head(gen, "GET", "/", cases[i].host, &st);
@@ -177,7 +165,7 @@ static void test_hosts(void) {
 /* Field names found whatever their case; names whose bytes differ by 0x20 without being letters
  * ('^' and '~', '@' and '`') or that differ after the first byte are not the same name. */
 static void test_header_lookup(void) {
-    lux_gen *gen = gen_of("server.document-root = \"/srv\"\n");
+    lux_gen *gen = t_gen_of("server.document-root = \"/srv\"\n");
     int st;
     lux_req r = from_head(gen, "GET", "/", "a.example\r\nX-Custom: 1\r\n^a: 2\r\n_b: 3", &st);
     CHECK_INT(st, 0);
@@ -214,7 +202,7 @@ static void test_header_lookup(void) {
 
 /* The method and target as sent, each a C string of its own; only "GET" is GET. */
 static void test_request_line(void) {
-    lux_gen *gen = gen_of("server.document-root = \"/srv\"\n");
+    lux_gen *gen = t_gen_of("server.document-root = \"/srv\"\n");
     static const struct {
         const char *method;
         lux_method m;
