@@ -1128,21 +1128,16 @@ static void lower_copy(char *dst, const char *src, size_t len) {
 }
 
 /* Room for the response's names in the stream's head buffer, which the request no longer
- * uses. -1 when out of memory or when the stream was answered before. */
+ * uses (deliver_request emptied it). -1 when out of memory or when the stream was answered
+ * before. */
 static int names_room(lux_h2_session *s, h2_stream *st, const lux_header *h, size_t n) {
+    if (st->named)
+        return -1;
     size_t need = 0;
     for (size_t i = 0; i < n; i++)
         need += h[i].name.len + 1;
-    if (st->named)
-        return -1;
-    if (need > st->hcap) {
-        char *nb = lux_h2_mem_realloc(st->hbuf, need, &s->mem);
-        if (!nb)
-            return -1;
-        st->hbuf = nb;
-        st->hcap = need;
-    }
-    return 0;
+    st->hlen = 0;
+    return head_reserve(s, st, need);
 }
 
 int lux_h2_submit_response(lux_h2_session *s, int32_t id, int status, const lux_header *h, size_t n,
