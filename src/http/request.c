@@ -41,16 +41,11 @@ static lux_method method_id(const char *s, size_t len) {
 int lux_req_set_request_line(lux_req *r, const char *method, size_t mlen, const char *target,
                              size_t tlen) {
     /* Both strings in one piece of the pool, each NUL-terminated: one allocation, not two. */
-    char *m = lux_pool_alloc(r->pool, mlen + 1 + tlen + 1);
-    if (!m)
+    char *w = lux_pool_alloc(r->pool, mlen + 1 + tlen + 1);
+    if (!w)
         return 500;
-    char *t = m + mlen + 1;
-    memcpy(m, method, mlen);
-    m[mlen] = '\0';
-    memcpy(t, target, tlen);
-    t[tlen] = '\0';
-    r->method_str = (lux_str){m, mlen};
-    r->target = (lux_str){t, tlen};
+    r->method_str = lux_req_put_str(&w, method, mlen);
+    r->target = lux_req_put_str(&w, target, tlen);
     r->method = method_id(method, mlen);
     r->head_only = r->method == LUX_M_HEAD;
     return 0;
@@ -182,32 +177,23 @@ int lux_req_resolve_target(lux_req *r, const lux_str *authority, const lux_heade
     return 0;
 }
 
-/* len bytes of s and a NUL at p; where the next string goes. */
-static char *put_nul_terminated(char *p, const char *s, size_t len) {
-    if (len)
-        memcpy(p, s, len);
-    p[len] = '\0';
-    return p + len + 1;
+char *lux_req_fields_alloc(lux_req *r, size_t n, size_t bytes) {
+    size_t array = (n + 1) * sizeof *r->headers;
+    r->headers = lux_pool_alloc(r->pool, array + bytes);
+    return r->headers ? (char *)r->headers + array : NULL;
 }
 
 /* Copy header fields into the pool and check the ones every protocol understands. */
 static int copy_fields(lux_req *r, const lux_header *headers, size_t n, const lux_header **host) {
-    /* one piece of the pool for the array and every name and value (each NUL-terminated) */
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += headers[i].name.len + headers[i].value.len + 2;
-    size_t array = (n + 1) * sizeof *r->headers;
-    r->headers = lux_pool_alloc(r->pool, array + bytes);
-    if (!r->headers)
+    char *w = lux_req_fields_alloc(r, n, bytes);
+    if (!w)
         return 500;
-    char *p = (char *)r->headers + array;
     for (size_t i = 0; i < n; i++) {
-        const lux_header *f = &headers[i];
-        lux_header *d = &r->headers[i];
-        d->name = (lux_str){p, f->name.len};
-        p = put_nul_terminated(p, f->name.ptr, f->name.len);
-        d->value = (lux_str){p, f->value.len};
-        p = put_nul_terminated(p, f->value.ptr, f->value.len);
+        r->headers[i].name = lux_req_put_str(&w, headers[i].name.ptr, headers[i].name.len);
+        r->headers[i].value = lux_req_put_str(&w, headers[i].value.ptr, headers[i].value.len);
     }
     r->nheaders = n;
     for (size_t i = 0; i < n; i++) {

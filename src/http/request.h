@@ -2,9 +2,25 @@
 #ifndef LUX_REQUEST_H
 #define LUX_REQUEST_H
 
+#include <string.h>
+
 #include "lux/req.h"
 
 /* The pieces every protocol's request goes through (lux_req_from_h1, lux_req_from_fields). */
+/* Copy len bytes of s and a NUL to *w and move *w past them; the copy. For the strings of a
+ * request packed into one piece of its pool. */
+static inline lux_str lux_req_put_str(char **w, const char *s, size_t len) {
+    char *d = *w;
+    if (len)
+        memcpy(d, s, len);
+    d[len] = '\0';
+    *w = d + len + 1;
+    return (lux_str){d, len};
+}
+/* r->headers with room for n fields (and a spare slot), and in the same piece of the pool
+ * `bytes` for their names and values (lux_req_put_str): where those go. NULL when out of
+ * memory. */
+char *lux_req_fields_alloc(lux_req *r, size_t n, size_t bytes);
 /* Method and raw target, copied into the pool. 0 or 500. */
 int lux_req_set_request_line(lux_req *r, const char *method, size_t mlen, const char *target,
                              size_t tlen);

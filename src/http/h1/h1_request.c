@@ -39,30 +39,19 @@ static int check_h1_field(lux_req *r, const lux_header *f, h1_fields *seen, lux_
     return 0;
 }
 
-/* s[0..n) and a NUL at *w; returns the copy and moves *w past it. */
-static const char *put_str(char **w, const char *s, size_t n) {
-    char *d = *w;
-    memcpy(d, s, n);
-    d[n] = '\0';
-    *w = d + n + 1;
-    return d;
-}
-
 /* Copy the head's fields into the pool, every name and value a C string, all of them in one
  * allocation (all fields: the access log shows a refused request's headers too). */
 static int copy_h1_fields(lux_req *r, const lux_h1_request *h) {
     size_t n = h->num_headers, bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += h->headers[i].name_len + h->headers[i].value_len + 2;
-    r->headers = lux_pool_alloc(r->pool, (n + 1) * sizeof *r->headers);
-    char *w = lux_pool_alloc(r->pool, bytes);
-    if (!r->headers || (bytes && !w))
+    char *w = lux_req_fields_alloc(r, n, bytes);
+    if (!w)
         return 500;
     for (size_t i = 0; i < n; i++) {
         const lux_h1_header *f = &h->headers[i];
-        lux_header *d = &r->headers[i];
-        d->name = (lux_str){put_str(&w, f->name, f->name_len), f->name_len};
-        d->value = (lux_str){put_str(&w, f->value, f->value_len), f->value_len};
+        r->headers[i].name = lux_req_put_str(&w, f->name, f->name_len);
+        r->headers[i].value = lux_req_put_str(&w, f->value, f->value_len);
     }
     r->nheaders = n;
     return 0;
